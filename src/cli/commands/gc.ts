@@ -1,0 +1,29 @@
+import { formatBytes, parseDuration, parseSize } from '../../util/units.js';
+import { integer, openRegistry, type CliContext } from '../context.js';
+
+export async function run(_args: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const { out } = ctx;
+  const maxModels = integer('--max-models', options.maxModels);
+  const result = await openRegistry(ctx).gc({
+    ...(options.maxSize !== undefined ? { maxSize: parseSize(options.maxSize as string) } : {}),
+    ...(maxModels !== undefined ? { maxModels } : {}),
+    ...(options.olderThan !== undefined ? { olderThanMs: parseDuration(options.olderThan as string) } : {}),
+    ...(options.grace !== undefined ? { graceMs: parseDuration(options.grace as string) } : {}),
+    keepAliased: options.keepAliased !== false,
+    dryRun: Boolean(options.dryRun),
+    lock: { onWait: () => out.note('waiting for another modelctl process to finish...') },
+  });
+  for (const u of result.unreadable) out.warn(`${u}: unreadable manifest; its blobs were kept (run \`modelctl validate\`)`);
+  out.result(result, () => {
+    const { c } = out;
+    const verb = result.dryRun ? 'would evict' : 'evicted';
+    const lines = result.evicted.map((e) => `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, last used ${e.lastUsed ?? 'never'})`);
+    const freed = result.dryRun ? 'would free' : 'freed';
+    lines.push(
+      `${freed} ${formatBytes(result.bytesFreed)}: ${result.blobsRemoved} blob(s), ${result.tmpRemoved} temporary file(s); ` +
+        `${result.versionsLeft} version(s) left, ${formatBytes(result.bytesLeft)}`,
+    );
+    return lines.join('\n');
+  });
+  return 0;
+}

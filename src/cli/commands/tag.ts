@@ -1,0 +1,16 @@
+import { ModelctlError } from '../../errors.js';
+import { openRegistry, type CliContext } from '../context.js';
+
+export async function run([ref = '', alias = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const { out } = ctx;
+  const registry = openRegistry(ctx);
+  if (options.remove) {
+    if (/[:@]/.test(ref)) throw new ModelctlError('USAGE', 'with --remove, name the model only', { hint: `e.g. modelctl tag my-model ${alias} --remove` });
+    const result = await registry.untag(ref, alias);
+    out.result(result, () => `Removed alias ${out.c.bold(`${result.name}@${result.alias}`)} (was ${result.version})`);
+    return 0;
+  }
+  const result = await registry.tag(ref, alias);
+  out.result(result, () => `${out.c.bold(`${result.name}@${result.alias}`)} -> ${result.version}${result.previous ? ` (was ${result.previous})` : ''}`);
+  return 0;
+}

@@ -1,0 +1,30 @@
+import { formatBytes } from '../../util/units.js';
+import { openRegistry, type CliContext } from '../context.js';
+import { startProgress } from '../render/progress.js';
+
+export async function run([ref]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const { out } = ctx;
+  const progress = await startProgress(out, 'Checking the registry');
+  let result;
+  try {
+    result = await openRegistry(ctx).validate({
+      ...(ref ? { ref } : {}),
+      strict: Boolean(options.strict),
+      signal: ctx.signal,
+      onProgress: (e) => progress.bytes(`Hashing blobs (${e.done}/${e.total})`, e.bytes, e.totalBytes),
+    });
+  } finally {
+    progress.stop();
+  }
+  out.result(result, () => {
+    const { c } = out;
+    const g = result.garbage;
+    const lines = result.problems.map((p) => `${c.red('problem')} ${p.ref}: ${p.message}`);
+    if (g.orphanBlobs > 0) lines.push(`${c.yellow('garbage')} ${g.orphanBlobs} unreferenced blob(s), ${formatBytes(g.orphanBytes)}: \`modelctl gc\` removes them`);
+    if (g.staleTmpFiles > 0) lines.push(`${c.yellow('garbage')} ${g.staleTmpFiles} stale temporary file(s), ${formatBytes(g.staleTmpBytes)}: \`modelctl gc\` removes them`);
+    const summary = `${result.versions} version(s), ${result.blobs} blob(s), ${formatBytes(result.bytes)} checked`;
+    lines.push(result.ok ? `${c.green('ok')} ${summary}` : `${c.red('failed')} ${summary}: ${result.problems.length} problem(s)`);
+    return lines.join('\n');
+  });
+  return result.ok ? 0 : 1;
+}

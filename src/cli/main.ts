@@ -1,0 +1,186 @@
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODES, ModelctlError } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { CommandModule, CliContext, GlobalOptions } from './context.js';
+import { Output } from './render/output.js';
+import { renderError } from './render/errors.js';
+
+/**
+ * Declares every command and lazy-loads the one that runs, so `modelctl list` never pays for onnxruntime. This is
+ * the only place that sets the exit code.
+ */
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/**
+ * Every subcommand also takes the global options, so that they work after the command name too
+ * (`modelctl list --home X`). Positional options keep `register --version` from meaning `modelctl --version`.
+ */
+function globalOptions(cmd: Command): Command {
+  return cmd
+    .option('--home <dir>', 'registry home (default: $MODELCTL_HOME, else the user data directory)')
+    .option('-v, --verbose', 'show details, timings and stack traces')
+    .option('--no-color', 'no colour (also NO_COLOR=1, or when output is not a terminal)');
+}
+
+function example(cmd: Command, ...lines: string[]): Command {
+  return globalOptions(cmd).addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
+
+const controller = new AbortController();
+let outForErrors = new Output({ json: false, verbose: false });
+
+/** What a command's action receives: its name, positional arguments, and all options (globals merged in). */
+export type ActionHandler = (name: string, args: string[], options: GlobalOptions & Record<string, unknown>) => Promise<void>;
+
+const runCommand: ActionHandler = async (name, args, options) => {
+  const out = new Output({ json: Boolean(options.json), verbose: Boolean(options.verbose), color: options.color });
+  outForErrors = out;
+  const ctx: CliContext = { out, options, signal: controller.signal, env: process.env };
+  const mod = (await import(`./commands/${name}.js`)) as CommandModule;
+  process.exitCode = await mod.run(args, options, ctx);
+};
+
+/** Builds the program; tests pass their own handler to see what argv turns into without running anything. */
+export function buildProgram(handler: ActionHandler = runCommand): Command {
+  const action = (name: string) => async (...args: unknown[]): Promise<void> => {
+    const cmd = args.at(-1) as Command;
+    const positional = (args.slice(0, -2) as Array<string | undefined>).filter((a): a is string => a !== undefined);
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const local = cmd.opts<GlobalOptions>();
+    await handler(name, positional, {
+      ...globals,
+      ...local,
+      home: local.home ?? globals.home,
+      verbose: Boolean(local.verbose || globals.verbose),
+      color: globals.color !== false && local.color !== false,
+    });
+  };
+  const program = new Command('modelctl')
+    .description('From any ML model to a verified, self-describing ONNX artifact in a local registry, run and measured with ONNX Runtime.')
+    .version(VERSION, '-V, --version')
+    .option('--home <dir>', 'registry home (default: $MODELCTL_HOME, else the user data directory)')
+    .option('-v, --verbose', 'show details, timings and stack traces')
+    .option('--no-color', 'no colour (also NO_COLOR=1, or when output is not a terminal)')
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .exitOverride();
+
+  example(
+    program.command('register').description('add a model file or folder to the registry as a new version')
+      .argument('<path>', 'a model file or folder (ONNX, safetensors, PyTorch, pickle/joblib, Keras, SavedModel, XGBoost, LightGBM, HF folder)')
+      .requiredOption('--name <name>', 'model name, e.g. my-model or org/my-model')
+      .option('--version <version>', 'version (default: next patch of the highest, starting at 1.0.0)')
+      .option('--task <task>', 'task, e.g. text-classification (default: detected from the files)')
+      .option('--tag <key=value>', 'a tag (repeatable)', collect)
+      .option('--metric <key=value>', 'a numeric metric (repeatable)', collect)
+      .option('--alias <alias>', 'point an alias at the new version (repeatable)', collect)
+      .option('--description <text>', 'free-text description')
+      .option('--license <license>', 'license identifier, e.g. apache-2.0')
+      .option('--no-latest', 'do not move the latest alias to the new version')
+      .option('--json', 'print the manifest as JSON'),
+    'modelctl register ./model.onnx --name iris --tag team=ml --metric accuracy=0.97',
+    'modelctl register ./bert-folder --name org/bert --version 2.0.0 --alias staging',
+  ).action(action('register'));
+
+  example(
+    program.command('list').alias('ls').description('list model versions')
+      .option('--name <name>', 'only this model (a glob with * is allowed: "org/*")')
+      .option('--task <task>', 'only this task')
+      .option('--format <format>', 'only this format (onnx, safetensors, pytorch, ...)')
+      .option('--tag <key=value>', 'only versions with this tag (repeatable; a bare key matches any value)', collect)
+      .option('--json', 'print JSON'),
+    'modelctl list', 'modelctl list --format onnx --tag team=ml --json',
+  ).action(action('list'));
+
+  example(
+    program.command('info').description('show one model version: files, metadata, lineage, aliases')
+      .argument('<ref>', 'name, name:version or name@alias')
+      .option('--json', 'print JSON'),
+    'modelctl info iris', 'modelctl info org/bert@production --json',
+  ).action(action('info'));
+
+  example(
+    program.command('rm').description('remove a model version (or all versions) and free the blobs nothing else uses')
+      .argument('<ref>', 'name:version, name@alias, or a name with --all-versions')
+      .option('--all-versions', 'remove every version of the model')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('--json', 'print JSON'),
+    'modelctl rm iris:1.0.0 --yes', 'modelctl rm org/bert --all-versions',
+  ).action(action('rm'));
+
+  example(
+    program.command('tag').description('point an alias at a version, or remove an alias')
+      .argument('<ref>', 'name:version to tag (with --remove: the model name)')
+      .argument('<alias>', 'alias, e.g. production')
+      .option('--remove', 'remove the alias instead')
+      .option('--json', 'print JSON'),
+    'modelctl tag iris:1.0.2 production', 'modelctl tag iris production --remove',
+  ).action(action('tag'));
+
+  example(
+    program.command('validate').description('re-hash every blob and check manifests, aliases and ONNX files (exit 1 on problems)')
+      .argument('[ref]', 'check only this model or version')
+      .option('--strict', 'also fail on garbage: orphan blobs and stale temporary files')
+      .option('--json', 'print JSON'),
+    'modelctl validate', 'modelctl validate iris:1.0.0 --json',
+  ).action(action('validate'));
+
+  example(
+    program.command('gc').description('evict least-recently-used versions and remove unreferenced blobs and stale temporary files')
+      .option('--max-size <size>', 'evict versions until the registry fits, e.g. 20GB')
+      .option('--max-models <n>', 'keep at most this many model versions')
+      .option('--older-than <duration>', 'evict versions unused for this long, e.g. 30d')
+      .addOption(new Option('--keep-aliased', 'never evict a version an alias (other than latest) points at').default(true))
+      .option('--no-keep-aliased', 'let aliased versions be evicted too')
+      .option('--grace <duration>', 'leave temporary files younger than this (default 1h)')
+      .option('--dry-run', 'show what would be removed, remove nothing')
+      .option('--json', 'print JSON'),
+    'modelctl gc', 'modelctl gc --max-size 20GB --older-than 30d --dry-run',
+  ).action(action('gc'));
+
+  const later: Array<[string, string, string, string[]]> = [
+    ['pull', 'download a model from the Hugging Face Hub, a URL or a folder into the registry', '<source>', ['modelctl pull hf:org/model --revision main']],
+    ['export', 'convert a model to ONNX with the real Python converters, validate and register it', '<ref>', ['modelctl export org/bert --task text-classification']],
+    ['embed-metadata', 'embed what a runtime needs (config, processor, task) into an ONNX file', '<model>', ['modelctl embed-metadata ./model.onnx --from-dir ./hf-folder --out out.onnx']],
+    ['predict', 'run a model with ONNX Runtime on text, images, tables or raw tensors', '<ref>', ['modelctl predict iris --input \'{"input": [[5.1, 3.5, 1.4, 0.2]]}\'']],
+    ['bench', 'measure latency, throughput and memory with ONNX Runtime', '<ref>', ['modelctl bench iris --batch-sizes 1,32']],
+    ['setup', 'set up the Python converter environment', '[what]', ['modelctl setup python --with sklearn']],
+    ['serve', 'serve the registry over HTTP (Open Inference Protocol)', '', ['modelctl serve --port 8080']],
+  ];
+  for (const [name, description, args, examples] of later) {
+    const cmd = program.command(name).description(`${description} (not available yet)`).allowUnknownOption().allowExcessArguments();
+    if (args) cmd.argument(args);
+    example(cmd, ...examples).action(async () => {
+      throw new ModelctlError('NOT_AVAILABLE', `\`modelctl ${name}\` is not available yet in modelctl ${VERSION}`, {
+        hint: 'it is planned; run `modelctl --help` for the commands available now',
+      });
+    });
+  }
+  return program;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  process.once('SIGINT', () => {
+    controller.abort(new ModelctlError('INTERRUPTED', 'interrupted'));
+    process.once('SIGINT', () => process.exit(EXIT_CODES.INTERRUPTED));
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
+      process.exitCode = ok ? 0 : EXIT_CODES.USAGE;
+      return;
+    }
+    if (controller.signal.aborted && !(err instanceof ModelctlError && err.code !== 'INTERRUPTED')) {
+      outForErrors.stderr.write('interrupted\n');
+      process.exitCode = EXIT_CODES.INTERRUPTED;
+      return;
+    }
+    renderError(outForErrors, err);
+    process.exitCode = err instanceof ModelctlError ? err.exitCode : 70;
+  }
+}

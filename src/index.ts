@@ -1,0 +1,16 @@
+/**
+ * modelctl as a library. The CLI is one client of this API: everything it does is available here, returning data
+ * and throwing ModelctlError, never printing or exiting.
+ */
+export { ModelctlError, EXIT_CODES, isModelctlError, type ErrorCode } from './errors.js';
+export { Registry, type RegistryOptions, type ListFilter, type ListEntry, type ModelInfo, type RemoveResult } from './registry/index.js';
+export type { RegisterOptions, RegisterResult, RegisterEvent } from './registry/register.js';
+export type { GcOptions, GcResult, EvictedVersion } from './registry/gc.js';
+export type { ValidateOptions, ValidateResult, Problem } from './registry/validate.js';
+export type { Manifest, ManifestFile, Lineage } from './registry/manifest.js';
+export { parseRef, type ModelRef } from './registry/names.js';
+export { defaultHome } from './registry/layout.js';
+export { inspectModel } from './formats/index.js';
+export type { Inspection, ModelFormat } from './formats/types.js';
+export { readOnnxSummary, readOnnxSummaryFromBuffer, type OnnxSummary, type OnnxValueInfo } from './onnx/summary.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export function tempName(prefix: string): string {
+  return `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** fsync a folder so that a rename inside it survives a power cut. Not all platforms allow it; that is fine. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Windows and some filesystems refuse to open or fsync folders.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temporary file (in `tmpDir`, which must be on the same filesystem, or
+ * beside the target), fsync, rename, fsync of the folder. A reader sees the old file or the new one, never a torn
+ * one; a crash leaves at worst the temporary file, which gc removes.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { tmpDir?: string; mode?: number } = {},
+): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmpDir = options.tmpDir ?? dir;
+  if (options.tmpDir) await mkdir(tmpDir, { recursive: true });
+  const tmp = join(tmpDir, `.${tempName(basename(path))}`);
+  const mode = options.mode ?? 0o644;
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  fsyncDir(dir);
+}
+
+export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return JSON.parse(text) as T;
+}
+
+export function isEnoent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,216 @@
+import { readFile } from 'node:fs/promises';
+import { ModelctlError } from '../errors.js';
+import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
+import { defaultHome } from './layout.js';
+import { withLock, type LockOptions } from './lock.js';
+import type { Manifest } from './manifest.js';
+import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.js';
+import { dropVersions, referencedDigests, removeBlobs, versionsToRemove } from './mutate.js';
+import { register, type RegisterOptions, type RegisterResult } from './register.js';
+import { Store, type ManifestFailure } from './store.js';
+import { validateRegistry, type ValidateOptions, type ValidateResult } from './validate.js';
+
+export interface RegistryOptions {
+  /** The registry home; defaults to MODELCTL_HOME, then the user's data directory. */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: () => Date;
+  lock?: LockOptions;
+}
+
+export interface ListFilter {
+  /** Exact name, or a glob with `*` ("org/*"). */
+  name?: string;
+  task?: string;
+  format?: string;
+  /** k=v pairs that must all match; a bare key only needs to be present. */
+  tags?: string[];
+}
+
+export interface ListEntry {
+  name: string;
+  version: string;
+  aliases: string[];
+  format: string;
+  task: string | null;
+  size: number;
+  createdAt: string;
+  lastUsed: string | null;
+  tags: Record<string, string>;
+}
+
+export interface ModelInfo {
+  manifest: Manifest;
+  aliases: string[];
+  lastUsed: string | null;
+  /** Where each file's bytes live in the store (read-only). */
+  blobPaths: Record<string, string>;
+}
+
+export interface RemoveResult {
+  removed: Array<{ name: string; version: string; size: number }>;
+  aliasesRemoved: string[];
+  blobsRemoved: number;
+  bytesFreed: number;
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
+}
+
+function registryRef(ref: string | ModelRef): Extract<ModelRef, { kind: 'registry' }> {
+  const parsed = typeof ref === 'string' ? parseRef(ref) : ref;
+  if (parsed.kind !== 'registry') {
+    throw new ModelctlError('INVALID_REFERENCE', `${typeof ref === 'string' ? ref : 'this reference'} is not a registry model`, {
+      hint: 'name a registered model: name, name:version or name@alias',
+    });
+  }
+  return parsed;
+}
+
+/** The library API over one registry home. The CLI is one client of it; serve will be another. */
+export class Registry {
+  readonly home: string;
+  readonly store: Store;
+  private readonly clock: () => Date;
+  private readonly lockOptions: LockOptions;
+
+  constructor(options: RegistryOptions = {}) {
+    this.home = options.home ?? defaultHome(options.env);
+    this.store = new Store(this.home);
+    this.clock = options.clock ?? (() => new Date());
+    this.lockOptions = options.lock ?? {};
+  }
+
+  register(options: RegisterOptions): Promise<RegisterResult> {
+    return register(this.store, { clock: this.clock, ...options, lock: { ...this.lockOptions, ...options.lock } });
+  }
+
+  async resolve(ref: string | ModelRef): Promise<Manifest> {
+    return this.store.resolve(registryRef(ref));
+  }
+
+  async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[] }> {
+    const exact = filter.name && !filter.name.includes('*') ? filter.name : undefined;
+    const pattern = filter.name?.includes('*') ? globToRegExp(filter.name) : undefined;
+    const { manifests, failures } = await this.store.manifests(exact ? checkName(exact) : undefined);
+    const tagChecks = (filter.tags ?? []).map((t) => {
+      const eq = t.indexOf('=');
+      return eq < 0 ? { key: t } : { key: t.slice(0, eq), value: t.slice(eq + 1) };
+    });
+    const selected = manifests.filter(
+      (m) =>
+        (!pattern || pattern.test(m.name)) &&
+        (!filter.task || m.task === filter.task) &&
+        (!filter.format || m.format === filter.format) &&
+        tagChecks.every((t) => (t.value === undefined ? t.key in m.tags : m.tags[t.key] === t.value)),
+    );
+    const aliasesByName = new Map<string, Record<string, string>>();
+    for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
+    const entries = await Promise.all(
+      selected.map(async (m): Promise<ListEntry> => {
+        const used = await this.store.lastUsed(m.name, m.version);
+        const aliases = Object.entries(aliasesByName.get(m.name) ?? {}).filter(([, v]) => v === m.version).map(([a]) => a).sort();
+        return {
+          name: m.name, version: m.version, aliases, format: m.format, task: m.task, size: m.size,
+          createdAt: m.createdAt, lastUsed: used === undefined ? null : new Date(used).toISOString(), tags: m.tags,
+        };
+      }),
+    );
+    return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };
+  }
+
+  async info(ref: string | ModelRef): Promise<ModelInfo> {
+    const manifest = await this.resolve(ref);
+    const aliases = await this.store.aliases(manifest.name);
+    const used = await this.store.lastUsed(manifest.name, manifest.version);
+    return {
+      manifest,
+      aliases: Object.entries(aliases).filter(([, v]) => v === manifest.version).map(([a]) => a).sort(),
+      lastUsed: used === undefined ? null : new Date(used).toISOString(),
+      blobPaths: Object.fromEntries(manifest.files.map((f) => [f.path, this.store.layout.blob(f.sha256)])),
+    };
+  }
+
+  /** Records a use of a version for gc's least-recently-used order (predict and serve call this). */
+  async touch(ref: string | ModelRef): Promise<Manifest> {
+    const manifest = await this.resolve(ref);
+    await this.store.touch(manifest.name, manifest.version, this.clock());
+    return manifest;
+  }
+
+  /** Names the versions `remove` would take, without removing anything (for confirmation prompts). */
+  async planRemove(ref: string | ModelRef, options: { allVersions?: boolean } = {}): Promise<Manifest[]> {
+    return versionsToRemove(this.store, registryRef(ref), options.allVersions ?? false);
+  }
+
+  async remove(ref: string | ModelRef, options: { allVersions?: boolean } = {}): Promise<RemoveResult> {
+    const target = registryRef(ref);
+    return withLock(
+      this.store.layout,
+      async () => {
+        const doomed = await versionsToRemove(this.store, target, options.allVersions ?? false);
+        const aliasesRemoved = await dropVersions(this.store, target.name, doomed.map((m) => m.version));
+        // Free the blobs no other version uses. Marking reads every manifest: correctness over speed here.
+        const { manifests, failures } = await this.store.manifests();
+        const raw = await Promise.all(failures.map((f) => readFile(f.path, 'utf8').catch(() => '')));
+        const keep = referencedDigests(manifests, raw);
+        const ours = doomed.flatMap((m) => (m.files ?? []).map((f) => f.sha256)).filter((d) => !keep.has(d));
+        const swept = await removeBlobs(this.store, ours);
+        return {
+          removed: doomed.map((m) => ({ name: m.name, version: m.version, size: m.size })),
+          aliasesRemoved,
+          blobsRemoved: swept.blobs,
+          bytesFreed: swept.bytes,
+        };
+      },
+      { purpose: `rm ${target.name}`, ...this.lockOptions },
+    );
+  }
+
+  async tag(ref: string | ModelRef, alias: string): Promise<{ name: string; version: string; alias: string; previous?: string }> {
+    checkAlias(alias);
+    const target = registryRef(ref);
+    return withLock(
+      this.store.layout,
+      async () => {
+        const manifest = await this.store.resolve(target);
+        const aliases = await this.store.aliases(manifest.name);
+        const previous = aliases[alias];
+        aliases[alias] = manifest.version;
+        await this.store.writeAliases(manifest.name, aliases);
+        return { name: manifest.name, version: manifest.version, alias, ...(previous !== undefined && previous !== manifest.version ? { previous } : {}) };
+      },
+      { purpose: `tag ${target.name}`, ...this.lockOptions },
+    );
+  }
+
+  async untag(name: string, alias: string): Promise<{ name: string; alias: string; version: string }> {
+    checkName(name);
+    checkAlias(alias);
+    if (alias === LATEST) {
+      throw new ModelctlError('USAGE', '"latest" is kept by modelctl and cannot be removed', { hint: 'point it elsewhere with `modelctl tag NAME:VERSION latest`' });
+    }
+    return withLock(
+      this.store.layout,
+      async () => {
+        const aliases = await this.store.aliases(name);
+        const version = aliases[alias];
+        if (version === undefined) throw new ModelctlError('NOT_FOUND', `${name} has no alias "${alias}"`, { hint: `run \`modelctl info ${name}\` to see its aliases` });
+        delete aliases[alias];
+        await this.store.writeAliases(name, aliases);
+        return { name, alias, version };
+      },
+      { purpose: `tag --remove ${name}`, ...this.lockOptions },
+    );
+  }
+
+  validate(options: Omit<ValidateOptions, 'ref'> & { ref?: string | ModelRef } = {}): Promise<ValidateResult> {
+    const { ref, ...rest } = options;
+    return validateRegistry(this.store, { clock: this.clock, ...rest, ...(ref !== undefined ? { ref: registryRef(ref) } : {}) });
+  }
+
+  gc(options: GcOptions = {}): Promise<GcResult> {
+    return collectGarbage(this.store, { clock: this.clock, ...options, lock: { ...this.lockOptions, ...options.lock } });
+  }
+}

@@ -1,0 +1,75 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { encodeName } from './names.js';
+
+/**
+ * Where everything lives under the registry home. One place names every path so that gc, validate and the
+ * writers can never disagree about the layout.
+ *
+ *   blobs/sha256/ab/ab12…      content-addressed, immutable (mode 0444)
+ *   models/org--name/versions/1.0.0.json   one manifest per version, never edited
+ *   models/org--name/aliases.json          {"latest": "1.0.0", ...}, rewritten atomically
+ *   usage/org--name/1.0.0      empty file whose mtime is the version's last use (apart from manifests)
+ *   tmp/                       files being written; gc removes them once older than a grace period
+ *   lock                       the inter-process lock for mutations
+ */
+export const LAYOUT_VERSION = 1;
+
+export class Layout {
+  readonly home: string;
+  readonly blobsDir: string;
+  readonly modelsDir: string;
+  readonly usageDir: string;
+  readonly tmpDir: string;
+  readonly lockFile: string;
+  readonly marker: string;
+
+  constructor(home: string) {
+    this.home = resolve(home);
+    this.blobsDir = join(this.home, 'blobs', 'sha256');
+    this.modelsDir = join(this.home, 'models');
+    this.usageDir = join(this.home, 'usage');
+    this.tmpDir = join(this.home, 'tmp');
+    this.lockFile = join(this.home, 'lock');
+    this.marker = join(this.home, 'registry.json');
+  }
+
+  blob(sha256: string): string {
+    return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  }
+
+  modelDir(name: string): string {
+    return join(this.modelsDir, encodeName(name));
+  }
+
+  versionsDir(name: string): string {
+    return join(this.modelDir(name), 'versions');
+  }
+
+  manifest(name: string, version: string): string {
+    return join(this.versionsDir(name), `${version}.json`);
+  }
+
+  aliases(name: string): string {
+    return join(this.modelDir(name), 'aliases.json');
+  }
+
+  usageModelDir(name: string): string {
+    return join(this.usageDir, encodeName(name));
+  }
+
+  usageFile(name: string, version: string): string {
+    return join(this.usageModelDir(name), version);
+  }
+}
+
+/**
+ * The default home: MODELCTL_HOME, else the user's data directory (XDG_DATA_HOME or ~/.local/share on Linux,
+ * ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows).
+ */
+export function defaultHome(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.MODELCTL_HOME) return resolve(env.MODELCTL_HOME);
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'modelctl');
+  if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'modelctl');
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'modelctl');
+}

@@ -1,0 +1,155 @@
+import { chmod, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { ModelctlError } from '../errors.js';
+import { isEnoent } from './fsutil.js';
+import type { Manifest } from './manifest.js';
+import { LATEST } from './names.js';
+import type { Aliases, Store } from './store.js';
+
+/** Unlinks a file that may be read-only (blobs and manifests are 0444; Windows refuses to delete those). */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (isEnoent(err)) return false;
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    await chmod(path, 0o644);
+    await unlink(path);
+    return true;
+  }
+}
+
+/**
+ * Drops versions of one model under the lock: manifests, their usage records, and the aliases that pointed at
+ * them. `latest` moves to the newest version left. Blobs are left to `sweepBlobs`, which knows every reference.
+ * Returns the aliases that were removed.
+ */
+export async function dropVersions(store: Store, name: string, versions: string[]): Promise<string[]> {
+  const gone = new Set(versions);
+  for (const version of versions) {
+    await removeFile(store.layout.manifest(name, version));
+    await removeFile(store.layout.usageFile(name, version));
+  }
+  const aliases = await store.aliases(name).catch((): Aliases => ({}));
+  const removed: string[] = [];
+  const kept: Aliases = {};
+  for (const [alias, version] of Object.entries(aliases)) {
+    if (gone.has(version)) removed.push(alias);
+    else kept[alias] = version;
+  }
+  const left = await store.versions(name);
+  if (left.length === 0) {
+    await rm(store.layout.modelDir(name), { recursive: true, force: true });
+    await rmdir(store.layout.usageModelDir(name)).catch(() => {});
+    return removed;
+  }
+  if (removed.includes(LATEST) || kept[LATEST] === undefined) {
+    const { manifests } = await store.manifests(name);
+    const newest = manifests.at(-1);
+    if (newest) kept[LATEST] = newest.version;
+  }
+  if (removed.length > 0 || kept[LATEST] !== aliases[LATEST]) await store.writeAliases(name, kept);
+  return removed;
+}
+
+/** Every sha256 a manifest file mentions. For unreadable manifests, any 64-hex run counts: gc must not guess. */
+export function referencedDigests(manifests: Manifest[], rawTexts: string[] = []): Set<string> {
+  const refs = new Set<string>();
+  for (const m of manifests) for (const f of m.files) refs.add(f.sha256);
+  for (const text of rawTexts) for (const match of text.matchAll(/[0-9a-f]{64}/g)) refs.add(match[0]);
+  return refs;
+}
+
+export interface SweepResult {
+  blobs: number;
+  bytes: number;
+}
+
+/** Removes every blob not in `keep` (caller holds the lock and has marked every manifest). */
+export async function sweepBlobs(store: Store, keep: Set<string>, dryRun = false): Promise<SweepResult> {
+  const result: SweepResult = { blobs: 0, bytes: 0 };
+  let shards: string[];
+  try {
+    shards = await readdir(store.layout.blobsDir);
+  } catch (err) {
+    if (isEnoent(err)) return result;
+    throw err;
+  }
+  for (const shard of shards) {
+    const dir = `${store.layout.blobsDir}/${shard}`;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      throw err;
+    }
+    const doomed = names.filter((n) => /^[0-9a-f]{64}$/.test(n) && !keep.has(n));
+    await Promise.all(
+      doomed.map(async (n) => {
+        const path = `${dir}/${n}`;
+        try {
+          const { size } = await stat(path);
+          if (!dryRun) await removeFile(path);
+          result.blobs++;
+          result.bytes += size;
+        } catch (err) {
+          if (!isEnoent(err)) throw err;
+        }
+      }),
+    );
+    if (!dryRun && doomed.length === names.length) await rmdir(dir).catch(() => {});
+  }
+  return result;
+}
+
+/** Removes the named blobs (caller holds the lock and has checked nothing references them). */
+export async function removeBlobs(store: Store, digests: Iterable<string>): Promise<SweepResult> {
+  const result: SweepResult = { blobs: 0, bytes: 0 };
+  for (const digest of new Set(digests)) {
+    const path = store.layout.blob(digest);
+    try {
+      const { size } = await stat(path);
+      if (await removeFile(path)) {
+        result.blobs++;
+        result.bytes += size;
+      }
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+    }
+  }
+  return result;
+}
+
+/** The versions a reference names for removal: one version, or all of a name with allVersions. */
+export async function versionsToRemove(store: Store, target: { name: string; version?: string; alias?: string }, allVersions: boolean): Promise<Manifest[]> {
+  if (allVersions) {
+    if (target.version || target.alias) {
+      throw new ModelctlError('USAGE', '--all-versions takes a bare model name', { hint: `write \`modelctl rm ${target.name} --all-versions\`` });
+    }
+    const { manifests } = await store.manifests(target.name);
+    const versions = await store.versions(target.name);
+    if (versions.length === 0) throw new ModelctlError('NOT_FOUND', `no model named ${target.name}`, { hint: 'run `modelctl list`' });
+    // Unreadable manifests are removed too: they are listed by version even when their content is broken.
+    const readable = new Set(manifests.map((m) => m.version));
+    return [...manifests, ...versions.filter((v) => !readable.has(v)).map((v) => ({ name: target.name, version: v, size: 0 }) as Manifest)];
+  }
+  if (!target.version && !target.alias) {
+    const versions = await store.versions(target.name);
+    if (versions.length > 1) {
+      throw new ModelctlError('USAGE', `${target.name} has ${versions.length} versions; say which one to remove`, {
+        hint: `name one (\`modelctl rm ${target.name}:${versions.sort().at(-1)}\`), or remove them all with --all-versions`,
+      });
+    }
+  }
+  if (target.version && (await store.versions(target.name)).includes(target.version)) {
+    // An explicit version is removable even when its manifest is unreadable: that is how a user repairs it.
+    try {
+      return [await store.manifest(target.name, target.version)];
+    } catch {
+      return [{ name: target.name, version: target.version, size: 0 } as Manifest];
+    }
+  }
+  return [await store.resolve({ kind: 'registry', ...target })];
+}
+

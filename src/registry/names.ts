@@ -1,0 +1,99 @@
+import { ModelctlError } from '../errors.js';
+
+/**
+ * Names follow Hugging Face repo ids (`org/name` or `name`): the same characters, and the same two rules that keep
+ * them safe as folder names, no "--" and no "..". Because "--" never occurs in a name, "org/name" is stored on
+ * disk as "org--name" without any chance of two names meeting in one folder.
+ */
+const NAME_PART = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$/;
+const VERSION = /^[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,126}[A-Za-z0-9])?$/;
+const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,62}$/;
+
+const NAME_HINT = 'use a Hub-style name such as "my-model" or "org/my-model": letters, digits, ".", "_" and "-", without "--" or ".."';
+
+function printable(text: string): string {
+  return JSON.stringify(text);
+}
+
+export function checkName(name: string): string {
+  const parts = name.split('/');
+  const ok =
+    parts.length <= 2 &&
+    parts.every((p) => NAME_PART.test(p)) &&
+    !name.includes('--') &&
+    !name.includes('..');
+  if (!ok) {
+    throw new ModelctlError('INVALID_NAME', `invalid model name ${printable(name)}`, { hint: NAME_HINT });
+  }
+  return name;
+}
+
+export function checkVersion(version: string): string {
+  if (!VERSION.test(version) || version.includes('..')) {
+    throw new ModelctlError('INVALID_NAME', `invalid version ${printable(version)}`, {
+      hint: 'use a version such as 1.2.0 or a short commit id: letters, digits, ".", "_", "+" and "-"',
+    });
+  }
+  return version;
+}
+
+export function checkAlias(alias: string): string {
+  if (!ALIAS.test(alias)) {
+    throw new ModelctlError('INVALID_NAME', `invalid alias ${printable(alias)}`, {
+      hint: 'an alias starts with a letter and holds letters, digits, ".", "_" and "-" (e.g. production)',
+    });
+  }
+  return alias;
+}
+
+/** "org/name" -> "org--name": one folder per model, no nesting, reversible. */
+export function encodeName(name: string): string {
+  return name.replace('/', '--');
+}
+
+export function decodeName(folder: string): string {
+  return folder.replace('--', '/');
+}
+
+export type ModelRef =
+  | { kind: 'registry'; name: string; version?: string; alias?: string }
+  | { kind: 'path'; path: string }
+  | { kind: 'hub'; repo: string; revision?: string };
+
+export const LATEST = 'latest';
+
+/**
+ * Parses a model reference: `name`, `name:version`, `name@alias`, a filesystem path (starts with ./, ../, /, ~ or
+ * file:), or `hf:org/name[@revision]`. A bare name means `name@latest`.
+ */
+export function parseRef(ref: string): ModelRef {
+  const text = ref.trim();
+  if (text === '') throw new ModelctlError('INVALID_REFERENCE', 'empty model reference', { hint: 'name a model, e.g. my-model or my-model:1.0.0' });
+  if (/^(\.{1,2}[\\/]|[\\/]|~)/.test(text) || text === '.' || text === '..' || /^[A-Za-z]:[\\/]/.test(text)) {
+    return { kind: 'path', path: text };
+  }
+  if (text.startsWith('file:')) return { kind: 'path', path: text.slice('file:'.length) };
+  if (text.startsWith('hf:')) {
+    const [repo = '', revision] = text.slice(3).split('@', 2);
+    checkName(repo);
+    return revision ? { kind: 'hub', repo, revision } : { kind: 'hub', repo };
+  }
+  const at = text.lastIndexOf('@');
+  const colon = text.lastIndexOf(':');
+  if (at > 0 && at > colon) {
+    return { kind: 'registry', name: checkName(text.slice(0, at)), alias: checkAlias(text.slice(at + 1)) };
+  }
+  if (colon > 0) {
+    return { kind: 'registry', name: checkName(text.slice(0, colon)), version: checkVersion(text.slice(colon + 1)) };
+  }
+  if (at === 0 || colon === 0) {
+    throw new ModelctlError('INVALID_REFERENCE', `invalid model reference ${printable(text)}`, {
+      hint: 'write name, name:version or name@alias',
+    });
+  }
+  return { kind: 'registry', name: checkName(text) };
+}
+
+export function formatRef(name: string, version: string): string {
+  return `${name}:${version}`;
+}

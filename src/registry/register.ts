@@ -1,0 +1,152 @@
+import { unlink } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { ModelctlError } from '../errors.js';
+import { inspectModel } from '../formats/index.js';
+import type { Inspection } from '../formats/types.js';
+import { TOOL } from '../version.js';
+import { ingestFile, placeBlob, type IngestedFile } from './blobs.js';
+import { withLock, type LockOptions } from './lock.js';
+import { MANIFEST_SCHEMA, sealManifest, type Manifest } from './manifest.js';
+import { LATEST, checkAlias, checkName, checkVersion } from './names.js';
+import { nextPatchVersion } from './semver.js';
+import type { Store } from './store.js';
+
+export interface RegisterOptions {
+  path: string;
+  name: string;
+  version?: string;
+  task?: string;
+  tags?: Record<string, string>;
+  metrics?: Record<string, number>;
+  aliases?: string[];
+  description?: string;
+  license?: string;
+  /** Move `latest` to the new version (default true). */
+  latest?: boolean;
+  onProgress?: (event: RegisterEvent) => void;
+  signal?: AbortSignal;
+  lock?: LockOptions;
+  clock?: () => Date;
+}
+
+export type RegisterEvent =
+  | { type: 'inspected'; format: string; files: number; bytes: number }
+  | { type: 'copy'; file: string; index: number; files: number; bytes: number; total: number; allBytes: number; allTotal: number }
+  | { type: 'waiting-for-lock'; holder?: string }
+  | { type: 'committed'; version: string };
+
+export interface RegisterResult {
+  manifest: Manifest;
+  aliases: string[];
+  /** Blobs written by this call; the others were already in the store (identical content is stored once). */
+  newBlobs: number;
+  reusedBlobs: number;
+  warnings: string[];
+}
+
+const SAFE_KEY = /^[A-Za-z0-9_.:/-]{1,128}$/;
+
+function checkKeys(kind: string, record: Record<string, unknown> | undefined): void {
+  for (const key of Object.keys(record ?? {})) {
+    if (!SAFE_KEY.test(key)) {
+      throw new ModelctlError('USAGE', `invalid ${kind} key ${JSON.stringify(key)}`, {
+        hint: 'keys hold letters, digits and . _ : / - (at most 128 characters)',
+      });
+    }
+  }
+}
+
+function buildMetadata(inspection: Inspection): Record<string, unknown> {
+  return {
+    ...inspection.metadata,
+    ...(inspection.primary ? { primary: inspection.primary } : {}),
+    ...(inspection.parameters !== undefined ? { parameters: inspection.parameters } : {}),
+    ...(inspection.dtypes ? { dtypes: inspection.dtypes } : {}),
+    ...(inspection.taskReason ? { taskReason: inspection.taskReason } : {}),
+    pickle: inspection.pickle,
+  };
+}
+
+/**
+ * Registers a file or folder as a new version: inspect, copy-and-hash every file into the store's tmp folder
+ * (no lock held: that is the long part), then under the lock pick the version, place the blobs, write the
+ * manifest and move the aliases. A crash before the manifest is written leaves only tmp files (and at worst
+ * unreferenced blobs), which gc removes; nothing committed is touched.
+ */
+export async function register(store: Store, options: RegisterOptions): Promise<RegisterResult> {
+  const name = checkName(options.name);
+  if (options.version !== undefined) checkVersion(options.version);
+  const aliasNames = [...new Set(options.aliases ?? [])].map(checkAlias);
+  checkKeys('tag', options.tags);
+  checkKeys('metric', options.metrics);
+  for (const [key, value] of Object.entries(options.metrics ?? {})) {
+    if (!Number.isFinite(value)) throw new ModelctlError('USAGE', `metric ${key} is not a finite number`);
+  }
+  const clock = options.clock ?? (() => new Date());
+  const source = resolvePath(options.path);
+  const inspection = await inspectModel(source, options.signal ? { signal: options.signal } : {});
+  const allTotal = inspection.files.reduce((n, f) => n + f.size, 0);
+  options.onProgress?.({ type: 'inspected', format: inspection.format, files: inspection.files.length, bytes: allTotal });
+
+  const ingested: Array<{ path: string; file: IngestedFile }> = [];
+  try {
+    let done = 0;
+    for (const [index, f] of inspection.files.entries()) {
+      const file = await ingestFile(
+        store.layout,
+        f.abs,
+        (p) => options.onProgress?.({ type: 'copy', file: f.path, index, files: inspection.files.length, bytes: p.bytes, total: p.total, allBytes: done + p.bytes, allTotal }),
+        options.signal,
+      );
+      done += file.size;
+      ingested.push({ path: f.path, file });
+    }
+    const lockOptions: LockOptions = {
+      purpose: `register ${name}`,
+      ...options.lock,
+      onWait: (holder) => options.onProgress?.({ type: 'waiting-for-lock', ...(holder ? { holder: `pid ${holder.pid}` } : {}) }),
+    };
+    return await withLock(
+      store.layout,
+      async () => {
+        const existing = await store.versions(name);
+        const version = options.version ?? nextPatchVersion(existing);
+        if (existing.includes(version)) {
+          throw new ModelctlError('VERSION_EXISTS', `${name}:${version} already exists`, {
+            hint: 'versions are immutable: choose another --version, or leave it out to take the next patch version',
+          });
+        }
+        options.signal?.throwIfAborted();
+        let newBlobs = 0;
+        for (const { file } of ingested) if (await placeBlob(store.layout, file)) newBlobs++;
+        const manifest = sealManifest({
+          schema: MANIFEST_SCHEMA,
+          name,
+          version,
+          format: inspection.format,
+          task: options.task ?? inspection.task ?? null,
+          files: ingested.map(({ path, file }) => ({ path, sha256: file.sha256, size: file.size })),
+          size: ingested.reduce((n, { file }) => n + file.size, 0),
+          metadata: buildMetadata(inspection),
+          tags: { ...options.tags },
+          metrics: { ...options.metrics },
+          ...(options.description !== undefined ? { description: options.description } : {}),
+          ...(options.license !== undefined ? { license: options.license } : {}),
+          lineage: { operation: 'register', source: { kind: 'path', path: source }, tool: TOOL },
+          createdAt: clock().toISOString(),
+        });
+        await store.writeManifest(manifest);
+        const aliases = await store.aliases(name);
+        const moved = [...(options.latest === false ? [] : [LATEST]), ...aliasNames];
+        for (const alias of moved) aliases[alias] = version;
+        if (moved.length > 0) await store.writeAliases(name, aliases);
+        options.onProgress?.({ type: 'committed', version });
+        return { manifest, aliases: moved, newBlobs, reusedBlobs: ingested.length - newBlobs, warnings: inspection.warnings };
+      },
+      lockOptions,
+    );
+  } finally {
+    // Placed blobs were renamed away; whatever is left in tmp is ours and unreferenced.
+    await Promise.all(ingested.map(({ file }) => unlink(file.tmpPath).catch(() => {})));
+  }
+}

@@ -1,0 +1,83 @@
+import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { afterEach } from 'vitest';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = join(ROOT, 'bin', 'modelctl.js');
+export const FIXTURES = join(ROOT, 'fixtures', 'models');
+
+const made: string[] = [];
+afterEach(() => {
+  while (made.length) rmSync(made.pop() as string, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test. */
+export function tempDir(prefix = 'modelctl-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/**
+ * Writes a real safetensors file of about `bytes` bytes (one float32 tensor of random values), streamed in
+ * chunks so that large files cost no memory.
+ */
+export function writeSafetensors(path: string, bytes: number, seedByte?: number): void {
+  const elements = Math.max(1, Math.floor(bytes / 4));
+  let header = JSON.stringify({ weight: { dtype: 'F32', shape: [elements], data_offsets: [0, elements * 4] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const fd = openSync(path, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  writeSync(fd, len);
+  writeSync(fd, header);
+  const chunk = seedByte === undefined ? randomBytes(1 << 20) : Buffer.alloc(1 << 20, seedByte);
+  let left = elements * 4;
+  while (left > 0) {
+    const n = Math.min(left, chunk.length);
+    writeSync(fd, chunk, 0, n);
+    left -= n;
+  }
+  closeSync(fd);
+}
+
+export function writeText(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built binary with a registry home, no colour, no TTY; never throws on a non-zero exit. */
+export async function cli(args: string[], options: { home?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  const r = await execa('node', [BIN, ...args], {
+    reject: false,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: '1', ...(options.home ? { MODELCTL_HOME: options.home } : {}), ...options.env },
+    stdin: 'ignore',
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the binary without waiting (for kill and concurrency tests). */
+export function spawnCli(args: string[], home: string): ResultPromise {
+  return execa('node', [BIN, ...args], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home }, stdin: 'ignore' });
+}
+
+/** Removes what varies between runs (versions, durations, digests, temp paths) before comparing output. */
+export function normalize(text: string, home?: string): string {
+  let out = text.replace(/\x1b\[[0-9;]*m/g, '');
+  if (home) out = out.split(home).join('<home>');
+  return out
+    .replace(/\b[0-9a-f]{64}\b/g, '<sha256>')
+    .replace(/\d+(\.\d+)? ?(ms|s)\b/g, '<duration>')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>');
+}

@@ -1,0 +1,61 @@
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { acquireLock, withLock } from '../../src/registry/lock.js';
+import { Layout } from '../../src/registry/layout.js';
+import { ModelctlError } from '../../src/errors.js';
+import { tempDir } from '../helpers.js';
+
+function layout(): Layout {
+  const l = new Layout(tempDir());
+  mkdirSync(l.home, { recursive: true });
+  return l;
+}
+
+async function deadPid(): Promise<number> {
+  const child = await execa('node', ['-e', 'console.log(process.pid)']);
+  return Number(child.stdout);
+}
+
+describe('inter-process lock', () => {
+  it('serialises holders in one process', async () => {
+    const l = layout();
+    const order: string[] = [];
+    await Promise.all(
+      ['a', 'b', 'c'].map((id) =>
+        withLock(l, async () => {
+          order.push(`${id}+`);
+          await new Promise((r) => setTimeout(r, 20));
+          order.push(`${id}-`);
+        }),
+      ),
+    );
+    for (let i = 0; i < order.length; i += 2) expect(order[i]!.slice(0, 1)).toBe(order[i + 1]!.slice(0, 1));
+    expect(existsSync(l.lockFile)).toBe(false);
+  });
+
+  it('breaks the lock of a process that died holding it', async () => {
+    const l = layout();
+    mkdirSync(l.tmpDir, { recursive: true });
+    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: hostname(), token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
+    const handle = await acquireLock(l, { timeoutMs: 2000 });
+    await handle.release();
+    expect(existsSync(l.lockFile)).toBe(false);
+  });
+
+  it('waits for a live holder, then fails with a clear error naming it', async () => {
+    const l = layout();
+    const held = await acquireLock(l, { purpose: 'gc' });
+    let waited = false;
+    const err = await acquireLock(l, { timeoutMs: 300, onWait: () => (waited = true) }).catch((e: unknown) => e);
+    expect(waited).toBe(true);
+    expect(err).toBeInstanceOf(ModelctlError);
+    expect((err as ModelctlError).code).toBe('LOCK_TIMEOUT');
+    expect((err as ModelctlError).message).toContain(`process ${process.pid}`);
+    expect((err as ModelctlError).message).toContain('(gc,');
+    await held.release();
+    const again = await acquireLock(l, { timeoutMs: 300 });
+    await again.release();
+  });
+});
