@@ -8,7 +8,7 @@ async function parse(argv: string[]): Promise<{ name: string; args: string[]; op
   const program = buildProgram(async (name, args, options) => {
     seen = { name, args, options };
   });
-  program.configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
   await program.parseAsync(argv, { from: 'user' });
   if (!seen) throw new Error('no command ran');
   return seen;

@@ -20,7 +20,7 @@ describe('modelctl (spawned binary)', () => {
     const onnx = join(FIXTURES, 'iris-logreg', 'model.onnx');
     const reg = await cli(['register', onnx, '--name', 'iris', '--tag', 'team=ml', '--metric', 'accuracy=0.97', '--alias', 'production'], { home });
     expect(reg.exitCode, reg.stderr).toBe(0);
-    expect(normalize(reg.stdout)).toMatch(/^Registered iris:1\.0\.0 \(onnx, tabular-classification, 1 file, [\d.]+ KiB, \d+ parameters; 1 new blob\)\naliases: latest, production\n?$/);
+    expect(normalize(reg.stdout)).toMatch(/^Registered iris:1\.0\.0 \(onnx, tabular-classification, 1 file, [\d.]+ (B|KiB), \d+ parameters; 1 new blob\)\naliases: latest, production\n?$/);
     expect(reg.stderr).toBe('');
 
     const again = await cli(['register', onnx, '--name', 'iris', '--json'], { home });

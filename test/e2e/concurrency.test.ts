@@ -20,7 +20,7 @@ describe('concurrency', () => {
       spawnCli(['gc', '--older-than', '3650d'], home),
     ];
     const results = await Promise.all(jobs);
-    for (const r of results) expect(r.exitCode, r.stderr).toBe(0);
+    for (const r of results) expect(r.exitCode, String(r.stderr)).toBe(0);
 
     const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
     const refs = list.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`);

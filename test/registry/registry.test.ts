@@ -183,8 +183,8 @@ describe('validate', () => {
     expect(r.problems.map((p) => `${p.kind} ${p.ref}`)).toEqual([
       'corrupt-blob a:1.0.0',
       'corrupt-manifest b:1.0.0',
-      'dangling-alias c@production',
       'missing-blob c:1.0.0',
+      'dangling-alias c@production',
     ]);
     expect(r.problems.find((p) => p.kind === 'corrupt-manifest')?.message).toContain('modified after it was written');
     // Reading a broken manifest is a clear error, never a crash; the other models still list.

@@ -22,7 +22,7 @@ export async function run([ref = ''], _options: Record<string, unknown>, ctx: Cl
       ['format', m.format],
       ['task', m.task ?? '-'],
       ['size', `${formatBytes(m.size)} in ${m.files.length} file${m.files.length === 1 ? '' : 's'}`],
-      ['parameters', typeof meta.parameters === 'number' ? `${formatCount(meta.parameters)} (${meta.parameters})` : undefined],
+      ['parameters', typeof meta.parameters === 'number' ? (meta.parameters >= 1000 ? `${formatCount(meta.parameters)} (${meta.parameters})` : String(meta.parameters)) : undefined],
       ['dtypes', meta.dtypes ? Object.entries(meta.dtypes as Record<string, number>).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ') : undefined],
       ['pickle', meta.pickle === true ? c.yellow('yes: loading it runs code') : undefined],
       ['description', m.description],

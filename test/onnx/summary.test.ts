@@ -1,0 +1,130 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ModelctlError } from '../../src/errors.js';
+import { readOnnxSummary, readOnnxSummaryFromBuffer } from '../../src/onnx/summary.js';
+import { FIXTURES, tempDir } from '../helpers.js';
+import { encode, tensor, valueInfo, type Field } from './pb.js';
+
+const FLOAT = 1;
+const INT64 = 7;
+
+function handBuilt(options: { ir?: number; initializerAsInput?: boolean } = {}): Uint8Array {
+  const weights = new Uint8Array(4 * 3 * 2);
+  const graph: Field[] = [
+    [1, 'msg', [[1, 'bytes', 'x'], [1, 'bytes', 'W'], [2, 'bytes', 'y'], [4, 'bytes', 'MatMul']]],
+    [2, 'bytes', 'g'],
+    [5, 'msg', tensor('W', FLOAT, [3, 2], weights)],
+    [5, 'msg', tensor('steps', INT64, [], new Uint8Array(8))],
+    [11, 'msg', valueInfo('x', FLOAT, ['batch', 3])],
+    ...(options.initializerAsInput ? ([[11, 'msg', valueInfo('W', FLOAT, [3, 2])]] as Field[]) : []),
+    [12, 'msg', valueInfo('y', FLOAT, ['batch', -1 as unknown as number])],
+    [99, 'bytes', 'an unknown field is skipped'],
+  ];
+  return encode([
+    [1, 'varint', options.ir ?? 8],
+    [2, 'bytes', 'handmade'],
+    [3, 'bytes', '0.1'],
+    [7, 'msg', graph],
+    [8, 'msg', [[1, 'bytes', ''], [2, 'varint', 17]]],
+    [8, 'msg', [[1, 'bytes', 'ai.onnx.ml'], [2, 'varint', 3]]],
+    [14, 'msg', [[1, 'bytes', 'author'], [2, 'bytes', 'tests']]],
+  ]);
+}
+
+describe('ONNX summary at the wire level', () => {
+  it('reads a hand-built model', () => {
+    const s = readOnnxSummaryFromBuffer(handBuilt());
+    expect(s).toMatchObject({
+      irVersion: 8,
+      producerName: 'handmade',
+      producerVersion: '0.1',
+      graphName: 'g',
+      opsetImports: [{ domain: '', version: 17 }, { domain: 'ai.onnx.ml', version: 3 }],
+      nodeCount: 1,
+      initializerCount: 2,
+      parameterCount: 7,
+      parameterDtypes: { float32: 6, int64: 1 },
+      metadataProps: { author: 'tests' },
+      externalData: [],
+    });
+    expect(s.inputs).toEqual([{ name: 'x', kind: 'tensor', dtype: 'float32', shape: ['batch', 3] }]);
+    expect(s.outputs).toEqual([{ name: 'y', kind: 'tensor', dtype: 'float32', shape: ['batch', -1] }]);
+  });
+
+  it('leaves initializers out of the inputs of IR < 4 models', () => {
+    const s = readOnnxSummaryFromBuffer(handBuilt({ ir: 3, initializerAsInput: true }));
+    expect(s.inputs.map((i) => i.name)).toEqual(['x']);
+  });
+
+  it('reads every ONNX fixture exactly as the onnx package reports it', async () => {
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
+      fixtures: Record<string, { format: string; entry: string; parameters: number | null; dtypes: Record<string, number> | null; facts: Record<string, any> }>;
+    };
+    const onnxFixtures = Object.entries(expected.fixtures).filter(([, e]) => e.format === 'onnx');
+    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(['iris-logreg', 'onnx-external', 'onnx-handbuilt']);
+    for (const [name, e] of onnxFixtures) {
+      const s = await readOnnxSummary(join(FIXTURES, name, e.entry));
+      const f = e.facts;
+      const io = (v: { name: string; kind: string; elem_type: string; shape: unknown[] | null }) => ({
+        name: v.name, kind: v.kind, ...(v.elem_type ? { dtype: v.elem_type } : {}), ...(v.shape ? { shape: v.shape } : {}),
+      });
+      expect(s, name).toMatchObject({
+        irVersion: f.ir_version,
+        producerName: f.producer_name,
+        producerVersion: f.producer_version,
+        domain: f.domain,
+        modelVersion: f.model_version,
+        docString: f.doc_string,
+        graphName: f.graph_name,
+        nodeCount: f.node_count,
+        initializerCount: f.initializer_count,
+        metadataProps: f.metadata_props,
+        externalData: [...new Set((f.external_data as Array<{ location: string }>).map((x) => x.location))],
+      });
+      expect(Object.fromEntries(s.opsetImports.map((o) => [o.domain, o.version])), name).toEqual(f.opset_import);
+      expect(s.inputs, name).toEqual(f.inputs.map(io));
+      expect(s.outputs, name).toEqual(f.outputs.map(io));
+      expect(s.parameterCount, name).toBe(e.parameters ?? 0);
+      expect(s.parameterDtypes, name).toEqual(e.dtypes ?? {});
+    }
+  });
+
+  it('errors, never crashes, on truncated and mutated bytes', () => {
+    const base = handBuilt();
+    const iris = join(FIXTURES, 'iris-logreg', 'model.onnx');
+    const samples = [base, ...(existsSync(iris) ? [new Uint8Array(readFileSync(iris))] : [])];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...samples),
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        (sample, cut, flips) => {
+          const bytes = sample.slice(0, cut % (sample.length + 1));
+          for (const [at, value] of flips) if (bytes.length > 0) bytes[at % bytes.length] = value;
+          try {
+            const s = readOnnxSummaryFromBuffer(bytes);
+            expect(s.irVersion).toBeGreaterThan(0);
+          } catch (err) {
+            expect(err).toBeInstanceOf(ModelctlError);
+            expect((err as ModelctlError).code).toBe('CORRUPT_MODEL');
+            expect((err as ModelctlError).message).not.toContain('\n');
+          }
+        },
+      ),
+      { numRuns: 3000, seed: 42 },
+    );
+  });
+
+  it('errors on random bytes and on an empty file, and does not read a huge declared length into memory', async () => {
+    const dir = tempDir();
+    for (const bytes of [new Uint8Array(0), Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) % 256)]) {
+      expect(() => readOnnxSummaryFromBuffer(bytes)).toThrow(ModelctlError);
+    }
+    // A producer_name that claims 2^40 bytes: rejected by bounds, not allocated.
+    const lie = Uint8Array.from([0x08, 0x08, 0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x41]);
+    writeFileSync(join(dir, 'lie.onnx'), lie);
+    await expect(readOnnxSummary(join(dir, 'lie.onnx'))).rejects.toThrow(/runs past the end/);
+  });
+});
