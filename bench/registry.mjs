@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'modelctl.js');
+const bin = join(root, 'bin', 'modelctl.cjs');
 const work = join(root, 'bench', '.work');
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {

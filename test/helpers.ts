@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BIN = join(ROOT, 'bin', 'modelctl.js');
+export const BIN = join(ROOT, 'bin', 'modelctl.cjs');
 export const FIXTURES = join(ROOT, 'fixtures', 'models');
 
 const made: string[] = [];
@@ -80,4 +80,23 @@ export function normalize(text: string, home?: string): string {
     .replace(/\b[0-9a-f]{64}\b/g, '<sha256>')
     .replace(/\d+(\.\d+)? ?(ms|s)\b/g, '<duration>')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>');
+}
+
+/** Flips one byte of a (read-only) registry file in place: the damage validate must find. */
+export function flipByte(path: string, offset: number): void {
+  chmodSync(path, 0o644);
+  const fd = openSync(path, 'r+');
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, offset);
+  one[0] = (one[0] as number) ^ 0xff;
+  writeSync(fd, one, 0, 1, offset);
+  closeSync(fd);
+}
+
+/** Edits a (read-only) manifest by hand, as a user with a text editor would. */
+export function editFile(path: string, from: string, to: string): void {
+  chmodSync(path, 0o644);
+  const text = readFileSync(path, 'utf8');
+  if (!text.includes(from)) throw new Error(`${path} does not contain ${from}`);
+  writeFileSync(path, text.replace(from, to));
 }

@@ -156,12 +156,13 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       const raw = await Promise.all(failures.map((f) => readFile(f.path, 'utf8').catch(() => '')));
       const candidates: Candidate[] = [];
       const aliasCache = new Map<string, Set<string>>();
+      const usage = store.lastUsedByModel(new Set(manifests.map((m) => m.name)));
       for (const m of manifests) {
         if (!aliasCache.has(m.name)) {
           const aliases = await store.aliases(m.name).catch(() => ({}) as Record<string, string>);
           aliasCache.set(m.name, new Set(Object.entries(aliases).filter(([a]) => a !== LATEST).map(([, v]) => v)));
         }
-        const used = await store.lastUsed(m.name, m.version);
+        const used = usage.get(m.name)?.get(m.version);
         candidates.push({
           manifest: m,
           lastUse: used ?? Date.parse(m.createdAt),

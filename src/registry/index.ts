@@ -93,7 +93,7 @@ export class Registry {
   async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[] }> {
     const exact = filter.name && !filter.name.includes('*') ? filter.name : undefined;
     const pattern = filter.name?.includes('*') ? globToRegExp(filter.name) : undefined;
-    const { manifests, failures } = await this.store.manifests(exact ? checkName(exact) : undefined);
+    const { summaries: manifests, failures } = await this.store.summaries(exact ? checkName(exact) : undefined);
     const tagChecks = (filter.tags ?? []).map((t) => {
       const eq = t.indexOf('=');
       return eq < 0 ? { key: t } : { key: t.slice(0, eq), value: t.slice(eq + 1) };
@@ -107,16 +107,15 @@ export class Registry {
     );
     const aliasesByName = new Map<string, Record<string, string>>();
     for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
-    const entries = await Promise.all(
-      selected.map(async (m): Promise<ListEntry> => {
-        const used = await this.store.lastUsed(m.name, m.version);
+    const usage = this.store.lastUsedByModel(aliasesByName.keys());
+    const entries = selected.map((m): ListEntry => {
+        const used = usage.get(m.name)?.get(m.version);
         const aliases = Object.entries(aliasesByName.get(m.name) ?? {}).filter(([, v]) => v === m.version).map(([a]) => a).sort();
         return {
           name: m.name, version: m.version, aliases, format: m.format, task: m.task, size: m.size,
           createdAt: m.createdAt, lastUsed: used === undefined ? null : new Date(used).toISOString(), tags: m.tags,
         };
-      }),
-    );
+      });
     return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };
   }
 

@@ -9,6 +9,7 @@ import { encodeName } from './names.js';
  *   blobs/sha256/ab/ab12…      content-addressed, immutable (mode 0444)
  *   models/org--name/versions/1.0.0.json   one manifest per version, never edited
  *   models/org--name/aliases.json          {"latest": "1.0.0", ...}, rewritten atomically
+ *   models/org--name/index.json            summaries of the versions (derived; list's fast path)
  *   usage/org--name/1.0.0      empty file whose mtime is the version's last use (apart from manifests)
  *   tmp/                       files being written; gc removes them once older than a grace period
  *   lock                       the inter-process lock for mutations
@@ -48,6 +49,11 @@ export class Layout {
 
   manifest(name: string, version: string): string {
     return join(this.versionsDir(name), `${version}.json`);
+  }
+
+  /** Per-model summary of every version, derived from the manifests, for fast listing. */
+  index(name: string): string {
+    return join(this.modelDir(name), 'index.json');
   }
 
   aliases(name: string): string {

@@ -40,23 +40,32 @@ export interface Manifest {
   digest: string;
 }
 
-/** JSON with sorted keys: the same manifest always gives the same bytes, whatever order it was built in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
+/** A copy with every object's keys sorted: the same manifest always gives the same bytes, however it was built. */
+export function sortKeysDeep<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sortKeysDeep) as T;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(entries.map(([k, v]) => [k, sortKeysDeep(v)])) as T;
+  }
+  return value;
 }
 
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeysDeep(value));
+}
+
+/**
+ * sha256 over the manifest's JSON (without the digest) in the key order of the file. Sealing sorts the keys once,
+ * so verifying needs no sorting: JSON.parse keeps the file's order, and any edit (even a reordering) shows.
+ */
 export function manifestDigest(manifest: Omit<Manifest, 'digest'> | Manifest): string {
   const { digest: _ignored, ...rest } = manifest as Manifest;
-  return `sha256:${createHash('sha256').update(canonicalJson(rest)).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(JSON.stringify(rest)).digest('hex')}`;
 }
 
 export function sealManifest(manifest: Omit<Manifest, 'digest'>): Manifest {
-  return { ...manifest, digest: manifestDigest(manifest) };
+  const sorted = sortKeysDeep(manifest);
+  return { ...sorted, digest: manifestDigest(sorted) };
 }
 
 export function serializeManifest(manifest: Manifest): string {

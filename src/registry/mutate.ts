@@ -1,4 +1,6 @@
-import { chmod, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { chmod, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { isEnoent } from './fsutil.js';
 import type { Manifest } from './manifest.js';
@@ -43,6 +45,7 @@ export async function dropVersions(store: Store, name: string, versions: string[
     await rmdir(store.layout.usageModelDir(name)).catch(() => {});
     return removed;
   }
+  await store.writeIndex(name);
   if (removed.includes(LATEST) || kept[LATEST] === undefined) {
     const { manifests } = await store.manifests(name);
     const newest = manifests.at(-1);
@@ -65,43 +68,59 @@ export interface SweepResult {
   bytes: number;
 }
 
-/** Removes every blob not in `keep` (caller holds the lock and has marked every manifest). */
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Removes every blob not in `keep` (caller holds the lock and has marked every manifest). Unlinks run many at a
+ * time: on a journaling filesystem each one waits on metadata I/O (about 0.1 ms here), and overlapping them is
+ * what keeps a sweep of 100,000 blobs within seconds.
+ */
 export async function sweepBlobs(store: Store, keep: Set<string>, dryRun = false): Promise<SweepResult> {
   const result: SweepResult = { blobs: 0, bytes: 0 };
   let shards: string[];
   try {
-    shards = await readdir(store.layout.blobsDir);
+    shards = readdirSync(store.layout.blobsDir);
   } catch (err) {
     if (isEnoent(err)) return result;
     throw err;
   }
+  const doomed: string[] = [];
+  const emptied: string[] = [];
   for (const shard of shards) {
-    const dir = `${store.layout.blobsDir}/${shard}`;
+    const dir = join(store.layout.blobsDir, shard);
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch (err) {
       if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
       throw err;
     }
-    const doomed = names.filter((n) => /^[0-9a-f]{64}$/.test(n) && !keep.has(n));
-    await Promise.all(
-      doomed.map(async (n) => {
-        const path = `${dir}/${n}`;
-        try {
-          const { size } = await stat(path);
-          if (!dryRun) await removeFile(path);
-          result.blobs++;
-          result.bytes += size;
-        } catch (err) {
-          if (!isEnoent(err)) throw err;
-        }
-      }),
-    );
-    if (!dryRun && doomed.length === names.length) await rmdir(dir).catch(() => {});
+    const before = doomed.length;
+    for (const n of names) if (n.length === 64 && !keep.has(n) && SHA256_NAME.test(n)) doomed.push(join(dir, n));
+    if (doomed.length - before === names.length) emptied.push(dir);
   }
+  await pool(doomed, 64, async (path) => {
+    try {
+      const { size } = await stat(path);
+      if (!dryRun) await removeFile(path);
+      result.blobs++;
+      result.bytes += size;
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
+    }
+  });
+  if (!dryRun) for (const dir of emptied) await rmdir(dir).catch(() => {});
   return result;
 }
+
+const SHA256_NAME = /^[0-9a-f]{64}$/;
 
 /** Removes the named blobs (caller holds the lock and has checked nothing references them). */
 export async function removeBlobs(store: Store, digests: Iterable<string>): Promise<SweepResult> {

@@ -1,14 +1,36 @@
-import { readdir, readFile, stat, utimes, open } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { isEnoent, readJsonIfExists, writeFileAtomic } from './fsutil.js';
+import { isEnoent, writeFileAtomic } from './fsutil.js';
 import { Layout } from './layout.js';
 import { parseManifest, serializeManifest, type Manifest } from './manifest.js';
 import { LATEST, decodeName, formatRef, type ModelRef } from './names.js';
 import { compareSemver } from './semver.js';
 
 export type Aliases = Record<string, string>;
+
+/** What list shows of a version: kept per model in index.json so list reads one file per model, not per version. */
+export interface VersionSummary {
+  name: string;
+  version: string;
+  format: string;
+  task: string | null;
+  size: number;
+  createdAt: string;
+  tags: Record<string, string>;
+  digest: string;
+}
+
+export function summarize(m: Manifest): VersionSummary {
+  return { name: m.name, version: m.version, format: m.format, task: m.task, size: m.size, createdAt: m.createdAt, tags: m.tags, digest: m.digest };
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((x) => set.has(x));
+}
 
 /** A manifest that could not be read, kept as data so that list and validate can report it and go on. */
 export interface ManifestFailure {
@@ -19,8 +41,11 @@ export interface ManifestFailure {
 }
 
 /** Orders versions newest-last: semver precedence when both are semver, else creation time, else text. */
-export function compareVersions(a: Manifest, b: Manifest): number {
-  return compareSemver(a.version, b.version) ?? (a.createdAt.localeCompare(b.createdAt) || a.version.localeCompare(b.version));
+export function compareVersions(a: Pick<Manifest, 'version' | 'createdAt'>, b: Pick<Manifest, 'version' | 'createdAt'>): number {
+  const semver = compareSemver(a.version, b.version);
+  if (semver !== undefined) return semver;
+  const key = (m: Pick<Manifest, 'version' | 'createdAt'>): string => `${m.createdAt}\u0000${m.version}`;
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 }
 
 /**
@@ -37,7 +62,7 @@ export class Store {
 
   async names(): Promise<string[]> {
     try {
-      const entries = await readdir(this.layout.modelsDir, { withFileTypes: true });
+      const entries = readdirSync(this.layout.modelsDir, { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => decodeName(e.name)).sort();
     } catch (err) {
       if (isEnoent(err)) return [];
@@ -47,7 +72,7 @@ export class Store {
 
   async versions(name: string): Promise<string[]> {
     try {
-      const entries = await readdir(this.layout.versionsDir(name));
+      const entries = readdirSync(this.layout.versionsDir(name));
       return entries.filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => f.slice(0, -'.json'.length));
     } catch (err) {
       if (isEnoent(err)) return [];
@@ -56,10 +81,18 @@ export class Store {
   }
 
   async manifest(name: string, version: string): Promise<Manifest> {
+    return this.manifestSync(name, version);
+  }
+
+  /**
+   * Manifests are small and many (list reads 10,000 of them): a synchronous read costs one system call each,
+   * where fs/promises' readFile costs four thread-pool round trips (open, fstat, read, close).
+   */
+  private manifestSync(name: string, version: string): Manifest {
     const path = this.layout.manifest(name, version);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       if (isEnoent(err)) {
         throw new ModelctlError('NOT_FOUND', `no version ${version} of model ${name}`, {
@@ -82,31 +115,67 @@ export class Store {
     const names = onlyName ? [onlyName] : await this.names();
     const manifests: Manifest[] = [];
     const failures: ManifestFailure[] = [];
-    const jobs: Array<{ name: string; version: string }> = [];
-    for (const name of names) for (const version of await this.versions(name)) jobs.push({ name, version });
-    // A bounded number of reads in flight: enough to keep the thread pool busy, few enough not to exhaust fds.
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < jobs.length) {
-        const job = jobs[next++] as { name: string; version: string };
+    for (const name of names) {
+      for (const version of await this.versions(name)) {
         try {
-          manifests.push(await this.manifest(job.name, job.version));
+          manifests.push(this.manifestSync(name, version));
         } catch (err) {
           if (err instanceof ModelctlError && err.code === 'NOT_FOUND') continue; // removed while we listed
-          if (err instanceof ModelctlError) failures.push({ ...job, path: this.layout.manifest(job.name, job.version), error: err });
+          if (err instanceof ModelctlError) failures.push({ name, version, path: this.layout.manifest(name, version), error: err });
           else throw err;
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(32, jobs.length) }, worker));
-    manifests.sort((a, b) => a.name.localeCompare(b.name) || compareVersions(a, b));
+    }
+    manifests.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a, b)));
     return { manifests, failures };
+  }
+
+  /**
+   * Summaries of every version of every model (or one model). A model's index.json is trusted only when it names
+   * exactly the versions its versions/ folder holds; otherwise (a crash between the manifest and the index, an
+   * older layout) its manifests are read. Unreadable manifests come back as failures, as from manifests().
+   */
+  async summaries(onlyName?: string): Promise<{ summaries: VersionSummary[]; failures: ManifestFailure[] }> {
+    const names = onlyName ? [onlyName] : await this.names();
+    const summaries: VersionSummary[] = [];
+    const failures: ManifestFailure[] = [];
+    for (const name of names) {
+      const versions = await this.versions(name);
+      const index = this.readIndex(name);
+      if (index && sameSet(Object.keys(index), versions)) {
+        summaries.push(...Object.values(index));
+        continue;
+      }
+      const read = await this.manifests(name);
+      summaries.push(...read.manifests.map(summarize));
+      failures.push(...read.failures);
+    }
+    summaries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a, b)));
+    return { summaries, failures };
+  }
+
+  private readIndex(name: string): Record<string, VersionSummary> | undefined {
+    try {
+      const index = JSON.parse(readFileSync(this.layout.index(name), 'utf8')) as { versions?: Record<string, VersionSummary> };
+      return index.versions && typeof index.versions === 'object' ? index.versions : undefined;
+    } catch {
+      return undefined; // missing or damaged: derived data, rebuilt by the next write
+    }
+  }
+
+  /** Rewrites a model's index from its manifests (callers hold the lock). */
+  async writeIndex(name: string): Promise<void> {
+    const { manifests } = await this.manifests(name);
+    if ((await this.versions(name)).length === 0) return;
+    const versions = Object.fromEntries(manifests.map((m) => [m.version, summarize(m)]));
+    await writeFileAtomic(this.layout.index(name), `${JSON.stringify({ versions })}\n`, { tmpDir: this.layout.tmpDir });
   }
 
   async aliases(name: string): Promise<Aliases> {
     try {
-      return (await readJsonIfExists<Aliases>(this.layout.aliases(name))) ?? {};
+      return JSON.parse(readFileSync(this.layout.aliases(name), 'utf8')) as Aliases;
     } catch (err) {
+      if (isEnoent(err)) return {};
       if (err instanceof SyntaxError) {
         throw new ModelctlError('CORRUPT_MANIFEST', `the aliases of ${name} are not valid JSON`, {
           hint: `run \`modelctl validate\`; re-create the aliases with \`modelctl tag\``,
@@ -150,6 +219,32 @@ export class Store {
     }
   }
 
+  /** Last use of every version that has a usage record, for the given models: name -> version -> ms. */
+  lastUsedByModel(names: Iterable<string>): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    let folders: Set<string>;
+    try {
+      folders = new Set(readdirSync(this.layout.usageDir));
+    } catch (err) {
+      if (isEnoent(err)) return out;
+      throw err;
+    }
+    for (const name of names) {
+      const dir = this.layout.usageModelDir(name);
+      if (!folders.has(basename(dir))) continue;
+      const times = new Map<string, number>();
+      for (const v of readdirSync(dir)) {
+        try {
+          times.set(v, statSync(join(dir, v)).mtimeMs);
+        } catch (err) {
+          if (!isEnoent(err)) throw err;
+        }
+      }
+      out.set(name, times);
+    }
+    return out;
+  }
+
   /**
    * Records a use of a version (for gc's least-recently-used order). Touches a file apart from the manifest, takes
    * no lock, and is idempotent: concurrent uses only race over which time wins.
@@ -169,6 +264,7 @@ export class Store {
       tmpDir: this.layout.tmpDir,
       mode: 0o444,
     });
+    await this.writeIndex(manifest.name);
   }
 
   async writeAliases(name: string, aliases: Aliases): Promise<void> {

@@ -1,8 +1,8 @@
-import { chmodSync, readFileSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { chmodSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { BIN, FIXTURES, cli, normalize, tempDir, writeSafetensors } from '../helpers.js';
+import { BIN, FIXTURES, cli, editFile, flipByte, normalize, tempDir, writeSafetensors } from '../helpers.js';
 
 /** Expected errors are one line (plus an optional hint line), never a stack. */
 function expectOneLineError(stderr: string, pattern: RegExp): void {
@@ -127,13 +127,8 @@ describe('modelctl (spawned binary)', () => {
     }
     const a = JSON.parse((await cli(['info', 'a', '--json'], { home })).stdout);
     const blob = a.blobPaths['a.safetensors'];
-    chmodSync(blob, 0o644);
-    const fd = openSync(blob, 'r+');
-    writeSync(fd, Buffer.from([readFileSync(blob)[200]! ^ 0xff]), 0, 1, 200);
-    closeSync(fd);
-    const manifest = join(home, 'models', 'b', 'versions', '1.0.0.json');
-    chmodSync(manifest, 0o644);
-    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"tags": {}', '"tags": {"x": "y"}'));
+    flipByte(blob, 200);
+    editFile(join(home, 'models', 'b', 'versions', '1.0.0.json'), '"tags": {}', '"tags": {"x": "y"}');
     const v = await cli(['validate'], { home });
     expect(v.exitCode).toBe(1);
     const lines = normalize(v.stdout).trim().split('\n');

@@ -1,9 +1,9 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError, Registry } from '../../src/index.js';
-import { tempDir, writeSafetensors } from '../helpers.js';
+import { editFile, flipByte, tempDir, writeSafetensors } from '../helpers.js';
 
 function setup(): { registry: Registry; home: string; dir: string } {
   const home = tempDir();
@@ -168,13 +168,8 @@ describe('validate', () => {
     }
     expect((await registry.validate()).ok).toBe(true);
     const blobA = join(home, 'blobs', 'sha256', digests[0]!.slice(0, 2), digests[0]!);
-    chmodSync(blobA, 0o644);
-    const fd = openSync(blobA, 'r+');
-    writeSync(fd, Buffer.from([readFileSync(blobA)[100]! ^ 0x01]), 0, 1, 100);
-    closeSync(fd);
-    const manifestB = join(home, 'models', 'b', 'versions', '1.0.0.json');
-    chmodSync(manifestB, 0o644);
-    writeFileSync(manifestB, readFileSync(manifestB, 'utf8').replace('"task": null', '"task": "text-classification"'));
+    flipByte(blobA, 100);
+    editFile(join(home, 'models', 'b', 'versions', '1.0.0.json'), '"task": null', '"task": "text-classification"');
     const { unlinkSync } = await import('node:fs');
     unlinkSync(join(home, 'blobs', 'sha256', digests[2]!.slice(0, 2), digests[2]!));
     writeFileSync(join(home, 'models', 'c', 'aliases.json'), JSON.stringify({ latest: '1.0.0', production: '7.0.0' }));
@@ -187,11 +182,34 @@ describe('validate', () => {
       'dangling-alias c@production',
     ]);
     expect(r.problems.find((p) => p.kind === 'corrupt-manifest')?.message).toContain('modified after it was written');
-    // Reading a broken manifest is a clear error, never a crash; the other models still list.
+    // Reading a broken manifest is a clear error, never a crash. list reads the per-model index (derived data
+    // written under the lock), so it still shows b as registered; validate and info are what read the manifest.
     await rejects(registry.resolve('b'), 'CORRUPT_MANIFEST');
+    expect((await registry.list()).entries.map((e) => e.name)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('lists from the manifests when a model index is missing or disagrees with its versions', async () => {
+    const { registry, home, dir } = setup();
+    const f = join(dir, 'a.safetensors');
+    writeSafetensors(f, 1024);
+    await registry.register({ path: f, name: 'a' });
+    await registry.register({ path: f, name: 'a' });
+    const index = join(home, 'models', 'a', 'index.json');
+    const full = readFileSync(index, 'utf8');
+    // As a crash between the manifest and the index would leave it: the index lacks the newest version.
+    const { versions } = JSON.parse(full) as { versions: Record<string, unknown> };
+    delete versions['1.0.1'];
+    writeFileSync(index, JSON.stringify({ versions }));
+    expect((await registry.list()).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1']);
+    writeFileSync(index, 'not json');
+    expect((await registry.list()).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1']);
+    // A broken manifest behind a missing index is reported, and the rest still lists.
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(index);
+    editFile(join(home, 'models', 'a', 'versions', '1.0.0.json'), '"tags": {}', '"tags": {"x": "y"}');
     const listed = await registry.list();
-    expect(listed.entries.map((e) => e.name)).toEqual(['a', 'c']);
-    expect(listed.failures.map((f) => f.name)).toEqual(['b']);
+    expect(listed.entries.map((e) => e.version)).toEqual(['1.0.1']);
+    expect(listed.failures.map((x) => `${x.name}:${x.version}`)).toEqual(['a:1.0.0']);
   });
 
   it('reports orphan blobs and stale temporary files as garbage, not damage', async () => {
