@@ -15,6 +15,7 @@ export const EXIT_CODES = {
   NETWORK: 7,
   CONFLICT: 8,
   NOT_AVAILABLE: 9,
+  IO: 10,
   INTERRUPTED: 130,
 } as const;
 
@@ -32,7 +33,9 @@ export type ErrorCode =
   | 'CORRUPT_MANIFEST'
   | 'CORRUPT_MODEL'
   | 'VERSION_EXISTS'
+  | 'CONFLICT'
   | 'LOCK_TIMEOUT'
+  | 'IO'
   | 'CHECK_FAILED'
   | 'NOT_AVAILABLE'
   | 'CONVERSION_FAILED'
@@ -53,7 +56,9 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   CORRUPT_MANIFEST: EXIT_CODES.INTEGRITY,
   CORRUPT_MODEL: EXIT_CODES.USAGE,
   VERSION_EXISTS: EXIT_CODES.CONFLICT,
+  CONFLICT: EXIT_CODES.CONFLICT,
   LOCK_TIMEOUT: EXIT_CODES.CONFLICT,
+  IO: EXIT_CODES.IO,
   CHECK_FAILED: EXIT_CODES.CHECK_FAILED,
   NOT_AVAILABLE: EXIT_CODES.NOT_AVAILABLE,
   CONVERSION_FAILED: EXIT_CODES.CONVERSION,
@@ -114,8 +119,36 @@ export function fsError(err: unknown, path: string, what = 'read'): unknown {
       cause: err,
     });
   }
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO' || code === 'EMFILE' || code === 'ENFILE') {
+    return ioError(err, path);
+  }
   if (code === 'EISDIR') {
     return new ModelctlError('INVALID_INPUT', `expected a file but found a folder: ${path}`, { cause: err });
   }
   return err;
+}
+
+const IO_HINTS: Record<string, string> = {
+  ENOSPC: 'the disk is full: free space (`modelctl gc --max-size ...` helps) and try again',
+  EDQUOT: 'the disk quota is exceeded: free space and try again',
+  EROFS: 'the filesystem is read-only: point --home (or MODELCTL_HOME) at a writable folder',
+  EACCES: 'check the permissions of the folder, or point --home (or MODELCTL_HOME) at one you can write',
+  EPERM: 'check the permissions of the folder, or point --home (or MODELCTL_HOME) at one you can write',
+  ENOTDIR: 'a file stands where a folder was expected: check --home (or MODELCTL_HOME)',
+  EMFILE: 'too many open files: raise the limit (ulimit -n) and try again',
+  ENFILE: 'too many open files on the system: try again later',
+  EIO: 'the disk reported an I/O error: check it, then run `modelctl validate`',
+};
+
+/**
+ * An operating-system error that is not a bug (a full disk, a read-only or unwritable home) as a one-line
+ * ModelctlError; anything else is returned unchanged.
+ */
+export function ioError(err: unknown, path?: string): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const code = e?.code;
+  if (!code || !(code in IO_HINTS)) return err;
+  const where = path ?? e?.path;
+  const what = e?.syscall ? `${e.syscall} failed` : 'failed';
+  return new ModelctlError('IO', `${what}${where ? ` on ${where}` : ''}: ${code}`, { hint: IO_HINTS[code], cause: err });
 }

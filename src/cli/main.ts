@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODES, ModelctlError } from '../errors.js';
+import { EXIT_CODES, ModelctlError, ioError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { CommandModule, CliContext, GlobalOptions } from './context.js';
 import { Output } from './render/output.js';
@@ -171,8 +171,8 @@ export async function run(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
-      process.exitCode = ok ? 0 : EXIT_CODES.USAGE;
+      // `modelctl` alone prints help but is a usage error (commander gives it exit code 1); --help is a success.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.USAGE;
       return;
     }
     if (controller.signal.aborted && !(err instanceof ModelctlError && err.code !== 'INTERRUPTED')) {
@@ -180,7 +180,8 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = EXIT_CODES.INTERRUPTED;
       return;
     }
-    renderError(outForErrors, err);
-    process.exitCode = err instanceof ModelctlError ? err.exitCode : 70;
+    const shown = ioError(err);
+    renderError(outForErrors, shown);
+    process.exitCode = shown instanceof ModelctlError ? shown.exitCode : 70;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsError } from '../errors.js';
+import { ModelctlError, fsError } from '../errors.js';
 import { fsyncDir, isEnoent, tempName } from './fsutil.js';
 import type { Layout } from './layout.js';
 
@@ -98,8 +98,15 @@ export async function placeBlob(layout: Layout, file: IngestedFile): Promise<boo
     if (!isEnoent(err)) throw err;
   }
   await mkdir(dirname(target), { recursive: true });
-  await chmod(file.tmpPath, 0o444);
-  await rename(file.tmpPath, target);
+  try {
+    await chmod(file.tmpPath, 0o444);
+    await rename(file.tmpPath, target);
+  } catch (err) {
+    if (!isEnoent(err)) throw err;
+    throw new ModelctlError('INTEGRITY', 'a temporary copy this register made was removed before it could be stored', {
+      hint: 'another process removed it (was `modelctl gc --grace` run with a short grace?); run the register again',
+    });
+  }
   fsyncDir(dirname(target));
   return true;
 }

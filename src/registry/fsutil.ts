@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { ModelctlError } from '../errors.js';
 import { basename, dirname, join } from 'node:path';
 
 export function tempName(prefix: string): string {
@@ -28,7 +29,7 @@ export function fsyncDir(dir: string): void {
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  options: { tmpDir?: string; mode?: number } = {},
+  options: { tmpDir?: string; mode?: number; exclusive?: boolean } = {},
 ): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
@@ -47,9 +48,19 @@ export async function writeFileAtomic(
   }
   await fh.close();
   try {
-    await rename(tmp, path);
+    if (options.exclusive) {
+      // Never replace: link(2) fails if the target exists, even on a case-insensitive filesystem where another
+      // spelling of the name is already there. The temporary name is then dropped.
+      await link(tmp, path);
+      await unlink(tmp);
+    } else {
+      await rename(tmp, path);
+    }
   } catch (err) {
     await unlink(tmp).catch(() => {});
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new ModelctlError('VERSION_EXISTS', `${path} already exists`, { hint: 'registry files are never replaced; choose another version' });
+    }
     throw err;
   }
   fsyncDir(dir);

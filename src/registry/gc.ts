@@ -1,4 +1,4 @@
-import { readdir, readFile, rmdir, stat } from 'node:fs/promises';
+import { readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnoent } from './fsutil.js';
 import { withLock, type LockOptions } from './lock.js';
@@ -153,7 +153,7 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     async () => {
       const now = clock().getTime();
       const { manifests, failures } = await store.manifests();
-      const raw = await Promise.all(failures.map((f) => readFile(f.path, 'utf8').catch(() => '')));
+      const raw = failures.map((f) => f.text);
       const candidates: Candidate[] = [];
       const aliasCache = new Map<string, Set<string>>();
       const usage = store.lastUsedByModel(new Set(manifests.map((m) => m.name)));

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
@@ -103,7 +102,7 @@ export class Registry {
         (!pattern || pattern.test(m.name)) &&
         (!filter.task || m.task === filter.task) &&
         (!filter.format || m.format === filter.format) &&
-        tagChecks.every((t) => (t.value === undefined ? t.key in m.tags : m.tags[t.key] === t.value)),
+        tagChecks.every((t) => Object.hasOwn(m.tags, t.key) && (t.value === undefined || m.tags[t.key] === t.value)),
     );
     const aliasesByName = new Map<string, Record<string, string>>();
     for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
@@ -143,17 +142,26 @@ export class Registry {
     return versionsToRemove(this.store, registryRef(ref), options.allVersions ?? false);
   }
 
-  async remove(ref: string | ModelRef, options: { allVersions?: boolean } = {}): Promise<RemoveResult> {
+  /**
+   * Removes versions. `expect` (the versions a confirmation prompt showed, from planRemove) makes the removal fail
+   * if the reference has come to mean other versions meanwhile (an alias moved, a version was registered).
+   */
+  async remove(ref: string | ModelRef, options: { allVersions?: boolean; expect?: string[] } = {}): Promise<RemoveResult> {
     const target = registryRef(ref);
     return withLock(
       this.store.layout,
       async () => {
         const doomed = await versionsToRemove(this.store, target, options.allVersions ?? false);
+        const now = doomed.map((m) => m.version).sort();
+        if (options.expect && (now.length !== options.expect.length || now.some((v, i) => v !== [...(options.expect ?? [])].sort()[i]))) {
+          throw new ModelctlError('CONFLICT', `${target.name} changed while waiting for confirmation: it now means ${now.join(', ') || 'nothing'}`, {
+            hint: 'nothing was removed; run the command again',
+          });
+        }
         const aliasesRemoved = await dropVersions(this.store, target.name, doomed.map((m) => m.version));
         // Free the blobs no other version uses. Marking reads every manifest: correctness over speed here.
         const { manifests, failures } = await this.store.manifests();
-        const raw = await Promise.all(failures.map((f) => readFile(f.path, 'utf8').catch(() => '')));
-        const keep = referencedDigests(manifests, raw);
+        const keep = referencedDigests(manifests, failures.map((f) => f.text));
         const ours = doomed.flatMap((m) => (m.files ?? []).map((f) => f.sha256)).filter((d) => !keep.has(d));
         const swept = await removeBlobs(this.store, ours);
         return {
@@ -175,7 +183,7 @@ export class Registry {
       async () => {
         const manifest = await this.store.resolve(target);
         const aliases = await this.store.aliases(manifest.name);
-        const previous = aliases[alias];
+        const previous = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
         aliases[alias] = manifest.version;
         await this.store.writeAliases(manifest.name, aliases);
         return { name: manifest.name, version: manifest.version, alias, ...(previous !== undefined && previous !== manifest.version ? { previous } : {}) };
@@ -194,7 +202,7 @@ export class Registry {
       this.store.layout,
       async () => {
         const aliases = await this.store.aliases(name);
-        const version = aliases[alias];
+        const version = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
         if (version === undefined) throw new ModelctlError('NOT_FOUND', `${name} has no alias "${alias}"`, { hint: `run \`modelctl info ${name}\` to see its aliases` });
         delete aliases[alias];
         await this.store.writeAliases(name, aliases);

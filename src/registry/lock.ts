@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
@@ -10,10 +11,12 @@ import type { Layout } from './layout.js';
  * The inter-process lock that every mutation of the registry holds.
  *
  * A lock file is created with link(2) from a fully written temporary file, so it appears atomically and is never
- * seen half-written. It records the holder's pid and host. Node has no flock(2), so a holder killed with SIGKILL
- * leaves its file behind; a waiter on the same host that finds the recorded pid dead breaks the lock at once,
- * by renaming the file away and checking it renamed the stale one (same token) before deleting it. Holders on
- * another host (a shared filesystem) are only presumed dead after `foreignStaleMs`.
+ * seen half-written. It records the holder's pid and where that pid means something (host name plus, on Linux,
+ * the pid namespace, so containers sharing a home do not judge each other's pids). Node has no flock(2), so a
+ * holder killed with SIGKILL leaves its file behind: a waiter that finds the recorded pid dead breaks the lock.
+ * Breaking takes a second, short-lived lock (`lock.break`), re-reads the holder under it and removes the file only
+ * if it is still the dead holder's; so two waiters that both saw the same dead holder cannot remove a live lock.
+ * Holders elsewhere (a shared filesystem) are presumed dead only after `foreignStaleMs`.
  */
 
 export interface LockInfo {
@@ -33,10 +36,23 @@ export interface LockOptions {
   purpose?: string;
   /** Called once when the lock is busy and we start waiting. */
   onWait?: (holder: LockInfo | undefined) => void;
+  /** Stops waiting (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 const DEFAULT_FOREIGN_STALE_MS = 3_600_000;
+/** An unreadable lock file, or a break lock, older than this (as seen by one waiter) is debris of a crash. */
+const DEBRIS_MS = 10_000;
+
+/** Where a pid is meaningful: the host, and on Linux the pid namespace. */
+export const LOCK_HOST: string = (() => {
+  try {
+    return `${hostname()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return hostname();
+  }
+})();
 
 function pidAlive(pid: number): boolean {
   try {
@@ -47,42 +63,56 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function readHolder(path: string): Promise<LockInfo | undefined> {
-  try {
-    const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
-    return typeof info.pid === 'number' && typeof info.token === 'string' ? info : undefined;
-  } catch {
-    return undefined;
-  }
-}
+type HolderRead = { state: 'missing' } | { state: 'unreadable'; ino: number } | { state: 'held'; info: LockInfo; ino: number; mtimeMs: number };
 
-async function isStale(path: string, holder: LockInfo | undefined, foreignStaleMs: number): Promise<boolean> {
-  if (holder && holder.host === hostname()) return !pidAlive(holder.pid);
-  // Unreadable lock files cannot come from our own writers (they link a complete file); treat them, and
-  // locks of other hosts, by age.
+async function readHolder(path: string): Promise<HolderRead> {
   try {
     const st = await stat(path);
-    return Date.now() - st.mtimeMs > (holder ? foreignStaleMs : 10_000);
+    const text = await readFile(path, 'utf8');
+    const info = JSON.parse(text) as LockInfo;
+    if (typeof info.pid === 'number' && typeof info.token === 'string') return { state: 'held', info, ino: st.ino, mtimeMs: st.mtimeMs };
+    return { state: 'unreadable', ino: st.ino };
   } catch (err) {
-    if (isEnoent(err)) return false;
+    if (isEnoent(err)) return { state: 'missing' };
+    if (err instanceof SyntaxError) {
+      const st = await stat(path).catch(() => undefined);
+      return st ? { state: 'unreadable', ino: st.ino } : { state: 'missing' };
+    }
     throw err;
   }
 }
 
-async function breakStale(layout: Layout, stale: LockInfo | undefined): Promise<void> {
-  const moved = join(layout.tmpDir, `lock-stale.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+function isDead(holder: LockInfo, mtimeMs: number, foreignStaleMs: number): boolean {
+  if (holder.host === LOCK_HOST) return !pidAlive(holder.pid);
+  return Date.now() - mtimeMs > foreignStaleMs;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Takes `lock.break` (itself link-created), runs `fn`, lets go. Returns false when another breaker holds it. */
+async function withBreakLock(layout: Layout, fn: () => Promise<void>): Promise<boolean> {
+  const breakFile = `${layout.lockFile}.break`;
+  const staged = join(layout.tmpDir, `lock-break.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(staged, String(process.pid));
   try {
-    await rename(layout.lockFile, moved);
+    await link(staged, breakFile);
   } catch (err) {
-    if (isEnoent(err)) return; // someone else broke it first
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // A breaker killed mid-break leaves its file; breaking takes microseconds, so an old one is debris.
+    const st = await stat(breakFile).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > DEBRIS_MS) await unlink(breakFile).catch(() => {});
+    return false;
+  } finally {
+    await unlink(staged).catch(() => {});
   }
-  const got = await readHolder(moved);
-  if (stale && got && got.token !== stale.token) {
-    // Between our read and our rename the stale lock was broken and taken by a live process: give it back.
-    await link(moved, layout.lockFile).catch(() => {});
+  try {
+    await fn();
+  } finally {
+    await unlink(breakFile).catch(() => {});
   }
-  await unlink(moved).catch(() => {});
+  return true;
 }
 
 export class LockHandle {
@@ -92,13 +122,10 @@ export class LockHandle {
   ) {}
 
   async release(): Promise<void> {
+    // Nobody removes a live holder's file, so the file here is ours unless a foreign waiter judged us dead.
     const holder = await readHolder(this.layout.lockFile);
-    if (holder?.token === this.info.token) await unlink(this.layout.lockFile).catch(() => {});
+    if (holder.state === 'held' && holder.info.token === this.info.token) await unlink(this.layout.lockFile).catch(() => {});
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export async function acquireLock(layout: Layout, options: LockOptions = {}): Promise<LockHandle> {
@@ -107,18 +134,22 @@ export async function acquireLock(layout: Layout, options: LockOptions = {}): Pr
   await mkdir(layout.tmpDir, { recursive: true });
   const info: LockInfo = {
     pid: process.pid,
-    host: hostname(),
+    host: LOCK_HOST,
     token: randomBytes(12).toString('hex'),
     since: new Date().toISOString(),
     purpose: options.purpose ?? 'update',
   };
   const staged = join(layout.tmpDir, `lock.${info.token}.tmp`);
-  await writeFile(staged, JSON.stringify(info));
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   let waited = false;
+  let unreadableSince: { ino: number; at: number } | undefined;
   try {
     for (;;) {
+      options.signal?.throwIfAborted();
+      // Written afresh for each try: the lock file's mtime then says when it was taken, and a gc that removed
+      // our staged file (it sits in tmp/) cannot make the link fail.
+      await writeFile(staged, JSON.stringify({ ...info, since: new Date().toISOString() }));
       try {
         await link(staged, layout.lockFile);
         return new LockHandle(layout, info);
@@ -126,16 +157,30 @@ export async function acquireLock(layout: Layout, options: LockOptions = {}): Pr
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const holder = await readHolder(layout.lockFile);
-      if (await isStale(layout.lockFile, holder, foreignStaleMs)) {
-        await breakStale(layout, holder);
+      if (holder.state === 'missing') continue; // released between our link and our read: try again at once
+      if (holder.state === 'unreadable') {
+        if (unreadableSince?.ino !== holder.ino) unreadableSince = { ino: holder.ino, at: Date.now() };
+        else if (Date.now() - unreadableSince.at > DEBRIS_MS) {
+          await withBreakLock(layout, async () => {
+            const again = await readHolder(layout.lockFile);
+            if (again.state === 'unreadable' && again.ino === holder.ino) await unlink(layout.lockFile).catch(() => {});
+          });
+          continue;
+        }
+      } else if (isDead(holder.info, holder.mtimeMs, foreignStaleMs)) {
+        await withBreakLock(layout, async () => {
+          const again = await readHolder(layout.lockFile);
+          if (again.state === 'held' && again.info.token === holder.info.token) await unlink(layout.lockFile).catch(() => {});
+        });
         continue;
       }
       if (!waited) {
         waited = true;
-        options.onWait?.(holder);
+        options.onWait?.(holder.state === 'held' ? holder.info : undefined);
       }
       if (Date.now() >= deadline) {
-        const who = holder ? `process ${holder.pid} on ${holder.host} (${holder.purpose}, since ${holder.since})` : 'another process';
+        const h = holder.state === 'held' ? holder.info : undefined;
+        const who = h ? `process ${h.pid} on ${h.host.split('/')[0]} (${h.purpose}, since ${h.since})` : 'another process';
         throw new ModelctlError('LOCK_TIMEOUT', `the registry at ${layout.home} is locked by ${who}`, {
           hint: `wait for it to finish; if no modelctl process is running, remove ${layout.lockFile}`,
         });
@@ -156,3 +201,4 @@ export async function withLock<T>(layout: Layout, fn: () => Promise<T>, options:
     await handle.release();
   }
 }
+

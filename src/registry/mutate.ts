@@ -22,16 +22,13 @@ export async function removeFile(path: string): Promise<boolean> {
 }
 
 /**
- * Drops versions of one model under the lock: manifests, their usage records, and the aliases that pointed at
- * them. `latest` moves to the newest version left. Blobs are left to `sweepBlobs`, which knows every reference.
- * Returns the aliases that were removed.
+ * Drops versions of one model under the lock: the aliases that pointed at them, then their manifests and usage
+ * records. Aliases go first so that a SIGKILL at any instant leaves no alias naming a missing version (at worst a
+ * version that lost its aliases but still exists). `latest` moves to the newest version left. Blobs are left to
+ * the caller's sweep, which knows every reference. Returns the aliases that were removed.
  */
 export async function dropVersions(store: Store, name: string, versions: string[]): Promise<string[]> {
   const gone = new Set(versions);
-  for (const version of versions) {
-    await removeFile(store.layout.manifest(name, version));
-    await removeFile(store.layout.usageFile(name, version));
-  }
   const aliases = await store.aliases(name).catch((): Aliases => ({}));
   const removed: string[] = [];
   const kept: Aliases = {};
@@ -39,19 +36,27 @@ export async function dropVersions(store: Store, name: string, versions: string[
     if (gone.has(version)) removed.push(alias);
     else kept[alias] = version;
   }
-  const left = await store.versions(name);
+  const left = (await store.versions(name)).filter((v) => !gone.has(v));
+  if (left.length === 0) {
+    await removeFile(store.layout.aliases(name));
+  } else {
+    if (kept[LATEST] === undefined) {
+      const { manifests } = await store.manifests(name);
+      const newest = manifests.filter((m) => !gone.has(m.version)).at(-1);
+      kept[LATEST] = newest?.version ?? (left.sort().at(-1) as string);
+    }
+    if (removed.length > 0 || kept[LATEST] !== aliases[LATEST]) await store.writeAliases(name, kept);
+  }
+  for (const version of versions) {
+    await removeFile(store.layout.manifest(name, version));
+    await removeFile(store.layout.usageFile(name, version));
+  }
   if (left.length === 0) {
     await rm(store.layout.modelDir(name), { recursive: true, force: true });
     await rmdir(store.layout.usageModelDir(name)).catch(() => {});
-    return removed;
+  } else {
+    await store.writeIndex(name);
   }
-  await store.writeIndex(name);
-  if (removed.includes(LATEST) || kept[LATEST] === undefined) {
-    const { manifests } = await store.manifests(name);
-    const newest = manifests.at(-1);
-    if (newest) kept[LATEST] = newest.version;
-  }
-  if (removed.length > 0 || kept[LATEST] !== aliases[LATEST]) await store.writeAliases(name, kept);
   return removed;
 }
 

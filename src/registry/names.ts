@@ -15,6 +15,14 @@ function printable(text: string): string {
   return JSON.stringify(text);
 }
 
+export function isVersion(version: string): boolean {
+  return VERSION.test(version) && !version.includes('..');
+}
+
+export function isAlias(alias: string): boolean {
+  return ALIAS.test(alias);
+}
+
 export function checkName(name: string): string {
   const parts = name.split('/');
   const ok =
@@ -29,7 +37,7 @@ export function checkName(name: string): string {
 }
 
 export function checkVersion(version: string): string {
-  if (!VERSION.test(version) || version.includes('..')) {
+  if (!isVersion(version)) {
     throw new ModelctlError('INVALID_NAME', `invalid version ${printable(version)}`, {
       hint: 'use a version such as 1.2.0 or a short commit id: letters, digits, ".", "_", "+" and "-"',
     });
@@ -38,7 +46,7 @@ export function checkVersion(version: string): string {
 }
 
 export function checkAlias(alias: string): string {
-  if (!ALIAS.test(alias)) {
+  if (!isAlias(alias)) {
     throw new ModelctlError('INVALID_NAME', `invalid alias ${printable(alias)}`, {
       hint: 'an alias starts with a letter and holds letters, digits, ".", "_" and "-" (e.g. production)',
     });

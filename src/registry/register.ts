@@ -1,4 +1,4 @@
-import { unlink } from 'node:fs/promises';
+import { unlink, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
@@ -6,7 +6,7 @@ import type { Inspection } from '../formats/types.js';
 import { TOOL } from '../version.js';
 import { ingestFile, placeBlob, type IngestedFile } from './blobs.js';
 import { withLock, type LockOptions } from './lock.js';
-import { MANIFEST_SCHEMA, sealManifest, type Manifest } from './manifest.js';
+import { MANIFEST_SCHEMA, isSafeRelativePath, manifestProblems, sealManifest, type Manifest } from './manifest.js';
 import { LATEST, checkAlias, checkName, checkVersion } from './names.js';
 import { nextPatchVersion } from './semver.js';
 import type { Store } from './store.js';
@@ -45,6 +45,7 @@ export interface RegisterResult {
 }
 
 const SAFE_KEY = /^[A-Za-z0-9_.:/-]{1,128}$/;
+const TASK = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function checkKeys(kind: string, record: Record<string, unknown> | undefined): void {
   for (const key of Object.keys(record ?? {})) {
@@ -82,13 +83,30 @@ export async function register(store: Store, options: RegisterOptions): Promise<
   for (const [key, value] of Object.entries(options.metrics ?? {})) {
     if (!Number.isFinite(value)) throw new ModelctlError('USAGE', `metric ${key} is not a finite number`);
   }
+  if (options.task !== undefined && !TASK.test(options.task)) {
+    throw new ModelctlError('USAGE', `invalid task ${JSON.stringify(options.task)}`, { hint: 'a task looks like text-classification or object-detection' });
+  }
   const clock = options.clock ?? (() => new Date());
   const source = resolvePath(options.path);
   const inspection = await inspectModel(source, options.signal ? { signal: options.signal } : {});
+  for (const f of inspection.files) {
+    if (!isSafeRelativePath(f.path)) {
+      throw new ModelctlError('INVALID_INPUT', `cannot register a file named ${JSON.stringify(f.path)}`, {
+        hint: 'file names inside a model may not hold control characters or backslashes; rename the file',
+      });
+    }
+  }
   const allTotal = inspection.files.reduce((n, f) => n + f.size, 0);
   options.onProgress?.({ type: 'inspected', format: inspection.format, files: inspection.files.length, bytes: allTotal });
 
   const ingested: Array<{ path: string; file: IngestedFile }> = [];
+  // gc leaves temporary files younger than its grace period alone; a long register (many shards, a long wait
+  // for the lock) keeps the ones it already finished young.
+  const keepFresh = setInterval(() => {
+    const now = new Date();
+    for (const { file } of ingested) void utimes(file.tmpPath, now, now).catch(() => {});
+  }, 60_000);
+  keepFresh.unref();
   try {
     let done = 0;
     for (const [index, f] of inspection.files.entries()) {
@@ -103,20 +121,28 @@ export async function register(store: Store, options: RegisterOptions): Promise<
     }
     const lockOptions: LockOptions = {
       purpose: `register ${name}`,
+      ...(options.signal ? { signal: options.signal } : {}),
       ...options.lock,
       onWait: (holder) => options.onProgress?.({ type: 'waiting-for-lock', ...(holder ? { holder: `pid ${holder.pid}` } : {}) }),
     };
     return await withLock(
       store.layout,
       async () => {
+        const clash = (await store.names()).find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
+        if (clash) {
+          throw new ModelctlError('INVALID_NAME', `model name ${name} differs from the existing ${clash} only in case`, {
+            hint: `use ${clash}, or a name that differs in more than case (some filesystems do not tell them apart)`,
+          });
+        }
         const existing = await store.versions(name);
         const version = options.version ?? nextPatchVersion(existing);
-        if (existing.includes(version)) {
+        if (existing.some((v) => v.toLowerCase() === version.toLowerCase())) {
           throw new ModelctlError('VERSION_EXISTS', `${name}:${version} already exists`, {
             hint: 'versions are immutable: choose another --version, or leave it out to take the next patch version',
           });
         }
         options.signal?.throwIfAborted();
+        const aliases = await store.aliases(name); // read before committing: a damaged file fails the register whole
         let newBlobs = 0;
         for (const { file } of ingested) if (await placeBlob(store.layout, file)) newBlobs++;
         const manifest = sealManifest({
@@ -135,8 +161,9 @@ export async function register(store: Store, options: RegisterOptions): Promise<
           lineage: { operation: 'register', source: { kind: 'path', path: source }, tool: TOOL },
           createdAt: clock().toISOString(),
         });
+        const problems = manifestProblems(manifest);
+        if (problems.length > 0) throw new ModelctlError('INVALID_INPUT', `cannot register this model: its manifest ${problems.join('; ')}`);
         await store.writeManifest(manifest);
-        const aliases = await store.aliases(name);
         const moved = [...(options.latest === false ? [] : [LATEST]), ...aliasNames];
         for (const alias of moved) aliases[alias] = version;
         if (moved.length > 0) await store.writeAliases(name, aliases);
@@ -146,6 +173,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
       lockOptions,
     );
   } finally {
+    clearInterval(keepFresh);
     // Placed blobs were renamed away; whatever is left in tmp is ours and unreferenced.
     await Promise.all(ingested.map(({ file }) => unlink(file.tmpPath).catch(() => {})));
   }

@@ -5,7 +5,7 @@ import { ModelctlError } from '../errors.js';
 import { isEnoent, writeFileAtomic } from './fsutil.js';
 import { Layout } from './layout.js';
 import { parseManifest, serializeManifest, type Manifest } from './manifest.js';
-import { LATEST, decodeName, formatRef, type ModelRef } from './names.js';
+import { LATEST, decodeName, formatRef, isAlias, isVersion, type ModelRef } from './names.js';
 import { compareSemver } from './semver.js';
 
 export type Aliases = Record<string, string>;
@@ -38,6 +38,8 @@ export interface ManifestFailure {
   version: string;
   path: string;
   error: ModelctlError;
+  /** The file's text as read: gc marks every digest it mentions rather than guess. */
+  text: string;
 }
 
 /** Orders versions newest-last: semver precedence when both are semver, else creation time, else text. */
@@ -65,7 +67,11 @@ export class Store {
       const entries = readdirSync(this.layout.modelsDir, { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => decodeName(e.name)).sort();
     } catch (err) {
-      if (isEnoent(err)) return [];
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      if (code === 'ENOTDIR') {
+        throw new ModelctlError('USAGE', `the registry home ${this.layout.home} is not a folder`, { hint: 'point --home (or MODELCTL_HOME) at a folder' });
+      }
       throw err;
     }
   }
@@ -89,10 +95,13 @@ export class Store {
    * where fs/promises' readFile costs four thread-pool round trips (open, fstat, read, close).
    */
   private manifestSync(name: string, version: string): Manifest {
+    return this.parseAt(name, version, this.readManifestText(name, version));
+  }
+
+  private readManifestText(name: string, version: string): string {
     const path = this.layout.manifest(name, version);
-    let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      return readFileSync(path, 'utf8');
     } catch (err) {
       if (isEnoent(err)) {
         throw new ModelctlError('NOT_FOUND', `no version ${version} of model ${name}`, {
@@ -101,6 +110,9 @@ export class Store {
       }
       throw err;
     }
+  }
+
+  private parseAt(name: string, version: string, text: string): Manifest {
     const manifest = parseManifest(text, formatRef(name, version));
     if (manifest.name !== name || manifest.version !== version) {
       throw new ModelctlError('CORRUPT_MANIFEST', `manifest ${formatRef(name, version)} says it is ${formatRef(manifest.name, manifest.version)}`, {
@@ -117,12 +129,18 @@ export class Store {
     const failures: ManifestFailure[] = [];
     for (const name of names) {
       for (const version of await this.versions(name)) {
+        let text: string;
         try {
-          manifests.push(this.manifestSync(name, version));
+          text = this.readManifestText(name, version);
         } catch (err) {
           if (err instanceof ModelctlError && err.code === 'NOT_FOUND') continue; // removed while we listed
-          if (err instanceof ModelctlError) failures.push({ name, version, path: this.layout.manifest(name, version), error: err });
-          else throw err;
+          throw err; // EMFILE, EIO...: callers (gc) must stop rather than treat the version as empty
+        }
+        try {
+          manifests.push(this.parseAt(name, version, text));
+        } catch (err) {
+          if (!(err instanceof ModelctlError)) throw err;
+          failures.push({ name, version, path: this.layout.manifest(name, version), error: err, text });
         }
       }
     }
@@ -171,18 +189,30 @@ export class Store {
     await writeFileAtomic(this.layout.index(name), `${JSON.stringify({ versions })}\n`, { tmpDir: this.layout.tmpDir });
   }
 
+  /**
+   * A model's aliases, checked: a map from valid alias names to valid versions, in an object with no prototype
+   * (so that "constructor" or "toString" is never an alias by accident). A damaged file is CORRUPT_MANIFEST.
+   */
   async aliases(name: string): Promise<Aliases> {
+    const damaged = (why: string): ModelctlError =>
+      new ModelctlError('CORRUPT_MANIFEST', `the aliases of ${name} ${why}`, {
+        hint: `run \`modelctl validate\`; re-create the aliases with \`modelctl tag\``,
+      });
+    let parsed: unknown;
     try {
-      return JSON.parse(readFileSync(this.layout.aliases(name), 'utf8')) as Aliases;
+      parsed = JSON.parse(readFileSync(this.layout.aliases(name), 'utf8'));
     } catch (err) {
-      if (isEnoent(err)) return {};
-      if (err instanceof SyntaxError) {
-        throw new ModelctlError('CORRUPT_MANIFEST', `the aliases of ${name} are not valid JSON`, {
-          hint: `run \`modelctl validate\`; re-create the aliases with \`modelctl tag\``,
-        });
-      }
+      if (isEnoent(err)) return Object.create(null) as Aliases;
+      if (err instanceof SyntaxError) throw damaged('are not valid JSON');
       throw err;
     }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw damaged('are not a JSON object');
+    const out = Object.create(null) as Aliases;
+    for (const [alias, version] of Object.entries(parsed as Record<string, unknown>)) {
+      if (!isAlias(alias) || typeof version !== 'string' || !isVersion(version)) throw damaged(`hold an invalid entry ${JSON.stringify(alias)}`);
+      out[alias] = version;
+    }
+    return out;
   }
 
   /** Resolves name, name:version, name@alias; a bare name means name@latest. */
@@ -193,7 +223,7 @@ export class Store {
     if (ref.version) return this.manifest(ref.name, ref.version);
     const alias = ref.alias ?? LATEST;
     const aliases = await this.aliases(ref.name);
-    const version = aliases[alias];
+    const version = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
     if (version !== undefined) return this.manifest(ref.name, version);
     const versions = await this.versions(ref.name);
     if (versions.length === 0) {
@@ -263,6 +293,7 @@ export class Store {
     await writeFileAtomic(this.layout.manifest(manifest.name, manifest.version), serializeManifest(manifest), {
       tmpDir: this.layout.tmpDir,
       mode: 0o444,
+      exclusive: true,
     });
     await this.writeIndex(manifest.name);
   }

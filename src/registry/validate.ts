@@ -94,7 +94,13 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
   const ref = options.ref;
   let manifests: Manifest[];
   if (ref?.version || ref?.alias) {
-    manifests = [await store.resolve(ref)];
+    try {
+      manifests = [await store.resolve(ref)];
+    } catch (err) {
+      if (!(err instanceof ModelctlError) || err.code !== 'CORRUPT_MANIFEST') throw err;
+      manifests = [];
+      problems.push({ kind: 'corrupt-manifest', ref: ref.version ? `${ref.name}:${ref.version}` : `${ref.name}@${ref.alias}`, message: err.message });
+    }
   } else {
     const listed = await store.manifests(ref?.name);
     if (ref && listed.manifests.length === 0 && listed.failures.length === 0) {
@@ -106,8 +112,9 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
   const names = ref ? [ref.name] : await store.names();
   for (const name of names) {
     try {
-      const aliases = await store.aliases(name);
+      // Versions before aliases: rm drops aliases before manifests, so this order never sees a false dangling alias.
       const versions = new Set(await store.versions(name));
+      const aliases = await store.aliases(name);
       for (const [alias, version] of Object.entries(aliases)) {
         if (!versions.has(version)) problems.push({ kind: 'dangling-alias', ref: `${name}@${alias}`, message: `alias points at ${version}, which does not exist` });
       }

@@ -82,6 +82,7 @@ describe('modelctl (spawned binary)', () => {
     ['a bad size', () => ['gc', '--max-size', 'lots'], 2, /not a size/],
     ['a bad metric', () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'm', '--metric', 'acc=high'], 2, /--metric acc takes a number/],
     ['a command that is not there yet', () => ['predict', 'iris'], 9, /not available yet/],
+    ['a home that is a file', () => ['list', '--home', join(FIXTURES, 'bad', 'not-a-model.txt')], 2, /is not a folder/],
   ])('%s: a one-line error and its exit code, nothing lost', async (_what, args, code, pattern) => {
     const home = tempDir();
     const keep = join(tempDir(), 'keep.safetensors');
@@ -150,6 +151,9 @@ describe('modelctl (spawned binary)', () => {
     expect(gc.stdout).toContain('$ modelctl gc --max-size 20GB --older-than 30d --dry-run');
     const version = await cli(['--version']);
     expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(BIN, '..', '..', 'package.json'), 'utf8')).version);
+    const bare = await cli([]);
+    expect(bare.exitCode).toBe(2);
+    expect(bare.stderr).toContain('Usage: modelctl');
     const usage = await cli(['list', '--bogus']);
     expect(usage.exitCode).toBe(2);
     expect(usage.stderr).toContain("unknown option '--bogus'");

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, withLock } from '../../src/registry/lock.js';
+import { LOCK_HOST, acquireLock, withLock } from '../../src/registry/lock.js';
 import { Layout } from '../../src/registry/layout.js';
 import { ModelctlError } from '../../src/errors.js';
 import { tempDir } from '../helpers.js';
@@ -38,10 +37,38 @@ describe('inter-process lock', () => {
   it('breaks the lock of a process that died holding it', async () => {
     const l = layout();
     mkdirSync(l.tmpDir, { recursive: true });
-    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: hostname(), token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
+    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
     const handle = await acquireLock(l, { timeoutMs: 2000 });
     await handle.release();
     expect(existsSync(l.lockFile)).toBe(false);
+  });
+
+  it('never breaks a live lock, even when two waiters saw the same dead holder', async () => {
+    const l = layout();
+    mkdirSync(l.tmpDir, { recursive: true });
+    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
+    let inside = 0;
+    let overlap = false;
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        withLock(l, async () => {
+          inside++;
+          if (inside > 1) overlap = true;
+          await new Promise((r) => setTimeout(r, 5));
+          inside--;
+        }, { timeoutMs: 5000 }),
+      ),
+    );
+    expect(overlap).toBe(false);
+  });
+
+  it('stops waiting when its signal is aborted', async () => {
+    const l = layout();
+    const held = await acquireLock(l);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 50);
+    await expect(acquireLock(l, { signal: controller.signal })).rejects.toThrow('stop');
+    await held.release();
   });
 
   it('waits for a live holder, then fails with a clear error naming it', async () => {

@@ -89,6 +89,58 @@ describe('register', () => {
 
 });
 
+describe('hardening', () => {
+  it('refuses versions and names that differ from existing ones only in case', async () => {
+    const { registry, dir } = setup();
+    const f = join(dir, 'w.safetensors');
+    writeSafetensors(f, 256);
+    await registry.register({ path: f, name: 'Iris', version: '1.0.0-rc1' });
+    await rejects(registry.register({ path: f, name: 'Iris', version: '1.0.0-RC1' }), 'VERSION_EXISTS');
+    await rejects(registry.register({ path: f, name: 'iris' }), 'INVALID_NAME');
+    expect((await registry.validate()).ok).toBe(true);
+  });
+
+  it('treats the aliases file as data: no prototype keys, no unchecked versions', async () => {
+    const { registry, home, dir } = setup();
+    const f = join(dir, 'w.safetensors');
+    writeSafetensors(f, 256);
+    await registry.register({ path: f, name: 'm', tags: { team: 'ml' } });
+    for (const alias of ['constructor', 'toString', 'hasOwnProperty']) await rejects(registry.resolve(`m@${alias}`), 'NOT_FOUND');
+    await rejects(registry.untag('m', 'toString'), 'NOT_FOUND');
+    expect((await registry.list({ tags: ['constructor'] })).entries).toEqual([]);
+    writeFileSync(join(home, 'models', 'm', 'aliases.json'), JSON.stringify({ latest: '../../../etc/passwd' }));
+    await rejects(registry.resolve('m'), 'CORRUPT_MANIFEST');
+    writeFileSync(join(home, 'models', 'm', 'aliases.json'), 'null');
+    await rejects(registry.resolve('m@latest'), 'CORRUPT_MANIFEST');
+    // A register that cannot read the aliases fails before it commits anything.
+    await rejects(registry.register({ path: f, name: 'm' }), 'CORRUPT_MANIFEST');
+    expect(readdirSync(join(home, 'models', 'm', 'versions'))).toEqual(['1.0.0.json']);
+  });
+
+  it('refuses file names a manifest cannot hold, and tasks that are not task names', async () => {
+    const { registry, dir } = setup();
+    const { mkdirSync } = await import('node:fs');
+    const folder = join(dir, 'model');
+    mkdirSync(folder);
+    writeSafetensors(join(folder, 'model.safetensors'), 256);
+    writeFileSync(join(folder, 'notes\\x.txt'), 'a backslash in a file name');
+    await rejects(registry.register({ path: folder, name: 'm' }), 'INVALID_INPUT');
+    await rejects(registry.register({ path: join(folder, 'model.safetensors'), name: 'm', task: 'Text Classification' }), 'USAGE');
+  });
+
+  it('removes nothing when the reference moved after the confirmation was asked', async () => {
+    const { registry, dir } = setup();
+    const f = join(dir, 'w.safetensors');
+    writeSafetensors(f, 256);
+    await registry.register({ path: f, name: 'm', aliases: ['production'] });
+    const plan = await registry.planRemove('m@production');
+    await registry.register({ path: f, name: 'm' });
+    await registry.tag('m:1.0.1', 'production');
+    await rejects(registry.remove('m@production', { expect: plan.map((p) => p.version) }), 'CONFLICT');
+    expect((await registry.list()).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1']);
+  });
+});
+
 describe('references, aliases and removal', () => {
   async function three(): Promise<{ registry: Registry; home: string; dir: string }> {
     const s = setup();

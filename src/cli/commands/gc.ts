@@ -11,7 +11,7 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
     ...(options.grace !== undefined ? { graceMs: parseDuration(options.grace as string) } : {}),
     keepAliased: options.keepAliased !== false,
     dryRun: Boolean(options.dryRun),
-    lock: { onWait: () => out.note('waiting for another modelctl process to finish...') },
+    lock: { signal: ctx.signal, onWait: () => out.note('waiting for another modelctl process to finish...') },
   });
   for (const u of result.unreadable) out.warn(`${u}: unreadable manifest; its blobs were kept (run \`modelctl validate\`)`);
   out.result(result, () => {

@@ -1,9 +1,9 @@
 import { formatBytes, formatCount } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
-import { renderFields, renderTable } from '../render/table.js';
+import { printable, renderFields, renderTable } from '../render/table.js';
 
 function short(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = printable(typeof value === 'string' ? value : JSON.stringify(value));
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }
 
@@ -25,9 +25,9 @@ export async function run([ref = ''], _options: Record<string, unknown>, ctx: Cl
       ['parameters', typeof meta.parameters === 'number' ? (meta.parameters >= 1000 ? `${formatCount(meta.parameters)} (${meta.parameters})` : String(meta.parameters)) : undefined],
       ['dtypes', meta.dtypes ? Object.entries(meta.dtypes as Record<string, number>).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ') : undefined],
       ['pickle', meta.pickle === true ? c.yellow('yes: loading it runs code') : undefined],
-      ['description', m.description],
-      ['license', m.license],
-      ['tags', Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(', ')],
+      ['description', m.description === undefined ? undefined : printable(m.description)],
+      ['license', m.license === undefined ? undefined : printable(m.license)],
+      ['tags', printable(Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(', '))],
       ['metrics', Object.entries(m.metrics).map(([k, v]) => `${k}=${v}`).join(', ')],
       ['created', m.createdAt],
       ['last used', info.lastUsed ?? 'never'],
@@ -36,7 +36,7 @@ export async function run([ref = ''], _options: Record<string, unknown>, ctx: Cl
     ];
     const skip = new Set(['parameters', 'dtypes', 'pickle']);
     const metaRows = Object.entries(meta).filter(([k]) => !skip.has(k)).map(([k, v]): [string, string] => [k, short(v)]);
-    const files = renderTable(c, ['FILE', 'SIZE', 'SHA256'], m.files.map((f) => [f.path, formatBytes(f.size), f.sha256.slice(0, 16)]));
+    const files = renderTable(c, ['FILE', 'SIZE', 'SHA256'], m.files.map((f) => [printable(f.path), formatBytes(f.size), f.sha256.slice(0, 16)]));
     return [renderFields(c, fields), '', c.bold('Files'), files, ...(metaRows.length ? ['', c.bold('Metadata'), renderFields(c, metaRows)] : [])].join('\n');
   });
   return 0;

@@ -1,6 +1,6 @@
 import { formatAgo, formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
-import { renderTable } from '../render/table.js';
+import { printable, renderTable } from '../render/table.js';
 
 export async function run(_args: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const { out } = ctx;
@@ -21,8 +21,8 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
         e.name,
         e.version,
         e.aliases.join(',') || '-',
-        e.format,
-        e.task ?? '-',
+        printable(e.format),
+        printable(e.task ?? '-'),
         formatBytes(e.size),
         e.lastUsed ? formatAgo(e.lastUsed, now) : out.c.dim('never'),
       ]),

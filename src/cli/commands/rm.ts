@@ -9,7 +9,10 @@ async function confirm(ctx: CliContext, question: string): Promise<boolean> {
   }
   const rl = createInterface({ input: process.stdin, output: ctx.out.stderr });
   try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `, { signal: ctx.signal })).trim());
+  } catch (err) {
+    if ((err as { name?: string }).name === 'AbortError' || ctx.signal.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted: nothing removed');
+    throw err;
   } finally {
     rl.close();
   }
@@ -27,7 +30,7 @@ export async function run([ref = ''], options: Record<string, unknown>, ctx: Cli
       return 1;
     }
   }
-  const result = await registry.remove(ref, { allVersions });
+  const result = await registry.remove(ref, { allVersions, expect: plan.map((m) => m.version) });
   out.result(result, () => {
     const lines = result.removed.map((r) => `${out.c.red('Removed')} ${r.name}:${r.version}`);
     if (result.aliasesRemoved.length > 0) lines.push(`aliases removed: ${result.aliasesRemoved.join(', ')}`);

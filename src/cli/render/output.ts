@@ -41,7 +41,8 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr;
     this.c = new Chalk({ level: colorEnabled(this.stdout, env, options.color) ? 1 : 0 });
     this.ce = new Chalk({ level: colorEnabled(this.stderr, env, options.color) ? 1 : 0 });
-    this.interactive = this.stderr.isTTY === true && env.CI === undefined && env.TERM !== 'dumb';
+    // Spinners follow the same switches as colour (DESIGN: NO_COLOR and a non-TTY turn off colour and spinners).
+    this.interactive = env.CI === undefined && colorEnabled(this.stderr, { ...env, FORCE_COLOR: undefined }, options.color);
   }
 
   /** The command's result: `data` as JSON with --json, else the human text. */

@@ -3,6 +3,15 @@ import type { ChalkInstance } from 'chalk';
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+/**
+ * Text from a model (config.json values, file names) may hold terminal control sequences: shown raw, they could
+ * rewrite the screen or the window title. Every control character is shown as a visible escape instead.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Terminal columns a cell takes: colour codes take none; East Asian wide characters and emoji take two. */
 function width(text: string): number {
   const plain = text.includes('\x1b') ? text.replace(ANSI, '') : text;
