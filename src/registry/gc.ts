@@ -95,9 +95,16 @@ function chooseEvictions(candidates: Candidate[], options: GcOptions, now: numbe
   return evicted;
 }
 
-/** Removes temporary files older than the grace period; returns how many and their bytes. */
-async function sweepTmp(store: Store, graceMs: number, now: number, dryRun: boolean): Promise<{ files: number; bytes: number }> {
-  const out = { files: 0, bytes: 0 };
+export interface TmpScan {
+  /** Files older than the grace period: what a crash left behind. */
+  stale: Array<{ path: string; size: number }>;
+  /** Files younger than it: another process may be writing them. */
+  active: number;
+}
+
+/** Sorts the tmp folder into stale and active files by the grace period (gc deletes the first, validate counts). */
+export async function scanTmp(store: Store, graceMs: number, now: number): Promise<TmpScan> {
+  const out: TmpScan = { stale: [], active: 0 };
   let names: string[];
   try {
     names = await readdir(store.layout.tmpDir);
@@ -109,15 +116,21 @@ async function sweepTmp(store: Store, graceMs: number, now: number, dryRun: bool
     const path = join(store.layout.tmpDir, n);
     try {
       const st = await stat(path);
-      if (!st.isFile() || now - st.mtimeMs < graceMs) continue;
-      if (!dryRun) await removeFile(path);
-      out.files++;
-      out.bytes += st.size;
+      if (!st.isFile()) continue;
+      if (now - st.mtimeMs < graceMs) out.active++;
+      else out.stale.push({ path, size: st.size });
     } catch (err) {
       if (!isEnoent(err)) throw err;
     }
   }
   return out;
+}
+
+/** Removes temporary files older than the grace period; returns how many and their bytes. */
+async function sweepTmp(store: Store, graceMs: number, now: number, dryRun: boolean): Promise<{ files: number; bytes: number }> {
+  const { stale } = await scanTmp(store, graceMs, now);
+  if (!dryRun) for (const f of stale) await removeFile(f.path);
+  return { files: stale.length, bytes: stale.reduce((n, f) => n + f.size, 0) };
 }
 
 /** Usage records of versions that no longer exist (a predict that raced an rm) are dropped. */

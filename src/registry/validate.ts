@@ -4,7 +4,7 @@ import { ModelctlError } from '../errors.js';
 import { readOnnxSummary } from '../onnx/summary.js';
 import { hashFile } from './blobs.js';
 import { isEnoent } from './fsutil.js';
-import { DEFAULT_GRACE_MS } from './gc.js';
+import { DEFAULT_GRACE_MS, scanTmp } from './gc.js';
 import type { Manifest } from './manifest.js';
 import type { ModelRef } from './names.js';
 import type { Store } from './store.js';
@@ -151,15 +151,10 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
       garbage.orphanBytes += await stat(path).then((s) => s.size, () => 0);
     }
     const now = (options.clock ?? (() => new Date()))().getTime();
-    const tmpNames = await readdir(store.layout.tmpDir).catch(() => [] as string[]);
-    for (const n of tmpNames) {
-      const st = await stat(join(store.layout.tmpDir, n)).catch(() => undefined);
-      if (!st) continue;
-      if (now - st.mtimeMs >= DEFAULT_GRACE_MS) {
-        garbage.staleTmpFiles++;
-        garbage.staleTmpBytes += st.size;
-      } else garbage.activeTmpFiles++;
-    }
+    const tmp = await scanTmp(store, DEFAULT_GRACE_MS, now);
+    garbage.staleTmpFiles = tmp.stale.length;
+    garbage.staleTmpBytes = tmp.stale.reduce((n, f) => n + f.size, 0);
+    garbage.activeTmpFiles = tmp.active;
   }
   problems.sort((a, b) => a.ref.localeCompare(b.ref) || a.message.localeCompare(b.message));
   const dirty = options.strict === true && (garbage.orphanBlobs > 0 || garbage.staleTmpFiles > 0);
