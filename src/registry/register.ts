@@ -3,12 +3,11 @@ import { resolve as resolvePath } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import type { Inspection } from '../formats/types.js';
-import { TOOL } from '../version.js';
-import { ingestFile, placeBlob, type IngestedFile } from './blobs.js';
-import { withLock, type LockOptions } from './lock.js';
-import { MANIFEST_SCHEMA, isSafeRelativePath, manifestProblems, sealManifest, type Manifest } from './manifest.js';
-import { LATEST, checkAlias, checkName, checkVersion } from './names.js';
-import { nextPatchVersion } from './semver.js';
+import { ingestFile, type IngestedFile } from './blobs.js';
+import { commitVersion } from './commit.js';
+import type { LockOptions } from './lock.js';
+import { isSafeRelativePath, type Manifest } from './manifest.js';
+import { checkAlias, checkName, checkVersion } from './names.js';
 import type { Store } from './store.js';
 
 export interface RegisterOptions {
@@ -119,59 +118,35 @@ export async function register(store: Store, options: RegisterOptions): Promise<
       done += file.size;
       ingested.push({ path: f.path, file });
     }
-    const lockOptions: LockOptions = {
-      purpose: `register ${name}`,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...options.lock,
-      onWait: (holder) => options.onProgress?.({ type: 'waiting-for-lock', ...(holder ? { holder: `pid ${holder.pid}` } : {}) }),
-    };
-    return await withLock(
-      store.layout,
-      async () => {
-        const clash = (await store.names()).find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
-        if (clash) {
-          throw new ModelctlError('INVALID_NAME', `model name ${name} differs from the existing ${clash} only in case`, {
-            hint: `use ${clash}, or a name that differs in more than case (some filesystems do not tell them apart)`,
-          });
-        }
-        const existing = await store.versions(name);
-        const version = options.version ?? nextPatchVersion(existing);
-        if (existing.some((v) => v.toLowerCase() === version.toLowerCase())) {
-          throw new ModelctlError('VERSION_EXISTS', `${name}:${version} already exists`, {
-            hint: 'versions are immutable: choose another --version, or leave it out to take the next patch version',
-          });
-        }
-        options.signal?.throwIfAborted();
-        const aliases = await store.aliases(name); // read before committing: a damaged file fails the register whole
-        let newBlobs = 0;
-        for (const { file } of ingested) if (await placeBlob(store.layout, file)) newBlobs++;
-        const manifest = sealManifest({
-          schema: MANIFEST_SCHEMA,
-          name,
-          version,
-          format: inspection.format,
-          task: options.task ?? inspection.task ?? null,
-          files: ingested.map(({ path, file }) => ({ path, sha256: file.sha256, size: file.size })),
-          size: ingested.reduce((n, { file }) => n + file.size, 0),
-          metadata: buildMetadata(inspection),
-          tags: { ...options.tags },
-          metrics: { ...options.metrics },
-          ...(options.description !== undefined ? { description: options.description } : {}),
-          ...(options.license !== undefined ? { license: options.license } : {}),
-          lineage: { operation: 'register', source: { kind: 'path', path: source }, tool: TOOL },
-          createdAt: clock().toISOString(),
-        });
-        const problems = manifestProblems(manifest);
-        if (problems.length > 0) throw new ModelctlError('INVALID_INPUT', `cannot register this model: its manifest ${problems.join('; ')}`);
-        await store.writeManifest(manifest);
-        const moved = [...(options.latest === false ? [] : [LATEST]), ...aliasNames];
-        for (const alias of moved) aliases[alias] = version;
-        if (moved.length > 0) await store.writeAliases(name, aliases);
-        options.onProgress?.({ type: 'committed', version });
-        return { manifest, aliases: moved, newBlobs, reusedBlobs: ingested.length - newBlobs, warnings: inspection.warnings };
+    const committed = await commitVersion(
+      store,
+      {
+        name,
+        ...(options.version !== undefined ? { version: options.version } : {}),
+        format: inspection.format,
+        task: options.task ?? inspection.task ?? null,
+        files: ingested,
+        metadata: buildMetadata(inspection),
+        tags: { ...options.tags },
+        metrics: { ...options.metrics },
+        ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.license !== undefined ? { license: options.license } : {}),
+        lineage: { operation: 'register', source: { kind: 'path', path: source } },
+        aliases: aliasNames,
+        latest: options.latest !== false,
       },
-      lockOptions,
+      {
+        clock,
+        ...(options.signal ? { signal: options.signal } : {}),
+        lock: {
+          purpose: `register ${name}`,
+          ...options.lock,
+          onWait: (holder) => options.onProgress?.({ type: 'waiting-for-lock', ...(holder ? { holder: `pid ${holder.pid}` } : {}) }),
+        },
+      },
     );
+    options.onProgress?.({ type: 'committed', version: committed.manifest.version });
+    return { ...committed, warnings: inspection.warnings };
   } finally {
     clearInterval(keepFresh);
     // Placed blobs were renamed away; whatever is left in tmp is ours and unreferenced.
