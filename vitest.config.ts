@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/setup/python-env.ts'], // .venv-test: the onnx checker for test/python.ts
     reporters: ['default', './test/summary-reporter.ts'],
     // Two cores: one worker per core; e2e tests spawn their own processes on top.
     pool: 'forks',

@@ -95,10 +95,10 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
   ).action(action('list'));
 
   example(
-    program.command('info').description('show one model version: files, metadata, lineage, aliases')
-      .argument('<ref>', 'name, name:version or name@alias')
+    program.command('info').description('show a model version (files, metadata, lineage, aliases), or a model file or folder on disk')
+      .argument('<ref>', 'name, name:version, name@alias, or a path (./model.onnx)')
       .option('--json', 'print JSON'),
-    'modelctl info iris', 'modelctl info org/bert@production --json',
+    'modelctl info iris', 'modelctl info org/bert@production --json', 'modelctl info ./model.onnx',
   ).action(action('info'));
 
   example(
@@ -140,10 +140,25 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
     'modelctl gc', 'modelctl gc --max-size 20GB --older-than 30d --dry-run',
   ).action(action('gc'));
 
+  example(
+    program.command('embed-metadata').description('embed what a runtime needs (model config, processor config, task) into an ONNX file (schema 2.0)')
+      .argument('<model>', 'an ONNX file, or a registry model (a new version is created; blobs are never changed)')
+      .option('--task <task>', 'pipeline task (default: detected from config.json or the graph)')
+      .option('--config <file>', 'config.json to embed')
+      .option('--processor <file|dir>', 'a processor/tokenizer JSON file, or a folder holding them')
+      .option('--from-dir <dir>', 'an HF folder: config.json and processor files (default: the model\'s own folder or registered files)')
+      .option('--features <names>', 'feature names in input order, comma-separated (tabular models)')
+      .option('--set <key=value>', 'another metadata property (repeatable)', collect)
+      .option('--out <file>', 'write here (default for a file: replace it atomically)')
+      .option('--version <version>', 'version of the new registry version (default: next patch)')
+      .option('--json', 'print JSON'),
+    'modelctl embed-metadata ./onnx/model.onnx --from-dir ./bert-folder',
+    'modelctl embed-metadata iris --task tabular-classification --features sepal_length,sepal_width,petal_length,petal_width',
+  ).action(action('embed-metadata'));
+
   const later: Array<[string, string, string, string[]]> = [
     ['pull', 'download a model from the Hugging Face Hub, a URL or a folder into the registry', '<source>', ['modelctl pull hf:org/model --revision main']],
     ['export', 'convert a model to ONNX with the real Python converters, validate and register it', '<ref>', ['modelctl export org/bert --task text-classification']],
-    ['embed-metadata', 'embed what a runtime needs (config, processor, task) into an ONNX file', '<model>', ['modelctl embed-metadata ./model.onnx --from-dir ./hf-folder --out out.onnx']],
     ['predict', 'run a model with ONNX Runtime on text, images, tables or raw tensors', '<ref>', ['modelctl predict iris --input \'{"input": [[5.1, 3.5, 1.4, 0.2]]}\'']],
     ['bench', 'measure latency, throughput and memory with ONNX Runtime', '<ref>', ['modelctl bench iris --batch-sizes 1,32']],
     ['setup', 'set up the Python converter environment', '[what]', ['modelctl setup python --with sklearn']],

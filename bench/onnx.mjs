@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// ONNX benchmarks, side by side with a peer in the same run:
+//   embed-metadata on a 1 GiB ONNX file vs `cp` of it (goal: <= 1.2x cp's time)
+//   reading the metadata of a ~2 GiB model: modelctl's wire-level reader vs Python onnx.load (goal: <= 20 ms, <= 100 MB RSS)
+// Usage: npm run build && node bench/onnx.mjs [--runs 5] [--python fixtures/.venv/bin/python]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'modelctl.cjs');
+const work = join(root, 'bench', '.work');
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const runs = Number(opt('runs', '5'));
+const python = opt('python', [join(root, '.venv-test', 'bin', 'python'), join(root, 'fixtures', '.venv', 'bin', 'python')].find(existsSync));
+
+// Protobuf by hand: the file is streamed, so every length is computed before any byte is written.
+const varint = (n) => {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) b |= 0x80;
+    out.push(b);
+  } while (v > 0n);
+  return Buffer.from(out);
+};
+const field = (num, bytes) => Buffer.concat([varint(num * 8 + 2), varint(bytes.length), bytes]);
+const str = (num, s) => field(num, Buffer.from(s));
+const int = (num, n) => Buffer.concat([varint(num * 8), varint(n)]);
+
+/** A valid ONNX model, y = Identity(W), whose single float32 initializer W makes the file `bytes` long (about). */
+function writeBigOnnx(path, bytes) {
+  const n = Math.floor(bytes / 4);
+  const tensorHead = Buffer.concat([int(1, n), int(2, 1), str(8, 'W')]);
+  const rawLen = n * 4;
+  const tensorLen = tensorHead.length + varint(9 * 8 + 2).length + varint(rawLen).length + rawLen;
+  const node = field(1, Buffer.concat([str(1, 'W'), str(2, 'y'), str(4, 'Identity')]));
+  const shape = field(2, field(1, int(1, n)));
+  const output = field(12, Buffer.concat([str(1, 'y'), field(2, field(1, Buffer.concat([int(1, 1), shape])))]));
+  const graphTail = Buffer.concat([node, str(2, 'big'), output]);
+  const initHead = Buffer.concat([varint(5 * 8 + 2), varint(tensorLen), tensorHead, varint(9 * 8 + 2), varint(rawLen)]);
+  const graphLen = initHead.length + rawLen + graphTail.length;
+  const head = Buffer.concat([int(1, 8), str(2, 'bench'), varint(7 * 8 + 2), varint(graphLen), initHead]);
+  const tail = Buffer.concat([graphTail, field(8, Buffer.concat([str(1, ''), int(2, 17)])), field(14, Buffer.concat([str(1, 'author'), str(2, 'bench')]))]);
+  const fd = openSync(path, 'w');
+  writeSync(fd, head);
+  const chunk = randomBytes(8 << 20);
+  for (let left = rawLen; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  writeSync(fd, tail);
+  closeSync(fd);
+}
+
+function time(cmd, cmdArgs) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, cmdArgs, { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${r.stderr}`);
+  return { ms, stdout: r.stdout.toString() };
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const results = [];
+
+{
+  const src = join(work, 'one-gib.onnx');
+  writeBigOnnx(src, 1024 ** 3);
+  execFileSync('cat', [src], { stdio: ['ignore', 'ignore', 'ignore'] }); // page cache, for both sides
+  const cp = [];
+  const embed = [];
+  for (let i = 0; i < runs; i++) {
+    const a = join(work, `cp-${i}.onnx`);
+    const b = join(work, `embed-${i}.onnx`);
+    cp.push(time('cp', [src, a]).ms);
+    embed.push(time('node', [bin, 'embed-metadata', src, '--task', 'feature-extraction', '--set', 'note=bench', '--out', b]).ms);
+    rmSync(a);
+    rmSync(b);
+  }
+  results.push({
+    bench: 'embed-metadata on a 1 GiB ONNX file vs cp',
+    peer: `cp: ${median(cp).toFixed(0)} ms`,
+    ours: `${median(embed).toFixed(0)} ms (whole CLI process)`,
+    ratio: `${(median(embed) / median(cp)).toFixed(2)}x cp's time (goal <= 1.2x)`,
+  });
+  rmSync(src);
+}
+
+{
+  const src = join(work, 'two-gib.onnx');
+  // Just under 2 GiB: protobuf (and so onnx.load, the peer) refuses a single message of 2 GiB or more.
+  writeBigOnnx(src, 2 * 1024 ** 3 - 64 * 1024 ** 2);
+  execFileSync('node', [bin, 'embed-metadata', src, '--task', 'feature-extraction']);
+  const probe = `
+    const t0 = process.hrtime.bigint();
+    const rss0 = process.memoryUsage().rss;
+    const { readOnnxSummary } = await import(${JSON.stringify(join(root, 'dist', 'onnx', 'summary.js'))});
+    const { decodeHfMetadata } = await import(${JSON.stringify(join(root, 'dist', 'onnx', 'metadata.js'))});
+    const t1 = process.hrtime.bigint();
+    const s = await readOnnxSummary(${JSON.stringify(src)});
+    const m = decodeHfMetadata(s.metadataProps);
+    const t2 = process.hrtime.bigint();
+    console.log(JSON.stringify({ readMs: Number(t2 - t1) / 1e6, importMs: Number(t1 - t0) / 1e6, rssMB: process.memoryUsage().rss / 2 ** 20, rss0MB: rss0 / 2 ** 20, task: m?.task }));`;
+  const ours = [];
+  for (let i = 0; i < runs; i++) ours.push(JSON.parse(time('node', ['--input-type=module', '-e', probe]).stdout));
+  const cli = [];
+  for (let i = 0; i < runs; i++) cli.push(time('node', [bin, 'info', src, '--json']).ms);
+  let peer = 'python onnx not found (pass --python)';
+  if (python) {
+    const code = `import time, resource, onnx\nt = time.perf_counter()\nm = onnx.load(${JSON.stringify(src)}, load_external_data=False)\nprops = {p.key: p.value for p in m.metadata_props}\nms = (time.perf_counter() - t) * 1000\nprint(f"{ms:.0f} ms, {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB max RSS, task={props.get('hf_pipeline_task')}")`;
+    peer = `python onnx.load: ${time(python, ['-c', code]).stdout.trim()}`;
+  }
+  const read = median(ours.map((o) => o.readMs));
+  results.push({
+    bench: 'read the metadata of a 1.94 GiB ONNX model',
+    peer,
+    ours: `${read.toFixed(2)} ms in-process (readOnnxSummary + decodeHfMetadata), max RSS ${Math.max(...ours.map((o) => o.rssMB)).toFixed(0)} MB; \`modelctl info PATH --json\` whole process ${median(cli).toFixed(0)} ms`,
+    ratio: 'goal <= 20 ms and <= 100 MB RSS',
+  });
+  rmSync(src);
+}
+
+rmSync(work, { recursive: true, force: true });
+console.log(JSON.stringify({ node: process.version, runs, results }, null, 2));

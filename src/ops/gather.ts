@@ -1,0 +1,134 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ModelctlError, fsError } from '../errors.js';
+import { detectTaskFromConfig, detectTaskFromFolderFiles, detectTaskFromOnnx, type DetectedTask } from '../formats/task.js';
+import type { OnnxSummary } from '../onnx/summary.js';
+
+/**
+ * Collects what embed-metadata writes into an ONNX file, from the places a user keeps it: an HF folder
+ * (config.json and the processor files beside it), explicit files, or a registered version's files.
+ */
+
+/** The files a runtime needs to turn raw input into tensors, in the names transformers writes them under. */
+export const PROCESSOR_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'preprocessor_config.json',
+  'processor_config.json',
+  'feature_extractor_config.json',
+] as const;
+
+/** Marker files of a sentence-transformers folder: the model is an embedder whatever its architecture. */
+export const SENTENCE_TRANSFORMERS_FILES = ['modules.json', 'sentence_bert_config.json'] as const;
+
+export type FileReader = (name: string) => Promise<Buffer | undefined>;
+
+async function parseJsonFile(read: FileReader, name: string, where: string): Promise<unknown> {
+  const bytes = await read(name);
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ModelctlError('INVALID_INPUT', `${where}/${name} is not valid JSON`, { hint: 'fix or remove the file' });
+  }
+}
+
+/** A reader over a folder on disk: undefined for files that are not there. */
+export function folderReader(dir: string): FileReader {
+  return async (name) => {
+    try {
+      return await readFile(join(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsError(err, join(dir, name));
+    }
+  };
+}
+
+export interface Gathered {
+  modelConfig?: unknown;
+  processorConfig?: Record<string, unknown>;
+  /** Which files were found where, for the user. */
+  sources: string[];
+  sentenceTransformers: boolean;
+}
+
+/** config.json and the processor files a folder (or a registered version) holds. */
+export async function gatherFrom(read: FileReader, where: string): Promise<Gathered> {
+  const out: Gathered = { sources: [], sentenceTransformers: false };
+  const config = await parseJsonFile(read, 'config.json', where);
+  if (config !== undefined) {
+    out.modelConfig = config;
+    out.sources.push(`${where}/config.json`);
+  }
+  for (const name of PROCESSOR_FILES) {
+    const value = await parseJsonFile(read, name, where);
+    if (value === undefined) continue;
+    (out.processorConfig ??= {})[name] = value;
+    out.sources.push(`${where}/${name}`);
+  }
+  for (const name of SENTENCE_TRANSFORMERS_FILES) if ((await read(name)) !== undefined) out.sentenceTransformers = true;
+  return out;
+}
+
+/** --processor FILE|DIR: one JSON file under its own name, or the processor files of a folder. */
+export async function gatherProcessor(path: string): Promise<Record<string, unknown>> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  if (st.isDirectory()) {
+    const found = (await gatherFrom(folderReader(path), path)).processorConfig;
+    if (!found) {
+      const names = await readdir(path);
+      throw new ModelctlError('INVALID_INPUT', `${path} holds none of ${PROCESSOR_FILES.join(', ')}`, {
+        hint: names.length ? `it holds: ${names.slice(0, 8).join(', ')}` : 'the folder is empty',
+      });
+    }
+    return found;
+  }
+  const value = await parseJsonFile(folderReader(join(path, '..')), basename(path), '.');
+  return { [basename(path)]: value };
+}
+
+export async function readJsonArg(path: string, flag: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw fsError(err, path);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ModelctlError('INVALID_INPUT', `${flag} ${path} is not valid JSON`);
+  }
+}
+
+/** --task wins; then config.json's architectures; then a sentence-transformers folder; then the ONNX graph itself. */
+export function chooseTask(explicit: string | undefined, gathered: Gathered, summary: OnnxSummary): DetectedTask | undefined {
+  if (explicit) return { task: explicit, reason: '--task' };
+  if (gathered.sentenceTransformers) return detectTaskFromFolderFiles([...SENTENCE_TRANSFORMERS_FILES]);
+  return detectTaskFromConfig(gathered.modelConfig) ?? detectTaskFromOnnx(summary);
+}
+
+/** Feature names and order for tabular models: what predict needs to turn rows into the input tensor. */
+export function featureConfig(summary: OnnxSummary, names: string[] | undefined): Record<string, unknown> | undefined {
+  const input = summary.inputs[0];
+  if (!input) return undefined;
+  const width = input.shape?.at(-1);
+  const nFeatures = typeof width === 'number' && width > 0 ? width : summary.inputs.length > 1 ? summary.inputs.length : undefined;
+  if (names && nFeatures !== undefined && names.length !== nFeatures) {
+    throw new ModelctlError('INVALID_INPUT', `${names.length} feature names given, but the model takes ${nFeatures} features`);
+  }
+  const perInput = summary.inputs.length > 1;
+  return {
+    input_names: summary.inputs.map((i) => i.name),
+    ...(nFeatures !== undefined ? { n_features: nFeatures } : {}),
+    ...(names ? { feature_names: names } : perInput ? { feature_names: summary.inputs.map((i) => i.name) } : {}),
+    dtype: input.dtype ?? 'float32',
+  };
+}

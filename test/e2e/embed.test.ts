@@ -1,0 +1,101 @@
+import { copyFileSync, cpSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, cli, tempDir } from '../helpers.js';
+
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+describe('modelctl embed-metadata (spawned binary)', () => {
+  it('embeds into a file from its HF folder, leaves the input alone, and info PATH reads it back', async () => {
+    const dir = tempDir();
+    cpSync(join(FIXTURES, 'optimum-bert'), dir, { recursive: true });
+    const input = join(dir, 'model.onnx');
+    const before = sha(input);
+    const out = join(dir, 'embedded.onnx');
+    const r = await cli(['embed-metadata', input, '--out', out, '--set', 'origin=e2e', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain('task: text-classification (config.json architectures: BertForSequenceClassification)');
+    const result = JSON.parse(r.stdout);
+    expect(Object.keys(result.written)).toEqual(expect.arrayContaining(['hf_metadata_version', 'hf_model_config', 'hf_processor_config', 'hf_pipeline_task', 'hf_export_timestamp', 'hf_checksum', 'origin']));
+    expect(result.totalBytes).toBeLessThan(100 * 1024);
+    expect(sha(input)).toBe(before);
+
+    const info = JSON.parse((await cli(['info', out, '--json'])).stdout);
+    expect(info.format).toBe('onnx');
+    expect(info.embedded).toMatchObject({ version: '2.0', task: 'text-classification', checksum: { ok: true } });
+    expect(info.embedded.modelConfig.architectures).toEqual(['BertForSequenceClassification']);
+    expect(Object.keys(info.embedded.processorConfig)).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json']));
+
+    const human = await cli(['info', out]);
+    expect(human.stdout).toMatch(/^Embedded metadata$/m);
+    expect(human.stdout).toMatch(/^checksum: +ok$/m);
+  });
+
+  it('replaces a file in place when no --out is given, atomically', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'model.onnx');
+    copyFileSync(join(FIXTURES, 'iris-logreg', 'model.onnx'), file);
+    const r = await cli(['embed-metadata', file, '--features', 'a,b,c,d']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const info = JSON.parse((await cli(['info', file, '--json'])).stdout);
+    expect(info.embedded.task).toBe('tabular-classification');
+    expect(info.embedded.featureConfig).toMatchObject({ n_features: 4, feature_names: ['a', 'b', 'c', 'd'] });
+    const wrong = await cli(['embed-metadata', file, '--features', 'a,b']);
+    expect(wrong.exitCode).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: 2 feature names given, but the model takes 4 features/);
+  });
+
+  it('on a registry model: a new version with lineage, the parent and its blobs untouched', async () => {
+    const home = tempDir();
+    expect((await cli(['register', join(FIXTURES, 'optimum-bert'), '--name', 'org/bert', '--alias', 'production'], { home })).exitCode).toBe(0);
+    const parent = JSON.parse((await cli(['info', 'org/bert', '--json'], { home })).stdout);
+    const r = await cli(['embed-metadata', 'org/bert', '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const child = JSON.parse((await cli(['info', 'org/bert', '--json'], { home })).stdout);
+    expect(child.manifest.version).toBe('1.0.1');
+    expect(child.manifest.lineage).toMatchObject({ operation: 'embed-metadata', parent: 'org/bert:1.0.0' });
+    expect(child.embedded).toMatchObject({ task: 'text-classification', checksum: { ok: true } });
+    const changed = child.manifest.files.filter((f: { path: string; sha256: string }) => parent.manifest.files.find((p: { path: string; sha256: string }) => p.path === f.path)?.sha256 !== f.sha256);
+    expect(changed.map((f: { path: string }) => f.path)).toEqual(['model.onnx']);
+    for (const [path, blob] of Object.entries(parent.blobPaths as Record<string, string>)) {
+      expect(sha(blob), path).toBe(parent.manifest.files.find((f: { path: string }) => f.path === path).sha256);
+    }
+    expect((await cli(['info', 'org/bert@production', '--json'], { home })).stdout).toContain('"version": "1.0.0"');
+    const v = await cli(['validate', '--strict'], { home });
+    expect(v.exitCode, v.stdout).toBe(0);
+  });
+
+  it('refuses what it cannot do with one-line errors', async () => {
+    const home = tempDir();
+    await cli(['register', join(FIXTURES, 'safetensors', 'model.safetensors'), '--name', 'st'], { home });
+    const cases: Array<[string[], number, RegExp]> = [
+      [['embed-metadata', 'st'], 2, /st:1\.0\.0 is a safetensors model, not ONNX/],
+      [['embed-metadata', './missing.onnx'], 3, /no such file or folder/],
+      [['embed-metadata', join(FIXTURES, 'bad', 'random.onnx'), '--out', join(tempDir(), 'x.onnx')], 2, /not a valid ONNX model/],
+      [['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--config', join(FIXTURES, 'bad', 'not-a-model.txt'), '--out', join(tempDir(), 'x.onnx')], 2, /is not valid JSON/],
+      [['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--set', 'hf_checksum=x', '--out', join(tempDir(), 'x.onnx')], 2, /hf_checksum/],
+    ];
+    for (const [args, code, pattern] of cases) {
+      const r = await cli(args, { home });
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stderr.split('\n')[0]).toMatch(pattern);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('info PATH reports damaged embedded metadata instead of failing', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'model.onnx');
+    const r = await cli(['embed-metadata', join(FIXTURES, 'onnx-handbuilt', 'model.onnx'), '--task', 'feature-extraction', '--out', file]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf(Buffer.from('feature-extraction'));
+    bytes[at] = 'F'.charCodeAt(0);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, bytes);
+    const info = await cli(['info', file, '--json']);
+    expect(info.exitCode).toBe(0);
+    expect(JSON.parse(info.stdout).embeddedError).toMatchObject({ code: 'INTEGRITY' });
+  });
+});
