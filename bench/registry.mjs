@@ -4,36 +4,18 @@
 //   `modelctl list` over 10,000 versions (goal: <= 0.3 s)
 //   `modelctl gc` over 100,000 blobs (goal: <= 3 s)
 // Usage: npm run build && node bench/registry.mjs [--size-mib 1024] [--runs 5] [--only register,list,gc]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bin, median, opt, root, time, work } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'modelctl.cjs');
-const work = join(root, 'bench', '.work');
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
 const sizeMiB = Number(opt('size-mib', '1024'));
 const runs = Number(opt('runs', '5'));
 const only = new Set(opt('only', 'register,list,gc').split(','));
 
 const { Registry } = await import(join(root, 'dist', 'index.js'));
 const { sealManifest, MANIFEST_SCHEMA } = await import(join(root, 'dist', 'registry', 'manifest.js'));
-
-function time(cmd, cmdArgs, env = {}) {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, cmdArgs, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${r.stderr}`);
-  return ms;
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function writeSafetensors(path, bytes) {
   const n = Math.floor(bytes / 4);
@@ -60,9 +42,9 @@ if (only.has('register')) {
   const peer = [];
   const ours = [];
   for (let i = 0; i < runs; i++) {
-    peer.push(time('sha256sum', [file]));
+    peer.push(time('sha256sum', [file]).ms);
     const home = join(work, `home-register-${i}`);
-    ours.push(time('node', [bin, 'register', file, '--name', 'big'], { MODELCTL_HOME: home }));
+    ours.push(time('node', [bin, 'register', file, '--name', 'big'], { MODELCTL_HOME: home }).ms);
     rmSync(home, { recursive: true, force: true });
   }
   const mib = sizeMiB;
@@ -109,9 +91,9 @@ if (only.has('list')) {
   const json = [];
   const peer = [];
   for (let i = 0; i < runs; i++) {
-    peer.push(time('sh', ['-c', `cat ${home}/models/*/versions/*.json > /dev/null`]));
-    ours.push(time('node', [bin, 'list'], { MODELCTL_HOME: home }));
-    json.push(time('node', [bin, 'list', '--json'], { MODELCTL_HOME: home }));
+    peer.push(time('sh', ['-c', `cat ${home}/models/*/versions/*.json > /dev/null`]).ms);
+    ours.push(time('node', [bin, 'list'], { MODELCTL_HOME: home }).ms);
+    json.push(time('node', [bin, 'list', '--json'], { MODELCTL_HOME: home }).ms);
   }
   results.push({
     bench: 'list over 10,000 versions',
@@ -129,8 +111,8 @@ if (only.has('gc')) {
     const home = join(work, `home-gc-${i}`);
     // 100,000 blobs: 50,000 referenced by 10,000 versions, 50,000 unreferenced that gc deletes.
     await populate(home, 10_000, 5, 50_000);
-    peer.push(time('sh', ['-c', `find ${home}/blobs -type f | wc -l > /dev/null`]));
-    ours.push(time('node', [bin, 'gc', '--json'], { MODELCTL_HOME: home }));
+    peer.push(time('sh', ['-c', `find ${home}/blobs -type f | wc -l > /dev/null`]).ms);
+    ours.push(time('node', [bin, 'gc', '--json'], { MODELCTL_HOME: home }).ms);
     rmSync(home, { recursive: true, force: true });
   }
   results.push({

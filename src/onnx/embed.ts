@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { chmod, constants as fsConstants, copyFile, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { fsyncDir, kernelCopy } from '../util/fs.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { applyHfSet, encodeHfMetadata, isHfKey, quote, type HfMetadata } from './metadata.js';
@@ -28,6 +28,11 @@ export interface EmbedResult {
 export interface WriteOptions {
   signal?: AbortSignal;
   onProgress?: (bytes: number, total: number) => void;
+  /**
+   * fsync before the rename (default true). A new file may skip it, as cp does: a crash then loses only the new
+   * file. Replacing a file, or writing into the registry, must not.
+   */
+  durable?: boolean;
 }
 
 const FIELD_GRAPH = 7;
@@ -186,18 +191,6 @@ class Copier {
   }
 }
 
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some platforms cannot open or fsync a folder; the rename is still atomic there.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 async function writeTemp(input: string, tmp: string, p: Plan, mode: number, options: WriteOptions): Promise<void> {
   const tail = p.kept.filter(([start]) => start >= p.firstChange);
   const tailBytes = tail.reduce((n, [s, e]) => n + e - s, 0);
@@ -207,7 +200,7 @@ async function writeTemp(input: string, tmp: string, p: Plan, mode: number, opti
     let copier: Copier;
     if (tailBytes <= APPEND_LIMIT) {
       // copy_file_range or a reflink keeps the bulk (the graph) in the kernel; then only the tail is rewritten.
-      await copyFile(input, tmp, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+      await kernelCopy(input, tmp);
       await chmod(tmp, 0o600); // the input may be read-only (registry blobs are)
       out = await open(tmp, 'r+');
       await out.truncate(p.firstChange);
@@ -222,7 +215,7 @@ async function writeTemp(input: string, tmp: string, p: Plan, mode: number, opti
     await copier.write(p.appended);
     if (copier.written !== p.bytes) throw new ModelctlError('IO', 'the input file changed while it was being copied', { hint: 'try again' });
     await out.chmod(mode);
-    await out.sync();
+    if (options.durable !== false) await out.sync();
   } finally {
     await out?.close();
     await inFh.close();
@@ -257,7 +250,7 @@ export async function writeWithMetadata(input: string, output: string, props: Re
     await unlink(tmp).catch(() => {});
     throw err instanceof ModelctlError ? err : fsError(err, output, 'write');
   }
-  fsyncDir(dir);
+  if (options.durable !== false) fsyncDir(dir);
   return {
     output,
     bytes: p.bytes,
@@ -289,11 +282,15 @@ export async function embedOnnxFile(
   input: string,
   output: string,
   meta: HfMetadata,
-  options: { clock?: () => Date; set?: Record<string, string>; signal?: AbortSignal; onProgress?: WriteOptions['onProgress'] } = {},
+  options: { clock?: () => Date; set?: Record<string, string>; signal?: AbortSignal; onProgress?: WriteOptions['onProgress']; durable?: boolean } = {},
 ): Promise<EmbedResult & { props: Record<string, string> }> {
   const { meta: merged, plain } = applyHfSet(meta, options.set ?? {});
   const props = { ...encodeHfMetadata(merged, options.clock ? { clock: options.clock } : {}), ...plain };
   const { signal, onProgress } = options;
-  const result = await writeWithMetadata(input, output, props, { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+  const result = await writeWithMetadata(input, output, props, {
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress } : {}),
+    ...(options.durable !== undefined ? { durable: options.durable } : {}),
+  });
   return { ...result, props };
 }

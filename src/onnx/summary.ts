@@ -192,7 +192,7 @@ function readGraph(r: WireReader, s: OnnxSummary): void {
   s.externalData = [...external].sort();
 }
 
-function readModel(r: WireReader): OnnxSummary {
+function readModel(r: WireReader, withGraph = true): OnnxSummary {
   const s = emptySummary();
   let sawGraph = false;
   while (!r.eof()) {
@@ -204,7 +204,8 @@ function readModel(r: WireReader): OnnxSummary {
     else if (field === 5 && wire === WIRE_VARINT) s.modelVersion = r.int64Number();
     else if (field === 6 && wire === WIRE_LEN) s.docString = r.string(MAX_STRING).slice(0, 4096);
     else if (field === 7 && wire === WIRE_LEN) {
-      readGraph(r.message(), s);
+      if (withGraph) readGraph(r.message(), s);
+      else r.skip(wire);
       sawGraph = true;
     } else if (field === 8 && wire === WIRE_LEN) {
       const o = r.message();
@@ -227,9 +228,9 @@ function readModel(r: WireReader): OnnxSummary {
   return s;
 }
 
-export function summarizeOnnxSource(source: ByteSource, where: string): OnnxSummary {
+export function summarizeOnnxSource(source: ByteSource, where: string, withGraph = true): OnnxSummary {
   try {
-    return readModel(new WireReader(source));
+    return readModel(new WireReader(source), withGraph);
   } catch (err) {
     if (err instanceof WireError) {
       throw new ModelctlError('CORRUPT_MODEL', `${where} is not a valid ONNX model: ${err.message}`, {
@@ -240,8 +241,7 @@ export function summarizeOnnxSource(source: ByteSource, where: string): OnnxSumm
   }
 }
 
-/** Reads the summary of an ONNX file without loading its weights. */
-export async function readOnnxSummary(path: string): Promise<OnnxSummary> {
+function readFile<T>(path: string, read: (source: FileSource) => T): T {
   let source: FileSource;
   try {
     source = new FileSource(path);
@@ -249,10 +249,23 @@ export async function readOnnxSummary(path: string): Promise<OnnxSummary> {
     throw fsError(err, path);
   }
   try {
-    return summarizeOnnxSource(source, path);
+    return read(source);
   } finally {
     source.close();
   }
+}
+
+/** Reads the summary of an ONNX file without loading its weights. */
+export async function readOnnxSummary(path: string): Promise<OnnxSummary> {
+  return readFile(path, (source) => summarizeOnnxSource(source, path));
+}
+
+/**
+ * Only the top level: IR version, opsets, producer and metadata_props, with the graph skipped whole by its length
+ * (inputs, outputs and counts are left empty). What a runtime reads before it loads a model.
+ */
+export async function readOnnxMetadata(path: string): Promise<OnnxSummary> {
+  return readFile(path, (source) => summarizeOnnxSource(source, path, false));
 }
 
 export function readOnnxSummaryFromBuffer(bytes: Uint8Array, where = 'buffer'): OnnxSummary {

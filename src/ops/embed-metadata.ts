@@ -110,7 +110,9 @@ export async function embedMetadata(options: EmbedMetadataOptions): Promise<Embe
     const { gathered, task, features } = await collect(options, { read: folderReader(dir), where: dir }, summary);
     const output = resolve(options.out ?? input);
     await mkdir(dirname(output), { recursive: true });
-    const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, ...(options.set ? { set: options.set } : {}), ...signal });
+    // Replacing a file must survive a crash (fsync before the rename); a new file need not, as with cp.
+    const replacing = await stat(output).then(() => true, () => false);
+    const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, durable: replacing, ...(options.set ? { set: options.set } : {}), ...signal });
     return result(input, output, r.props, gathered.sources, task);
   }
   if (ref.kind !== 'registry' || !options.registry) {

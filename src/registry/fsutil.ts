@@ -1,24 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from '../util/fs.js';
+
+export { fsyncDir };
 
 export function tempName(prefix: string): string {
   return `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-}
-
-/** fsync a folder so that a rename inside it survives a power cut. Not all platforms allow it; that is fine. */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Windows and some filesystems refuse to open or fsync folders.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /**

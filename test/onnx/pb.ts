@@ -2,7 +2,7 @@
 
 export type Field = [number, 'varint', number | bigint] | [number, 'bytes', Uint8Array | string] | [number, 'msg', Field[]] | [number, 'fixed32', number];
 
-function varint(value: number | bigint): number[] {
+export function varint(value: number | bigint): number[] {
   let v = BigInt.asUintN(64, BigInt(value));
   const out: number[] = [];
   do {

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
-import { readOnnxSummary, readOnnxSummaryFromBuffer } from '../../src/onnx/summary.js';
+import { readOnnxMetadata, readOnnxSummary, readOnnxSummaryFromBuffer } from '../../src/onnx/summary.js';
 import { FIXTURES, tempDir } from '../helpers.js';
-import { encode, tensor, valueInfo, type Field } from './pb.js';
+import { encode, tensor, valueInfo, varint as pbVarint, type Field } from './pb.js';
 
 const FLOAT = 1;
 const INT64 = 7;
@@ -126,5 +126,38 @@ describe('ONNX summary at the wire level', () => {
     const lie = Uint8Array.from([0x08, 0x08, 0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x41]);
     writeFileSync(join(dir, 'lie.onnx'), lie);
     await expect(readOnnxSummary(join(dir, 'lie.onnx'))).rejects.toThrow(/runs past the end/);
+  });
+});
+
+describe('ONNX summary of a file over 2 GiB', () => {
+  it('reads a 3 GiB model (sparse on disk) without reading its weights', async () => {
+    const { openSync, writeSync, ftruncateSync, closeSync } = await import('node:fs');
+    const varint = (n: number): Buffer => Buffer.from(pbVarint(n));
+    const n = 3 * 2 ** 28; // float32 elements: 3 GiB of raw data
+    const tensorHead = Buffer.from(encode([[1, 'varint', n], [2, 'varint', FLOAT], [8, 'bytes', 'W']]));
+    const rawLen = n * 4;
+    const rawTag = Buffer.concat([varint(9 * 8 + 2), varint(rawLen)]);
+    const tensorLen = tensorHead.length + rawTag.length + rawLen;
+    const tail = Buffer.from(encode([
+      [1, 'msg', [[1, 'bytes', 'W'], [2, 'bytes', 'y'], [4, 'bytes', 'Identity']]],
+      [12, 'msg', valueInfo('y', FLOAT, [n])],
+    ]));
+    const initHead = Buffer.concat([varint(5 * 8 + 2), varint(tensorLen), tensorHead, rawTag]);
+    const graphLen = initHead.length + rawLen + tail.length;
+    const head = Buffer.concat([Buffer.from(encode([[1, 'varint', 8]])), varint(7 * 8 + 2), varint(graphLen), initHead]);
+    const after = Buffer.from(encode([[8, 'msg', [[1, 'bytes', ''], [2, 'varint', 17]]], [14, 'msg', [[1, 'bytes', 'k'], [2, 'bytes', 'v']]]]));
+    const file = join(tempDir(), 'big.onnx');
+    const fd = openSync(file, 'w');
+    writeSync(fd, head);
+    ftruncateSync(fd, head.length + rawLen);
+    writeSync(fd, Buffer.concat([tail, after]), 0, tail.length + after.length, head.length + rawLen);
+    closeSync(fd);
+    const rss = process.memoryUsage().rss;
+    const s = await readOnnxSummary(file);
+    expect(s).toMatchObject({ irVersion: 8, parameterCount: n, parameterDtypes: { float32: n }, initializerCount: 1, nodeCount: 1, metadataProps: { k: 'v' } });
+    expect(s.outputs[0]?.shape).toEqual([n]);
+    const top = await readOnnxMetadata(file);
+    expect(top).toMatchObject({ irVersion: 8, opsetImports: [{ domain: '', version: 17 }], metadataProps: { k: 'v' }, nodeCount: 0, inputs: [] });
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
   });
 });
