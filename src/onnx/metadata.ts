@@ -192,11 +192,31 @@ export function readJsonValue(key: string, stored: string): unknown {
       throw corrupt(key, 'inflates to bytes that are not UTF-8', err);
     }
   }
+  if (nestingDepth(json) > MAX_DEPTH) throw corrupt(key, `is nested more than ${MAX_DEPTH} levels deep`);
   try {
     return JSON.parse(json) as unknown;
   } catch (err) {
     throw corrupt(key, `is not valid JSON (${(err as Error).message.split('\n')[0]})`, err);
   }
+}
+
+/** Real configs nest a few levels; a value nested thousands deep only exists to overflow a recursive reader. */
+const MAX_DEPTH = 256;
+
+function nestingDepth(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
 
 function versionError(found: string | undefined, keys: string[]): ModelctlError {

@@ -250,6 +250,8 @@ function readFile<T>(path: string, read: (source: FileSource) => T): T {
   }
   try {
     return read(source);
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code ? fsError(err, path) : err;
   } finally {
     source.close();
   }

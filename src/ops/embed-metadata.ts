@@ -1,14 +1,16 @@
-import { copyFile, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { embedOnnxFile } from '../onnx/embed.js';
-import { readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
+import { readOnnxMetadata, readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
 import { hashFile } from '../registry/blobs.js';
 import { commitVersion } from '../registry/commit.js';
-import { tempName } from '../registry/fsutil.js';
+import { isEnoent, tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
-import { parseRef } from '../registry/names.js';
+import { parseRef, type ModelRef } from '../registry/names.js';
+import { kernelCopy } from '../util/fs.js';
+import { expandHome, isInside } from '../util/paths.js';
 import { chooseTask, featureConfig, folderReader, gatherFrom, gatherProcessor, readJsonArg, type FileReader, type Gathered } from './gather.js';
 
 export interface EmbedMetadataOptions {
@@ -47,12 +49,15 @@ export interface EmbedMetadataResult {
   sources: string[];
 }
 
-function registryReader(registry: Registry, m: Manifest): FileReader {
+function registryReader(registry: Registry, m: Manifest, gone: () => Error): FileReader {
   const byPath = new Map(m.files.map((f) => [f.path, f]));
   const base = m.metadata.primary && typeof m.metadata.primary === 'string' ? dirname(m.metadata.primary) : '.';
   return async (name) => {
     const f = byPath.get(base === '.' ? name : `${base}/${name}`) ?? byPath.get(name);
-    return f ? readFile(registry.store.layout.blob(f.sha256)) : undefined;
+    if (!f) return undefined;
+    return readFile(registry.store.layout.blob(f.sha256)).catch((err: unknown) => {
+      throw isEnoent(err) ? gone() : err;
+    });
   };
 }
 
@@ -68,23 +73,148 @@ function primaryOnnx(m: Manifest): Manifest['files'][number] {
 }
 
 async function collect(options: EmbedMetadataOptions, fallback: { read: FileReader; where: string } | undefined, summary: OnnxSummary) {
+  const skipConfig = options.config !== undefined; // an explicit --config wins, even over a broken config.json
   const gathered: Gathered = options.fromDir
-    ? await gatherFrom(folderReader(resolve(options.fromDir)), options.fromDir)
+    ? await gatherFrom(folderReader(resolve(expandHome(options.fromDir))), options.fromDir, { skipConfig })
     : fallback
-      ? await gatherFrom(fallback.read, fallback.where)
+      ? await gatherFrom(fallback.read, fallback.where, { skipConfig })
       : { sources: [], sentenceTransformers: false };
   if (options.config) {
-    gathered.modelConfig = await readJsonArg(options.config, '--config');
+    const config = await readJsonArg(expandHome(options.config), '--config');
+    if (!config || typeof config !== 'object' || Array.isArray(config)) {
+      throw new ModelctlError('INVALID_INPUT', `--config ${options.config} is not a JSON object`, { hint: 'give a config.json as transformers writes it' });
+    }
+    gathered.modelConfig = config;
     gathered.sources.push(options.config);
   }
   if (options.processor) {
-    gathered.processorConfig = { ...gathered.processorConfig, ...(await gatherProcessor(options.processor)) };
+    gathered.processorConfig = { ...gathered.processorConfig, ...(await gatherProcessor(expandHome(options.processor))) };
     gathered.sources.push(options.processor);
   }
   const task = chooseTask(options.task, gathered, summary);
   const tabular = task?.task.startsWith('tabular-') ?? false;
   const features = tabular || options.features ? featureConfig(summary, options.features) : undefined;
   return { gathered, task, features };
+}
+
+/** Registry files are written only by the registry: a path inside its home is refused, in or out. */
+async function guardHome(registry: Registry | undefined, path: string, what: string): Promise<void> {
+  if (registry && (await isInside(path, registry.home))) {
+    throw new ModelctlError('INVALID_INPUT', `${what} ${path} is inside the registry at ${registry.home}`, {
+      hint: 'registry files never change: name the model (name:version) to make a new version, and --out a path outside the registry',
+    });
+  }
+}
+
+/**
+ * Writes `source` to `out` atomically (temporary file beside it, then rename), readable and writable by the user,
+ * with the model's external data files beside it when it has any (taken from `companion`).
+ */
+async function copyCompanions(external: string[], companion: (name: string) => string, dir: string): Promise<void> {
+  for (const name of external) {
+    const target = join(dir, name);
+    if (await stat(target).then(() => true, () => false)) continue;
+    await mkdir(dirname(target), { recursive: true });
+    await kernelCopy(companion(name), target);
+    await chmod(target, 0o644);
+  }
+}
+
+async function placeOut(source: string, out: string, external: string[], companion: (name: string) => string): Promise<void> {
+  await mkdir(dirname(out), { recursive: true });
+  await copyCompanions(external, companion, dirname(out));
+  const tmp = join(dirname(out), `.${tempName('out')}`);
+  try {
+    await kernelCopy(source, tmp);
+    await chmod(tmp, 0o644);
+    await rename(tmp, out);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw fsError(err, out, 'write');
+  }
+}
+
+async function embedPath(options: EmbedMetadataOptions, path: string, clock: () => Date): Promise<EmbedMetadataResult> {
+  const input = resolve(expandHome(path));
+  const st = await stat(input).catch((err: unknown) => {
+    throw fsError(err, path);
+  });
+  if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${path} is not a file`, { hint: 'give the .onnx file itself (e.g. ./onnx/model.onnx)' });
+  await guardHome(options.registry, input, 'the model');
+  const summary = await readOnnxSummary(input);
+  const { gathered, task, features } = await collect(options, { read: folderReader(dirname(input)), where: dirname(input) }, summary);
+  const output = resolve(expandHome(options.out ?? input));
+  await guardHome(options.registry, output, '--out');
+  await mkdir(dirname(output), { recursive: true });
+  // The weights may live in files beside the model: a copy elsewhere needs them beside it too.
+  if (dirname(output) !== dirname(input)) await copyCompanions(summary.externalData, (name) => join(dirname(input), name), dirname(output));
+  // Replacing a file must survive a crash (fsync before the rename); a new file need not, as with cp.
+  const replacing = await stat(output).then(() => true, () => false);
+  const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, durable: replacing, ...(options.set ? { set: options.set } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  return result(input, output, r.props, gathered.sources, taskOf(r.props, task));
+}
+
+/** The task actually written (--set hf_pipeline_task may override --task), with its reason. */
+function taskOf(props: Record<string, string>, detected: EmbedMetadataResult['task']): EmbedMetadataResult['task'] {
+  const written = props.hf_pipeline_task;
+  if (written === undefined) return detected;
+  return detected?.task === written ? detected : { task: written, reason: '--set hf_pipeline_task' };
+}
+
+function gone(parent: Manifest): ModelctlError {
+  return new ModelctlError('NOT_FOUND', `${parent.name}:${parent.version} was removed while embed-metadata was reading it`, { hint: 'nothing was changed; run the command again' });
+}
+
+async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, ref: Extract<ModelRef, { kind: 'registry' }>, clock: () => Date): Promise<EmbedMetadataResult> {
+  const parent = await registry.resolve(ref);
+  const wasLatest = (await registry.resolve({ kind: 'registry', name: parent.name })).version === parent.version;
+  const primary = primaryOnnx(parent);
+  const layout = registry.store.layout;
+  const blob = layout.blob(primary.sha256);
+  const out = options.out ? resolve(expandHome(options.out)) : undefined;
+  if (out) await guardHome(registry, out, '--out');
+  const summary = await readOnnxSummary(blob).catch((err: unknown) => {
+    throw (err as ModelctlError).code === 'PATH_NOT_FOUND' ? gone(parent) : err;
+  });
+  const { gathered, task, features } = await collect(options, { read: registryReader(registry, parent, () => gone(parent)), where: `${parent.name}:${parent.version}` }, summary);
+  await mkdir(layout.tmpDir, { recursive: true });
+  const tmp = join(layout.tmpDir, tempName('embed'));
+  try {
+    const r = await embedOnnxFile(blob, tmp, meta(gathered, task?.task, features), { clock, ...(options.set ? { set: options.set } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const { sha256, size } = await hashFile(tmp, options.signal).catch((err: unknown) => {
+      if (!isEnoent(err)) throw err;
+      throw new ModelctlError('INTEGRITY', 'a temporary file of this embed-metadata was removed before it could be stored', { hint: 'was `modelctl gc --grace` run with a short grace? run the command again' });
+    });
+    // --out is written before the commit, so a bad --out fails the command before any version exists.
+    const byPath = new Map(parent.files.map((f) => [f.path, f]));
+    const base = dirname(primary.path);
+    if (out) await placeOut(tmp, out, summary.externalData, (name) => layout.blob((byPath.get(base === '.' ? name : `${base}/${name}`) as { sha256: string }).sha256));
+    const after = await readOnnxMetadata(tmp);
+    const written = taskOf(r.props, task);
+    const committed = await commitVersion(
+      registry.store,
+      {
+        name: parent.name,
+        ...(options.version !== undefined ? { version: options.version } : {}),
+        format: 'onnx',
+        task: written?.task ?? parent.task,
+        files: parent.files.map((f) => (f.path === primary.path ? { path: f.path, file: { sha256, size, tmpPath: tmp } } : f)),
+        metadata: { ...parent.metadata, metadataProps: after.metadataProps, ...(written ? { taskReason: written.reason } : {}) },
+        tags: parent.tags,
+        metrics: parent.metrics,
+        ...(parent.description !== undefined ? { description: parent.description } : {}),
+        ...(parent.license !== undefined ? { license: parent.license } : {}),
+        lineage: { operation: 'embed-metadata', parent: `${parent.name}:${parent.version}`, source: { kind: 'registry', file: primary.path, sha256: primary.sha256, keys: Object.keys(r.props) } },
+        aliases: [],
+        // latest stays where it was unless this derives from the latest version.
+        latest: wasLatest,
+      },
+      { clock, lock: { purpose: `embed-metadata ${parent.name}` }, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    return { ...result(blob, out, r.props, gathered.sources, written), manifest: committed.manifest, parent: `${parent.name}:${parent.version}` };
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
 }
 
 /**
@@ -95,70 +225,15 @@ async function collect(options: EmbedMetadataOptions, fallback: { read: FileRead
 export async function embedMetadata(options: EmbedMetadataOptions): Promise<EmbedMetadataResult> {
   let ref = parseRef(options.model);
   // `model.onnx` reads as a registry name; an existing file of that name is what the user meant.
-  if (ref.kind === 'registry' && !ref.version && !ref.alias && (await stat(options.model).then((s) => s.isFile(), () => false))) {
+  if (ref.kind === 'registry' && !ref.version && !ref.alias && (await stat(options.model).then(() => true, () => false))) {
     ref = { kind: 'path', path: options.model };
   }
   const clock = options.clock ?? (() => new Date());
-  const signal = options.signal ? { signal: options.signal } : {};
-  if (ref.kind === 'path') {
-    const input = resolve(ref.path.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
-    await stat(input).catch((err: unknown) => {
-      throw fsError(err, ref.path);
-    });
-    const summary = await readOnnxSummary(input);
-    const dir = dirname(input);
-    const { gathered, task, features } = await collect(options, { read: folderReader(dir), where: dir }, summary);
-    const output = resolve(options.out ?? input);
-    await mkdir(dirname(output), { recursive: true });
-    // Replacing a file must survive a crash (fsync before the rename); a new file need not, as with cp.
-    const replacing = await stat(output).then(() => true, () => false);
-    const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, durable: replacing, ...(options.set ? { set: options.set } : {}), ...signal });
-    return result(input, output, r.props, gathered.sources, task);
-  }
+  if (ref.kind === 'path') return embedPath(options, ref.path, clock);
   if (ref.kind !== 'registry' || !options.registry) {
     throw new ModelctlError('INVALID_REFERENCE', `${options.model} is neither an ONNX file nor a registry model`, { hint: 'give a path (./model.onnx) or name[:version]' });
   }
-  const registry = options.registry;
-  const parent = await registry.resolve(ref);
-  const primary = primaryOnnx(parent);
-  const blob = registry.store.layout.blob(primary.sha256);
-  const summary = await readOnnxSummary(blob);
-  const { gathered, task, features } = await collect(options, { read: registryReader(registry, parent), where: `${parent.name}:${parent.version}` }, summary);
-  await mkdir(registry.store.layout.tmpDir, { recursive: true });
-  const tmp = join(registry.store.layout.tmpDir, tempName('embed'));
-  try {
-    const r = await embedOnnxFile(blob, tmp, meta(gathered, task?.task, features), { clock, ...(options.set ? { set: options.set } : {}), ...signal });
-    const { sha256, size } = await hashFile(tmp, options.signal);
-    const after = await readOnnxSummary(tmp);
-    const committed = await commitVersion(
-      registry.store,
-      {
-        name: parent.name,
-        ...(options.version !== undefined ? { version: options.version } : {}),
-        format: 'onnx',
-        task: task?.task ?? parent.task,
-        files: parent.files.map((f) => (f.path === primary.path ? { path: f.path, file: { sha256, size, tmpPath: tmp } } : f)),
-        metadata: { ...parent.metadata, metadataProps: after.metadataProps, ...(task ? { taskReason: task.reason } : {}) },
-        tags: parent.tags,
-        metrics: parent.metrics,
-        ...(parent.description !== undefined ? { description: parent.description } : {}),
-        ...(parent.license !== undefined ? { license: parent.license } : {}),
-        lineage: { operation: 'embed-metadata', parent: `${parent.name}:${parent.version}`, source: { kind: 'registry', file: primary.path, sha256: primary.sha256, keys: Object.keys(r.props) } },
-        aliases: [],
-        latest: true,
-      },
-      { clock, lock: { purpose: `embed-metadata ${parent.name}` }, ...signal },
-    );
-    let output: string | undefined;
-    if (options.out) {
-      output = resolve(options.out);
-      await mkdir(dirname(output), { recursive: true });
-      await copyFile(registry.store.layout.blob(sha256), output);
-    }
-    return { ...result(blob, output, r.props, gathered.sources, task), manifest: committed.manifest, parent: `${parent.name}:${parent.version}` };
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
+  return embedRegistry(options, options.registry, ref, clock);
 }
 
 function meta(g: Gathered, task: string | undefined, features: Record<string, unknown> | undefined) {

@@ -55,9 +55,9 @@ export interface Gathered {
 }
 
 /** config.json and the processor files a folder (or a registered version) holds. */
-export async function gatherFrom(read: FileReader, where: string): Promise<Gathered> {
+export async function gatherFrom(read: FileReader, where: string, options: { skipConfig?: boolean } = {}): Promise<Gathered> {
   const out: Gathered = { sources: [], sentenceTransformers: false };
-  const config = await parseJsonFile(read, 'config.json', where);
+  const config = options.skipConfig ? undefined : await parseJsonFile(read, 'config.json', where);
   if (config !== undefined) {
     out.modelConfig = config;
     out.sources.push(`${where}/config.json`);

@@ -99,3 +99,54 @@ describe('modelctl embed-metadata (spawned binary)', () => {
     expect(JSON.parse(info.stdout).embeddedError).toMatchObject({ code: 'INTEGRITY' });
   });
 });
+
+describe('embed-metadata keeps away from what it must not touch', () => {
+  it('refuses to write inside the registry, in place or with --out', async () => {
+    const home = tempDir();
+    await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
+    const info = JSON.parse((await cli(['info', 'iris', '--json'], { home })).stdout);
+    const blob = info.blobPaths['model.onnx'] as string;
+    const inPlace = await cli(['embed-metadata', blob, '--task', 'x'], { home });
+    expect(inPlace.exitCode).toBe(2);
+    expect(inPlace.stderr).toMatch(/^error: the model .* is inside the registry/);
+    const out = await cli(['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--out', join(home, 'models', 'x.onnx')], { home });
+    expect(out.exitCode).toBe(2);
+    expect(out.stderr).toMatch(/^error: --out .* is inside the registry/);
+    const v = await cli(['validate', '--strict'], { home });
+    expect(v.exitCode, v.stdout).toBe(0);
+  });
+
+  it('fails a bad --out before it commits a version, and keeps latest where it was for an older parent', async () => {
+    const home = tempDir();
+    const dir = tempDir();
+    await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
+    await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'file'), 'x');
+    const bad = await cli(['embed-metadata', 'iris', '--out', join(dir, 'file', 'sub', 'm.onnx')], { home });
+    expect(bad.exitCode).not.toBe(0);
+    expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toHaveLength(2);
+    const older = await cli(['embed-metadata', 'iris:1.0.0', '--set', 'hf_pipeline_task=tabular-regression', '--json'], { home });
+    expect(older.exitCode, older.stderr).toBe(0);
+    expect(JSON.parse(older.stdout).task).toEqual({ task: 'tabular-regression', reason: '--set hf_pipeline_task' });
+    const list = JSON.parse((await cli(['list', '--json'], { home })).stdout).models as Array<{ version: string; aliases: string[]; task: string }>;
+    expect(list.map((m) => `${m.version} ${m.aliases.join(',')} ${m.task}`)).toEqual(['1.0.0  tabular-classification', '1.0.1 latest tabular-classification', '1.0.2  tabular-regression']);
+  });
+
+  it('writes a model with external data elsewhere together with its data file', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'copy', 'model.onnx');
+    const r = await cli(['embed-metadata', join(FIXTURES, 'onnx-external', 'model.onnx'), '--task', 'feature-extraction', '--out', out]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(sha(join(dir, 'copy', 'weights.bin'))).toBe(sha(join(FIXTURES, 'onnx-external', 'weights.bin')));
+    const info = await cli(['info', out, '--json']);
+    expect(info.exitCode, info.stderr).toBe(0);
+    expect(JSON.parse(info.stdout).embedded.task).toBe('feature-extraction');
+  });
+
+  it('answers a folder given as the model with a one-line error', async () => {
+    const r = await cli(['embed-metadata', join(FIXTURES, 'iris-logreg')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/is not a file/);
+  });
+});

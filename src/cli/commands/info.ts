@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { parseRef } from '../../registry/names.js';
 import { describePath, embeddedOf } from '../../ops/describe.js';
+import { expandHome } from '../../util/paths.js';
 import { formatBytes, formatCount } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
 import { renderEmbedded, short } from '../render/metadata.js';
@@ -30,7 +31,7 @@ export async function run([ref = ''], _options: Record<string, unknown>, ctx: Cl
   const { out } = ctx;
   const parsed = parseRef(ref);
   if (parsed.kind === 'path' || (parsed.kind === 'registry' && !parsed.version && !parsed.alias && (await isFile(ref)))) {
-    const d = await describePath(parsed.kind === 'path' ? parsed.path : ref);
+    const d = await describePath(expandHome(parsed.kind === 'path' ? parsed.path : ref));
     for (const w of d.warnings) out.warn(w);
     out.result(d, () => {
       const { c } = out;

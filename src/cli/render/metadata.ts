@@ -15,9 +15,9 @@ export function renderEmbedded(c: ChalkInstance, e: EmbeddedMetadata): string | 
   if (!m) return undefined;
   const config = m.modelConfig as { architectures?: unknown; model_type?: unknown } | undefined;
   const fields: Array<[string, string | undefined]> = [
-    ['schema', m.version],
-    ['task', m.task],
-    ['exported', m.exportTimestamp],
+    ['schema', printable(m.version)],
+    ['task', m.task === undefined ? undefined : printable(m.task)],
+    ['exported', m.exportTimestamp === undefined ? undefined : printable(m.exportTimestamp)],
     ['model config', config ? short(`${String(config.model_type ?? '?')} ${JSON.stringify(config.architectures ?? [])}`) : undefined],
     ['processor files', m.processorConfig ? Object.keys(m.processorConfig).map((k) => printable(k)).join(', ') : undefined],
     ['features', m.featureConfig ? short(m.featureConfig) : undefined],
