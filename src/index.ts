@@ -17,3 +17,6 @@ export { decodeHfMetadata, encodeHfMetadata, type HfMetadata, type DecodedHfMeta
 export { embedOnnxFile, writeWithMetadata, type EmbedResult } from './onnx/embed.js';
 export { embedMetadata, type EmbedMetadataOptions, type EmbedMetadataResult } from './ops/embed-metadata.js';
 export { VERSION } from './version.js';
+export { predict, resolveModel, PREDICT_TASKS, type PredictOptions, type PredictResult } from './ops/predict.js';
+export { describePath } from './ops/describe.js';
+export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';

@@ -45,7 +45,7 @@ const runCommand: ActionHandler = async (name, args, options) => {
 export function buildProgram(handler: ActionHandler = runCommand): Command {
   const action = (name: string) => async (...args: unknown[]): Promise<void> => {
     const cmd = args.at(-1) as Command;
-    const positional = (args.slice(0, -2) as Array<string | undefined>).filter((a): a is string => a !== undefined);
+    const positional = (args.slice(0, -2) as Array<string | string[] | undefined>).flat().filter((a): a is string => a !== undefined);
     const globals = cmd.optsWithGlobals<GlobalOptions>();
     const local = cmd.opts<GlobalOptions>();
     await handler(name, positional, {
@@ -156,10 +156,26 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
     'modelctl embed-metadata iris --task tabular-classification --features sepal_length,sepal_width,petal_length,petal_width',
   ).action(action('embed-metadata'));
 
+  example(
+    program.command('predict').description('run a model with ONNX Runtime: tables (tabular-classification/-regression) or raw tensors')
+      .argument('<model>', 'a registry model (name[:version|@alias]) or an ONNX file')
+      .argument('[values...]', 'rows as comma-separated numbers, e.g. 5.1,3.5,1.4,0.2')
+      .option('--input <json>', 'rows ([[...]], [{"feature": v}]) or named tensors ({"NAME": [[...]]} or {"NAME": {"dims", "data", "type"}})')
+      .option('--file <file>', 'a .csv (with header), .jsonl, .json or .npy file; - reads stdin')
+      .option('--task <task>', 'tabular-classification, tabular-regression or raw (default: embedded metadata, then the registry)')
+      .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+      .option('--fallback <device>', 'run on this device if --device cannot be used (only cpu)')
+      .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)')
+      .option('--optimization <level>', 'graph optimization: disabled, basic, extended, all', 'all')
+      .option('--json', 'print JSON'),
+    'modelctl predict iris 5.1,3.5,1.4,0.2 6.3,3.3,6.0,2.5',
+    'modelctl predict ./model.onnx --input \'{"input": [[5.1, 3.5, 1.4, 0.2]]}\' --json',
+    'modelctl predict iris --file rows.csv --device cuda --fallback cpu',
+  ).action(action('predict'));
+
   const later: Array<[string, string, string, string[]]> = [
     ['pull', 'download a model from the Hugging Face Hub, a URL or a folder into the registry', '<source>', ['modelctl pull hf:org/model --revision main']],
     ['export', 'convert a model to ONNX with the real Python converters, validate and register it', '<ref>', ['modelctl export org/bert --task text-classification']],
-    ['predict', 'run a model with ONNX Runtime on text, images, tables or raw tensors', '<ref>', ['modelctl predict iris --input \'{"input": [[5.1, 3.5, 1.4, 0.2]]}\'']],
     ['bench', 'measure latency, throughput and memory with ONNX Runtime', '<ref>', ['modelctl bench iris --batch-sizes 1,32']],
     ['setup', 'set up the Python converter environment', '[what]', ['modelctl setup python --with sklearn']],
     ['serve', 'serve the registry over HTTP (Open Inference Protocol)', '', ['modelctl serve --port 8080']],

@@ -8,7 +8,8 @@ import { commitVersion } from '../registry/commit.js';
 import { isEnoent, tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
-import { parseRef, type ModelRef } from '../registry/names.js';
+import type { ModelRef } from '../registry/names.js';
+import { modelArg } from './model-ref.js';
 import { kernelCopy } from '../util/fs.js';
 import { expandHome, isInside } from '../util/paths.js';
 import { chooseTask, featureConfig, folderReader, gatherFrom, gatherProcessor, readJsonArg, type FileReader, type Gathered } from './gather.js';
@@ -223,11 +224,7 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
  * same blobs, with lineage naming the version it came from. Blobs are never modified.
  */
 export async function embedMetadata(options: EmbedMetadataOptions): Promise<EmbedMetadataResult> {
-  let ref = parseRef(options.model);
-  // `model.onnx` reads as a registry name; an existing file of that name is what the user meant.
-  if (ref.kind === 'registry' && !ref.version && !ref.alias && (await stat(options.model).then(() => true, () => false))) {
-    ref = { kind: 'path', path: options.model };
-  }
+  const ref = await modelArg(options.model);
   const clock = options.clock ?? (() => new Date());
   if (ref.kind === 'path') return embedPath(options, ref.path, clock);
   if (ref.kind !== 'registry' || !options.registry) {

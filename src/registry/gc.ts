@@ -6,6 +6,7 @@ import type { Manifest } from './manifest.js';
 import { LATEST, decodeName } from './names.js';
 import { dropVersions, referencedDigests, removeFile, sweepBlobs } from './mutate.js';
 import type { Store } from './store.js';
+import { sweepViews } from './views.js';
 
 export interface GcOptions {
   /** Evict least-recently-used versions until the blobs they use fit in this many bytes. */
@@ -193,6 +194,7 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       const blobs = await sweepBlobs(store, referencedDigests(kept, raw), dryRun);
       const tmp = await sweepTmp(store, options.graceMs ?? DEFAULT_GRACE_MS, now, dryRun);
       await sweepUsage(store, new Set(kept.map((m) => `${m.name}:${m.version}`)), dryRun);
+      await sweepViews(store, [...kept], dryRun);
       const liveBlobs = new Map<string, number>();
       for (const m of kept) for (const f of m.files) liveBlobs.set(f.sha256, f.size);
       return {

@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
@@ -8,6 +10,7 @@ import { dropVersions, referencedDigests, removeBlobs, versionsToRemove } from '
 import { register, type RegisterOptions, type RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
 import { validateRegistry, type ValidateOptions, type ValidateResult } from './validate.js';
+import { materialize, viewId } from './views.js';
 
 export interface RegistryOptions {
   /** The registry home; defaults to MODELCTL_HOME, then the user's data directory. */
@@ -130,6 +133,11 @@ export class Registry {
     };
   }
 
+  /** A folder holding the version's files by path (hard links to its blobs), for runtimes that need companions. */
+  materialize(manifest: Manifest): Promise<string> {
+    return materialize(this.store, manifest);
+  }
+
   /** Records a use of a version for gc's least-recently-used order (predict and serve call this). */
   async touch(ref: string | ModelRef): Promise<Manifest> {
     const manifest = await this.resolve(ref);
@@ -159,6 +167,8 @@ export class Registry {
           });
         }
         const aliasesRemoved = await dropVersions(this.store, target.name, doomed.map((m) => m.version));
+        // A view's hard links would keep the removed blobs' space in use.
+        for (const m of doomed) if (m.digest) await rm(join(this.store.layout.viewsDir, viewId(m)), { recursive: true, force: true });
         // Free the blobs no other version uses. Marking reads every manifest: correctness over speed here.
         const { manifests, failures } = await this.store.manifests();
         const keep = referencedDigests(manifests, failures.map((f) => f.text));

@@ -12,6 +12,7 @@ import { encodeName } from './names.js';
  *   models/org--name/index.json            summaries of the versions (derived; list's fast path)
  *   usage/org--name/1.0.0      empty file whose mtime is the version's last use (apart from manifests)
  *   tmp/                       files being written; gc removes them once older than a grace period
+ *   views/<id>/                a version's files by path (hard links), for runtimes; derived, swept by gc
  *   lock                       the inter-process lock for mutations
  */
 export const LAYOUT_VERSION = 1;
@@ -22,6 +23,7 @@ export class Layout {
   readonly modelsDir: string;
   readonly usageDir: string;
   readonly tmpDir: string;
+  readonly viewsDir: string;
   readonly lockFile: string;
   readonly marker: string;
 
@@ -31,6 +33,7 @@ export class Layout {
     this.modelsDir = join(this.home, 'models');
     this.usageDir = join(this.home, 'usage');
     this.tmpDir = join(this.home, 'tmp');
+    this.viewsDir = join(this.home, 'views');
     this.lockFile = join(this.home, 'lock');
     this.marker = join(this.home, 'registry.json');
   }

@@ -54,7 +54,7 @@ describe('argv to options', () => {
   it('declares every subcommand of the product, each with an example', () => {
     const program = buildProgram();
     const names = program.commands.map((c) => c.name());
-    expect(names).toEqual(['register', 'list', 'info', 'rm', 'tag', 'validate', 'gc', 'embed-metadata', 'pull', 'export', 'predict', 'bench', 'setup', 'serve']);
+    expect(names).toEqual(['register', 'list', 'info', 'rm', 'tag', 'validate', 'gc', 'embed-metadata', 'predict', 'pull', 'export', 'bench', 'setup', 'serve']);
     for (const c of program.commands) {
       let help = '';
       c.configureOutput({ writeOut: (s) => (help += s) });

@@ -1,5 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { parseRef } from '../../registry/names.js';
+import { modelArg } from '../../ops/model-ref.js';
 import { describePath, embeddedOf } from '../../ops/describe.js';
 import { expandHome } from '../../util/paths.js';
 import { formatBytes, formatCount } from '../../util/units.js';
@@ -22,16 +21,12 @@ function counts(meta: { parameters?: unknown; dtypes?: unknown }): Array<[string
   ];
 }
 
-async function isFile(text: string): Promise<boolean> {
-  return stat(text).then((s) => s.isFile() || s.isDirectory(), () => false);
-}
-
 /** info REF: a registered version. info PATH: a model file or folder on disk, read without registering it. */
 export async function run([ref = ''], _options: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const parsed = parseRef(ref);
-  if (parsed.kind === 'path' || (parsed.kind === 'registry' && !parsed.version && !parsed.alias && (await isFile(ref)))) {
-    const d = await describePath(expandHome(parsed.kind === 'path' ? parsed.path : ref));
+  const parsed = await modelArg(ref);
+  if (parsed.kind === 'path') {
+    const d = await describePath(expandHome(parsed.path));
     for (const w of d.warnings) out.warn(w);
     out.result(d, () => {
       const { c } = out;

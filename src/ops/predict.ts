@@ -1,0 +1,137 @@
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ModelctlError, fsError } from '../errors.js';
+import { detectTaskFromOnnx } from '../formats/task.js';
+import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
+import { readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
+import type { Registry } from '../registry/index.js';
+import type { Manifest } from '../registry/manifest.js';
+import { modelArg } from './model-ref.js';
+import { loadOrt, openSession, type OpenedSession, type SessionOptions } from '../runtime/index.js';
+import { predictRaw } from '../tasks/raw.js';
+import { predictTabular, type Row, type TabularPrediction } from '../tasks/tabular.js';
+import type { JsonTensor, RunContext } from '../tasks/tensors.js';
+import { expandHome } from '../util/paths.js';
+
+/** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
+export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', 'raw'] as const;
+
+export interface ResolvedModel {
+  /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
+  path: string;
+  summary: OnnxSummary;
+  embedded?: DecodedHfMetadata;
+  manifest?: Manifest;
+}
+
+/** A path, or a registry reference whose ONNX file (and companions) is made available by path. */
+export async function resolveModel(model: string, registry?: Registry): Promise<ResolvedModel> {
+  const ref = await modelArg(model);
+  if (ref.kind === 'path') {
+    const path = resolve(expandHome(ref.path));
+    const st = await stat(path).catch((err: unknown) => {
+      throw fsError(err, model);
+    });
+    if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${model} is not a file`, { hint: 'give the .onnx file itself' });
+    const summary = await readOnnxSummary(path);
+    const embedded = decodeHfMetadata(summary.metadataProps);
+    return { path, summary, ...(embedded ? { embedded } : {}) };
+  }
+  if (ref.kind !== 'registry' || !registry) throw new ModelctlError('INVALID_REFERENCE', `${model} is neither an ONNX file nor a registry model`);
+  const manifest = await registry.resolve(ref);
+  const primary = typeof manifest.metadata.primary === 'string' ? manifest.metadata.primary : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
+  const file = manifest.files.find((f) => f.path === primary);
+  if (manifest.format !== 'onnx' || !file) {
+    throw new ModelctlError('INVALID_INPUT', `${manifest.name}:${manifest.version} is a ${manifest.format} model; predict runs ONNX`, {
+      hint: `convert it first: \`modelctl export ${manifest.name}:${manifest.version}\``,
+    });
+  }
+  const blob = registry.store.layout.blob(file.sha256);
+  const summary = await readOnnxSummary(blob);
+  const path = summary.externalData.length > 0 ? join(await registry.materialize(manifest), file.path) : blob;
+  const embedded = decodeHfMetadata(summary.metadataProps);
+  return { path, summary, manifest, ...(embedded ? { embedded } : {}) };
+}
+
+/** --task, else the embedded task, else the registered one; "raw" when nothing says. */
+export function chooseTask(explicit: string | undefined, m: ResolvedModel): { task: string; reason: string } {
+  if (explicit) return { task: explicit, reason: '--task' };
+  if (m.embedded?.task) return { task: m.embedded.task, reason: 'embedded metadata' };
+  if (m.manifest?.task) return { task: m.manifest.task, reason: 'registry' };
+  const detected = detectTaskFromOnnx(m.summary);
+  if (detected) return detected;
+  return { task: 'raw', reason: 'no task known: raw tensors' };
+}
+
+export type PredictInput = { kind: 'rows'; rows: Row[] } | { kind: 'tensors'; tensors: Record<string, unknown> };
+
+export interface PredictOptions extends SessionOptions {
+  model: string;
+  registry?: Registry;
+  task?: string;
+  input: PredictInput;
+}
+
+export interface PredictResult {
+  model: string;
+  task: string;
+  taskReason: string;
+  provider: 'cpu' | 'cuda';
+  fellBack?: string;
+  timings: { loadMs: number; runMs: number };
+  predictions?: Array<TabularPrediction & { label_name?: string }>;
+  outputs?: Record<string, JsonTensor>;
+}
+
+/** `{"input": [[...], ...]}` for a tabular model: the rows of its one input. */
+function tensorsAsRows(tensors: Record<string, unknown>, summary: OnnxSummary): Row[] {
+  const value = tensors[summary.inputs[0]?.name ?? ''];
+  const data = value && typeof value === 'object' && !Array.isArray(value) && 'data' in value ? (value as { data: unknown }).data : value;
+  if (Object.keys(tensors).length === 1 && Array.isArray(data) && data.every(Array.isArray)) return data as Row[];
+  throw new ModelctlError('INVALID_INPUT', 'a tabular model takes rows', { hint: 'give [[5.1, 3.5, ...], ...], {"feature": value, ...}, or a CSV file with a header' });
+}
+
+function labelNames(m: ResolvedModel): Record<string, string> | undefined {
+  const id2label = (m.embedded?.modelConfig as { id2label?: unknown } | undefined)?.id2label;
+  return id2label && typeof id2label === 'object' ? (id2label as Record<string, string>) : undefined;
+}
+
+/** Runs one batch through a model: resolve, open an ONNX Runtime session, run the task, record the use. */
+export async function predict(options: PredictOptions): Promise<PredictResult> {
+  const m = await resolveModel(options.model, options.registry);
+  const { task, reason } = chooseTask(options.task, m);
+  if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
+    throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
+  }
+  const t0 = performance.now();
+  const opened: OpenedSession = await openSession(m.path, options);
+  const ort = await loadOrt();
+  try {
+    const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: m.summary.outputs };
+    const t1 = performance.now();
+    const base = {
+      model: m.manifest ? `${m.manifest.name}:${m.manifest.version}` : m.path,
+      task,
+      taskReason: reason,
+      provider: opened.provider,
+      ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
+    };
+    let result: PredictResult;
+    if (task === 'raw') {
+      if (options.input.kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
+      const outputs = await predictRaw(ctx, options.input.tensors);
+      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, outputs };
+    } else {
+      const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
+      const names = labelNames(m);
+      const predictions = (await predictTabular(ctx, rows, task, m.embedded?.featureConfig)).map((p) =>
+        names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p,
+      );
+      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
+    }
+    if (m.manifest && options.registry) await options.registry.touch(`${m.manifest.name}:${m.manifest.version}`);
+    return result;
+  } finally {
+    await opened.session.release();
+  }
+}
