@@ -1,15 +1,15 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
+import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
 import { withLock, type LockOptions } from './lock.js';
 import type { Manifest } from './manifest.js';
 import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.js';
 import { dropVersions, referencedDigests, removeBlobs, versionsToRemove } from './mutate.js';
-import { register, type RegisterOptions, type RegisterResult } from './register.js';
+import type { RegisterOptions, RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
-import { validateRegistry, type ValidateOptions, type ValidateResult } from './validate.js';
+import type { ValidateOptions, ValidateResult } from './validate.js';
 import { materialize, viewId } from './views.js';
 
 export interface RegistryOptions {
@@ -84,7 +84,9 @@ export class Registry {
     this.lockOptions = options.lock ?? {};
   }
 
-  register(options: RegisterOptions): Promise<RegisterResult> {
+  // register, validate and gc load on first use: they bring every format reader, and `predict` or `list` need none.
+  async register(options: RegisterOptions): Promise<RegisterResult> {
+    const { register } = await import('./register.js');
     return register(this.store, { clock: this.clock, ...options, lock: { ...this.lockOptions, ...options.lock } });
   }
 
@@ -222,12 +224,14 @@ export class Registry {
     );
   }
 
-  validate(options: Omit<ValidateOptions, 'ref'> & { ref?: string | ModelRef } = {}): Promise<ValidateResult> {
+  async validate(options: Omit<ValidateOptions, 'ref'> & { ref?: string | ModelRef } = {}): Promise<ValidateResult> {
     const { ref, ...rest } = options;
+    const { validateRegistry } = await import('./validate.js');
     return validateRegistry(this.store, { clock: this.clock, ...rest, ...(ref !== undefined ? { ref: registryRef(ref) } : {}) });
   }
 
-  gc(options: GcOptions = {}): Promise<GcResult> {
+  async gc(options: GcOptions = {}): Promise<GcResult> {
+    const { collectGarbage } = await import('./gc.js');
     return collectGarbage(this.store, { clock: this.clock, ...options, lock: { ...this.lockOptions, ...options.lock } });
   }
 }
