@@ -7,14 +7,17 @@ import { readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { modelArg } from './model-ref.js';
+import { TEXT_TASKS, companions, detectTaskBeside, isTextTask, prepareText, predictTexts, type TextSetup } from './predict-text.js';
 import { loadOrt, openSession, type OpenedSession, type SessionOptions } from '../runtime/index.js';
 import { predictRaw } from '../tasks/raw.js';
 import { predictTabular, type Row, type TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor, RunContext } from '../tasks/tensors.js';
+import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import { expandHome } from '../util/paths.js';
 
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
-export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', 'raw'] as const;
+export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'raw'] as const;
 
 export interface ResolvedModel {
   /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
@@ -53,24 +56,35 @@ export async function resolveModel(model: string, registry?: Registry): Promise<
   return { path, summary, manifest, ...(embedded ? { embedded } : {}) };
 }
 
-/** --task, else the embedded task, else the registered one; "raw" when nothing says. */
-export function chooseTask(explicit: string | undefined, m: ResolvedModel): { task: string; reason: string } {
+/** --task, else the embedded task, else the registered one, else the graph or the files beside it; "raw" when nothing says. */
+export async function chooseTask(explicit: string | undefined, m: ResolvedModel, registry?: Registry): Promise<{ task: string; reason: string }> {
   if (explicit) return { task: explicit, reason: '--task' };
   if (m.embedded?.task) return { task: m.embedded.task, reason: 'embedded metadata' };
   if (m.manifest?.task) return { task: m.manifest.task, reason: 'registry' };
-  const detected = detectTaskFromOnnx(m.summary);
+  const detected = detectTaskFromOnnx(m.summary) ?? (await detectTaskBeside(companions(m, registry)));
   if (detected) return detected;
   return { task: 'raw', reason: 'no task known: raw tensors' };
 }
 
-export type PredictInput = { kind: 'rows'; rows: Row[] } | { kind: 'tensors'; tensors: Record<string, unknown> };
+export type PredictInput = { kind: 'rows'; rows: Row[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] };
 
 export interface PredictOptions extends SessionOptions {
   model: string;
   registry?: Registry;
   task?: string;
   input: PredictInput;
+  /** The model as resolveModel returned it, when the caller already has it. */
+  resolved?: ResolvedModel;
+  /** Text tasks: texts per session run (default 32). */
+  batchSize?: number;
+  /** text-classification: the K best labels per text (default: every label). */
+  topK?: number;
+  /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
+  normalize?: boolean;
 }
+
+/** One per input row or text; which fields are set depends on the task. */
+export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction>;
 
 export interface PredictResult {
   model: string;
@@ -79,7 +93,9 @@ export interface PredictResult {
   provider: 'cpu' | 'cuda';
   fellBack?: string;
   timings: { loadMs: number; runMs: number };
-  predictions?: Array<TabularPrediction & { label_name?: string }>;
+  predictions?: Prediction[];
+  /** feature-extraction: whether the embeddings were scaled to unit length. */
+  normalized?: boolean;
   outputs?: Record<string, JsonTensor>;
 }
 
@@ -98,10 +114,16 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Runs one batch through a model: resolve, open an ONNX Runtime session, run the task, record the use. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
-  const m = await resolveModel(options.model, options.registry);
-  const { task, reason } = chooseTask(options.task, m);
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const { task, reason } = await chooseTask(options.task, m, options.registry);
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
     throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
+  }
+  let text: { setup: TextSetup; texts: string[] } | undefined;
+  if (isTextTask(task)) {
+    if (options.input.kind !== 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+    // The tokenizer is found (or its absence reported) before ONNX Runtime loads the model.
+    text = { setup: await prepareText(options.model, m, options.registry, options.normalize), texts: options.input.texts };
   }
   const t0 = performance.now();
   const opened: OpenedSession = await openSession(m.path, options);
@@ -117,11 +139,16 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
     };
     let result: PredictResult;
-    if (task === 'raw') {
+    if (text) {
+      const predictions = await predictTexts(ctx, text.setup, task, text.texts, options);
+      const normalized = task === 'feature-extraction' ? { normalized: text.setup.normalize } : {};
+      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, ...normalized, predictions };
+    } else if (task === 'raw') {
       if (options.input.kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
       const outputs = await predictRaw(ctx, options.input.tensors);
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, outputs };
     } else {
+      if (options.input.kind === 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not texts`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
       const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
       const names = labelNames(m);
       const predictions = (await predictTabular(ctx, rows, task, m.embedded?.featureConfig)).map((p) =>

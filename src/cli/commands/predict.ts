@@ -1,5 +1,6 @@
 import { ModelctlError } from '../../errors.js';
-import { predict, resolveModel, type PredictResult } from '../../ops/predict.js';
+import { chooseTask, predict, resolveModel, type PredictInput, type PredictResult } from '../../ops/predict.js';
+import { isTextTask, readTextFile, textsFromJson } from '../../ops/predict-text.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { fromJson, parseJsonText, readInputFile, type ParsedInput } from '../../tasks/inputs.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -9,6 +10,26 @@ import { printable, renderTable } from '../render/table.js';
 /** Positional values: rows of comma-separated numbers (`5.1,3.5,1.4,0.2`). */
 function rowsFromArgs(values: string[]): ParsedInput {
   return { kind: 'rows', rows: values.map((v) => v.split(',').map((x) => x.trim())) };
+}
+
+/** A text for a table cell: one line, cut to `max` characters. */
+function shorten(text: string, max = 40): string {
+  const flat = [...text.replace(/\s+/g, ' ').trim()];
+  return printable(flat.length > max ? `${flat.slice(0, max - 1).join('')}…` : flat.join(''));
+}
+
+/** Classification: the best label per text, or the K asked for; embeddings: the dimension and the first values. */
+function renderTexts(out: Output, r: PredictResult, texts: string[], topK: number | undefined): string {
+  const preds = r.predictions ?? [];
+  if (r.task === 'feature-extraction') {
+    return renderTable(out.c, ['TEXT', 'DIM', 'EMBEDDING'], preds.map((p, i) => {
+      const v = p.embedding ?? [];
+      return [shorten(texts[i] ?? ''), String(v.length), `[${v.slice(0, 4).map((x) => x.toFixed(4)).join(', ')}${v.length > 4 ? ', …' : ''}]`];
+    }));
+  }
+  return renderTable(out.c, ['TEXT', 'LABEL', 'SCORE'], preds.flatMap((p, i) =>
+    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(l.label), l.score.toFixed(4)]),
+  ));
 }
 
 function render(out: Output, r: PredictResult): string {
@@ -39,19 +60,31 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const given = [options.input !== undefined, options.file !== undefined, values.length > 0].filter(Boolean).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2), --input JSON, or --file FILE (.csv, .jsonl, .json, .npy; - for stdin)',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, or texts for a text model), --input JSON, or --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin)',
     });
   }
-  let input: ParsedInput;
-  if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
-  else if (options.file !== undefined) input = await readInputFile(String(options.file), (await resolveModel(model, registry)).summary.inputs[0]?.name ?? 'input');
+  const resolved = await resolveModel(model, registry);
+  const explicitTask = options.task !== undefined ? String(options.task) : undefined;
+  const text = isTextTask((await chooseTask(explicitTask, resolved, registry)).task);
+  let input: PredictInput;
+  if (text) {
+    const texts = options.input !== undefined ? textsFromJson(parseJsonText(String(options.input), '--input'), '--input') : options.file !== undefined ? await readTextFile(String(options.file)) : values;
+    input = { kind: 'texts', texts };
+  } else if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
+  else if (options.file !== undefined) input = await readInputFile(String(options.file), resolved.summary.inputs[0]?.name ?? 'input');
   else input = rowsFromArgs(values);
   const threads = integer('--threads', options.threads, 0);
+  const batchSize = integer('--batch-size', options.batchSize, 1);
+  const topK = integer('--top-k', options.topK, 1);
   const result = await predict({
     model,
     registry,
     input,
-    ...(options.task !== undefined ? { task: String(options.task) } : {}),
+    resolved,
+    ...(explicitTask !== undefined ? { task: explicitTask } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(topK !== undefined ? { topK } : {}),
+    ...(typeof options.normalize === 'boolean' ? { normalize: options.normalize } : {}),
     device: parseDevice(String(options.device ?? 'cpu')),
     ...(threads !== undefined ? { threads } : {}),
     ...(options.fallback === 'cpu' ? { fallback: 'cpu' as const } : {}),
@@ -59,6 +92,8 @@ export async function run([model = '', ...values]: string[], options: Record<str
   });
   if (result.fellBack) out.warn(`running on the CPU: ${result.fellBack}`);
   out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);
-  out.result(result, () => render(out, result));
+  const truncated = result.predictions?.filter((p) => p.truncated).length ?? 0;
+  if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
+  out.result(result, () => (input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : render(out, result)));
   return 0;
 }
