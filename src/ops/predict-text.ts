@@ -4,7 +4,7 @@ import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, type DetectedTask } from '../formats/task.js';
 import type { Registry } from '../registry/index.js';
 import { embedTexts, type EmbeddingPrediction } from '../tasks/feature-extraction.js';
-import { parseJsonText } from '../tasks/inputs.js';
+import { decodeUtf8, looksLikeJsonLines, parseJsonText, readStdin, tryJson } from '../tasks/inputs.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts, type TextClassificationPrediction } from '../tasks/text-classification.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
@@ -23,6 +23,8 @@ export function isTextTask(task: string): boolean {
 }
 
 export const DEFAULT_BATCH_SIZE = 32;
+/** More texts per run than this only costs memory (and one tokenizer pass builds the whole padded batch). */
+export const MAX_BATCH_SIZE = 4096;
 
 /** The files that came with the model: a registry version's (beside its ONNX file, then at its root), or the ONNX file's folder. */
 export interface Companions {
@@ -63,7 +65,9 @@ export function companions(m: ResolvedModel, registry?: Registry): Companions {
 
 async function readJson(files: Companions, name: string): Promise<unknown> {
   const bytes = await files.read(name);
-  return bytes === undefined ? undefined : parseJsonText(bytes.toString('utf8'), `${name} of ${files.where}`);
+  if (bytes === undefined) return undefined;
+  const where = `${name} of ${files.where}`;
+  return parseJsonText(decodeUtf8(bytes, where), where);
 }
 
 /**
@@ -126,7 +130,9 @@ export async function predictTexts(
   options: { batchSize?: number; topK?: number },
 ): Promise<TextPrediction[]> {
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isSafeInteger(size) || size < 1) throw new ModelctlError('USAGE', `batch size must be a whole number of at least 1, not ${String(size)}`);
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
+    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, { hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default` });
+  }
   if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 1)) {
     throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
   }
@@ -160,34 +166,54 @@ function jsonLines(text: string, where: string): string[] {
   return text.split(/\r?\n/).flatMap((line, i) => (line.trim() === '' ? [] : textsFromJson(parseJsonText(line, `${where} line ${i + 1}`), `${where} line ${i + 1}`)));
 }
 
-/** --file for text: .txt (one text per line), .jsonl ({"text": ...} per line), .json; `-` reads stdin (JSON Lines when it starts like JSON). */
-export async function readTextFile(path: string, stdin: () => Promise<string> = readStdin): Promise<string[]> {
-  if (path === '-') {
-    const text = await stdin();
-    const head = text.trimStart()[0];
-    return head === '[' ? textsFromJson(parseJsonText(text, 'stdin'), 'stdin') : head === '{' || head === '"' ? jsonLines(text, 'stdin') : lines(text);
+function nonEmpty(texts: string[], where: string): string[] {
+  if (texts.length === 0) throw new ModelctlError('INVALID_INPUT', `no texts in ${where}`, { hint: 'give at least one text' });
+  return texts;
+}
+
+/**
+ * stdin: one JSON value (pretty-printed or not) holding texts; else JSON Lines (several lines, each starting with
+ * { or [, or each a "string"); else one text per line.
+ */
+function textsFromStdin(raw: string): string[] {
+  const text = raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+  const json = tryJson(text);
+  // A lone number, true or null is a line of text, not JSON meant for predict.
+  if (json && (typeof json.value === 'string' || (json.value !== null && typeof json.value === 'object'))) return textsFromJson(json.value, 'stdin');
+  if (!json) {
+    if (looksLikeJsonLines(text)) return jsonLines(text, 'stdin');
+    if (looksLikeJsonLines(text, '"')) {
+      try {
+        return jsonLines(text, 'stdin');
+      } catch {
+        // Lines that merely start with a quote: plain text.
+      }
+    }
+    const body = text.trim();
+    // Several lines that open and close like one JSON value: a broken JSON document, not texts.
+    if (body.includes('\n') && ((body.startsWith('[') && body.endsWith(']')) || (body.startsWith('{') && body.endsWith('}')))) parseJsonText(body, 'stdin');
   }
-  let text: string;
+  return lines(text);
+}
+
+/** --file for text: .txt (one text per line), .jsonl ({"text": ...} per line), .json; `-` reads stdin (JSON, JSON Lines, else lines). */
+export async function readTextFile(path: string, stdin: () => Promise<string> = readStdin): Promise<string[]> {
+  if (path === '-') return nonEmpty(textsFromStdin(await stdin()), 'stdin');
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     throw fsError(err, path);
   }
   switch (extname(path).toLowerCase()) {
     case '.txt':
-      return lines(text);
+      return nonEmpty(lines(decodeUtf8(bytes, path)), path);
     case '.jsonl':
     case '.ndjson':
-      return jsonLines(text, path);
+      return nonEmpty(jsonLines(decodeUtf8(bytes, path), path), path);
     case '.json':
-      return textsFromJson(parseJsonText(text, path), path);
+      return nonEmpty(textsFromJson(parseJsonText(decodeUtf8(bytes, path), path), path), path);
     default:
       throw new ModelctlError('INVALID_INPUT', `cannot read ${path} as texts`, { hint: 'use .txt (one text per line), .jsonl ({"text": ...} per line) or .json' });
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -16,6 +16,9 @@ import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import { expandHome } from '../util/paths.js';
 
+/** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
+const PLANNED_TASKS = ['token-classification', 'question-answering', 'image-classification', 'object-detection'];
+
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
 export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'raw'] as const;
 
@@ -66,7 +69,7 @@ export async function chooseTask(explicit: string | undefined, m: ResolvedModel,
   return { task: 'raw', reason: 'no task known: raw tensors' };
 }
 
-export type PredictInput = { kind: 'rows'; rows: Row[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] };
+export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] };
 
 export interface PredictOptions extends SessionOptions {
   model: string;
@@ -102,8 +105,17 @@ export interface PredictResult {
 /** `{"input": [[...], ...]}` for a tabular model: the rows of its one input. */
 function tensorsAsRows(tensors: Record<string, unknown>, summary: OnnxSummary): Row[] {
   const value = tensors[summary.inputs[0]?.name ?? ''];
-  const data = value && typeof value === 'object' && !Array.isArray(value) && 'data' in value ? (value as { data: unknown }).data : value;
-  if (Object.keys(tensors).length === 1 && Array.isArray(data) && data.every(Array.isArray)) return data as Row[];
+  const t = value && typeof value === 'object' && !Array.isArray(value) && 'data' in value ? (value as { data: unknown; dims?: unknown }) : undefined;
+  const data = t ? t.data : value;
+  if (Object.keys(tensors).length === 1 && Array.isArray(data)) {
+    if (data.every(Array.isArray)) return data as Row[];
+    // A flat tensor with its dims (a .npy file): [N, F] becomes N rows of F values.
+    const dims = Array.isArray(t?.dims) ? (t.dims as number[]) : undefined;
+    if (dims?.length === 2 && (dims[0] as number) * (dims[1] as number) === data.length) {
+      const width = dims[1] as number;
+      return Array.from({ length: dims[0] as number }, (_, i) => data.slice(i * width, (i + 1) * width));
+    }
+  }
   throw new ModelctlError('INVALID_INPUT', 'a tabular model takes rows', { hint: 'give [[5.1, 3.5, ...], ...], {"feature": value, ...}, or a CSV file with a header' });
 }
 
@@ -117,6 +129,9 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
+    if (!PLANNED_TASKS.includes(task)) {
+      throw new ModelctlError('USAGE', `unknown task ${JSON.stringify(task)}`, { hint: `tasks: ${[...PREDICT_TASKS, ...PLANNED_TASKS].join(', ')}` });
+    }
     throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
   }
   let text: { setup: TextSetup; texts: string[] } | undefined;
@@ -151,12 +166,15 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       if (options.input.kind === 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not texts`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
       const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
       const names = labelNames(m);
-      const predictions = (await predictTabular(ctx, rows, task, m.embedded?.featureConfig)).map((p) =>
+      const columns = options.input.kind === 'rows' ? options.input.columns : undefined;
+      const predictions = (await predictTabular(ctx, rows, task, m.embedded?.featureConfig, columns)).map((p) =>
         names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p,
       );
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
     }
-    if (m.manifest && options.registry) await options.registry.touch(`${m.manifest.name}:${m.manifest.version}`);
+    // The last-use record only orders gc's evictions: a failure to write it (a read-only home, a version removed
+    // meanwhile) must not throw away a computed result.
+    if (m.manifest && options.registry) await options.registry.store.touch(m.manifest.name, m.manifest.version).catch(() => {});
     return result;
   } finally {
     await opened.session.release();

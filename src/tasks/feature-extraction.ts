@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { tensorOutputs, type RunContext } from './tensors.js';
+import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 import { textFeeds, type TextTokenizer } from './tokenize.js';
 
 /**
@@ -51,7 +51,7 @@ export async function embedTexts(ctx: RunContext, tokenizer: TextTokenizer, text
   if (texts.length === 0) return [];
   const batch = tokenizer.encodeBatch(texts);
   const name = embeddingOutput(ctx);
-  const out = (await ctx.session.run(textFeeds(ctx, batch), [name]))[name];
+  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
   const dims = out?.dims ?? [];
   if (!out || dims[0] !== texts.length || (dims.length !== 2 && dims.length !== 3) || (dims.length === 3 && dims[1] !== batch.attentionMask[0]?.length)) {
     throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; feature extraction needs [batch, tokens, width] or [batch, width]`, {

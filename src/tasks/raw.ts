@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { flatten, makeTensor, tensorOutputs, tensorToJson, type JsonTensor, type RunContext } from './tensors.js';
+import { flatten, makeTensor, runSession, tensorOutputs, tensorToJson, type JsonTensor, type RunContext } from './tensors.js';
 
 /**
  * Any model: named tensors in, named tensors out. An input is `{"dims": [...], "data": [...], "type": "float32"}`,
@@ -16,8 +16,10 @@ export function parseNpy(bytes: Uint8Array, name = 'input'): JsonTensor {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new ModelctlError('INVALID_INPUT', `${name} is not a .npy file`);
   const major = buf[6] as number;
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
+  if (buf.length < start) throw new ModelctlError('INVALID_INPUT', `${name}: the .npy header is truncated`);
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  if (start + headerLen > buf.length) throw new ModelctlError('INVALID_INPUT', `${name}: the .npy header is truncated`);
   const header = buf.toString('latin1', start, start + headerLen);
   const descr = /'descr':\s*'([<>|=])([a-z]\d+)'/.exec(header);
   const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
@@ -68,6 +70,9 @@ export async function predictRaw(ctx: RunContext, inputs: Record<string, unknown
     if (value === undefined) throw new ModelctlError('INVALID_INPUT', `input ${spec.name} is missing`, { hint: `the model takes: ${takes}` });
     const type = spec.dtype ?? 'float32';
     if (isJsonTensor(value)) {
+      if (value.dims !== undefined && !(Array.isArray(value.dims) && value.dims.every((d) => Number.isSafeInteger(d) && d >= 0))) {
+        throw new ModelctlError('INVALID_INPUT', `input ${spec.name}: "dims" must be a list of whole numbers`, { hint: '{"dims": [1, 4], "data": [...]}' });
+      }
       if (value.type && value.type !== type) {
         throw new ModelctlError('INVALID_INPUT', `input ${spec.name} is ${value.type}, but the model takes ${type}`, { hint: 'convert it, or give it without "type"' });
       }
@@ -77,13 +82,13 @@ export async function predictRaw(ctx: RunContext, inputs: Record<string, unknown
       const flat = flatten(value, spec.name);
       feeds[spec.name] = makeTensor(ctx, spec.name, type, flat.dims, flat.data);
     }
-    const rank = spec.shape?.length;
-    const got = feeds[spec.name]?.dims.length;
-    if (rank !== undefined && got !== rank) {
-      throw new ModelctlError('INVALID_INPUT', `input ${spec.name} has rank ${got}; the model takes rank ${rank}`, { hint: `the model takes: ${takes}` });
+    const want = spec.shape;
+    const got = feeds[spec.name]?.dims ?? [];
+    if (want !== undefined && (got.length !== want.length || want.some((d, i) => typeof d === 'number' && d > 0 && d !== got[i]))) {
+      throw new ModelctlError('INVALID_INPUT', `input ${spec.name} has shape [${got.join(', ')}]; the model takes [${want.map((d) => d ?? '?').join(', ')}]`, { hint: `the model takes: ${takes}` });
     }
   }
   const fetch = tensorOutputs(ctx);
-  const out = await ctx.session.run(feeds, fetch);
+  const out = await runSession(ctx, feeds, fetch);
   return Object.fromEntries(fetch.map((n) => [n, tensorToJson(out[n] as Parameters<typeof tensorToJson>[0])]));
 }

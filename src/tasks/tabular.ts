@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { makeTensor, tensorOutputs, tensorToJson, type RunContext } from './tensors.js';
+import { makeTensor, runSession, tensorOutputs, tensorToJson, type RunContext } from './tensors.js';
 
 /**
  * Tabular classification and regression (skl2onnx / onnxmltools exports): rows in, one prediction per row out.
@@ -29,13 +29,22 @@ export function featureSpec(featureConfig: unknown, ctx: RunContext): FeatureSpe
   return { ...(names ? { names } : {}), ...(count !== undefined ? { count } : {}) };
 }
 
-function toNumbers(row: Row, index: number, spec: FeatureSpec): number[] {
+function toValues(row: Row, index: number, spec: FeatureSpec, columns: string[] | undefined, types: string[]): Array<number | string> {
   let values: unknown[];
+  if (row === null || typeof row !== 'object') {
+    throw new ModelctlError('INVALID_INPUT', `row ${index + 1} is not a row`, { hint: 'a row is a list of values or an object of feature: value' });
+  }
+  if (Array.isArray(row) && columns && spec.names) {
+    // A CSV row: its header names the columns, the model names its features: match them by name.
+    const byName = Object.fromEntries(columns.map((c, i) => [c, row[i]]));
+    return toValues(byName, index, spec, undefined, types);
+  }
   if (Array.isArray(row)) {
     values = row;
   } else if (!spec.names) {
-    // The model does not name its features: take them in the order the row gives them (a CSV file's columns).
-    values = Object.values(row);
+    throw new ModelctlError('INVALID_INPUT', `row ${index + 1} names its features, but the model has no feature names`, {
+      hint: 'give rows as arrays in input order (or a CSV file, read in column order), or embed the names: modelctl embed-metadata MODEL --features a,b,c',
+    });
   } else {
     const missing = spec.names.filter((n) => !(n in row));
     if (missing.length > 0) throw new ModelctlError('INVALID_INPUT', `row ${index + 1} lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
@@ -47,6 +56,8 @@ function toNumbers(row: Row, index: number, spec: FeatureSpec): number[] {
     });
   }
   return values.map((v, i) => {
+    // String features (skl2onnx string inputs) pass through as given; every other input type takes numbers.
+    if ((types[i] ?? types[0]) === 'string') return String(v);
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) {
       throw new ModelctlError('INVALID_INPUT', `row ${index + 1}, feature ${spec.names?.[i] ?? i + 1}: ${JSON.stringify(v)} is not a number`);
@@ -56,10 +67,11 @@ function toNumbers(row: Row, index: number, spec: FeatureSpec): number[] {
 }
 
 /** Runs a batch of rows and returns one prediction per row, in order. */
-export async function predictTabular(ctx: RunContext, rows: Row[], task: string, featureConfig?: unknown): Promise<TabularPrediction[]> {
-  if (rows.length === 0) return [];
+export async function predictTabular(ctx: RunContext, rows: Row[], task: string, featureConfig?: unknown, columns?: string[]): Promise<TabularPrediction[]> {
+  if (rows.length === 0) throw new ModelctlError('INVALID_INPUT', 'no rows to predict', { hint: 'give at least one row' });
   const spec = featureSpec(featureConfig, ctx);
-  const matrix = rows.map((r, i) => toNumbers(r, i, spec));
+  const types = ctx.inputs.length === 1 ? [ctx.inputs[0]?.dtype ?? 'float32'] : ctx.inputs.map((i) => i.dtype ?? 'float32');
+  const matrix = rows.map((r, i) => toValues(r, i, spec, columns, types));
   const width = matrix[0]?.length ?? 0;
   const feeds: Record<string, ReturnType<typeof makeTensor>> = {};
   if (ctx.inputs.length === 1) {
@@ -72,7 +84,7 @@ export async function predictTabular(ctx: RunContext, rows: Row[], task: string,
     });
   }
   const fetch = tensorOutputs(ctx);
-  const out = await ctx.session.run(feeds, fetch);
+  const out = await runSession(ctx, feeds, fetch);
   const json = Object.fromEntries(fetch.map((n) => [n, tensorToJson(out[n] as Parameters<typeof tensorToJson>[0])]));
   if (task === 'tabular-regression') {
     const first = json[fetch[0] as string];

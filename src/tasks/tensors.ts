@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
+import { ortFirstLine } from '../runtime/ort-errors.js';
 
 /** What a task needs from onnxruntime: a session, and the Tensor constructor (the runtime module loads ORT lazily). */
 export interface RunContext {
@@ -17,6 +18,12 @@ export interface JsonTensor {
   data: Array<number | string | boolean>;
 }
 
+/** Integer types and the values they hold: a value outside is an error, never silently wrapped. */
+const INT_RANGES: Record<string, [number, number]> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
+};
+
 const NUMERIC: Record<string, (data: number[]) => Tensor.DataType> = {
   float32: (d) => Float32Array.from(d),
   float64: (d) => Float64Array.from(d),
@@ -26,9 +33,27 @@ const NUMERIC: Record<string, (data: number[]) => Tensor.DataType> = {
   uint16: (d) => Uint16Array.from(d),
   int32: (d) => Int32Array.from(d),
   uint32: (d) => Uint32Array.from(d),
-  int64: (d) => BigInt64Array.from(d.map((x) => BigInt(Math.trunc(x)))),
-  uint64: (d) => BigUint64Array.from(d.map((x) => BigInt(Math.trunc(x)))),
 };
+
+const BIG_RANGES: Record<string, [bigint, bigint]> = {
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
+/** An int64/uint64 value: a safe integer, or a decimal string for values JSON numbers cannot hold exactly. */
+function bigValue(name: string, type: string, v: unknown, at: number): bigint {
+  let big: bigint | undefined;
+  if (typeof v === 'bigint') big = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
+  else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) big = BigInt(v.trim());
+  const [min, max] = BIG_RANGES[type] as [bigint, bigint];
+  if (big === undefined || big < min || big > max) {
+    throw new ModelctlError('INVALID_INPUT', `input ${name}: value ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)} at position ${at} is not a ${type}`, {
+      hint: typeof v === 'number' ? 'integers beyond 2^53 must be given as decimal strings' : `the model takes ${type}`,
+    });
+  }
+  return big;
+}
 
 /** Builds an ORT tensor of `type` from flat JSON values, checking that they are of the right kind. */
 export function makeTensor(ctx: RunContext, name: string, type: string, dims: number[], data: unknown[]): Tensor {
@@ -38,9 +63,14 @@ export function makeTensor(ctx: RunContext, name: string, type: string, dims: nu
   }
   if (type === 'string') return new ctx.Tensor('string', data.map((d) => String(d)), dims);
   if (type === 'bool') return new ctx.Tensor('bool', Uint8Array.from(data.map((d) => (d ? 1 : 0))), dims);
+  if (BIG_RANGES[type]) {
+    const values = data.map((v, i) => bigValue(name, type, v, i));
+    return type === 'int64' ? new ctx.Tensor('int64', BigInt64Array.from(values), dims) : new ctx.Tensor('uint64', BigUint64Array.from(values), dims);
+  }
   const make = NUMERIC[type];
   if (!make) throw new ModelctlError('INVALID_INPUT', `input ${name}: element type ${type} is not supported`);
-  const bad = data.findIndex((d) => typeof d !== 'number' || !Number.isFinite(d));
+  const range = INT_RANGES[type];
+  const bad = data.findIndex((d) => typeof d !== 'number' || !Number.isFinite(d) || (range !== undefined && (!Number.isInteger(d) || d < range[0] || d > range[1])));
   if (bad >= 0) {
     throw new ModelctlError('INVALID_INPUT', `input ${name}: value ${JSON.stringify(data[bad])} at position ${bad} is not a number`, {
       hint: `the model takes ${type}`,
@@ -76,5 +106,22 @@ export function flatten(value: unknown, name: string): { dims: number[]; data: u
 /** Only tensor outputs can be fetched by onnxruntime-node (not ZipMap's sequence<map>). */
 export function tensorOutputs(ctx: RunContext): string[] {
   const kinds = new Map(ctx.outputs.map((o) => [o.name, o.kind]));
-  return ctx.session.outputNames.filter((n) => (kinds.get(n) ?? 'tensor') === 'tensor');
+  const names = ctx.session.outputNames.filter((n) => (kinds.get(n) ?? 'tensor') === 'tensor');
+  if (names.length === 0) {
+    throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output ONNX Runtime can return here', {
+      hint: 'its outputs are sequences or maps (e.g. skl2onnx ZipMap); re-export with zipmap=False',
+    });
+  }
+  return names;
+}
+
+/** session.run with the model's complaints about its inputs (shape, type) as one-line errors. */
+export async function runSession(ctx: RunContext, feeds: Record<string, Tensor>, fetch: string[]): Promise<Record<string, Tensor>> {
+  try {
+    return (await ctx.session.run(feeds, fetch)) as Record<string, Tensor>;
+  } catch (err) {
+    if (err instanceof ModelctlError) throw err;
+    const takes = ctx.inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
+    throw new ModelctlError('INVALID_INPUT', `the model refused the input: ${ortFirstLine((err as Error).message ?? String(err))}`, { hint: `it takes: ${takes}`, cause: err });
+  }
 }

@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { tensorOutputs, type RunContext } from './tensors.js';
+import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 import { textFeeds, type TextTokenizer } from './tokenize.js';
 
 /**
@@ -64,7 +64,7 @@ export async function classifyTexts(
   const fetch = tensorOutputs(ctx);
   const name = fetch.find((n) => n === 'logits') ?? fetch[0];
   if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
-  const out = (await ctx.session.run(textFeeds(ctx, batch), [name]))[name];
+  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
   const dims = out?.dims ?? [];
   if (!out || dims.length !== 2 || dims[0] !== texts.length) {
     throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; text classification needs [batch, labels]`, {

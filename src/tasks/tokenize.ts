@@ -124,7 +124,8 @@ export class TextTokenizer {
   /** Texts padded to the longest (or to the graph's fixed length), with their attention masks. */
   encodeBatch(texts: readonly string[]): EncodedBatch {
     const encoded = texts.map((t) => this.encode(t));
-    const width = this.fixedLength ?? Math.max(0, ...encoded.map((e) => e.ids.length));
+    // A loop, not Math.max(...lengths): spreading a large batch into arguments overflows the stack.
+    const width = this.fixedLength ?? encoded.reduce((max, e) => Math.max(max, e.ids.length), 0);
     const pad = (row: number[], value: number): number[] => {
       const fill = new Array<number>(width - row.length).fill(value);
       return this.padLeft ? [...fill, ...row] : [...row, ...fill];

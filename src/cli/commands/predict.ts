@@ -54,6 +54,12 @@ function render(out: Output, r: PredictResult): string {
     .join('\n');
 }
 
+function fallback(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (value !== 'cpu') throw new ModelctlError('USAGE', `--fallback takes cpu, got "${String(value)}"`);
+  return true;
+}
+
 export async function run([model = '', ...values]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const registry = openRegistry(ctx);
@@ -87,7 +93,7 @@ export async function run([model = '', ...values]: string[], options: Record<str
     ...(typeof options.normalize === 'boolean' ? { normalize: options.normalize } : {}),
     device: parseDevice(String(options.device ?? 'cpu')),
     ...(threads !== undefined ? { threads } : {}),
-    ...(options.fallback === 'cpu' ? { fallback: 'cpu' as const } : {}),
+    ...(fallback(options.fallback) ? { fallback: 'cpu' as const } : {}),
     ...(options.optimization !== undefined ? { graphOptimization: String(options.optimization) as GraphOptimization } : {}),
   });
   if (result.fellBack) out.warn(`running on the CPU: ${result.fellBack}`);
