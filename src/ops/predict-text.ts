@@ -4,7 +4,7 @@ import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, type DetectedTask } from '../formats/task.js';
 import type { Registry } from '../registry/index.js';
 import { embedTexts, type EmbeddingPrediction } from '../tasks/feature-extraction.js';
-import { decodeUtf8, looksLikeJsonLines, parseJsonText, readStdin, tryJson } from '../tasks/inputs.js';
+import { decodeUtf8, looksLikeJsonLines, parseJsonText, readInputBytes, readStdin, tryJson } from '../tasks/inputs.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts, type TextClassificationPrediction } from '../tasks/text-classification.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
@@ -199,12 +199,7 @@ function textsFromStdin(raw: string): string[] {
 /** --file for text: .txt (one text per line), .jsonl ({"text": ...} per line), .json; `-` reads stdin (JSON, JSON Lines, else lines). */
 export async function readTextFile(path: string, stdin: () => Promise<string> = readStdin): Promise<string[]> {
   if (path === '-') return nonEmpty(textsFromStdin(await stdin()), 'stdin');
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw fsError(err, path);
-  }
+  const bytes = await readInputBytes(path);
   switch (extname(path).toLowerCase()) {
     case '.txt':
       return nonEmpty(lines(decodeUtf8(bytes, path)), path);

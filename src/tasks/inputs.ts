@@ -225,15 +225,19 @@ function parseStdin(raw: string): ParsedInput {
   return parseCsv(text, 'stdin');
 }
 
-/** --file: by extension (.csv, .jsonl/.ndjson, .json, .npy); `-` reads stdin (JSON, JSON Lines, else CSV). */
-export async function readInputFile(path: string, firstInput: string, stdin: () => Promise<string> = readStdin): Promise<ParsedInput> {
-  if (path === '-') return parseStdin(await stdin());
-  let bytes: Buffer;
+/** An input file's bytes; a missing or unreadable file is a one-line error. */
+export async function readInputBytes(path: string): Promise<Buffer> {
   try {
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     throw fsError(err, path);
   }
+}
+
+/** --file: by extension (.csv, .jsonl/.ndjson, .json, .npy); `-` reads stdin (JSON, JSON Lines, else CSV). */
+export async function readInputFile(path: string, firstInput: string, stdin: () => Promise<string> = readStdin): Promise<ParsedInput> {
+  if (path === '-') return parseStdin(await stdin());
+  const bytes = await readInputBytes(path);
   switch (extname(path).toLowerCase()) {
     case '.npy':
       return { kind: 'tensors', tensors: { [firstInput]: parseNpy(bytes, path) } };
