@@ -7,6 +7,7 @@ import { readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { modelArg } from './model-ref.js';
+import { IMAGE_TASKS, isImageTask, predictImages, prepareImage, type ImageSetup } from './predict-image.js';
 import { TEXT_TASKS, companions, detectTaskBeside, isTextTask, prepareText, predictTexts, type TextSetup } from './predict-text.js';
 import { loadOrt, openSession, type OpenedSession, type SessionOptions } from '../runtime/index.js';
 import { predictRaw } from '../tasks/raw.js';
@@ -17,10 +18,10 @@ import type { TextClassificationPrediction } from '../tasks/text-classification.
 import { expandHome } from '../util/paths.js';
 
 /** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
-const PLANNED_TASKS = ['token-classification', 'question-answering', 'image-classification', 'object-detection'];
+const PLANNED_TASKS = ['token-classification', 'question-answering', 'object-detection'];
 
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
-export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'raw'] as const;
+export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, ...IMAGE_TASKS, 'raw'] as const;
 
 export interface ResolvedModel {
   /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
@@ -69,7 +70,7 @@ export async function chooseTask(explicit: string | undefined, m: ResolvedModel,
   return { task: 'raw', reason: 'no task known: raw tensors' };
 }
 
-export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] };
+export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] } | { kind: 'images'; files: string[] };
 
 export interface PredictOptions extends SessionOptions {
   model: string;
@@ -78,9 +79,9 @@ export interface PredictOptions extends SessionOptions {
   input: PredictInput;
   /** The model as resolveModel returned it, when the caller already has it. */
   resolved?: ResolvedModel;
-  /** Text tasks: texts per session run (default 32). */
+  /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
-  /** text-classification: the K best labels per text (default: every label). */
+  /** text- and image-classification: the K best labels per text or image (default: every label). */
   topK?: number;
   /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
   normalize?: boolean;
@@ -140,6 +141,11 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     // The tokenizer is found (or its absence reported) before ONNX Runtime loads the model.
     text = { setup: await prepareText(options.model, m, options.registry, options.normalize), texts: options.input.texts };
   }
+  let image: { setup: ImageSetup; files: string[] } | undefined;
+  if (isImageTask(task)) {
+    if (options.input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
+    image = { setup: await prepareImage(options.model, m, options.registry), files: options.input.files };
+  }
   const t0 = performance.now();
   const opened: OpenedSession = await openSession(m.path, options);
   const ort = await loadOrt();
@@ -158,12 +164,15 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       const predictions = await predictTexts(ctx, text.setup, task, text.texts, options);
       const normalized = task === 'feature-extraction' ? { normalized: text.setup.normalize } : {};
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, ...normalized, predictions };
+    } else if (image) {
+      const predictions = await predictImages(ctx, image.setup, image.files, options);
+      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
     } else if (task === 'raw') {
       if (options.input.kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
       const outputs = await predictRaw(ctx, options.input.tensors);
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, outputs };
     } else {
-      if (options.input.kind === 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not texts`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
+      if (options.input.kind === 'texts' || options.input.kind === 'images') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${options.input.kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
       const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
       const names = labelNames(m);
       const columns = options.input.kind === 'rows' ? options.input.columns : undefined;

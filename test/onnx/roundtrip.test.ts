@@ -5,11 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { decodeHfMetadata } from '../../src/onnx/metadata.js';
 import { embedOnnxFile } from '../../src/onnx/embed.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
+import { parseNpy } from '../../src/tasks/raw.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 import { checkOnnx, pythonAvailable } from '../python.js';
 
 type Ref = Record<string, { dtype: string; shape: number[]; data: unknown }>;
-interface Fixture { entry: string; files: Array<{ path: string }>; facts: { metadata_props: Record<string, string>; reference?: { inputs: Ref } } }
+interface Fixture { entry: string; files: Array<{ path: string }>; facts: { metadata_props: Record<string, string>; reference?: { inputs?: Ref } } }
 
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, Fixture & { format: string }> };
 
@@ -19,6 +20,12 @@ function inputsOf(name: string, f: Fixture): Record<string, ort.Tensor> {
   if (!ref && name === 'iris-logreg') {
     const iris = JSON.parse(readFileSync(join(FIXTURES, name, 'reference.json'), 'utf8')) as { input_name: string; input: number[][] };
     ref = { [iris.input_name]: { dtype: 'float32', shape: [iris.input.length, iris.input[0]!.length], data: iris.input } };
+  }
+  const npy = (f.facts.reference as { pixel_values_file?: string } | undefined)?.pixel_values_file;
+  if (!ref && npy) {
+    // Image models keep their processor output as a .npy file beside the model.
+    const t = parseNpy(readFileSync(join(FIXTURES, name, npy)));
+    return { pixel_values: new ort.Tensor('float32', Float32Array.from(t.data as number[]), t.dims) };
   }
   if (!ref) throw new Error(`${name} has no reference inputs in expected.json`);
   return Object.fromEntries(

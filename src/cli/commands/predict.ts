@@ -1,5 +1,6 @@
 import { ModelctlError } from '../../errors.js';
 import { chooseTask, predict, resolveModel, type PredictInput, type PredictResult } from '../../ops/predict.js';
+import { isImageTask } from '../../ops/predict-image.js';
 import { isTextTask, readTextFile, textsFromJson } from '../../ops/predict-text.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { fromJson, parseJsonText, readInputFile, type ParsedInput } from '../../tasks/inputs.js';
@@ -29,6 +30,13 @@ function renderTexts(out: Output, r: PredictResult, texts: string[], topK: numbe
   }
   return renderTable(out.c, ['TEXT', 'LABEL', 'SCORE'], preds.flatMap((p, i) =>
     (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(l.label), l.score.toFixed(4)]),
+  ));
+}
+
+/** The best label per image file, or the K asked for. */
+function renderImages(out: Output, r: PredictResult, files: string[], topK: number | undefined): string {
+  return renderTable(out.c, ['IMAGE', 'LABEL', 'SCORE'], (r.predictions ?? []).flatMap((p, i) =>
+    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(files[i] ?? '', 60) : '', printable(l.label), l.score.toFixed(4)]),
   ));
 }
 
@@ -66,14 +74,17 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const given = [options.input !== undefined, options.file !== undefined, values.length > 0].filter(Boolean).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, or texts for a text model), --input JSON, or --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin)',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, or --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin)',
     });
   }
   const resolved = await resolveModel(model, registry);
   const explicitTask = options.task !== undefined ? String(options.task) : undefined;
-  const text = isTextTask((await chooseTask(explicitTask, resolved, registry)).task);
+  const task = (await chooseTask(explicitTask, resolved, registry)).task;
   let input: PredictInput;
-  if (text) {
+  if (isImageTask(task)) {
+    if (options.input !== undefined) throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+    input = { kind: 'images', files: options.file !== undefined ? [String(options.file)] : values };
+  } else if (isTextTask(task)) {
     const texts = options.input !== undefined ? textsFromJson(parseJsonText(String(options.input), '--input'), '--input') : options.file !== undefined ? await readTextFile(String(options.file)) : values;
     input = { kind: 'texts', texts };
   } else if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
@@ -100,6 +111,6 @@ export async function run([model = '', ...values]: string[], options: Record<str
   out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);
   const truncated = result.predictions?.filter((p) => p.truncated).length ?? 0;
   if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
-  out.result(result, () => (input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : render(out, result)));
+  out.result(result, () => (input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : input.kind === 'images' ? renderImages(out, result, input.files, topK) : render(out, result)));
   return 0;
 }

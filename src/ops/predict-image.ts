@@ -1,0 +1,72 @@
+import { ModelctlError } from '../errors.js';
+import type { Registry } from '../registry/index.js';
+import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
+import { classifyImages, imageInput, type ImageClassificationPrediction } from '../tasks/image-classification.js';
+import { parseImageProcessorConfig, type ImageProcessorConfig } from '../tasks/image.js';
+import type { RunContext } from '../tasks/tensors.js';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './predict-text.js';
+import type { ResolvedModel } from './predict.js';
+
+/**
+ * The image tasks of predict: where a model's image processor config and config.json come from (the embedded
+ * metadata, else the files beside the model or in its registry version, as for text tasks), and running image
+ * files in batches.
+ */
+
+export const IMAGE_TASKS = ['image-classification'] as const;
+
+export function isImageTask(task: string): boolean {
+  return (IMAGE_TASKS as readonly string[]).includes(task);
+}
+
+export interface ImageSetup {
+  processor: ImageProcessorConfig;
+  modelConfig: unknown;
+}
+
+async function readJson(files: Companions, name: string): Promise<unknown> {
+  const bytes = await files.read(name);
+  if (bytes === undefined) return undefined;
+  const where = `${name} of ${files.where}`;
+  return parseJsonText(decodeUtf8(bytes, where), where);
+}
+
+/** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
+export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<ImageSetup> {
+  const files = companions(m, registry);
+  const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
+  const modelConfig = m.embedded?.modelConfig ?? (await readJson(files, 'config.json'));
+  let processor: ImageProcessorConfig;
+  if (embedded !== undefined) processor = parseImageProcessorConfig(embedded, 'the embedded preprocessor_config.json');
+  else {
+    const raw = await readJson(files, 'preprocessor_config.json');
+    if (raw === undefined) {
+      throw new ModelctlError('INVALID_INPUT', `no image processor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`, {
+        hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
+      });
+    }
+    processor = parseImageProcessorConfig(raw, `preprocessor_config.json of ${files.where}`);
+  }
+  imageInput(m.summary.inputs, processor); // a model that cannot take these images is refused before ONNX Runtime loads it
+  return { processor, modelConfig };
+}
+
+/** Image files in batches of `batchSize` (the last one shorter), predictions in the order of the files. */
+export async function predictImages(
+  ctx: RunContext,
+  setup: ImageSetup,
+  files: readonly string[],
+  options: { batchSize?: number; topK?: number },
+): Promise<ImageClassificationPrediction[]> {
+  const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
+    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, { hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default` });
+  }
+  if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 1)) {
+    throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
+  }
+  if (files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
+  const out: ImageClassificationPrediction[] = [];
+  for (let i = 0; i < files.length; i += size) out.push(...(await classifyImages(ctx, setup.processor, files.slice(i, i + size), setup.modelConfig, options.topK)));
+  return out;
+}
