@@ -7,6 +7,7 @@ import { embedTexts, type EmbeddingPrediction } from '../tasks/feature-extractio
 import { decodeUtf8, looksLikeJsonLines, parseJsonText, readInputBytes, readStdin, tryJson } from '../tasks/inputs.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts, type TextClassificationPrediction } from '../tasks/text-classification.js';
+import { tagTexts, type Aggregation, type TokenClassificationPrediction } from '../tasks/token-classification.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
 import { folderReader, type FileReader } from './gather.js';
 import type { ResolvedModel } from './predict.js';
@@ -16,7 +17,7 @@ import type { ResolvedModel } from './predict.js';
  * files beside the model), how texts are given, and running them in batches.
  */
 
-export const TEXT_TASKS = ['text-classification', 'feature-extraction'] as const;
+export const TEXT_TASKS = ['text-classification', 'token-classification', 'feature-extraction'] as const;
 
 export function isTextTask(task: string): boolean {
   return (TEXT_TASKS as readonly string[]).includes(task);
@@ -119,7 +120,7 @@ export async function prepareText(model: string, m: ResolvedModel, registry: Reg
   return { tokenizer: await loadTokenizer(tokenizerFiles, modelConfig, m.summary.inputs), modelConfig, normalize: normalize ?? hasNormalizeModule(modules) };
 }
 
-export type TextPrediction = TextClassificationPrediction | EmbeddingPrediction;
+export type TextPrediction = TextClassificationPrediction | EmbeddingPrediction | TokenClassificationPrediction;
 
 /** Texts in batches of `batchSize` (the last one shorter), predictions in the order of the texts. */
 export async function predictTexts(
@@ -127,7 +128,7 @@ export async function predictTexts(
   setup: TextSetup,
   task: string,
   texts: readonly string[],
-  options: { batchSize?: number; topK?: number },
+  options: { batchSize?: number; topK?: number; aggregation?: Aggregation },
 ): Promise<TextPrediction[]> {
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
@@ -140,7 +141,9 @@ export async function predictTexts(
   const out: TextPrediction[] = [];
   for (let i = 0; i < texts.length; i += size) {
     const chunk = texts.slice(i, i + size);
-    out.push(...(task === 'feature-extraction' ? await embedTexts(ctx, setup.tokenizer, chunk, setup.normalize) : await classifyTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.topK)));
+    if (task === 'feature-extraction') out.push(...(await embedTexts(ctx, setup.tokenizer, chunk, setup.normalize)));
+    else if (task === 'token-classification') out.push(...(await tagTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.aggregation)));
+    else out.push(...(await classifyTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.topK)));
   }
   return out;
 }

@@ -15,13 +15,15 @@ import { predictTabular, type Row, type TabularPrediction } from '../tasks/tabul
 import type { JsonTensor, RunContext } from '../tasks/tensors.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
+import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
+import { answerQuestions, type Answer, type QuestionContext } from '../tasks/question-answering.js';
 import { expandHome } from '../util/paths.js';
 
 /** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
-const PLANNED_TASKS = ['token-classification', 'question-answering', 'object-detection'];
+const PLANNED_TASKS = ['object-detection'];
 
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
-export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, ...IMAGE_TASKS, 'raw'] as const;
+export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
 
 export interface ResolvedModel {
   /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
@@ -70,7 +72,7 @@ export async function chooseTask(explicit: string | undefined, m: ResolvedModel,
   return { task: 'raw', reason: 'no task known: raw tensors' };
 }
 
-export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] } | { kind: 'images'; files: string[] };
+export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] } | { kind: 'images'; files: string[] } | { kind: 'questions'; pairs: QuestionContext[] };
 
 export interface PredictOptions extends SessionOptions {
   model: string;
@@ -85,10 +87,12 @@ export interface PredictOptions extends SessionOptions {
   topK?: number;
   /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
   normalize?: boolean;
+  /** token-classification: how tokens become entities (default none: every token not tagged O). */
+  aggregation?: Aggregation;
 }
 
 /** One per input row or text; which fields are set depends on the task. */
-export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction>;
+export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> & Partial<TokenClassificationPrediction> & Partial<Answer>;
 
 export interface PredictResult {
   model: string;
@@ -141,6 +145,11 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     // The tokenizer is found (or its absence reported) before ONNX Runtime loads the model.
     text = { setup: await prepareText(options.model, m, options.registry, options.normalize), texts: options.input.texts };
   }
+  let qa: { setup: TextSetup; pairs: QuestionContext[] } | undefined;
+  if (task === 'question-answering') {
+    if (options.input.kind !== 'questions') throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', { hint: 'give --question Q --context C, or --input \'{"question": "...", "context": "..."}\'' });
+    qa = { setup: await prepareText(options.model, m, options.registry), pairs: options.input.pairs };
+  }
   let image: { setup: ImageSetup; files: string[] } | undefined;
   if (isImageTask(task)) {
     if (options.input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
@@ -164,6 +173,9 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       const predictions = await predictTexts(ctx, text.setup, task, text.texts, options);
       const normalized = task === 'feature-extraction' ? { normalized: text.setup.normalize } : {};
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, ...normalized, predictions };
+    } else if (qa) {
+      const predictions = await answerQuestions(ctx, qa.setup.tokenizer, qa.pairs, options.batchSize !== undefined ? { batchSize: options.batchSize } : {});
+      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
     } else if (image) {
       const predictions = await predictImages(ctx, image.setup, image.files, options);
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
@@ -172,7 +184,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
       const outputs = await predictRaw(ctx, options.input.tensors);
       result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, outputs };
     } else {
-      if (options.input.kind === 'texts' || options.input.kind === 'images') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${options.input.kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
+      if (options.input.kind === 'texts' || options.input.kind === 'images' || options.input.kind === 'questions') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${options.input.kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
       const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
       const names = labelNames(m);
       const columns = options.input.kind === 'rows' ? options.input.columns : undefined;

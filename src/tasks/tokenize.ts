@@ -34,6 +34,28 @@ export interface EncodedBatch {
   truncated: boolean[];
 }
 
+/** A text's tokens (no special tokens) with where they come from. */
+export interface TokenSpans {
+  tokens: string[];
+  ids: number[];
+  /** [start, end) of each token in the original text, in code points. */
+  offsets: Array<[number, number]>;
+  /** The pre-tokenizer word each token belongs to. */
+  words: number[];
+  /** [start, end) of each word in the original text, in code points. */
+  wordSpans: Array<[number, number]>;
+  /** The token is the unknown token standing for a whole word. */
+  unknown: boolean[];
+}
+
+export interface FramedTokens {
+  ids: number[];
+  typeIds: number[];
+  /** Where the first (second: -1 when none) sequence starts among the ids. */
+  aStart: number;
+  bStart: number;
+}
+
 /** transformers writes int(1e30) as model_max_length when a tokenizer has no limit of its own. */
 const NO_LIMIT = 1_000_000;
 
@@ -84,7 +106,7 @@ export class TextTokenizer {
   private readonly padLeft: boolean;
   private specials: number | undefined;
 
-  constructor(private readonly tokenizer: Tokenizer, files: TokenizerFiles, modelConfig: unknown, inputs: readonly OnnxValueInfo[] = []) {
+  constructor(private readonly tokenizer: Tokenizer, private readonly files: TokenizerFiles, modelConfig: unknown, inputs: readonly OnnxValueInfo[] = []) {
     const config = record(files.config);
     const ids = inputs.find((i) => i.name === 'input_ids') ?? inputs[0];
     const fixed = ids?.shape?.[1];
@@ -119,6 +141,105 @@ export class TextTokenizer {
     const unk = this.tokenizer.model?.unk_token_id ?? 0;
     const ids = processed.tokens.map((t) => this.tokenizer.token_to_id(t) ?? unk);
     return { ids, typeIds: processed.token_type_ids ?? ids.map(() => 0), truncated: true };
+  }
+
+  /**
+   * A text's tokens without special tokens, each with the characters it came from: the normalizer is applied
+   * character by character so that every normalized character knows its source, then the pre-tokenizer's words
+   * are found in the normalized text and the model's pieces in each word. Offsets count code points, as Python
+   * strings (and transformers' offset mappings) do. Tokenizers whose pieces are not spelled like the text
+   * (byte-level BPE, Metaspace) are refused.
+   */
+  spans(text: string): TokenSpans {
+    const t = this.tokenizer;
+    const chars = Array.from(text);
+    let normalized = '';
+    const from: number[] = [];
+    chars.forEach((c, i) => {
+      const n = t.normalizer ? t.normalizer.normalize(c) : c;
+      normalized += n;
+      for (let k = 0; k < n.length; k++) from.push(i);
+    });
+    const unsupported = (why: string): ModelctlError =>
+      new ModelctlError('NOT_AVAILABLE', `cannot map this tokenizer's tokens back to the text (${why})`, { hint: 'token offsets are computed for WordPiece (BERT-like) tokenizers; run the model with --task raw' });
+    if (t.normalizer && t.normalizer.normalize(text) !== normalized) throw unsupported('its normalizer is not character by character');
+    const words: string[] = t.pre_tokenizer ? t.pre_tokenizer.pre_tokenize(normalized) : [normalized];
+    const prefix = this.subwordPrefix;
+    const unkToken = t.model?.unk_token;
+    const out: TokenSpans = { tokens: [], ids: [], offsets: [], words: [], wordSpans: [], unknown: [] };
+    const span = (a: number, b: number): [number, number] => [from[a] as number, (from[b - 1] as number) + 1];
+    let cursor = 0;
+    words.forEach((word, w) => {
+      const at = normalized.indexOf(word, cursor);
+      if (at < 0 || word === '') throw unsupported(`pre-tokenized word ${JSON.stringify(word)} is not in the normalized text`);
+      cursor = at + word.length;
+      out.wordSpans.push(span(at, cursor));
+      let inWord = at;
+      const pieces: string[] = t.model ? t.model._call([word]) : [word];
+      pieces.forEach((piece, k) => {
+        const unknown = piece === unkToken && !normalized.startsWith(piece, inWord);
+        let spelled = piece;
+        if (unknown) spelled = normalized.slice(inWord, at + word.length);
+        else if (k > 0 && prefix && piece.startsWith(prefix)) spelled = piece.slice(prefix.length);
+        if (!normalized.startsWith(spelled, inWord) || spelled === '') throw unsupported(`token ${JSON.stringify(piece)} is not spelled as in the text`);
+        out.tokens.push(piece);
+        out.offsets.push(span(inWord, inWord + spelled.length));
+        out.words.push(w);
+        out.unknown.push(unknown);
+        inWord += spelled.length;
+      });
+    });
+    const expected: string[] = t.tokenize(text);
+    if (expected.length !== out.tokens.length || expected.some((tok, i) => tok !== out.tokens[i])) throw unsupported('its tokens differ from the word-by-word ones');
+    const unk = t.model?.unk_token_id ?? 0;
+    out.ids = out.tokens.map((tok) => t.token_to_id(tok) ?? unk);
+    return out;
+  }
+
+  /** The special tokens around one sequence or a pair, as the post-processor adds them; where each sequence starts. */
+  frame(a: readonly string[], b?: readonly string[]): FramedTokens {
+    const processor = this.tokenizer.post_processor;
+    const done: { tokens: string[]; token_type_ids?: number[] } = processor ? processor.post_process([...a], b ? [...b] : null, true) : { tokens: [...a, ...(b ?? [])] };
+    const find = (seq: readonly string[], from: number): number => {
+      for (let i = from; i + seq.length <= done.tokens.length; i++) if (seq.every((x, k) => done.tokens[i + k] === x)) return i;
+      throw new ModelctlError('INVALID_INPUT', 'the tokenizer\'s post-processor reorders the tokens', { hint: 'run the model with --task raw' });
+    };
+    const aStart = find(a, 0);
+    const bStart = b ? find(b, aStart + a.length) : -1;
+    const unk = this.tokenizer.model?.unk_token_id ?? 0;
+    return { ids: done.tokens.map((x) => this.tokenizer.token_to_id(x) ?? unk), typeIds: done.token_type_ids ?? done.tokens.map(() => 0), aStart, bStart };
+  }
+
+  /** How many special tokens the post-processor adds to one sequence, or to a pair. */
+  specialCount(pair: boolean): number {
+    return this.frame([], pair ? [] : undefined).ids.length;
+  }
+
+  /** Tokens back to text with the tokenizer's decoder (WordPiece joins "##" pieces), as transformers' convert_tokens_to_string. */
+  tokensToString(tokens: readonly string[]): string {
+    return this.tokenizer.decoder ? this.tokenizer.decoder.decode([...tokens]) : tokens.join(' ');
+  }
+
+  get subwordPrefix(): string | undefined {
+    const p = record(record(this.files.tokenizer).model).continuing_subword_prefix;
+    return typeof p === 'string' && p !== '' ? p : undefined;
+  }
+
+  /** Rows of ids (already framed) padded as encodeBatch pads; `starts` says where each row's first id landed. */
+  padRows(rows: ReadonlyArray<{ ids: number[]; typeIds: number[] }>): EncodedBatch & { starts: number[] } {
+    const width = this.fixedLength ?? rows.reduce((max, e) => Math.max(max, e.ids.length), 0);
+    if (rows.some((r) => r.ids.length > width)) throw new ModelctlError('INVALID_INPUT', `a text is longer than the ${width} tokens the model takes`);
+    const pad = (row: number[], value: number): number[] => {
+      const fill = new Array<number>(width - row.length).fill(value);
+      return this.padLeft ? [...fill, ...row] : [...row, ...fill];
+    };
+    return {
+      inputIds: rows.map((e) => pad(e.ids, this.padId)),
+      attentionMask: rows.map((e) => pad(e.ids.map(() => 1), 0)),
+      tokenTypeIds: rows.map((e) => pad(e.typeIds, 0)),
+      truncated: rows.map(() => false),
+      starts: rows.map((e) => (this.padLeft ? width - e.ids.length : 0)),
+    };
   }
 
   /** Texts padded to the longest (or to the graph's fixed length), with their attention masks. */

@@ -55,3 +55,34 @@ describe('modelctl predict (spawned binary)', () => {
     }
   });
 });
+
+describe('modelctl predict, token classification and question answering (spawned binary)', () => {
+  it('entities carry character offsets into the text, for every aggregation', async () => {
+    const model = join(FIXTURES, 'optimum-bert-ner', 'model.onnx');
+    const text = 'Alice went to Paris';
+    for (const aggregation of ['none', 'simple', 'first', 'max']) {
+      const r = await cli(['predict', model, text, '--aggregation', aggregation, '--json']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.task).toBe('token-classification');
+      for (const e of doc.predictions[0].entities as Array<{ start: number; end: number; score: number }>) {
+        expect(e.start).toBeGreaterThanOrEqual(0);
+        expect(e.end).toBeLessThanOrEqual(text.length);
+        expect(e.score).toBeGreaterThan(0);
+      }
+    }
+    const bad = await cli(['predict', model, text, '--aggregation', 'average']);
+    expect(bad.exitCode).toBe(2);
+  });
+
+  it('the answer is the context between its offsets', async () => {
+    const context = 'the registry keeps every model with its hash';
+    const r = await cli(['predict', join(FIXTURES, 'optimum-bert-qa', 'model.onnx'), '--question', 'what is kept?', '--context', context, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [answer] = JSON.parse(r.stdout).predictions as Array<{ answer: string; start: number; end: number }>;
+    expect(answer?.answer).toBe(context.slice(answer?.start, answer?.end));
+    const missing = await cli(['predict', join(FIXTURES, 'optimum-bert-qa', 'model.onnx'), 'just text']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr.split('\n')[0]).toMatch(/takes --question and --context/);
+  });
+});
