@@ -157,17 +157,19 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
   ).action(action('embed-metadata'));
 
   example(
-    program.command('predict').description('run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, feature-extraction), questions (question-answering), images (image-classification) or raw tensors')
+    program.command('predict').description('run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, feature-extraction), questions (question-answering), images (image-classification, object-detection) or raw tensors')
       .argument('<model>', 'a registry model (name[:version|@alias]) or an ONNX file')
       .argument('[values...]', 'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, or image files for an image model')
       .option('--input <json>', 'rows ([[...]], [{"feature": v}]), texts ("text", ["text", ...]) or named tensors ({"NAME": [[...]]} or {"NAME": {"dims", "data", "type"}})')
       .option('--file <file>', 'a .csv (with header), .jsonl, .json or .npy file; texts: .txt (one per line) or .jsonl ({"text": ...}); - reads stdin; an image file (PNG, JPEG, WebP...) for an image model')
-      .option('--task <task>', 'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, question-answering, image-classification or raw (default: embedded metadata, then the registry, then the files beside the model)')
+      .option('--task <task>', 'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, question-answering, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)')
       .option('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)')
       .option('--top-k <k>', 'text- and image-classification: the K best labels per input (default: all with --json, the best one in the table)')
       .option('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)')
       .option('--no-normalize', 'feature-extraction: the mean-pooled embeddings as they are')
       .option('--aggregation <strategy>', 'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), first or max (word pieces merged first)')
+      .option('--conf <p>', 'object-detection: the minimum score of a detection', '0.25')
+      .option('--iou <p>', 'object-detection: the IoU above which NMS drops the lower-scored box of the same class', '0.45')
       .option('--question <text>', 'question-answering: the question (with --context)')
       .option('--context <text>', 'question-answering: the text holding the answer (with --question)')
       .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
@@ -183,6 +185,7 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
     'modelctl predict ./vit/model.onnx cat.jpg dog.png --top-k 3',
     'modelctl predict ./ner/model.onnx "Alice lives in Paris" --aggregation simple',
     'modelctl predict ./qa/model.onnx --question "who lives in Paris?" --context "Alice lives in Paris."',
+    'modelctl predict ./yolov8n.onnx street.jpg --conf 0.5 --iou 0.45',
   ).action(action('predict'));
 
   const later: Array<[string, string, string, string[]]> = [

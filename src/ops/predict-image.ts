@@ -3,6 +3,7 @@ import type { Registry } from '../registry/index.js';
 import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
 import { classifyImages, imageInput, type ImageClassificationPrediction } from '../tasks/image-classification.js';
 import { parseImageProcessorConfig, type ImageProcessorConfig } from '../tasks/image.js';
+import { detectObjects, detectionSetup, type DetectionOptions, type DetectionPrediction, type DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './predict-text.js';
 import type { ResolvedModel } from './predict.js';
@@ -13,16 +14,14 @@ import type { ResolvedModel } from './predict.js';
  * files in batches.
  */
 
-export const IMAGE_TASKS = ['image-classification'] as const;
+export const IMAGE_TASKS = ['image-classification', 'object-detection'] as const;
 
 export function isImageTask(task: string): boolean {
   return (IMAGE_TASKS as readonly string[]).includes(task);
 }
 
-export interface ImageSetup {
-  processor: ImageProcessorConfig;
-  modelConfig: unknown;
-}
+/** A classifier's image processor and config.json, or a YOLO detector's input size and class names. */
+export type ImageSetup = { processor: ImageProcessorConfig; modelConfig: unknown } | { detection: DetectionSetup };
 
 async function readJson(files: Companions, name: string): Promise<unknown> {
   const bytes = await files.read(name);
@@ -32,7 +31,9 @@ async function readJson(files: Companions, name: string): Promise<unknown> {
 }
 
 /** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
-export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<ImageSetup> {
+export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined, task = 'image-classification'): Promise<ImageSetup> {
+  // YOLO detectors letterbox as Ultralytics does and carry their class names in metadata_props: no processor config.
+  if (task === 'object-detection') return { detection: detectionSetup(m.summary, m.embedded?.modelConfig) };
   const files = companions(m, registry);
   const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
   const modelConfig = m.embedded?.modelConfig ?? (await readJson(files, 'config.json'));
@@ -56,9 +57,9 @@ export async function predictImages(
   ctx: RunContext,
   setup: ImageSetup,
   files: readonly string[],
-  options: { batchSize?: number; topK?: number },
-): Promise<ImageClassificationPrediction[]> {
-  const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  options: { batchSize?: number; topK?: number } & DetectionOptions,
+): Promise<Array<ImageClassificationPrediction | DetectionPrediction>> {
+  let size = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
     throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, { hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default` });
   }
@@ -66,7 +67,12 @@ export async function predictImages(
     throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
   }
   if (files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
-  const out: ImageClassificationPrediction[] = [];
+  const out: Array<ImageClassificationPrediction | DetectionPrediction> = [];
+  if ('detection' in setup) {
+    size = setup.detection.batch ?? size; // a static export takes exactly its batch size (the last batch too)
+    for (let i = 0; i < files.length; i += size) out.push(...(await detectObjects(ctx, setup.detection, files.slice(i, i + size), options)));
+    return out;
+  }
   for (let i = 0; i < files.length; i += size) out.push(...(await classifyImages(ctx, setup.processor, files.slice(i, i + size), setup.modelConfig, options.topK)));
   return out;
 }

@@ -14,13 +14,14 @@ import { predictRaw } from '../tasks/raw.js';
 import { predictTabular, type Row, type TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor, RunContext } from '../tasks/tensors.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { DetectionPrediction } from '../tasks/object-detection.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
 import { answerQuestions, type Answer, type QuestionContext } from '../tasks/question-answering.js';
 import { expandHome } from '../util/paths.js';
 
 /** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
-const PLANNED_TASKS = ['object-detection'];
+const PLANNED_TASKS: string[] = [];
 
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
 export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
@@ -89,10 +90,14 @@ export interface PredictOptions extends SessionOptions {
   normalize?: boolean;
   /** token-classification: how tokens become entities (default none: every token not tagged O). */
   aggregation?: Aggregation;
+  /** object-detection: the minimum score of a detection (default 0.25). */
+  conf?: number;
+  /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
+  iou?: number;
 }
 
 /** One per input row or text; which fields are set depends on the task. */
-export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> & Partial<TokenClassificationPrediction> & Partial<Answer>;
+export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> & Partial<TokenClassificationPrediction> & Partial<Answer> & Partial<DetectionPrediction>;
 
 export interface PredictResult {
   model: string;
@@ -153,7 +158,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   let image: { setup: ImageSetup; files: string[] } | undefined;
   if (isImageTask(task)) {
     if (options.input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
-    image = { setup: await prepareImage(options.model, m, options.registry), files: options.input.files };
+    image = { setup: await prepareImage(options.model, m, options.registry, task), files: options.input.files };
   }
   const t0 = performance.now();
   const opened: OpenedSession = await openSession(m.path, options);

@@ -63,7 +63,7 @@ describe('ONNX summary at the wire level', () => {
       fixtures: Record<string, { format: string; entry: string; parameters: number | null; dtypes: Record<string, number> | null; facts: Record<string, any> }>;
     };
     const onnxFixtures = Object.entries(expected.fixtures).filter(([, e]) => e.format === 'onnx');
-    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(['iris-logreg', 'onnx-external', 'onnx-handbuilt', 'optimum-bert', 'optimum-bert-embed', 'optimum-bert-ner', 'optimum-bert-qa', 'optimum-vit-tiny']);
+    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(['iris-logreg', 'onnx-external', 'onnx-handbuilt', 'optimum-bert', 'optimum-bert-embed', 'optimum-bert-ner', 'optimum-bert-qa', 'optimum-vit-tiny', 'yolo-tiny']);
     for (const [name, e] of onnxFixtures) {
       const s = await readOnnxSummary(join(FIXTURES, name, e.entry));
       const f = e.facts;

@@ -68,6 +68,24 @@ function renderImages(out: Output, r: PredictResult, files: string[], topK: numb
   ));
 }
 
+/** Detections per image file: one row each (a '-' row for an image without any). */
+function renderDetections(out: Output, r: PredictResult, files: string[]): string {
+  return renderTable(out.c, ['IMAGE', 'CLASS', 'SCORE', 'BOX'], (r.predictions ?? []).flatMap((p, i) => {
+    const file = shorten(files[i] ?? '', 60);
+    const found = p.detections ?? [];
+    if (found.length === 0) return [[file, '-', '-', '-']];
+    return found.map((d, k) => [k === 0 ? file : '', printable(d.label), d.score.toFixed(4), d.box.map((v) => v.toFixed(1)).join(', ')]);
+  }));
+}
+
+/** --conf and --iou: a number from 0 to 1. */
+function fraction(flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (String(value).trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new ModelctlError('USAGE', `${flag} takes a number from 0 to 1, got "${String(value)}"`);
+  return v;
+}
+
 function render(out: Output, r: PredictResult): string {
   const { c } = out;
   if (r.predictions) {
@@ -131,6 +149,8 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const batchSize = integer('--batch-size', options.batchSize, 1);
   const topK = integer('--top-k', options.topK, 1);
   const agg = aggregation(options.aggregation);
+  const conf = fraction('--conf', options.conf);
+  const iou = fraction('--iou', options.iou);
   if (agg !== undefined && task !== 'token-classification') throw new ModelctlError('USAGE', `--aggregation is for token-classification models, not ${task}`);
   const result = await predict({
     model,
@@ -142,6 +162,8 @@ export async function run([model = '', ...values]: string[], options: Record<str
     ...(topK !== undefined ? { topK } : {}),
     ...(typeof options.normalize === 'boolean' ? { normalize: options.normalize } : {}),
     ...(agg !== undefined ? { aggregation: agg } : {}),
+    ...(conf !== undefined ? { conf } : {}),
+    ...(iou !== undefined ? { iou } : {}),
     device: parseDevice(String(options.device ?? 'cpu')),
     ...(threads !== undefined ? { threads } : {}),
     ...(fallback(options.fallback) ? { fallback: 'cpu' as const } : {}),
@@ -151,6 +173,6 @@ export async function run([model = '', ...values]: string[], options: Record<str
   out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);
   const truncated = result.predictions?.filter((p) => p.truncated).length ?? 0;
   if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
-  out.result(result, () => (input.kind === 'questions' ? renderSpans(out, result, input.pairs.map((p) => p.question)) : input.kind === 'texts' && (task === 'token-classification') ? renderSpans(out, result, input.texts) : input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : input.kind === 'images' ? renderImages(out, result, input.files, topK) : render(out, result)));
+  out.result(result, () => (input.kind === 'questions' ? renderSpans(out, result, input.pairs.map((p) => p.question)) : input.kind === 'texts' && (task === 'token-classification') ? renderSpans(out, result, input.texts) : input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : input.kind === 'images' ? (task === 'object-detection' ? renderDetections(out, result, input.files) : renderImages(out, result, input.files, topK)) : render(out, result)));
   return 0;
 }

@@ -1,0 +1,239 @@
+import { ModelctlError } from '../errors.js';
+import type { OnnxSummary, OnnxValueInfo } from '../onnx/summary.js';
+import { decodeImage } from './image.js';
+import { runSession, tensorOutputs, type RunContext } from './tensors.js';
+
+/**
+ * YOLO detectors in the Ultralytics export layout (YOLOv8 and later, without NMS in the graph): images
+ * [batch, 3, H, W] float32 RGB 0..1, letterboxed; one output [batch, 4 + classes, anchors] holding cx, cy, w, h in
+ * input pixels and one score per class (no objectness). Post-processing follows Ultralytics' predict:
+ * non_max_suppression (a confidence threshold on the best class, class-aware NMS, max_det) and scale_boxes.
+ */
+
+export interface Detection {
+  label: string;
+  class_id: number;
+  score: number;
+  /** x1, y1, x2, y2 in the original image's pixels, clipped to it. */
+  box: [number, number, number, number];
+}
+
+export interface DetectionPrediction {
+  detections: Detection[];
+}
+
+export interface DetectionSetup {
+  input: string;
+  height: number;
+  width: number;
+  /** Class id -> name (Ultralytics' metadata "names", or config.json's id2label). */
+  names: Record<number, string>;
+  /** The batch size a static export takes (Ultralytics exports batch 1 unless dynamic). */
+  batch?: number;
+}
+
+export interface DetectionOptions {
+  /** Minimum score of a detection (default 0.25, Ultralytics' predict default). */
+  conf?: number;
+  /** IoU above which a lower-scored box of the same class is suppressed (default 0.45). */
+  iou?: number;
+  /** At most this many detections per image (default 300). */
+  maxDet?: number;
+}
+
+/** Python's round(): half to even, as Ultralytics' letterbox and scale_boxes round. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0; // + 0: no -0 for round(-0.1)
+}
+
+/** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size and the padding before it. */
+export function letterboxGeometry(width: number, height: number, target: { width: number; height: number }): { scale: number; width: number; height: number; left: number; top: number } {
+  const scale = Math.min(target.height / height, target.width / width);
+  const w = roundHalfEven(width * scale);
+  const h = roundHalfEven(height * scale);
+  const left = roundHalfEven((target.width - w) / 2 - 0.1);
+  const top = roundHalfEven((target.height - h) / 2 - 0.1);
+  return { scale, width: w, height: h, left, top };
+}
+
+/** Source indices and weights of cv2.INTER_LINEAR along one axis: pixel centres mapped, edges clamped, no antialiasing. */
+function axis(dst: number, src: number): { i0: Int32Array; i1: Int32Array; t: Float64Array } {
+  const i0 = new Int32Array(dst);
+  const i1 = new Int32Array(dst);
+  const t = new Float64Array(dst);
+  for (let d = 0; d < dst; d++) {
+    const f = (d + 0.5) * (src / dst) - 0.5;
+    let i = Math.floor(f);
+    let w = f - i;
+    if (i < 0) w = 0;
+    i = Math.min(Math.max(i, 0), src - 1);
+    if (i >= src - 1) w = 0;
+    i0[d] = i;
+    i1[d] = Math.min(i + 1, src - 1);
+    t[d] = w;
+  }
+  return { i0, i1, t };
+}
+
+/** 8-bit RGB letterboxed into target (gray 114 around), as float32 channels first in 0..1. */
+export function letterbox(rgb: { data: Uint8Array; width: number; height: number }, target: { width: number; height: number }): Float32Array {
+  const g = letterboxGeometry(rgb.width, rgb.height, target);
+  const plane = target.width * target.height;
+  const out = new Float32Array(3 * plane).fill(114 / 255);
+  const xs = axis(g.width, rgb.width);
+  const ys = axis(g.height, rgb.height);
+  const same = g.width === rgb.width && g.height === rgb.height;
+  const px = (y: number, x: number, c: number): number => rgb.data[(y * rgb.width + x) * 3 + c] as number;
+  for (let y = 0; y < g.height; y++) {
+    const [y0, y1, ty] = [ys.i0[y] as number, ys.i1[y] as number, ys.t[y] as number];
+    for (let x = 0; x < g.width; x++) {
+      const [x0, x1, tx] = [xs.i0[x] as number, xs.i1[x] as number, xs.t[x] as number];
+      const at = (y + g.top) * target.width + x + g.left;
+      for (let c = 0; c < 3; c++) {
+        let v: number;
+        if (same) v = px(y, x, c);
+        else {
+          const top = (1 - tx) * px(y0, x0, c) + tx * px(y0, x1, c);
+          const bottom = (1 - tx) * px(y1, x0, c) + tx * px(y1, x1, c);
+          v = Math.min(255, Math.max(0, Math.floor((1 - ty) * top + ty * bottom + 0.5)));
+        }
+        out[c * plane + at] = v / 255;
+      }
+    }
+  }
+  return out;
+}
+
+function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const w = Math.max(0, Math.min(a[2] as number, b[2] as number) - Math.max(a[0] as number, b[0] as number));
+  const h = Math.max(0, Math.min(a[3] as number, b[3] as number) - Math.max(a[1] as number, b[1] as number));
+  const inter = w * h;
+  const area = (r: ArrayLike<number>): number => ((r[2] as number) - (r[0] as number)) * ((r[3] as number) - (r[1] as number));
+  return inter / (area(a) + area(b) - inter);
+}
+
+/** Greedy class-aware NMS: indices kept, highest score first (torchvision.ops.nms per class, as Ultralytics' offsets make it). */
+export function nms(boxes: ReadonlyArray<ArrayLike<number>>, scores: ArrayLike<number>, classes: ArrayLike<number>, iouThreshold: number): number[] {
+  const order = Array.from({ length: boxes.length }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+  const kept: number[] = [];
+  for (const i of order) {
+    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, boxes[i] as ArrayLike<number>) > iouThreshold)) continue;
+    kept.push(i);
+  }
+  return kept;
+}
+
+/** `{0: 'person', 1: "traffic light"}` (the Python dict Ultralytics writes) as numbers to names. */
+export function parseUltralyticsNames(text: string): Record<number, string> | undefined {
+  const out: Record<number, string> = {};
+  const entry = /(\d+)\s*:\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")/g;
+  let found = false;
+  for (const m of text.matchAll(entry)) {
+    out[Number(m[1])] = (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1');
+    found = true;
+  }
+  return found ? out : undefined;
+}
+
+/** The model's image input and class names, checked before ONNX Runtime loads it. */
+export function detectionSetup(summary: Pick<OnnxSummary, 'inputs' | 'metadataProps'>, modelConfig?: unknown): DetectionSetup {
+  const inputs: OnnxValueInfo[] = summary.inputs;
+  const input = inputs.length === 1 && (inputs[0]!.dtype ?? 'float32') === 'float32' ? inputs[0] : undefined;
+  const shape = input?.shape;
+  if (!input || !shape || shape.length !== 4 || (typeof shape[1] === 'number' && shape[1] !== 3)) {
+    const takes = inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
+    throw new ModelctlError('INVALID_INPUT', `the model does not take one image tensor [batch, 3, height, width] (it takes ${takes || 'nothing'})`, { hint: 'object-detection runs YOLO models in the Ultralytics export layout; try --task raw' });
+  }
+  let [height, width] = [shape[2], shape[3]];
+  if (typeof height !== 'number' || typeof width !== 'number' || height <= 0 || width <= 0) {
+    // A dynamic export: the size it was exported at, from Ultralytics' imgsz ("[640, 640]").
+    const sizes = (summary.metadataProps.imgsz ?? '').match(/\d+/g)?.map(Number) ?? [];
+    [height, width] = [sizes[0] ?? 640, sizes[1] ?? sizes[0] ?? 640];
+  }
+  const id2label = (modelConfig as { id2label?: unknown } | undefined)?.id2label;
+  const fromConfig = id2label && typeof id2label === 'object' ? Object.fromEntries(Object.entries(id2label as Record<string, unknown>).map(([k, v]) => [Number(k), String(v)])) : undefined;
+  const names = (summary.metadataProps.names !== undefined ? parseUltralyticsNames(summary.metadataProps.names) : undefined) ?? fromConfig ?? {};
+  const batch = typeof shape[0] === 'number' && shape[0] > 0 ? shape[0] : undefined;
+  return { input: input.name, height, width, names, ...(batch !== undefined ? { batch } : {}) };
+}
+
+function threshold(value: number | undefined, fallback: number, flag: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < 0 || v > 1) throw new ModelctlError('USAGE', `${flag} must be a number from 0 to 1, not ${String(value)}`, { hint: `${flag} ${fallback} is the default` });
+  return v;
+}
+
+/** Ultralytics' non_max_suppression and scale_boxes for one image's [4 + classes, anchors] slice. */
+export function decodeDetections(
+  data: ArrayLike<number>,
+  rows: number,
+  anchors: number,
+  offset: number,
+  original: { width: number; height: number },
+  setup: Pick<DetectionSetup, 'width' | 'height' | 'names'>,
+  options: DetectionOptions = {},
+): Detection[] {
+  const conf = threshold(options.conf, 0.25, '--conf');
+  const iouThreshold = threshold(options.iou, 0.45, '--iou');
+  const maxDet = options.maxDet ?? 300;
+  const at = (r: number, a: number): number => data[offset + r * anchors + a] as number;
+  const boxes: Float64Array[] = [];
+  const scores: number[] = [];
+  const classes: number[] = [];
+  for (let a = 0; a < anchors; a++) {
+    let best = 4;
+    for (let r = 5; r < rows; r++) if (at(r, a) > at(best, a)) best = r;
+    const score = at(best, a);
+    if (!(score > conf)) continue;
+    const [cx, cy, w, h] = [at(0, a), at(1, a), at(2, a), at(3, a)];
+    boxes.push(Float64Array.of(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2));
+    scores.push(score);
+    classes.push(best - 4);
+  }
+  const gain = Math.min(setup.height / original.height, setup.width / original.width);
+  const padX = roundHalfEven((setup.width - original.width * gain) / 2 - 0.1);
+  const padY = roundHalfEven((setup.height - original.height * gain) / 2 - 0.1);
+  const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
+  return nms(boxes, scores, classes, iouThreshold).slice(0, maxDet).map((i) => {
+    const b = boxes[i] as Float64Array;
+    const id = classes[i] as number;
+    return {
+      label: setup.names[id] ?? String(id),
+      class_id: id,
+      score: scores[i] as number,
+      box: [
+        clip(((b[0] as number) - padX) / gain, original.width),
+        clip(((b[1] as number) - padY) / gain, original.height),
+        clip(((b[2] as number) - padX) / gain, original.width),
+        clip(((b[3] as number) - padY) / gain, original.height),
+      ],
+    };
+  });
+}
+
+/** One batch of image files through a YOLO detector; one prediction per image, in order. */
+export async function detectObjects(ctx: RunContext, setup: DetectionSetup, files: readonly string[], options: DetectionOptions = {}): Promise<DetectionPrediction[]> {
+  if (files.length === 0) return [];
+  const target = { width: setup.width, height: setup.height };
+  const plane = 3 * setup.height * setup.width;
+  const pixels = new Float32Array(files.length * plane);
+  const sizes: Array<{ width: number; height: number }> = [];
+  for (const [i, file] of files.entries()) {
+    const rgb = await decodeImage(file);
+    sizes.push({ width: rgb.width, height: rgb.height });
+    pixels.set(letterbox(rgb, target), i * plane);
+  }
+  const name = tensorOutputs(ctx)[0] as string;
+  const feeds = { [setup.input]: new ctx.Tensor('float32', pixels, [files.length, 3, setup.height, setup.width]) };
+  const out = (await runSession(ctx, feeds, [name]))[name];
+  const dims = out?.dims ?? [];
+  if (!out || dims.length !== 3 || dims[0] !== files.length || (dims[1] as number) < 5) {
+    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; object-detection needs [batch, 4 + classes, anchors]`, {
+      hint: 'the model is not a YOLO detector in the Ultralytics layout (an export with nms=True or end2end differs): try --task raw',
+    });
+  }
+  const [rows, anchors] = [dims[1] as number, dims[2] as number];
+  const data = out.data as Float32Array;
+  return files.map((_, i) => ({ detections: decodeDetections(data, rows, anchors, i * rows * anchors, sizes[i]!, setup, options) }));
+}
