@@ -4,6 +4,12 @@ import { VERSION } from '../version.js';
 import type { CommandModule, CliContext, GlobalOptions } from './context.js';
 import { Output } from './render/output.js';
 import { renderError } from './render/errors.js';
+import type { SpecTools } from './specs/tools.js';
+import { declare as declarePull } from './specs/pull.js';
+import { declare as declareExport } from './specs/export.js';
+import { declare as declareBench } from './specs/bench.js';
+import { declare as declareSetup } from './specs/setup.js';
+import { declare as declareServe } from './specs/serve.js';
 
 /**
  * Declares every command and lazy-loads the one that runs, so `modelctl list` never pays for onnxruntime. This is
@@ -188,22 +194,8 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
     'modelctl predict ./yolov8n.onnx street.jpg --conf 0.5 --iou 0.45',
   ).action(action('predict'));
 
-  const later: Array<[string, string, string, string[]]> = [
-    ['pull', 'download a model from the Hugging Face Hub, a URL or a folder into the registry', '<source>', ['modelctl pull hf:org/model --revision main']],
-    ['export', 'convert a model to ONNX with the real Python converters, validate and register it', '<ref>', ['modelctl export org/bert --task text-classification']],
-    ['bench', 'measure latency, throughput and memory with ONNX Runtime', '<ref>', ['modelctl bench iris --batch-sizes 1,32']],
-    ['setup', 'set up the Python converter environment', '[what]', ['modelctl setup python --with sklearn']],
-    ['serve', 'serve the registry over HTTP (Open Inference Protocol)', '', ['modelctl serve --port 8080']],
-  ];
-  for (const [name, description, args, examples] of later) {
-    const cmd = program.command(name).description(`${description} (not available yet)`).allowUnknownOption().allowExcessArguments();
-    if (args) cmd.argument(args);
-    example(cmd, ...examples).action(async () => {
-      throw new ModelctlError('NOT_AVAILABLE', `\`modelctl ${name}\` is not available yet in modelctl ${VERSION}`, {
-        hint: 'it is planned; run `modelctl --help` for the commands available now',
-      });
-    });
-  }
+  const tools: SpecTools = { action, example, collect };
+  for (const declare of [declarePull, declareExport, declareBench, declareSetup, declareServe]) declare(program, tools);
   return program;
 }
 
