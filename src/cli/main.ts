@@ -200,6 +200,13 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  // `modelctl list | head`: a reader that went away is not an error; stop quietly as other Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   process.once('SIGINT', () => {
     controller.abort(new ModelctlError('INTERRUPTED', 'interrupted'));
     process.once('SIGINT', () => process.exit(EXIT_CODES.INTERRUPTED));
