@@ -1,9 +1,10 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromOnnx } from '../formats/task.js';
 import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
-import { readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
+import { readOnnxSummary, type OnnxSummary, type OnnxValueInfo } from '../onnx/summary.js';
+import { findZipMaps, withFloatOutputs } from '../onnx/zipmap.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { modelArg } from './model-ref.js';
@@ -134,8 +135,26 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
   return id2label && typeof id2label === 'object' ? (id2label as Record<string, string>) : undefined;
 }
 
-/** Runs one batch through a model: resolve, open an ONNX Runtime session, run the task, record the use. */
-export async function predict(options: PredictOptions): Promise<PredictResult> {
+/** Refuses an input of the wrong kind for the task, before anything is loaded. */
+function checkInputKind(task: string, kind: PredictInput['kind']): void {
+  if (isTextTask(task) && kind !== 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+  if (task === 'question-answering' && kind !== 'questions') throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', { hint: 'give --question Q --context C, or --input \'{"question": "...", "context": "..."}\'' });
+  if (isImageTask(task) && kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
+  if (task === 'raw' && kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
+  if (task.startsWith('tabular-') && kind !== 'rows' && kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
+}
+
+/** A model opened for a task: run it on as many inputs as needed, then close it. */
+export interface Predictor {
+  readonly resolved: ResolvedModel;
+  readonly task: string;
+  readonly taskReason: string;
+  run(input: PredictInput, extra?: { rowName?: (index: number) => string }): Promise<PredictResult>;
+  close(): Promise<void>;
+}
+
+/** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
+export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
@@ -144,65 +163,90 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     }
     throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
   }
-  let text: { setup: TextSetup; texts: string[] } | undefined;
-  if (isTextTask(task)) {
-    if (options.input.kind !== 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
-    // The tokenizer is found (or its absence reported) before ONNX Runtime loads the model.
-    text = { setup: await prepareText(options.model, m, options.registry, options.normalize), texts: options.input.texts };
-  }
-  let qa: { setup: TextSetup; pairs: QuestionContext[] } | undefined;
-  if (task === 'question-answering') {
-    if (options.input.kind !== 'questions') throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', { hint: 'give --question Q --context C, or --input \'{"question": "...", "context": "..."}\'' });
-    qa = { setup: await prepareText(options.model, m, options.registry), pairs: options.input.pairs };
-  }
-  let image: { setup: ImageSetup; files: string[] } | undefined;
-  if (isImageTask(task)) {
-    if (options.input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
-    image = { setup: await prepareImage(options.model, m, options.registry, task), files: options.input.files };
-  }
+  if (options.inputKind) checkInputKind(task, options.inputKind);
+  // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
+  const text = isTextTask(task) || task === 'question-answering' ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined) : undefined;
+  const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
+  const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
-  const opened: OpenedSession = await openSession(m.path, options);
+  const opened: OpenedSession = await openSession(m.path, options, zipmap?.bytes);
   const ort = await loadOrt();
-  try {
-    const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: m.summary.outputs };
-    const t1 = performance.now();
-    const base = {
-      model: m.manifest ? `${m.manifest.name}:${m.manifest.version}` : m.path,
-      task,
-      taskReason: reason,
-      provider: opened.provider,
-      ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
-    };
-    let result: PredictResult;
-    if (text) {
-      const predictions = await predictTexts(ctx, text.setup, task, text.texts, options);
-      const normalized = task === 'feature-extraction' ? { normalized: text.setup.normalize } : {};
-      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, ...normalized, predictions };
-    } else if (qa) {
-      const predictions = await answerQuestions(ctx, qa.setup.tokenizer, qa.pairs, options.batchSize !== undefined ? { batchSize: options.batchSize } : {});
-      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
-    } else if (image) {
-      const predictions = await predictImages(ctx, image.setup, image.files, options);
-      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
-    } else if (task === 'raw') {
-      if (options.input.kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
-      const outputs = await predictRaw(ctx, options.input.tensors);
-      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, outputs };
-    } else {
-      if (options.input.kind === 'texts' || options.input.kind === 'images' || options.input.kind === 'questions') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${options.input.kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
-      const rows = options.input.kind === 'rows' ? options.input.rows : tensorsAsRows(options.input.tensors, m.summary);
-      const names = labelNames(m);
-      const columns = options.input.kind === 'rows' ? options.input.columns : undefined;
-      const predictions = (await predictTabular(ctx, rows, task, m.embedded?.featureConfig, columns)).map((p) =>
-        names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p,
-      );
-      result = { ...base, timings: { loadMs: t1 - t0, runMs: performance.now() - t1 }, predictions };
+  const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: [...m.summary.outputs, ...(zipmap?.outputs ?? [])] };
+  const loadMs = performance.now() - t0;
+  const base = {
+    model: m.manifest ? `${m.manifest.name}:${m.manifest.version}` : m.path,
+    task,
+    taskReason: reason,
+    provider: opened.provider,
+    ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
+  };
+  const names = labelNames(m);
+  let touched = false;
+  const compute = async (input: PredictInput, rowName?: (index: number) => string): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
+    checkInputKind(task, input.kind);
+    if (input.kind === 'texts') {
+      const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, options);
+      return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };
     }
-    // The last-use record only orders gc's evictions: a failure to write it (a read-only home, a version removed
-    // meanwhile) must not throw away a computed result.
-    if (m.manifest && options.registry) await options.registry.store.touch(m.manifest.name, m.manifest.version).catch(() => {});
-    return result;
+    if (input.kind === 'questions') return { predictions: await answerQuestions(ctx, (text as TextSetup).tokenizer, input.pairs, options.batchSize !== undefined ? { batchSize: options.batchSize } : {}) };
+    if (input.kind === 'images') return { predictions: await predictImages(ctx, image as ImageSetup, input.files, options) };
+    if (task === 'raw') return { outputs: await predictRaw(ctx, (input as { tensors: Record<string, unknown> }).tensors) };
+    const rows = input.kind === 'rows' ? input.rows : tensorsAsRows(input.tensors, m.summary);
+    const predictions = await predictTabular(ctx, rows, task, {
+      featureConfig: m.embedded?.featureConfig,
+      ...(input.kind === 'rows' && input.columns ? { columns: input.columns } : {}),
+      ...(zipmap ? { classLabels: zipmap.labels } : {}),
+      ...(rowName ? { rowName } : {}),
+    });
+    return { predictions: predictions.map((p) => (names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p)) };
+  };
+  return {
+    resolved: m,
+    task,
+    taskReason: reason,
+    async run(input, extra) {
+      const t1 = performance.now();
+      const body = await compute(input, extra?.rowName);
+      // The last-use record only orders gc's evictions: a failure to write it (a read-only home, a version removed
+      // meanwhile) must not throw away a computed result.
+      if (!touched && m.manifest && options.registry) {
+        touched = true;
+        await options.registry.store.touch(m.manifest.name, m.manifest.version).catch(() => {});
+      }
+      return { ...base, timings: { loadMs, runMs: performance.now() - t1 }, ...body };
+    },
+    close: () => opened.session.release(),
+  };
+}
+
+/** Runs one input (a batch of rows, texts, images or questions) through a model: open, run, close. */
+export async function predict(options: PredictOptions): Promise<PredictResult> {
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const predictor = await openPredictor({ ...options, resolved: m, inputKind: options.input.kind });
+  try {
+    return await predictor.run(options.input);
   } finally {
-    await opened.session.release();
+    await predictor.close();
   }
+}
+
+/** Models larger than this are not read into memory to expose a ZipMap's input: their labels still come back. */
+const ZIPMAP_READ_LIMIT = 512 * 1024 * 1024;
+
+/** A classifier ending in ZipMap: the model with the tensors the ZipMaps read declared as outputs, and their labels. */
+async function zipMapOutputs(m: ResolvedModel): Promise<{ bytes: Uint8Array; outputs: OnnxValueInfo[]; labels: Record<string, Array<string | number>> } | undefined> {
+  if (!m.summary.outputs.some((o) => o.kind !== 'tensor') || m.summary.externalData.length > 0) return undefined;
+  const st = await stat(m.path);
+  if (st.size > ZIPMAP_READ_LIMIT) return undefined;
+  const original = await readFile(m.path).catch((err: unknown) => {
+    throw fsError(err, m.path);
+  });
+  const known = new Set(m.summary.outputs.map((o) => o.name));
+  const zipmaps = findZipMaps(original).filter((z) => !known.has(z.input));
+  if (zipmaps.length === 0) return undefined;
+  return {
+    bytes: withFloatOutputs(original, zipmaps.map((z) => z.input)),
+    outputs: zipmaps.map((z) => ({ name: z.input, kind: 'tensor', dtype: 'float32' })),
+    labels: Object.fromEntries(zipmaps.map((z) => [z.input, z.labels])),
+  };
 }

@@ -96,17 +96,21 @@ export function ortSessionOptions(options: SessionOptions, providers?: ProviderC
   };
 }
 
-/** Opens a session on a model file; `openFingerprinted` lets the cache reuse the stamps it already took. */
-export async function openSession(modelPath: string, options: SessionOptions = {}): Promise<OpenedSession> {
+/**
+ * Opens a session on a model file; `openFingerprinted` lets the cache reuse the stamps it already took. `bytes`,
+ * when given, is the model to load instead of the file's own bytes (the file with extra outputs declared).
+ */
+export async function openSession(modelPath: string, options: SessionOptions = {}, bytes?: Uint8Array): Promise<OpenedSession> {
   normalize(options); // bad options fail before any file is touched
-  return openFingerprinted(await fingerprintModel(modelPath), options);
+  return openFingerprinted(await fingerprintModel(modelPath), options, bytes);
 }
 
-export async function openFingerprinted(fingerprint: ModelFingerprint, options: SessionOptions): Promise<OpenedSession> {
+export async function openFingerprinted(fingerprint: ModelFingerprint, options: SessionOptions, bytes?: Uint8Array): Promise<OpenedSession> {
   const o = normalize(options);
   const ort = await loadOrt();
   const started = performance.now();
-  const attempt = (providers: ProviderConfig[]) => ort.InferenceSession.create(fingerprint.path, ortSessionOptions(o, providers));
+  const attempt = (providers: ProviderConfig[]) =>
+    bytes ? ort.InferenceSession.create(bytes, ortSessionOptions(o, providers)) : ort.InferenceSession.create(fingerprint.path, ortSessionOptions(o, providers));
   const onCpu = () => attempt(['cpu']).catch((err: unknown) => {
     throw modelLoadError(err, fingerprint.path, ort.env.versions.node);
   });
@@ -145,7 +149,7 @@ export async function openFingerprinted(fingerprint: ModelFingerprint, options: 
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     createMs: performance.now() - started,
-    key: sessionKey(fingerprint, o),
+    key: `${sessionKey(fingerprint, o)}${bytes ? `#${bytes.length}` : ''}`,
     bytes: fingerprint.bytes,
   };
 }
