@@ -17,7 +17,7 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
 /** Inputs for one model run: the reference inputs the source framework used (iris keeps them in reference.json). */
 function inputsOf(name: string, f: Fixture): Record<string, ort.Tensor> {
   let ref = f.facts.reference?.inputs;
-  if (!ref && name === 'iris-logreg') {
+  if (!ref && (name === 'iris-logreg' || name === 'sklearn-zipmap')) {
     const iris = JSON.parse(readFileSync(join(FIXTURES, name, 'reference.json'), 'utf8')) as { input_name: string; input: number[][] };
     ref = { [iris.input_name]: { dtype: 'float32', shape: [iris.input.length, iris.input[0]!.length], data: iris.input } };
   }
@@ -39,8 +39,10 @@ function inputsOf(name: string, f: Fixture): Record<string, ort.Tensor> {
 
 async function run(path: string, feeds: Record<string, ort.Tensor>): Promise<Record<string, unknown[]>> {
   const session = await ort.InferenceSession.create(path);
+  // onnxruntime-node returns tensors only, not a ZipMap's sequence of maps.
+  const tensors = (await readOnnxSummary(path)).outputs.filter((o) => o.kind === 'tensor').map((o) => o.name);
   try {
-    const out = await session.run(feeds);
+    const out = await session.run(feeds, tensors);
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, Array.from(t.data as ArrayLike<unknown>)]));
   } finally {
     await session.release();

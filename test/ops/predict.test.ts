@@ -39,6 +39,19 @@ describe('predict against the frameworks’ own outputs', () => {
     expect((await registry.list()).entries[0]?.lastUsed).not.toBeNull();
   });
 
+  it('a ZipMap classifier (skl2onnx default): labels and probabilities keyed by class name, as scikit-learn gives them', async () => {
+    const ref = JSON.parse(readFileSync(join(FIXTURES, 'sklearn-zipmap', 'reference.json'), 'utf8')) as {
+      input: number[][]; classes: string[]; sklearn: { predict: string[]; predict_proba: number[][] };
+    };
+    const r = await predict({ model: join(FIXTURES, 'sklearn-zipmap', 'model.onnx'), input: { kind: 'rows', rows: ref.input }, threads: 1 });
+    expect(r.task).toBe('tabular-classification');
+    expect(r.predictions?.map((p) => p.label)).toEqual(ref.sklearn.predict);
+    r.predictions?.forEach((p, i) => {
+      expect(Object.keys(p.probabilities ?? {})).toEqual(ref.classes);
+      ref.classes.forEach((c, k) => expect(Math.abs((p.probabilities?.[c] as number) - (ref.sklearn.predict_proba[i]?.[k] as number))).toBeLessThan(1e-6));
+    });
+  });
+
   it('names labels and orders features from embedded metadata', async () => {
     const dir = tempDir();
     const file = join(dir, 'iris.onnx');
