@@ -182,10 +182,13 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
       .option('--fallback <device>', 'run on this device if --device cannot be used (only cpu)')
       .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)')
       .option('--optimization <level>', 'graph optimization: disabled, basic, extended, all', 'all')
-      .option('--json', 'print JSON'),
+      .option('--fail-fast', 'streams (.jsonl, .csv, .txt, stdin): stop at the first bad record instead of reporting it and going on')
+      .option('--json', 'print JSON: one document, or JSON Lines ({"line": N, ...}) for a stream (the default when stdout is not a terminal)')
+      .option('--table', 'print the table even when stdout is not a terminal'),
     'modelctl predict iris 5.1,3.5,1.4,0.2 6.3,3.3,6.0,2.5',
     'modelctl predict ./model.onnx --input \'{"input": [[5.1, 3.5, 1.4, 0.2]]}\' --json',
     'modelctl predict iris --file rows.csv --device cuda --fallback cpu',
+    'cat rows.jsonl | modelctl predict iris --file - > predictions.jsonl',
     'modelctl predict ./bert/model.onnx "the model was great" "it crashed" --top-k 2',
     'modelctl predict embedder --file sentences.txt --normalize --json',
     'modelctl predict ./vit/model.onnx cat.jpg dog.png --top-k 3',

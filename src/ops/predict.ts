@@ -149,6 +149,9 @@ export interface Predictor {
   readonly resolved: ResolvedModel;
   readonly task: string;
   readonly taskReason: string;
+  readonly provider: 'cpu' | 'cuda';
+  /** Set when CUDA was asked for and the CPU runs instead: why. */
+  readonly fellBack?: string;
   run(input: PredictInput, extra?: { rowName?: (index: number) => string }): Promise<PredictResult>;
   close(): Promise<void>;
 }
@@ -204,6 +207,8 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     resolved: m,
     task,
     taskReason: reason,
+    provider: opened.provider,
+    ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
     async run(input, extra) {
       const t1 = performance.now();
       const body = await compute(input, extra?.rowName);

@@ -91,15 +91,15 @@ interface CsvRecord {
  * The records of a CSV text: fields split by commas, double quotes around fields that hold commas, quotes ("")
  * or line breaks. White space around a field is dropped, inside quotes it is kept.
  */
-function csvRecords(text: string, where: string): CsvRecord[] {
+function csvRecords(text: string, where: string, firstLine = 1): CsvRecord[] {
   const records: CsvRecord[] = [];
   let fields: string[] = [];
   let field = '';
   let quoted = false; // the current field had a quoted part
   let inQuotes = false;
-  let line = 1;
-  let start = 1; // where the current record began
-  let quoteLine = 1;
+  let line = firstLine;
+  let start = firstLine; // where the current record began
+  let quoteLine = firstLine;
   let closedAt = 0; // where the quoted part of the field ended: white space after it is dropped
   const endField = (): void => {
     fields.push(quoted ? field.slice(0, closedAt) + field.slice(closedAt).trim() : field.trim());
@@ -149,6 +149,11 @@ function csvRecords(text: string, where: string): CsvRecord[] {
   }
   if (fields.length > 0 || quoted || field.trim() !== '') endRecord();
   return records;
+}
+
+/** The fields of one CSV record (which may span lines inside quotes) that starts on line `line` of `where`. */
+export function csvFields(text: string, where: string, line: number): string[] {
+  return csvRecords(text, where, line)[0]?.fields ?? [];
 }
 
 /** CSV with a header line: one array of strings per row, in header order; fully blank lines are skipped. */

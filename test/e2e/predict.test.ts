@@ -7,13 +7,16 @@ describe('modelctl predict (spawned binary)', () => {
   it('prints a table for people and a JSON document for scripts', async () => {
     const home = tempDir();
     await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
-    const table = await cli(['predict', 'iris', '5.1,3.5,1.4,0.2', '6.3,3.3,6.0,2.5'], { home });
+    const table = await cli(['predict', 'iris', '5.1,3.5,1.4,0.2', '6.3,3.3,6.0,2.5', '--table'], { home });
     expect(table.exitCode, table.stderr).toBe(0);
     expect(table.stdout.trim().split('\n')).toEqual([
       'ROW  LABEL  PROBABILITIES',
       '1    0      0: 0.9847  1: 0.0153  2: 0.0000',
       '2    2      0: 0.0000  1: 0.0062  2: 0.9938',
     ]);
+    // Off a terminal (a pipe, a file) the default is the JSON document; --table asks for the table anyway.
+    const piped = await cli(['predict', 'iris', '5.1,3.5,1.4,0.2'], { home });
+    expect(JSON.parse(piped.stdout)).toMatchObject({ task: 'tabular-classification', predictions: [{ label: 0 }] });
     const json = await cli(['predict', 'iris', '--input', '[[5.1, 3.5, 1.4, 0.2]]', '--json'], { home });
     const doc = JSON.parse(json.stdout);
     expect(doc).toMatchObject({ model: 'iris:1.0.0', task: 'tabular-classification', provider: 'cpu', predictions: [{ label: 0 }] });
@@ -21,7 +24,8 @@ describe('modelctl predict (spawned binary)', () => {
     writeFileSync(join(dir, 'rows.csv'), 'a,b,c,d\n5.1,3.5,1.4,0.2\n');
     const csv = await cli(['predict', 'iris', '--file', join(dir, 'rows.csv'), '--json'], { home });
     expect(csv.exitCode, csv.stderr).toBe(0);
-    expect(JSON.parse(csv.stdout).predictions).toEqual(doc.predictions);
+    // A CSV file is a stream: JSON Lines, one record per row, named by the line it came from.
+    expect(csv.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: 2, ...doc.predictions[0] }]);
     const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
     expect(list.models[0].lastUsed).not.toBeNull();
   });

@@ -101,7 +101,7 @@ describe('modelctl predict on images (spawned binary)', () => {
       expect(p.labels.map((l) => l.label)).toEqual(want.map((l) => l.label));
       expectClose(p.labels.map((l) => l.score), want.map((l) => l.score), 1e-2);
     });
-    const table = await cli(['predict', VIT, '--file', 'fixtures/models/optimum-vit-tiny/checker.png', '--top-k', '2']);
+    const table = await cli(['predict', VIT, '--file', 'fixtures/models/optimum-vit-tiny/checker.png', '--top-k', '2', '--table']);
     expect(table.exitCode, table.stderr).toBe(0);
     expect(table.stdout.trim().split('\n').map((l) => l.replace(/\d\.\d{4}$/, 'S'))).toEqual([
       'IMAGE                                         LABEL  SCORE',

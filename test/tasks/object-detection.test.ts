@@ -120,7 +120,7 @@ describe('modelctl predict (object-detection)', () => {
     expect(r.task).toBe('object-detection');
     r.predictions.forEach((p, i) => expectSameDetections(p.detections, REF.images[i]!.detections, REF.images[i]!.file));
 
-    const table = await cli(['predict', MODEL, FILES[0]!, '--conf', '0.9', '--iou', '0.45']);
+    const table = await cli(['predict', MODEL, FILES[0]!, '--conf', '0.9', '--iou', '0.45', '--table']);
     expect(table.exitCode).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^IMAGE\s+CLASS\s+SCORE\s+BOX/);

@@ -17,7 +17,7 @@ describe('modelctl predict on texts (spawned binary)', () => {
       expect(p.labels.map((l) => l.label)).toEqual(['positive', 'negative']);
       expectClose(p.labels.map((l) => l.score), [want[1]!, want[0]!], 1e-4);
     });
-    const table = await cli(['predict', CLASSIFIER, 'the model was great', '--top-k', '2']);
+    const table = await cli(['predict', CLASSIFIER, 'the model was great', '--top-k', '2', '--table']);
     expect(table.exitCode, table.stderr).toBe(0);
     expect(table.stdout.trim().split('\n').map((l) => l.replace(/\d\.\d{4}$/, 'S'))).toEqual([
       'TEXT                 LABEL     SCORE',
@@ -26,18 +26,19 @@ describe('modelctl predict on texts (spawned binary)', () => {
     ]);
   });
 
-  it('embeds a .txt file in batches, warns about truncation on stderr, and refuses a model without a tokenizer', async () => {
+  it('embeds a .txt file as a stream in batches (JSON Lines), warns about truncation on stderr, and refuses a model without a tokenizer', async () => {
     const dir = tempDir();
     const file = join(dir, 'texts.txt');
-    writeFileSync(file, `${EMBEDDER_REF.sentences.join('\n')}\n${EMBEDDER_REF.truncation.sentence}\n`);
+    writeFileSync(file, `${EMBEDDER_REF.sentences.join('\n')}\n\n${EMBEDDER_REF.truncation.sentence}\n`);
     const r = await cli(['predict', EMBEDDER, '--file', file, '--batch-size', '2', '--normalize', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^warning: 1 text was longer than the model takes and was truncated/);
-    const doc = JSON.parse(r.stdout);
-    expect(doc.normalized).toBe(true);
-    expectClose(doc.predictions[3].embedding, EMBEDDER_REF.truncation.normalized, 1e-4);
-    expect(doc.predictions[3].truncated).toBe(true);
-    const human = await cli(['predict', EMBEDDER, 'the model was great']);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; embedding: number[]; truncated?: boolean });
+    // One record per non-blank line, numbered by the line it came from (line 4 is blank).
+    expect(records.map((d) => d.line)).toEqual([1, 2, 3, 5]);
+    expectClose(records[3]!.embedding, EMBEDDER_REF.truncation.normalized, 1e-4);
+    expect(records[3]!.truncated).toBe(true);
+    const human = await cli(['predict', EMBEDDER, 'the model was great', '--table']);
     expect(human.stdout.split('\n')[1]).toMatch(/^the model was great {2}32 {3}\[1\.2595, -0\.9972, -0\.5107, -0\.1829, …\]$/);
     copyFileSync(CLASSIFIER, join(dir, 'model.onnx'));
     const bare = await cli(['predict', join(dir, 'model.onnx'), '--task', 'text-classification', 'hi']);

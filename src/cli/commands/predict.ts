@@ -1,5 +1,8 @@
-import { ModelctlError } from '../../errors.js';
-import { chooseTask, predict, resolveModel, type PredictInput, type PredictResult } from '../../ops/predict.js';
+import { once } from 'node:events';
+import { ModelctlError, type ErrorCode } from '../../errors.js';
+import { chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../ops/predict.js';
+import { predictStream, recordKind, type StreamOutcome } from '../../ops/predict-stream.js';
+import { openRecords, type RecordStream } from '../../tasks/records.js';
 import { isImageTask } from '../../ops/predict-image.js';
 import { isTextTask, readTextFile, textsFromJson } from '../../ops/predict-text.js';
 import { pairsFromJson } from '../../tasks/question-answering.js';
@@ -8,47 +11,17 @@ import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { fromJson, parseJsonText, readInputFile, readStdin, readTextInput, tryJson, type ParsedInput } from '../../tasks/inputs.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
-import { printable, renderTable } from '../render/table.js';
+import { jsonLine, renderResult } from '../render/predict.js';
 
 /** Positional values: rows of comma-separated numbers (`5.1,3.5,1.4,0.2`). */
 function rowsFromArgs(values: string[]): ParsedInput {
   return { kind: 'rows', rows: values.map((v) => v.split(',').map((x) => x.trim())) };
 }
 
-/** A text for a table cell: one line, cut to `max` characters. */
-function shorten(text: string, max = 40): string {
-  const flat = [...text.replace(/\s+/g, ' ').trim()];
-  return printable(flat.length > max ? `${flat.slice(0, max - 1).join('')}…` : flat.join(''));
-}
-
-/** Classification: the best label per text, or the K asked for; embeddings: the dimension and the first values. */
-function renderTexts(out: Output, r: PredictResult, texts: string[], topK: number | undefined): string {
-  const preds = r.predictions ?? [];
-  if (r.task === 'feature-extraction') {
-    return renderTable(out.c, ['TEXT', 'DIM', 'EMBEDDING'], preds.map((p, i) => {
-      const v = p.embedding ?? [];
-      return [shorten(texts[i] ?? ''), String(v.length), `[${v.slice(0, 4).map((x) => x.toFixed(4)).join(', ')}${v.length > 4 ? ', …' : ''}]`];
-    }));
-  }
-  return renderTable(out.c, ['TEXT', 'LABEL', 'SCORE'], preds.flatMap((p, i) =>
-    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(l.label), l.score.toFixed(4)]),
-  ));
-}
-
-/** Entities per text (token-classification); the answer per question (question-answering). */
-function renderSpans(out: Output, r: PredictResult, texts: string[]): string {
-  if (r.task === 'question-answering') {
-    return renderTable(out.c, ['QUESTION', 'ANSWER', 'SCORE', 'SPAN'], (r.predictions ?? []).map((p, i) => [shorten(texts[i] ?? ''), shorten(p.answer ?? '', 60), (p.score ?? 0).toFixed(4), `${p.start}-${p.end}`]));
-  }
-  return renderTable(out.c, ['TEXT', 'ENTITY', 'WORD', 'SCORE', 'SPAN'], (r.predictions ?? []).flatMap((p, i) =>
-    (p.entities ?? []).map((e, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(e.entity_group ?? e.entity ?? ''), shorten(e.word), e.score.toFixed(4), `${e.start}-${e.end}`]),
-  ));
-}
-
 /** --file for question-answering: one JSON value, or JSON Lines of {"question", "context"}; - reads stdin. */
-async function readPairs(path: string): Promise<ReturnType<typeof pairsFromJson>> {
+async function readPairs(path: string, stdin: () => Promise<string>): Promise<ReturnType<typeof pairsFromJson>> {
   const where = path === '-' ? 'stdin' : path;
-  const text = path === '-' ? await readStdin() : await readTextInput(path);
+  const text = path === '-' ? await stdin() : await readTextInput(path);
   const whole = tryJson(text);
   if (whole) return pairsFromJson(whole.value, where);
   return text.split(/\r?\n/).flatMap((line, i) => (line.trim() === '' ? [] : pairsFromJson(parseJsonText(line, `${where} line ${i + 1}`), `${where} line ${i + 1}`)));
@@ -61,23 +34,6 @@ function aggregation(value: unknown): (typeof AGGREGATIONS)[number] | undefined 
   return v;
 }
 
-/** The best label per image file, or the K asked for. */
-function renderImages(out: Output, r: PredictResult, files: string[], topK: number | undefined): string {
-  return renderTable(out.c, ['IMAGE', 'LABEL', 'SCORE'], (r.predictions ?? []).flatMap((p, i) =>
-    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(files[i] ?? '', 60) : '', printable(l.label), l.score.toFixed(4)]),
-  ));
-}
-
-/** Detections per image file: one row each (a '-' row for an image without any). */
-function renderDetections(out: Output, r: PredictResult, files: string[]): string {
-  return renderTable(out.c, ['IMAGE', 'CLASS', 'SCORE', 'BOX'], (r.predictions ?? []).flatMap((p, i) => {
-    const file = shorten(files[i] ?? '', 60);
-    const found = p.detections ?? [];
-    if (found.length === 0) return [[file, '-', '-', '-']];
-    return found.map((d, k) => [k === 0 ? file : '', printable(d.label), d.score.toFixed(4), d.box.map((v) => v.toFixed(1)).join(', ')]);
-  }));
-}
-
 /** --conf and --iou: a number from 0 to 1. */
 function fraction(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -86,36 +42,69 @@ function fraction(flag: string, value: unknown): number | undefined {
   return v;
 }
 
-function render(out: Output, r: PredictResult): string {
-  const { c } = out;
-  if (r.predictions) {
-    if (r.task === 'tabular-regression') return renderTable(c, ['ROW', 'VALUE'], r.predictions.map((p, i) => [String(i + 1), JSON.stringify(p.value)]));
-    return renderTable(
-      c,
-      ['ROW', 'LABEL', 'PROBABILITIES'],
-      r.predictions.map((p, i) => [
-        String(i + 1),
-        printable(`${p.label ?? '-'}${p.label_name ? ` (${p.label_name})` : ''}`),
-        p.probabilities ? Object.entries(p.probabilities).map(([k, v]) => `${printable(k)}: ${v.toFixed(4)}`).join('  ') : '-',
-      ]),
-    );
-  }
-  return Object.entries(r.outputs ?? {})
-    .map(([name, t]) => {
-      const shown = t.data.slice(0, 16).map((v) => (typeof v === 'number' ? Number(v.toPrecision(6)) : v));
-      return `${c.bold(printable(name))} ${t.type}[${t.dims.join(', ')}] ${JSON.stringify(shown)}${t.data.length > 16 ? ` ... (${t.data.length} values)` : ''}`;
-    })
-    .join('\n');
-}
-
 function fallback(value: unknown): boolean {
   if (value === undefined) return false;
   if (value !== 'cpu') throw new ModelctlError('USAGE', `--fallback takes cpu, got "${String(value)}"`);
   return true;
 }
 
+function warnTruncated(out: Output, truncated: number): void {
+  if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
+}
+
+/** Writes a line, waiting when the reader is slower than we are. */
+async function writeLine(stream: NodeJS.WritableStream, line: string): Promise<void> {
+  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+}
+
+/**
+ * A stream of records: JSON Lines out as each batch finishes (or one table at the end for a person); a bad record
+ * is reported on stderr with its line number and the others go on, unless --fail-fast. Exit 2 when any failed.
+ */
+async function predictRecords(out: Output, predictor: Predictor, stream: RecordStream, o: { batchSize?: number; topK?: number; failFast: boolean }): Promise<number> {
+  const answered: StreamOutcome[] = [];
+  let failed: StreamOutcome['error'];
+  let failures = 0;
+  let count = 0;
+  let truncated = 0;
+  try {
+    for await (const outcome of predictStream(predictor, stream, o.batchSize !== undefined ? { batchSize: o.batchSize } : {})) {
+      count++;
+      if (outcome.prediction?.truncated) truncated++;
+      if (outcome.error) {
+        failures++;
+        failed ??= outcome.error;
+        if (o.failFast) throw new ModelctlError(outcome.error.code as ErrorCode, outcome.error.message, outcome.error.hint ? { hint: outcome.error.hint } : {});
+        out.warn(outcome.error.message);
+      }
+      if (out.json) await writeLine(out.stdout, jsonLine(outcome));
+      else if (!outcome.error) answered.push(outcome);
+    }
+  } finally {
+    await predictor.close();
+  }
+  warnTruncated(out, truncated);
+  if (!out.json && answered.length > 0) {
+    const result = { task: predictor.task, predictions: answered.map((a) => a.prediction ?? {}) } as PredictResult;
+    const lines = answered.map((a) => String(a.line));
+    if (predictor.task === 'raw') out.stdout.write(`${answered.map((a) => `line ${a.line}\n${renderResult(out, { ...result, outputs: a.outputs ?? {} }, { kind: 'tensors', tensors: {} }, o.topK)}`).join('\n')}\n`);
+    else out.stdout.write(`${renderResult(out, result, recordsInput(answered), o.topK, lines)}\n`);
+  }
+  if (!failed) return 0;
+  out.note(`${failures} of ${count} records failed`);
+  return new ModelctlError(failed.code as ErrorCode, failed.message).exitCode;
+}
+
+/** What the table shows beside each streamed prediction: its text or question (rows are named by line). */
+function recordsInput(answered: StreamOutcome[]): PredictInput {
+  if (answered.some((a) => a.question !== undefined)) return { kind: 'questions', pairs: answered.map((a) => ({ question: a.question ?? '', context: '' })) };
+  if (answered.some((a) => a.text !== undefined)) return { kind: 'texts', texts: answered.map((a) => a.text ?? '') };
+  return { kind: 'rows', rows: [] };
+}
+
 export async function run([model = '', ...values]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
-  const { out } = ctx;
+  // A table for a person at a terminal; JSON (JSON Lines for streams) for a pipe or a file, unless --table.
+  const out = ctx.out.withJson(options.json === true || (options.table !== true && ctx.out.stdout.isTTY !== true));
   const registry = openRegistry(ctx);
   const asked = options.question !== undefined || options.context !== undefined;
   const given = [options.input !== undefined, options.file !== undefined, values.length > 0, asked].filter(Boolean).length;
@@ -127,24 +116,6 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const resolved = await resolveModel(model, registry);
   const explicitTask = options.task !== undefined ? String(options.task) : undefined;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
-  let input: PredictInput;
-  if (asked && task !== 'question-answering') throw new ModelctlError('USAGE', `--question and --context are for question-answering models, not ${task}`);
-  if (task === 'question-answering') {
-    if (asked) {
-      if (options.question === undefined || options.context === undefined) throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, { hint: 'give --question Q --context C together' });
-      input = { kind: 'questions', pairs: pairsFromJson({ question: String(options.question), context: String(options.context) }, 'the question') };
-    } else if (options.input !== undefined) input = { kind: 'questions', pairs: pairsFromJson(parseJsonText(String(options.input), '--input'), '--input') };
-    else if (options.file !== undefined) input = { kind: 'questions', pairs: await readPairs(String(options.file)) };
-    else throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', { hint: 'or --input \'{"question": "...", "context": "..."}\'' });
-  } else if (isImageTask(task)) {
-    if (options.input !== undefined) throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
-    input = { kind: 'images', files: options.file !== undefined ? [String(options.file)] : values };
-  } else if (isTextTask(task)) {
-    const texts = options.input !== undefined ? textsFromJson(parseJsonText(String(options.input), '--input'), '--input') : options.file !== undefined ? await readTextFile(String(options.file)) : values;
-    input = { kind: 'texts', texts };
-  } else if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
-  else if (options.file !== undefined) input = await readInputFile(String(options.file), resolved.summary.inputs[0]?.name ?? 'input');
-  else input = rowsFromArgs(values);
   const threads = integer('--threads', options.threads, 0);
   const batchSize = integer('--batch-size', options.batchSize, 1);
   const topK = integer('--top-k', options.topK, 1);
@@ -152,10 +123,10 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const conf = fraction('--conf', options.conf);
   const iou = fraction('--iou', options.iou);
   if (agg !== undefined && task !== 'token-classification') throw new ModelctlError('USAGE', `--aggregation is for token-classification models, not ${task}`);
-  const result = await predict({
+  if (asked && task !== 'question-answering') throw new ModelctlError('USAGE', `--question and --context are for question-answering models, not ${task}`);
+  const settings = {
     model,
     registry,
-    input,
     resolved,
     ...(explicitTask !== undefined ? { task: explicitTask } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
@@ -168,11 +139,40 @@ export async function run([model = '', ...values]: string[], options: Record<str
     ...(threads !== undefined ? { threads } : {}),
     ...(fallback(options.fallback) ? { fallback: 'cpu' as const } : {}),
     ...(options.optimization !== undefined ? { graphOptimization: String(options.optimization) as GraphOptimization } : {}),
-  });
+  };
+
+  let stdin = readStdin;
+  if (options.file !== undefined && !isImageTask(task)) {
+    const opened = await openRecords(String(options.file), recordKind(task));
+    if (opened && 'records' in opened) {
+      const predictor = await openPredictor({ ...settings, inputKind: recordKind(task) });
+      if (predictor.fellBack) out.warn(`running on the CPU: ${predictor.fellBack}`);
+      out.debug(`task ${predictor.task} (${predictor.taskReason}); streaming ${opened.format} from ${opened.where}`);
+      return predictRecords(out, predictor, opened, { ...(batchSize !== undefined ? { batchSize } : {}), ...(topK !== undefined ? { topK } : {}), failFast: options.failFast === true });
+    }
+    if (opened) stdin = async () => opened.whole;
+  }
+  let input: PredictInput;
+  if (task === 'question-answering') {
+    if (asked) {
+      if (options.question === undefined || options.context === undefined) throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, { hint: 'give --question Q --context C together' });
+      input = { kind: 'questions', pairs: pairsFromJson({ question: String(options.question), context: String(options.context) }, 'the question') };
+    } else if (options.input !== undefined) input = { kind: 'questions', pairs: pairsFromJson(parseJsonText(String(options.input), '--input'), '--input') };
+    else if (options.file !== undefined) input = { kind: 'questions', pairs: await readPairs(String(options.file), stdin) };
+    else throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', { hint: 'or --input \'{"question": "...", "context": "..."}\'' });
+  } else if (isImageTask(task)) {
+    if (options.input !== undefined) throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+    input = { kind: 'images', files: options.file !== undefined ? [String(options.file)] : values };
+  } else if (isTextTask(task)) {
+    const texts = options.input !== undefined ? textsFromJson(parseJsonText(String(options.input), '--input'), '--input') : options.file !== undefined ? await readTextFile(String(options.file), stdin) : values;
+    input = { kind: 'texts', texts };
+  } else if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
+  else if (options.file !== undefined) input = await readInputFile(String(options.file), resolved.summary.inputs[0]?.name ?? 'input', stdin);
+  else input = rowsFromArgs(values);
+  const result = await predict({ ...settings, input });
   if (result.fellBack) out.warn(`running on the CPU: ${result.fellBack}`);
   out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);
-  const truncated = result.predictions?.filter((p) => p.truncated).length ?? 0;
-  if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
-  out.result(result, () => (input.kind === 'questions' ? renderSpans(out, result, input.pairs.map((p) => p.question)) : input.kind === 'texts' && (task === 'token-classification') ? renderSpans(out, result, input.texts) : input.kind === 'texts' ? renderTexts(out, result, input.texts, topK) : input.kind === 'images' ? (task === 'object-detection' ? renderDetections(out, result, input.files) : renderImages(out, result, input.files, topK)) : render(out, result)));
+  warnTruncated(out, result.predictions?.filter((p) => p.truncated).length ?? 0);
+  out.result(result, () => renderResult(out, result, input, topK));
   return 0;
 }

@@ -45,6 +45,12 @@ export class Output {
     this.interactive = env.CI === undefined && colorEnabled(this.stderr, { ...env, FORCE_COLOR: undefined }, options.color);
   }
 
+  /** The same output with JSON on or off (predict chooses JSON by itself when stdout is not a terminal). */
+  withJson(json: boolean): Output {
+    if (json === this.json) return this;
+    return Object.assign(Object.create(Output.prototype) as Output, this, { json });
+  }
+
   /** The command's result: `data` as JSON with --json, else the human text. */
   result(data: unknown, human: () => string): void {
     if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);

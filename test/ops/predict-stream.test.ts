@@ -1,0 +1,151 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { ModelctlError } from '../../src/errors.js';
+import { openPredictor } from '../../src/ops/predict.js';
+import { predictStream, type StreamOutcome } from '../../src/ops/predict-stream.js';
+import { openRecords, type RecordStream, type StreamRecord } from '../../src/tasks/records.js';
+import { BIN, FIXTURES, ROOT, tempDir } from '../helpers.js';
+
+const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
+const iris = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')) as {
+  input: number[][];
+  sklearn: { predict: number[]; predict_proba: number[][] };
+};
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const i of items) out.push(i);
+  return out;
+}
+
+async function* chunks(...parts: Array<string | Buffer>): AsyncGenerator<Buffer> {
+  for (const p of parts) yield Buffer.from(p);
+}
+
+async function stream(path: string, kind: Parameters<typeof openRecords>[1], stdin?: AsyncIterable<Buffer>): Promise<RecordStream> {
+  const s = await openRecords(path, kind, stdin);
+  if (!s || !('records' in s)) throw new Error(`${path} was not read as a stream`);
+  return s;
+}
+
+/** Runs the built binary with `input` on stdin. */
+async function cliStdin(args: string[], input: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const r = await execa('node', [BIN, ...args], { reject: false, cwd: ROOT, env: { NO_COLOR: '1' }, input });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('records: JSON Lines, CSV and text lines read as streams', () => {
+  it('CSV: header first, quoted fields across lines, blank lines skipped, a bad record named by its line and the rest kept', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'rows.csv');
+    writeFileSync(file, '\uFEFFa,b,c,d\r\n5.1,3.5,1.4,0.2\r\n\r\n"6.3",3.3,"6.0\n",2.5\n1,2,3\n7,8,9,10');
+    const s = await stream(file, 'rows');
+    expect(s.columns).toEqual(['a', 'b', 'c', 'd']);
+    const records = await collect(s.records);
+    expect(records.map((r) => r.line)).toEqual([2, 4, 6, 7]);
+    expect(records[0]?.value).toEqual(['5.1', '3.5', '1.4', '0.2']);
+    expect(records[1]?.value).toEqual(['6.3', '3.3', '6.0\n', '2.5']);
+    expect(records[2]?.error?.message).toBe(`${file} line 6 has 3 fields; the header has 4`);
+    expect(records[3]?.value).toEqual(['7', '8', '9', '10']);
+  });
+
+  it('JSON Lines: a line that is not JSON is an error record with its number; stdin that is one document is returned whole', async () => {
+    const s = await stream('-', 'rows', chunks('[1,2,3,4]\n{oo', 'ps\n\n[5,6,7,8]\n'));
+    const records: StreamRecord[] = await collect(s.records);
+    expect(s.format).toBe('jsonl');
+    expect(records.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([[1, [1, 2, 3, 4]], [2, 'error'], [4, [5, 6, 7, 8]]]);
+    expect(records[1]?.error?.message).toMatch(/^stdin line 2 is not valid JSON/);
+    expect(await openRecords('-', 'rows', chunks('[[1,2,3,4],\n [5,6,7,8]]\n'))).toEqual({ whole: '[[1,2,3,4],\n [5,6,7,8]]\n' });
+    expect(await openRecords('-', 'rows', chunks('[[1,2,3,4]]'))).toEqual({ whole: '[[1,2,3,4]]\n' });
+    expect((await stream('-', 'texts', chunks('first text\nsecond, with a comma\n'))).format).toBe('lines');
+    expect((await stream('-', 'rows', chunks('a,b\n1,2\n'))).format).toBe('csv');
+  });
+
+  it('refuses text that is not UTF-8, even when the bad byte is split across reads', async () => {
+    // stdin is peeked at (its first lines) before the records are handed out: the error may come from either.
+    const err = await stream('-', 'texts', chunks('ok\n', Buffer.from([0x61, 0xc3]), Buffer.from([0x28, 0x0a])))
+      .then((s) => collect(s.records))
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelctlError);
+    expect((err as ModelctlError).message).toBe('stdin is not UTF-8 text (near line 2)');
+  });
+});
+
+describe('predictStream: batches in order, per-record errors', () => {
+  it('iris rows in batches of 2: predictions equal scikit-learn’s, bad records reported by line, the others answered', async () => {
+    const rows = iris.input.map((r) => JSON.stringify(r));
+    const text = [rows[0], '{not json', rows[1], '[1, 2, 3]', rows[2], '"text"', rows[3], rows[4]].join('\n');
+    const predictor = await openPredictor({ model: IRIS, threads: 1, inputKind: 'rows' });
+    let outcomes: StreamOutcome[];
+    try {
+      outcomes = await collect(predictStream(predictor, await stream('-', 'rows', chunks(text)), { batchSize: 2 }));
+    } finally {
+      await predictor.close();
+    }
+    expect(outcomes.map((o) => o.line)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const errors = outcomes.filter((o) => o.error).map((o) => [o.line, o.error?.message]);
+    expect(errors).toEqual([
+      [2, expect.stringMatching(/^stdin line 2 is not valid JSON/)],
+      [4, 'stdin line 4 has 3 features; the model takes 4'],
+      [6, 'stdin line 6 is not a row'],
+    ]);
+    const good = outcomes.filter((o) => !o.error);
+    expect(good.map((o) => o.prediction?.label)).toEqual(iris.sklearn.predict);
+    good.forEach((o, i) => Object.values(o.prediction?.probabilities ?? {}).forEach((p, c) => expect(Math.abs(p - (iris.sklearn.predict_proba[i]?.[c] as number))).toBeLessThan(1e-4)));
+  });
+
+  it('a stream with no record is an error', async () => {
+    const file = join(tempDir(), 'empty.jsonl');
+    writeFileSync(file, '\n  \n');
+    const predictor = await openPredictor({ model: IRIS, threads: 1 });
+    try {
+      const err = await collect(predictStream(predictor, await stream(file, 'rows'))).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelctlError);
+      expect((err as ModelctlError).message).toBe(`no rows in ${file}`);
+    } finally {
+      await predictor.close();
+    }
+  });
+});
+
+describe('modelctl predict on streams (spawned binary)', () => {
+  it('JSON Lines from stdin: one record out per line in order, bad lines on stderr by number, exit 2; --fail-fast stops at the first', async () => {
+    const input = `${JSON.stringify(iris.input[0])}\n{oops\n${JSON.stringify(iris.input[2])}\n`;
+    const r = await cliStdin(['predict', IRIS, '--file', '-'], input);
+    expect(r.exitCode).toBe(2);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; label?: number; error?: { code: string; message: string } });
+    expect(records.map((x) => [x.line, x.label ?? x.error?.code])).toEqual([[1, iris.sklearn.predict[0]], [2, 'INVALID_INPUT'], [3, iris.sklearn.predict[2]]]);
+    expect(r.stderr).toMatch(/^warning: stdin line 2 is not valid JSON/);
+    expect(r.stderr).toMatch(/1 of 3 records failed/);
+
+    const fast = await cliStdin(['predict', IRIS, '--file', '-', '--fail-fast', '--batch-size', '1'], input);
+    expect(fast.exitCode).toBe(2);
+    expect(fast.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { line: number }).line)).toEqual([1]);
+    expect(fast.stderr).toMatch(/^error: stdin line 2 is not valid JSON/);
+  });
+
+  it('10,000 CSV rows stream through in order; the ZipMap classifier streams with its class names', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'rows.csv');
+    const n = 10_000;
+    writeFileSync(file, `a,b,c,d\n${Array.from({ length: n }, (_, i) => iris.input[i % iris.input.length]!.join(',')).join('\n')}\n`);
+    const r = await execa('node', [BIN, 'predict', IRIS, '--file', file, '--json'], { reject: false, env: { NO_COLOR: '1' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; label: number });
+    expect(lines).toHaveLength(n);
+    lines.forEach((l, i) => {
+      expect(l.line).toBe(i + 2);
+      expect(l.label).toBe(iris.sklearn.predict[i % iris.input.length]);
+    });
+
+    const zip = await cliStdin(['predict', join(FIXTURES, 'sklearn-zipmap', 'model.onnx'), '--file', '-', '--table'], `${JSON.stringify(iris.input[0])}\n${JSON.stringify(iris.input[2])}\n`);
+    expect(zip.exitCode, zip.stderr).toBe(0);
+    expect(zip.stdout.trim().split('\n')).toEqual([
+      'LINE  LABEL      PROBABILITIES',
+      '1     setosa     setosa: 1.0000  versicolor: 0.0000  virginica: 0.0000',
+      '2     virginica  setosa: 0.0000  versicolor: 0.0038  virginica: 0.9962',
+    ]);
+  });
+});
