@@ -126,6 +126,19 @@ describe('modelctl predict on streams (spawned binary)', () => {
     expect(fast.stderr).toMatch(/^error: stdin line 2 is not valid JSON/);
   });
 
+  it('raw tensors, one object per line: each record equals the same input given with --input', async () => {
+    const model = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
+    const lines = ['{"x": [[0.5, -1, 1.5, 0]], "steps": [10]}', '{"x": [[1, 2]], "steps": [1]}', '{"x": [[2, 1, -0.5, -1]], "steps": [20]}'];
+    const r = await cliStdin(['predict', model, '--file', '-', '--json'], `${lines.join('\n')}\n`);
+    expect(r.exitCode).toBe(2);
+    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; outputs?: unknown; error?: { message: string } });
+    expect(records[1]?.error?.message).toMatch(/^stdin line 2: input x has shape \[1, 2\]/);
+    for (const i of [0, 2]) {
+      const one = await cliStdin(['predict', model, '--input', lines[i]!, '--json'], '');
+      expect(records[i]).toEqual({ line: i + 1, outputs: (JSON.parse(one.stdout) as { outputs: unknown }).outputs });
+    }
+  });
+
   it('10,000 CSV rows stream through in order; the ZipMap classifier streams with its class names', async () => {
     const dir = tempDir();
     const file = join(dir, 'rows.csv');

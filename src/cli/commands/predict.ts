@@ -87,7 +87,7 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
   if (!out.json && answered.length > 0) {
     const result = { task: predictor.task, predictions: answered.map((a) => a.prediction ?? {}) } as PredictResult;
     const lines = answered.map((a) => String(a.line));
-    if (predictor.task === 'raw') out.stdout.write(`${answered.map((a) => `line ${a.line}\n${renderResult(out, { ...result, outputs: a.outputs ?? {} }, { kind: 'tensors', tensors: {} }, o.topK)}`).join('\n')}\n`);
+    if (predictor.task === 'raw') out.stdout.write(`${answered.map((a) => `line ${a.line}\n${renderResult(out, { task: 'raw', outputs: a.outputs ?? {} } as PredictResult, { kind: 'tensors', tensors: {} }, o.topK)}`).join('\n')}\n`);
     else out.stdout.write(`${renderResult(out, result, recordsInput(answered), o.topK, lines)}\n`);
   }
   if (!failed) return 0;
