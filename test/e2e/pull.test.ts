@@ -33,7 +33,7 @@ describe('modelctl pull (spawned binary)', () => {
     expect(again.exitCode).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ upToDate: true, manifest: { version: short } });
     const list = await cli(['list', '--json'], { home });
-    expect(JSON.parse(list.stdout).map((e: { version: string; aliases: string[] }) => [e.version, e.aliases])).toEqual([[short, ['latest']]]);
+    expect(JSON.parse(list.stdout).models.map((e: { version: string; aliases: string[] }) => [e.version, e.aliases])).toEqual([[short, ['latest']]]);
   });
 
   it('--progress prints progress lines on a non-TTY stderr', async () => {
