@@ -6,6 +6,12 @@ import type { IngestedFile } from '../registry/blobs.js';
 
 /** Writes larger than this are batched: undici hands over ~64 KiB chunks and one write(2) each would dominate. */
 const BATCH = 4 * 1024 * 1024;
+/**
+ * A large file is flushed to disk in the background every this many bytes, while the download goes on: the fsync
+ * the store needs before the rename then finds little left to write (curl never fsyncs; we must).
+ */
+const EARLY_SYNC = 128 * 1024 * 1024;
+const IN_FLIGHT = 4;
 
 export interface SinkResult extends IngestedFile {
   /** The git blob id (sha1 of "blob SIZE\0" + content), when the sink was asked for it. */
@@ -23,8 +29,11 @@ export class HashingSink {
   private sha1: Hash | undefined;
   private batch: Buffer[] = [];
   private batched = 0;
-  private pending: Promise<void> | undefined;
   private written = 0;
+  private inFlight = new Set<Promise<void>>();
+  private failed: unknown;
+  private syncedAt = 0;
+  private syncing: Promise<void> | undefined;
   /** Bytes accepted so far (written or batched): where a resumed download continues. */
   size = 0;
 
@@ -56,30 +65,62 @@ export class HashingSink {
     return this.flushBatch();
   }
 
-  /** Hands the batch to the disk; waits only for the previous batch, so one write is always in flight. */
+  /**
+   * Hands the batch to the disk with one writev (no copy into a bigger buffer). Up to IN_FLIGHT batches are
+   * written at once, at their own offsets, so the socket keeps being read while the disk is slow.
+   */
   private async flushBatch(): Promise<void> {
-    const data = this.batch.length === 1 ? (this.batch[0] as Buffer) : Buffer.concat(this.batch, this.batched);
+    const parts = this.batch;
+    const length = this.batched;
     this.batch = [];
     this.batched = 0;
-    if (this.pending) await this.pending;
+    while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failed) throw this.failed;
     const position = this.written;
-    this.written += data.length;
-    this.pending = this.writeAll(data, position);
+    this.written += length;
+    const write = this.writeAll(parts, length, position).then(
+      () => {
+        this.inFlight.delete(write);
+      },
+      (err: unknown) => {
+        this.inFlight.delete(write);
+        this.failed ??= err;
+      },
+    );
+    this.inFlight.add(write);
+    if (this.written - this.syncedAt >= EARLY_SYNC && !this.syncing) {
+      this.syncedAt = this.written;
+      const fh = this.fh as FileHandle;
+      const before = [...this.inFlight];
+      this.syncing = Promise.all(before).then(() => fh.datasync()).catch(() => {}).finally(() => {
+        this.syncing = undefined;
+      });
+    }
   }
 
-  private async writeAll(data: Buffer, position: number): Promise<void> {
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.syncing) await this.syncing;
+    if (this.failed) throw this.failed;
+  }
+
+  private async writeAll(parts: Buffer[], length: number, position: number): Promise<void> {
     const fh = this.fh as FileHandle;
+    const { bytesWritten } = await fh.writev(parts, position);
+    if (bytesWritten === length) return;
+    // A short writev (rare on regular files): finish the rest from one buffer.
+    const rest = Buffer.concat(parts, length).subarray(bytesWritten);
     let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
+    while (done < rest.length) {
+      const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
+      done += r.bytesWritten;
     }
   }
 
   /** Starts over (the server ignored a Range request and sent the whole file). */
   async reset(): Promise<void> {
-    if (this.pending) await this.pending;
-    this.pending = undefined;
+    await this.drain();
+    this.syncedAt = 0;
     this.batch = [];
     this.batched = 0;
     this.written = 0;
@@ -91,7 +132,7 @@ export class HashingSink {
   /** Flushes, fsyncs and closes: the result can go to the store as it is. */
   async finish(): Promise<SinkResult> {
     if (this.batched > 0) await this.flushBatch();
-    if (this.pending) await this.pending;
+    await this.drain();
     const fh = this.fh as FileHandle;
     this.fh = undefined;
     await fh.sync();
@@ -106,7 +147,7 @@ export class HashingSink {
 
   /** Drops the file (a failure, or content that did not verify). */
   async discard(): Promise<void> {
-    await this.pending?.catch(() => {});
+    await this.drain().catch(() => {});
     await this.fh?.close().catch(() => {});
     this.fh = undefined;
     await unlink(this.tmpPath).catch(() => {});
