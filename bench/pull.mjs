@@ -1,0 +1,108 @@
+// pull of one large file from a loopback Hub against curl of the same file, in the same run.
+//   npm run build && node bench/pull.mjs [--size-mib 1024] [--runs 3]
+// The server (this process) speaks the Hub endpoints pull uses: tree listing, paths-info, resolve (302 to a CDN
+// path), Range. pull runs as the CLI does (a new process), curl writes to the same disk. Throughput = bytes / wall.
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { bin, median, opt, work } from './lib.mjs';
+
+const sizeMiB = Number(opt('size-mib', '1024'));
+const runs = Number(opt('runs', '3'));
+mkdirSync(work, { recursive: true });
+const file = join(work, 'pull-big.safetensors');
+
+function writeBig() {
+  const elements = (sizeMiB * 1024 * 1024) / 4;
+  let header = JSON.stringify({ weight: { dtype: 'F32', shape: [elements], data_offsets: [0, elements * 4] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const fd = openSync(file, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  writeSync(fd, len);
+  writeSync(fd, header);
+  const chunk = randomBytes(1 << 24);
+  for (let left = elements * 4; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  closeSync(fd);
+}
+
+async function sha256Of(path) {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 22 })) h.update(c);
+  return h.digest('hex');
+}
+
+writeBig();
+const size = statSync(file).size;
+const sha = await sha256Of(file);
+const commit = 'c'.repeat(40);
+const entries = [
+  { type: 'file', path: 'big.safetensors', size, oid: 'f'.repeat(40), lfs: { oid: sha, size, pointerSize: 134 } },
+];
+
+function sendFile(req, res) {
+  const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  const start = m ? Number(m[1]) : 0;
+  res.writeHead(m ? 206 : 200, {
+    'content-length': String(size - start),
+    'accept-ranges': 'bytes',
+    etag: `"${sha}"`,
+    ...(m ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+  });
+  createReadStream(file, { start, highWaterMark: 1 << 20 }).pipe(res);
+}
+
+const server = createServer((req, res) => {
+  const url = req.url.split('?')[0];
+  if (url.startsWith('/api/models/bench/big/tree/')) return res.end(JSON.stringify(entries));
+  if (url.startsWith('/api/models/bench/big/paths-info/')) {
+    req.resume();
+    return req.on('end', () => res.end(JSON.stringify(entries)));
+  }
+  if (url.startsWith('/bench/big/resolve/')) {
+    res.writeHead(302, { location: `http://127.0.0.1:${port}/cdn/big`, 'x-repo-commit': commit, 'x-linked-etag': `"${sha}"`, 'x-linked-size': String(size) });
+    return res.end();
+  }
+  if (url === '/cdn/big') return sendFile(req, res);
+  res.writeHead(404).end();
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const port = server.address().port;
+const endpoint = `http://127.0.0.1:${port}`;
+
+// The server runs in this process: the measured commands run asynchronously so that it keeps serving.
+const { spawn } = await import('node:child_process');
+function timeAsync(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.stdout.resume();
+    child.on('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t) / 1e6) : reject(new Error(`${cmd} failed: ${err}`))));
+  });
+}
+
+const curlMs = [];
+const pullMs = [];
+for (let i = 0; i < runs; i++) {
+  const out = join(work, 'curl-out.bin');
+  rmSync(out, { force: true });
+  curlMs.push(await timeAsync('curl', ['-sS', '-f', '-o', out, `${endpoint}/cdn/big`]));
+  rmSync(out, { force: true });
+  const home = join(work, 'pull-home');
+  rmSync(home, { recursive: true, force: true });
+  pullMs.push(await timeAsync('node', [bin, 'pull', 'hf:bench/big', '--endpoint', endpoint], { MODELCTL_HOME: home, HF_HOME: join(work, 'hf-empty'), HF_TOKEN: '' }));
+  rmSync(home, { recursive: true, force: true });
+}
+server.close();
+rmSync(file, { force: true });
+
+const mibps = (ms) => (size / 1048576) / (ms / 1000);
+const c = median(curlMs);
+const p = median(pullMs);
+console.log(`file: ${(size / 1048576).toFixed(0)} MiB, ${runs} runs each, alternating`);
+console.log(`curl -o:        median ${c.toFixed(0)} ms  (${mibps(c).toFixed(0)} MiB/s)  runs ${curlMs.map((x) => x.toFixed(0)).join(', ')}`);
+console.log(`modelctl pull:  median ${p.toFixed(0)} ms  (${mibps(p).toFixed(0)} MiB/s)  runs ${pullMs.map((x) => x.toFixed(0)).join(', ')}`);
+console.log(`pull throughput / curl throughput: ${(c / p).toFixed(2)}x (goal >= 0.8x)`);

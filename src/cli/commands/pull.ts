@@ -1,0 +1,70 @@
+import { ModelctlError } from '../../errors.js';
+import { pull, type PullEvent, type PullResult } from '../../ops/pull.js';
+import { formatBytes } from '../../util/units.js';
+import { integer, openRegistry, type CliContext } from '../context.js';
+import { startByteProgress } from '../render/progress-bar.js';
+
+function summary(r: PullResult): string {
+  const by = (from: string) => r.files.filter((f) => f.from === from);
+  const parts = [
+    by('network').length ? `${by('network').length} downloaded (${formatBytes(r.downloadedBytes)})` : '',
+    by('hf-cache').length ? `${by('hf-cache').length} from the HF cache` : '',
+    by('store').length ? `${by('store').length} already stored` : '',
+    by('local').length ? `${by('local').length} copied` : '',
+  ].filter(Boolean);
+  return parts.join(', ');
+}
+
+export async function run([source = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const { out } = ctx;
+  const concurrency = integer('--concurrency', options.concurrency, 1) ?? 4;
+  if (concurrency > 64) throw new ModelctlError('USAGE', `--concurrency ${concurrency} is too many`, { hint: 'use 1 to 64' });
+  const registry = openRegistry(ctx);
+  const progress = startByteProgress(out, { force: Boolean(options.progress) });
+  const onProgress = (e: PullEvent): void => {
+    if (e.type === 'resolving') progress.status(`Resolving ${e.source}`);
+    else if (e.type === 'resolved') {
+      progress.status(`Pulling ${e.source}${e.commit ? ` (${e.commit.slice(0, 7)})` : ''}`);
+      out.debug(`${e.source}: ${e.files} file(s), ${formatBytes(e.bytes)}${e.commit ? `, commit ${e.commit}` : ''}`);
+    } else if (e.type === 'bytes') progress.bytes(e.done, e.total);
+    else if (e.type === 'committing') progress.status('Registering');
+    else if (e.type === 'waiting-for-lock') progress.status('Waiting for another modelctl process');
+  };
+  let result: PullResult;
+  try {
+    result = await pull({
+      source,
+      registry,
+      ...(options.revision !== undefined ? { revision: options.revision as string } : {}),
+      ...(options.include !== undefined ? { include: options.include as string[] } : {}),
+      ...(options.exclude !== undefined ? { exclude: options.exclude as string[] } : {}),
+      ...(options.name !== undefined ? { name: options.name as string } : {}),
+      ...(options.version !== undefined ? { version: options.version as string } : {}),
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint as string } : {}),
+      ...(options.token !== undefined ? { token: options.token as string } : {}),
+      ...(options.offline ? { offline: true } : {}),
+      concurrency,
+      env: ctx.env,
+      signal: ctx.signal,
+      onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
+  for (const w of result.warnings) out.warn(w);
+  if (result.skippedWeights.length > 0) out.debug(`left out (another weight format was taken): ${result.skippedWeights.join(', ')}`);
+  const m = result.manifest;
+  out.result(result, () => {
+    const c = out.c;
+    const ref = c.bold(`${m.name}:${m.version}`);
+    if (result.upToDate) return `${c.green('Up to date')} ${ref} (${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)})${result.aliases.length ? `\naliases: ${result.aliases.join(', ')}` : ''}`;
+    const lines = [
+      `${c.green('Pulled')} ${ref} (${m.format}${m.task ? `, ${m.task}` : ''}, ${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)}; ${summary(result)})`,
+    ];
+    if (result.aliases.length > 0) lines.push(`aliases: ${result.aliases.join(', ')}`);
+    if (result.skippedWeights.length > 0) lines.push(`left out ${result.skippedWeights.length} file(s) of other weight formats (take them with --include)`);
+    if (m.metadata.pickle === true) lines.push(c.yellow('note: pickle-based: loading it runs code; only use files you trust'));
+    return lines.join('\n');
+  });
+  return 0;
+}

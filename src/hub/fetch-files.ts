@@ -1,0 +1,170 @@
+import { open, stat } from 'node:fs/promises';
+import { ModelctlError } from '../errors.js';
+import type { Layout } from '../registry/layout.js';
+import { download, type DownloadStats } from './download.js';
+import { cachedBlob } from './hf-cache.js';
+import { hubFetch, resolveUrl, type HubFile, type HubPlan } from './hf.js';
+import { isAbort } from './http-errors.js';
+import { HashingSink, type SinkResult } from './sink.js';
+
+export type FileOrigin = 'network' | 'hf-cache' | 'local' | 'store';
+
+/** A file of the new version: fresh in tmp/ (placed at commit), or a blob the store already holds. */
+export type FetchedFile =
+  | { path: string; origin: Exclude<FileOrigin, 'store'>; file: SinkResult }
+  | { path: string; origin: 'store'; sha256: string; size: number };
+
+export interface FetchOptions {
+  layout: Layout;
+  token: string | undefined;
+  cacheDir: string;
+  /** Only the HF cache and the store: no request at all. */
+  offline: boolean;
+  concurrency: number;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  onBytes?: (delta: number) => void;
+  retries?: number;
+  backoff?: (n: number) => number;
+}
+
+export interface FetchReport {
+  files: FetchedFile[];
+  downloaded: number;
+  requests: number;
+  resumed: number;
+}
+
+/** What the content must hash to: the LFS sha256, else the git blob id. */
+function expectation(f: HubFile): { kind: 'sha256' | 'git'; digest: string } {
+  return f.lfs ? { kind: 'sha256', digest: f.lfs.oid } : { kind: 'git', digest: f.oid };
+}
+
+export function verify(f: { path: string; size: number }, expected: { kind: 'sha256' | 'git'; digest: string }, got: SinkResult, where: string): void {
+  const actual = expected.kind === 'sha256' ? got.sha256 : got.gitOid;
+  if (got.size !== f.size || actual !== expected.digest) {
+    const what = got.size !== f.size ? `${got.size} bytes instead of ${f.size}` : `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
+    throw new ModelctlError('INTEGRITY', `${f.path} from ${where} failed verification (${what}); nothing was registered`, {
+      hint: where === 'the HF cache' ? 'the cached copy is damaged: delete it from the HF cache (hf cache delete) and pull again' : 'the download was corrupted or the server sent other content than it listed; pull again',
+      details: { file: f.path, expected: expected.digest, actual: actual ?? null },
+    });
+  }
+}
+
+/** Copies a local file through a sink (hashing it on the way) into the registry's tmp folder. */
+export async function copyThroughSink(src: string, sink: HashingSink, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<void> {
+  const fh = await open(src, 'r');
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const pending = sink.write(buffer.subarray(0, bytesRead));
+      if (pending) await pending;
+      onBytes?.(bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function inStore(layout: Layout, sha256: string, size: number): Promise<boolean> {
+  const st = await stat(layout.blob(sha256)).catch(() => undefined);
+  return st?.isFile() === true && st.size === size;
+}
+
+/** Runs `work` over `items` with at most `limit` at once; the first failure aborts the rest. */
+async function pool<T>(items: T[], limit: number, work: (item: T, signal: AbortSignal) => Promise<void>, outer?: AbortSignal): Promise<void> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
+  let next = 0;
+  let failure: unknown;
+  const runner = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await work(item, controller.signal);
+      } catch (err) {
+        if (failure === undefined && !(isAbort(err) && controller.signal.aborted && !outer?.aborted)) failure = err;
+        controller.abort(err);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, runner));
+  } finally {
+    outer?.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure;
+  outer?.throwIfAborted();
+}
+
+/**
+ * Gets every file of a plan, `concurrency` at a time, each from the cheapest place that has it: the registry's
+ * own store (LFS files, whose sha256 is known in advance), the HF cache (blobs named by their etag), else the
+ * Hub. Every file is verified before it counts; on any failure every temporary file is removed.
+ */
+export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promise<FetchReport> {
+  const client = hubFetch({ endpoint: plan.endpoint, token: options.token, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const results = new Map<string, FetchedFile>();
+  const sinks: HashingSink[] = [];
+  const report = { downloaded: 0, requests: 0, resumed: 0 };
+  const work = async (f: HubFile, signal: AbortSignal): Promise<void> => {
+    const expected = expectation(f);
+    if (expected.kind === 'sha256' && (await inStore(options.layout, expected.digest, f.size))) {
+      options.onBytes?.(f.size);
+      results.set(f.path, { path: f.path, origin: 'store', sha256: expected.digest, size: f.size });
+      return;
+    }
+    const sink = await HashingSink.create(options.layout.tmpDir, expected.kind === 'git' ? f.size : undefined);
+    sinks.push(sink);
+    const cached = await cachedBlob(options.cacheDir, plan.repo, expected.digest, f.size);
+    if (cached) {
+      await copyThroughSink(cached, sink, signal, options.onBytes);
+      const got = await sink.finish();
+      verify(f, expected, got, 'the HF cache');
+      results.set(f.path, { path: f.path, origin: 'hf-cache', file: got });
+      return;
+    }
+    if (options.offline) {
+      throw new ModelctlError('NETWORK', `${f.path} of hf:${plan.repo} is not in the HF cache and HF_HUB_OFFLINE is set`, {
+        hint: 'unset HF_HUB_OFFLINE to download it',
+      });
+    }
+    const stats: DownloadStats = await download({
+      url: resolveUrl(plan, f.path),
+      headers: {},
+      size: f.size,
+      sink,
+      fetch: client.fetch,
+      ctx: { what: `hf:${plan.repo}`, revision: plan.commit, file: f.path, endpoint: plan.endpoint, tokenGiven: Boolean(options.token) },
+      signal,
+      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+      onResponse: (res) => {
+        const commit = res.headers.get('x-repo-commit');
+        if (commit && commit !== plan.commit) {
+          throw new ModelctlError('CONFLICT', `the Hub served ${f.path} from commit ${commit.slice(0, 7)} instead of ${plan.commit.slice(0, 7)}`, { hint: 'pull again' });
+        }
+      },
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    });
+    report.requests += stats.requests;
+    report.resumed += stats.resumed;
+    report.downloaded += stats.received;
+    const got = await sink.finish();
+    verify(f, expected, got, 'the Hub');
+    results.set(f.path, { path: f.path, origin: 'network', file: got });
+  };
+  try {
+    // Largest first: the long downloads start at once and the small ones fill the gaps.
+    const order = [...plan.files].sort((a, b) => b.size - a.size);
+    await pool(order, options.concurrency, work, options.signal);
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.discard()));
+    throw err;
+  }
+  return { ...report, files: plan.files.map((f) => results.get(f.path) as FetchedFile) };
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { lstat, readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, join, posix } from 'node:path';
+import { isCommitId } from './source.js';
+
+/**
+ * The Hugging Face cache as huggingface_hub lays it out, read only:
+ *   $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)/models--ORG--NAME/
+ *     refs/REV                 the commit a branch or tag pointed at when last downloaded
+ *     snapshots/COMMIT/PATH -> ../../blobs/ETAG   (ETAG: the sha256 for LFS files, the git blob id otherwise)
+ * Because blobs are named by content, a file is found for any commit that holds the same content.
+ */
+
+const TRUE = new Set(['1', 'on', 'yes', 'true']);
+
+export interface HubSettings {
+  endpoint: string;
+  token: string | undefined;
+  offline: boolean;
+  cacheDir: string;
+}
+
+function hfHome(env: NodeJS.ProcessEnv): string {
+  return env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
+}
+
+export function hubCacheDir(env: NodeJS.ProcessEnv): string {
+  return env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(hfHome(env), 'hub');
+}
+
+/** HF_TOKEN, else the token file `hf auth login` writes ($HF_TOKEN_PATH, default $HF_HOME/token). */
+export function hubToken(env: NodeJS.ProcessEnv): string | undefined {
+  const direct = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
+  if (direct) return direct.trim();
+  try {
+    const saved = readFileSync(env.HF_TOKEN_PATH || join(hfHome(env), 'token'), 'utf8').trim();
+    return saved || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Flags beat the environment; the environment beats the defaults. */
+export function hubSettings(env: NodeJS.ProcessEnv, flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string } = {}): HubSettings {
+  const endpoint = (flags.endpoint || env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+  return {
+    endpoint,
+    token: flags.token || hubToken(env),
+    offline: flags.offline ?? TRUE.has((env.HF_HUB_OFFLINE ?? '').toLowerCase()),
+    cacheDir: flags.cacheDir ?? hubCacheDir(env),
+  };
+}
+
+export function repoCacheDir(cacheDir: string, repo: string): string {
+  return join(cacheDir, `models--${repo.split('/').join('--')}`);
+}
+
+/** The commit a revision means according to the cache (a commit id means itself), or undefined. */
+export async function cachedCommit(cacheDir: string, repo: string, revision: string): Promise<string | undefined> {
+  if (isCommitId(revision)) return revision;
+  try {
+    const text = (await readFile(join(repoCacheDir(cacheDir, repo), 'refs', revision), 'utf8')).trim();
+    return isCommitId(text) ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached blob with this etag, if it is a regular file of the expected size. */
+export async function cachedBlob(cacheDir: string, repo: string, etag: string, size?: number): Promise<string | undefined> {
+  if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) return undefined;
+  const path = join(repoCacheDir(cacheDir, repo), 'blobs', etag);
+  try {
+    const st = await stat(path);
+    return st.isFile() && (size === undefined || st.size === size) ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SnapshotFile {
+  path: string;
+  abs: string;
+  /** The blob's name: what the file's content must hash to (sha256 or git blob id, by length). */
+  etag: string;
+  size: number;
+}
+
+/** The files of a cached snapshot (offline mode), with the etag each one links to. */
+export async function snapshotFiles(cacheDir: string, repo: string, commit: string): Promise<SnapshotFile[] | undefined> {
+  const root = join(repoCacheDir(cacheDir, repo), 'snapshots', commit);
+  const out: SnapshotFile[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const abs = join(dir, entry.name);
+      const path = rel ? posix.join(rel, entry.name) : entry.name;
+      if (entry.isDirectory()) await walk(abs, path);
+      else if (entry.isSymbolicLink()) {
+        const target = await readlink(abs);
+        const st = await stat(abs).catch(() => undefined);
+        if (st?.isFile()) out.push({ path, abs, etag: basename(target), size: st.size });
+      } else if (entry.isFile()) {
+        // Windows without symlinks: huggingface_hub copies the file; there is no etag to check it against.
+        out.push({ path, abs, etag: '', size: (await lstat(abs)).size });
+      }
+    }
+  };
+  try {
+    await walk(root, '');
+  } catch {
+    return undefined;
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

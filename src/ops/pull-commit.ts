@@ -1,0 +1,105 @@
+import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ModelctlError } from '../errors.js';
+import { inspectModel } from '../formats/index.js';
+import type { Inspection } from '../formats/types.js';
+import type { FetchedFile } from '../hub/fetch-files.js';
+import { commitVersion, type NewFile } from '../registry/commit.js';
+import { tempName } from '../registry/fsutil.js';
+import type { Registry } from '../registry/index.js';
+import type { Manifest } from '../registry/manifest.js';
+import { isSafeRelativePath } from '../registry/manifest.js';
+
+export interface CommitPullOptions {
+  registry: Registry;
+  name: string;
+  version?: string;
+  files: FetchedFile[];
+  source: Record<string, unknown>;
+  /** A single-file source: inspect the file itself, not a folder around it. */
+  single?: boolean;
+  clock: () => Date;
+  signal?: AbortSignal;
+  onWait?: () => void;
+  /** When the version exists already: is it this same pull (then it is a success, not a conflict)? */
+  sameAs?: (existing: Manifest) => boolean;
+}
+
+export interface CommitPullResult {
+  manifest: Manifest;
+  aliases: string[];
+  newBlobs: number;
+  upToDate: boolean;
+  warnings: string[];
+}
+
+function metadataOf(inspection: Inspection): Record<string, unknown> {
+  return {
+    ...inspection.metadata,
+    ...(inspection.primary ? { primary: inspection.primary } : {}),
+    ...(inspection.parameters !== undefined ? { parameters: inspection.parameters } : {}),
+    ...(inspection.dtypes ? { dtypes: inspection.dtypes } : {}),
+    ...(inspection.taskReason ? { taskReason: inspection.taskReason } : {}),
+    pickle: inspection.pickle,
+  };
+}
+
+/**
+ * Inspects the fetched files where they lie (a staging folder of hard links to the temporary copies and the
+ * reused blobs: nothing is copied again) and commits them as one version under the registry lock.
+ */
+export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult> {
+  const layout = o.registry.store.layout;
+  for (const f of o.files) {
+    if (!isSafeRelativePath(f.path)) {
+      throw new ModelctlError('INVALID_INPUT', `cannot store a file named ${JSON.stringify(f.path)}`, { hint: 'file names may not hold control characters, backslashes or ..' });
+    }
+  }
+  const stage = join(layout.tmpDir, tempName('pull-stage'));
+  const keepFresh = setInterval(() => {
+    const now = new Date();
+    for (const f of o.files) if (f.origin !== 'store') void utimes(f.file.tmpPath, now, now).catch(() => {});
+  }, 60_000);
+  keepFresh.unref();
+  try {
+    for (const f of o.files) {
+      const target = join(stage, ...f.path.split('/'));
+      await mkdir(dirname(target), { recursive: true });
+      await link(f.origin === 'store' ? layout.blob(f.sha256) : f.file.tmpPath, target);
+    }
+    const first = o.files[0] as FetchedFile;
+    const inspection = await inspectModel(o.single ? join(stage, ...first.path.split('/')) : stage, o.signal ? { signal: o.signal } : {});
+    const files: NewFile[] = o.files.map((f) => (f.origin === 'store' ? { path: f.path, sha256: f.sha256, size: f.size } : { path: f.path, file: f.file }));
+    try {
+      const committed = await commitVersion(
+        o.registry.store,
+        {
+          name: o.name,
+          ...(o.version !== undefined ? { version: o.version } : {}),
+          format: inspection.format,
+          task: inspection.task ?? null,
+          files,
+          metadata: metadataOf(inspection),
+          tags: {},
+          metrics: {},
+          lineage: { operation: 'pull', source: o.source },
+          aliases: [],
+          latest: true,
+        },
+        { clock: o.clock, ...(o.signal ? { signal: o.signal } : {}), lock: { purpose: `pull ${o.name}`, ...(o.onWait ? { onWait: o.onWait } : {}) } },
+      );
+      return { ...committed, upToDate: false, warnings: inspection.warnings };
+    } catch (err) {
+      // Two pulls of the same repo at once: the one that commits second finds the same version already there.
+      if (err instanceof ModelctlError && err.code === 'VERSION_EXISTS' && o.version !== undefined && o.sameAs) {
+        const existing = await o.registry.resolve(`${o.name}:${o.version}`);
+        if (o.sameAs(existing)) return { manifest: existing, aliases: [], newBlobs: 0, upToDate: true, warnings: [] };
+      }
+      throw err;
+    }
+  } finally {
+    clearInterval(keepFresh);
+    await rm(stage, { recursive: true, force: true }).catch(() => {});
+    await Promise.all(o.files.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+  }
+}

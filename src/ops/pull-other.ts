@@ -1,0 +1,135 @@
+import { stat, unlink } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { ModelctlError } from '../errors.js';
+import { inspectModel } from '../formats/index.js';
+import { download } from '../hub/download.js';
+import { copyThroughSink, type FetchedFile } from '../hub/fetch-files.js';
+import { redactUrl } from '../hub/source.js';
+import { HashingSink } from '../hub/sink.js';
+import { checkName, checkVersion } from '../registry/names.js';
+import { expandHome } from '../util/paths.js';
+import { commitPull } from './pull-commit.js';
+import type { PullOptions, PullResult } from './pull.js';
+
+/** A registry name from a file or folder name: "bert-base.onnx" -> "bert-base". */
+function nameFrom(text: string, flagHint: string): string {
+  const stem = text.replace(/\.[A-Za-z0-9_]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9_]+$/g, '');
+  try {
+    return checkName(stem);
+  } catch {
+    throw new ModelctlError('USAGE', `cannot make a model name from ${JSON.stringify(text)}`, { hint: `give one with --name, e.g. ${flagHint}` });
+  }
+}
+
+function result(committed: Awaited<ReturnType<typeof commitPull>>, files: FetchedFile[], downloaded: number, resumed: number): PullResult {
+  return {
+    manifest: committed.manifest,
+    aliases: committed.aliases,
+    upToDate: false,
+    files: files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
+    downloadedBytes: downloaded,
+    resumedRequests: resumed,
+    newBlobs: committed.newBlobs,
+    skippedWeights: [],
+    warnings: committed.warnings,
+  };
+}
+
+/** One file from a plain http(s) URL: resumable like a Hub file, checked against the length the server announced. */
+export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
+  const shown = redactUrl(url);
+  const file = decodeURIComponent(basename(url.pathname));
+  if (!file || file === '/' || file.includes('\\')) {
+    throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });
+  }
+  const name = checkName(o.name ?? nameFrom(file, '--name my-model'));
+  if (o.version !== undefined) checkVersion(o.version);
+  const layout = o.registry.store.layout;
+  const sink = await HashingSink.create(layout.tmpDir);
+  let fetched: FetchedFile;
+  let stats;
+  o.onProgress?.({ type: 'resolving', source: shown });
+  try {
+    let done = 0;
+    let total = 0;
+    stats = await download({
+      url: url.href,
+      headers: {},
+      sink,
+      fetch: o.fetch ?? globalThis.fetch,
+      ctx: { what: shown, tokenGiven: false },
+      ...(o.signal ? { signal: o.signal } : {}),
+      onResponse: (res) => {
+        total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? res.headers.get('content-length') ?? 0);
+        o.onProgress?.({ type: 'resolved', source: shown, files: 1, bytes: total });
+      },
+      onBytes: (n) => {
+        done += n;
+        o.onProgress?.({ type: 'bytes', done, total: Math.max(total, done) });
+      },
+      ...(o.retries !== undefined ? { retries: o.retries } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+    });
+    fetched = { path: file, origin: 'network', file: await sink.finish() };
+  } catch (err) {
+    await sink.discard();
+    throw err;
+  }
+  o.onProgress?.({ type: 'committing' });
+  const committed = await commitPull({
+    registry: o.registry,
+    name,
+    ...(o.version !== undefined ? { version: o.version } : {}),
+    files: [fetched],
+    single: true,
+    source: { kind: 'url', url: shown, sha256: fetched.origin === 'network' ? fetched.file.sha256 : undefined },
+    clock: o.clock ?? (() => new Date()),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+  });
+  return result(committed, [fetched], stats.received, stats.resumed);
+}
+
+/** A local file or folder: the files the format reader says belong to the model, hashed as they are copied. */
+export async function pullFolder(o: PullOptions, path: string): Promise<PullResult> {
+  const abs = resolve(expandHome(path));
+  const name = checkName(o.name ?? nameFrom(basename(abs), '--name my-model'));
+  if (o.version !== undefined) checkVersion(o.version);
+  o.onProgress?.({ type: 'resolving', source: path });
+  const inspection = await inspectModel(abs, o.signal ? { signal: o.signal } : {});
+  const total = inspection.files.reduce((n, f) => n + f.size, 0);
+  o.onProgress?.({ type: 'resolved', source: path, files: inspection.files.length, bytes: total });
+  const fetched: FetchedFile[] = [];
+  let done = 0;
+  try {
+    for (const f of inspection.files) {
+      const sink = await HashingSink.create(o.registry.store.layout.tmpDir);
+      try {
+        await copyThroughSink(f.abs, sink, o.signal, (n) => {
+          done += n;
+          o.onProgress?.({ type: 'bytes', done, total });
+        });
+        fetched.push({ path: f.path, origin: 'local', file: await sink.finish() });
+      } catch (err) {
+        await sink.discard();
+        throw err;
+      }
+    }
+  } catch (err) {
+    await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    throw err;
+  }
+  o.onProgress?.({ type: 'committing' });
+  const committed = await commitPull({
+    registry: o.registry,
+    name,
+    ...(o.version !== undefined ? { version: o.version } : {}),
+    files: fetched,
+    single: !(await stat(abs)).isDirectory(),
+    source: { kind: 'path', path: abs },
+    clock: o.clock ?? (() => new Date()),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+  });
+  return result(committed, fetched, 0, 0);
+}

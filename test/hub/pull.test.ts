@@ -1,0 +1,230 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ModelctlError } from '../../src/errors.js';
+import { pull, type PullOptions } from '../../src/ops/pull.js';
+import type { Registry } from '../../src/registry/index.js';
+import { tempDir } from '../helpers.js';
+import { BERT_DEFAULT, bertRepo, registry, safetensors, writeHfCache } from './fixtures.js';
+import { HubServer, sha256, type FixtureFile } from './server.js';
+
+let server: HubServer;
+let bert: ReturnType<typeof bertRepo>;
+let hfHome: string;
+
+beforeEach(async () => {
+  bert = bertRepo();
+  server = await new HubServer([bert.repo]).start();
+  hfHome = tempDir('modelctl-hf-home-');
+});
+afterEach(async () => {
+  await server.close();
+});
+
+/** Pull against the loopback Hub, with an empty HF home (never the user's cache or token), fast retries. */
+function opts(reg: Registry, source: string, extra: Partial<PullOptions> = {}): PullOptions {
+  return { source, registry: reg, env: { HF_ENDPOINT: server.url, HF_HOME: hfHome }, backoff: () => 10, ...extra };
+}
+
+async function failure(p: Promise<unknown>): Promise<ModelctlError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ModelctlError);
+  return err as ModelctlError;
+}
+
+function content(files: FixtureFile[], path: string): Buffer {
+  return (files.find((f) => f.path === path) as FixtureFile).content;
+}
+
+function tmpLeft(reg: Registry): string[] {
+  try {
+    return readdirSync(reg.store.layout.tmpDir);
+  } catch {
+    return [];
+  }
+}
+
+describe('pull from a loopback Hub', () => {
+  it('takes the default selection, verifies it, and registers it under the short commit with latest', async () => {
+    const reg = registry();
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
+    const m = r.manifest;
+    expect(m.name).toBe('acme/tiny-bert');
+    expect(m.version).toBe(bert.commit.slice(0, 7));
+    expect(m.format).toBe('transformers');
+    expect(m.files.map((f) => f.path).sort()).toEqual(BERT_DEFAULT);
+    expect(r.skippedWeights).toEqual(['pytorch_model.bin']);
+    expect(r.aliases).toContain('latest');
+    for (const f of m.files) expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(content(bert.files, f.path))).toBe(true);
+    expect(m.lineage).toMatchObject({ operation: 'pull', source: { kind: 'hub', repo: 'acme/tiny-bert', revision: 'main', commit: bert.commit, endpoint: server.url } });
+    // every download names the resolved commit, never the moving branch
+    const resolves = server.requests.filter((q) => q.server === 'hub' && q.method === 'GET' && q.path.includes('/resolve/'));
+    expect(resolves.length).toBe(BERT_DEFAULT.length);
+    expect(resolves.every((q) => q.path.includes(`/resolve/${bert.commit}/`))).toBe(true);
+    expect(server.requests.some((q) => q.path.includes('/tree/main'))).toBe(true);
+    expect(server.requests.some((q) => q.method === 'POST' && q.path.includes(`/paths-info/${bert.commit}`))).toBe(true);
+    expect(tmpLeft(reg)).toEqual([]);
+    expect((await reg.validate()).ok).toBe(true);
+  });
+
+  it('is up to date on a second pull: no file is downloaded again', async () => {
+    const reg = registry();
+    await pull(opts(reg, 'acme/tiny-bert'));
+    const before = server.requests.length;
+    const again = await pull(opts(reg, 'acme/tiny-bert'));
+    expect(again.upToDate).toBe(true);
+    expect(server.requests.slice(before).filter((q) => q.path.includes('/resolve/') && q.method === 'GET')).toEqual([]);
+    expect((await reg.list()).entries.length).toBe(1);
+  });
+
+  it('resumes a cut connection with a Range request and re-downloads little', async () => {
+    const reg = registry();
+    const weights = content(bert.files, 'model.safetensors');
+    const cutAt = Math.floor(weights.length * 0.6);
+    server.faults.cutOnce.set(sha256(weights), cutAt);
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
+    expect(r.resumedRequests).toBe(1);
+    const cdn = server.requests.filter((q) => q.server === 'cdn');
+    expect(cdn.map((q) => q.range)).toEqual([undefined, `bytes=${cutAt}-`]);
+    const total = BERT_DEFAULT.reduce((n, p) => n + content(bert.files, p).length, 0);
+    expect(r.downloadedBytes).toBe(total); // nothing fetched twice
+    const blob = r.manifest.files.find((f) => f.path === 'model.safetensors');
+    expect(blob?.sha256).toBe(sha256(weights));
+  });
+
+  it('rejects corrupted content, names the file, and registers nothing', async () => {
+    const reg = registry();
+    server.faults.corrupt.add(sha256(content(bert.files, 'model.safetensors')));
+    const err = await failure(pull(opts(reg, 'hf:acme/tiny-bert')));
+    expect(err.code).toBe('INTEGRITY');
+    expect(err.exitCode).toBe(4);
+    expect(err.message).toContain('model.safetensors');
+    expect((await reg.list()).entries).toEqual([]);
+    expect(tmpLeft(reg)).toEqual([]);
+  });
+
+  it('rejects a small (git) file whose blob id does not match', async () => {
+    const reg = registry();
+    server.faults.corrupt.add('tokenizer.json');
+    const err = await failure(pull(opts(reg, 'hf:acme/tiny-bert')));
+    expect(err.code).toBe('INTEGRITY');
+    expect(err.message).toMatch(/tokenizer\.json .*git blob id/);
+    expect((await reg.list()).entries).toEqual([]);
+  });
+
+  it('explains a gated repo (401) and uses a token, which goes to the Hub only', async () => {
+    const gated = bertRepo('acme/gated');
+    gated.repo.gated = true;
+    server.addRepo(gated.repo);
+    const reg = registry();
+    const err = await failure(pull(opts(reg, 'hf:acme/gated')));
+    expect(err.code).toBe('PERMISSION_DENIED');
+    expect(err.message).toMatch(/hf:acme\/gated is gated/);
+    expect(err.hint).toMatch(/HF_TOKEN/);
+    const r = await pull(opts(reg, 'hf:acme/gated', { token: server.token }));
+    expect(r.manifest.files.length).toBe(BERT_DEFAULT.length);
+    expect(server.requests.filter((q) => q.server === 'cdn').every((q) => q.authorization === undefined)).toBe(true);
+    expect(server.requests.filter((q) => q.server === 'hub').some((q) => q.authorization === `Bearer ${server.token}`)).toBe(true);
+    expect(JSON.stringify(r.manifest)).not.toContain(server.token);
+  });
+
+  it('treats a private repo without a token as not found or private (401)', async () => {
+    const priv = bertRepo('acme/private');
+    priv.repo.private = true;
+    server.addRepo(priv.repo);
+    const err = await failure(pull(opts(registry(), 'hf:acme/private')));
+    expect(err.code).toBe('PERMISSION_DENIED');
+    expect(err.message).toMatch(/not found .*or it is private and needs a token/);
+    const ok = await pull(opts(registry(), 'hf:acme/private', { env: { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token } }));
+    expect(ok.manifest.name).toBe('acme/private');
+  });
+
+  it('reports a missing repo, revision and file as not found (404)', async () => {
+    const reg = registry();
+    const repo = await failure(pull(opts(reg, 'hf:acme/nope', { token: server.token })));
+    expect([repo.code, repo.exitCode]).toEqual(['NOT_FOUND', 3]);
+    expect(repo.message).toMatch(/hf:acme\/nope not found/);
+    const rev = await failure(pull(opts(reg, 'hf:acme/tiny-bert@v9')));
+    expect([rev.code, rev.message]).toEqual(['NOT_FOUND', expect.stringMatching(/revision v9 of hf:acme\/tiny-bert not found/)]);
+    const none = await failure(pull(opts(reg, 'hf:acme/tiny-bert', { include: ['*.gguf'] })));
+    expect(none.code).toBe('NOT_FOUND');
+    expect(none.message).toMatch(/no file .* matches --include \*\.gguf/);
+  });
+
+  it('reuses files from the HF cache without downloading them, and verifies them', async () => {
+    const cache = join(hfHome, 'hub');
+    writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path === 'model.safetensors'));
+    const r = await pull(opts(registry(), 'hf:acme/tiny-bert'));
+    expect(r.files.find((f) => f.path === 'model.safetensors')?.from).toBe('hf-cache');
+    expect(server.requests.filter((q) => q.server === 'cdn')).toEqual([]);
+    expect(r.files.filter((f) => f.from === 'network').length).toBe(BERT_DEFAULT.length - 1);
+  });
+
+  it('refuses a damaged HF cache copy', async () => {
+    const cache = join(hfHome, 'hub');
+    const root = writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path === 'config.json'));
+    const blob = join(root, 'blobs', readdirSync(join(root, 'blobs'))[0] as string);
+    writeFileSync(blob, readFileSync(blob, 'utf8').replace('bert', 'BERT'));
+    const err = await failure(pull(opts(registry(), 'hf:acme/tiny-bert')));
+    expect([err.code, err.message]).toEqual(['INTEGRITY', expect.stringMatching(/config\.json from the HF cache failed verification/)]);
+  });
+
+  it('offline: resolves from the HF cache, then from the registry; otherwise a clear error', async () => {
+    const cache = join(hfHome, 'hub');
+    writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files);
+    const reg = registry();
+    const env = { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_HUB_OFFLINE: '1' };
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert', { env }));
+    expect(r.manifest.version).toBe(bert.commit.slice(0, 7));
+    expect(r.manifest.files.map((f) => f.path).sort()).toEqual(BERT_DEFAULT);
+    expect(r.files.every((f) => f.from === 'hf-cache')).toBe(true);
+    expect(server.requests).toEqual([]);
+    const again = await pull(opts(reg, 'hf:acme/tiny-bert', { env: { ...env, HF_HOME: tempDir() } }));
+    expect(again.upToDate).toBe(true);
+    const err = await failure(pull(opts(registry(), 'hf:acme/other', { env })));
+    expect([err.code, err.exitCode]).toEqual(['NETWORK', 7]);
+    expect(err.message).toMatch(/offline .* neither in the registry nor in the HF cache/);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('reuses LFS blobs the registry already stores (another repo with the same weights)', async () => {
+    const reg = registry();
+    await pull(opts(reg, 'hf:acme/tiny-bert'));
+    const twin = bertRepo('acme/twin');
+    const weights = bert.files.find((f) => f.path === 'model.safetensors') as FixtureFile;
+    twin.repo.commits[twin.commit] = twin.files.map((f) => (f.path === 'model.safetensors' ? weights : f));
+    server.addRepo(twin.repo);
+    const before = server.requests.filter((q) => q.server === 'cdn').length;
+    const r = await pull(opts(reg, 'hf:acme/twin'));
+    expect(r.files.find((f) => f.path === 'model.safetensors')?.from).toBe('store');
+    expect(server.requests.filter((q) => q.server === 'cdn').length).toBe(before);
+  });
+
+  it('honours --include, --exclude, --revision, --name and --version', async () => {
+    const second = { path: 'model.safetensors', content: safetensors(1 << 16), lfs: true };
+    const v2 = 'b'.repeat(40);
+    bert.repo.commits[v2] = [...bert.files.filter((f) => f.path !== 'model.safetensors'), second];
+    bert.repo.refs.v2 = v2;
+    const reg = registry();
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert', { revision: 'v2', include: ['*.json', '*.safetensors', '*.bin'], exclude: ['tokenizer*'], name: 'bert', version: '2.0.0' }));
+    expect(r.manifest.files.map((f) => f.path).sort()).toEqual(['config.json', 'model.safetensors', 'pytorch_model.bin']);
+    expect(r.manifest).toMatchObject({ name: 'bert', version: '2.0.0', lineage: { source: { revision: 'v2', commit: v2 } } });
+    expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha256(second.content));
+  });
+
+  it('pulls a plain URL and a local folder', async () => {
+    const reg = registry();
+    const file = safetensors(1 << 18);
+    server.files.set('weights/classifier.safetensors', file);
+    const u = await pull(opts(reg, `${server.cdnUrl}/files/weights/classifier.safetensors?sig=secret`));
+    expect(u.manifest).toMatchObject({ name: 'classifier', version: '1.0.0', format: 'safetensors' });
+    expect(u.manifest.lineage.source).toMatchObject({ kind: 'url', url: `${server.cdnUrl}/files/weights/classifier.safetensors?…`, sha256: sha256(file) });
+    expect(JSON.stringify(u.manifest)).not.toContain('secret');
+    const dir = tempDir();
+    for (const f of bert.files) if (BERT_DEFAULT.includes(f.path)) writeFileSync(join(dir, f.path), f.content);
+    const folder = await pull(opts(reg, dir, { name: 'local-bert' }));
+    expect(folder.manifest).toMatchObject({ name: 'local-bert', format: 'transformers', lineage: { operation: 'pull', source: { kind: 'path' } } });
+    const err = await failure(pull(opts(reg, `${server.cdnUrl}/files/missing.onnx`)));
+    expect([err.code, err.exitCode]).toEqual(['NOT_FOUND', 3]);
+  });
+});
