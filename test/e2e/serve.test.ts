@@ -28,7 +28,7 @@ describe('modelctl serve (spawned binary)', () => {
     const { child, url: pending } = startServe(home, ['--max-batch', '8']);
     const url = await pending;
     const infer = await fetch(`${url}/v2/models/iris/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }) });
-    expect((await infer.json()).outputs[0].data).toEqual([0]);
+    expect(((await infer.json()) as { outputs: Array<{ data: number[] }> }).outputs[0]?.data).toEqual([0]);
     const bytes = readFileSync(join(FIXTURES, 'onnx-handbuilt', 'model.onnx'));
     const answer = new Promise<number>((resolve, reject) => {
       const req = request(`${url}/v1/models?name=late`, { method: 'POST', headers: { 'content-length': bytes.length } }, (res) => {
