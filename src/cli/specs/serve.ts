@@ -8,7 +8,7 @@ export function declare(program: Command, tools: SpecTools): void {
       .option('--host <host>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
       .option('--port <port>', 'port (0 picks a free one)', '8080')
       .option('--max-models-in-ram <n>', 'ONNX Runtime sessions kept loaded; the least recently used is evicted', '4')
-      .option('--max-memory <size>', 'model bytes kept loaded, e.g. 4GB (default: no limit)')
+      .option('--max-memory <size>', 'model bytes (files and external data) kept loaded; the least recently used is evicted beyond it', '4GB')
       .option('--max-batch <n>', 'rows merged into one ONNX Runtime run (1 turns dynamic batching off)', '32')
       .option('--max-wait-ms <ms>', 'how long the first request of a batch waits for others', '5')
       .option('--token <token>', 'require Authorization: Bearer TOKEN on every endpoint but /v2/health/* (default: $MODELCTL_SERVE_TOKEN)')
