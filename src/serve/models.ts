@@ -1,0 +1,154 @@
+import type { Tensor } from 'onnxruntime-node';
+import { ModelctlError } from '../errors.js';
+import type { OnnxValueInfo } from '../onnx/summary.js';
+import { resolveModel, type ResolvedModel } from '../ops/predict.js';
+import type { Registry } from '../registry/index.js';
+import type { Manifest } from '../registry/manifest.js';
+import { checkName, checkVersion, isAlias, isVersion } from '../registry/names.js';
+import { SessionCache, loadOrt, type SessionOptions } from '../runtime/index.js';
+import { ModelBatcher, type Feeds } from './batcher.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The models a server answers for: registry versions resolved on demand, their ONNX Runtime sessions in a bounded
+ * LRU cache (by count and by model bytes), and one dynamic batcher per version.
+ */
+
+export interface ServedModel {
+  name: string;
+  version: string;
+  resolved: ResolvedModel;
+  /** Tensor inputs and outputs (ZipMap-like sequence outputs cannot be fetched). */
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+  batchable: boolean;
+}
+
+export interface ModelManagerOptions {
+  registry: Registry;
+  maxModels: number;
+  maxBytes?: number;
+  maxBatch: number;
+  maxWaitMs: number;
+  session?: SessionOptions;
+  metrics?: Metrics;
+  /** How long a name or alias stays resolved to one version before it is looked up again. */
+  resolveTtlMs?: number;
+}
+
+/** Every input and output has a first dimension that is not fixed: the one requests can be stacked along. */
+function isBatchable(inputs: OnnxValueInfo[], outputs: OnnxValueInfo[]): boolean {
+  const free = (v: OnnxValueInfo) => v.shape !== undefined && v.shape.length > 0 && (v.shape[0] === null || typeof v.shape[0] === 'string');
+  return inputs.length > 0 && outputs.length > 0 && [...inputs, ...outputs].every(free);
+}
+
+export class ModelManager {
+  readonly cache: SessionCache;
+  readonly #o: ModelManagerOptions;
+  readonly #batchers = new Map<string, ModelBatcher>();
+  readonly #served = new Map<string, ServedModel>();
+  readonly #refs = new Map<string, { version: string; at: number }>();
+  readonly #touched = new Map<string, number>();
+
+  constructor(options: ModelManagerOptions) {
+    this.#o = options;
+    this.cache = new SessionCache({ maxSessions: options.maxModels, ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}) });
+  }
+
+  get registry(): Registry {
+    return this.#o.registry;
+  }
+
+  /** A URL's version: a registry version if one exists by that name, else an alias (`production`). */
+  async manifest(name: string, version?: string): Promise<Manifest> {
+    checkName(name);
+    if (version === undefined) return this.#o.registry.resolve(name);
+    if (isVersion(version)) {
+      try {
+        return await this.#o.registry.resolve(`${name}:${version}`);
+      } catch (err) {
+        if (!(isAlias(version) && err instanceof ModelctlError && err.code === 'NOT_FOUND')) throw err;
+      }
+    }
+    if (isAlias(version)) return this.#o.registry.resolve(`${name}@${version}`);
+    return this.#o.registry.resolve(`${name}:${checkVersion(version)}`);
+  }
+
+  /** The version a reference means now; names and aliases are cached briefly so a hot path does not read disk. */
+  async model(name: string, version?: string): Promise<ServedModel> {
+    const ref = version === undefined ? name : `${name}/${version}`;
+    const ttl = this.#o.resolveTtlMs ?? 1000;
+    const cached = this.#refs.get(ref);
+    let exact = cached && Date.now() - cached.at < ttl ? cached.version : undefined;
+    if (!exact) {
+      const manifest = await this.manifest(name, version);
+      exact = manifest.version;
+      this.#refs.set(ref, { version: exact, at: Date.now() });
+    }
+    const key = `${name}:${exact}`;
+    const hit = this.#served.get(key);
+    if (hit) return hit;
+    const resolved = await resolveModel(key, this.#o.registry);
+    const inputs = resolved.summary.inputs.filter((i) => i.kind === 'tensor');
+    const outputs = resolved.summary.outputs.filter((o) => o.kind === 'tensor');
+    const served: ServedModel = { name, version: exact, resolved, inputs, outputs, batchable: isBatchable(inputs, outputs) };
+    this.#served.set(key, served);
+    return served;
+  }
+
+  /** Forgets what a removed model resolved to, so the next request looks it up again. */
+  forget(name: string): void {
+    for (const key of [...this.#refs.keys()]) if (key === name || key.startsWith(`${name}/`)) this.#refs.delete(key);
+    for (const key of [...this.#served.keys()]) if (key.startsWith(`${name}:`)) {
+      this.#served.delete(key);
+      this.#batchers.delete(key);
+    }
+  }
+
+  /** Runs feeds through the model's batcher; returns every tensor output. */
+  async infer(model: ServedModel, feeds: Feeds, rows: number): Promise<Record<string, Tensor>> {
+    const key = `${model.name}:${model.version}`;
+    let batcher = this.#batchers.get(key);
+    if (!batcher) {
+      const ort = await loadOrt();
+      const fetch = model.outputs.map((o) => o.name);
+      const metrics = this.#o.metrics;
+      batcher = new ModelBatcher({
+        maxBatch: this.#o.maxBatch,
+        maxWaitMs: this.#o.maxWaitMs,
+        batchable: model.batchable,
+        Tensor: ort.Tensor,
+        run: (merged) => this.#run(model, merged, fetch),
+        onBatch: (requests, n) => {
+          metrics?.batchSize.observe(requests, { model: key });
+          metrics?.batchRows.observe(n, { model: key });
+        },
+      });
+      this.#batchers.set(key, batcher);
+    }
+    this.#o.metrics?.inferences.inc({ model: key });
+    const out = await batcher.submit(feeds, rows);
+    this.#touch(model);
+    return out;
+  }
+
+  async #run(model: ServedModel, feeds: Feeds, fetch: string[]): Promise<Record<string, Tensor>> {
+    return this.cache.use(model.resolved.path, this.#o.session ?? {}, async (opened) => {
+      try {
+        return (await opened.session.run(feeds, fetch)) as Record<string, Tensor>;
+      } catch (err) {
+        const first = String((err as Error).message ?? err).split('\n')[0];
+        throw new ModelctlError('INVALID_INPUT', `the model refused the input: ${first}`, { cause: err });
+      }
+    });
+  }
+
+  /** Last-use records order gc's evictions; once a minute per version is plenty and keeps writes off the hot path. */
+  #touch(model: ServedModel): void {
+    const key = `${model.name}:${model.version}`;
+    const now = Date.now();
+    if (now - (this.#touched.get(key) ?? 0) < 60_000) return;
+    this.#touched.set(key, now);
+    void this.#o.registry.store.touch(model.name, model.version).catch(() => undefined);
+  }
+}

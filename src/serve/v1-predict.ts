@@ -1,0 +1,117 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { chooseTask, predict, type PredictInput, type PredictOptions } from '../ops/predict.js';
+import { isImageTask } from '../ops/predict-image.js';
+import { isTextTask, textsFromJson } from '../ops/predict-text.js';
+import type { Row } from '../tasks/tabular.js';
+import { pairsFromJson } from '../tasks/question-answering.js';
+import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
+import type { ServeContext } from './context.js';
+import { HttpError, readJsonObject, sendJson } from './http.js';
+
+/**
+ * Task-level prediction: the inputs `modelctl predict` takes, as JSON, and the same JSON document back that
+ * `predict --json` prints. Images come as base64 strings and are written to a private temporary folder because
+ * the image pipeline reads files.
+ */
+
+const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'question', 'questions'] as const;
+const INPUT_HINT = 'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" (base64 strings), or "question" with "context"';
+
+function optionalNumber(body: Record<string, unknown>, key: string, check: (n: number) => boolean, what: string): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !check(v)) throw new HttpError(400, `"${key}" must be ${what}`);
+  return v;
+}
+
+function images(value: unknown): Buffer[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new HttpError(400, '"images" is empty', { hint: 'give at least one base64 image' });
+  return list.map((v, i) => {
+    const text = typeof v === 'string' ? v.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '') : '';
+    if (text === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) throw new HttpError(400, `image ${i + 1} is not a base64 string`);
+    return Buffer.from(text, 'base64');
+  });
+}
+
+function input(body: Record<string, unknown>, task: string, files: string[]): PredictInput {
+  const given = INPUT_KEYS.filter((k) => body[k] !== undefined && k !== 'question');
+  const asked = body.question !== undefined || body.context !== undefined;
+  if (given.length + (asked ? 1 : 0) !== 1) throw new HttpError(400, given.length === 0 && !asked ? 'no input given' : 'give the input one way only', { hint: INPUT_HINT });
+  if (task === 'question-answering') {
+    if (asked) return { kind: 'questions', pairs: pairsFromJson({ question: body.question, context: body.context }, 'the request') };
+    if (body.questions !== undefined) return { kind: 'questions', pairs: pairsFromJson(body.questions, '"questions"') };
+    throw new HttpError(400, 'a question-answering model takes "question" and "context"', { hint: 'or "questions": [{"question": "...", "context": "..."}]' });
+  }
+  if (asked || body.questions !== undefined) throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
+  if (isImageTask(task)) {
+    if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
+    return { kind: 'images', files };
+  }
+  if (isTextTask(task)) {
+    const value = body.texts ?? body.text;
+    if (value === undefined) throw new HttpError(400, `a ${task} model takes "texts"`, { hint: '"texts": ["the model was great"]' });
+    return { kind: 'texts', texts: textsFromJson(value, body.texts !== undefined ? '"texts"' : '"text"') };
+  }
+  if (body.inputs !== undefined) {
+    if (!body.inputs || typeof body.inputs !== 'object' || Array.isArray(body.inputs)) throw new HttpError(400, '"inputs" must be an object of named tensors');
+    return { kind: 'tensors', tensors: body.inputs as Record<string, unknown> };
+  }
+  if (body.rows !== undefined) {
+    const rows = Array.isArray(body.rows) ? body.rows : [body.rows];
+    if (rows.length === 0) throw new HttpError(400, '"rows" is empty', { hint: 'give at least one row' });
+    if (!rows.every((r) => Array.isArray(r) || (r !== null && typeof r === 'object'))) throw new HttpError(400, 'every row must be a list of values or an object of feature values');
+    const columns = Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
+    return { kind: 'rows', rows: rows as Row[], ...(columns ? { columns } : {}) };
+  }
+  throw new HttpError(400, `a ${task} model takes "rows" or "inputs"`, { hint: INPUT_HINT });
+}
+
+export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, name: string, version?: string): Promise<void> {
+  const body = await readJsonObject(req, ctx.maxBody);
+  const m = await ctx.manager.model(name, version);
+  const explicit = body.task === undefined ? undefined : typeof body.task === 'string' ? body.task : undefined;
+  if (body.task !== undefined && explicit === undefined) throw new HttpError(400, '"task" must be a string');
+  const task = (await chooseTask(explicit, m.resolved, ctx.registry)).task;
+  const aggregation = body.aggregation;
+  if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation))) throw new HttpError(400, `"aggregation" takes ${AGGREGATIONS.join(', ')}`);
+  if (body.normalize !== undefined && typeof body.normalize !== 'boolean') throw new HttpError(400, '"normalize" must be true or false');
+  const fraction = (n: number) => n >= 0 && n <= 1;
+  const whole = (n: number) => Number.isSafeInteger(n) && n >= 1;
+  const topK = optionalNumber(body, 'top_k', whole, 'a whole number of at least 1');
+  const batchSize = optionalNumber(body, 'batch_size', whole, 'a whole number of at least 1');
+  const conf = optionalNumber(body, 'conf', fraction, 'a number from 0 to 1');
+  const iou = optionalNumber(body, 'iou', fraction, 'a number from 0 to 1');
+  let dir: string | undefined;
+  try {
+    const files: string[] = [];
+    if (isImageTask(task) && (body.image !== undefined || body.images !== undefined)) {
+      const decoded = images(body.images ?? body.image);
+      dir = await mkdtemp(join(tmpdir(), 'modelctl-serve-'));
+      for (const [i, bytes] of decoded.entries()) {
+        const file = join(dir, `image-${i + 1}`);
+        await writeFile(file, bytes);
+        files.push(file);
+      }
+    }
+    const options: PredictOptions = {
+      model: `${m.name}:${m.version}`,
+      registry: ctx.registry,
+      resolved: m.resolved,
+      input: input(body, task, files),
+      ...(explicit !== undefined ? { task: explicit } : {}),
+      ...(topK !== undefined ? { topK } : {}),
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(typeof body.normalize === 'boolean' ? { normalize: body.normalize } : {}),
+      ...(aggregation !== undefined ? { aggregation: aggregation as (typeof AGGREGATIONS)[number] } : {}),
+      ...(conf !== undefined ? { conf } : {}),
+      ...(iou !== undefined ? { iou } : {}),
+    };
+    sendJson(res, 200, await predict(options));
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}

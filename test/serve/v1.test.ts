@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { predict } from '../../src/ops/predict.js';
+import { HANDBUILT, IRIS, IRIS_ROWS, getJson, postJson, serve } from './helpers.js';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const withoutTimings = ({ timings: _t, ...rest }: Record<string, unknown>) => rest;
+
+describe('serve: the registry API and task-level predict under /v1', () => {
+  it('lists models, shows a model and a version, and reports stats', async () => {
+    const s = await serve();
+    const list = await getJson(`${s.url}/v1/models`);
+    expect(list.body.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`).sort()).toEqual(['iris:1.0.0', 'org/hand:1.0.0']);
+    expect((await getJson(`${s.url}/v1/models?name=org/*`)).body.models).toHaveLength(1);
+    const model = await getJson(`${s.url}/v1/models/org%2Fhand`);
+    expect(model.body).toMatchObject({ name: 'org/hand', aliases: { latest: '1.0.0' } });
+    const version = await getJson(`${s.url}/v1/models/org/hand/versions/latest`);
+    expect(version.body.manifest).toMatchObject({ name: 'org/hand', version: '1.0.0', format: 'onnx' });
+    expect(version.body.aliases).toEqual(['latest']);
+    const stats = await getJson(`${s.url}/v1/stats`);
+    expect(stats.body.registry).toMatchObject({ models: 2, versions: 2, unreadable: 0 });
+  });
+
+  it('registers a streamed upload, downloads it byte for byte, validates, and removes it', async () => {
+    const s = await serve();
+    const bytes = readFileSync(HANDBUILT);
+    const up = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0&tag=team=ml&alias=staging&filename=model.onnx`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    expect(up.status).toBe(201);
+    expect(up.body.manifest).toMatchObject({ name: 'team/up', version: '2.0.0', format: 'onnx', tags: { team: 'ml' } });
+    expect(up.body.aliases.sort()).toEqual(['latest', 'staging']);
+    const again = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0`, { method: 'POST', body: bytes });
+    expect(again.status).toBe(409);
+    const junk = await getJson(`${s.url}/v1/models?name=team/junk`, { method: 'POST', body: 'not a model at all' });
+    expect(junk.status).toBe(400);
+    const down = await fetch(`${s.url}/v1/models/team%2Fup/versions/staging/download`);
+    expect(down.status).toBe(200);
+    const got = Buffer.from(await down.arrayBuffer());
+    expect(sha256(got)).toBe(sha256(bytes));
+    expect(down.headers.get('x-modelctl-sha256')).toBe(sha256(bytes));
+    const meta = await getJson(`${s.url}/v2/models/team/up`);
+    expect(meta.body.inputs[0].name).toBe('x');
+    const checked = await postJson(`${s.url}/v1/models/team%2Fup/validate`, '');
+    expect(checked.body).toMatchObject({ ok: true, versions: 1, problems: [] });
+    expect((await postJson(`${s.url}/v1/validate`, '')).body).toMatchObject({ ok: true, versions: 3 });
+    expect((await getJson(`${s.url}/v1/models/team%2Fup`, { method: 'DELETE' })).status).toBe(400);
+    const removed = await getJson(`${s.url}/v1/models/team%2Fup/versions/2.0.0`, { method: 'DELETE' });
+    expect(removed.body.removed).toEqual([{ name: 'team/up', version: '2.0.0', size: bytes.length }]);
+    expect((await getJson(`${s.url}/v2/models/team/up`)).status).toBe(404);
+    expect((await getJson(`${s.url}/v1/models?name=x`, { method: 'POST', body: '' })).status).toBe(400);
+    expect((await getJson(`${s.url}/v1/models`, { method: 'POST', body: bytes })).body.error).toMatch(/name is required/);
+  });
+
+  it('refuses an upload over --max-upload with 413 and keeps the registry as it was', async () => {
+    const s = await serve({ maxUpload: 100 });
+    const r = await getJson(`${s.url}/v1/models?name=big`, { method: 'POST', body: readFileSync(IRIS) });
+    expect(r.status).toBe(413);
+    expect((await getJson(`${s.url}/v1/models`)).body.models).toHaveLength(2);
+  });
+
+  it('predict takes what the CLI takes and returns what predict --json prints', async () => {
+    const s = await serve();
+    const r = await postJson(`${s.url}/v1/models/iris/predict`, { rows: IRIS_ROWS });
+    expect(r.status).toBe(200);
+    const ref = await predict({ model: 'iris', registry: s.registry, input: { kind: 'rows', rows: IRIS_ROWS } });
+    expect(withoutTimings(r.body)).toEqual(withoutTimings(JSON.parse(JSON.stringify(ref))));
+    const raw = await postJson(`${s.url}/v1/models/org%2Fhand/predict`, { inputs: { x: [[1, 2, 3, 4]], steps: [2] } });
+    const rawRef = await predict({ model: 'org/hand', registry: s.registry, input: { kind: 'tensors', tensors: { x: [[1, 2, 3, 4]], steps: [2] } } });
+    expect(withoutTimings(raw.body)).toEqual(withoutTimings(JSON.parse(JSON.stringify(rawRef))));
+    for (const [body, message] of [
+      [{}, /no input given/],
+      [{ rows: [[1, 2, 3]] }, /row 1 has 3 features; the model takes 4/],
+      [{ rows: IRIS_ROWS, texts: ['a'] }, /one way only/],
+      [{ rows: IRIS_ROWS, top_k: 0 }, /"top_k" must be/],
+      [{ question: 'who?', context: 'me' }, /question-answering models/],
+    ] as Array<[unknown, RegExp]>) {
+      const bad = await postJson(`${s.url}/v1/models/iris/predict`, body);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatch(message);
+    }
+  });
+
+  it('answers 501 with the CLI command for pull and export, until they come over HTTP', async () => {
+    const s = await serve();
+    const pull = await postJson(`${s.url}/v1/pull`, { source: 'hf:org/model' });
+    expect(pull.status).toBe(501);
+    expect(pull.body.error).toMatch(/modelctl pull/);
+    const exp = await postJson(`${s.url}/v1/models/iris/export`, {});
+    expect(exp.status).toBe(501);
+    expect(exp.body.error).toMatch(/modelctl export/);
+  });
+
+  it('describes every endpoint in /openapi.json and counts requests in /metrics', async () => {
+    const s = await serve();
+    const doc = (await getJson(`${s.url}/openapi.json`)).body;
+    expect(doc.openapi).toBe('3.0.3');
+    for (const path of ['/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/versions/{version}/infer', '/v1/models', '/v1/models/{name}/predict', '/v1/models/{name}/versions/{version}/download', '/v1/stats', '/v1/validate', '/v1/pull', '/metrics']) {
+      expect(doc.paths, path).toHaveProperty([path]);
+    }
+    await postJson(`${s.url}/v1/models/iris/predict`, { rows: IRIS_ROWS });
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).toMatch(/modelctl_http_requests_total\{method="POST",route="\/v1\/models\/\{name\}\/predict",status="200"\} 1/);
+    expect(text).toMatch(/modelctl_http_request_duration_seconds_bucket\{route="\/openapi.json",le="\+Inf"\} 1/);
+    expect(text).toMatch(/^modelctl_models_loaded \d+$/m);
+    expect(text).toMatch(/^modelctl_model_evictions_total 0$/m);
+  });
+});
