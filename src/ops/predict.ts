@@ -95,6 +95,11 @@ export interface PredictOptions extends SessionOptions {
   conf?: number;
   /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
   iou?: number;
+  /**
+   * A session already open on the model (serve's cache): used instead of opening one, and left open by close().
+   * Ignored for a ZipMap classifier, whose session must declare the extra output.
+   */
+  opened?: OpenedSession;
 }
 
 /** One per input row or text; which fields are set depends on the task. */
@@ -172,7 +177,8 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
-  const opened: OpenedSession = await openSession(m.path, options, zipmap?.bytes);
+  const borrowed = zipmap ? undefined : options.opened;
+  const opened: OpenedSession = borrowed ?? (await openSession(m.path, options, zipmap?.bytes));
   const ort = await loadOrt();
   const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: [...m.summary.outputs, ...(zipmap?.outputs ?? [])] };
   const loadMs = performance.now() - t0;
@@ -220,7 +226,9 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       }
       return { ...base, timings: { loadMs, runMs: performance.now() - t1 }, ...body };
     },
-    close: () => opened.session.release(),
+    close: async () => {
+      if (!borrowed) await opened.session.release();
+    },
   };
 }
 

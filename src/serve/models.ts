@@ -5,7 +5,7 @@ import { resolveModel, type ResolvedModel } from '../ops/predict.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion, isAlias, isVersion } from '../registry/names.js';
-import { SessionCache, loadOrt, type SessionOptions } from '../runtime/index.js';
+import { SessionCache, loadOrt, type OpenedSession, type SessionOptions } from '../runtime/index.js';
 import { ModelBatcher, type Feeds } from './batcher.js';
 import type { Metrics } from './metrics.js';
 
@@ -130,6 +130,11 @@ export class ModelManager {
     const out = await batcher.submit(feeds, rows);
     this.#touch(model);
     return out;
+  }
+
+  /** Lends the model's cached session to `fn` (held past an eviction until `fn` is done). */
+  useSession<T>(model: ServedModel, fn: (opened: OpenedSession) => Promise<T>): Promise<T> {
+    return this.cache.use(model.resolved.path, this.#o.session ?? {}, fn);
   }
 
   async #run(model: ServedModel, feeds: Feeds, fetch: string[]): Promise<Record<string, Tensor>> {

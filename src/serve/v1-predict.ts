@@ -110,7 +110,8 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
     };
-    sendJson(res, 200, await predict(options));
+    // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
+    sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
