@@ -199,10 +199,14 @@ function intPlan(role: Role, type: string, hints: ModelHints, dims: number[]): {
 const UNSUPPORTED = /^(bfloat16|float8|int4|uint4|int2|uint2|float4|complex)/;
 
 /** One input's values. */
-export function synthesize(input: OnnxValueInfo, dims: number[], hints: ModelHints, rnd: () => number): SyntheticInput {
+function checkTensor(input: OnnxValueInfo): void {
   if (input.kind !== 'tensor') {
     throw new ModelctlError('INVALID_INPUT', `input ${input.name} is a ${input.kind}, not a tensor: bench cannot make one up`, { hint: 'bench models whose inputs are tensors' });
   }
+}
+
+export function synthesize(input: OnnxValueInfo, dims: number[], hints: ModelHints, rnd: () => number): SyntheticInput {
+  checkTensor(input);
   const type = input.dtype ?? 'float32';
   const n = dims.reduce((a, b) => a * b, 1);
   const role = roleOf(input.name);
@@ -254,7 +258,10 @@ export function syntheticInputs(inputs: readonly OnnxValueInfo[], request: Shape
     }
   }
   const rnd = seededRandom(seed);
-  return inputs.map((input) => synthesize(input, resolveShape(input, request, hints), hints, rnd));
+  return inputs.map((input) => {
+    checkTensor(input);
+    return synthesize(input, resolveShape(input, request, hints), hints, rnd);
+  });
 }
 
 /**
