@@ -45,7 +45,7 @@ describe('synthetic inputs', () => {
       expect(input.data.constructor.name, input.name).toBe(arrays[input.type]);
       const values = Array.from(input.data as ArrayLike<number | bigint | string>, (v) => (typeof v === 'bigint' ? Number(v) : v));
       if (input.type === 'float16') for (const v of values) expect(fromHalf(v as number)).toBeGreaterThanOrEqual(0), expect(fromHalf(v as number)).toBeLessThanOrEqual(1);
-      else if (floats.includes(input.type)) for (const v of values) expect(v >= 0 && (v as number) < 1, `${input.name} ${v}`).toBe(true);
+      else if (floats.includes(input.type)) for (const v of values) expect((v as number) >= 0 && (v as number) < 1, `${input.name} ${v}`).toBe(true);
       else if (input.type === 'bool') expect(new Set(values)).toEqual(new Set([0, 1]));
       else if (input.type === 'string') expect(values.every((v) => typeof v === 'string' && v.length > 0)).toBe(true);
       else {
