@@ -197,21 +197,23 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       for (const _ of workloads) rssStart.push(process.memoryUsage.rss());
       const samples: number[][] = workloads.map(() => []);
       const stageSamples: Array<Record<string, number[]>> = workloads.map(() => ({}));
+      // A B, then B A: whichever runs second in a round (warmer caches) alternates.
+      const orders = [workloads.map((_, i) => i), workloads.map((_, i) => workloads.length - 1 - i)];
+      const label = options.variants.map((v) => v.label).join(' vs ');
       const started = now();
       for (let k = 0; ; k++) {
         if (iterations !== undefined && k >= iterations) break;
         if (options.durationMs !== undefined && k > 0 && now() - started >= options.durationMs) break;
-        // A B, then B A: whichever runs second in a round (warmer caches) alternates.
-        const order = k % 2 === 0 ? workloads.map((_, i) => i) : workloads.map((_, i) => workloads.length - 1 - i);
-        for (const i of order) {
-          interrupted(options.signal);
+        interrupted(options.signal);
+        for (const i of orders[k % 2] as number[]) {
           const w = workloads[i] as Workload;
           const t0 = now();
           const stages = await w.run();
           (samples[i] as number[]).push(now() - t0);
           if (stages) for (const [name, ms] of Object.entries(stages)) ((stageSamples[i] as Record<string, number[]>)[name] ??= []).push(ms);
         }
-        options.onProgress?.({ phase: 'measure', variant: options.variants.map((v) => v.label).join(' vs '), batch, done: k + 1, ...(iterations !== undefined ? { total: iterations } : {}) });
+        // Reported every 64 runs: a progress line per run would cost more than a tiny model's run.
+        if ((k & 63) === 63) options.onProgress?.({ phase: 'measure', variant: label, batch, done: k + 1, ...(iterations !== undefined ? { total: iterations } : {}) });
       }
       const rssEnd = process.memoryUsage.rss();
       const peak = process.resourceUsage().maxRSS * 1024;
