@@ -20,3 +20,4 @@ export { VERSION } from './version.js';
 export { predict, resolveModel, PREDICT_TASKS, type PredictOptions, type PredictResult } from './ops/predict.js';
 export { describePath } from './ops/describe.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
+export { benchModel, summarize, percentile, type BenchOptions, type BenchOutcome, type ConfigResult, type LatencyStats, type GateVerdict } from './bench/index.js';
