@@ -21,3 +21,4 @@ export { predict, resolveModel, PREDICT_TASKS, type PredictOptions, type Predict
 export { describePath } from './ops/describe.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
 export { startServer, openApiDocument, type ServeOptions, type ServeEvent, type RunningServer } from './serve/index.js';
+export { benchModel, summarize, percentile, type BenchOptions, type BenchOutcome, type ConfigResult, type LatencyStats, type GateVerdict } from './bench/index.js';

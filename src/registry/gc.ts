@@ -1,4 +1,4 @@
-import { readdir, rmdir, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isEnoent } from './fsutil.js';
 import { withLock, type LockOptions } from './lock.js';
@@ -134,22 +134,25 @@ async function sweepTmp(store: Store, graceMs: number, now: number, dryRun: bool
   return { files: stale.length, bytes: stale.reduce((n, f) => n + f.size, 0) };
 }
 
-/** Usage records of versions that no longer exist (a predict that raced an rm) are dropped. */
-async function sweepUsage(store: Store, live: Set<string>, dryRun: boolean): Promise<void> {
+/**
+ * Usage records and benchmark baselines of versions that no longer exist (a predict or bench that raced an rm)
+ * are dropped. Both are kept per model folder, one entry per version.
+ */
+async function sweepPerVersion(store: Store, dir: string, live: Set<string>, dryRun: boolean): Promise<void> {
   let folders: string[];
   try {
-    folders = await readdir(store.layout.usageDir);
+    folders = await readdir(dir);
   } catch (err) {
     if (isEnoent(err)) return;
     throw err;
   }
   for (const folder of folders) {
     const name = decodeName(folder);
-    const versions = await readdir(join(store.layout.usageDir, folder)).catch(() => [] as string[]);
+    const versions = await readdir(join(dir, folder)).catch(() => [] as string[]);
     const stale = versions.filter((v) => !live.has(`${name}:${v}`));
     if (dryRun) continue;
-    for (const v of stale) await removeFile(join(store.layout.usageDir, folder, v));
-    if (stale.length === versions.length) await rmdir(join(store.layout.usageDir, folder)).catch(() => {});
+    for (const v of stale) await rm(join(dir, folder, v), { recursive: true, force: true });
+    if (stale.length === versions.length) await rmdir(join(dir, folder)).catch(() => {});
   }
 }
 
@@ -193,7 +196,10 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       }
       const blobs = await sweepBlobs(store, referencedDigests(kept, raw), dryRun);
       const tmp = await sweepTmp(store, options.graceMs ?? DEFAULT_GRACE_MS, now, dryRun);
-      await sweepUsage(store, new Set(kept.map((m) => `${m.name}:${m.version}`)), dryRun);
+      const live = new Set(kept.map((m) => `${m.name}:${m.version}`));
+      await sweepPerVersion(store, store.layout.usageDir, live, dryRun);
+      // A version whose manifest cannot be read still exists (the user may repair it): its baselines stay.
+      await sweepPerVersion(store, store.layout.benchDir, new Set([...live, ...failures.map((f) => `${f.name}:${f.version}`)]), dryRun);
       await sweepViews(store, [...kept], dryRun);
       const liveBlobs = new Map<string, number>();
       for (const m of kept) for (const f of m.files) liveBlobs.set(f.sha256, f.size);

@@ -13,6 +13,7 @@ import { encodeName } from './names.js';
  *   usage/org--name/1.0.0      empty file whose mtime is the version's last use (apart from manifests)
  *   tmp/                       files being written; gc removes them once older than a grace period
  *   views/<id>/                a version's files by path (hard links), for runtimes; derived, swept by gc
+ *   bench/org--name/1.0.0/<config>.json   benchmark baselines of a version (apart from sealed manifests)
  *   lock                       the inter-process lock for mutations
  */
 export const LAYOUT_VERSION = 1;
@@ -24,6 +25,7 @@ export class Layout {
   readonly usageDir: string;
   readonly tmpDir: string;
   readonly viewsDir: string;
+  readonly benchDir: string;
   readonly lockFile: string;
   readonly marker: string;
 
@@ -34,6 +36,7 @@ export class Layout {
     this.usageDir = join(this.home, 'usage');
     this.tmpDir = join(this.home, 'tmp');
     this.viewsDir = join(this.home, 'views');
+    this.benchDir = join(this.home, 'bench');
     this.lockFile = join(this.home, 'lock');
     this.marker = join(this.home, 'registry.json');
   }
@@ -69,6 +72,15 @@ export class Layout {
 
   usageFile(name: string, version: string): string {
     return join(this.usageModelDir(name), version);
+  }
+
+  benchModelDir(name: string): string {
+    return join(this.benchDir, encodeName(name));
+  }
+
+  /** Benchmark baselines of one version: they go with it when it is removed or evicted. */
+  benchVersionDir(name: string, version: string): string {
+    return join(this.benchModelDir(name), version);
   }
 }
 

@@ -22,8 +22,8 @@ export async function removeFile(path: string): Promise<boolean> {
 }
 
 /**
- * Drops versions of one model under the lock: the aliases that pointed at them, then their manifests and usage
- * records. Aliases go first so that a SIGKILL at any instant leaves no alias naming a missing version (at worst a
+ * Drops versions of one model under the lock: the aliases that pointed at them, then their manifests, usage
+ * records and benchmark baselines. Aliases go first so that a SIGKILL at any instant leaves no alias naming a missing version (at worst a
  * version that lost its aliases but still exists). `latest` moves to the newest version left. Blobs are left to
  * the caller's sweep, which knows every reference. Returns the aliases that were removed.
  */
@@ -50,10 +50,12 @@ export async function dropVersions(store: Store, name: string, versions: string[
   for (const version of versions) {
     await removeFile(store.layout.manifest(name, version));
     await removeFile(store.layout.usageFile(name, version));
+    await rm(store.layout.benchVersionDir(name, version), { recursive: true, force: true });
   }
   if (left.length === 0) {
     await rm(store.layout.modelDir(name), { recursive: true, force: true });
     await rmdir(store.layout.usageModelDir(name)).catch(() => {});
+    await rmdir(store.layout.benchModelDir(name)).catch(() => {});
   } else {
     await store.writeIndex(name);
   }
