@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { applyHfSet, encodeHfMetadata, isHfKey, quote, type HfMetadata } from './metadata.js';
 import { readOnnxSummary } from './summary.js';
-import { FileSource, WIRE_LEN, WireError, WireReader } from './wire.js';
+import { FileSource, WIRE_LEN, WireError, WireReader, encodeVarint } from './wire.js';
 
 /**
  * Writes a copy of an ONNX file whose only change is its top-level metadata_props (ModelProto field 14). The file
@@ -81,22 +81,13 @@ function scanTopLevel(path: string): { fields: TopField[]; size: number } {
   }
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
 
 /** One StringStringEntryProto as a top-level field 14: key (1) and value (2), both always present. */
 function encodeEntry(key: string, value: string): Buffer {
   const k = Buffer.from(key, 'utf8');
   const v = Buffer.from(value, 'utf8');
-  const body = Buffer.concat([Buffer.from([0x0a, ...varint(k.length)]), k, Buffer.from([0x12, ...varint(v.length)]), v]);
-  return Buffer.concat([Buffer.from([(FIELD_METADATA << 3) | WIRE_LEN, ...varint(body.length)]), body]);
+  const body = Buffer.concat([Buffer.from([0x0a, ...encodeVarint(k.length)]), k, Buffer.from([0x12, ...encodeVarint(v.length)]), v]);
+  return Buffer.concat([Buffer.from([(FIELD_METADATA << 3) | WIRE_LEN, ...encodeVarint(body.length)]), body]);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;

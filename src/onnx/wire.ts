@@ -64,6 +64,17 @@ export const WIRE_FIXED64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_FIXED32 = 5;
 
+/** An unsigned varint's bytes (lengths and tags of the fields modelctl writes). */
+export function encodeVarint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
 const WINDOW = 64 * 1024;
 const decoder = new TextDecoder('utf-8', { fatal: false });
 

@@ -1,4 +1,4 @@
-import { BufferSource, WIRE_LEN, WireReader } from './wire.js';
+import { BufferSource, WIRE_LEN, WireReader, encodeVarint } from './wire.js';
 
 /**
  * skl2onnx and onnxmltools end classifiers with a ZipMap node by default: probabilities as a sequence of maps
@@ -94,18 +94,9 @@ export function findZipMaps(bytes: Uint8Array): ZipMapNode[] {
   return found;
 }
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
 
 function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
-  return Uint8Array.from([(field << 3) | WIRE_LEN, ...varint(body.length), ...body]);
+  return Uint8Array.from([(field << 3) | WIRE_LEN, ...encodeVarint(body.length), ...body]);
 }
 
 /**
@@ -118,7 +109,7 @@ export function withFloatOutputs(bytes: Uint8Array, names: string[]): Uint8Array
   const tensorType = lengthDelimited(1, Uint8Array.from([0x08, FLOAT])); // TypeProto.tensor_type { elem_type }
   const extra = names.map((name) => lengthDelimited(GRAPH_OUTPUT, Uint8Array.from([...lengthDelimited(1, new TextEncoder().encode(name)), ...lengthDelimited(2, tensorType)])));
   const added = extra.reduce((n, e) => n + e.length, 0);
-  const header = Uint8Array.from([(MODEL_GRAPH << 3) | WIRE_LEN, ...varint(span.end - span.start + added)]);
+  const header = Uint8Array.from([(MODEL_GRAPH << 3) | WIRE_LEN, ...encodeVarint(span.end - span.start + added)]);
   const out = new Uint8Array(span.tag + header.length + (span.end - span.start) + added + (bytes.length - span.end));
   let at = 0;
   for (const part of [bytes.subarray(0, span.tag), header, bytes.subarray(span.start, span.end), ...extra, bytes.subarray(span.end)]) {
