@@ -17,8 +17,8 @@ def claim_stdout():
     sys.stdout = sys.stderr
 
 
-def emit(kind, **fields):
-    _events.write(json.dumps({"event": kind, **fields}, default=_default) + "\n")
+def emit(event_name, **fields):
+    _events.write(json.dumps({"event": event_name, **fields}, default=_default) + "\n")
     _events.flush()
 
 

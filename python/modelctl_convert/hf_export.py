@@ -17,6 +17,22 @@ def _texts(samples):
     raise usage("--sample-input for a text model: a JSON list of strings")
 
 
+def _infer_task(args, TasksManager):
+    """As optimum-cli does: from the model id, else (a local folder) from config.json's architecture class."""
+    try:
+        return TasksManager.infer_task_from_model(args.source)
+    except Exception as first:
+        transformers = require("transformers", "hf")
+        try:
+            config = transformers.AutoConfig.from_pretrained(args.source, trust_remote_code=args.trust_remote_code)
+            arch = (getattr(config, "architectures", None) or [None])[0]
+            if arch is None or not hasattr(transformers, arch):
+                raise ValueError(f"config.json names no known architecture ({arch})")
+            return TasksManager.infer_task_from_model(getattr(transformers, arch))
+        except Exception as e:
+            raise usage(f"cannot infer the task of {args.source} ({e}; {str(first)[:120]}): pass --task") from e
+
+
 def export_hf(args, out):
     require("torch", "hf")
     require("transformers", "hf")
@@ -25,10 +41,7 @@ def export_hf(args, out):
     TasksManager = tasks.TasksManager
     task = args.task
     if not task:
-        try:
-            task = TasksManager.infer_task_from_model(args.source)
-        except Exception as e:
-            raise usage(f"cannot infer the task of {args.source} ({e}): pass --task") from e
+        task = _infer_task(args, TasksManager)
         progress("task", f"task inferred from the model: {task}")
     out_dir = os.path.dirname(out)
     progress("convert", f"optimum {version_of('optimum')} / optimum-onnx {version_of('optimum-onnx')}: {task}")
@@ -67,6 +80,6 @@ def export_hf(args, out):
         return record(pairs, len(texts))
 
     return Converted(
-        converter="optimum", converter_version=f"optimum {version_of('optimum')}, optimum-onnx {version_of('optimum-onnx')}",
+        converter="optimum", converter_version=f"{version_of('optimum')}, optimum-onnx {version_of('optimum-onnx')}",
         framework="transformers", framework_version=version_of("transformers"), task=task, validate=check,
     )
