@@ -137,7 +137,9 @@ export async function setupPython(options: SetupPythonOptions): Promise<SetupRes
     }
     const reqs = requirementsFile(family, 'txt');
     options.onProgress?.({ type: 'install', family, env: dir, requirements: reqs });
-    await pip(python, ['-r', reqs], family, options);
+    // With a .nodeps.txt the family's .txt is a complete lock, installed as it is: resolving it would pull in
+    // what the no-deps packages declare (torch's CUDA libraries) after all.
+    await pip(python, [...(existsSync(nodeps) ? ['--no-deps'] : []), '-r', reqs], family, options);
     await writeFile(stampPath(options.root, family), `${await familyDigest(family)}\n`);
     const seconds = (Date.now() - started) / 1000;
     options.onProgress?.({ type: 'ready', family, env: dir, seconds });
