@@ -8,7 +8,7 @@ export function declare(program: Command, tools: SpecTools): void {
       .argument('<ref>', 'a registry model (name[:version|@alias]) or a path: HF folder, .pt/.pth, .keras/.h5, SavedModel folder, .joblib/.pkl, XGBoost .json/.ubj, LightGBM .txt')
       .addOption(new Option('--framework <framework>', 'the source framework').choices(['auto', 'hf', 'pytorch', 'tf', 'keras', 'sklearn', 'xgboost', 'lightgbm']).default('auto'))
       .option('--task <task>', 'task, e.g. text-classification (default: inferred as optimum-cli does for HF models; from the estimator for tabular ones)')
-      .option('--opset <n>', 'ONNX opset (default: the converter\'s)')
+      .option('--opset <n>', 'ONNX opset: exact for torch.onnx, tf2onnx and optimum; the highest allowed for skl2onnx and onnxmltools (default: the converter\'s)')
       .option('--atol <x>', 'largest absolute difference allowed between the source framework and ONNX Runtime', '1e-4')
       .option('--no-validate', 'do not compare the export with the source framework')
       .addOption(new Option('--optimize <level>', 'ONNX Runtime graph optimizations, saved into the file').choices(['O1', 'O2', 'O3']))
