@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { FAMILY_ENV, pythonDir, type Family } from './families.js';
@@ -111,12 +111,59 @@ async function createVenv(base: string, dir: string, options: SetupPythonOptions
   }
 }
 
+/** A dead holder's lock (its pid is gone, or it never wrote one a minute ago) may be broken. */
+async function holderDead(lock: string): Promise<boolean> {
+  const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+  if (!pid) return stat(lock).then((st) => Date.now() - st.mtimeMs > 60_000, () => false);
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * One installer at a time per root (two `setup python` runs, or a test run beside one): the lock is a folder
+ * (mkdir is atomic) holding the owner's pid. pip takes minutes, so this is not the registry's lock, which would
+ * hold up every register and gc meanwhile.
+ */
+async function withSetupLock<T>(root: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  await mkdir(root, { recursive: true });
+  const lock = join(root, '.setup.lock');
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (await holderDead(lock)) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted while waiting for another `modelctl setup python`');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
 /**
  * Creates or updates the managed environments under `root` from the pinned requirement files in python/: one
  * virtual environment per FAMILY_ENV entry, a stamp per family holding the digest of what was installed, so that
  * a second run with the same files does nothing. An install cut short leaves no stamp and is redone next time.
+ * Concurrent runs on one root wait for each other.
  */
 export async function setupPython(options: SetupPythonOptions): Promise<SetupResult> {
+  return withSetupLock(options.root, options.signal, () => setupLocked(options));
+}
+
+async function setupLocked(options: SetupPythonOptions): Promise<SetupResult> {
   const base = options.python ?? (WIN ? 'python' : 'python3');
   const out: SetupResult['families'] = [];
   for (const family of options.families) {

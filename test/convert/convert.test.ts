@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,16 @@ describe('converter families and interpreter discovery', () => {
     const r = await setupPython({ root, families: ['sklearn', 'hf'], onProgress: (e) => events.push(`${e.type} ${'family' in e ? e.family : ''}`) });
     expect(r.families.map((f) => f.installed)).toEqual([false, false]);
     expect(events).toEqual(['up-to-date sklearn', 'up-to-date hf']);
+  });
+
+  it('concurrent setups wait for each other; a lock left by a dead process is broken', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    mkdirSync(join(root, '.setup.lock'));
+    writeFileSync(join(root, '.setup.lock', 'pid'), '2147483646'); // no such process
+    const both = await Promise.all([setupPython({ root, families: ['sklearn'] }), setupPython({ root, families: ['tf'] })]);
+    expect(both.map((r) => r.families[0]?.installed)).toEqual([false, false]);
+    expect(existsSync(join(root, '.setup.lock'))).toBe(false);
   });
 });
 
@@ -129,6 +139,23 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(predicted.exitCode, predicted.stderr).toBe(0);
     expect(JSON.parse(predicted.stdout).predictions[0].label).toBe((cases.lightgbm as { expected: Array<{ label: number }> }).expected[0]?.label);
   }, 180_000);
+
+  it('--optimize and --quantize post-process the export, which is validated after them and recorded in lineage', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = dir('modelctl-home-');
+    const src = dir('modelctl-src-');
+    const c = (await buildSources(root, 'torch', src)).torch as { file: string; model_class: string };
+    const r = await cli(['export', join(src, c.file), '--name', 'net', '--model-class', c.model_class, '--input-shape', '3,4',
+      '--optimize', 'O3', '--quantize', 'fp16', '--atol', '1e-2', '--python', familyPython(root, 'torch'), '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.validation).toMatchObject({ passed: true, atol: 0.01, samples: 3 });
+    // fp16 weights: not bit-identical to the float32 module any more, but close.
+    expect(doc.validation.max_abs_diff).toBeGreaterThan(0);
+    expect(doc.validation.max_abs_diff).toBeLessThanOrEqual(0.01);
+    expect(doc.manifest.lineage.options).toMatchObject({ optimize: 'O3', quantize: 'fp16', atol: 0.01, modelClass: c.model_class });
+  }, 120_000);
 
   it('Ctrl-C during a conversion kills the converter and exits 130', async () => {
     const root = converterRoot();

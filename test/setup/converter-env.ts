@@ -1,12 +1,12 @@
 /**
  * Vitest globalSetup: the converter environments for the export tests, made by the product's own setup code
  * (setupPython, what `modelctl setup python --with all` runs) into <repo>/.venv-convert/. setupPython stamps each
- * family with the digest of its requirement files, so a second run with unchanged files installs nothing.
+ * family with the digest of its requirement files, so a second run with unchanged files installs nothing, and
+ * concurrent runs (two vitest processes) wait for each other on its lock.
  *
  * With CI=true a failure fails the run; elsewhere a loud warning is printed and every test that needs a converter
  * says so itself (test/convert/env.ts).
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -22,57 +22,15 @@ declare module 'vitest' {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ENVS = join(ROOT, '.venv-convert');
-const LOCK = `${ENVS}.lock`;
-const MINUTE = 60_000;
 
 function log(line: string): void {
   process.stderr.write(`[converter-env] ${line}\n`);
 }
 
-function ownerDead(): boolean {
-  try {
-    process.kill(Number(readFileSync(join(LOCK, 'pid'), 'utf8')), 0);
-    return false;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return true;
-    try {
-      return Date.now() - statSync(LOCK).mtimeMs > MINUTE; // no pid written yet, long ago
-    } catch {
-      return false;
-    }
-  }
-}
-
-/** One installer at a time across concurrent vitest runs (mkdir is atomic); a dead owner's lock is broken. */
-async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60 * MINUTE;
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      writeFileSync(join(LOCK, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (ownerDead()) {
-        rmSync(LOCK, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${LOCK} is held for too long; remove it if no test run is installing`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(LOCK, { recursive: true, force: true });
-  }
-}
-
 export default async function setup(project: TestProject): Promise<void> {
   try {
     const started = Date.now();
-    await withLock(() => setupPython({
+    await setupPython({
       root: ENVS,
       families: [...FAMILIES],
       ...(process.env.MODELCTL_TEST_PYTHON ? { python: process.env.MODELCTL_TEST_PYTHON } : {}),
@@ -81,7 +39,7 @@ export default async function setup(project: TestProject): Promise<void> {
         else if (e.type === 'ready') log(`${e.family} ready in ${e.seconds.toFixed(1)} s`);
         else if (e.type === 'create-venv') log(`creating ${e.path}`);
       },
-    }));
+    });
     log(`converter environments ready (${((Date.now() - started) / 1000).toFixed(1)} s): ${ENVS}`);
     project.provide('converterEnv', { root: ENVS, error: null });
   } catch (e) {
