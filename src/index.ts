@@ -20,3 +20,7 @@ export { VERSION } from './version.js';
 export { predict, resolveModel, PREDICT_TASKS, type PredictOptions, type PredictResult } from './ops/predict.js';
 export { describePath } from './ops/describe.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
+export { exportModel, type ExportOptions, type ExportResult, type ExportEvent, type Validation } from './ops/export.js';
+export { setupPython, type SetupPythonOptions, type SetupResult, type SetupEvent } from './convert/setup.js';
+export { checkFamilies, findPython, runConverter, type FamilyCheck, type Interpreter, type ConverterEvent } from './convert/run.js';
+export { FAMILIES, FRAMEWORKS, type Family, type Framework } from './convert/families.js';
