@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Family } from '../../src/convert/families.js';
 import { buildSources, converterRoot, familyPython, type Case } from '../convert/env.js';
-import { cli } from '../helpers.js';
+import { FIXTURES, cli } from '../helpers.js';
 
 /**
  * The issue's proof: for every framework, `modelctl export` with the real converter, then `modelctl predict --json`
@@ -137,4 +137,24 @@ describe('modelctl export then predict, with the real converters (spawned binary
     const out2 = await predict(e2, emb.inputs as string[]);
     for (const [i, p] of out2.predictions.entries()) close(p.embedding, emb.expected[i] as number[]);
   }, 300_000);
+});
+
+describe('modelctl export on the committed fixtures of the other formats (spawned binary)', () => {
+  it.each([
+    ['keras-h5', 'tf', 'tf2onnx'],
+    ['tf-savedmodel', 'tf', 'tf2onnx'],
+    ['xgboost-ubj', 'xgboost', 'onnxmltools'],
+    ['sklearn-pickle', 'sklearn', 'skl2onnx'],
+  ] as const)('%s (family %s): detected, converted by %s, validated against the source within 1e-4', async (fixture, family, converter) => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = dir('modelctl-export-home-');
+    const r = await cli(['export', join(FIXTURES, fixture), '--name', fixture, '--python', familyPython(root, family as Family), '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.converter.name).toBe(converter);
+    expect(doc.validation).toMatchObject({ passed: true });
+    expect(doc.validation.max_abs_diff).toBeLessThanOrEqual(TOL);
+    expect(doc.manifest).toMatchObject({ name: fixture, format: 'onnx', lineage: { operation: 'export', source: { kind: 'path' } } });
+  }, 180_000);
 });
