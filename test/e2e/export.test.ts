@@ -54,13 +54,17 @@ async function predict(e: Exported, args: string[]): Promise<Record<string, any>
   return JSON.parse(r.stdout);
 }
 
-async function tabular(family: Family, caseName: string, converter: string): Promise<void> {
+const IRIS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+
+/** `named`: rows are sent as {feature: value} objects, which predict can only read with the embedded names. */
+async function tabular(family: Family, caseName: string, converter: string, named?: string[]): Promise<void> {
   const src = dir(`modelctl-src-${family}-`);
   const cases = await buildSources(converterRoot() as string, family, src);
   const c = cases[caseName] as Case;
   const e = await exportCase(family, c, src, caseName);
   expect(e.doc.converter.name).toBe(converter);
-  const out = await predict(e, ['--input', JSON.stringify(c.inputs)]);
+  const rows = named ? (c.inputs as number[][]).map((r) => Object.fromEntries(named.map((n, i) => [n, r[i]]))) : c.inputs;
+  const out = await predict(e, ['--input', JSON.stringify(rows)]);
   if (out.task === 'tabular-regression') {
     expect(e.doc.task).toBe('tabular-regression');
     close(out.predictions.map((p: { value: number }) => p.value), c.expected as number[]);
@@ -85,12 +89,12 @@ describe('modelctl export then predict, with the real converters (spawned binary
 
   it('XGBoost classifier through onnxmltools, feature names embedded', async () => {
     if (!converterRoot()) return;
-    await tabular('xgboost', 'xgboost', 'onnxmltools');
+    await tabular('xgboost', 'xgboost', 'onnxmltools', IRIS);
   }, 180_000);
 
-  it('LightGBM classifier through onnxmltools', async () => {
+  it('LightGBM classifier through onnxmltools, feature names embedded', async () => {
     if (!converterRoot()) return;
-    await tabular('lightgbm', 'lightgbm', 'onnxmltools');
+    await tabular('lightgbm', 'lightgbm', 'onnxmltools', IRIS);
   }, 180_000);
 
   it('PyTorch module (state_dict + --model-class, loaded with weights_only=True) through torch.onnx', async () => {
