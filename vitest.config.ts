@@ -3,7 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['./test/setup/python-env.ts'], // .venv-test: the onnx checker for test/python.ts
+    globalSetup: [
+      './test/setup/python-env.ts', // .venv-test: the onnx checker for test/python.ts
+      './test/setup/converter-env.ts', // .venv-convert: the real converters for the export tests
+    ],
     reporters: ['default', './test/summary-reporter.ts'],
     // Two cores: one worker per core; e2e tests spawn their own processes on top.
     pool: 'forks',

@@ -22,3 +22,7 @@ export { describePath } from './ops/describe.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
 export { startServer, openApiDocument, type ServeOptions, type ServeEvent, type RunningServer } from './serve/index.js';
 export { benchModel, summarize, percentile, type BenchOptions, type BenchOutcome, type ConfigResult, type LatencyStats, type GateVerdict } from './bench/index.js';
+export { exportModel, type ExportOptions, type ExportResult, type ExportEvent, type Validation } from './ops/export.js';
+export { setupPython, type SetupPythonOptions, type SetupResult, type SetupEvent } from './convert/setup.js';
+export { checkFamilies, findPython, runConverter, type FamilyCheck, type Interpreter, type ConverterEvent } from './convert/run.js';
+export { FAMILIES, FRAMEWORKS, type Family, type Framework } from './convert/families.js';

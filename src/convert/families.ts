@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelctlError } from '../errors.js';
+
+/**
+ * Converter families: what `setup python --with` installs, and which managed environment holds it. Families whose
+ * pins agree share an environment only where that saves a big install (hf reuses torch's copy of torch); the
+ * tabular families each get their own, small ones, so that one never breaks another.
+ */
+export const FAMILIES = ['sklearn', 'xgboost', 'lightgbm', 'torch', 'hf', 'tf'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export const FAMILY_ENV: Record<Family, string> = {
+  sklearn: 'sklearn',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+  torch: 'torch',
+  hf: 'torch',
+  tf: 'tf',
+};
+
+/** The converter each family runs, for messages and `setup python --check`. */
+export const FAMILY_CONVERTER: Record<Family, string> = {
+  sklearn: 'skl2onnx',
+  xgboost: 'onnxmltools',
+  lightgbm: 'onnxmltools',
+  torch: 'torch.onnx',
+  hf: 'optimum (optimum-onnx)',
+  tf: 'tf2onnx',
+};
+
+export const FRAMEWORKS = ['hf', 'pytorch', 'tf', 'keras', 'sklearn', 'xgboost', 'lightgbm'] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
+
+export const FRAMEWORK_FAMILY: Record<Framework, Family> = {
+  hf: 'hf',
+  pytorch: 'torch',
+  tf: 'tf',
+  keras: 'tf',
+  sklearn: 'sklearn',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+};
+
+/** `--with hf,sklearn` or `all` -> the families, in a stable order. */
+export function parseFamilies(text: string | undefined): Family[] {
+  if (text === undefined || text.trim() === '') return [...FAMILIES];
+  const wanted = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (wanted.includes('all')) return [...FAMILIES];
+  for (const w of wanted) {
+    if (!(FAMILIES as readonly string[]).includes(w)) {
+      throw new ModelctlError('USAGE', `unknown converter family "${w}"`, { hint: `families: ${FAMILIES.join(', ')} or all` });
+    }
+  }
+  return FAMILIES.filter((f) => wanted.includes(f));
+}
+
+/** The python/ folder shipped in the package (beside dist/ in the published package and in the repository). */
+export function pythonDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [resolve(here, '..', '..', 'python'), resolve(here, '..', 'python')]) {
+    if (existsSync(join(candidate, 'export.py'))) return candidate;
+  }
+  throw new ModelctlError('MISSING_DEPENDENCY', 'the converter scripts (python/export.py) are missing from this installation', {
+    hint: 'reinstall modelctl: the package ships its python/ folder',
+  });
+}
