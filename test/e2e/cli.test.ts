@@ -81,7 +81,7 @@ describe('modelctl (spawned binary)', () => {
     ['an unknown model', () => ['info', 'nope'], 3, /no model named nope/],
     ['a bad size', () => ['gc', '--max-size', 'lots'], 2, /not a size/],
     ['a bad metric', () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'm', '--metric', 'acc=high'], 2, /--metric acc takes a number/],
-    ['a command that is not there yet', () => ['setup'], 9, /not available yet/],
+    ['an unknown setup target', () => ['setup', 'java'], 2, /unknown setup target "java"/],
     ['a home that is a file', () => ['list', '--home', join(FIXTURES, 'bad', 'not-a-model.txt')], 2, /is not a folder/],
   ])('%s: a one-line error and its exit code, nothing lost', async (_what, args, code, pattern) => {
     const home = tempDir();
