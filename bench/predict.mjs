@@ -74,7 +74,8 @@ function compare(sides) {
   for (let r = 0; r < rounds; r++) {
     for (const [name, [cmd, code]] of Object.entries(sides)) {
       if (cmd === 'node') rates[name].push(Number(time('node', ['--input-type=module', '-e', code]).stdout));
-      else rates[name].push(Number(time(cmd, ['-c', code]).stdout));
+      // One thread for Python's tokenizers too (its encode_batch is parallel by default), as for onnxruntime and Node.
+      else rates[name].push(Number(time(cmd, ['-c', code], { TOKENIZERS_PARALLELISM: 'false', RAYON_NUM_THREADS: '1' }).stdout));
     }
   }
   return Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
