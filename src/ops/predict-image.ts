@@ -1,9 +1,9 @@
 import { ModelctlError } from '../errors.js';
 import type { Registry } from '../registry/index.js';
 import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
-import { classifyImages, imageInput, type ImageClassificationPrediction } from '../tasks/image-classification.js';
-import { parseImageProcessorConfig, type ImageProcessorConfig } from '../tasks/image.js';
-import { detectObjects, detectionSetup, type DetectionOptions, type DetectionPrediction, type DetectionSetup } from '../tasks/object-detection.js';
+import type { ImageClassificationPrediction } from '../tasks/image-classification.js';
+import type { ImageProcessorConfig } from '../tasks/image.js';
+import type { DetectionOptions, DetectionPrediction, DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './predict-text.js';
 import type { ResolvedModel } from './predict.js';
@@ -33,7 +33,12 @@ async function readJson(files: Companions, name: string): Promise<unknown> {
 /** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
 export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined, task = 'image-classification'): Promise<ImageSetup> {
   // YOLO detectors letterbox as Ultralytics does and carry their class names in metadata_props: no processor config.
-  if (task === 'object-detection') return { detection: detectionSetup(m.summary, m.embedded?.modelConfig) };
+  if (task === 'object-detection') {
+    const { detectionSetup } = await import('../tasks/object-detection.js');
+    return { detection: detectionSetup(m.summary, m.embedded?.modelConfig) };
+  }
+  // The image tasks' modules load only when an image model runs: a tabular or text prediction's cold start skips them.
+  const [{ parseImageProcessorConfig }, { imageInput }] = await Promise.all([import('../tasks/image.js'), import('../tasks/image-classification.js')]);
   const files = companions(m, registry);
   const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
   const modelConfig = m.embedded?.modelConfig ?? (await readJson(files, 'config.json'));
@@ -69,10 +74,12 @@ export async function predictImages(
   if (files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
   const out: Array<ImageClassificationPrediction | DetectionPrediction> = [];
   if ('detection' in setup) {
+    const { detectObjects } = await import('../tasks/object-detection.js');
     size = setup.detection.batch ?? size; // a static export takes exactly its batch size (the last batch too)
     for (let i = 0; i < files.length; i += size) out.push(...(await detectObjects(ctx, setup.detection, files.slice(i, i + size), options)));
     return out;
   }
+  const { classifyImages } = await import('../tasks/image-classification.js');
   for (let i = 0; i < files.length; i += size) out.push(...(await classifyImages(ctx, setup.processor, files.slice(i, i + size), setup.modelConfig, options.topK)));
   return out;
 }

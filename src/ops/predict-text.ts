@@ -3,7 +3,7 @@ import { basename, dirname, extname, posix } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, type DetectedTask } from '../formats/task.js';
 import type { Registry } from '../registry/index.js';
-import { embedTexts, type EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import { decodeUtf8, looksLikeJsonLines, parseJsonText, readInputBytes, readStdin, tryJson } from '../tasks/inputs.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts, type TextClassificationPrediction } from '../tasks/text-classification.js';
@@ -139,9 +139,10 @@ export async function predictTexts(
   }
   if (texts.length === 0) throw new ModelctlError('INVALID_INPUT', 'no texts given', { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
   const out: TextPrediction[] = [];
+  const { embedTexts } = task === 'feature-extraction' ? await import('../tasks/feature-extraction.js') : { embedTexts: undefined };
   for (let i = 0; i < texts.length; i += size) {
     const chunk = texts.slice(i, i + size);
-    if (task === 'feature-extraction') out.push(...(await embedTexts(ctx, setup.tokenizer, chunk, setup.normalize)));
+    if (embedTexts) out.push(...(await embedTexts(ctx, setup.tokenizer, chunk, setup.normalize)));
     else if (task === 'token-classification') out.push(...(await tagTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.aggregation)));
     else out.push(...(await classifyTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.topK)));
   }

@@ -4,7 +4,6 @@ import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromOnnx } from '../formats/task.js';
 import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
 import { readOnnxSummary, type OnnxSummary, type OnnxValueInfo } from '../onnx/summary.js';
-import { findZipMaps, withFloatOutputs } from '../onnx/zipmap.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { modelArg } from './model-ref.js';
@@ -178,7 +177,8 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
-  const opened: OpenedSession = borrowed ?? (await openSession(m.path, options, zipmap?.bytes));
+  // The summary already names the external data files: the session need not scan the graph again to find them.
+  const opened: OpenedSession = borrowed ?? (await openSession(m.path, options, zipmap?.bytes, m.summary.externalData));
   const ort = await loadOrt();
   const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: [...m.summary.outputs, ...(zipmap?.outputs ?? [])] };
   const loadMs = performance.now() - t0;
@@ -254,6 +254,7 @@ async function zipMapOutputs(m: ResolvedModel): Promise<{ bytes: Uint8Array; out
   const original = await readFile(m.path).catch((err: unknown) => {
     throw fsError(err, m.path);
   });
+  const { findZipMaps, withFloatOutputs } = await import('../onnx/zipmap.js');
   const known = new Set(m.summary.outputs.map((o) => o.name));
   const zipmaps = findZipMaps(original).filter((z) => !known.has(z.input));
   if (zipmaps.length === 0) return undefined;

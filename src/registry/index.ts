@@ -3,14 +3,12 @@ import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
-import { withLock, type LockOptions } from './lock.js';
+import type { LockOptions } from './lock.js';
 import type { Manifest } from './manifest.js';
 import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.js';
-import { dropVersions, referencedDigests, removeBlobs, versionsToRemove } from './mutate.js';
 import type { RegisterOptions, RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
 import type { ValidateOptions, ValidateResult } from './validate.js';
-import { materialize, viewId } from './views.js';
 
 export interface RegistryOptions {
   /** The registry home; defaults to MODELCTL_HOME, then the user's data directory. */
@@ -70,7 +68,10 @@ function registryRef(ref: string | ModelRef): Extract<ModelRef, { kind: 'registr
   return parsed;
 }
 
-/** The library API over one registry home. The CLI is one client of it; serve will be another. */
+/**
+ * The library API over one registry home. The CLI is one client of it; serve will be another. What only mutations
+ * need (the lock, removal, views, register, validate, gc) is imported on first use: predict's cold start reads only.
+ */
 export class Registry {
   readonly home: string;
   readonly store: Store;
@@ -136,7 +137,8 @@ export class Registry {
   }
 
   /** A folder holding the version's files by path (hard links to its blobs), for runtimes that need companions. */
-  materialize(manifest: Manifest): Promise<string> {
+  async materialize(manifest: Manifest): Promise<string> {
+    const { materialize } = await import('./views.js');
     return materialize(this.store, manifest);
   }
 
@@ -149,6 +151,7 @@ export class Registry {
 
   /** Names the versions `remove` would take, without removing anything (for confirmation prompts). */
   async planRemove(ref: string | ModelRef, options: { allVersions?: boolean } = {}): Promise<Manifest[]> {
+    const { versionsToRemove } = await import('./mutate.js');
     return versionsToRemove(this.store, registryRef(ref), options.allVersions ?? false);
   }
 
@@ -158,6 +161,7 @@ export class Registry {
    */
   async remove(ref: string | ModelRef, options: { allVersions?: boolean; expect?: string[] } = {}): Promise<RemoveResult> {
     const target = registryRef(ref);
+    const [{ withLock }, { dropVersions, referencedDigests, removeBlobs, versionsToRemove }, { viewId }] = await Promise.all([import('./lock.js'), import('./mutate.js'), import('./views.js')]);
     return withLock(
       this.store.layout,
       async () => {
@@ -190,6 +194,7 @@ export class Registry {
   async tag(ref: string | ModelRef, alias: string): Promise<{ name: string; version: string; alias: string; previous?: string }> {
     checkAlias(alias);
     const target = registryRef(ref);
+    const { withLock } = await import('./lock.js');
     return withLock(
       this.store.layout,
       async () => {
@@ -210,6 +215,7 @@ export class Registry {
     if (alias === LATEST) {
       throw new ModelctlError('USAGE', '"latest" is kept by modelctl and cannot be removed', { hint: 'point it elsewhere with `modelctl tag NAME:VERSION latest`' });
     }
+    const { withLock } = await import('./lock.js');
     return withLock(
       this.store.layout,
       async () => {

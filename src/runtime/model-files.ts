@@ -67,10 +67,11 @@ async function externalNames(model: FileStamp, memo?: ExternalMemo): Promise<str
   return names;
 }
 
-export async function fingerprintModel(modelPath: string, memo?: ExternalMemo): Promise<ModelFingerprint> {
+/** `knownExternal`: the model's external data names when the caller has already read them (its summary). */
+export async function fingerprintModel(modelPath: string, memo?: ExternalMemo, knownExternal?: readonly string[]): Promise<ModelFingerprint> {
   const path = resolve(modelPath);
   const model = await stampOf(path, 'model');
-  const names = await externalNames(model, memo);
+  const names = knownExternal ?? (await externalNames(model, memo));
   const external = await Promise.all(
     names.map((name) => stampOf(resolve(dirname(path), name), `external data file ${JSON.stringify(name)} of ${modelPath}`)),
   );

@@ -98,11 +98,12 @@ export function ortSessionOptions(options: SessionOptions, providers?: ProviderC
 
 /**
  * Opens a session on a model file; `openFingerprinted` lets the cache reuse the stamps it already took. `bytes`,
- * when given, is the model to load instead of the file's own bytes (the file with extra outputs declared).
+ * when given, is the model to load instead of the file's own bytes (the file with extra outputs declared);
+ * `externalData`, the external data names a caller already read from the model's summary (else they are scanned).
  */
-export async function openSession(modelPath: string, options: SessionOptions = {}, bytes?: Uint8Array): Promise<OpenedSession> {
+export async function openSession(modelPath: string, options: SessionOptions = {}, bytes?: Uint8Array, externalData?: readonly string[]): Promise<OpenedSession> {
   normalize(options); // bad options fail before any file is touched
-  return openFingerprinted(await fingerprintModel(modelPath), options, bytes);
+  return openFingerprinted(await fingerprintModel(modelPath, undefined, externalData), options, bytes);
 }
 
 export async function openFingerprinted(fingerprint: ModelFingerprint, options: SessionOptions, bytes?: Uint8Array): Promise<OpenedSession> {

@@ -79,12 +79,18 @@ export function makeTensor(ctx: RunContext, name: string, type: string, dims: nu
   return new ctx.Tensor(type as 'float32', make(data as number[]) as Float32Array, dims);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
+/** One output element as JSON: a 64-bit integer becomes a number when exact, else a decimal string. */
+export function jsonValue(v: unknown): number | string | boolean {
+  if (typeof v !== 'bigint') return v as number | string | boolean;
+  return v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v.toString();
+}
+
 /** An ORT output as JSON: 64-bit integers become numbers when exact, else decimal strings. */
 export function tensorToJson(t: Tensor): JsonTensor {
-  const data = Array.from(t.data as ArrayLike<number | bigint | string | boolean>, (v) => {
-    if (typeof v !== 'bigint') return v;
-    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
-  });
+  const data = Array.from(t.data as ArrayLike<number | bigint | string | boolean>, jsonValue);
   return { dims: [...t.dims], type: t.type, data };
 }
 
