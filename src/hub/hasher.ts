@@ -53,6 +53,7 @@ const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const states = new Map();
+const slots = new Map();
 function init(m) {
   return { a: createHash('sha256'), b: m.git === undefined ? undefined : createHash('sha1').update('blob ' + m.git + '\\0') };
 }
@@ -60,10 +61,12 @@ parentPort.on('message', (m) => {
   try {
     if (m.op === 'reset') { states.set(m.id, init(m)); parentPort.postMessage({}); return; }
     if (m.op === 'drop') { states.delete(m.id); parentPort.postMessage({}); return; }
+    if (m.op === 'slot') { slots.set(m.slot, m.sab); parentPort.postMessage({}); return; }
+    if (m.op === 'unslot') { slots.delete(m.slot); parentPort.postMessage({}); return; }
     let s = states.get(m.id);
     if (!s) { s = init(m); states.set(m.id, s); }
     if (m.op === 'update') {
-      const view = new Uint8Array(m.sab, m.off, m.len);
+      const view = new Uint8Array(slots.get(m.slot), m.off, m.len);
       s.a.update(view);
       if (s.b) s.b.update(view);
       parentPort.postMessage({});
@@ -89,8 +92,28 @@ class HashWorker {
   private queue: Array<{ resolve: (r: Reply) => void; reject: (e: unknown) => void }> = [];
   private nextId = 1;
 
+  private slotIds = new WeakMap<SharedArrayBuffer, number>();
+  private registry = new FinalizationRegistry<number>((slot) => {
+    if (this.worker) void this.call({ op: 'unslot', slot }).catch(() => {});
+  });
+
   newId(): number {
     return this.nextId++;
+  }
+
+  /**
+   * The worker's handle on a shared buffer. Posting a SharedArrayBuffer costs milliseconds (about 0.5 s per GiB in
+   * 4 MiB slots), so each is posted once and named by a number afterwards; the worker forgets it when it is freed.
+   */
+  slotOf(sab: SharedArrayBuffer): number {
+    let slot = this.slotIds.get(sab);
+    if (slot === undefined) {
+      slot = this.newId();
+      this.slotIds.set(sab, slot);
+      this.registry.register(sab, slot);
+      void this.call({ op: 'slot', slot, sab }).catch(() => {});
+    }
+    return slot;
   }
 
   call(message: Record<string, unknown>): Promise<Reply> {
@@ -136,7 +159,7 @@ export class WorkerHasher implements Hasher {
 
   async update(buf: Buffer): Promise<void> {
     if (!(buf.buffer instanceof SharedArrayBuffer)) throw new Error('WorkerHasher needs shared buffers');
-    await shared.call({ op: 'update', id: this.id, git: this.gitSize, sab: buf.buffer, off: buf.byteOffset, len: buf.length });
+    await shared.call({ op: 'update', id: this.id, git: this.gitSize, slot: shared.slotOf(buf.buffer), off: buf.byteOffset, len: buf.length });
   }
 
   async digest(): Promise<Digests> {
