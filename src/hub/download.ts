@@ -84,7 +84,8 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
     try {
       res = await req.get(req.url, headers, signal);
     } catch (err) {
-      if (isAbort(err) || signal?.aborted) throw err;
+      if (signal?.aborted) throw signal.reason ?? err;
+      if (isAbort(err)) throw err;
       await retry(connectionError(err, req.ctx));
       continue;
     }
@@ -125,7 +126,9 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
       }
     } catch (err) {
       await res.cancel();
-      if (err instanceof ModelctlError || isAbort(err) || signal?.aborted) throw err;
+      // An interrupt surfaces as the signal's reason, not as the reset it causes on the socket.
+      if (signal?.aborted && !(err instanceof ModelctlError)) throw signal.reason ?? err;
+      if (err instanceof ModelctlError || isAbort(err)) throw err;
       if (sink.size > before) failures = 0;
       await retry(connectionError(err, req.ctx));
       continue;

@@ -177,7 +177,7 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
     await pool(order, options.concurrency, work, options.signal);
   } catch (err) {
     // After a network failure or an interrupt, what arrived is kept for the next pull; otherwise it goes.
-    const keep = isAbort(err) || (err instanceof ModelctlError && err.code === 'NETWORK');
+    const keep = isAbort(err) || options.signal?.aborted === true || (err instanceof ModelctlError && err.code === 'NETWORK');
     await Promise.all(sinks.map((s) => (keep ? s.suspend() : s.discard())));
     throw err;
   }

@@ -132,6 +132,8 @@ export class HashingSink {
       off += n;
       if (this.fill === this.cur.buf.length) this.dispatch();
     }
+    // A slow download still records its progress every CHECKPOINT_MS, with whatever the slot holds by then.
+    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.dispatch();
     if (this.failed) throw this.failed;
     return undefined;
   }
