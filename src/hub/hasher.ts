@@ -136,7 +136,9 @@ class HashWorker {
       else waiter?.resolve(r);
     });
     const fail = (err: unknown): void => {
+      // A new worker knows none of the old one's buffers (hash states are lost too: those files fail to verify).
       this.worker = undefined;
+      this.slotIds = new WeakMap();
       for (const waiter of this.queue.splice(0)) waiter.reject(err);
     };
     w.on('error', fail);
