@@ -1,9 +1,10 @@
-import { readFileSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { pull, type PullOptions } from '../../src/ops/pull.js';
 import type { Registry } from '../../src/registry/index.js';
+import { LOCK_HOST } from '../../src/registry/lock.js';
 import { tempDir } from '../helpers.js';
 import { BERT_DEFAULT, bertRepo, registry, safetensors, writeHfCache } from './fixtures.js';
 import { HubServer, sha256, type FixtureFile } from './server.js';
@@ -133,6 +134,26 @@ describe('pull from a loopback Hub', () => {
     expect(gc.tmpRemoved).toBe(1);
     expect(tmpLeft(reg)).toEqual([`pull-sha256-${'0'.repeat(64)}.${dead}.abcdef012345.part`]);
     expect((await reg.validate()).ok).toBe(true);
+  });
+
+  it('a taken-over partial file whose bytes are wrong fails verification, is dropped, and the next pull succeeds', async () => {
+    const reg = registry();
+    const tmp = reg.store.layout.tmpDir;
+    const weights = content(bert.files, 'model.safetensors');
+    const sha = sha256(weights);
+    const dead = 2 ** 22 + 1;
+    const stem = join(tmp, `pull-sha256-${sha}.${dead}.0123456789ab`);
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(`${stem}.part`, Buffer.alloc(1000, 7));
+    writeFileSync(`${stem}.json`, JSON.stringify({ version: 1, host: LOCK_HOST, pid: dead, kind: 'sha256', digest: sha, size: weights.length, bytes: 1000, repo: 'acme/tiny-bert', commit: bert.commit, path: 'model.safetensors' }));
+    const err = await failure(pull(opts(reg, 'hf:acme/tiny-bert')));
+    expect(err.code).toBe('INTEGRITY');
+    expect(err.message).toContain('model.safetensors');
+    expect(server.requests.filter((q) => q.server === 'cdn').map((q) => q.range)).toEqual(['bytes=1000-']);
+    expect(tmpLeft(reg)).toEqual([]);
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
+    expect(r.resumedRequests).toBe(0);
+    expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha);
   });
 
   it('rejects corrupted content, names the file, and registers nothing', async () => {
