@@ -2,6 +2,8 @@
 //   npm run build && node bench/pull.mjs [--size-mib 1024] [--runs 3]
 // The server (this process) speaks the Hub endpoints pull uses: tree listing, paths-info, resolve (302 to a CDN
 // path), Range. pull runs as the CLI does (a new process), curl writes to the same disk. Throughput = bytes / wall.
+// A third column, curl followed by `sync FILE`, is the peer with pull's durability (pull fsyncs before it commits;
+// curl alone leaves the data in the page cache).
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -85,11 +87,14 @@ function timeAsync(cmd, args, env = {}) {
 }
 
 const curlMs = [];
+const syncMs = [];
 const pullMs = [];
 for (let i = 0; i < runs; i++) {
   const out = join(work, 'curl-out.bin');
   rmSync(out, { force: true });
   curlMs.push(await timeAsync('curl', ['-sS', '-f', '-o', out, `${endpoint}/cdn/big`]));
+  rmSync(out, { force: true });
+  syncMs.push(await timeAsync('sh', ['-c', `curl -sS -f -o "$1" "$2" && sync "$1"`, 'sh', out, `${endpoint}/cdn/big`]));
   rmSync(out, { force: true });
   const home = join(work, 'pull-home');
   rmSync(home, { recursive: true, force: true });
@@ -102,7 +107,9 @@ rmSync(file, { force: true });
 const mibps = (ms) => (size / 1048576) / (ms / 1000);
 const c = median(curlMs);
 const p = median(pullMs);
+const cs = median(syncMs);
 console.log(`file: ${(size / 1048576).toFixed(0)} MiB, ${runs} runs each, alternating`);
 console.log(`curl -o:        median ${c.toFixed(0)} ms  (${mibps(c).toFixed(0)} MiB/s)  runs ${curlMs.map((x) => x.toFixed(0)).join(', ')}`);
+console.log(`curl -o + sync:  median ${cs.toFixed(0)} ms  (${mibps(cs).toFixed(0)} MiB/s)  runs ${syncMs.map((x) => x.toFixed(0)).join(', ')}`);
 console.log(`modelctl pull:  median ${p.toFixed(0)} ms  (${mibps(p).toFixed(0)} MiB/s)  runs ${pullMs.map((x) => x.toFixed(0)).join(', ')}`);
-console.log(`pull throughput / curl throughput: ${(c / p).toFixed(2)}x (goal >= 0.8x)`);
+console.log(`pull throughput / curl throughput: ${(c / p).toFixed(2)}x (goal >= 0.8x); / curl + sync: ${(cs / p).toFixed(2)}x`);

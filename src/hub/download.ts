@@ -1,5 +1,6 @@
 import { ModelctlError } from '../errors.js';
 import { connectionError, failureError, httpFailure, isAbort, type FailureContext } from './http-errors.js';
+import type { BodyResponse, Getter } from './http-get.js';
 import type { HashingSink } from './sink.js';
 
 export interface DownloadRequest {
@@ -9,12 +10,12 @@ export interface DownloadRequest {
   /** The size the listing announced, when there is one. */
   size?: number;
   sink: HashingSink;
-  fetch: typeof fetch;
+  get: Getter;
   ctx: FailureContext;
   signal?: AbortSignal;
   onBytes?: (delta: number) => void;
   /** Sees every successful response (pull checks X-Repo-Commit there). */
-  onResponse?: (res: Response) => void;
+  onResponse?: (res: BodyResponse) => void;
   /** Consecutive attempts without progress before giving up (default 5). */
   retries?: number;
   /** Milliseconds to wait before attempt `n` (1-based) of a retry. */
@@ -41,12 +42,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function rangeStart(res: Response): number | undefined {
+function rangeStart(res: BodyResponse): number | undefined {
   const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
   return m ? Number(m[1]) : undefined;
 }
 
-function totalOf(res: Response, from: number): number | undefined {
+function totalOf(res: BodyResponse, from: number): number | undefined {
   const range = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
   if (range) return Number(range[1]);
   const len = res.headers.get('content-length');
@@ -77,22 +78,23 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
     if (total !== undefined && sink.size === total && stats.requests > 0) break;
     const from = sink.size;
     const headers: Record<string, string> = { ...req.headers, ...(from > 0 ? { Range: `bytes=${from}-` } : {}) };
-    let res: Response;
+    let res: BodyResponse;
     stats.requests++;
     if (from > 0) stats.resumed++;
     try {
-      res = await req.fetch(req.url, { headers, ...(signal ? { signal } : {}), redirect: 'follow' });
+      res = await req.get(req.url, headers, signal);
     } catch (err) {
-      if (isAbort(err) || signal?.aborted) throw err;
+      if (signal?.aborted) throw signal.reason ?? err;
+      if (isAbort(err)) throw err;
       await retry(connectionError(err, req.ctx));
       continue;
     }
     if (res.status === 416 && from > 0 && total !== undefined && from >= total) {
-      await res.body?.cancel().catch(() => {});
+      await res.cancel();
       break;
     }
     if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
+      await res.cancel();
       const err = failureError(httpFailure(res), req.ctx);
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         await retry(err);
@@ -102,11 +104,16 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
     }
     if (from > 0 && (res.status !== 206 || rangeStart(res) !== from)) await sink.reset();
     total ??= totalOf(res, sink.size);
-    req.onResponse?.(res);
+    try {
+      req.onResponse?.(res);
+    } catch (err) {
+      await res.cancel();
+      throw err;
+    }
     const before = sink.size;
     try {
       if (!res.body) throw new Error('empty body');
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.body) {
         stats.received += chunk.length;
         const pending = sink.write(chunk);
         if (pending) await pending;
@@ -118,7 +125,10 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
         }
       }
     } catch (err) {
-      if (err instanceof ModelctlError || isAbort(err) || signal?.aborted) throw err;
+      await res.cancel();
+      // An interrupt surfaces as the signal's reason, not as the reset it causes on the socket.
+      if (signal?.aborted && !(err instanceof ModelctlError)) throw signal.reason ?? err;
+      if (err instanceof ModelctlError || isAbort(err)) throw err;
       if (sink.size > before) failures = 0;
       await retry(connectionError(err, req.ctx));
       continue;

@@ -5,6 +5,8 @@ import { download, type DownloadStats } from './download.js';
 import { cachedBlob } from './hf-cache.js';
 import { hubFetch, resolveUrl, type HubFile, type HubPlan } from './hf.js';
 import { isAbort } from './http-errors.js';
+import { fetchGetter, httpGetter } from './http-get.js';
+import { claimPartial, newPartial, type PartialKey } from './partial.js';
 import { HashingSink, type SinkResult } from './sink.js';
 
 export type FileOrigin = 'network' | 'hf-cache' | 'local' | 'store';
@@ -55,9 +57,10 @@ export function verify(f: { path: string; size: number }, expected: { kind: 'sha
 export async function copyThroughSink(src: string, sink: HashingSink, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<void> {
   const fh = await open(src, 'r');
   try {
+    // The sink copies what it is given, so one buffer serves the whole file.
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
     for (;;) {
       signal?.throwIfAborted();
-      const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
       const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       const pending = sink.write(buffer.subarray(0, bytesRead));
@@ -107,7 +110,10 @@ async function pool<T>(items: T[], limit: number, work: (item: T, signal: AbortS
  * Hub. Every file is verified before it counts; on any failure every temporary file is removed.
  */
 export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promise<FetchReport> {
-  const client = hubFetch({ endpoint: plan.endpoint, token: options.token, ...(options.fetch ? { fetch: options.fetch } : {}) });
+  // File bytes go through node:http unless a fetch was injected; the token goes to the endpoint's origin only.
+  const get = options.fetch
+    ? fetchGetter(hubFetch({ endpoint: plan.endpoint, token: options.token, fetch: options.fetch }).fetch)
+    : httpGetter(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {});
   const results = new Map<string, FetchedFile>();
   const sinks: HashingSink[] = [];
   const report = { downloaded: 0, requests: 0, resumed: 0 };
@@ -118,10 +124,11 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
       results.set(f.path, { path: f.path, origin: 'store', sha256: expected.digest, size: f.size });
       return;
     }
-    const sink = await HashingSink.create(options.layout.tmpDir, expected.kind === 'git' ? f.size : undefined);
-    sinks.push(sink);
+    const gitSize = expected.kind === 'git' ? { gitSize: f.size } : {};
     const cached = await cachedBlob(options.cacheDir, plan.repo, expected.digest, f.size);
     if (cached) {
+      const sink = await HashingSink.create(options.layout.tmpDir, { ...gitSize, size: f.size });
+      sinks.push(sink);
       await copyThroughSink(cached, sink, signal, options.onBytes);
       const got = await sink.finish();
       verify(f, expected, got, 'the HF cache');
@@ -133,12 +140,18 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
         hint: 'unset HF_HUB_OFFLINE to download it',
       });
     }
+    // A partial file a killed pull left for this content is taken over; otherwise a new, resumable one.
+    const key: PartialKey = { ...expected, size: f.size, repo: plan.repo, commit: plan.commit, path: f.path };
+    const partial = (await claimPartial(options.layout.tmpDir, key)) ?? newPartial(options.layout.tmpDir, key);
+    const sink = await HashingSink.create(options.layout.tmpDir, { ...gitSize, size: f.size, partial });
+    sinks.push(sink);
+    if (partial.bytes > 0) options.onBytes?.(sink.size);
     const stats: DownloadStats = await download({
       url: resolveUrl(plan, f.path),
       headers: {},
       size: f.size,
       sink,
-      fetch: client.fetch,
+      get,
       ctx: { what: `hf:${plan.repo}`, revision: plan.commit, file: f.path, endpoint: plan.endpoint, tokenGiven: Boolean(options.token) },
       signal,
       ...(options.onBytes ? { onBytes: options.onBytes } : {}),
@@ -163,7 +176,9 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
     const order = [...plan.files].sort((a, b) => b.size - a.size);
     await pool(order, options.concurrency, work, options.signal);
   } catch (err) {
-    await Promise.all(sinks.map((s) => s.discard()));
+    // After a network failure or an interrupt, what arrived is kept for the next pull; otherwise it goes.
+    const keep = isAbort(err) || options.signal?.aborted === true || (err instanceof ModelctlError && err.code === 'NETWORK');
+    await Promise.all(sinks.map((s) => (keep ? s.suspend() : s.discard())));
     throw err;
   }
   return { ...report, files: plan.files.map((f) => results.get(f.path) as FetchedFile) };

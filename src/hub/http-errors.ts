@@ -24,7 +24,7 @@ export interface FailureContext {
 
 const TOKEN_HINT = 'set HF_TOKEN (or pass --token) to a token with read access: https://huggingface.co/settings/tokens';
 
-export function httpFailure(res: Response): HttpFailure {
+export function httpFailure(res: { status: number; headers: { get(name: string): string | null } }): HttpFailure {
   return {
     status: res.status,
     errorCode: res.headers.get('x-error-code'),

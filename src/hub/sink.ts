@@ -1,148 +1,244 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IngestedFile } from '../registry/blobs.js';
+import { hasherFor, type Hasher } from './hasher.js';
+import { recordPartial, type PartialFile } from './partial.js';
 
-/** Writes larger than this are batched: undici hands over ~64 KiB chunks and one write(2) each would dominate. */
-const BATCH = 4 * 1024 * 1024;
+/** Bytes are gathered into slots of this size: one write(2) and one hash step each, not one per ~64 KiB chunk. */
+const SLOT = 4 * 1024 * 1024;
+/** Slots in flight (being written and hashed) while the next one fills from the socket. */
+const SLOTS = 4;
 /**
  * A large file is flushed to disk in the background every this many bytes, while the download goes on: the fsync
  * the store needs before the rename then finds little left to write (curl never fsyncs; we must).
  */
 const EARLY_SYNC = 128 * 1024 * 1024;
-const IN_FLIGHT = 4;
+/** A resumable file also records its flushed length at least this often (what a killed pull leaves usable). */
+const CHECKPOINT_MS = 1000;
 
 export interface SinkResult extends IngestedFile {
   /** The git blob id (sha1 of "blob SIZE\0" + content), when the sink was asked for it. */
   gitOid?: string;
 }
 
+export interface SinkOptions {
+  /** The git blob id is wanted: the size the listing announced (it prefixes the content). */
+  gitSize?: number;
+  /** The size expected, when known: large files are hashed in a worker thread. */
+  size?: number;
+  /** A partial file that outlives the process (claimed from a dead pull, or new). */
+  partial?: PartialFile;
+}
+
+interface Slot {
+  buf: Buffer;
+  busy: Promise<void> | undefined;
+}
+
 /**
  * A file being written into the registry's tmp folder, hashed as the bytes pass: sha256 (the store's address and
- * the LFS oid) and, for files the Hub tracks in git, the git blob id. The data is never read back.
+ * the LFS oid) and, for files the Hub tracks in git, the git blob id. The network's data is never read back (only
+ * the prefix of a resumed partial file is, once, from disk).
+ *
+ * Bytes are copied once into a few large slots; a full slot is written at its offset and hashed (in a worker
+ * thread for large files) at the same time, while the next slot fills: socket, disk and hash overlap.
  */
 export class HashingSink {
   readonly tmpPath: string;
   private fh: FileHandle | undefined;
-  private sha256: Hash = createHash('sha256');
-  private sha1: Hash | undefined;
-  private batch: Buffer[] = [];
-  private batched = 0;
+  private readonly hasher: Hasher;
+  private slots: Slot[] = [];
+  private cur: Slot | undefined;
+  private fill = 0;
   private written = 0;
-  private inFlight = new Set<Promise<void>>();
   private failed: unknown;
   private syncedAt = 0;
+  private checkpointAt = Date.now();
   private syncing: Promise<void> | undefined;
-  /** Bytes accepted so far (written or batched): where a resumed download continues. */
+  /** Bytes accepted so far: where a resumed download continues. */
   size = 0;
 
-  private constructor(tmpPath: string, private readonly gitSize: number | undefined) {
+  private constructor(tmpPath: string, private readonly options: SinkOptions) {
     this.tmpPath = tmpPath;
-    this.resetHashes();
+    this.hasher = hasherFor(options.size, options.gitSize);
   }
 
-  /** `gitSize`: the size the listing announced, when the git blob id must be computed (it prefixes the content). */
-  static async create(tmpDir: string, gitSize?: number): Promise<HashingSink> {
+  /** A new file in `tmpDir`, or the given partial file (its recorded prefix is hashed from disk first). */
+  static async create(tmpDir: string, options: SinkOptions = {}): Promise<HashingSink> {
     await mkdir(tmpDir, { recursive: true });
-    const sink = new HashingSink(join(tmpDir, tempName('pull')), gitSize);
-    sink.fh = await open(sink.tmpPath, 'wx', 0o644);
+    const partial = options.partial;
+    const sink = new HashingSink(partial ? partial.dataPath : join(tmpDir, tempName('pull')), options);
+    if (!partial || partial.bytes === 0) {
+      sink.fh = await open(sink.tmpPath, partial ? 'w' : 'wx', 0o644);
+      return sink;
+    }
+    sink.fh = await open(sink.tmpPath, 'r+');
+    try {
+      await sink.rehashPrefix(Math.min(partial.bytes, (await sink.fh.stat()).size));
+    } catch (err) {
+      await sink.discard();
+      throw err;
+    }
     return sink;
   }
 
-  private resetHashes(): void {
-    this.sha256 = createHash('sha256');
-    if (this.gitSize !== undefined) this.sha1 = createHash('sha1').update(`blob ${this.gitSize}\0`);
+  /** Hashes the first `n` bytes already on disk and continues after them. */
+  private async rehashPrefix(n: number): Promise<void> {
+    const fh = this.fh as FileHandle;
+    await fh.truncate(n);
+    const slot = this.newSlot();
+    for (let pos = 0; pos < n;) {
+      const { bytesRead } = await fh.read(slot.buf, 0, Math.min(slot.buf.length, n - pos), pos);
+      if (bytesRead === 0) break;
+      await this.hasher.update(slot.buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    this.size = this.written = this.syncedAt = n;
   }
 
+  private newSlot(): Slot {
+    const want = this.options.size === undefined ? SLOT : Math.min(SLOT, Math.max(this.options.size, 64 * 1024));
+    const buf = this.hasher.shared ? Buffer.from(new SharedArrayBuffer(want)) : Buffer.allocUnsafeSlow(want);
+    const slot = { buf, busy: undefined };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  private freeSlot(): Slot | undefined {
+    return this.slots.find((s) => !s.busy) ?? (this.slots.length < SLOTS ? this.newSlot() : undefined);
+  }
+
+  /** Takes a chunk (copied; the caller may reuse it once the returned promise, if any, settles). */
   write(chunk: Uint8Array): Promise<void> | undefined {
-    this.sha256.update(chunk);
-    this.sha1?.update(chunk);
+    if (this.failed) throw this.failed;
     this.size += chunk.length;
-    this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    this.batched += chunk.length;
-    if (this.batched < BATCH) return undefined;
-    return this.flushBatch();
+    return this.copyIn(chunk, 0);
   }
 
-  /**
-   * Hands the batch to the disk with one writev (no copy into a bigger buffer). Up to IN_FLIGHT batches are
-   * written at once, at their own offsets, so the socket keeps being read while the disk is slow.
-   */
-  private async flushBatch(): Promise<void> {
-    const parts = this.batch;
-    const length = this.batched;
-    this.batch = [];
-    this.batched = 0;
-    while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight);
+  private copyIn(chunk: Uint8Array, from: number): Promise<void> | undefined {
+    let off = from;
+    while (off < chunk.length) {
+      if (!this.cur) {
+        const slot = this.freeSlot();
+        if (!slot) return Promise.race(this.slots.map((s) => s.busy)).then(() => this.copyIn(chunk, off));
+        this.cur = slot;
+        this.fill = 0;
+      }
+      const n = Math.min(chunk.length - off, this.cur.buf.length - this.fill);
+      this.cur.buf.set(chunk.subarray(off, off + n), this.fill);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.cur.buf.length) this.dispatch();
+    }
+    // A slow download still records its progress every CHECKPOINT_MS, with whatever the slot holds by then.
+    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.dispatch();
     if (this.failed) throw this.failed;
+    return undefined;
+  }
+
+  /** Writes the current slot at its offset and hashes it, both in the background. */
+  private dispatch(): void {
+    const slot = this.cur as Slot;
+    const data = slot.buf.subarray(0, this.fill);
+    this.cur = undefined;
+    this.fill = 0;
     const position = this.written;
-    this.written += length;
-    const write = this.writeAll(parts, length, position).then(
+    this.written += data.length;
+    // The hasher sees slots in the order they are dispatched, which is the file's order.
+    const hashed = this.hasher.update(data);
+    const done = Promise.all([hashed, this.writeAll(data, position)]).then(
       () => {
-        this.inFlight.delete(write);
+        slot.busy = undefined;
       },
       (err: unknown) => {
-        this.inFlight.delete(write);
+        slot.busy = undefined;
         this.failed ??= err;
       },
     );
-    this.inFlight.add(write);
-    if (this.written - this.syncedAt >= EARLY_SYNC && !this.syncing) {
-      this.syncedAt = this.written;
-      const fh = this.fh as FileHandle;
-      const before = [...this.inFlight];
-      this.syncing = Promise.all(before).then(() => fh.datasync()).catch(() => {}).finally(() => {
-        this.syncing = undefined;
-      });
+    slot.busy = done;
+    const due = this.written - this.syncedAt >= EARLY_SYNC || (this.options.partial && Date.now() - this.checkpointAt >= CHECKPOINT_MS);
+    if (due && !this.syncing) this.syncing = this.checkpoint();
+  }
+
+  /**
+   * Waits for the writes dispatched so far, fdatasyncs, and (for a resumable file) records their length: only
+   * bytes known to be on disk are ever claimed by a later pull.
+   */
+  private async checkpoint(): Promise<void> {
+    const upTo = this.written;
+    const fh = this.fh as FileHandle;
+    this.syncedAt = upTo;
+    this.checkpointAt = Date.now();
+    try {
+      await Promise.all(this.slots.map((s) => s.busy));
+      await fh.datasync();
+      if (this.options.partial && !this.failed) await recordPartial(this.options.partial, upTo);
+    } catch {
+      // The final fsync reports real trouble; a failed early one only loses the head start.
+    } finally {
+      this.syncing = undefined;
     }
   }
 
   private async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    while (this.slots.some((s) => s.busy)) await Promise.all(this.slots.map((s) => s.busy));
     if (this.syncing) await this.syncing;
     if (this.failed) throw this.failed;
   }
 
-  private async writeAll(parts: Buffer[], length: number, position: number): Promise<void> {
+  private async writeAll(data: Buffer, position: number): Promise<void> {
     const fh = this.fh as FileHandle;
-    const { bytesWritten } = await fh.writev(parts, position);
-    if (bytesWritten === length) return;
-    // A short writev (rare on regular files): finish the rest from one buffer.
-    const rest = Buffer.concat(parts, length).subarray(bytesWritten);
     let done = 0;
-    while (done < rest.length) {
-      const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
+    while (done < data.length) {
+      const r = await fh.write(data, done, data.length - done, position + done);
       done += r.bytesWritten;
     }
   }
 
   /** Starts over (the server ignored a Range request and sent the whole file). */
   async reset(): Promise<void> {
+    if (this.fill > 0) this.dispatch();
     await this.drain();
     this.syncedAt = 0;
-    this.batch = [];
-    this.batched = 0;
     this.written = 0;
     this.size = 0;
     await (this.fh as FileHandle).truncate(0);
-    this.resetHashes();
+    this.hasher.reset();
   }
 
   /** Flushes, fsyncs and closes: the result can go to the store as it is. */
   async finish(): Promise<SinkResult> {
-    if (this.batched > 0) await this.flushBatch();
+    if (this.fill > 0) this.dispatch();
     await this.drain();
     const fh = this.fh as FileHandle;
     this.fh = undefined;
     await fh.sync();
     await fh.close();
-    return {
-      sha256: this.sha256.digest('hex'),
-      size: this.size,
-      tmpPath: this.tmpPath,
-      ...(this.sha1 ? { gitOid: this.sha1.digest('hex') } : {}),
-    };
+    // Complete: nothing left to resume (a crash from here on leaves a plain temporary file for gc).
+    if (this.options.partial) await unlink(this.options.partial.sidecarPath).catch(() => {});
+    const d = await this.hasher.digest();
+    return { sha256: d.sha256, size: this.size, tmpPath: this.tmpPath, ...(d.sha1 ? { gitOid: d.sha1 } : {}) };
+  }
+
+  /**
+   * Keeps what arrived for a later pull (after a network failure or an interrupt): flushed, its length recorded.
+   * Falls back to discarding when the file is not resumable.
+   */
+  async suspend(): Promise<void> {
+    if (!this.options.partial || !this.fh) return this.discard();
+    try {
+      if (this.fill > 0) this.dispatch();
+      await this.drain();
+      await this.fh.datasync();
+      await recordPartial(this.options.partial, this.written);
+      this.hasher.drop();
+      await this.fh.close();
+      this.fh = undefined;
+    } catch {
+      await this.discard();
+    }
   }
 
   /** Drops the file (a failure, or content that did not verify). */
@@ -150,7 +246,9 @@ export class HashingSink {
     await this.drain().catch(() => {});
     await this.fh?.close().catch(() => {});
     this.fh = undefined;
+    this.hasher.drop();
     await unlink(this.tmpPath).catch(() => {});
+    if (this.options.partial) await unlink(this.options.partial.sidecarPath).catch(() => {});
   }
 }
 

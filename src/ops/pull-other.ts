@@ -4,6 +4,7 @@ import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import { download } from '../hub/download.js';
 import { copyThroughSink, type FetchedFile } from '../hub/fetch-files.js';
+import { fetchGetter, httpGetter } from '../hub/http-get.js';
 import { redactUrl } from '../hub/source.js';
 import { HashingSink } from '../hub/sink.js';
 import { checkName, checkVersion } from '../registry/names.js';
@@ -56,7 +57,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
       url: url.href,
       headers: {},
       sink,
-      fetch: o.fetch ?? globalThis.fetch,
+      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(),
       ctx: { what: shown, tokenGiven: false },
       ...(o.signal ? { signal: o.signal } : {}),
       onResponse: (res) => {
@@ -103,7 +104,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
   let done = 0;
   try {
     for (const f of inspection.files) {
-      const sink = await HashingSink.create(o.registry.store.layout.tmpDir);
+      const sink = await HashingSink.create(o.registry.store.layout.tmpDir, { size: f.size });
       try {
         await copyThroughSink(f.abs, sink, o.signal, (n) => {
           done += n;

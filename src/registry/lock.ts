@@ -54,7 +54,7 @@ export const LOCK_HOST: string = (() => {
   }
 })();
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,8 +1,20 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, cli, normalize, tempDir } from '../helpers.js';
 import { BERT_DEFAULT, bertRepo } from '../hub/fixtures.js';
-import { HubServer } from '../hub/server.js';
+import { HubServer, sha256, type FixtureFile } from '../hub/server.js';
+
+/** The bytes a partial download's sidecar in `tmpDir` says are on disk (0 while there is none). */
+function recordedBytes(tmpDir: string): number {
+  try {
+    const side = readdirSync(tmpDir).find((n) => n.startsWith('pull-') && n.endsWith('.json'));
+    return side ? (JSON.parse(readFileSync(join(tmpDir, side), 'utf8')) as { bytes: number }).bytes : 0;
+  } catch {
+    return 0; // not there yet, or caught between write and rename
+  }
+}
 
 let server: HubServer;
 let bert: ReturnType<typeof bertRepo>;
@@ -79,5 +91,51 @@ describe('modelctl pull (spawned binary)', () => {
     expect(results.map((r) => r.manifest.files.length)).toEqual([BERT_DEFAULT.length, BERT_DEFAULT.length]);
     const validate = await cli(['validate', '--strict', '--json'], { home });
     expect(JSON.parse(validate.stdout)).toMatchObject({ ok: true, versions: 1, problems: [] });
+  });
+
+  it('a pull killed mid-file (SIGKILL) is resumed by the next one with a Range request, and verifies', async () => {
+    const home = tempDir();
+    const big = bertRepo('acme/big-bert', 24 << 20);
+    server.addRepo(big.repo);
+    const weights = (big.files.find((f) => f.path === 'model.safetensors') as FixtureFile).content;
+    const sha = sha256(weights);
+    server.faults.slow.set(sha, 4 << 20);
+    const first = execa('node', [BIN, 'pull', 'hf:acme/big-bert'], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env }, stdin: 'ignore' });
+    const tmpDir = join(home, 'tmp');
+    let recorded = 0;
+    for (let waited = 0; recorded === 0 && waited < 30_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      recorded = recordedBytes(tmpDir);
+    }
+    expect(recorded).toBeGreaterThan(0);
+    first.kill('SIGKILL');
+    const killed = await first;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(readdirSync(tmpDir).some((n) => n.endsWith('.part'))).toBe(true);
+
+    server.faults.slow.delete(sha);
+    const before = server.requests.length;
+    const again = await cli(['pull', 'hf:acme/big-bert', '--json'], { home, env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    const ranges = server.requests.slice(before).filter((q) => q.server === 'cdn' && q.path.startsWith(`/lfs/${sha}`)).map((q) => q.range);
+    expect(ranges.length).toBe(1);
+    const from = Number(/^bytes=(\d+)-$/.exec(ranges[0] ?? '')?.[1] ?? 0);
+    expect(from).toBeGreaterThanOrEqual(recorded);
+    expect(from).toBeLessThan(weights.length);
+    const result = JSON.parse(again.stdout);
+    expect(result.resumedRequests).toBe(1);
+    expect(result.manifest.files.find((f: { path: string }) => f.path === 'model.safetensors')).toMatchObject({ sha256: sha, size: weights.length });
+    // The partial weights were taken over and stored; what is left is the killed pull's finished small files,
+    // plain temporary files for gc (kept while younger than its grace period, removed after it).
+    const left = readdirSync(tmpDir);
+    expect(left.filter((n) => n.startsWith(`pull-sha256-${sha}`) || n.endsWith('.json'))).toEqual([]);
+    expect((await cli(['gc'], { home })).exitCode).toBe(0);
+    expect(readdirSync(tmpDir)).toEqual(left);
+    const strict = await cli(['validate', '--strict', '--json'], { home });
+    expect(JSON.parse(strict.stdout)).toMatchObject({ ok: true, problems: [] });
+    expect((await cli(['gc', '--grace', '0s'], { home })).exitCode).toBe(0);
+    expect(readdirSync(tmpDir)).toEqual([]);
+    const validate = await cli(['validate', '--strict', '--json'], { home });
+    expect(JSON.parse(validate.stdout)).toMatchObject({ ok: true, problems: [] });
   });
 });

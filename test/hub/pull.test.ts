@@ -1,9 +1,10 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { pull, type PullOptions } from '../../src/ops/pull.js';
 import type { Registry } from '../../src/registry/index.js';
+import { LOCK_HOST } from '../../src/registry/lock.js';
 import { tempDir } from '../helpers.js';
 import { BERT_DEFAULT, bertRepo, registry, safetensors, writeHfCache } from './fixtures.js';
 import { HubServer, sha256, type FixtureFile } from './server.js';
@@ -90,6 +91,69 @@ describe('pull from a loopback Hub', () => {
     expect(r.downloadedBytes).toBe(total); // nothing fetched twice
     const blob = r.manifest.files.find((f) => f.path === 'model.safetensors');
     expect(blob?.sha256).toBe(sha256(weights));
+  });
+
+  it('keeps a partial file after an interrupt, resumes it once its writer is gone, and gc removes stale ones', async () => {
+    const reg = registry();
+    const tmp = reg.store.layout.tmpDir;
+    const weights = content(bert.files, 'model.safetensors');
+    const sha = sha256(weights);
+    server.faults.slow.set(sha, 1 << 20);
+    const controller = new AbortController();
+    const running = pull(opts(reg, 'hf:acme/tiny-bert', { signal: controller.signal })).then(() => undefined, (e: unknown) => e);
+    const sidecar = (): string | undefined => tmpLeft(reg).find((n) => n.startsWith(`pull-sha256-${sha}.`) && n.endsWith('.json'));
+    for (let waited = 0; !sidecar() && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    const stopped = await running;
+    expect(stopped).toBeDefined();
+    expect((await reg.list()).entries).toEqual([]);
+    // The interrupted pull kept what it had, with its length; this process wrote it, so pretend it died.
+    const side = sidecar() as string;
+    const meta = JSON.parse(readFileSync(join(tmp, side), 'utf8')) as { pid: number; bytes: number };
+    expect(meta.pid).toBe(process.pid);
+    expect(meta.bytes).toBeGreaterThan(0);
+    expect(meta.bytes).toBeLessThan(weights.length);
+    const dead = 2 ** 22 + 1; // above Linux's largest pid_max: never a live process
+    const part = side.replace(/\.json$/, '.part');
+    renameSync(join(tmp, part), join(tmp, part.replace(`.${process.pid}.`, `.${dead}.`)));
+    writeFileSync(join(tmp, side.replace(`.${process.pid}.`, `.${dead}.`)), JSON.stringify({ ...meta, pid: dead }));
+    renameSync(join(tmp, side), join(tmp, `${side}.old`));
+
+    server.faults.slow.delete(sha);
+    const before = server.requests.length;
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
+    expect(r.resumedRequests).toBe(1);
+    expect(server.requests.slice(before).filter((q) => q.server === 'cdn').map((q) => q.range)).toEqual([`bytes=${meta.bytes}-`]);
+    expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha);
+    expect(tmpLeft(reg)).toEqual([`${side}.old`]);
+    // gc treats partial files like any temporary file: kept within the grace period, removed after it.
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(tmp, `${side}.old`), old, old);
+    writeFileSync(join(tmp, `pull-sha256-${'0'.repeat(64)}.${dead}.abcdef012345.part`), 'fresh');
+    const gc = await reg.gc();
+    expect(gc.tmpRemoved).toBe(1);
+    expect(tmpLeft(reg)).toEqual([`pull-sha256-${'0'.repeat(64)}.${dead}.abcdef012345.part`]);
+    expect((await reg.validate()).ok).toBe(true);
+  });
+
+  it('a taken-over partial file whose bytes are wrong fails verification, is dropped, and the next pull succeeds', async () => {
+    const reg = registry();
+    const tmp = reg.store.layout.tmpDir;
+    const weights = content(bert.files, 'model.safetensors');
+    const sha = sha256(weights);
+    const dead = 2 ** 22 + 1;
+    const stem = join(tmp, `pull-sha256-${sha}.${dead}.0123456789ab`);
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(`${stem}.part`, Buffer.alloc(1000, 7));
+    writeFileSync(`${stem}.json`, JSON.stringify({ version: 1, host: LOCK_HOST, pid: dead, kind: 'sha256', digest: sha, size: weights.length, bytes: 1000, repo: 'acme/tiny-bert', commit: bert.commit, path: 'model.safetensors' }));
+    const err = await failure(pull(opts(reg, 'hf:acme/tiny-bert')));
+    expect(err.code).toBe('INTEGRITY');
+    expect(err.message).toContain('model.safetensors');
+    expect(server.requests.filter((q) => q.server === 'cdn').map((q) => q.range)).toEqual(['bytes=1000-']);
+    expect(tmpLeft(reg)).toEqual([]);
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
+    expect(r.resumedRequests).toBe(0);
+    expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha);
   });
 
   it('rejects corrupted content, names the file, and registers nothing', async () => {

@@ -45,6 +45,8 @@ export interface Faults {
   cutOnce: Map<string, number>;
   /** Serve this file with one byte changed. */
   corrupt: Set<string>;
+  /** Serve this file at about this many bytes per second (a slow download that can be interrupted). */
+  slow: Map<string, number>;
 }
 
 export function gitBlobId(content: Buffer): string {
@@ -116,6 +118,11 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, 
     res.end();
     return;
   }
+  const rate = faults.slow.get(key);
+  if (rate !== undefined) {
+    trickle(res, body.subarray(start, end + 1), rate);
+    return;
+  }
   const cut = faults.cutOnce.get(key);
   if (cut !== undefined && cut < end + 1 && cut > start) {
     faults.cutOnce.delete(key);
@@ -125,9 +132,27 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, 
   res.end(body.subarray(start, end + 1));
 }
 
+/** Sends `data` in 64 KiB pieces paced to `rate` bytes per second, until done or the client goes away. */
+function trickle(res: ServerResponse, data: Buffer, rate: number): void {
+  const piece = 64 * 1024;
+  let off = 0;
+  const next = (): void => {
+    if (res.destroyed || res.socket?.destroyed) return;
+    if (off >= data.length) {
+      res.end();
+      return;
+    }
+    const part = data.subarray(off, off + piece);
+    off += part.length;
+    res.write(part);
+    setTimeout(next, (part.length / rate) * 1000);
+  };
+  next();
+}
+
 export class HubServer {
   readonly requests: LoggedRequest[] = [];
-  readonly faults: Faults = { cutOnce: new Map(), corrupt: new Set() };
+  readonly faults: Faults = { cutOnce: new Map(), corrupt: new Set(), slow: new Map() };
   /** Extra plain files on the CDN (for URL pulls): /files/NAME. */
   readonly files = new Map<string, Buffer>();
   /** The token private and gated repos accept. */
