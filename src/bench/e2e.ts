@@ -16,7 +16,7 @@ import { runContext, type InputDescription, type WorkloadFactory } from './workl
  * stages call the same functions predict uses. Setup (loading the tokenizer, reading files) is done once, not timed.
  */
 
-export const E2E_TASKS = ['text-classification', 'feature-extraction', 'image-classification'] as const;
+export const E2E_TASKS = ['text-classification', 'feature-extraction', 'image-classification', 'token-classification', 'question-answering', 'object-detection', 'tabular-classification', 'tabular-regression'] as const;
 
 /** Texts for --e2e when none are given: ordinary sentences of varied length. */
 export const SAMPLE_TEXTS = [
@@ -30,7 +30,7 @@ export const SAMPLE_TEXTS = [
   'The manual is confusing and several pages are missing.',
 ];
 
-function cycle<T>(items: readonly T[], n: number): T[] {
+export function cycle<T>(items: readonly T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[i % items.length] as T);
 }
 

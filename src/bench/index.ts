@@ -8,6 +8,7 @@ import type { Registry } from '../registry/index.js';
 import { parseDevice, type SessionOptions } from '../runtime/index.js';
 import { compareToBaseline, loadBaseline, saveBaseline, toBaseline, type GateVerdict } from './baseline.js';
 import { E2E_TASKS, SAMPLE_TEXTS, imageWorkload, textWorkload } from './e2e.js';
+import { otherPipeline } from './e2e-tasks.js';
 import { hintsFromConfig, parseShapeFlags, type ModelHints } from './inputs.js';
 import { runBench, type BenchProgress, type BenchReport, type BenchVariant } from './runner.js';
 import type { WorkloadFactory } from './workload.js';
@@ -102,7 +103,9 @@ async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<Wor
     if (!options.e2eFiles?.length) throw new ModelctlError('USAGE', '--e2e on an image model needs images', { hint: 'give --file IMAGE (repeatable)' });
     return imageWorkload({ processor: setup.processor, modelConfig: setup.modelConfig, files: options.e2eFiles });
   }
-  throw new ModelctlError('NOT_AVAILABLE', `bench --e2e does not time ${task} pipelines yet`, { hint: `--e2e covers ${E2E_TASKS.join(', ')}; without --e2e, bench times the model alone on synthetic inputs` });
+  const other = await otherPipeline(task, options, m);
+  if (other) return other;
+  throw new ModelctlError('NOT_AVAILABLE', `bench --e2e does not time ${task} pipelines`, { hint: `--e2e covers ${E2E_TASKS.join(', ')}; without --e2e, bench times the model alone on synthetic inputs` });
 }
 
 /** Benchmarks a model (and, with --vs, a second side interleaved with it); saves or checks baselines. */

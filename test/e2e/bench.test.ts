@@ -66,8 +66,32 @@ describe('modelctl bench (spawned binary)', () => {
     const img = await cli(['bench', join(vit, 'model.onnx'), '--e2e', '--file', join(vit, 'gradient.png'), ...QUICK, '--json']);
     expect(img.exitCode, img.stderr).toBe(0);
     expect(Object.keys(JSON.parse(img.stdout).results[0].stages)).toEqual(['preprocess', 'inference', 'postprocess']);
-    const tabular = await cli(['bench', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--e2e']);
-    expect(tabular.exitCode).toBe(9);
+  });
+
+  it('--e2e on entities, answers, detections and tabular rows: the task call timed whole, the model runs inside it apart', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rows.csv'), 'a,b,c,d\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n');
+    const cases: Array<[string, string[], string]> = [
+      ['optimum-bert-ner', [], 'real texts, entities grouped (simple)'],
+      ['optimum-bert-qa', [], 'question/context pairs, long contexts in windows'],
+      ['yolo-tiny', ['--file', join(FIXTURES, 'yolo-tiny', 'wide.png')], '1 real image: decode, letterbox, NMS'],
+      ['iris-logreg', ['--file', join(dir, 'rows.csv')], '2 real rows'],
+      ['sklearn-zipmap', [], 'seeded rows of values in [0, 10)'],
+    ];
+    for (const [fixture, extra, fill] of cases) {
+      const r = await cli(['bench', join(FIXTURES, fixture, 'model.onnx'), '--e2e', ...extra, ...QUICK, '--json']);
+      expect(r.exitCode, `${fixture}: ${r.stderr}`).toBe(0);
+      const [x] = JSON.parse(r.stdout).results;
+      expect(Object.keys(x.stages), fixture).toEqual(['preprocess', 'inference', 'postprocess']);
+      for (const s of Object.values(x.stages) as Array<{ count: number; min: number }>) {
+        expect(s.count).toBe(5);
+        expect(s.min).toBeGreaterThanOrEqual(0);
+      }
+      expect(x.inputs[0].fill, fixture).toContain(fill);
+    }
+    const noImage = await cli(['bench', join(FIXTURES, 'yolo-tiny', 'model.onnx'), '--e2e', ...QUICK]);
+    expect(noImage.exitCode).toBe(2);
+    expect(noImage.stderr).toMatch(/^error: --e2e on an object-detection model needs images/);
   });
 
   it('the CI gate: exit 0 within the tolerance, 1 beyond it, 3 without a baseline, 4 for a damaged one, 2 for bad flags', async () => {

@@ -1,6 +1,7 @@
 import { benchModel, parseTolerance } from '../../bench/index.js';
 import { ModelctlError } from '../../errors.js';
 import { readTextFile } from '../../ops/predict-text.js';
+import { readTextInput } from '../../tasks/inputs.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { parseDuration } from '../../util/units.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -22,14 +23,15 @@ function fallback(value: unknown): boolean {
   return true;
 }
 
-/** --e2e --file: image files by extension, otherwise a file of texts. */
+/** --e2e --file: image files by extension, rows from .csv, otherwise a file of texts (or rows, one per line). */
 async function e2eInputs(files: string[]): Promise<{ e2eTexts?: string[]; e2eFiles?: string[] }> {
   if (files.length === 0) return {};
   const images = files.filter((f) => /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i.test(f));
   if (images.length === files.length) return { e2eFiles: images };
   if (images.length > 0) throw new ModelctlError('USAGE', '--file: give texts or images, not both');
   const texts: string[] = [];
-  for (const f of files) texts.push(...(await readTextFile(f)));
+  // A .csv holds rows for a tabular model: its lines as they are (the header is skipped where rows are read).
+  for (const f of files) texts.push(...(/\.csv$/i.test(f) ? (await readTextInput(f)).split(/\r?\n/).filter((l) => l.trim() !== '') : await readTextFile(f)));
   return { e2eTexts: texts };
 }
 
