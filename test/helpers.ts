@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'modelctl.cjs');
@@ -14,6 +14,18 @@ const made: string[] = [];
 afterEach(() => {
   while (made.length) rmSync(made.pop() as string, { recursive: true, force: true });
 });
+
+const kept: string[] = [];
+afterAll(() => {
+  while (kept.length) rmSync(kept.pop() as string, { recursive: true, force: true });
+});
+
+/** A temporary folder kept for the whole test file (what its tests share: built source models), removed after it. */
+export function fileDir(prefix = 'modelctl-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  kept.push(dir);
+  return dir;
+}
 
 /** A fresh temporary folder, removed after the test. */
 export function tempDir(prefix = 'modelctl-test-'): string {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
+import { parseArgv as parse } from './parse.js';
 import { buildProgram } from '../../src/cli/main.js';
 
-/** What argv turns into: the command, its positional arguments, and its options (the first test layer). */
-async function parse(argv: string[]): Promise<{ name: string; args: string[]; options: Record<string, unknown> }> {
-  let seen: { name: string; args: string[]; options: Record<string, unknown> } | undefined;
-  const program = buildProgram(async (name, args, options) => {
-    seen = { name, args, options };
-  });
-  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
-  await program.parseAsync(argv, { from: 'user' });
-  if (!seen) throw new Error('no command ran');
-  return seen;
-}
 
 describe('argv to options', () => {
   it.each([

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/main.js';
+import { parseArgv as parse } from '../cli/parse.js';
 
-async function parse(argv: string[]): Promise<{ name: string; args: string[]; options: Record<string, unknown> }> {
-  let seen: { name: string; args: string[]; options: Record<string, unknown> } | undefined;
-  const program = buildProgram(async (name, args, options) => {
-    seen = { name, args, options };
-  });
-  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
-  await program.parseAsync(argv, { from: 'user' });
-  if (!seen) throw new Error('no command ran');
-  return seen;
-}
 
 describe('export and setup: argv to options', () => {
   it('export takes the issue\'s flags, with the defaults framework auto, atol 1e-4, validation on', async () => {

@@ -1,24 +1,15 @@
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FAMILIES, parseFamilies } from '../../src/convert/families.js';
 import { findPython } from '../../src/convert/run.js';
 import { isInstalled, setupPython } from '../../src/convert/setup.js';
 import { testPython } from '../python.js';
-import { FIXTURES, cli, spawnCli } from '../helpers.js';
+import { FIXTURES, cli, fileDir, spawnCli } from '../helpers.js';
 import { buildSources, converterRoot, familyPython } from './env.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function dir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const dir = fileDir;
 
 describe('converter families and interpreter discovery', () => {
   it('--with takes families or all; anything else is a usage error naming the families', () => {

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Family } from '../../src/convert/families.js';
 import { buildSources, converterRoot, familyPython, type Case } from '../convert/env.js';
-import { FIXTURES, cli } from '../helpers.js';
+import { FIXTURES, cli, fileDir } from '../helpers.js';
 
 /**
  * The issue's proof: for every framework, `modelctl export` with the real converter, then `modelctl predict --json`
@@ -13,15 +11,7 @@ import { FIXTURES, cli } from '../helpers.js';
  */
 
 const TOL = 1e-4;
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function dir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const dir = fileDir;
 
 function close(actual: number[], expected: number[]): void {
   expect(actual).toHaveLength(expected.length);

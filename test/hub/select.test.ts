@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../src/cli/main.js';
+import { parseArgv } from '../cli/parse.js';
 import { globToRegExp, selectFiles } from '../../src/hub/select.js';
 import { parsePullSource, redactUrl } from '../../src/hub/source.js';
 
@@ -39,11 +39,7 @@ describe('pull: what to take and from where', () => {
   });
 
   it('turns pull argv into options', async () => {
-    let got: { name: string; args: string[]; options: Record<string, unknown> } | undefined;
-    const program = buildProgram(async (name, args, options) => {
-      got = { name, args, options };
-    });
-    await program.parseAsync(['node', 'modelctl', 'pull', 'hf:org/m', '--include', '*.json', '--include', '*.onnx', '--exclude', 'x', '--revision', 'v2', '--concurrency', '8', '--offline', '--progress', '--json']);
+    const got = await parseArgv(['pull', 'hf:org/m', '--include', '*.json', '--include', '*.onnx', '--exclude', 'x', '--revision', 'v2', '--concurrency', '8', '--offline', '--progress', '--json']);
     expect(got).toMatchObject({ name: 'pull', args: ['hf:org/m'], options: { include: ['*.json', '*.onnx'], exclude: ['x'], revision: 'v2', concurrency: '8', offline: true, progress: true, json: true } });
   });
 });

@@ -1,0 +1,13 @@
+import { buildProgram } from '../../src/cli/main.js';
+
+/** What argv turns into, without running anything: the command, its positional arguments, and its options. */
+export async function parseArgv(argv: string[]): Promise<{ name: string; args: string[]; options: Record<string, unknown> }> {
+  let seen: { name: string; args: string[]; options: Record<string, unknown> } | undefined;
+  const program = buildProgram(async (name, args, options) => {
+    seen = { name, args, options };
+  });
+  for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  await program.parseAsync(argv, { from: 'user' });
+  if (!seen) throw new Error('no command ran');
+  return seen;
+}
