@@ -47,6 +47,26 @@ def _validate_tabular(model, x, classifier, proba=None, predict=None):
     return check
 
 
+def _written(convert, what, out, framework, framework_version, classifier, features, validate):
+    """Runs the converter call, writes its model to `out` and describes the export: what every tabular export shares."""
+    try:
+        onx = convert()
+    except Exception as e:
+        raise conversion(f"{what}: {type(e).__name__}: {e}") from e
+    with open(out, "wb") as f:
+        f.write(onx.SerializeToString())
+    converter = what.split(" ")[0]
+    return Converted(
+        converter=converter,
+        converter_version=version_of(converter),
+        framework=framework,
+        framework_version=framework_version,
+        task="tabular-classification" if classifier else "tabular-regression",
+        features=features,
+        validate=validate,
+    )
+
+
 def _load_pickle(path, family):
     joblib = require("joblib", family)
     progress("load", f"unpickling {os.path.basename(path)} (this runs code from the file: only for trusted files)")
@@ -68,18 +88,9 @@ def export_sklearn(args, out):
     progress("convert", f"skl2onnx {version_of('skl2onnx')}: {type(model).__name__}")
     # ZipMap off: probabilities as a plain tensor, which every ONNX Runtime binding can fetch.
     options = {id(_final_step(model)): {"zipmap": False}} if classifier else None
-    try:
-        onx = skl2onnx.convert_sklearn(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset, options=options)
-    except Exception as e:
-        raise conversion(f"skl2onnx: {type(e).__name__}: {e}") from e
-    with open(out, "wb") as f:
-        f.write(onx.SerializeToString())
-    return Converted(
-        converter="skl2onnx",
-        converter_version=version_of("skl2onnx"),
-        framework="scikit-learn",
-        framework_version=version_of("scikit-learn"),
-        task="tabular-classification" if classifier else "tabular-regression",
+    return _written(
+        lambda: skl2onnx.convert_sklearn(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset, options=options),
+        "skl2onnx", out, "scikit-learn", version_of("scikit-learn"), classifier,
         features=_feature_names(model),
         validate=_validate_tabular(model, x, classifier),
     )
@@ -112,18 +123,9 @@ def export_xgboost(args, out):
     # onnxmltools reads the trees' dump, which must name features f0, f1, ...: the names are kept for the metadata.
     booster.feature_names = None
     progress("convert", f"onnxmltools {version_of('onnxmltools')}: {type(model).__name__}")
-    try:
-        onx = onnxmltools.convert_xgboost(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset)
-    except Exception as e:
-        raise conversion(f"onnxmltools (xgboost): {type(e).__name__}: {e}") from e
-    with open(out, "wb") as f:
-        f.write(onx.SerializeToString())
-    return Converted(
-        converter="onnxmltools",
-        converter_version=version_of("onnxmltools"),
-        framework="xgboost",
-        framework_version=xgb.__version__,
-        task="tabular-classification" if classifier else "tabular-regression",
+    return _written(
+        lambda: onnxmltools.convert_xgboost(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset),
+        "onnxmltools (xgboost)", out, "xgboost", xgb.__version__, classifier,
         features=list(names) if names else None,
         validate=_validate_tabular(model, x, classifier),
     )
@@ -159,18 +161,9 @@ def export_lightgbm(args, out):
     elif model is booster:
         predict = booster.predict
     progress("convert", f"onnxmltools {version_of('onnxmltools')}: {type(model).__name__} ({objective or 'unknown objective'})")
-    try:
-        onx = onnxmltools.convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset, zipmap=False)
-    except Exception as e:
-        raise conversion(f"onnxmltools (lightgbm): {type(e).__name__}: {e}") from e
-    with open(out, "wb") as f:
-        f.write(onx.SerializeToString())
-    return Converted(
-        converter="onnxmltools",
-        converter_version=version_of("onnxmltools"),
-        framework="lightgbm",
-        framework_version=lgb.__version__,
-        task="tabular-classification" if classifier else "tabular-regression",
+    return _written(
+        lambda: onnxmltools.convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, n]))], target_opset=args.opset, zipmap=False),
+        "onnxmltools (lightgbm)", out, "lightgbm", lgb.__version__, classifier,
         features=[str(f) for f in booster.feature_name()],
         validate=_validate_tabular(model, x, classifier, proba=proba, predict=predict),
     )
