@@ -26,6 +26,8 @@ export interface RegisterOptions {
   signal?: AbortSignal;
   lock?: LockOptions;
   clock?: () => Date;
+  /** What the lineage names as the source (default: the absolute path registered). */
+  source?: Record<string, unknown>;
 }
 
 export type RegisterEvent =
@@ -131,7 +133,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
         metrics: { ...options.metrics },
         ...(options.description !== undefined ? { description: options.description } : {}),
         ...(options.license !== undefined ? { license: options.license } : {}),
-        lineage: { operation: 'register', source: { kind: 'path', path: source } },
+        lineage: { operation: 'register', source: options.source ?? { kind: 'path', path: source } },
         aliases: aliasNames,
         latest: options.latest !== false,
       },

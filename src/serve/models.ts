@@ -17,6 +17,8 @@ import type { Metrics } from './metrics.js';
 export interface ServedModel {
   name: string;
   version: string;
+  /** name:version@manifest digest: a version removed and registered again is another model to the caches. */
+  key: string;
   resolved: ResolvedModel;
   /** Tensor inputs and outputs (ZipMap-like sequence outputs cannot be fetched). */
   inputs: OnnxValueInfo[];
@@ -47,7 +49,7 @@ export class ModelManager {
   readonly #o: ModelManagerOptions;
   readonly #batchers = new Map<string, ModelBatcher>();
   readonly #served = new Map<string, ServedModel>();
-  readonly #refs = new Map<string, { version: string; at: number }>();
+  readonly #refs = new Map<string, { version: string; digest: string; at: number }>();
   readonly #touched = new Map<string, number>();
 
   constructor(options: ModelManagerOptions) {
@@ -78,20 +80,29 @@ export class ModelManager {
   async model(name: string, version?: string): Promise<ServedModel> {
     const ref = version === undefined ? name : `${name}/${version}`;
     const ttl = this.#o.resolveTtlMs ?? 1000;
-    const cached = this.#refs.get(ref);
-    let exact = cached && Date.now() - cached.at < ttl ? cached.version : undefined;
-    if (!exact) {
+    let cached = this.#refs.get(ref);
+    if (!cached || Date.now() - cached.at >= ttl) {
       const manifest = await this.manifest(name, version);
-      exact = manifest.version;
-      this.#refs.set(ref, { version: exact, at: Date.now() });
+      cached = { version: manifest.version, digest: manifest.digest, at: Date.now() };
+      this.#refs.set(ref, cached);
     }
-    const key = `${name}:${exact}`;
+    const exact = cached.version;
+    const key = `${name}:${exact}@${cached.digest}`;
     const hit = this.#served.get(key);
     if (hit) return hit;
-    const resolved = await resolveModel(key, this.#o.registry);
+    const resolved = await resolveModel(`${name}:${exact}`, this.#o.registry);
+    if (resolved.manifest && resolved.manifest.digest !== cached.digest) {
+      // Replaced between the two reads: serve what the registry holds now, under its own key.
+      this.#refs.delete(ref);
+      return this.model(name, version);
+    }
     const inputs = resolved.summary.inputs.filter((i) => i.kind === 'tensor');
     const outputs = resolved.summary.outputs.filter((o) => o.kind === 'tensor');
-    const served: ServedModel = { name, version: exact, resolved, inputs, outputs, batchable: isBatchable(inputs, outputs) };
+    const served: ServedModel = { name, version: exact, key, resolved, inputs, outputs, batchable: isBatchable(inputs, outputs) };
+    for (const stale of [...this.#served.keys()]) if (stale.startsWith(`${name}:${exact}@`)) {
+      this.#served.delete(stale);
+      this.#batchers.delete(stale);
+    }
     this.#served.set(key, served);
     return served;
   }
@@ -108,7 +119,7 @@ export class ModelManager {
   /** Runs feeds through the model's batcher; returns every tensor output. */
   async infer(model: ServedModel, feeds: Feeds, rows: number): Promise<Record<string, Tensor>> {
     const key = `${model.name}:${model.version}`;
-    let batcher = this.#batchers.get(key);
+    let batcher = this.#batchers.get(model.key);
     if (!batcher) {
       const ort = await loadOrt();
       const fetch = model.outputs.map((o) => o.name);
@@ -124,7 +135,7 @@ export class ModelManager {
           metrics?.batchRows.observe(n, { model: key });
         },
       });
-      this.#batchers.set(key, batcher);
+      this.#batchers.set(model.key, batcher);
     }
     this.#o.metrics?.inferences.inc({ model: key });
     const out = await batcher.submit(feeds, rows);

@@ -1,13 +1,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ModelctlError } from '../errors.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkName } from '../registry/names.js';
+import { tempName } from '../registry/fsutil.js';
 import { modelPath, type Route, type ServeContext } from './context.js';
 import { HttpError, bodyStream, sendJson, tooLarge } from './http.js';
 import { v1Predict } from './v1-predict.js';
@@ -51,7 +51,9 @@ async function upload(ctx: ServeContext, req: IncomingMessage, res: ServerRespon
     if (v.trim() === '' || !Number.isFinite(n)) throw new HttpError(400, `metric ${k} must be a number, got ${JSON.stringify(v)}`);
     metrics[k] = n;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'modelctl-upload-'));
+  // Inside the registry's tmp/: a server killed mid-upload leaves a temporary file that gc removes.
+  const dir = join(ctx.registry.store.layout.tmpDir, tempName('upload'));
+  await mkdir(dir, { recursive: true });
   try {
     const path = join(dir, filename);
     let size = 0;
@@ -81,6 +83,7 @@ async function upload(ctx: ServeContext, req: IncomingMessage, res: ServerRespon
       metrics,
       aliases: url.searchParams.getAll('alias'),
       ...(latest !== undefined ? { latest: flag(url, 'latest') } : {}),
+      source: { kind: 'upload', filename, via: 'modelctl serve' },
     });
     ctx.manager.forget(name);
     sendJson(res, 201, { manifest: result.manifest, aliases: result.aliases });

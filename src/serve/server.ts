@@ -39,6 +39,8 @@ export interface ServeOptions {
   /** Bytes of an uploaded model (default 16 GiB). */
   maxUpload?: number;
   session?: SessionOptions;
+  /** How long a name or alias stays resolved to one version before the registry is read again (default 1 s). */
+  resolveTtlMs?: number;
   onEvent?: (event: ServeEvent) => void;
 }
 
@@ -86,6 +88,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWaitMs,
     metrics,
     ...(options.session ? { session: options.session } : {}),
+    ...(options.resolveTtlMs !== undefined ? { resolveTtlMs: options.resolveTtlMs } : {}),
   });
   const ctx: ServeContext = {
     registry: options.registry,

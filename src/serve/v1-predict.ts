@@ -1,6 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { chooseTask, predict, type PredictInput, type PredictOptions } from '../ops/predict.js';
 import { isImageTask } from '../ops/predict-image.js';
@@ -90,7 +90,8 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
     const files: string[] = [];
     if (isImageTask(task) && (body.image !== undefined || body.images !== undefined)) {
       const decoded = images(body.images ?? body.image);
-      dir = await mkdtemp(join(tmpdir(), 'modelctl-serve-'));
+      dir = join(ctx.registry.store.layout.tmpDir, tempName('serve-images'));
+      await mkdir(dir, { recursive: true });
       for (const [i, bytes] of decoded.entries()) {
         const file = join(dir, `image-${i + 1}`);
         await writeFile(file, bytes);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/ops/predict.js';
+import { join } from 'node:path';
+import { FIXTURES } from '../helpers.js';
 import { IRIS_ROWS, getJson, irisInfer, postJson, serve } from './helpers.js';
 
 describe('serve: Open Inference Protocol (KServe v2) over loopback HTTP', () => {
@@ -127,5 +129,18 @@ describe('serve: Open Inference Protocol (KServe v2) over loopback HTTP', () => 
     expect(denied.headers.get('www-authenticate')).toBe('Bearer');
     expect((await getJson(`${s.url}/v2/models/iris`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await getJson(`${s.url}/v2/models/iris`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+  });
+
+  it('a version removed and registered again outside the server (the CLI) is served as it is now, not from the cache', async () => {
+    const s = await serve({ resolveTtlMs: 0 });
+    await s.registry.register({ path: join(FIXTURES, 'iris-logreg', 'model.onnx'), name: 'swap', version: '1.0.0' });
+    const before = await postJson(`${s.url}/v2/models/swap/infer`, irisInfer([IRIS_ROWS[0] as number[]]));
+    expect(before.body.outputs.map((o: { name: string }) => o.name)).toEqual(['label', 'probabilities']);
+    await s.registry.remove('swap:1.0.0');
+    await s.registry.register({ path: join(FIXTURES, 'sklearn-zipmap', 'model.onnx'), name: 'swap', version: '1.0.0' });
+    const after = await postJson(`${s.url}/v2/models/swap/infer`, irisInfer([IRIS_ROWS[0] as number[]]));
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(after.body.outputs.map((o: { name: string }) => o.name)).toEqual(['output_label']);
+    expect(after.body.outputs[0].data).toEqual(['setosa']);
   });
 });

@@ -1,5 +1,6 @@
 import { ModelctlError } from '../../errors.js';
 import { parseDevice } from '../../runtime/index.js';
+import { cudaAvailability, cudaMissingError } from '../../runtime/cuda.js';
 import { startServer, type ServeEvent } from '../../serve/index.js';
 import { parseDuration, parseSize } from '../../util/units.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -23,6 +24,12 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
     if (e.type === 'error') out.warn(`${e.method} ${e.path}: unexpected failure: ${(e.error as Error)?.stack ?? String(e.error)}`);
     else if (e.type === 'request' && out.verbose) out.note(out.json ? JSON.stringify(e) : `${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)} ms`);
   };
+  const device = parseDevice(String(options.device ?? 'cpu'));
+  // A server that cannot run anything must not report itself ready: a missing CUDA provider stops it here (exit 6).
+  if (device.kind === 'cuda' && options.fallback !== 'cpu') {
+    const cuda = cudaAvailability();
+    if (!cuda.available) throw cudaMissingError(device, cuda);
+  }
   const server = await startServer({
     registry: openRegistry(ctx),
     host: String(options.host ?? '127.0.0.1'),
@@ -35,7 +42,7 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
     maxBody: parseSize(String(options.maxBody ?? '64MB')),
     maxUpload: parseSize(String(options.maxUpload ?? '16GB')),
     session: {
-      device: parseDevice(String(options.device ?? 'cpu')),
+      device,
       ...(threads !== undefined ? { threads } : {}),
       ...(options.fallback === 'cpu' ? { fallback: 'cpu' as const } : {}),
     },
