@@ -21,6 +21,14 @@ export interface StreamOutcome {
   question?: string;
 }
 
+/** How long a part-filled batch waits for more records before it runs anyway. */
+const STALL_MS = 50;
+const STALLED = Symbol('stalled');
+
+function delay(ms: number): Promise<typeof STALLED> {
+  return new Promise((resolve) => setTimeout(() => resolve(STALLED), ms).unref());
+}
+
 /** Rows per run for tabular streams when --batch-size is not given: large enough that the per-run cost vanishes. */
 export const DEFAULT_ROW_BATCH = 256;
 
@@ -101,8 +109,17 @@ async function runBatch(predictor: Predictor, items: Item[], columns: string[] |
 }
 
 /** Outcomes in input order, a batch at a time. Throws when the stream holds no record at all. */
-export async function* predictStream(predictor: Predictor, stream: RecordStream, options: { batchSize?: number } = {}): AsyncGenerator<StreamOutcome> {
+export async function* predictStream(predictor: Predictor, stream: RecordStream, options: { batchSize?: number; stallMs?: number } = {}): AsyncGenerator<StreamOutcome> {
   const kind = recordKind(predictor.task);
+  if (kind === 'rows' && stream.columns && predictor.featureNames) {
+    // Checked once here rather than reported again on every row.
+    const missing = predictor.featureNames.filter((f) => !stream.columns?.includes(f));
+    if (missing.length > 0) {
+      throw new ModelctlError('INVALID_INPUT', `${stream.where}: the header lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+        hint: `the model's features, in order: ${predictor.featureNames.join(', ')}`,
+      });
+    }
+  }
   const size = options.batchSize ?? (kind === 'rows' ? DEFAULT_ROW_BATCH : 32);
   // Entries wait, in order, until the batch they belong to has run.
   let queue: Array<{ line: number; item?: Item; error?: StreamOutcome }> = [];
@@ -116,7 +133,21 @@ export async function* predictStream(predictor: Predictor, stream: RecordStream,
     queue = [];
     pendingItems = 0;
   };
-  for await (const record of stream.records) {
+  const it = stream.records[Symbol.asyncIterator]();
+  let next = it.next();
+  // A part-filled batch runs at the latest this long after its first record came: input that stalls (a producer
+  // writing slowly into stdin) gets what it sent answered without waiting for a full batch.
+  let stall: Promise<typeof STALLED> | undefined;
+  for (;;) {
+    const waited = queue.length > 0 ? await Promise.race([next, (stall ??= delay(options.stallMs ?? STALL_MS))]) : await next;
+    if (waited === STALLED) {
+      stall = undefined;
+      yield* flush();
+      continue;
+    }
+    if (waited.done) break;
+    next = it.next();
+    const record = waited.value;
     total++;
     if (record.error) queue.push({ line: record.line, error: failure(record.error, record.line, stream.where) });
     else {
@@ -127,7 +158,10 @@ export async function* predictStream(predictor: Predictor, stream: RecordStream,
         queue.push({ line: record.line, error: failure(err, record.line, stream.where) });
       }
     }
-    if (pendingItems >= size || queue.length >= size * 4) yield* flush();
+    if (pendingItems >= size || queue.length >= size * 4) {
+      stall = undefined;
+      yield* flush();
+    }
   }
   if (total === 0) {
     const what = kind === 'rows' ? 'rows' : kind === 'texts' ? 'texts' : kind === 'questions' ? 'questions' : 'records';

@@ -134,6 +134,11 @@ function tensorsAsRows(tensors: Record<string, unknown>, summary: OnnxSummary): 
   throw new ModelctlError('INVALID_INPUT', 'a tabular model takes rows', { hint: 'give [[5.1, 3.5, ...], ...], {"feature": value, ...}, or a CSV file with a header' });
 }
 
+function featureNames(m: ResolvedModel): string[] | undefined {
+  const names = (m.embedded?.featureConfig as { feature_names?: unknown } | undefined)?.feature_names;
+  return Array.isArray(names) ? names.map(String) : undefined;
+}
+
 function labelNames(m: ResolvedModel): Record<string, string> | undefined {
   const id2label = (m.embedded?.modelConfig as { id2label?: unknown } | undefined)?.id2label;
   return id2label && typeof id2label === 'object' ? (id2label as Record<string, string>) : undefined;
@@ -154,6 +159,8 @@ export interface Predictor {
   readonly task: string;
   readonly taskReason: string;
   readonly provider: 'cpu' | 'cuda';
+  /** Tabular models: the feature names embedded in the model, in input order. */
+  readonly featureNames?: string[];
   /** Set when CUDA was asked for and the CPU runs instead: why. */
   readonly fellBack?: string;
   run(input: PredictInput, extra?: { rowName?: (index: number) => string }): Promise<PredictResult>;
@@ -215,6 +222,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     taskReason: reason,
     provider: opened.provider,
     ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
+    ...(featureNames(m) ? { featureNames: featureNames(m) as string[] } : {}),
     async run(input, extra) {
       const t1 = performance.now();
       const body = await compute(input, extra?.rowName);

@@ -62,7 +62,8 @@ function noRows(where: string): ModelctlError {
 export function fromJson(value: unknown, where = '--input'): ParsedInput {
   if (Array.isArray(value)) {
     if (value.length === 0) throw noRows(where);
-    return { kind: 'rows', rows: value as Row[] };
+    // A flat array of values is one row: [5.1, 3.5, 1.4, 0.2].
+    return { kind: 'rows', rows: value.every(isScalar) ? [value] : (value as Row[]) };
   }
   if (value && typeof value === 'object') {
     const values = Object.values(value);

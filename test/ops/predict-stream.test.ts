@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
+import { embedMetadata } from '../../src/index.js';
 import { openPredictor } from '../../src/ops/predict.js';
 import { predictStream, type StreamOutcome } from '../../src/ops/predict-stream.js';
 import { openRecords, type RecordStream, type StreamRecord } from '../../src/tasks/records.js';
@@ -63,13 +64,42 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
     expect((await stream('-', 'rows', chunks('a,b\n1,2\n'))).format).toBe('csv');
   });
 
-  it('refuses text that is not UTF-8, even when the bad byte is split across reads', async () => {
-    // stdin is peeked at (its first lines) before the records are handed out: the error may come from either.
-    const err = await stream('-', 'texts', chunks('ok\n', Buffer.from([0x61, 0xc3]), Buffer.from([0x28, 0x0a])))
-      .then((s) => collect(s.records))
-      .then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(ModelctlError);
-    expect((err as ModelctlError).message).toBe('stdin is not UTF-8 text (near line 2)');
+  it('CSV quotes follow the parser: a stray quote inside a field is that field\'s problem, an unclosed one costs its own line only', async () => {
+    const dir = tempDir();
+    const stray = join(dir, 'stray.csv');
+    writeFileSync(stray, 'a,b,c,d\n5.1,3.5",1.4,0.2\n6.3,3.3,6.0,2.5\n');
+    const r1 = await collect((await stream(stray, 'rows')).records);
+    expect(r1.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([[2, ['5.1', '3.5"', '1.4', '0.2']], [3, ['6.3', '3.3', '6.0', '2.5']]]);
+    const unclosed = join(dir, 'unclosed.csv');
+    writeFileSync(unclosed, 'a,b,c,d\n"5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n7,3.2,4.7,1.4\n');
+    const r2 = await collect((await stream(unclosed, 'rows')).records);
+    expect(r2.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([
+      [2, `${unclosed} line 2 opens a quoted field that is never closed`],
+      [3, ['6.3', '3.3', '6.0', '2.5']],
+      [4, ['7', '3.2', '4.7', '1.4']],
+    ]);
+  });
+
+  it('a CSV without a header (its first line all numbers) is refused, not read with its first row as names', async () => {
+    const err = await openRecords('-', 'rows', chunks('5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n')).then(() => undefined, (e: unknown) => e);
+    expect((err as ModelctlError).message).toBe('stdin line 1 is a row of numbers, not a header');
+  });
+
+  it('texts on stdin are one per line whatever their first character; a pretty-printed JSON document is still one document', async () => {
+    expect((await stream('-', 'texts', chunks('[note] hello\nsecond line\n'))).format).toBe('lines');
+    expect(await openRecords('-', 'texts', chunks('[\n  "a",\n  "b"\n]\n'))).toEqual({ whole: '[\n  "a",\n  "b"\n]\n' });
+  });
+
+  it('a line that is not UTF-8 is an error record of its own; the lines after it go on', async () => {
+    const s = await stream('-', 'rows', chunks('[1,2,3,4]\n', Buffer.from([0x5b, 0x31, 0xe9, 0x5d, 0x0a]), '[5,6,7,8]\n'));
+    const records = await collect(s.records);
+    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([[1, [1, 2, 3, 4]], [2, 'stdin line 2 is not UTF-8 text'], [3, [5, 6, 7, 8]]]);
+  });
+
+  it('a bad byte split across reads is still found, and still costs only its line', async () => {
+    const s = await stream('-', 'texts', chunks('ok\n', Buffer.from([0x61, 0xc3]), Buffer.from([0x28, 0x0a]), 'fine\n'));
+    const records = await collect(s.records);
+    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([[1, 'ok'], [2, 'stdin line 2 is not UTF-8 text'], [3, 'fine']]);
   });
 });
 
@@ -122,8 +152,33 @@ describe('modelctl predict on streams (spawned binary)', () => {
 
     const fast = await cliStdin(['predict', IRIS, '--file', '-', '--fail-fast', '--batch-size', '1'], input);
     expect(fast.exitCode).toBe(2);
-    expect(fast.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { line: number }).line)).toEqual([1]);
+    // JSON Lines to the end: the bad record is the last line, the error itself one line on stderr.
+    expect(fast.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; error?: unknown }).map((x) => [x.line, x.error !== undefined])).toEqual([[1, false], [2, true]]);
     expect(fast.stderr).toMatch(/^error: stdin line 2 is not valid JSON/);
+    expect(fast.stderr).not.toMatch(/records failed/);
+  });
+
+  it('Ctrl-C while stdin is still open ends the stream: exit 130, the records answered so far on stdout', async () => {
+    const child = execa('node', [BIN, 'predict', IRIS, '--file', '-'], { reject: false, cwd: ROOT, env: { NO_COLOR: '1' }, stdin: 'pipe' });
+    child.stdin?.write(`${JSON.stringify(iris.input[0])}\n${JSON.stringify(iris.input[1])}\n`);
+    // The part-filled batch is answered when the input stalls; then the interrupt.
+    await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect((JSON.parse(String(r.stdout).split('\n')[0] as string) as { line: number }).line).toBe(1);
+    expect(r.stderr).toMatch(/interrupted/);
+  });
+
+  it('a CSV header that lacks one of the model\'s features is one error, before any row', async () => {
+    const dir = tempDir();
+    const model = join(dir, 'iris.onnx');
+    await embedMetadata({ model: IRIS, out: model, features: ['sl', 'sw', 'pl', 'pw'] });
+    writeFileSync(join(dir, 'rows.csv'), `pw,pl,sw,x\n${'0.2,1.4,3.5,5.1\n'.repeat(50)}`);
+    const r = await execa('node', [BIN, 'predict', model, '--file', join(dir, 'rows.csv')], { reject: false, env: { NO_COLOR: '1' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`error: ${join(dir, 'rows.csv')}: the header lacks feature sl\nhint: the model's features, in order: sl, sw, pl, pw`);
   });
 
   it('raw tensors, one object per line: each record equals the same input given with --input', async () => {

@@ -11,6 +11,7 @@ import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { fromJson, parseJsonText, readInputFile, readStdin, readTextInput, tryJson, type ParsedInput } from '../../tasks/inputs.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
+import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
 
 /** Positional values: rows of comma-separated numbers (`5.1,3.5,1.4,0.2`). */
@@ -61,7 +62,7 @@ async function writeLine(stream: NodeJS.WritableStream, line: string): Promise<v
  * A stream of records: JSON Lines out as each batch finishes (or one table at the end for a person); a bad record
  * is reported on stderr with its line number and the others go on, unless --fail-fast. Exit 2 when any failed.
  */
-async function predictRecords(out: Output, predictor: Predictor, stream: RecordStream, o: { batchSize?: number; topK?: number; failFast: boolean }): Promise<number> {
+async function predictRecords(out: Output, predictor: Predictor, stream: RecordStream, o: { batchSize?: number; topK?: number; failFast: boolean; signal: AbortSignal }): Promise<number> {
   const answered: StreamOutcome[] = [];
   let failed: StreamOutcome['error'];
   let failures = 0;
@@ -69,20 +70,28 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
   let truncated = 0;
   try {
     for await (const outcome of predictStream(predictor, stream, o.batchSize !== undefined ? { batchSize: o.batchSize } : {})) {
+      if (o.signal.aborted) break;
       count++;
       if (outcome.prediction?.truncated) truncated++;
+      if (out.json) await writeLine(out.stdout, jsonLine(outcome));
+      else if (!outcome.error) answered.push(outcome);
       if (outcome.error) {
         failures++;
         failed ??= outcome.error;
-        if (o.failFast) throw new ModelctlError(outcome.error.code as ErrorCode, outcome.error.message, outcome.error.hint ? { hint: outcome.error.hint } : {});
+        if (o.failFast) {
+          // The bad record is already in the JSON Lines; the error itself goes to stderr only, as one line.
+          renderError(out.withJson(false), new ModelctlError(outcome.error.code as ErrorCode, outcome.error.message, outcome.error.hint ? { hint: outcome.error.hint } : {}));
+          break;
+        }
         out.warn(outcome.error.message);
       }
-      if (out.json) await writeLine(out.stdout, jsonLine(outcome));
-      else if (!outcome.error) answered.push(outcome);
     }
+  } catch (err) {
+    if (!o.signal.aborted) throw err;
   } finally {
     await predictor.close();
   }
+  if (o.signal.aborted) throw o.signal.reason instanceof Error ? o.signal.reason : new ModelctlError('INTERRUPTED', 'interrupted');
   warnTruncated(out, truncated);
   if (!out.json && answered.length > 0) {
     const result = { task: predictor.task, predictions: answered.map((a) => a.prediction ?? {}) } as PredictResult;
@@ -91,7 +100,7 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
     else out.stdout.write(`${renderResult(out, result, recordsInput(answered), o.topK, lines)}\n`);
   }
   if (!failed) return 0;
-  out.note(`${failures} of ${count} records failed`);
+  if (!o.failFast) out.note(`${failures} of ${count} records failed`);
   return new ModelctlError(failed.code as ErrorCode, failed.message).exitCode;
 }
 
@@ -142,13 +151,18 @@ export async function run([model = '', ...values]: string[], options: Record<str
   };
 
   let stdin = readStdin;
+  if (options.file === '-') {
+    // Ctrl-C: a read of stdin that waits for more input must end too.
+    ctx.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
+  }
   if (options.file !== undefined && !isImageTask(task)) {
     const opened = await openRecords(String(options.file), recordKind(task));
+    if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new ModelctlError('INTERRUPTED', 'interrupted');
     if (opened && 'records' in opened) {
       const predictor = await openPredictor({ ...settings, inputKind: recordKind(task) });
       if (predictor.fellBack) out.warn(`running on the CPU: ${predictor.fellBack}`);
       out.debug(`task ${predictor.task} (${predictor.taskReason}); streaming ${opened.format} from ${opened.where}`);
-      return predictRecords(out, predictor, opened, { ...(batchSize !== undefined ? { batchSize } : {}), ...(topK !== undefined ? { topK } : {}), failFast: options.failFast === true });
+      return predictRecords(out, predictor, opened, { ...(batchSize !== undefined ? { batchSize } : {}), ...(topK !== undefined ? { topK } : {}), failFast: options.failFast === true, signal: ctx.signal });
     }
     if (opened) stdin = async () => opened.whole;
   }
