@@ -87,7 +87,11 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
       return {
         items: batch,
         inputs: [{ name: 'images', type: 'image', dims: [batch], fill: `${new Set(images).size} real image${files.length === 1 ? '' : 's'}: decode, letterbox, NMS` }],
-        call: (rc) => detectObjects(rc, setup.detection, images),
+        call: async (rc) => {
+          // A static export takes exactly its batch size: the images go through in runs of that size, as predict does.
+          const step = setup.detection.batch ?? images.length;
+          for (let i = 0; i < images.length; i += step) await detectObjects(rc, setup.detection, images.slice(i, i + step));
+        },
       };
     });
   }

@@ -91,8 +91,17 @@ function sessionLabel(text: string, s: SessionOptions): string {
   }).join(',');
 }
 
+/** --file must be of the kind the task reads: never silently replaced by the built-in samples. */
+function checkE2EInputs(task: string, options: BenchOptions): void {
+  const images = task === 'image-classification' || task === 'object-detection';
+  if (images && options.e2eTexts) throw new ModelctlError('USAGE', `--e2e on an ${task} model reads image files, not texts`, { hint: 'give --file IMAGE (repeatable)' });
+  if (!images && options.e2eFiles) throw new ModelctlError('USAGE', `--e2e on a ${task} model does not read images`, { hint: task.startsWith('tabular-') ? 'give --file rows.csv' : 'give --file texts.txt, one text per line' });
+  if (task === 'question-answering' && options.e2eTexts) throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+}
+
 async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<WorkloadFactory> {
   const { task } = await chooseTask(undefined, m, options.registry);
+  checkE2EInputs(task, options);
   if (task === 'text-classification' || task === 'feature-extraction') {
     const setup = await prepareText(options.model, m, options.registry);
     return textWorkload({ task, tokenizer: setup.tokenizer, modelConfig: setup.modelConfig, normalize: setup.normalize, texts: options.e2eTexts ?? SAMPLE_TEXTS });

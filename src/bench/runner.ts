@@ -169,6 +169,11 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   const results: ConfigResult[] = [];
   const comparisons: Comparison[] = [];
   try {
+    if (options.variants.length > 1) {
+      // ONNX Runtime's one-time start-up would otherwise land on whichever side opens first.
+      const first = options.variants[0] as BenchVariant;
+      await (await openSession(first.path, first.session)).session.release();
+    }
     for (const variant of options.variants) {
       interrupted(options.signal);
       options.onProgress?.({ phase: 'session', variant: variant.label, batch: 0, done: 0 });

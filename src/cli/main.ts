@@ -210,10 +210,14 @@ export async function run(argv: string[]): Promise<void> {
       throw err;
     });
   }
-  process.once('SIGINT', () => {
-    controller.abort(new ModelctlError('INTERRUPTED', 'interrupted'));
-    process.once('SIGINT', () => process.exit(EXIT_CODES.INTERRUPTED));
-  });
+  // Ctrl-C, and SIGTERM from a supervisor or CI's timeout: commands stop their children and clean up; a second
+  // signal exits at once.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      controller.abort(new ModelctlError('INTERRUPTED', 'interrupted'));
+      process.once(signal, () => process.exit(EXIT_CODES.INTERRUPTED));
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -225,6 +229,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (controller.signal.aborted && !(err instanceof ModelctlError && err.code !== 'INTERRUPTED')) {
       outForErrors.stderr.write('interrupted\n');
+      if (outForErrors.json) outForErrors.stdout.write(`${JSON.stringify({ error: new ModelctlError('INTERRUPTED', 'interrupted').toJSON() }, null, 2)}\n`);
       process.exitCode = EXIT_CODES.INTERRUPTED;
       return;
     }

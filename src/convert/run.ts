@@ -63,13 +63,17 @@ export async function runConverter(options: RunConverterOptions): Promise<Record
     if (!child.stdout) return done();
     const rl = createInterface({ input: child.stdout });
     rl.on('line', (line) => {
-      let ev: ConverterEvent;
+      let parsed: unknown;
       try {
-        ev = JSON.parse(line) as ConverterEvent;
+        parsed = JSON.parse(line);
       } catch {
-        options.onStderr?.(line); // not an event: a converter that printed past our redirect
+        parsed = undefined;
+      }
+      if (parsed === null || typeof parsed !== 'object' || typeof (parsed as { event?: unknown }).event !== 'string') {
+        options.onStderr?.(line); // not an event: something in the converter printed past our redirect
         return;
       }
+      const ev = parsed as ConverterEvent;
       if (ev.event === 'result') result = ev;
       else if (ev.event === 'error') error = ev;
       options.onEvent?.(ev);

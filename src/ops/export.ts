@@ -1,15 +1,15 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FRAMEWORK_FAMILY, type Family, type Framework } from '../convert/families.js';
 import { findPython, runConverter, type ConverterEvent, type Interpreter } from '../convert/run.js';
-import { ModelctlError } from '../errors.js';
+import { ModelctlError, fsError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import { ingestFile, type IngestedFile } from '../registry/blobs.js';
 import { commitVersion } from '../registry/commit.js';
 import type { Registry } from '../registry/index.js';
 import type { Lineage, Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion } from '../registry/names.js';
+import { tempName } from '../registry/fsutil.js';
 import { expandHome } from '../util/paths.js';
 import { embedMetadata } from './embed-metadata.js';
 import { resolveSource } from './export-source.js';
@@ -87,12 +87,25 @@ function converterArgs(o: ExportOptions, framework: Framework, sourcePath: strin
   return args;
 }
 
+/** --out FILE, or a folder to hold model.onnx. */
+async function writeOut(file: string, target: string): Promise<void> {
+  let out = resolve(expandHome(target));
+  if ((await stat(out).catch(() => undefined))?.isDirectory() || /[\\/]$/.test(target)) out = join(out, 'model.onnx');
+  try {
+    await mkdir(dirname(out), { recursive: true });
+    await copyFile(file, out);
+  } catch (err) {
+    throw fsError(err, out);
+  }
+}
+
 /**
  * Converts a model to ONNX with the real Python converter of its framework (in a child process), validates it
  * against the source framework, embeds the metadata predict needs (task, config, tokenizer, feature names) and
  * registers it as a new version whose lineage names the source and its digest, the converter, the opset and the
  * options. Nothing is registered when any step fails.
  */
+
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const env = o.env ?? process.env;
   if (o.version !== undefined) checkVersion(o.version);
@@ -106,7 +119,9 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const interp = await findPython({ family, env, root: join(o.registry.home, 'python'), ...(o.python ? { python: o.python } : {}) });
   o.onProgress?.({ type: 'python', python: interp.python, source: interp.source });
 
-  const work = await mkdtemp(join(tmpdir(), 'modelctl-export-'));
+  // Inside the registry's tmp/: what a killed export leaves is swept by gc like any other temporary file.
+  const work = join(o.registry.store.layout.tmpDir, tempName('export'));
+  await mkdir(work, { recursive: true });
   const warnings: string[] = [];
   try {
     const outFile = join(work, 'onnx', 'model.onnx');
@@ -132,14 +147,11 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
       ...(o.clock ? { clock: o.clock } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    if (o.out) {
-      const out = resolve(expandHome(o.out));
-      await mkdir(dirname(out), { recursive: true });
-      await copyFile(outFile, out);
-    }
     const finalTask = embedded.task?.task ?? task;
     o.onProgress?.({ type: 'registering', name });
     const manifest = await register(o, source, name, join(work, 'onnx'), finalTask, r, warnings);
+    // --out only once the version is registered: a refused registration writes nothing.
+    if (o.out) await writeOut(outFile, o.out);
     return {
       manifest,
       framework: source.framework,

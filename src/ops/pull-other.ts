@@ -8,7 +8,7 @@ import { fetchGetter, httpGetter } from '../hub/http-get.js';
 import { redactUrl } from '../hub/source.js';
 import { HashingSink } from '../hub/sink.js';
 import { checkName, checkVersion } from '../registry/names.js';
-import { expandHome } from '../util/paths.js';
+import { checkOutsideHome, expandHome } from '../util/paths.js';
 import { commitPull } from './pull-commit.js';
 import type { PullOptions, PullResult } from './pull.js';
 
@@ -39,7 +39,12 @@ function result(committed: Awaited<ReturnType<typeof commitPull>>, files: Fetche
 /** One file from a plain http(s) URL: resumable like a Hub file, checked against the length the server announced. */
 export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
   const shown = redactUrl(url);
-  const file = decodeURIComponent(basename(url.pathname));
+  let file: string;
+  try {
+    file = decodeURIComponent(basename(url.pathname));
+  } catch {
+    throw new ModelctlError('USAGE', `${shown} is not a valid URL (a malformed %-escape in its path)`, { hint: 'escape a literal % as %25' });
+  }
   if (!file || file === '/' || file.includes('\\')) {
     throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });
   }
@@ -96,6 +101,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
   const abs = resolve(expandHome(path));
   const name = checkName(o.name ?? nameFrom(basename(abs), '--name my-model'));
   if (o.version !== undefined) checkVersion(o.version);
+  await checkOutsideHome(abs, o.registry.home);
   o.onProgress?.({ type: 'resolving', source: path });
   const inspection = await inspectModel(abs, o.signal ? { signal: o.signal } : {});
   const total = inspection.files.reduce((n, f) => n + f.size, 0);

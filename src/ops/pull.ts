@@ -216,9 +216,14 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
 export async function pull(options: PullOptions): Promise<PullResult> {
   const source = parsePullSource(options.source);
   if (source.kind === 'hub') return pullHub(options, source);
-  for (const [flag, given] of [['--revision', options.revision], ['--include', options.include?.length], ['--exclude', options.exclude?.length]] as const) {
+  for (const [flag, given] of [['--revision', options.revision], ['--include', options.include?.length], ['--exclude', options.exclude?.length], ['--endpoint', options.endpoint], ['--token', options.token]] as const) {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
   }
-  if (source.kind === 'url') return pullUrl(options, source.url);
+  if (source.kind === 'url') {
+    const env = options.env ?? process.env;
+    const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
+    if (offline) throw new ModelctlError('NETWORK', `offline: ${source.url.protocol}// URLs need the network`, { hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it' });
+    return pullUrl(options, source.url);
+  }
   return pullFolder(options, source.path);
 }

@@ -9,6 +9,7 @@ import type { LockOptions } from './lock.js';
 import { isSafeRelativePath, type Manifest } from './manifest.js';
 import { checkAlias, checkName, checkVersion } from './names.js';
 import type { Store } from './store.js';
+import { checkOutsideHome } from '../util/paths.js';
 
 export interface RegisterOptions {
   path: string;
@@ -89,6 +90,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
   }
   const clock = options.clock ?? (() => new Date());
   const source = resolvePath(options.path);
+  await checkOutsideHome(source, store.layout.home);
   const inspection = await inspectModel(source, options.signal ? { signal: options.signal } : {});
   for (const f of inspection.files) {
     if (!isSafeRelativePath(f.path)) {

@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { ModelctlError } from '../errors.js';
 
 /** `~` and `~/x` as the shell would expand them (an argument can reach us unexpanded: `--out=~/x`). */
 export function expandHome(path: string): string {
@@ -26,4 +27,11 @@ export async function isInside(path: string, folder: string): Promise<boolean> {
   const [p, f] = await Promise.all([realPathOf(path), realPathOf(folder)]);
   const rel = relative(f, p);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Refuses a source folder that holds the registry home: the registry would be copied into itself. */
+export async function checkOutsideHome(source: string, home: string): Promise<void> {
+  if (await isInside(home, source)) {
+    throw new ModelctlError('USAGE', `${source} holds the registry home (${home}): it would be copied into itself`, { hint: 'give the model\'s own folder, or keep MODELCTL_HOME outside it' });
+  }
 }

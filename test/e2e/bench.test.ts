@@ -89,6 +89,13 @@ describe('modelctl bench (spawned binary)', () => {
       }
       expect(x.inputs[0].fill, fixture).toContain(fill);
     }
+    // A static batch of 1 takes three images in three runs, as predict does.
+    const three = await cli(['bench', join(FIXTURES, 'yolo-tiny', 'model.onnx'), '--e2e', '--file', join(FIXTURES, 'yolo-tiny', 'wide.png'), '--batch-sizes', '3', ...QUICK, '--json']);
+    expect(three.exitCode, three.stderr).toBe(0);
+    // --file of the wrong kind is refused, never replaced by the built-in samples.
+    const wrongKind = await cli(['bench', BERT, '--e2e', '--file', join(FIXTURES, 'yolo-tiny', 'wide.png'), ...QUICK]);
+    expect(wrongKind.exitCode).toBe(2);
+    expect(wrongKind.stderr).toMatch(/^error: --e2e on a text-classification model does not read images/);
     const noImage = await cli(['bench', join(FIXTURES, 'yolo-tiny', 'model.onnx'), '--e2e', ...QUICK]);
     expect(noImage.exitCode).toBe(2);
     expect(noImage.stderr).toMatch(/^error: --e2e on an object-detection model needs images/);

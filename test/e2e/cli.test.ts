@@ -82,6 +82,7 @@ describe('modelctl (spawned binary)', () => {
     ['a bad size', () => ['gc', '--max-size', 'lots'], 2, /not a size/],
     ['a bad metric', () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'm', '--metric', 'acc=high'], 2, /--metric acc takes a number/],
     ['an unknown setup target', () => ['setup', 'java'], 2, /unknown setup target "java"/],
+    ['a folder that holds the registry home', (d: string) => ['register', d, '--name', 'm', '--home', join(d, 'reg')], 2, /holds the registry home/],
     ['a home that is a file', () => ['list', '--home', join(FIXTURES, 'bad', 'not-a-model.txt')], 2, /is not a folder/],
   ])('%s: a one-line error and its exit code, nothing lost', async (_what, args, code, pattern) => {
     const home = tempDir();

@@ -79,6 +79,16 @@ describe('modelctl pull (spawned binary)', () => {
     const bad = await cli(['pull', 'bert'], { home, env });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/neither a Hub repo/);
+    // A URL is never fetched offline, and a malformed one is a usage error, not a crash.
+    const url = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--offline'], { home, env });
+    expect(url.exitCode).toBe(7);
+    expect(url.stderr).toMatch(/^error: offline: http:\/\/ URLs need the network/);
+    const escape = await cli(['pull', 'http://127.0.0.1:9/%zz.onnx'], { home, env });
+    expect(escape.exitCode).toBe(2);
+    expect(escape.stderr).toMatch(/malformed %-escape/);
+    const token = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--token', 'hf_secret'], { home, env });
+    expect(token.exitCode).toBe(2);
+    expect(token.stderr).not.toContain('hf_secret');
   });
 
   it('two pulls of the same repo at once: both succeed, one version, a valid registry', async () => {
