@@ -23,6 +23,26 @@ export function time(cmd, cmdArgs, env = {}) {
   return { ms, stdout: r.stdout.toString() };
 }
 
+/**
+ * Writes the benchmarks' compute-bound model to `path` with Python's onnx package (built, never downloaded):
+ * 256 -> 1024 -> 1024 -> 1024 -> 10, Gemm + Relu, Softmax (probabilities) and ArgMax (label) outputs.
+ */
+export function buildMlp(python, path) {
+  time(python, ['-c', `import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(0)
+dims = [256, 1024, 1024, 1024, 10]; nodes = []; inits = []; x = 'input'
+for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+    inits += [numpy_helper.from_array((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32), f'W{i}'), numpy_helper.from_array(np.zeros(b, np.float32), f'B{i}')]
+    nodes.append(helper.make_node('Gemm', [x, f'W{i}', f'B{i}'], [f'h{i}'])); x = f'h{i}'
+    if i < len(dims) - 2:
+        nodes.append(helper.make_node('Relu', [x], [f'r{i}'])); x = f'r{i}'
+nodes += [helper.make_node('Softmax', [x], ['probabilities'], axis=1), helper.make_node('ArgMax', [x], ['label'], axis=1, keepdims=0)]
+g = helper.make_graph(nodes, 'mlp', [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['N', 256])], [helper.make_tensor_value_info('label', TensorProto.INT64, ['N']), helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, ['N', 10])], inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8
+onnx.checker.check_model(m); onnx.save(m, sys.argv[1])`, path]);
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export function varint(n) {

@@ -11,7 +11,7 @@
 // Usage: npm run build && node bench/predict.mjs [--runs 9] [--seconds 3] [--rounds 3] [--python fixtures/.venv/bin/python]
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, median, opt, root, time, work } from './lib.mjs';
+import { bin, buildMlp, median, opt, root, time, work } from './lib.mjs';
 
 const runs = Number(opt('runs', '9'));
 const seconds = Number(opt('seconds', '3'));
@@ -167,19 +167,7 @@ const feeds = textFeeds({ Tensor: ort.Tensor, inputs: m.summary.inputs }, tokeni
 
   // A model whose run is dominated by arithmetic, not by the call: built here, never downloaded.
   const mlp = join(work, 'mlp.onnx');
-  time(python, ['-c', `import sys, numpy as np, onnx
-from onnx import helper, numpy_helper, TensorProto
-rng = np.random.default_rng(0)
-dims = [256, 1024, 1024, 1024, 10]; nodes = []; inits = []; x = 'input'
-for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-    inits += [numpy_helper.from_array((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32), f'W{i}'), numpy_helper.from_array(np.zeros(b, np.float32), f'B{i}')]
-    nodes.append(helper.make_node('Gemm', [x, f'W{i}', f'B{i}'], [f'h{i}'])); x = f'h{i}'
-    if i < len(dims) - 2:
-        nodes.append(helper.make_node('Relu', [x], [f'r{i}'])); x = f'r{i}'
-nodes += [helper.make_node('Softmax', [x], ['probabilities'], axis=1), helper.make_node('ArgMax', [x], ['label'], axis=1, keepdims=0)]
-g = helper.make_graph(nodes, 'mlp', [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['N', 256])], [helper.make_tensor_value_info('label', TensorProto.INT64, ['N']), helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, ['N', 10])], inits)
-m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8
-onnx.checker.check_model(m); onnx.save(m, sys.argv[1])`, mlp]);
+  buildMlp(python, mlp);
   const mlpFile = join(work, 'mlp-rows.json');
   let seed = 1;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
