@@ -98,8 +98,14 @@ export function rawGet(url: URL, headers: Record<string, string>, options: { sig
   const nextBuffer = (): Uint8Array => {
     if (phase === 'head') return head.subarray(headLen);
     if (phase !== 'body' || !target || remaining === 0) return bridge;
-    const space = target.space();
-    return space.length > remaining ? space.subarray(0, remaining) : space;
+    try {
+      const space = target.space();
+      return space.length > remaining ? space.subarray(0, remaining) : space;
+    } catch (err) {
+      // Called by Node between reads, outside our callback: a failed sink must not become an uncaught exception.
+      fail(err);
+      return bridge;
+    }
   };
   const resumeWhenReady = (): void => {
     (target as BodyTarget).ready().then(() => {

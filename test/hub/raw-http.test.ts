@@ -101,3 +101,25 @@ describe('httpGetter', () => {
     expect(seen).toEqual(['Bearer secret', undefined, undefined]);
   });
 });
+
+describe('rawGet, a target that fails', () => {
+  it('rejects pump (no uncaught exception) when the target cannot give memory between reads', async () => {
+    const url = await listen(createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(1 << 20) });
+      res.write(Buffer.alloc(1000));
+      setTimeout(() => res.end(Buffer.alloc((1 << 20) - 1000)), 20);
+    }));
+    const res = await rawGet(new URL(url), {}, { idleMs: 5000 });
+    let calls = 0;
+    const target: BodyTarget = {
+      space: () => {
+        if (++calls > 1) throw new Error('disk full');
+        return Buffer.alloc(500);
+      },
+      commit: () => true,
+      ready: async () => {},
+    };
+    const err = await res.pump(target).then(() => undefined, (e: unknown) => e);
+    expect(String(err)).toContain('disk full');
+  });
+});
