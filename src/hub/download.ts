@@ -1,6 +1,7 @@
 import { ModelctlError } from '../errors.js';
 import { connectionError, failureError, httpFailure, isAbort, type FailureContext } from './http-errors.js';
 import type { BodyResponse, Getter } from './http-get.js';
+import type { BodyTarget } from './raw-http.js';
 import type { HashingSink } from './sink.js';
 
 export interface DownloadRequest {
@@ -52,6 +53,27 @@ function totalOf(res: BodyResponse, from: number): number | undefined {
   if (range) return Number(range[1]);
   const len = res.headers.get('content-length');
   return len !== null && res.status === 200 ? Number(len) : from > 0 || len === null ? undefined : Number(len);
+}
+
+function tooLarge(req: DownloadRequest, total: number): ModelctlError {
+  return new ModelctlError('INTEGRITY', `${req.ctx.file ?? req.ctx.what} is larger than the ${total} bytes announced`, {
+    hint: 'the server sent other content than it listed; nothing was registered. Try again later',
+  });
+}
+
+/** The sink as a target a socket reads into directly, with the same checks and progress as the chunk loop. */
+function into(sink: HashingSink, total: number | undefined, req: DownloadRequest, stats: DownloadStats): BodyTarget {
+  return {
+    space: () => sink.space(),
+    commit: (n) => {
+      const go = sink.commit(n);
+      stats.received += n;
+      req.onBytes?.(n);
+      if (total !== undefined && sink.size > total) throw tooLarge(req, total);
+      return go;
+    },
+    ready: () => sink.ready(),
+  };
 }
 
 /**
@@ -112,17 +134,16 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
     }
     const before = sink.size;
     try {
-      if (!res.body) throw new Error('empty body');
-      for await (const chunk of res.body) {
+      if (res.pump) {
+        await res.pump(into(sink, total, req, stats));
+      } else if (!res.body) {
+        throw new Error('empty body');
+      } else for await (const chunk of res.body) {
         stats.received += chunk.length;
         const pending = sink.write(chunk);
         if (pending) await pending;
         req.onBytes?.(chunk.length);
-        if (total !== undefined && sink.size > total) {
-          throw new ModelctlError('INTEGRITY', `${req.ctx.file ?? req.ctx.what} is larger than the ${total} bytes announced`, {
-            hint: 'the server sent other content than it listed; nothing was registered. Try again later',
-          });
-        }
+        if (total !== undefined && sink.size > total) throw tooLarge(req, total);
       }
     } catch (err) {
       await res.cancel();

@@ -106,8 +106,47 @@ export class HashingSink {
     return slot;
   }
 
-  private freeSlot(): Slot | undefined {
-    return this.slots.find((s) => !s.busy) ?? (this.slots.length < SLOTS ? this.newSlot() : undefined);
+  private freeSlot(max = SLOTS): Slot | undefined {
+    return this.slots.find((s) => !s.busy) ?? (this.slots.length < max ? this.newSlot() : undefined);
+  }
+
+  private busySlots(): number {
+    let n = 0;
+    for (const s of this.slots) if (s.busy) n++;
+    return n;
+  }
+
+  /**
+   * The free part of the slot being filled, for a reader that writes into it directly (a socket's `onread`). One
+   * slot more than SLOTS exists for this: a reader stops (`commit` says false) while SLOTS are in flight, so the
+   * memory it was last handed stays ours, unused, until it goes on.
+   */
+  space(): Buffer {
+    if (this.failed) throw this.failed;
+    if (!this.cur) {
+      const slot = this.freeSlot(SLOTS + 1);
+      if (!slot) throw new Error('no free slot: the reader did not wait for ready()');
+      this.cur = slot;
+      this.fill = 0;
+    }
+    return this.cur.buf.subarray(this.fill);
+  }
+
+  /** `n` bytes were read into the last `space()`. False: wait for `ready()` before reading on. */
+  commit(n: number): boolean {
+    if (this.failed) throw this.failed;
+    const slot = this.cur as Slot;
+    this.size += n;
+    this.fill += n;
+    if (this.fill === slot.buf.length) this.dispatch();
+    else if (this.options.partial && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.dispatch();
+    return this.busySlots() < SLOTS;
+  }
+
+  /** Settles once fewer than SLOTS slots are in flight. */
+  async ready(): Promise<void> {
+    while (this.busySlots() >= SLOTS) await Promise.race(this.slots.filter((s) => s.busy).map((s) => s.busy));
+    if (this.failed) throw this.failed;
   }
 
   /** Takes a chunk (copied; the caller may reuse it once the returned promise, if any, settles). */

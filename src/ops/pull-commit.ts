@@ -1,7 +1,6 @@
 import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { inspectModel } from '../formats/index.js';
 import type { Inspection } from '../formats/types.js';
 import type { FetchedFile } from '../hub/fetch-files.js';
 import { commitVersion, type NewFile } from '../registry/commit.js';
@@ -31,6 +30,17 @@ export interface CommitPullResult {
   newBlobs: number;
   upToDate: boolean;
   warnings: string[];
+}
+
+let formats: Promise<typeof import('../formats/index.js')> | undefined;
+
+/**
+ * Starts loading the format readers (some thirty modules) without waiting: a pull calls this as its download
+ * starts, so the imports happen while the main thread waits for the network instead of before the first request.
+ */
+export function preloadFormats(): Promise<typeof import('../formats/index.js')> {
+  formats ??= import('../formats/index.js');
+  return formats;
 }
 
 function metadataOf(inspection: Inspection): Record<string, unknown> {
@@ -68,6 +78,7 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
       await link(f.origin === 'store' ? layout.blob(f.sha256) : f.file.tmpPath, target);
     }
     const first = o.files[0] as FetchedFile;
+    const { inspectModel } = await preloadFormats();
     const inspection = await inspectModel(o.single ? join(stage, ...first.path.split('/')) : stage, o.signal ? { signal: o.signal } : {});
     const files: NewFile[] = o.files.map((f) => (f.origin === 'store' ? { path: f.path, sha256: f.sha256, size: f.size } : { path: f.path, file: f.file }));
     try {

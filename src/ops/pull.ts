@@ -7,8 +7,7 @@ import { checkRevision, parsePullSource, type PullSource } from '../hub/source.j
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkName, checkVersion } from '../registry/names.js';
-import { commitPull } from './pull-commit.js';
-import { pullFolder, pullUrl } from './pull-other.js';
+import { commitPull, preloadFormats } from './pull-commit.js';
 
 export interface PullOptions {
   /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, or a folder/file path. */
@@ -165,6 +164,7 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
   const total = plan.files.reduce((n, f) => n + f.size, 0);
   o.onProgress?.({ type: 'resolved', source: `hf:${plan.repo}@${plan.revision}`, commit: plan.commit, files: plan.files.length, bytes: total });
   let done = 0;
+  void preloadFormats().catch(() => {}); // commit awaits it again and reports a failure there
   const report: FetchReport = await fetchHubFiles(plan, {
     layout: o.registry.store.layout,
     token: settings.token,
@@ -219,6 +219,8 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   for (const [flag, given] of [['--revision', options.revision], ['--include', options.include?.length], ['--exclude', options.exclude?.length], ['--endpoint', options.endpoint], ['--token', options.token]] as const) {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
   }
+  // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
+  const { pullFolder, pullUrl } = await import('./pull-other.js');
   if (source.kind === 'url') {
     const env = options.env ?? process.env;
     const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
