@@ -40,6 +40,12 @@ def export_hf(args, out):
     tasks = require("optimum.exporters.tasks", "hf")
     TasksManager = tasks.TasksManager
     task = args.task
+    if task:
+        # An unknown task is the user's mistake (exit 2), not a failed conversion.
+        known = set(TasksManager.get_all_tasks())
+        task = TasksManager.map_from_synonym(task)
+        if task not in known and task.split("-with-past")[0] not in known:
+            raise usage(f"optimum knows no task {args.task!r}; its tasks: {', '.join(sorted(known))}")
     if not task:
         task = _infer_task(args, TasksManager)
         progress("task", f"task inferred from the model: {task}")

@@ -92,6 +92,16 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(JSON.parse(list.stdout).models).toEqual([]);
   }, 120_000);
 
+  it('a task optimum does not know is the user\'s mistake: exit 2 naming the known tasks, nothing registered', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = dir('modelctl-home-');
+    const r = await cli(['export', join(FIXTURES, 'hf-bert-tiny'), '--name', 'bert', '--task', 'foo', '--python', familyPython(root, 'hf')], { home });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^error: optimum knows no task 'foo'; its tasks: .*text-classification/);
+    expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
+  }, 120_000);
+
   it('a difference above --atol fails validation (exit 5) and registers nothing; --no-validate skips it', async () => {
     const root = converterRoot();
     if (!root) return;
