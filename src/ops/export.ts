@@ -6,6 +6,7 @@ import { ModelctlError, fsError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import { ingestFile, type IngestedFile } from '../registry/blobs.js';
 import { commitVersion } from '../registry/commit.js';
+import { buildMetadata } from '../registry/inspection-metadata.js';
 import type { Registry } from '../registry/index.js';
 import type { Lineage, Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion } from '../registry/names.js';
@@ -212,10 +213,7 @@ async function register(
         task,
         files: ingested,
         metadata: {
-          ...inspection.metadata,
-          ...(inspection.primary ? { primary: inspection.primary } : {}),
-          ...(inspection.parameters !== undefined ? { parameters: inspection.parameters } : {}),
-          pickle: false,
+          ...buildMetadata(inspection),
           ...(validation ? { validation } : {}),
           ...(warnings.length ? { exportWarnings: warnings } : {}),
         },

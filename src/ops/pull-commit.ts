@@ -1,9 +1,9 @@
 import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import type { Inspection } from '../formats/types.js';
 import type { FetchedFile } from '../hub/fetch-files.js';
 import { commitVersion, type NewFile } from '../registry/commit.js';
+import { buildMetadata } from '../registry/inspection-metadata.js';
 import { tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
@@ -43,17 +43,6 @@ export function preloadFormats(): Promise<typeof import('../formats/index.js')> 
   return formats;
 }
 
-function metadataOf(inspection: Inspection): Record<string, unknown> {
-  return {
-    ...inspection.metadata,
-    ...(inspection.primary ? { primary: inspection.primary } : {}),
-    ...(inspection.parameters !== undefined ? { parameters: inspection.parameters } : {}),
-    ...(inspection.dtypes ? { dtypes: inspection.dtypes } : {}),
-    ...(inspection.taskReason ? { taskReason: inspection.taskReason } : {}),
-    pickle: inspection.pickle,
-  };
-}
-
 /**
  * Inspects the fetched files where they lie (a staging folder of hard links to the temporary copies and the
  * reused blobs: nothing is copied again) and commits them as one version under the registry lock.
@@ -90,7 +79,7 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           format: inspection.format,
           task: inspection.task ?? null,
           files,
-          metadata: metadataOf(inspection),
+          metadata: buildMetadata(inspection),
           tags: {},
           metrics: {},
           lineage: { operation: 'pull', source: o.source },

@@ -10,6 +10,7 @@ import { isSafeRelativePath, type Manifest } from './manifest.js';
 import { checkAlias, checkName, checkVersion } from './names.js';
 import type { Store } from './store.js';
 import { checkOutsideHome } from '../util/paths.js';
+import { buildMetadata } from './inspection-metadata.js';
 
 export interface RegisterOptions {
   path: string;
@@ -57,17 +58,6 @@ function checkKeys(kind: string, record: Record<string, unknown> | undefined): v
       });
     }
   }
-}
-
-function buildMetadata(inspection: Inspection): Record<string, unknown> {
-  return {
-    ...inspection.metadata,
-    ...(inspection.primary ? { primary: inspection.primary } : {}),
-    ...(inspection.parameters !== undefined ? { parameters: inspection.parameters } : {}),
-    ...(inspection.dtypes ? { dtypes: inspection.dtypes } : {}),
-    ...(inspection.taskReason ? { taskReason: inspection.taskReason } : {}),
-    pickle: inspection.pickle,
-  };
 }
 
 /**
