@@ -89,15 +89,21 @@ function timeAsync(cmd, args, env = {}) {
 const curlMs = [];
 const syncMs = [];
 const pullMs = [];
+// Every timed command starts on a quiet disk: an untimed `sync` first, so that one side's unwritten pages (curl
+// leaves a gigabyte of them) are not flushed during, and charged to, the next side's run.
+const settle = () => timeAsync('sync', []);
 for (let i = 0; i < runs; i++) {
   const out = join(work, 'curl-out.bin');
   rmSync(out, { force: true });
+  await settle();
   curlMs.push(await timeAsync('curl', ['-sS', '-f', '-o', out, `${endpoint}/cdn/big`]));
   rmSync(out, { force: true });
+  await settle();
   syncMs.push(await timeAsync('sh', ['-c', `curl -sS -f -o "$1" "$2" && sync "$1"`, 'sh', out, `${endpoint}/cdn/big`]));
   rmSync(out, { force: true });
   const home = join(work, 'pull-home');
   rmSync(home, { recursive: true, force: true });
+  await settle();
   pullMs.push(await timeAsync('node', [bin, 'pull', 'hf:bench/big', '--endpoint', endpoint], { MODELCTL_HOME: home, HF_HOME: join(work, 'hf-empty'), HF_TOKEN: '' }));
   rmSync(home, { recursive: true, force: true });
 }
