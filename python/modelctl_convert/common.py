@@ -132,7 +132,10 @@ def as_float_matrix(samples: Any, n_features, n_rows=16, seed=0):
         return np.random.default_rng(seed).normal(size=(n_rows, n_features)).astype(np.float32)
     if isinstance(samples, dict):
         raise usage("--sample-input: a tabular model takes rows (a list of lists, .npy or .csv), not named arrays")
-    x = np.asarray(samples, dtype=np.float32)
+    try:
+        x = np.asarray(samples, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise usage(f"--sample-input: rows of numbers expected ({e})") from e
     if x.ndim == 1:
         x = x.reshape(1, -1)
     if x.ndim != 2 or (n_features and x.shape[1] != n_features):

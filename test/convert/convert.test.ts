@@ -102,6 +102,18 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
   }, 120_000);
 
+  it('--sample-input that is not rows of numbers is the user\'s mistake: exit 2, nothing registered', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = dir('modelctl-home-');
+    const samples = join(dir('modelctl-samples-'), 'strings.json');
+    writeFileSync(samples, '["a", "b"]');
+    const r = await cli(['export', join(FIXTURES, 'sklearn-pickle', 'model.pkl'), '--name', 's', '--sample-input', samples, '--python', familyPython(root, 'sklearn')], { home });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/^error: --sample-input: rows of numbers expected/);
+    expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
+  }, 120_000);
+
   it('a difference above --atol fails validation (exit 5) and registers nothing; --no-validate skips it', async () => {
     const root = converterRoot();
     if (!root) return;
