@@ -1,5 +1,7 @@
-// What the benchmark scripts share: flags, timing of whole commands, medians, protobuf varints.
+// What the benchmark scripts share: flags, timing of whole commands, medians, protobuf varints, big model files.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,4 +57,19 @@ export function varint(n) {
     out.push(b);
   } while (v > 0n);
   return Buffer.from(out);
+}
+
+/** A real safetensors file of about `bytes` bytes: one float32 tensor of random values, written in chunks. */
+export function writeSafetensors(path, bytes) {
+  const n = Math.floor(bytes / 4);
+  let header = JSON.stringify({ weight: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const fd = openSync(path, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  writeSync(fd, len);
+  writeSync(fd, header);
+  const chunk = randomBytes(8 << 20);
+  for (let left = n * 4; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  closeSync(fd);
 }

@@ -4,30 +4,16 @@
 // path), Range. pull runs as the CLI does (a new process), curl writes to the same disk. Throughput = bytes / wall.
 // A third column, curl followed by `sync FILE`, is the peer with pull's durability (pull fsyncs before it commits;
 // curl alone leaves the data in the page cache).
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { bin, median, opt, work } from './lib.mjs';
+import { bin, median, opt, work, writeSafetensors } from './lib.mjs';
 
 const sizeMiB = Number(opt('size-mib', '1024'));
 const runs = Number(opt('runs', '3'));
 mkdirSync(work, { recursive: true });
 const file = join(work, 'pull-big.safetensors');
-
-function writeBig() {
-  const elements = (sizeMiB * 1024 * 1024) / 4;
-  let header = JSON.stringify({ weight: { dtype: 'F32', shape: [elements], data_offsets: [0, elements * 4] } });
-  header += ' '.repeat((8 - (header.length % 8)) % 8);
-  const fd = openSync(file, 'w');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  writeSync(fd, len);
-  writeSync(fd, header);
-  const chunk = randomBytes(1 << 24);
-  for (let left = elements * 4; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-  closeSync(fd);
-}
 
 async function sha256Of(path) {
   const h = createHash('sha256');
@@ -35,7 +21,7 @@ async function sha256Of(path) {
   return h.digest('hex');
 }
 
-writeBig();
+writeSafetensors(file, sizeMiB * 1024 * 1024);
 const size = statSync(file).size;
 const sha = await sha256Of(file);
 const commit = 'c'.repeat(40);

@@ -5,10 +5,10 @@
 //   `modelctl gc` over 100,000 blobs (goal: <= 3 s)
 // Usage: npm run build && node bench/registry.mjs [--size-mib 1024] [--runs 5] [--only register,list,gc]
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { randomBytes, createHash } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { bin, median, opt, root, time, work } from './lib.mjs';
+import { bin, median, opt, root, time, work, writeSafetensors } from './lib.mjs';
 
 const sizeMiB = Number(opt('size-mib', '1024'));
 const runs = Number(opt('runs', '5'));
@@ -16,20 +16,6 @@ const only = new Set(opt('only', 'register,list,gc').split(','));
 
 const { Registry } = await import(join(root, 'dist', 'index.js'));
 const { sealManifest, MANIFEST_SCHEMA } = await import(join(root, 'dist', 'registry', 'manifest.js'));
-
-function writeSafetensors(path, bytes) {
-  const n = Math.floor(bytes / 4);
-  let header = JSON.stringify({ w: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } });
-  header += ' '.repeat((8 - (header.length % 8)) % 8);
-  const fd = openSync(path, 'w');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  writeSync(fd, len);
-  writeSync(fd, header);
-  const chunk = randomBytes(8 << 20);
-  for (let left = n * 4; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-  closeSync(fd);
-}
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
