@@ -197,6 +197,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
   };
   const names = labelNames(m);
+  const features = featureNames(m);
   let touched = false;
   const compute = async (input: PredictInput, rowName?: (index: number) => string): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
@@ -222,7 +223,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     taskReason: reason,
     provider: opened.provider,
     ...(opened.fellBack ? { fellBack: opened.fellBack } : {}),
-    ...(featureNames(m) ? { featureNames: featureNames(m) as string[] } : {}),
+    ...(features ? { featureNames: features } : {}),
     async run(input, extra) {
       const t1 = performance.now();
       const body = await compute(input, extra?.rowName);
