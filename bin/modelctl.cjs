@@ -4,7 +4,7 @@
 // the default 4 threads, 2.5 s with 16; bench/RESULTS.md).
 'use strict';
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '16';
-import('../dist/cli/main.js').then(
+import('../dist/bundle/main.js').then(
   ({ run }) => run(process.argv),
   (err) => {
     process.stderr.write(`error: cannot load modelctl (${err.message})\nhint: run \`npm run build\` in the modelctl folder\n`);

@@ -1,13 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './util/package-root.js';
 
-/** The package version, read once from package.json (one level above dist/ and src/). */
-export const VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-})();
+/** The package version, read once from modelctl's package.json. */
+export const VERSION: string = packageVersion();
 
 export const TOOL = `modelctl ${VERSION}`;

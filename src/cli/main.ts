@@ -33,6 +33,27 @@ function example(cmd: Command, ...lines: string[]): Command {
   return globalOptions(cmd).addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
 }
 
+/**
+ * The command modules, each loaded only when its command runs. Listed by name (not a computed path) so that a
+ * bundler sees every module and each one stays its own chunk.
+ */
+const COMMANDS: Record<string, () => Promise<unknown>> = {
+  'register': () => import('./commands/register.js'),
+  'list': () => import('./commands/list.js'),
+  'info': () => import('./commands/info.js'),
+  'rm': () => import('./commands/rm.js'),
+  'tag': () => import('./commands/tag.js'),
+  'validate': () => import('./commands/validate.js'),
+  'gc': () => import('./commands/gc.js'),
+  'embed-metadata': () => import('./commands/embed-metadata.js'),
+  'predict': () => import('./commands/predict.js'),
+  'pull': () => import('./commands/pull.js'),
+  'export': () => import('./commands/export.js'),
+  'setup': () => import('./commands/setup.js'),
+  'bench': () => import('./commands/bench.js'),
+  'serve': () => import('./commands/serve.js'),
+};
+
 const controller = new AbortController();
 let outForErrors = new Output({ json: false, verbose: false });
 
@@ -43,7 +64,9 @@ const runCommand: ActionHandler = async (name, args, options) => {
   const out = new Output({ json: Boolean(options.json), verbose: Boolean(options.verbose), color: options.color });
   outForErrors = out;
   const ctx: CliContext = { out, options, signal: controller.signal, env: process.env };
-  const mod = (await import(`./commands/${name}.js`)) as CommandModule;
+  const load = COMMANDS[name];
+  if (!load) throw new ModelctlError('USAGE', `unknown command: ${name}`);
+  const mod = (await load()) as CommandModule;
   process.exitCode = await mod.run(args, options, ctx);
 };
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import { ModelctlError } from '../errors.js';
 
 /**
@@ -58,10 +58,9 @@ export function parseFamilies(text: string | undefined): Family[] {
 
 /** The python/ folder shipped in the package (beside dist/ in the published package and in the repository). */
 export function pythonDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [resolve(here, '..', '..', 'python'), resolve(here, '..', 'python')]) {
-    if (existsSync(join(candidate, 'export.py'))) return candidate;
-  }
+  const root = packageRoot();
+  const candidate = root === null ? undefined : join(root, 'python');
+  if (candidate && existsSync(join(candidate, 'export.py'))) return candidate;
   throw new ModelctlError('MISSING_DEPENDENCY', 'the converter scripts (python/export.py) are missing from this installation', {
     hint: 'reinstall modelctl: the package ships its python/ folder',
   });

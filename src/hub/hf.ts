@@ -3,6 +3,7 @@ import { ModelctlError } from '../errors.js';
 import { connectionError, failureError, httpFailure, type FailureContext, type HttpFailure } from './http-errors.js';
 import { selectFiles } from './select.js';
 import { isCommitId } from './source.js';
+import { nodeFetch } from './node-fetch.js';
 
 /** A file of a Hub repo at one commit, with what its content must hash to. */
 export interface HubFile {
@@ -36,7 +37,7 @@ export interface HubClientOptions {
  * which the library's error drops.
  */
 export function hubFetch(options: HubClientOptions): { fetch: typeof fetch; lastFailure: () => HttpFailure | undefined } {
-  const base = options.fetch ?? globalThis.fetch;
+  const base = options.fetch ?? nodeFetch;
   const origin = new URL(options.endpoint).origin;
   let failure: HttpFailure | undefined;
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {

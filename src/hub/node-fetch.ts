@@ -1,0 +1,86 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+
+/**
+ * A `fetch` for the Hub client's small JSON requests (listing, paths-info, the HEAD that learns the commit), made
+ * over node:http(s). Node's own fetch (undici) costs a short command dearly: its first request loads undici and
+ * compiles its WebAssembly HTTP parser, about 100 ms of wall time, and V8 then optimises that parser on the other
+ * core while the download runs (bench/RESULTS.md, pull). Responses are real `Response` objects; what this cannot
+ * send itself (a `Request` object, a streamed body) goes to the global fetch.
+ */
+
+const MAX_REDIRECTS = 20;
+/** No byte for this long: the connection is dead (undici's default headers and body timeouts are 300 s too). */
+const IDLE_MS = 300_000;
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+type Body = string | Uint8Array | URLSearchParams | undefined;
+
+function sendable(body: unknown): body is Body {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof URLSearchParams;
+}
+
+function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const flat: Record<string, string> = {};
+  headers.forEach((value, name) => (flat[name] = value));
+  const payload = body instanceof URLSearchParams ? body.toString() : body;
+  if (body instanceof URLSearchParams && !headers.has('content-type')) flat['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+  if (payload !== undefined) flat['content-length'] = String(Buffer.byteLength(payload));
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers: flat, ...(signal ? { signal } : {}) }, resolve);
+    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    // The shape of undici's network failure: a TypeError whose cause holds the system error (ECONNREFUSED, ...).
+    req.on('error', (err) => reject(err.name === 'AbortError' ? err : new TypeError('fetch failed', { cause: err })));
+    req.end(payload);
+  });
+}
+
+function toResponse(res: IncomingMessage, method: string, url: URL): Response {
+  const status = res.statusCode ?? 0;
+  const headers = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  const empty = method === 'HEAD' || NULL_BODY.has(status);
+  if (empty) res.resume();
+  const body = empty ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+  const response = new Response(body, { status, statusText: res.statusMessage ?? '', headers });
+  Object.defineProperty(response, 'url', { value: url.href });
+  return response;
+}
+
+/** `fetch(input, init)` over node:http(s): methods, headers, string/bytes/form bodies, redirects, abort signals. */
+export const nodeFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+  if (typeof input !== 'string' && !(input instanceof URL)) return globalThis.fetch(input, init);
+  if (!sendable(init.body)) return globalThis.fetch(input, init);
+  let url = new URL(input);
+  let method = (init.method ?? 'GET').toUpperCase();
+  let body: Body = init.body ?? undefined;
+  const headers = new Headers(init.headers);
+  const signal = init.signal ?? undefined;
+  for (let hops = 0; ; hops++) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) });
+    signal?.throwIfAborted();
+    const res = await once(url, method, headers, body, signal);
+    const location = res.headers.location;
+    const follow = REDIRECT.has(res.statusCode ?? 0) && location !== undefined && (init.redirect ?? 'follow') !== 'manual';
+    if (!follow) return toResponse(res, method, url);
+    res.resume();
+    if (init.redirect === 'error') throw new TypeError('fetch failed', { cause: new Error(`redirect to ${location}`) });
+    if (hops >= MAX_REDIRECTS) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });
+    const next = new URL(location, url);
+    // As fetch does: a 303 (and a 301/302 after a POST) becomes a GET without body; credentials stay on their origin.
+    if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+      method = method === 'HEAD' ? 'HEAD' : 'GET';
+      body = undefined;
+      headers.delete('content-type');
+    }
+    if (next.origin !== url.origin) {
+      headers.delete('authorization');
+      headers.delete('cookie');
+    }
+    url = next;
+  }
+}) as typeof fetch;
