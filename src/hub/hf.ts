@@ -4,6 +4,7 @@ import { connectionError, failureError, httpFailure, type FailureContext, type H
 import { selectFiles } from './select.js';
 import { isCommitId } from './source.js';
 import { nodeFetch } from './node-fetch.js';
+import { warmHasherFor } from './hasher.js';
 
 /** A file of a Hub repo at one commit, with what its content must hash to. */
 export interface HubFile {
@@ -115,6 +116,8 @@ export async function planHubPull(
       hint: `the repo holds ${listed.length} file(s)${listed.length ? `, e.g. ${listed.slice(0, 4).map((f) => f.path).join(', ')}` : ''}; choose them with --include GLOB`,
     });
   }
+  const chosen = new Set(selected);
+  warmHasherFor(listed.reduce((max, f) => (chosen.has(f.path) && f.size > max ? f.size : max), 0));
   const commit = isCommitId(revision) ? revision : await resolveCommit(client, options, repo, revision, selected[0] as string, ctx);
   let infos: HubFile[];
   try {
