@@ -4,6 +4,7 @@ import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IngestedFile } from '../registry/blobs.js';
+import { DirectFile } from './direct-io.js';
 import { hasherFor, type Hasher } from './hasher.js';
 import { recordPartial, type PartialFile } from './partial.js';
 
@@ -38,6 +39,8 @@ export interface SinkOptions {
 interface Slot {
   buf: Buffer;
   busy: Promise<void> | undefined;
+  /** Its memory starts where the kernel takes direct writes from. */
+  aligned: boolean;
 }
 
 /**
@@ -45,13 +48,15 @@ interface Slot {
  * the LFS oid) and, for files the Hub tracks in git, the git blob id. The network's data is never read back (only
  * the prefix of a resumed partial file is, once, from disk).
  *
- * Bytes are copied once into a few large slots; a full slot is written at its offset (into the page cache, on this
- * thread) and handed to the hasher (a worker thread for large files), which hashes it while the next slot fills:
- * socket, hash and the kernel's writeback overlap.
+ * Bytes are copied once into a few large slots; a full slot is written at its offset and handed to the hasher (a
+ * worker thread for large files), which hashes it while the next slot fills: socket, hash and disk overlap. Large
+ * files are written with direct I/O where the filesystem allows it (DirectFile); the rest goes into the page cache,
+ * from this thread.
  */
 export class HashingSink {
   readonly tmpPath: string;
   private fh: FileHandle | undefined;
+  private direct: DirectFile | undefined;
   private readonly hasher: Hasher;
   private slots: Slot[] = [];
   private cur: Slot | undefined;
@@ -63,6 +68,8 @@ export class HashingSink {
   private syncing: Promise<void> | undefined;
   /** Bytes accepted so far: where a resumed download continues. */
   size = 0;
+  /** Of the bytes written, those that went to the disk by direct I/O (the tests read it). */
+  directBytes = 0;
 
   private constructor(tmpPath: string, private readonly options: SinkOptions) {
     this.tmpPath = tmpPath;
@@ -76,9 +83,11 @@ export class HashingSink {
     const sink = new HashingSink(partial ? partial.dataPath : join(tmpDir, tempName('pull')), options);
     if (!partial || partial.bytes === 0) {
       sink.fh = await open(sink.tmpPath, partial ? 'w' : 'wx', 0o644);
+      if (sink.hasher.shared) sink.direct = DirectFile.open(sink.tmpPath, tmpDir);
       return sink;
     }
     sink.fh = await open(sink.tmpPath, 'r+');
+    if (sink.hasher.shared) sink.direct = DirectFile.open(sink.tmpPath, tmpDir);
     try {
       await sink.rehashPrefix(Math.min(partial.bytes, (await sink.fh.stat()).size));
     } catch (err) {
@@ -104,9 +113,11 @@ export class HashingSink {
 
   private newSlot(): Slot {
     const want = this.options.size === undefined ? SLOT : Math.min(SLOT, Math.max(this.options.size, 64 * 1024));
-    const buf = this.hasher.shared ? Buffer.from(new SharedArrayBuffer(want)) : Buffer.allocUnsafeSlow(want);
-    const slot = { buf, busy: undefined };
+    const direct = this.direct?.alignedSlot(want);
+    const buf = direct ?? (this.hasher.shared ? Buffer.from(new SharedArrayBuffer(want)) : Buffer.allocUnsafeSlow(want));
+    const slot = { buf, busy: undefined, aligned: direct !== undefined };
     this.slots.push(slot);
+    if (this.slots.length > SLOTS) this.direct?.doneProbing();
     return slot;
   }
 
@@ -193,8 +204,7 @@ export class HashingSink {
     const hashed = this.hasher.update(data);
     let written: Promise<void>;
     try {
-      this.writePieces(data, position);
-      written = Promise.resolve();
+      written = this.writeOut(data, position, slot.aligned);
     } catch (err) {
       written = Promise.reject(err);
     }
@@ -238,6 +248,24 @@ export class HashingSink {
     if (this.failed) throw this.failed;
   }
 
+  /** Writes a slot's bytes at `position`: whole blocks directly when it can, the rest into the page cache. */
+  private writeOut(data: Buffer, position: number, aligned: boolean): Promise<void> {
+    const direct = this.direct?.write(data, position, aligned);
+    if (direct === undefined || direct.bytes === 0) {
+      this.writePieces(data, position);
+      return Promise.resolve();
+    }
+    if (direct.bytes < data.length) this.writePieces(data.subarray(direct.bytes), position + direct.bytes);
+    this.directBytes += direct.bytes;
+    return direct.done.catch((err: unknown) => {
+      // A filesystem that opened the file for direct I/O but refuses the write: buffered from here on.
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.direct?.disable();
+      this.directBytes -= direct.bytes;
+      this.writePieces(data.subarray(0, direct.bytes), position);
+    });
+  }
+
   /**
    * Writes a slot at its offset, synchronously, WRITE_PIECE bytes per pwrite(2). One large write makes the kernel
    * fill the page cache with large folios, which it takes from big free blocks of memory; in a virtual machine that
@@ -254,6 +282,12 @@ export class HashingSink {
     }
   }
 
+
+  private async closeDirect(): Promise<void> {
+    const direct = this.direct;
+    this.direct = undefined;
+    await direct?.close();
+  }
 
   /** Starts over (the server ignored a Range request and sent the whole file). */
   async reset(): Promise<void> {
@@ -272,6 +306,7 @@ export class HashingSink {
     await this.drain();
     const fh = this.fh as FileHandle;
     this.fh = undefined;
+    await this.closeDirect();
     await fh.sync();
     await fh.close();
     // Complete: nothing left to resume (a crash from here on leaves a plain temporary file for gc).
@@ -289,6 +324,7 @@ export class HashingSink {
     try {
       if (this.fill > 0) this.dispatch();
       await this.drain();
+      await this.closeDirect();
       await this.fh.datasync();
       await recordPartial(this.options.partial, this.written);
       this.hasher.drop();
@@ -302,6 +338,7 @@ export class HashingSink {
   /** Drops the file (a failure, or content that did not verify). */
   async discard(): Promise<void> {
     await this.drain().catch(() => {});
+    await this.closeDirect().catch(() => {});
     await this.fh?.close().catch(() => {});
     this.fh = undefined;
     this.hasher.drop();
