@@ -4,6 +4,8 @@
 // the default 4 threads, 2.5 s with 16; bench/RESULTS.md).
 'use strict';
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '16';
+// The CLI runs from a bundle (dist/bundle); with --verbose, stack traces name the TypeScript sources instead.
+if (process.argv.includes('--verbose') || process.argv.includes('-v')) process.setSourceMapsEnabled(true);
 import('../dist/bundle/main.js').then(
   ({ run }) => run(process.argv),
   (err) => {

@@ -27,7 +27,7 @@ export class DirectFile {
 
   /** Undefined where O_DIRECT does not exist or the filesystem refuses it (tmpfs, some network filesystems). */
   static open(path: string, tmpDir: string): DirectFile | undefined {
-    if (O_DIRECT === undefined || process.env.MODELCTL_NO_DIRECT_IO) return undefined;
+    if (O_DIRECT === undefined || ['1', 'true', 'yes', 'on'].includes((process.env.MODELCTL_NO_DIRECT_IO ?? '').toLowerCase())) return undefined;
     const probePath = join(tmpDir, tempName('direct-probe'));
     let fd = -1;
     let probeFd = -1;

@@ -133,7 +133,6 @@ class HashWorker {
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(WORKER_CODE, { eval: true });
-    w.unref();
     w.on('message', (r: Reply) => {
       const waiter = this.queue.shift();
       if (this.queue.length === 0) w.unref();
@@ -148,6 +147,9 @@ class HashWorker {
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`the hashing worker stopped (exit code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker again, and an idle worker must never keep
+    // the process alive (a warmed worker that no file needed, after an up-to-date pull or an error).
+    w.unref();
     this.worker = w;
     return w;
   }

@@ -1,6 +1,5 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
 
 /**
  * A `fetch` for the Hub client's small JSON requests (listing, paths-info, the HEAD that learns the commit), made
@@ -32,20 +31,49 @@ function once(url: URL, method: string, headers: Headers, body: Body, signal: Ab
   return new Promise((resolve, reject) => {
     const req = send(url, { method, headers: flat, ...(signal ? { signal } : {}) }, resolve);
     req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
-    // The shape of undici's network failure: a TypeError whose cause holds the system error (ECONNREFUSED, ...).
-    req.on('error', (err) => reject(err.name === 'AbortError' ? err : new TypeError('fetch failed', { cause: err })));
+    // As fetch fails: with the signal's reason when aborted, else a TypeError whose cause holds the system error.
+    req.on('error', (err) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err })));
     req.end(payload);
   });
 }
 
-function toResponse(res: IncomingMessage, method: string, url: URL): Response {
+/**
+ * The body as a web stream that ends as fetch's does: with the signal's reason when aborted mid-body, with
+ * TypeError('terminated') when the connection breaks.
+ */
+function bodyStream(res: IncomingMessage, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  const onAbort = (): void => {
+    res.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  res.once('close', () => signal?.removeEventListener('abort', onAbort));
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      res.on('data', (chunk: Buffer) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+        if ((controller.desiredSize ?? 1) <= 0) res.pause();
+      });
+      res.once('end', () => controller.close());
+      res.once('error', (err) => controller.error(signal?.aborted ? signal.reason : new TypeError('terminated', { cause: err })));
+    },
+    pull() {
+      res.resume();
+    },
+    cancel() {
+      res.destroy();
+    },
+  });
+}
+
+function toResponse(res: IncomingMessage, method: string, url: URL, signal: AbortSignal | undefined): Response {
   const status = res.statusCode ?? 0;
   const headers = new Headers();
   const raw = res.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   const empty = method === 'HEAD' || NULL_BODY.has(status);
   if (empty) res.resume();
-  const body = empty ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+  const body = empty ? null : bodyStream(res, signal);
   const response = new Response(body, { status, statusText: res.statusMessage ?? '', headers });
   Object.defineProperty(response, 'url', { value: url.href });
   return response;
@@ -66,7 +94,7 @@ export const nodeFetch = (async (input: string | URL | Request, init: RequestIni
     const res = await once(url, method, headers, body, signal);
     const location = res.headers.location;
     const follow = REDIRECT.has(res.statusCode ?? 0) && location !== undefined && (init.redirect ?? 'follow') !== 'manual';
-    if (!follow) return toResponse(res, method, url);
+    if (!follow) return toResponse(res, method, url, signal);
     res.resume();
     if (init.redirect === 'error') throw new TypeError('fetch failed', { cause: new Error(`redirect to ${location}`) });
     if (hops >= MAX_REDIRECTS) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });

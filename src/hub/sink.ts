@@ -4,7 +4,7 @@ import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IngestedFile } from '../registry/blobs.js';
-import { DirectFile } from './direct-io.js';
+import { DIRECT_ALIGN, DirectFile } from './direct-io.js';
 import { hasherFor, type Hasher } from './hasher.js';
 import { recordPartial, type PartialFile } from './partial.js';
 
@@ -63,6 +63,8 @@ export class HashingSink {
   private fill = 0;
   private written = 0;
   private failed: unknown;
+  /** Bytes held back from a checkpoint so that the file stays block-aligned for direct writes (< DIRECT_ALIGN). */
+  private carry: Buffer | undefined;
   private syncedAt = 0;
   private checkpointAt = Date.now();
   private syncing: Promise<void> | undefined;
@@ -100,6 +102,8 @@ export class HashingSink {
   /** Hashes the first `n` bytes already on disk and continues after them. */
   private async rehashPrefix(n: number): Promise<void> {
     const fh = this.fh as FileHandle;
+    // Direct writes continue from a block boundary: the few bytes past it are fetched again.
+    if (this.direct) n -= n % DIRECT_ALIGN;
     await fh.truncate(n);
     const slot = this.newSlot();
     for (let pos = 0; pos < n;) {
@@ -138,13 +142,13 @@ export class HashingSink {
    */
   space(): Buffer {
     if (this.failed) throw this.failed;
-    if (!this.cur) {
+    let cur = this.cur;
+    if (!cur) {
       const slot = this.freeSlot(SLOTS + 1);
       if (!slot) throw new Error('no free slot: the reader did not wait for ready()');
-      this.cur = slot;
-      this.fill = 0;
+      cur = this.takeSlot(slot);
     }
-    return this.cur.buf.subarray(this.fill);
+    return cur.buf.subarray(this.fill);
   }
 
   /** `n` bytes were read into the last `space()`. False: wait for `ready()` before reading on. */
@@ -154,7 +158,7 @@ export class HashingSink {
     this.size += n;
     this.fill += n;
     if (this.fill === slot.buf.length) this.dispatch();
-    else if (this.options.partial && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.dispatch();
+    else if (this.options.partial && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.checkpointDispatch();
     return this.busySlots() < SLOTS;
   }
 
@@ -174,22 +178,61 @@ export class HashingSink {
   private copyIn(chunk: Uint8Array, from: number): Promise<void> | undefined {
     let off = from;
     while (off < chunk.length) {
-      if (!this.cur) {
+      let cur = this.cur;
+      if (!cur) {
+        if (this.failed) throw this.failed;
         const slot = this.freeSlot();
         if (!slot) return Promise.race(this.slots.map((s) => s.busy)).then(() => this.copyIn(chunk, off));
-        this.cur = slot;
-        this.fill = 0;
+        cur = this.takeSlot(slot);
       }
-      const n = Math.min(chunk.length - off, this.cur.buf.length - this.fill);
-      this.cur.buf.set(chunk.subarray(off, off + n), this.fill);
+      const n = Math.min(chunk.length - off, cur.buf.length - this.fill);
+      cur.buf.set(chunk.subarray(off, off + n), this.fill);
       this.fill += n;
       off += n;
-      if (this.fill === this.cur.buf.length) this.dispatch();
+      if (this.fill === cur.buf.length) this.dispatch();
     }
     // A slow download still records its progress every CHECKPOINT_MS, with whatever the slot holds by then.
-    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.dispatch();
+    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.checkpointDispatch();
     if (this.failed) throw this.failed;
     return undefined;
+  }
+
+  /** Makes `slot` the one being filled, starting with the bytes a checkpoint held back. */
+  private takeSlot(slot: Slot): Slot {
+    this.cur = slot;
+    this.fill = 0;
+    if (this.carry) {
+      this.carry.copy(slot.buf, 0);
+      this.fill = this.carry.length;
+      this.carry = undefined;
+    }
+    return slot;
+  }
+
+  /**
+   * Dispatches a slot that is not full, for a checkpoint. With direct I/O only whole blocks go, and the rest starts
+   * the next slot: a cut at an odd length would leave every later slot unaligned, hence buffered.
+   */
+  private checkpointDispatch(): void {
+    const slot = this.cur as Slot;
+    if (this.direct && slot.aligned && this.written % DIRECT_ALIGN === 0) {
+      const keep = this.fill % DIRECT_ALIGN;
+      if (keep === this.fill) return; // less than a block: the next checkpoint takes it
+      if (keep > 0) {
+        this.carry = Buffer.from(slot.buf.subarray(this.fill - keep, this.fill));
+        this.fill -= keep;
+      }
+    }
+    this.dispatch();
+  }
+
+  /** Dispatches whatever is held: the slot being filled and bytes a checkpoint held back. */
+  private async flushTail(): Promise<void> {
+    if (this.carry && !this.cur) {
+      await this.ready();
+      this.takeSlot(this.freeSlot(SLOTS + 1) as Slot);
+    }
+    if (this.fill > 0) this.dispatch();
   }
 
   /** Writes the current slot at its offset and hashes it, both in the background. */
@@ -208,15 +251,11 @@ export class HashingSink {
     } catch (err) {
       written = Promise.reject(err);
     }
-    const done = Promise.all([hashed, written]).then(
-      () => {
-        slot.busy = undefined;
-      },
-      (err: unknown) => {
-        slot.busy = undefined;
-        this.failed ??= err;
-      },
-    );
+    // The slot is free only when both are done with its memory, even if one of them failed early.
+    const done = Promise.allSettled([hashed, written]).then((results) => {
+      slot.busy = undefined;
+      for (const r of results) if (r.status === 'rejected') this.failed ??= r.reason;
+    });
     slot.busy = done;
     const due = this.written - this.syncedAt >= EARLY_SYNC || (this.options.partial && Date.now() - this.checkpointAt >= CHECKPOINT_MS);
     if (due && !this.syncing) this.syncing = this.checkpoint();
@@ -291,6 +330,7 @@ export class HashingSink {
 
   /** Starts over (the server ignored a Range request and sent the whole file). */
   async reset(): Promise<void> {
+    this.carry = undefined;
     if (this.fill > 0) this.dispatch();
     await this.drain();
     this.syncedAt = 0;
@@ -302,13 +342,16 @@ export class HashingSink {
 
   /** Flushes, fsyncs and closes: the result can go to the store as it is. */
   async finish(): Promise<SinkResult> {
-    if (this.fill > 0) this.dispatch();
+    await this.flushTail();
     await this.drain();
     const fh = this.fh as FileHandle;
     this.fh = undefined;
-    await this.closeDirect();
-    await fh.sync();
-    await fh.close();
+    try {
+      await this.closeDirect();
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     // Complete: nothing left to resume (a crash from here on leaves a plain temporary file for gc).
     if (this.options.partial) await unlink(this.options.partial.sidecarPath).catch(() => {});
     const d = await this.hasher.digest();
@@ -322,7 +365,7 @@ export class HashingSink {
   async suspend(): Promise<void> {
     if (!this.options.partial || !this.fh) return this.discard();
     try {
-      if (this.fill > 0) this.dispatch();
+      await this.flushTail();
       await this.drain();
       await this.closeDirect();
       await this.fh.datasync();

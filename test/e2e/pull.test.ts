@@ -48,6 +48,30 @@ describe('modelctl pull (spawned binary)', () => {
     expect(JSON.parse(list.stdout).models.map((e: { version: string; aliases: string[] }) => [e.version, e.aliases])).toEqual([[short, ['latest']]]);
   });
 
+  it('a pull that plans a large file but downloads nothing (up to date, or its blobs already stored) still exits', async () => {
+    // A file of at least 16 MiB starts the hashing worker at planning time; an idle worker must not keep the
+    // process alive. Killed after 60 s, a hang fails the test instead of the run.
+    const big = bertRepo('acme/big-bert', 20 << 20);
+    const hub = await new HubServer([big.repo]).start();
+    try {
+      const home = tempDir();
+      const bigEnv = { ...env, HF_ENDPOINT: hub.url };
+      const run = (args: string[]) =>
+        execa('node', [BIN, ...args], { reject: false, timeout: 60_000, killSignal: 'SIGKILL', env: { NO_COLOR: '1', MODELCTL_HOME: home, ...bigEnv }, stdin: 'ignore' });
+      const first = await run(['pull', 'hf:acme/big-bert']);
+      expect(first.exitCode, first.stderr).toBe(0);
+      const again = await run(['pull', 'hf:acme/big-bert', '--json']);
+      expect(again.timedOut).toBe(false);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ upToDate: true });
+      const other = await run(['pull', 'hf:acme/big-bert', '--name', 'other-bert']); // every blob already stored
+      expect(other.timedOut).toBe(false);
+      expect(other.exitCode, other.stderr).toBe(0);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('--progress prints progress lines on a non-TTY stderr', async () => {
     const r = await cli(['pull', 'hf:acme/tiny-bert', '--progress'], { home: tempDir(), env });
     expect(r.exitCode, r.stderr).toBe(0);

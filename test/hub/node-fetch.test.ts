@@ -47,6 +47,13 @@ beforeAll(async () => {
     if (path === '/loop') return res.writeHead(302, { location: '/loop' }).end();
     if (path === '/empty') return res.writeHead(204).end();
     if (path === '/stall') return; // never answers
+    if (path.startsWith('/half')) {
+      // Headers and part of the body, then nothing (or, with ?cut, a broken connection).
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"partial": ');
+      if (req.url?.includes('cut')) setTimeout(() => res.destroy(), 30);
+      return;
+    }
     res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('{"error":"nope"}');
   }, seenA);
 });
@@ -117,6 +124,27 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
     setTimeout(() => ac.abort(), 50);
     await expect(stalled).rejects.toMatchObject({ name: 'AbortError' });
     await expect(nodeFetch(`${a.url}/json`, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('an abort while the body arrives rejects with the signal\'s reason; a cut connection with TypeError', async () => {
+    const ac = new AbortController();
+    const res = await nodeFetch(`${a.url}/half`, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 30);
+    await expect(res.json()).rejects.toMatchObject({ name: 'AbortError' });
+
+    const custom = new AbortController();
+    const reason = new Error('stop here');
+    const res2 = await nodeFetch(`${a.url}/half`, { signal: custom.signal });
+    setTimeout(() => custom.abort(reason), 30);
+    await expect(res2.text()).rejects.toBe(reason);
+    const early = new AbortController();
+    early.abort(reason);
+    await expect(nodeFetch(`${a.url}/json`, { signal: early.signal })).rejects.toBe(reason);
+
+    const cut = await nodeFetch(`${a.url}/half?cut`);
+    const err = await cut.text().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toBe('terminated');
   });
 
   it('is what @huggingface/hub lists and asks paths-info through, against the loopback Hub', async () => {
