@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { IDLE_MS, REDIRECT, sendRequest } from './node-fetch.js';
 import { rawGet, type BodyTarget, type RawResponse } from './raw-http.js';
 
 /** What a download needs of a response: the status, headers, and the body as a stream of chunks. */
@@ -34,18 +34,6 @@ export function fetchGetter(f: typeof fetch): Getter {
 }
 
 const MAX_REDIRECTS = 10;
-/** No byte for this long: the connection is dead (what undici's fetch does, with its own 300 s). */
-const IDLE_MS = 300_000;
-
-function once(url: URL, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'GET', headers, ...(signal ? { signal } : {}) }, resolve);
-    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error('no data for 300 s'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 function fromRaw(res: RawResponse): BodyResponse {
   return {
@@ -80,12 +68,12 @@ function fromNode(res: IncomingMessage): BodyResponse {
 async function hop(target: URL, headers: Record<string, string>, signal?: AbortSignal): Promise<BodyResponse> {
   if (target.protocol === 'http:') {
     const raw = await rawGet(target, headers, { idleMs: IDLE_MS, ...(signal ? { signal } : {}) });
-    const redirect = [301, 302, 303, 307, 308].includes(raw.status);
+    const redirect = REDIRECT.has(raw.status);
     if (raw.plain || redirect || raw.status >= 300) return fromRaw(raw);
     // A chunked (or close-delimited) success: asked again through node:http, which decodes those.
     raw.cancel();
   }
-  return fromNode(await once(target, headers, signal));
+  return fromNode(await sendRequest(target, 'GET', headers, undefined, signal));
 }
 
 /**
@@ -102,7 +90,7 @@ export function httpGetter(options: { authorization?: string; authOrigin?: strin
       const auth: Record<string, string> = options.authorization && target.origin === options.authOrigin ? { authorization: options.authorization } : {};
       const res = await hop(target, { ...headers, ...auth }, signal);
       const location = res.headers.get('location');
-      if ([301, 302, 303, 307, 308].includes(res.status) && location && n < MAX_REDIRECTS) {
+      if (REDIRECT.has(res.status) && location && n < MAX_REDIRECTS) {
         // A node:http redirect is drained (its socket may serve the next hop); ours closes.
         if (res.body) (res.body as IncomingMessage).resume();
         else await res.cancel();

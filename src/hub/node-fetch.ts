@@ -11,9 +11,9 @@ import { request as httpsRequest } from 'node:https';
 
 const MAX_REDIRECTS = 20;
 /** No byte for this long: the connection is dead (undici's default headers and body timeouts are 300 s too). */
-const IDLE_MS = 300_000;
+export const IDLE_MS = 300_000;
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-const REDIRECT = new Set([301, 302, 303, 307, 308]);
+export const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
 type Body = string | Uint8Array | URLSearchParams | undefined;
 
@@ -21,19 +21,29 @@ function sendable(body: unknown): body is Body {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof URLSearchParams;
 }
 
-function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+/**
+ * One request over node:http(s), without following redirects: resolves with the response once its headers are
+ * in, rejects with the system error (ETIMEDOUT after IDLE_MS without a byte).
+ */
+export function sendRequest(url: URL, method: string, headers: Record<string, string>, payload?: string | Uint8Array, signal?: AbortSignal): Promise<IncomingMessage> {
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers, ...(signal ? { signal } : {}) }, resolve);
+    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined): Promise<IncomingMessage> {
   const flat: Record<string, string> = {};
   headers.forEach((value, name) => (flat[name] = value));
   const payload = body instanceof URLSearchParams ? body.toString() : body;
   if (body instanceof URLSearchParams && !headers.has('content-type')) flat['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
   if (payload !== undefined) flat['content-length'] = String(Buffer.byteLength(payload));
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers: flat, ...(signal ? { signal } : {}) }, resolve);
-    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
-    // As fetch fails: with the signal's reason when aborted, else a TypeError whose cause holds the system error.
-    req.on('error', (err) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err })));
-    req.end(payload);
+  // As fetch fails: with the signal's reason when aborted, else a TypeError whose cause holds the system error.
+  return sendRequest(url, method, flat, payload, signal).catch((err: unknown) => {
+    throw signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err });
   });
 }
 

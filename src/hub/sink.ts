@@ -83,13 +83,10 @@ export class HashingSink {
     await mkdir(tmpDir, { recursive: true });
     const partial = options.partial;
     const sink = new HashingSink(partial ? partial.dataPath : join(tmpDir, tempName('pull')), options);
-    if (!partial || partial.bytes === 0) {
-      sink.fh = await open(sink.tmpPath, partial ? 'w' : 'wx', 0o644);
-      if (sink.hasher.shared) sink.direct = DirectFile.open(sink.tmpPath, tmpDir);
-      return sink;
-    }
-    sink.fh = await open(sink.tmpPath, 'r+');
+    const fresh = !partial || partial.bytes === 0;
+    sink.fh = await open(sink.tmpPath, fresh ? (partial ? 'w' : 'wx') : 'r+', 0o644);
     if (sink.hasher.shared) sink.direct = DirectFile.open(sink.tmpPath, tmpDir);
+    if (fresh) return sink;
     try {
       await sink.rehashPrefix(Math.min(partial.bytes, (await sink.fh.stat()).size));
     } catch (err) {
