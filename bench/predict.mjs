@@ -89,7 +89,7 @@ function tabular(label, model, rowsFile, width) {
     const take = `JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(rowsFile)}, 'utf8')).slice(0, ${batch})`;
     const sides = {
       ours: ['node', nodeLoop(
-        `const { openPredictor } = await import(${dist('ops/predict.js')});
+        `const { openPredictor } = await import(${dist('predict/predict.js')});
 const p = await openPredictor({ model: ${JSON.stringify(model)}, task: 'tabular-classification', threads: 1 });
 const rows = ${take};`, `p.run({ kind: 'rows', rows })`, batch)],
       bare: ['node', nodeLoop(
@@ -142,14 +142,14 @@ def classify(texts):
 f = feeds(texts)`;
     const r = compare({
       ours: ['node', nodeLoop(
-        `const { openPredictor } = await import(${dist('ops/predict.js')});
+        `const { openPredictor } = await import(${dist('predict/predict.js')});
 const p = await openPredictor({ model: ${JSON.stringify(bert)}, task: 'text-classification', threads: 1 });
 const texts = ${load};`, `p.run({ kind: 'texts', texts })`, batch)],
       python: [python, pyLoop(pySetup, 'classify(texts)', batch)],
       bare: ['node', nodeLoop(
         `import * as ort from ${ortNode};
-const { resolveModel } = await import(${dist('ops/predict.js')});
-const { prepareText } = await import(${dist('ops/predict-text.js')});
+const { resolveModel } = await import(${dist('predict/predict.js')});
+const { prepareText } = await import(${dist('predict/text.js')});
 const { textFeeds } = await import(${dist('tasks/tokenize.js')});
 const m = await resolveModel(${JSON.stringify(bert)});
 const { tokenizer } = await prepareText('bert', m, undefined);

@@ -1,7 +1,7 @@
 import { ModelctlError } from '../errors.js';
-import type { ResolvedModel } from '../ops/predict.js';
-import { prepareImage } from '../ops/predict-image.js';
-import { prepareText } from '../ops/predict-text.js';
+import type { ResolvedModel } from '../predict/predict.js';
+import { prepareImage } from '../predict/image.js';
+import { prepareText } from '../predict/text.js';
 import type { Registry } from '../registry/index.js';
 import { detectObjects } from '../tasks/object-detection.js';
 import { answerQuestions, type QuestionContext } from '../tasks/question-answering.js';

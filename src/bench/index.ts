@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
-import { chooseTask, resolveModel, type ResolvedModel } from '../ops/predict.js';
-import { companions, prepareText } from '../ops/predict-text.js';
-import { prepareImage } from '../ops/predict-image.js';
+import { chooseTask, resolveModel, type ResolvedModel } from '../predict/predict.js';
+import { companions, prepareText } from '../predict/text.js';
+import { prepareImage } from '../predict/image.js';
 import type { Registry } from '../registry/index.js';
 import { parseDevice, type SessionOptions } from '../runtime/index.js';
 import { compareToBaseline, loadBaseline, saveBaseline, toBaseline, type GateVerdict } from './baseline.js';

@@ -1,7 +1,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
-import { resolveModel, type ResolvedModel } from '../ops/predict.js';
+import { resolveModel, type ResolvedModel } from '../predict/predict.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion, isAlias, isVersion } from '../registry/names.js';

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, utimesSync, writeFile
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
-import { pull, type PullOptions } from '../../src/ops/pull.js';
+import { pull, type PullOptions } from '../../src/pull/pull.js';
 import type { Registry } from '../../src/registry/index.js';
 import { LOCK_HOST } from '../../src/registry/lock.js';
 import { tempDir } from '../helpers.js';

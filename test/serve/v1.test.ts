@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { HANDBUILT, IRIS, IRIS_ROWS, getJson, postJson, serve } from './helpers.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

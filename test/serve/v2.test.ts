@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { join } from 'node:path';
 import { FIXTURES } from '../helpers.js';
 import { IRIS_ROWS, getJson, irisInfer, postJson, serve } from './helpers.js';

@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/index.js';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { l2Normalize, meanPool } from '../../src/tasks/feature-extraction.js';
 import { tempDir } from '../helpers.js';
 import { EMBEDDER, EMBEDDER_DIR, EMBEDDER_REF, copyFixture, expectClose } from './helpers.js';

@@ -2,7 +2,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry, embedMetadata } from '../../src/index.js';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { imageInput } from '../../src/tasks/image-classification.js';
 import { parseImageProcessorConfig } from '../../src/tasks/image.js';
 import { cli, tempDir } from '../helpers.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_BATCH_SIZE, predictTexts, readTextFile } from '../../src/ops/predict-text.js';
+import { MAX_BATCH_SIZE, predictTexts, readTextFile } from '../../src/predict/text.js';
 import { fromJson, parseCsv, readInputFile } from '../../src/tasks/inputs.js';
 import { tempDir } from '../helpers.js';
 import { rejects } from './helpers.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { decodeImage } from '../../src/tasks/image.js';
 import { detectionSetup, letterbox, letterboxGeometry, nms, parseUltralyticsNames, roundHalfEven, type Detection } from '../../src/tasks/object-detection.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';

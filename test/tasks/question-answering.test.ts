@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { bestSpan, pairsFromJson, windowStarts } from '../../src/tasks/question-answering.js';
 import { FIXTURES } from '../helpers.js';
 import { rejects } from './helpers.js';

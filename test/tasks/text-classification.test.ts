@@ -2,7 +2,7 @@ import { copyFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry, embedMetadata } from '../../src/index.js';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { rankLabels, scoreFunction, scores } from '../../src/tasks/text-classification.js';
 import { tempDir } from '../helpers.js';
 import { CLASSIFIER, CLASSIFIER_DIR, CLASSIFIER_LABELS, CLASSIFIER_REF, EMBEDDER_REF, copyFixture, expectClose, rejects, softmax } from './helpers.js';

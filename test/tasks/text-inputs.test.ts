@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readTextFile, textsFromJson } from '../../src/ops/predict-text.js';
+import { readTextFile, textsFromJson } from '../../src/predict/text.js';
 import { tempDir } from '../helpers.js';
 import { rejects } from './helpers.js';
 

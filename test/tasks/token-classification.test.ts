@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { loadTokenizer } from '../../src/tasks/tokenize.js';
 import type { TokenEntity } from '../../src/tasks/token-classification.js';
 import { FIXTURES } from '../helpers.js';

@@ -1,6 +1,6 @@
 import { benchModel, parseTolerance } from '../../bench/index.js';
 import { ModelctlError } from '../../errors.js';
-import { readTextFile } from '../../ops/predict-text.js';
+import { readTextFile } from '../../predict/text.js';
 import { readTextInput } from '../../tasks/inputs.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { parseDuration } from '../../util/units.js';

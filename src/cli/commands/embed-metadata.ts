@@ -1,4 +1,4 @@
-import { embedMetadata } from '../../ops/embed-metadata.js';
+import { embedMetadata } from '../../embed-metadata/embed-metadata.js';
 import { formatBytes } from '../../util/units.js';
 import { keyValues, openRegistry, type CliContext } from '../context.js';
 import { printable } from '../render/table.js';

@@ -1,6 +1,6 @@
 import type { Framework } from '../../convert/families.js';
 import { ModelctlError } from '../../errors.js';
-import { exportModel, type ExportEvent } from '../../ops/export.js';
+import { exportModel, type ExportEvent } from '../../export/export.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
 import { startProgress } from '../render/progress.js';
 import { renderFields } from '../render/table.js';

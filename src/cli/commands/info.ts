@@ -1,5 +1,5 @@
-import { modelArg } from '../../ops/model-ref.js';
-import { describePath, embeddedOf } from '../../ops/describe.js';
+import { modelArg } from '../../registry/model-arg.js';
+import { describePath, embeddedOf } from '../../info/describe-path.js';
 import { expandHome } from '../../util/paths.js';
 import { formatBytes, formatCount } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { ModelctlError, type ErrorCode } from '../../errors.js';
-import { chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../ops/predict.js';
-import { predictStream, recordKind, type StreamOutcome } from '../../ops/predict-stream.js';
+import { chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../predict/predict.js';
+import { predictStream, recordKind, type StreamOutcome } from '../../predict/stream.js';
 import { openRecords, type RecordStream } from '../../tasks/records.js';
-import { isImageTask } from '../../ops/predict-image.js';
-import { isTextTask, readTextFile, textsFromJson } from '../../ops/predict-text.js';
+import { isImageTask } from '../../predict/image.js';
+import { isTextTask, readTextFile, textsFromJson } from '../../predict/text.js';
 import { pairsFromJson } from '../../tasks/question-answering.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';

@@ -1,5 +1,5 @@
 import { ModelctlError } from '../../errors.js';
-import { pull, type PullEvent, type PullResult } from '../../ops/pull.js';
+import { pull, type PullEvent, type PullResult } from '../../pull/pull.js';
 import { formatBytes } from '../../util/units.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
 import { startByteProgress } from '../render/progress-bar.js';

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { EmbeddedMetadata } from '../../ops/describe.js';
+import type { EmbeddedMetadata } from '../../info/describe-path.js';
 import { formatBytes } from '../../util/units.js';
 import { printable, renderFields } from './table.js';
 

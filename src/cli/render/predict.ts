@@ -1,5 +1,5 @@
-import type { PredictInput, PredictResult } from '../../ops/predict.js';
-import type { StreamOutcome } from '../../ops/predict-stream.js';
+import type { PredictInput, PredictResult } from '../../predict/predict.js';
+import type { StreamOutcome } from '../../predict/stream.js';
 import type { Output } from './output.js';
 import { printable, renderTable } from './table.js';
 

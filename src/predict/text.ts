@@ -9,7 +9,7 @@ import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts, type TextClassificationPrediction } from '../tasks/text-classification.js';
 import { tagTexts, type Aggregation, type TokenClassificationPrediction } from '../tasks/token-classification.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
-import { folderReader, type FileReader } from './gather.js';
+import { folderReader, type FileReader } from '../embed-metadata/companion-files.js';
 import type { ResolvedModel } from './predict.js';
 
 /**

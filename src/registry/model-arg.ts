@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { parseRef, type ModelRef } from '../registry/names.js';
+import { parseRef, type ModelRef } from './names.js';
 
 /**
  * A model argument: a registry reference, or a path. Paths need no ./ when they exist: `model.onnx` or

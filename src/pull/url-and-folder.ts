@@ -9,7 +9,7 @@ import { redactUrl } from '../hub/source.js';
 import { HashingSink } from '../hub/sink.js';
 import { checkName, checkVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
-import { commitPull } from './pull-commit.js';
+import { commitPull } from './commit.js';
 import type { PullOptions, PullResult } from './pull.js';
 
 /** A registry name from a file or folder name: "bert-base.onnx" -> "bert-base". */

@@ -9,7 +9,7 @@ import { hashFile } from '../registry/blobs.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { expandHome } from '../util/paths.js';
-import { modelArg } from './model-ref.js';
+import { modelArg } from '../registry/model-arg.js';
 
 /** What export converts: where it is on disk, what it is, and how lineage names it. */
 export interface ExportSource {

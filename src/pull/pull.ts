@@ -7,7 +7,7 @@ import { checkRevision, parsePullSource, type PullSource } from '../hub/source.j
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkName, checkVersion } from '../registry/names.js';
-import { commitPull, preloadFormats } from './pull-commit.js';
+import { commitPull, preloadFormats } from './commit.js';
 
 export interface PullOptions {
   /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, or a folder/file path. */
@@ -220,7 +220,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
-  const { pullFolder, pullUrl } = await import('./pull-other.js');
+  const { pullFolder, pullUrl } = await import('./url-and-folder.js');
   if (source.kind === 'url') {
     const env = options.env ?? process.env;
     const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());

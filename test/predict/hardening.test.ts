@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
 import { parseNpy } from '../../src/tasks/raw.js';
 import { makeTensor, runSession, tensorOutputs, type RunContext } from '../../src/tasks/tensors.js';

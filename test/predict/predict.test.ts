@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError, Registry, embedMetadata } from '../../src/index.js';
-import { predict } from '../../src/ops/predict.js';
+import { predict } from '../../src/predict/predict.js';
 import { readInputFile } from '../../src/tasks/inputs.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 

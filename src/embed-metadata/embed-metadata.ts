@@ -9,10 +9,10 @@ import { isEnoent, tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import type { ModelRef } from '../registry/names.js';
-import { modelArg } from './model-ref.js';
+import { modelArg } from '../registry/model-arg.js';
 import { kernelCopy } from '../util/fs.js';
 import { expandHome, isInside } from '../util/paths.js';
-import { chooseTask, featureConfig, folderReader, gatherFrom, gatherProcessor, readJsonArg, type FileReader, type Gathered } from './gather.js';
+import { chooseTask, featureConfig, folderReader, gatherFrom, gatherProcessor, readJsonArg, type FileReader, type Gathered } from './companion-files.js';
 
 export interface EmbedMetadataOptions {
   /** A path to an ONNX file, or a registry reference (name, name:version, name@alias). */

@@ -5,7 +5,7 @@ import type { ImageClassificationPrediction } from '../tasks/image-classificatio
 import type { ImageProcessorConfig } from '../tasks/image.js';
 import type { DetectionOptions, DetectionPrediction, DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './predict-text.js';
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './text.js';
 import type { ResolvedModel } from './predict.js';
 
 /**

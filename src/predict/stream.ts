@@ -4,7 +4,7 @@ import type { RecordKind, RecordStream } from '../tasks/records.js';
 import type { Row } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { Prediction, PredictInput, Predictor } from './predict.js';
-import { textsFromJson } from './predict-text.js';
+import { textsFromJson } from './text.js';
 
 /**
  * predict over a stream of records: batches of `batchSize` run as they fill, outcomes come back in input order,

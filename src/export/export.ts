@@ -12,8 +12,8 @@ import type { Lineage, Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion } from '../registry/names.js';
 import { tempName } from '../registry/fsutil.js';
 import { expandHome } from '../util/paths.js';
-import { embedMetadata } from './embed-metadata.js';
-import { resolveSource } from './export-source.js';
+import { embedMetadata } from '../embed-metadata/embed-metadata.js';
+import { resolveSource } from './source.js';
 
 export interface ExportOptions {
   /** A registry reference or a path (file or folder). */

@@ -4,8 +4,8 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { embedMetadata } from '../../src/index.js';
-import { openPredictor } from '../../src/ops/predict.js';
-import { predictStream, type StreamOutcome } from '../../src/ops/predict-stream.js';
+import { openPredictor } from '../../src/predict/predict.js';
+import { predictStream, type StreamOutcome } from '../../src/predict/stream.js';
 import { openRecords, type RecordStream, type StreamRecord } from '../../src/tasks/records.js';
 import { BIN, FIXTURES, ROOT, tempDir } from '../helpers.js';
 
