@@ -2,7 +2,8 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectModel } from '../../src/formats/index.js';
-import { expectModelctlError, fixture, fixturePath, readFixture, tempDir } from './helpers.js';
+import { DataType, encodeModel, externalTensor, node, valueInfo } from '../onnx/build.js';
+import { expectModelctlError, fixture, fixturePath, tempDir } from './helpers.js';
 
 interface ExpectedIo {
   name: string;
@@ -57,18 +58,23 @@ describe('onnx', () => {
   });
 
   describe('external data locations come from the file, so they are confined to its folder', () => {
-    // "weights.bin" is 11 bytes; replacing it with another 11-byte string keeps every protobuf length valid.
+    /** A model whose one weight is stored at `location`, with a real weights.bin beside it. */
     async function tampered(location: string) {
-      expect(location).toHaveLength('weights.bin'.length);
       const t = await tempDir();
-      const bytes = Buffer.from(readFixture('onnx-external', 'model.onnx').toString('latin1').split('weights.bin').join(location), 'latin1');
+      const bytes = encodeModel({
+        graph: {
+          node: [node('Identity', ['W'], ['y'])],
+          initializer: [externalTensor('W', DataType.FLOAT, [4], { location, offset: 0, length: 16 })],
+          output: [valueInfo('y', DataType.FLOAT, [4])],
+        },
+      });
       await writeFile(join(t.dir, 'model.onnx'), bytes);
-      await copyFile(fixturePath('onnx-external', 'weights.bin'), join(t.dir, 'weights.bin'));
+      await writeFile(join(t.dir, 'weights.bin'), Buffer.alloc(16));
       return t;
     }
 
     it('rejects a location that climbs out with ..', async () => {
-      const t = await tampered('../ghts.bin');
+      const t = await tampered('../weights.bin');
       try {
         const err = await expectModelctlError(inspectModel(join(t.dir, 'model.onnx')), 'CORRUPT_MODEL', /outside the model's folder/);
         expect(err.exitCode).toBe(2);

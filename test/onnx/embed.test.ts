@@ -7,7 +7,7 @@ import { embedOnnxFile, writeWithMetadata, type EmbedResult } from '../../src/on
 import { decodeHfMetadata, encodeHfMetadata, type HfMetadata } from '../../src/onnx/metadata.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
 import { FIXTURES, tempDir } from '../helpers.js';
-import { encode, tensor, valueInfo, type Field } from './pb.js';
+import { DataType, decodeModel, encodeInOrder, entriesOf, node, onnx, tensor, valueInfo, type Proto } from './build.js';
 
 const clock = () => new Date('2024-05-01T12:00:00.000Z');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -74,7 +74,7 @@ function bytesOf(bytes: Uint8Array, range: { start: number; end: number }): Uint
 function expectOnlyMetadataChanged(input: Uint8Array, output: Uint8Array, res: EmbedResult, props: Record<string, string>, removed: (key: string) => boolean): void {
   const kept = topFields(input).filter((f) => !(f.field === 14 && f.key !== undefined && removed(f.key)));
   const keptBytes = Buffer.concat(kept.map((f) => bytesOf(input, f)));
-  const appended = encode(Object.entries(props).map(([key, value]): Field => [14, 'msg', [[1, 'bytes', key], [2, 'bytes', value]]]));
+  const appended = encodeInOrder({ metadataProps: entriesOf(props) });
   expect(output.length).toBe(keptBytes.length + appended.length);
   expect(res.bytes).toBe(output.length);
   expect(Buffer.from(output.subarray(0, keptBytes.length)).equals(keptBytes)).toBe(true);
@@ -84,6 +84,12 @@ function expectOnlyMetadataChanged(input: Uint8Array, output: Uint8Array, res: E
   expect(res.graphRange).toEqual({ start: inGraph?.start, end: inGraph?.end });
   expect(res.outputGraphRange).toEqual({ start: outGraph?.start, end: outGraph?.end });
   expect(Buffer.from(bytesOf(output, res.outputGraphRange)).equals(Buffer.from(bytesOf(input, res.graphRange)))).toBe(true);
+  // A whole-message decoder (onnx-proto) agrees: the same model, with the kept entries and then the new ones.
+  const [was, now] = [decodeModel(input), decodeModel(output)];
+  const keptEntries = was.metadataProps.filter((e) => !removed(e.key ?? '')).map(({ key, value }) => ({ key, value }));
+  expect(now.metadataProps.map(({ key, value }) => ({ key, value }))).toEqual([...keptEntries, ...entriesOf(props)]);
+  const withoutMetadata = (m: Proto.ModelProto) => Buffer.from(onnx.ModelProto.encode({ ...m, metadataProps: [] }).finish());
+  expect(withoutMetadata(now).equals(withoutMetadata(was))).toBe(true);
 }
 
 const META: HfMetadata = {
@@ -155,29 +161,31 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
   });
 
   it('handles metadata before and between other fields, replacing a plain key that props set', async () => {
-    const graph: Field[] = [
-      [1, 'msg', [[1, 'bytes', 'x'], [1, 'bytes', 'W'], [2, 'bytes', 'y'], [4, 'bytes', 'MatMul']]],
-      [2, 'bytes', 'g'],
-      [5, 'msg', tensor('W', 1, [2, 2], new Uint8Array(16).fill(7))],
-      [11, 'msg', valueInfo('x', 1, ['n', 2])],
-      [12, 'msg', valueInfo('y', 1, ['n', 2])],
-    ];
-    const entry = (k: string, v: string): Field => [14, 'msg', [[1, 'bytes', k], [2, 'bytes', v]]];
-    const fields: Field[] = [
-      entry('hf_metadata_version', '1.0'), [1, 'varint', 9], entry('keep_me', 'yes'), entry('hf_task', 'old'),
-      [2, 'bytes', 'hand'], [7, 'msg', graph], entry('owner', 'old owner'), [8, 'msg', [[1, 'bytes', ''], [2, 'varint', 19]]],
+    const graph: Proto.IGraphProto = {
+      node: [node('MatMul', ['x', 'W'], ['y'])],
+      name: 'g',
+      initializer: [tensor('W', DataType.FLOAT, [2, 2], new Uint8Array(16).fill(7))],
+      input: [valueInfo('x', DataType.FLOAT, ['n', 2])],
+      output: [valueInfo('y', DataType.FLOAT, ['n', 2])],
+    };
+    const entry = (key: string, value: string): Proto.IModelProto => ({ metadataProps: [{ key, value }] });
+    // One part per top-level field, in this order (onnx-proto alone writes fields in field-number order).
+    const parts: Proto.IModelProto[] = [
+      entry('hf_metadata_version', '1.0'), { irVersion: 9 }, entry('keep_me', 'yes'), entry('hf_task', 'old'),
+      { producerName: 'hand' }, { graph }, entry('owner', 'old owner'), { opsetImport: [{ domain: '', version: 19 }] },
       entry('hf_tail', 'x'), entry('zz_last', 'kept'),
     ];
     const dir = tempDir();
     const inputPath = join(dir, 'in.onnx');
-    const input = encode(fields);
+    const input = encodeInOrder(...parts);
     writeFileSync(inputPath, input);
     const props = { ...encodeHfMetadata({ task: 'image-classification' }, { clock }), owner: 'new owner' };
     const res = await writeWithMetadata(inputPath, join(dir, 'out.onnx'), props);
     expect(res.removedKeys).toEqual(['hf_metadata_version', 'hf_task', 'owner', 'hf_tail']);
     expect(res.keptKeys).toEqual(['keep_me', 'zz_last']);
     const output = read(join(dir, 'out.onnx'));
-    const expected = encode([...fields.filter((f) => f[0] !== 14 || ['keep_me', 'zz_last'].includes((f[2] as Field[])[0]?.[2] as string)), ...Object.entries(props).map(([k, v]) => entry(k, v))]);
+    const kept = parts.filter((p) => !p.metadataProps || ['keep_me', 'zz_last'].includes(p.metadataProps[0]!.key!));
+    const expected = encodeInOrder(...kept, { metadataProps: entriesOf(props) });
     expect(Buffer.from(output).equals(Buffer.from(expected))).toBe(true);
     expectOnlyMetadataChanged(input, output, res, props, (k) => k.startsWith('hf_') || k === 'owner');
     expect(res.outputGraphRange.start).toBeLessThan(res.graphRange.start);
@@ -206,16 +214,20 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     const inputPath = join(dir, 'big.onnx');
     const raw = Buffer.alloc(65 * 1024 * 1024);
     for (let i = 0; i < raw.length; i += 4096) raw[i] = (i / 4096) % 251;
-    const head = encode([[14, 'msg', [[1, 'bytes', 'hf_pipeline_task'], [2, 'bytes', 'old']]], [1, 'varint', 8]]);
-    // pb.encode spreads bytes into an array, so the big tensor is framed here by hand around its raw payload.
-    const small = encode([[2, 'bytes', 'big'], [11, 'msg', valueInfo('x', 1, [4])], [12, 'msg', valueInfo('y', 1, [4])]]);
-    const tensorHead = encode(tensor('W', 2, [raw.length], new Uint8Array(0)).slice(0, -1)); // dims, type, name
-    const rawField = Buffer.concat([Buffer.from([(9 << 3) | 2, ...varintBytes(raw.length)]), raw]);
-    const init = Buffer.concat([Buffer.from([0x2a]), Buffer.from(varintBytes(tensorHead.length + rawField.length)), tensorHead, rawField]);
-    const graphBody = Buffer.concat([small, init]);
-    const graphField = Buffer.concat([Buffer.from([0x3a]), Buffer.from(varintBytes(graphBody.length)), graphBody]);
-    const tail = encode([[8, 'msg', [[1, 'bytes', ''], [2, 'varint', 17]]], [14, 'msg', [[1, 'bytes', 'author'], [2, 'bytes', 'me']]]]);
-    const input = Buffer.concat([head, graphField, tail]);
+    const input = encodeInOrder(
+      { metadataProps: entriesOf({ hf_pipeline_task: 'old' }) },
+      {
+        irVersion: 8,
+        graph: {
+          name: 'big',
+          initializer: [tensor('W', DataType.UINT8, [raw.length], raw)],
+          input: [valueInfo('x', DataType.FLOAT, [4])],
+          output: [valueInfo('y', DataType.FLOAT, [4])],
+        },
+        opsetImport: [{ domain: '', version: 17 }],
+        metadataProps: entriesOf({ author: 'me' }),
+      },
+    );
     writeFileSync(inputPath, input);
     expect((await readOnnxSummary(inputPath)).parameterCount).toBe(raw.length);
 
@@ -284,10 +296,3 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     expect(await run(join(dir, 'iris-logreg.onnx'))).toEqual(await run(join(FIXTURES, 'iris-logreg', 'model.onnx')));
   });
 });
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
-  out.push(n);
-  return out;
-}

@@ -5,31 +5,25 @@ import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { readOnnxMetadata, readOnnxSummary, readOnnxSummaryFromBuffer } from '../../src/onnx/summary.js';
 import { FIXTURES, tempDir } from '../helpers.js';
-import { encode, tensor, valueInfo, varint as pbVarint, type Field } from './pb.js';
+import { DataType, NEWER_TYPES, encodeInOrder, entriesOf, node, onnx, tensor, valueInfo } from './build.js';
+import { lengthDelimited, lengthPrefix } from './pb.js';
 
-const FLOAT = 1;
-const INT64 = 7;
+const { FLOAT, INT64 } = DataType;
 
 function handBuilt(options: { ir?: number; initializerAsInput?: boolean } = {}): Uint8Array {
-  const weights = new Uint8Array(4 * 3 * 2);
-  const graph: Field[] = [
-    [1, 'msg', [[1, 'bytes', 'x'], [1, 'bytes', 'W'], [2, 'bytes', 'y'], [4, 'bytes', 'MatMul']]],
-    [2, 'bytes', 'g'],
-    [5, 'msg', tensor('W', FLOAT, [3, 2], weights)],
-    [5, 'msg', tensor('steps', INT64, [], new Uint8Array(8))],
-    [11, 'msg', valueInfo('x', FLOAT, ['batch', 3])],
-    ...(options.initializerAsInput ? ([[11, 'msg', valueInfo('W', FLOAT, [3, 2])]] as Field[]) : []),
-    [12, 'msg', valueInfo('y', FLOAT, ['batch', -1 as unknown as number])],
-    [99, 'bytes', 'an unknown field is skipped'],
-  ];
-  return encode([
-    [1, 'varint', options.ir ?? 8],
-    [2, 'bytes', 'handmade'],
-    [3, 'bytes', '0.1'],
-    [7, 'msg', graph],
-    [8, 'msg', [[1, 'bytes', ''], [2, 'varint', 17]]],
-    [8, 'msg', [[1, 'bytes', 'ai.onnx.ml'], [2, 'varint', 3]]],
-    [14, 'msg', [[1, 'bytes', 'author'], [2, 'bytes', 'tests']]],
+  const graph = onnx.GraphProto.encode({
+    node: [node('MatMul', ['x', 'W'], ['y'])],
+    name: 'g',
+    initializer: [tensor('W', FLOAT, [3, 2], new Float32Array(6)), tensor('steps', INT64, [], new BigInt64Array(1))],
+    input: [valueInfo('x', FLOAT, ['batch', 3]), ...(options.initializerAsInput ? [valueInfo('W', FLOAT, [3, 2])] : [])],
+    output: [valueInfo('y', FLOAT, ['batch', -1])],
+  }).finish();
+  // Field 99 is not in onnx.proto, so onnx-proto cannot write it: framed by hand to show readers skip unknown fields.
+  const graphWithUnknown = Buffer.concat([graph, lengthDelimited(99, 'an unknown field is skipped')]);
+  return Buffer.concat([
+    encodeInOrder({ irVersion: options.ir ?? 8, producerName: 'handmade', producerVersion: '0.1' }),
+    lengthDelimited(7, graphWithUnknown),
+    encodeInOrder({ opsetImport: [{ domain: '', version: 17 }, { domain: 'ai.onnx.ml', version: 3 }], metadataProps: entriesOf({ author: 'tests' }) }),
   ]);
 }
 
@@ -51,6 +45,26 @@ describe('ONNX summary at the wire level', () => {
     });
     expect(s.inputs).toEqual([{ name: 'x', kind: 'tensor', dtype: 'float32', shape: ['batch', 3] }]);
     expect(s.outputs).toEqual([{ name: 'y', kind: 'tensor', dtype: 'float32', shape: ['batch', -1] }]);
+  });
+
+  it('names the element types added after ONNX 1.10 (float8, int4, ...), and unknown codes by number', () => {
+    const codes = [...Object.values(NEWER_TYPES), 99];
+    const bytes = encodeInOrder({
+      irVersion: 10,
+      graph: {
+        initializer: codes.map((code) => tensor(`t${code}`, code, [2, 3], new Uint8Array(6))),
+        input: [valueInfo('q', NEWER_TYPES.INT4, [4])],
+        output: [valueInfo('r', NEWER_TYPES.FLOAT8E5M2, [])],
+      },
+    });
+    const s = readOnnxSummaryFromBuffer(bytes);
+    expect(s.parameterDtypes).toEqual({
+      float8e4m3fn: 6, float8e4m3fnuz: 6, float8e5m2: 6, float8e5m2fnuz: 6, uint4: 6, int4: 6, float4e2m1: 6, float8e8m0: 6, uint2: 6, int2: 6,
+      type99: 6,
+    });
+    expect(s.parameterCount).toBe(6 * codes.length);
+    expect(s.inputs).toEqual([{ name: 'q', kind: 'tensor', dtype: 'int4', shape: [4] }]);
+    expect(s.outputs).toEqual([{ name: 'r', kind: 'tensor', dtype: 'float8e5m2', shape: [] }]);
   });
 
   it('leaves initializers out of the inputs of IR < 4 models', () => {
@@ -132,20 +146,17 @@ describe('ONNX summary at the wire level', () => {
 describe('ONNX summary of a file over 2 GiB', () => {
   it('reads a 3 GiB model (sparse on disk) without reading its weights', async () => {
     const { openSync, writeSync, ftruncateSync, closeSync } = await import('node:fs');
-    const varint = (n: number): Buffer => Buffer.from(pbVarint(n));
     const n = 3 * 2 ** 28; // float32 elements: 3 GiB of raw data
-    const tensorHead = Buffer.from(encode([[1, 'varint', n], [2, 'varint', FLOAT], [8, 'bytes', 'W']]));
     const rawLen = n * 4;
-    const rawTag = Buffer.concat([varint(9 * 8 + 2), varint(rawLen)]);
+    // onnx-proto writes every part but the 3 GiB payload; only the frames around the payload are written by hand.
+    const tensorHead = onnx.TensorProto.encode({ dims: [n], dataType: FLOAT, name: 'W' }).finish();
+    const rawTag = lengthPrefix(9, rawLen);
     const tensorLen = tensorHead.length + rawTag.length + rawLen;
-    const tail = Buffer.from(encode([
-      [1, 'msg', [[1, 'bytes', 'W'], [2, 'bytes', 'y'], [4, 'bytes', 'Identity']]],
-      [12, 'msg', valueInfo('y', FLOAT, [n])],
-    ]));
-    const initHead = Buffer.concat([varint(5 * 8 + 2), varint(tensorLen), tensorHead, rawTag]);
+    const tail = onnx.GraphProto.encode({ node: [node('Identity', ['W'], ['y'])], output: [valueInfo('y', FLOAT, [n])] }).finish();
+    const initHead = Buffer.concat([lengthPrefix(5, tensorLen), tensorHead, rawTag]);
     const graphLen = initHead.length + rawLen + tail.length;
-    const head = Buffer.concat([Buffer.from(encode([[1, 'varint', 8]])), varint(7 * 8 + 2), varint(graphLen), initHead]);
-    const after = Buffer.from(encode([[8, 'msg', [[1, 'bytes', ''], [2, 'varint', 17]]], [14, 'msg', [[1, 'bytes', 'k'], [2, 'bytes', 'v']]]]));
+    const head = Buffer.concat([encodeInOrder({ irVersion: 8 }), lengthPrefix(7, graphLen), initHead]);
+    const after = encodeInOrder({ opsetImport: [{ domain: '', version: 17 }], metadataProps: entriesOf({ k: 'v' }) });
     const file = join(tempDir(), 'big.onnx');
     const fd = openSync(file, 'w');
     writeSync(fd, head);
