@@ -7,30 +7,32 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { bin, median, opt, root, time, varint, work } from './lib.mjs';
 
 const runs = Number(opt('runs', '5'));
 const python = opt('python', [join(root, '.venv-test', 'bin', 'python'), join(root, 'fixtures', '.venv', 'bin', 'python')].find(existsSync));
 
-// Protobuf by hand: the file is streamed, so every length is computed before any byte is written.
-const field = (num, bytes) => Buffer.concat([varint(num * 8 + 2), varint(bytes.length), bytes]);
-const str = (num, s) => field(num, Buffer.from(s));
-const int = (num, n) => Buffer.concat([varint(num * 8), varint(n)]);
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+// The file is streamed, so the raw payload never sits in memory: onnx-proto encodes every other part, and only the
+// tag and length in front of the graph, the initializer and its raw_data are written here, computed beforehand.
+const lengthPrefix = (num, length) => Buffer.concat([varint(num * 8 + 2), varint(length)]);
 
 /** A valid ONNX model, y = Identity(W), whose single float32 initializer W makes the file `bytes` long (about). */
 function writeBigOnnx(path, bytes) {
   const n = Math.floor(bytes / 4);
-  const tensorHead = Buffer.concat([int(1, n), int(2, 1), str(8, 'W')]);
   const rawLen = n * 4;
-  const tensorLen = tensorHead.length + varint(9 * 8 + 2).length + varint(rawLen).length + rawLen;
-  const node = field(1, Buffer.concat([str(1, 'W'), str(2, 'y'), str(4, 'Identity')]));
-  const shape = field(2, field(1, int(1, n)));
-  const output = field(12, Buffer.concat([str(1, 'y'), field(2, field(1, Buffer.concat([int(1, 1), shape])))]));
-  const graphTail = Buffer.concat([node, str(2, 'big'), output]);
-  const initHead = Buffer.concat([varint(5 * 8 + 2), varint(tensorLen), tensorHead, varint(9 * 8 + 2), varint(rawLen)]);
+  const tensorHead = onnx.TensorProto.encode({ dims: [n], dataType: FLOAT, name: 'W' }).finish();
+  const rawTag = lengthPrefix(9, rawLen);
+  const tensorLen = tensorHead.length + rawTag.length + rawLen;
+  const output = { name: 'y', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimValue: n }] } } } };
+  const graphTail = onnx.GraphProto.encode({ node: [{ input: ['W'], output: ['y'], opType: 'Identity' }], name: 'big', output: [output] }).finish();
+  const initHead = Buffer.concat([lengthPrefix(5, tensorLen), tensorHead, rawTag]);
   const graphLen = initHead.length + rawLen + graphTail.length;
-  const head = Buffer.concat([int(1, 8), str(2, 'bench'), varint(7 * 8 + 2), varint(graphLen), initHead]);
-  const tail = Buffer.concat([graphTail, field(8, Buffer.concat([str(1, ''), int(2, 17)])), field(14, Buffer.concat([str(1, 'author'), str(2, 'bench')]))]);
+  const head = Buffer.concat([onnx.ModelProto.encode({ irVersion: 8, producerName: 'bench' }).finish(), lengthPrefix(7, graphLen), initHead]);
+  const rest = onnx.ModelProto.encode({ opsetImport: [{ domain: '', version: 17 }], metadataProps: [{ key: 'author', value: 'bench' }] }).finish();
+  const tail = Buffer.concat([graphTail, rest]);
   const fd = openSync(path, 'w');
   writeSync(fd, head);
   const chunk = randomBytes(8 << 20);
