@@ -108,7 +108,8 @@ for (let i = 0; i < runs; i++) {
   for (const [cli, times] of [[bin, pullMs], ...(otherBin ? [[otherBin, otherMs]] : [])]) {
     rmSync(home, { recursive: true, force: true });
     await settle();
-    times.push(await timeAsync('node', [cli, 'pull', 'hf:bench/big', '--endpoint', endpoint], { MODELCTL_HOME: home, HF_HOME: join(work, 'hf-empty'), HF_TOKEN: '', ...pullTls }));
+    const env = { MODELCTL_HOME: home, HF_HOME: join(work, 'hf-empty'), HF_TOKEN: '', ...pullTls };
+    times.push(await timeAsync('node', [cli, 'pull', 'hf:bench/big', '--endpoint', endpoint], env));
   }
   rmSync(home, { recursive: true, force: true });
 }
@@ -127,6 +128,7 @@ console.log(`curl -o + sync:  median ${cs.toFixed(0)} ms  (${mibps(cs).toFixed(0
 console.log(`modelctl pull:  median ${p.toFixed(0)} ms  (${mibps(p).toFixed(0)} MiB/s)  runs ${pullMs.map((x) => x.toFixed(0)).join(', ')}`);
 if (otherBin) {
   const o = median(otherMs);
-  console.log(`pull (${otherBin}): median ${o.toFixed(0)} ms  (${mibps(o).toFixed(0)} MiB/s)  runs ${otherMs.map((x) => x.toFixed(0)).join(', ')}; / curl: ${(c / o).toFixed(2)}x`);
+  const list = otherMs.map((x) => x.toFixed(0)).join(', ');
+  console.log(`pull (${otherBin}): median ${o.toFixed(0)} ms  (${mibps(o).toFixed(0)} MiB/s)  runs ${list}; / curl: ${(c / o).toFixed(2)}x`);
 }
 console.log(`pull throughput / curl throughput: ${(c / p).toFixed(2)}x (goal >= 0.8x); / curl + sync: ${(cs / p).toFixed(2)}x`);
