@@ -166,7 +166,8 @@ export class HubServer {
   private readonly scheme: 'http' | 'https';
   constructor(readonly repos: FixtureRepo[], options: { tls?: { key: string; cert: string } } = {}) {
     const tls = options.tls;
-    const serve = (handle: (req: IncomingMessage, res: ServerResponse) => void): Server | TlsServer => (tls ? createTlsServer(tls, handle) : createServer(handle));
+    type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+    const serve = (handle: Handler): Server | TlsServer => (tls ? createTlsServer(tls, handle) : createServer(handle));
     this.scheme = tls ? 'https' : 'http';
     this.hub = serve((req, res) => this.handleHub(req, res));
     this.cdn = serve((req, res) => this.handleCdn(req, res));
