@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { lstat, readFile, readdir, readlink, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, join, posix } from 'node:path';
-import { isCommitId } from './source.js';
+import { isCommitId } from './pull-source.js';
 
 /**
  * The Hugging Face cache as huggingface_hub lays it out, read only:
@@ -11,46 +9,6 @@ import { isCommitId } from './source.js';
  *     snapshots/COMMIT/PATH -> ../../blobs/ETAG   (ETAG: the sha256 for LFS files, the git blob id otherwise)
  * Because blobs are named by content, a file is found for any commit that holds the same content.
  */
-
-const TRUE = new Set(['1', 'on', 'yes', 'true']);
-
-export interface HubSettings {
-  endpoint: string;
-  token: string | undefined;
-  offline: boolean;
-  cacheDir: string;
-}
-
-function hfHome(env: NodeJS.ProcessEnv): string {
-  return env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
-}
-
-export function hubCacheDir(env: NodeJS.ProcessEnv): string {
-  return env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(hfHome(env), 'hub');
-}
-
-/** HF_TOKEN, else the token file `hf auth login` writes ($HF_TOKEN_PATH, default $HF_HOME/token). */
-export function hubToken(env: NodeJS.ProcessEnv): string | undefined {
-  const direct = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
-  if (direct) return direct.trim();
-  try {
-    const saved = readFileSync(env.HF_TOKEN_PATH || join(hfHome(env), 'token'), 'utf8').trim();
-    return saved || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Flags beat the environment; the environment beats the defaults. */
-export function hubSettings(env: NodeJS.ProcessEnv, flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string } = {}): HubSettings {
-  const endpoint = (flags.endpoint || env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
-  return {
-    endpoint,
-    token: flags.token || hubToken(env),
-    offline: flags.offline ?? TRUE.has((env.HF_HUB_OFFLINE ?? '').toLowerCase()),
-    cacheDir: flags.cacheDir ?? hubCacheDir(env),
-  };
-}
 
 export function repoCacheDir(cacheDir: string, repo: string): string {
   return join(cacheDir, `models--${repo.split('/').join('--')}`);

@@ -79,8 +79,12 @@ export function connectionError(err: unknown, ctx: { what: string; endpoint?: st
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const code = cause?.code ?? (err as NodeJS.ErrnoException | undefined)?.code;
   const reason = code ?? (err instanceof Error ? err.message : String(err));
+  // OpenSSL's verification codes (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED, ...) and Node's ERR_TLS_*/ERR_SSL_*.
+  const tls = code !== undefined && /CERT|ERR_TLS_|ERR_SSL_/.test(code);
   return new ModelctlError('NETWORK', `cannot reach ${ctx.endpoint ?? ctx.what}: ${oneLine(reason)}`, {
-    hint: 'check the network (and HF_ENDPOINT or --endpoint); HF_HUB_OFFLINE=1 uses only what is already on this machine',
+    hint: tls
+      ? 'the server\'s TLS certificate was refused; if a proxy or a mirror uses its own certificate authority, point NODE_EXTRA_CA_CERTS at its PEM file'
+      : 'check the network (and HF_ENDPOINT or --endpoint); HF_HUB_OFFLINE=1 uses only what is already on this machine',
     cause: err,
   });
 }

@@ -1,70 +1,17 @@
 import { ModelctlError } from '../errors.js';
-import { fetchHubFiles, type FetchReport, type FileOrigin } from '../hub/fetch-files.js';
-import { hubSettings, snapshotFiles, cachedCommit, type HubSettings } from '../hub/hf-cache.js';
-import { planHubPull, type HubFile, type HubPlan } from '../hub/hf.js';
-import { selectFiles } from '../hub/select.js';
-import { checkRevision, parsePullSource, type PullSource } from '../hub/source.js';
+import { fetchHubFiles, warmHasherFor, type FetchReport } from '../hub/download/index.js';
+import { snapshotFiles, cachedCommit } from '../hub/hf-cache.js';
+import { hubSettings, type HubSettings } from '../hub/hub-settings.js';
+import { planHubPull, type HubFile, type HubPlan } from '../hub/hub-plan.js';
+import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-source.js';
+import { selectFiles } from '../hub/select-files.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkName, checkVersion } from '../registry/names.js';
-import { commitPull, preloadFormats } from './commit.js';
+import { commitPull, preloadFormats } from './inspect-and-commit.js';
+import { transport, type PullOptions, type PullResult } from './options.js';
 
-export interface PullOptions {
-  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, or a folder/file path. */
-  source: string;
-  registry: Registry;
-  revision?: string;
-  include?: string[];
-  exclude?: string[];
-  /** Registry name (default: the repo id, or the file or folder name). */
-  name?: string;
-  /** Version (default: the commit's short sha for the Hub, the next patch otherwise). */
-  version?: string;
-  /** Flags that beat HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and HF_HUB_CACHE. */
-  endpoint?: string;
-  token?: string;
-  offline?: boolean;
-  cacheDir?: string;
-  /** Files downloaded at once (default 4). */
-  concurrency?: number;
-  env?: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
-  signal?: AbortSignal;
-  clock?: () => Date;
-  onProgress?: (event: PullEvent) => void;
-  /** Retry policy of a download (tests shorten the waits). */
-  retries?: number;
-  backoff?: (attempt: number) => number;
-}
-
-export type PullEvent =
-  | { type: 'resolving'; source: string }
-  | { type: 'resolved'; source: string; commit?: string; files: number; bytes: number }
-  | { type: 'bytes'; done: number; total: number }
-  | { type: 'committing' }
-  | { type: 'waiting-for-lock' };
-
-export interface PulledFile {
-  path: string;
-  size: number;
-  /** Where the bytes came from: downloaded, copied from the HF cache, or already in the registry's store. */
-  from: FileOrigin;
-}
-
-export interface PullResult {
-  manifest: Manifest;
-  aliases: string[];
-  /** The version was there already (same commit, same files): nothing was downloaded or written. */
-  upToDate: boolean;
-  files: PulledFile[];
-  /** Bytes received from the network (with retries), and requests that resumed a partial file. */
-  downloadedBytes: number;
-  resumedRequests: number;
-  newBlobs: number;
-  /** Files of another weight format the default selection left out. */
-  skippedWeights: string[];
-  warnings: string[];
-}
+export type { PullEvent, PullOptions, PulledFile, PullResult } from './options.js';
 
 export const SHORT_SHA = 7;
 
@@ -151,7 +98,10 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
   }
   const plan = settings.offline
     ? await offlinePlan(settings, source.repo, revision, o)
-    : await planHubPull({ repo: source.repo, revision, endpoint: settings.endpoint, token: settings.token, ...(o.include ? { include: o.include } : {}), ...(o.exclude ? { exclude: o.exclude } : {}), ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+    : await planHubPull({
+      repo: source.repo, revision, endpoint: settings.endpoint, token: settings.token, onChosen: warmHasherFor,
+      ...(o.include ? { include: o.include } : {}), ...(o.exclude ? { exclude: o.exclude } : {}), ...transport(o), ...(o.signal ? { signal: o.signal } : {}),
+    });
   const version = o.version ?? plan.commit.slice(0, SHORT_SHA);
   const paths = plan.files.map((f) => f.path);
   const there = await existing(o.registry, name, version);
@@ -171,7 +121,7 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
     cacheDir: settings.cacheDir,
     offline: settings.offline,
     concurrency: o.concurrency ?? 4,
-    ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...transport(o),
     ...(o.signal ? { signal: o.signal } : {}),
     onBytes: (n) => {
       done += n;

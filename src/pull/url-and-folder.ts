@@ -2,15 +2,12 @@ import { stat, unlink } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
-import { download } from '../hub/download.js';
-import { copyThroughSink, type FetchedFile } from '../hub/fetch-files.js';
-import { fetchGetter, httpGetter } from '../hub/http-get.js';
-import { redactUrl } from '../hub/source.js';
-import { HashingSink } from '../hub/sink.js';
+import { copyLocalFile, downloadUrl, type FetchedFile } from '../hub/download/index.js';
+import { redactUrl } from '../hub/pull-source.js';
 import { checkName, checkVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
-import { commitPull } from './commit.js';
-import type { PullOptions, PullResult } from './pull.js';
+import { commitPull } from './inspect-and-commit.js';
+import { transport, type PullOptions, type PullResult } from './options.js';
 
 /** A registry name from a file or folder name: "bert-base.onnx" -> "bert-base". */
 function nameFrom(text: string, flagHint: string): string {
@@ -50,37 +47,25 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
   }
   const name = checkName(o.name ?? nameFrom(file, '--name my-model'));
   if (o.version !== undefined) checkVersion(o.version);
-  const layout = o.registry.store.layout;
-  const sink = await HashingSink.create(layout.tmpDir);
-  let fetched: FetchedFile;
-  let stats;
   o.onProgress?.({ type: 'resolving', source: shown });
-  try {
-    let done = 0;
-    let total = 0;
-    stats = await download({
-      url: url.href,
-      headers: {},
-      sink,
-      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(),
-      ctx: { what: shown, tokenGiven: false },
-      ...(o.signal ? { signal: o.signal } : {}),
-      onResponse: (res) => {
-        total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? res.headers.get('content-length') ?? 0);
-        o.onProgress?.({ type: 'resolved', source: shown, files: 1, bytes: total });
-      },
-      onBytes: (n) => {
-        done += n;
-        o.onProgress?.({ type: 'bytes', done, total: Math.max(total, done) });
-      },
-      ...(o.retries !== undefined ? { retries: o.retries } : {}),
-      ...(o.backoff ? { backoff: o.backoff } : {}),
-    });
-    fetched = { path: file, origin: 'network', file: await sink.finish() };
-  } catch (err) {
-    await sink.discard();
-    throw err;
-  }
+  let done = 0;
+  let total = 0;
+  const got = await downloadUrl(url, {
+    tmpDir: o.registry.store.layout.tmpDir,
+    ...transport(o),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onSize: (bytes) => {
+      total = bytes;
+      o.onProgress?.({ type: 'resolved', source: shown, files: 1, bytes: total });
+    },
+    onBytes: (n) => {
+      done += n;
+      o.onProgress?.({ type: 'bytes', done, total: Math.max(total, done) });
+    },
+    ...(o.retries !== undefined ? { retries: o.retries } : {}),
+    ...(o.backoff ? { backoff: o.backoff } : {}),
+  });
+  const fetched: FetchedFile = { path: file, origin: 'network', file: got.file };
   o.onProgress?.({ type: 'committing' });
   const committed = await commitPull({
     registry: o.registry,
@@ -88,12 +73,12 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     ...(o.version !== undefined ? { version: o.version } : {}),
     files: [fetched],
     single: true,
-    source: { kind: 'url', url: shown, sha256: fetched.origin === 'network' ? fetched.file.sha256 : undefined },
+    source: { kind: 'url', url: shown, sha256: got.file.sha256 },
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
   });
-  return result(committed, [fetched], stats.received, stats.resumed);
+  return result(committed, [fetched], got.received, got.resumed);
 }
 
 /** A local file or folder: the files the format reader says belong to the model, hashed as they are copied. */
@@ -110,17 +95,16 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
   let done = 0;
   try {
     for (const f of inspection.files) {
-      const sink = await HashingSink.create(o.registry.store.layout.tmpDir, { size: f.size });
-      try {
-        await copyThroughSink(f.abs, sink, o.signal, (n) => {
+      const file = await copyLocalFile(f.abs, {
+        tmpDir: o.registry.store.layout.tmpDir,
+        size: f.size,
+        ...(o.signal ? { signal: o.signal } : {}),
+        onBytes: (n) => {
           done += n;
           o.onProgress?.({ type: 'bytes', done, total });
-        });
-        fetched.push({ path: f.path, origin: 'local', file: await sink.finish() });
-      } catch (err) {
-        await sink.discard();
-        throw err;
-      }
+        },
+      });
+      fetched.push({ path: f.path, origin: 'local', file });
     }
   } catch (err) {
     await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgv } from '../cli/parse.js';
-import { globToRegExp, selectFiles } from '../../src/hub/select.js';
-import { parsePullSource, redactUrl } from '../../src/hub/source.js';
+import { globToRegExp, selectFiles } from '../../src/hub/select-files.js';
+import { parsePullSource, redactUrl } from '../../src/hub/pull-source.js';
 
 describe('pull: what to take and from where', () => {
   it('takes configs, tokenizer files, ONNX with external data and one weight format by default', () => {

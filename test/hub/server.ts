@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -15,6 +16,7 @@ import type { AddressInfo } from 'node:net';
  *   X-Error-Message, JSON bodies {"error": ...}
  *
  * The CDN is a second server (another origin), as on the real Hub, so that tests can see where a token goes.
+ * Given a key and certificate, both speak HTTPS, as the real ones do.
  */
 
 export interface FixtureFile {
@@ -159,17 +161,22 @@ export class HubServer {
   token = 'hf_testtoken_secret_123';
   url = '';
   cdnUrl = '';
-  private hub: Server;
-  private cdn: Server;
-  constructor(readonly repos: FixtureRepo[]) {
-    this.hub = createServer((req, res) => this.handleHub(req, res));
-    this.cdn = createServer((req, res) => this.handleCdn(req, res));
+  private hub: Server | TlsServer;
+  private cdn: Server | TlsServer;
+  private readonly scheme: 'http' | 'https';
+  constructor(readonly repos: FixtureRepo[], options: { tls?: { key: string; cert: string } } = {}) {
+    const tls = options.tls;
+    type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+    const serve = (handle: Handler): Server | TlsServer => (tls ? createTlsServer(tls, handle) : createServer(handle));
+    this.scheme = tls ? 'https' : 'http';
+    this.hub = serve((req, res) => this.handleHub(req, res));
+    this.cdn = serve((req, res) => this.handleCdn(req, res));
   }
 
   async start(): Promise<this> {
-    const listen = (s: Server) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
-    this.url = `http://127.0.0.1:${await listen(this.hub)}`;
-    this.cdnUrl = `http://127.0.0.1:${await listen(this.cdn)}`;
+    const listen = (s: Server | TlsServer) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+    this.url = `${this.scheme}://127.0.0.1:${await listen(this.hub)}`;
+    this.cdnUrl = `${this.scheme}://127.0.0.1:${await listen(this.cdn)}`;
     return this;
   }
 

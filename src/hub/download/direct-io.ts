@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempName } from '../registry/fsutil.js';
+import { tempName } from '../../registry/fsutil.js';
 
 /**
  * Direct I/O (O_DIRECT) for large downloads on Linux: the slots go from our memory to the disk without being

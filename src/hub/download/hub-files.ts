@@ -1,22 +1,24 @@
-import { open, stat } from 'node:fs/promises';
-import { ModelctlError } from '../errors.js';
-import type { Layout } from '../registry/layout.js';
-import { download, type DownloadStats } from './download.js';
-import { cachedBlob } from './hf-cache.js';
-import { hubFetch, resolveUrl, type HubFile, type HubPlan } from './hf.js';
-import { isAbort } from './http-errors.js';
+import { stat } from 'node:fs/promises';
+import { ModelctlError } from '../../errors.js';
+import type { Layout } from '../../registry/layout.js';
+import type { NodeHttpOptions } from '../fetch-over-node-http.js';
+import { cachedBlob } from '../hf-cache.js';
+import { isAbort } from '../http-errors.js';
+import { hubFetch, resolveUrl, type HubFile, type HubPlan } from '../hub-plan.js';
+import { getWithResume, type DownloadStats } from './get-with-resume.js';
+import { HashingSink, type HashedFile } from './hashing-sink.js';
 import { fetchGetter, httpGetter } from './http-get.js';
-import { claimPartial, newPartial, type PartialKey } from './partial.js';
-import { HashingSink, type SinkResult } from './sink.js';
+import { claimPartial, newPartial, type PartialKey } from './partial-files.js';
+import { copyThroughSink } from './single-file.js';
 
 export type FileOrigin = 'network' | 'hf-cache' | 'local' | 'store';
 
 /** A file of the new version: fresh in tmp/ (placed at commit), or a blob the store already holds. */
 export type FetchedFile =
-  | { path: string; origin: Exclude<FileOrigin, 'store'>; file: SinkResult }
+  | { path: string; origin: Exclude<FileOrigin, 'store'>; file: HashedFile }
   | { path: string; origin: 'store'; sha256: string; size: number };
 
-export interface FetchOptions {
+export interface FetchOptions extends NodeHttpOptions {
   layout: Layout;
   token: string | undefined;
   cacheDir: string;
@@ -42,7 +44,7 @@ function expectation(f: HubFile): { kind: 'sha256' | 'git'; digest: string } {
   return f.lfs ? { kind: 'sha256', digest: f.lfs.oid } : { kind: 'git', digest: f.oid };
 }
 
-export function verify(f: { path: string; size: number }, expected: { kind: 'sha256' | 'git'; digest: string }, got: SinkResult, where: string): void {
+function verify(f: { path: string; size: number }, expected: { kind: 'sha256' | 'git'; digest: string }, got: HashedFile, where: string): void {
   const actual = expected.kind === 'sha256' ? got.sha256 : got.gitOid;
   if (got.size !== f.size || actual !== expected.digest) {
     const what = got.size !== f.size ? `${got.size} bytes instead of ${f.size}` : `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
@@ -50,25 +52,6 @@ export function verify(f: { path: string; size: number }, expected: { kind: 'sha
       hint: where === 'the HF cache' ? 'the cached copy is damaged: delete it from the HF cache (hf cache delete) and pull again' : 'the download was corrupted or the server sent other content than it listed; pull again',
       details: { file: f.path, expected: expected.digest, actual: actual ?? null },
     });
-  }
-}
-
-/** Copies a local file through a sink (hashing it on the way) into the registry's tmp folder. */
-export async function copyThroughSink(src: string, sink: HashingSink, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<void> {
-  const fh = await open(src, 'r');
-  try {
-    // The sink copies what it is given, so one buffer serves the whole file.
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      const pending = sink.write(buffer.subarray(0, bytesRead));
-      if (pending) await pending;
-      onBytes?.(bytesRead);
-    }
-  } finally {
-    await fh.close();
   }
 }
 
@@ -110,10 +93,13 @@ async function pool<T>(items: T[], limit: number, work: (item: T, signal: AbortS
  * Hub. Every file is verified before it counts; on any failure every temporary file is removed.
  */
 export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promise<FetchReport> {
-  // File bytes go through node:http unless a fetch was injected; the token goes to the endpoint's origin only.
+  // File bytes go through node:http(s) unless a fetch was injected; the token goes to the endpoint's origin only.
   const get = options.fetch
     ? fetchGetter(hubFetch({ endpoint: plan.endpoint, token: options.token, fetch: options.fetch }).fetch)
-    : httpGetter(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {});
+    : httpGetter({
+      ...(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {}),
+      ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
+    });
   const results = new Map<string, FetchedFile>();
   const sinks: HashingSink[] = [];
   const report = { downloaded: 0, requests: 0, resumed: 0 };
@@ -146,7 +132,7 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
     const sink = await HashingSink.create(options.layout.tmpDir, { ...gitSize, size: f.size, partial });
     sinks.push(sink);
     if (partial.bytes > 0) options.onBytes?.(sink.size);
-    const stats: DownloadStats = await download({
+    const stats: DownloadStats = await getWithResume({
       url: resolveUrl(plan, f.path),
       headers: {},
       size: f.size,

@@ -1,12 +1,14 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 
 /**
- * A `fetch` for the Hub client's small JSON requests (listing, paths-info, the HEAD that learns the commit), made
- * over node:http(s). Node's own fetch (undici) costs a short command dearly: its first request loads undici and
- * compiles its WebAssembly HTTP parser, about 100 ms of wall time, and V8 then optimises that parser on the other
- * core while the download runs (bench/RESULTS.md, pull). Responses are real `Response` objects; what this cannot
- * send itself (a `Request` object, a streamed body) goes to the global fetch.
+ * pull's one HTTP transport, node:http(s), in two shapes: `sendRequest` (one request, the response as node's
+ * IncomingMessage: what file bytes are read through, download/http-get.ts) and a `fetch` built on it for the Hub
+ * client's small JSON requests (listing, paths-info, the HEAD that learns the commit). Node's own fetch (undici)
+ * costs a short command dearly: its first request loads undici and compiles its WebAssembly HTTP parser, about
+ * 100 ms of wall time, and V8 then optimises that parser on the other core while the download runs
+ * (bench/RESULTS.md, pull). Responses are real `Response` objects; what this cannot send itself (a `Request`
+ * object, a streamed body) goes to the global fetch.
  */
 
 const MAX_REDIRECTS = 20;
@@ -17,32 +19,47 @@ export const REDIRECT = new Set([301, 302, 303, 307, 308]);
 
 type Body = string | Uint8Array | URLSearchParams | undefined;
 
+export interface NodeHttpOptions {
+  /**
+   * The agent for https: URLs, e.g. one that trusts a private CA (`new https.Agent({ ca })`). Default: Node's
+   * global agent, whose trusted certificates NODE_EXTRA_CA_CERTS extends.
+   */
+  httpsAgent?: HttpsAgent;
+}
+
 function sendable(body: unknown): body is Body {
   return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || body instanceof URLSearchParams;
+}
+
+export interface SendOptions extends NodeHttpOptions {
+  payload?: string | Uint8Array;
+  signal?: AbortSignal;
 }
 
 /**
  * One request over node:http(s), without following redirects: resolves with the response once its headers are
  * in, rejects with the system error (ETIMEDOUT after IDLE_MS without a byte).
  */
-export function sendRequest(url: URL, method: string, headers: Record<string, string>, payload?: string | Uint8Array, signal?: AbortSignal): Promise<IncomingMessage> {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+export function sendRequest(url: URL, method: string, headers: Record<string, string>, o: SendOptions = {}): Promise<IncomingMessage> {
+  const tls = url.protocol === 'https:';
+  const send = tls ? httpsRequest : httpRequest;
+  const agent = tls && o.httpsAgent ? { agent: o.httpsAgent } : {};
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers, ...(signal ? { signal } : {}) }, resolve);
+    const req = send(url, { method, headers, ...agent, ...(o.signal ? { signal: o.signal } : {}) }, resolve);
     req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
-    req.end(payload);
+    req.end(o.payload);
   });
 }
 
-function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined, options: NodeHttpOptions): Promise<IncomingMessage> {
   const flat: Record<string, string> = {};
   headers.forEach((value, name) => (flat[name] = value));
   const payload = body instanceof URLSearchParams ? body.toString() : body;
   if (body instanceof URLSearchParams && !headers.has('content-type')) flat['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
   if (payload !== undefined) flat['content-length'] = String(Buffer.byteLength(payload));
   // As fetch fails: with the signal's reason when aborted, else a TypeError whose cause holds the system error.
-  return sendRequest(url, method, flat, payload, signal).catch((err: unknown) => {
+  return sendRequest(url, method, flat, { ...options, ...(payload !== undefined ? { payload } : {}), ...(signal ? { signal } : {}) }).catch((err: unknown) => {
     throw signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err });
   });
 }
@@ -90,7 +107,14 @@ function toResponse(res: IncomingMessage, method: string, url: URL, signal: Abor
 }
 
 /** `fetch(input, init)` over node:http(s): methods, headers, string/bytes/form bodies, redirects, abort signals. */
-export const nodeFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+export function fetchOverNodeHttp(options: NodeHttpOptions = {}): typeof fetch {
+  return ((input: string | URL | Request, init?: RequestInit) => fetchOnce(options, input, init)) as typeof fetch;
+}
+
+/** The fetch over node:http(s) with Node's global agents. */
+export const nodeFetch = fetchOverNodeHttp();
+
+async function fetchOnce(options: NodeHttpOptions, input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   if (typeof input !== 'string' && !(input instanceof URL)) return globalThis.fetch(input, init);
   if (!sendable(init.body)) return globalThis.fetch(input, init);
   let url = new URL(input);
@@ -101,7 +125,7 @@ export const nodeFetch = (async (input: string | URL | Request, init: RequestIni
   for (let hops = 0; ; hops++) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) });
     signal?.throwIfAborted();
-    const res = await once(url, method, headers, body, signal);
+    const res = await once(url, method, headers, body, signal, options);
     const location = res.headers.location;
     const follow = REDIRECT.has(res.statusCode ?? 0) && location !== undefined && (init.redirect ?? 'follow') !== 'manual';
     if (!follow) return toResponse(res, method, url, signal);
@@ -121,4 +145,4 @@ export const nodeFetch = (async (input: string | URL | Request, init: RequestIni
     }
     url = next;
   }
-}) as typeof fetch;
+}

@@ -1,8 +1,7 @@
-import { ModelctlError } from '../errors.js';
-import { connectionError, failureError, httpFailure, isAbort, type FailureContext } from './http-errors.js';
+import { ModelctlError } from '../../errors.js';
+import { connectionError, failureError, httpFailure, isAbort, type FailureContext } from '../http-errors.js';
+import type { HashingSink } from './hashing-sink.js';
 import type { BodyResponse, Getter } from './http-get.js';
-import type { BodyTarget } from './raw-http.js';
-import type { HashingSink } from './sink.js';
 
 export interface DownloadRequest {
   url: string;
@@ -61,27 +60,12 @@ function tooLarge(req: DownloadRequest, total: number): ModelctlError {
   });
 }
 
-/** The sink as a target a socket reads into directly, with the same checks and progress as the chunk loop. */
-function into(sink: HashingSink, total: number | undefined, req: DownloadRequest, stats: DownloadStats): BodyTarget {
-  return {
-    space: () => sink.space(),
-    commit: (n) => {
-      const go = sink.commit(n);
-      stats.received += n;
-      req.onBytes?.(n);
-      if (total !== undefined && sink.size > total) throw tooLarge(req, total);
-      return go;
-    },
-    ready: () => sink.ready(),
-  };
-}
-
 /**
  * Downloads into `sink`. A connection cut mid-body (or a server error) is retried with `Range: bytes=N-` from the
  * bytes already written and hashed, so a resumed file costs only what was missing. A server that ignores the
  * range and sends 200 is followed from the start again.
  */
-export async function download(req: DownloadRequest): Promise<DownloadStats> {
+export async function getWithResume(req: DownloadRequest): Promise<DownloadStats> {
   const { sink, signal } = req;
   const retries = req.retries ?? 5;
   const backoff = req.backoff ?? defaultBackoff;
@@ -134,11 +118,8 @@ export async function download(req: DownloadRequest): Promise<DownloadStats> {
     }
     const before = sink.size;
     try {
-      if (res.pump) {
-        await res.pump(into(sink, total, req, stats));
-      } else if (!res.body) {
-        throw new Error('empty body');
-      } else for await (const chunk of res.body) {
+      if (!res.body) throw new Error('empty body');
+      for await (const chunk of res.body) {
         stats.received += chunk.length;
         const pending = sink.write(chunk);
         if (pending) await pending;

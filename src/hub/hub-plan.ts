@@ -1,10 +1,14 @@
 import { HubApiError, listFiles, pathsInfo } from '@huggingface/hub';
 import { ModelctlError } from '../errors.js';
+import { fetchOverNodeHttp, type NodeHttpOptions } from './fetch-over-node-http.js';
 import { connectionError, failureError, httpFailure, type FailureContext, type HttpFailure } from './http-errors.js';
-import { selectFiles } from './select.js';
-import { isCommitId } from './source.js';
-import { nodeFetch } from './node-fetch.js';
-import { warmHasherFor } from './hasher.js';
+import { isCommitId } from './pull-source.js';
+import { selectFiles } from './select-files.js';
+
+/**
+ * What a Hub pull will download: the repo listed through @huggingface/hub at the revision, the files chosen, the
+ * commit the revision means, and each file's size and checksum at that commit.
+ */
 
 /** A file of a Hub repo at one commit, with what its content must hash to. */
 export interface HubFile {
@@ -25,20 +29,21 @@ export interface HubPlan {
   skippedWeights: string[];
 }
 
-export interface HubClientOptions {
+export interface HubClientOptions extends NodeHttpOptions {
   endpoint: string;
   token: string | undefined;
+  /** Replaces the fetch over node:http(s) (tests, library users with their own HTTP stack). */
   fetch?: typeof fetch;
   signal?: AbortSignal;
 }
 
 /**
- * The fetch handed to @huggingface/hub and used for downloads: adds the token only for requests to the endpoint's
- * own origin (a redirect to a CDN never carries it), and remembers the Hub's X-Error-Code of a failed response,
- * which the library's error drops.
+ * The fetch handed to @huggingface/hub (and to downloads, when a fetch was injected): adds the token only for
+ * requests to the endpoint's own origin (a redirect to a CDN never carries it), and remembers the Hub's
+ * X-Error-Code of a failed response, which the library's error drops.
  */
 export function hubFetch(options: HubClientOptions): { fetch: typeof fetch; lastFailure: () => HttpFailure | undefined } {
-  const base = options.fetch ?? nodeFetch;
+  const base = options.fetch ?? fetchOverNodeHttp(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {});
   const origin = new URL(options.endpoint).origin;
   let failure: HttpFailure | undefined;
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -95,7 +100,14 @@ async function resolveCommit(client: ReturnType<typeof hubFetch>, options: HubCl
  * two versions of the repo.
  */
 export async function planHubPull(
-  options: HubClientOptions & { repo: string; revision: string; include?: string[]; exclude?: string[] },
+  options: HubClientOptions & {
+    repo: string;
+    revision: string;
+    include?: string[];
+    exclude?: string[];
+    /** Called once the files are chosen, with the largest one's size, while two requests are still to come. */
+    onChosen?: (largest: number) => void;
+  },
 ): Promise<HubPlan> {
   const client = hubFetch(options);
   const { repo, revision } = options;
@@ -117,7 +129,7 @@ export async function planHubPull(
     });
   }
   const chosen = new Set(selected);
-  warmHasherFor(listed.reduce((max, f) => (chosen.has(f.path) && f.size > max ? f.size : max), 0));
+  options.onChosen?.(listed.reduce((max, f) => (chosen.has(f.path) && f.size > max ? f.size : max), 0));
   const commit = isCommitId(revision) ? revision : await resolveCommit(client, options, repo, revision, selected[0] as string, ctx);
   let infos: HubFile[];
   try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCK_HOST, pidAlive } from '../registry/lock.js';
+import { LOCK_HOST, pidAlive } from '../../registry/lock.js';
 
 /**
  * Partial downloads that survive the process. A Hub file is downloaded into the registry's tmp folder under a name

@@ -1,7 +1,7 @@
 import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import type { FetchedFile } from '../hub/fetch-files.js';
+import type { FetchedFile } from '../hub/download/index.js';
 import { commitVersion, type NewFile } from '../registry/commit.js';
 import { buildMetadata } from '../registry/inspection-metadata.js';
 import { tempName } from '../registry/fsutil.js';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listFiles, pathsInfo } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeFetch } from '../../src/hub/node-fetch.js';
+import { nodeFetch } from '../../src/hub/fetch-over-node-http.js';
 import { HubServer } from './server.js';
 import { bertRepo } from './fixtures.js';
 

@@ -1,18 +1,17 @@
-import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempName } from '../registry/fsutil.js';
-import type { IngestedFile } from '../registry/blobs.js';
+import { tempName } from '../../registry/fsutil.js';
+import type { IngestedFile } from '../../registry/blobs.js';
 import { DIRECT_ALIGN, DirectFile } from './direct-io.js';
 import { hasherFor, type Hasher } from './hasher.js';
-import { recordPartial, type PartialFile } from './partial.js';
+import { recordPartial, type PartialFile } from './partial-files.js';
 
 /** Bytes are gathered into slots of this size: one write(2) and one hash step each, not one per ~64 KiB chunk. */
 const SLOT = 4 * 1024 * 1024;
 /** The size of one pwrite(2) (see writePieces). */
 const WRITE_PIECE = 64 * 1024;
-/** Slots in flight (being hashed) while the next one fills from the socket. */
+/** Slots per file: one fills from the socket while the others are written and hashed. */
 const SLOTS = 4;
 /**
  * A large file is flushed to disk in the background every this many bytes, while the download goes on: the fsync
@@ -22,7 +21,8 @@ const EARLY_SYNC = 128 * 1024 * 1024;
 /** A resumable file also records its flushed length at least this often (what a killed pull leaves usable). */
 const CHECKPOINT_MS = 1000;
 
-export interface SinkResult extends IngestedFile {
+/** A file the sink finished: in the registry's tmp folder, flushed to disk, with its digests. */
+export interface HashedFile extends IngestedFile {
   /** The git blob id (sha1 of "blob SIZE\0" + content), when the sink was asked for it. */
   gitOid?: string;
 }
@@ -118,51 +118,12 @@ export class HashingSink {
     const buf = direct ?? (this.hasher.shared ? Buffer.from(new SharedArrayBuffer(want)) : Buffer.allocUnsafeSlow(want));
     const slot = { buf, busy: undefined, aligned: direct !== undefined };
     this.slots.push(slot);
-    if (this.slots.length > SLOTS) this.direct?.doneProbing();
+    if (this.slots.length >= SLOTS) this.direct?.doneProbing();
     return slot;
   }
 
-  private freeSlot(max = SLOTS): Slot | undefined {
-    return this.slots.find((s) => !s.busy) ?? (this.slots.length < max ? this.newSlot() : undefined);
-  }
-
-  private busySlots(): number {
-    let n = 0;
-    for (const s of this.slots) if (s.busy) n++;
-    return n;
-  }
-
-  /**
-   * The free part of the slot being filled, for a reader that writes into it directly (a socket's `onread`). One
-   * slot more than SLOTS exists for this: a reader stops (`commit` says false) while SLOTS are in flight, so the
-   * memory it was last handed stays ours, unused, until it goes on.
-   */
-  space(): Buffer {
-    if (this.failed) throw this.failed;
-    let cur = this.cur;
-    if (!cur) {
-      const slot = this.freeSlot(SLOTS + 1);
-      if (!slot) throw new Error('no free slot: the reader did not wait for ready()');
-      cur = this.takeSlot(slot);
-    }
-    return cur.buf.subarray(this.fill);
-  }
-
-  /** `n` bytes were read into the last `space()`. False: wait for `ready()` before reading on. */
-  commit(n: number): boolean {
-    if (this.failed) throw this.failed;
-    const slot = this.cur as Slot;
-    this.size += n;
-    this.fill += n;
-    if (this.fill === slot.buf.length) this.dispatch();
-    else if (this.options.partial && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.checkpointDispatch();
-    return this.busySlots() < SLOTS;
-  }
-
-  /** Settles once fewer than SLOTS slots are in flight. */
-  async ready(): Promise<void> {
-    while (this.busySlots() >= SLOTS) await Promise.race(this.slots.filter((s) => s.busy).map((s) => s.busy));
-    if (this.failed) throw this.failed;
+  private freeSlot(): Slot | undefined {
+    return this.slots.find((s) => !s.busy) ?? (this.slots.length < SLOTS ? this.newSlot() : undefined);
   }
 
   /** Takes a chunk (copied; the caller may reuse it once the returned promise, if any, settles). */
@@ -226,8 +187,13 @@ export class HashingSink {
   /** Dispatches whatever is held: the slot being filled and bytes a checkpoint held back. */
   private async flushTail(): Promise<void> {
     if (this.carry && !this.cur) {
-      await this.ready();
-      this.takeSlot(this.freeSlot(SLOTS + 1) as Slot);
+      let slot = this.freeSlot();
+      while (!slot) {
+        await Promise.race(this.slots.map((s) => s.busy));
+        if (this.failed) throw this.failed;
+        slot = this.freeSlot();
+      }
+      this.takeSlot(slot);
     }
     if (this.fill > 0) this.dispatch();
   }
@@ -318,7 +284,6 @@ export class HashingSink {
     }
   }
 
-
   private async closeDirect(): Promise<void> {
     const direct = this.direct;
     this.direct = undefined;
@@ -338,7 +303,7 @@ export class HashingSink {
   }
 
   /** Flushes, fsyncs and closes: the result can go to the store as it is. */
-  async finish(): Promise<SinkResult> {
+  async finish(): Promise<HashedFile> {
     await this.flushTail();
     await this.drain();
     const fh = this.fh as FileHandle;
@@ -385,9 +350,4 @@ export class HashingSink {
     await unlink(this.tmpPath).catch(() => {});
     if (this.options.partial) await unlink(this.options.partial.sidecarPath).catch(() => {});
   }
-}
-
-/** The git blob id of a buffer: sha1("blob SIZE\0" + content). */
-export function gitBlobId(content: Uint8Array): string {
-  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }

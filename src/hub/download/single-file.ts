@@ -1,0 +1,88 @@
+import { open } from 'node:fs/promises';
+import type { NodeHttpOptions } from '../fetch-over-node-http.js';
+import { redactUrl } from '../pull-source.js';
+import { getWithResume } from './get-with-resume.js';
+import { HashingSink, type HashedFile } from './hashing-sink.js';
+import { fetchGetter, httpGetter, type BodyResponse } from './http-get.js';
+
+/** Copies a local file through a sink (hashing it on the way) into the registry's tmp folder. */
+export async function copyThroughSink(src: string, sink: HashingSink, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<void> {
+  const fh = await open(src, 'r');
+  try {
+    // The sink copies what it is given, so one buffer serves the whole file.
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const pending = sink.write(buffer.subarray(0, bytesRead));
+      if (pending) await pending;
+      onBytes?.(bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface LocalCopyOptions {
+  tmpDir: string;
+  size?: number;
+  signal?: AbortSignal;
+  onBytes?: (delta: number) => void;
+}
+
+/** A local file copied into `tmpDir`, hashed on the way; nothing is left behind when it fails. */
+export async function copyLocalFile(src: string, o: LocalCopyOptions): Promise<HashedFile> {
+  const sink = await HashingSink.create(o.tmpDir, o.size !== undefined ? { size: o.size } : {});
+  try {
+    await copyThroughSink(src, sink, o.signal, o.onBytes);
+    return await sink.finish();
+  } catch (err) {
+    await sink.discard();
+    throw err;
+  }
+}
+
+/** The whole file's size as a response announces it: after the slash of Content-Range, else Content-Length. */
+function announcedSize(res: BodyResponse): number {
+  return Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? res.headers.get('content-length') ?? 0);
+}
+
+export interface UrlDownloadOptions extends NodeHttpOptions {
+  tmpDir: string;
+  /** Replaces node:http(s) (tests, library users with their own HTTP stack). */
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  /** The size the server announced, on each response (a resumed one too). */
+  onSize?: (bytes: number) => void;
+  onBytes?: (delta: number) => void;
+  retries?: number;
+  backoff?: (attempt: number) => number;
+}
+
+/**
+ * One file from a plain http(s) URL into `tmpDir`, hashed on the way, resumed with Range requests after a cut
+ * connection, checked against the length the server announced. Not resumable across processes: without a
+ * checksum known in advance there is nothing to recognise a partial file by.
+ */
+export async function downloadUrl(url: URL, o: UrlDownloadOptions): Promise<{ file: HashedFile; received: number; resumed: number }> {
+  const sink = await HashingSink.create(o.tmpDir);
+  try {
+    const stats = await getWithResume({
+      url: url.href,
+      headers: {},
+      sink,
+      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}),
+      ctx: { what: redactUrl(url), tokenGiven: false },
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onSize ? { onResponse: (res) => o.onSize?.(announcedSize(res)) } : {}),
+      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+      ...(o.retries !== undefined ? { retries: o.retries } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+    });
+    return { file: await sink.finish(), received: stats.received, resumed: stats.resumed };
+  } catch (err) {
+    await sink.discard();
+    throw err;
+  }
+}
