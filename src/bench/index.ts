@@ -103,18 +103,30 @@ async function e2eInputs(task: string, options: BenchOptions): Promise<Omit<E2EI
   const images = files.filter((f) => IMAGE_FILE.test(f));
   if (images.length > 0 && images.length < files.length) throw new ModelctlError('USAGE', '--file: give texts or images, not both');
   const others = images.length === 0 && files.length > 0;
-  if (isImageTask(task) && (options.e2eTexts || others)) throw new ModelctlError('USAGE', `--e2e on an ${task} model reads image files, not texts`, { hint: 'give --file IMAGE (repeatable)' });
-  if (!isImageTask(task) && images.length > 0) throw new ModelctlError('USAGE', `--e2e on a ${task} model does not read images`, { hint: task.startsWith('tabular-') ? 'give --file rows.csv' : 'give --file texts.txt, one text per line' });
-  if (task === 'question-answering' && (options.e2eTexts || others)) throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+  if (isImageTask(task) && (options.e2eTexts || others)) {
+    throw new ModelctlError('USAGE', `--e2e on an ${task} model reads image files, not texts`, { hint: 'give --file IMAGE (repeatable)' });
+  }
+  if (!isImageTask(task) && images.length > 0) {
+    throw new ModelctlError('USAGE', `--e2e on a ${task} model does not read images`, {
+      hint: task.startsWith('tabular-') ? 'give --file rows.csv' : 'give --file texts.txt, one text per line',
+    });
+  }
+  if (task === 'question-answering' && (options.e2eTexts || others)) {
+    throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+  }
   if (images.length > 0) return { images };
   const kind = inputKind(task);
   // The files are read as predict reads them; a task bench --e2e does not time is refused later, whatever its files.
   const read: PredictInput[] = kind === 'texts' || kind === 'rows' ? await Promise.all(files.map((file) => readInput({ file }, kind))) : [];
   if (kind === 'rows') {
     const tables = read.flatMap((r) => (r.kind === 'rows' ? [r] : []));
-    if (tables.length < read.length) throw new ModelctlError('USAGE', `--e2e on a ${task} model reads rows`, { hint: 'give --file rows.csv (with a header) or rows.jsonl' });
+    if (tables.length < read.length) {
+      throw new ModelctlError('USAGE', `--e2e on a ${task} model reads rows`, { hint: 'give --file rows.csv (with a header) or rows.jsonl' });
+    }
     const columns = tables[0]?.columns;
-    if (tables.some((t) => t.columns?.join(',') !== columns?.join(','))) throw new ModelctlError('USAGE', '--file: the row files have different columns', { hint: 'give files with one header' });
+    if (tables.some((t) => t.columns?.join(',') !== columns?.join(','))) {
+      throw new ModelctlError('USAGE', '--file: the row files have different columns', { hint: 'give files with one header' });
+    }
     if (tables.length > 0) return { rows: { rows: tables.flatMap((t) => t.rows), ...(columns ? { columns } : {}) } };
     return options.e2eTexts ? { rows: { rows: options.e2eTexts.map((t) => t.split(',').map((v) => v.trim())) } } : {};
   }

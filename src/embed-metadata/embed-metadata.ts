@@ -166,7 +166,8 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
   const summary = await readOnnxSummary(blob).catch((err: unknown) => {
     throw (err as ModelctlError).code === 'PATH_NOT_FOUND' ? gone(parent) : err;
   });
-  const { gathered, task, features } = await collect(options, { read: versionReader(registry.store.layout, parent, (err) => (isEnoent(err) ? gone(parent) : err)), where: `${parent.name}:${parent.version}` }, summary);
+  const read = versionReader(registry.store.layout, parent, (err) => (isEnoent(err) ? gone(parent) : err));
+  const { gathered, task, features } = await collect(options, { read, where: `${parent.name}:${parent.version}` }, summary);
   await mkdir(layout.tmpDir, { recursive: true });
   const tmp = join(layout.tmpDir, tempName('embed'));
   try {

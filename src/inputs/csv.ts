@@ -30,11 +30,47 @@ function refused(err: CsvError, where: string, line: number): ModelctlError {
       hint: 'quote the whole field and write a quote inside it as "": "say ""hi"" twice"',
     });
   }
-  return new ModelctlError('INVALID_INPUT', `${where} line ${line} is not valid CSV (${err.code})`, { hint: 'quote fields that hold commas, quotes or line breaks: "a, b"' });
+  return new ModelctlError('INVALID_INPUT', `${where} line ${line} is not valid CSV (${err.code})`, {
+    hint: 'quote fields that hold commas, quotes or line breaks: "a, b"',
+  });
 }
 
 function unclosed(where: string, line: number): ModelctlError {
-  return new ModelctlError('INVALID_INPUT', `${where} line ${line} opens a quoted field that is never closed`, { hint: 'close it with a double quote; write a quote inside a field as ""' });
+  return new ModelctlError('INVALID_INPUT', `${where} line ${line} opens a quoted field that is never closed`, {
+    hint: 'close it with a double quote; write a quote inside a field as ""',
+  });
+}
+
+function newlines(fields: string[]): number {
+  let n = 0;
+  for (const f of fields) for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * The common case, a batch csv-parse reads to its end: each record starts on the next line that is not blank and
+ * spans as many more lines as its quoted fields hold line breaks (the lines were joined with \n alone). Undefined
+ * when csv-parse stops on an error or a quote still open: parseLines then asks it record by record.
+ */
+function parseWhole(lines: Line[]): CsvRecord[] | undefined {
+  let rows: string[][];
+  try {
+    rows = parse(lines.map((l) => l.text).join('\n'), OPTIONS);
+  } catch (err) {
+    if (err instanceof CsvError) return undefined;
+    throw err;
+  }
+  const out: CsvRecord[] = [];
+  let next = 0;
+  for (const fields of rows) {
+    while (next < lines.length && isBlank(lines[next] as Line)) next++;
+    const first = lines[next];
+    // A record csv-parse saw where the lines say there is none: let the slower path number them.
+    if (!first) return undefined;
+    out.push({ line: first.line, value: fields });
+    next += 1 + newlines(fields);
+  }
+  return out;
 }
 
 /**
@@ -42,6 +78,11 @@ function unclosed(where: string, line: number): ModelctlError {
  * line of a record still open at the end (a quote not closed yet), or lines.length.
  */
 function parseLines(lines: Line[], where: string, out: CsvRecord[]): number {
+  const whole = parseWhole(lines);
+  if (whole) {
+    for (const r of whole) out.push(r);
+    return lines.length;
+  }
   let from = 0;
   while (from < lines.length) {
     const part = from === 0 ? lines : lines.slice(from);
@@ -123,8 +164,14 @@ function checkHeader(columns: string[], where: string, line: number): void {
   }
   const seen = new Set<string>();
   columns.forEach((name, i) => {
-    if (name === '') throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: column ${i + 1} of the header has no name`, { hint: 'the header line names every column' });
-    if (seen.has(name)) throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: the header names column "${name}" twice`, { hint: 'give every column its own name' });
+    if (name === '') {
+      throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: column ${i + 1} of the header has no name`, {
+        hint: 'the header line names every column',
+      });
+    }
+    if (seen.has(name)) {
+      throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: the header names column "${name}" twice`, { hint: 'give every column its own name' });
+    }
     seen.add(name);
   });
 }

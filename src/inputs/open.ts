@@ -63,7 +63,9 @@ function tableFromJson(value: unknown, where: string): PredictInput {
   if (value && typeof value === 'object') {
     return Object.values(value).every(isScalar) ? { kind: 'rows', rows: [value as Row] } : { kind: 'tensors', tensors: value as Record<string, unknown> };
   }
-  throw new ModelctlError('INVALID_INPUT', 'the input JSON must be an object or an array', { hint: '--input \'[[5.1, 3.5, 1.4, 0.2]]\' or \'{"NAME": [[...]]}\'' });
+  throw new ModelctlError('INVALID_INPUT', 'the input JSON must be an object or an array', {
+    hint: '--input \'[[5.1, 3.5, 1.4, 0.2]]\' or \'{"NAME": [[...]]}\'',
+  });
 }
 
 /** Values given as 5.1,3.5,1.4,0.2: one row each. */
@@ -107,7 +109,9 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     unreadable: { as: 'input', hint: 'use .csv (with a header), .jsonl, .json or .npy' },
     stdin: 'csv',
     record(value: unknown, at: string): Row {
-      if (value === null || typeof value !== 'object') throw new ModelctlError('INVALID_INPUT', `${at} is not a row`, { hint: 'one row per line: [5.1, 3.5, ...] or {"feature": value, ...}' });
+      if (value === null || typeof value !== 'object') {
+        throw new ModelctlError('INVALID_INPUT', `${at} is not a row`, { hint: 'one row per line: [5.1, 3.5, ...] or {"feature": value, ...}' });
+      }
       return value as Row;
     },
     document: tableFromJson,
@@ -119,14 +123,20 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     files: { ...JSON_FILES, '.npy': 'npy' },
     unreadable: { as: 'input', hint: 'use .jsonl, .json or .npy' },
     record(value: unknown, at: string): Record<string, unknown> {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ModelctlError('INVALID_INPUT', `${at} is not an object of named tensors`, { hint: '{"NAME": [[...]]} per line' });
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new ModelctlError('INVALID_INPUT', `${at} is not an object of named tensors`, { hint: '{"NAME": [[...]]} per line' });
+      }
       return value as Record<string, unknown>;
     },
     document: tableFromJson,
     values: rowsFromValues,
     batch(items: Array<Record<string, unknown>>) {
       // Named tensors are one run each: a stream runs its records one at a time.
-      if (items.length !== 1) throw new ModelctlError('INVALID_INPUT', `${items.length} sets of named tensors given; a run takes one`, { hint: 'stream them: modelctl predict MODEL --file FILE.jsonl' });
+      if (items.length !== 1) {
+        throw new ModelctlError('INVALID_INPUT', `${items.length} sets of named tensors given; a run takes one`, {
+          hint: 'stream them: modelctl predict MODEL --file FILE.jsonl',
+        });
+      }
       return { kind: 'tensors', tensors: items[0] as Record<string, unknown> };
     },
   },
@@ -148,12 +158,16 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     files: JSON_FILES,
     unreadable: { as: 'questions', hint: 'use .jsonl ({"question": "...", "context": "..."} per line) or .json' },
     record(value: unknown, at: string): QuestionContext {
-      if (Array.isArray(value)) throw new ModelctlError('INVALID_INPUT', `${at} is not one question`, { hint: 'one {"question": "...", "context": "..."} per line' });
+      if (Array.isArray(value)) {
+        throw new ModelctlError('INVALID_INPUT', `${at} is not one question`, { hint: 'one {"question": "...", "context": "..."} per line' });
+      }
       return pairsFromJson(value, at)[0] as QuestionContext;
     },
     document: (value, where) => ({ kind: 'questions', pairs: pairsFromJson(value, where) }),
     values() {
-      throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', { hint: 'give {"question": "...", "context": "..."}' });
+      throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', {
+        hint: 'give {"question": "...", "context": "..."}',
+      });
     },
     batch: (pairs: QuestionContext[]) => ({ kind: 'questions', pairs }),
   },
@@ -292,10 +306,13 @@ async function wholeStdin(text: string, kind: InputKind): Promise<PredictInput> 
   const k = KINDS[kind];
   const json = tryJson(text);
   // For texts, a lone number, true or null is a line of text, not JSON meant for predict.
-  if (json && (kind !== 'texts' || (json.value !== null && typeof json.value === 'object') || typeof json.value === 'string')) return k.document(json.value, 'stdin');
+  const meant = json && (kind !== 'texts' || (json.value !== null && typeof json.value === 'object') || typeof json.value === 'string');
+  if (json && meant) return k.document(json.value, 'stdin');
   const body = text.trim();
   if (body === '') {
-    if (k.stdin === 'csv') throw new ModelctlError('INVALID_INPUT', 'stdin is empty', { hint: 'pipe JSON, JSON Lines or CSV (with a header) into predict --file -' });
+    if (k.stdin === 'csv') {
+      throw new ModelctlError('INVALID_INPUT', 'stdin is empty', { hint: 'pipe JSON, JSON Lines or CSV (with a header) into predict --file -' });
+    }
     throw noItems(kind, 'stdin');
   }
   // It starts like JSON (several lines of it, for texts) or the kind reads nothing else: the JSON error says why.

@@ -130,7 +130,9 @@ function checkBatching(task: string, options: Pick<PredictOptions, 'batchSize' |
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!isTextTask(task) && !isImageTask(task)) return size;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
-    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, { hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default` });
+    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, {
+      hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default`,
+    });
   }
   if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 1)) {
     throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
@@ -139,15 +141,25 @@ function checkBatching(task: string, options: Pick<PredictOptions, 'batchSize' |
 }
 
 /** Texts in runs of `size` (the last one shorter), predictions in the order of the texts. */
-async function predictTexts(ctx: RunContext, setup: TextSetup, task: string, texts: string[], size: number, options: Pick<PredictOptions, 'topK' | 'aggregation'>): Promise<Prediction[]> {
-  if (texts.length === 0) throw new ModelctlError('INVALID_INPUT', 'no texts given', { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+async function predictTexts(
+  ctx: RunContext,
+  setup: TextSetup,
+  task: string,
+  texts: string[],
+  size: number,
+  options: Pick<PredictOptions, 'topK' | 'aggregation'>,
+): Promise<Prediction[]> {
+  if (texts.length === 0) {
+    throw new ModelctlError('INVALID_INPUT', 'no texts given', { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+  }
   const { embedTexts } = task === 'feature-extraction' ? await import('../tasks/feature-extraction.js') : { embedTexts: undefined };
   const out: Prediction[] = [];
   for (let i = 0; i < texts.length; i += size) {
     const chunk = texts.length <= size ? texts : texts.slice(i, i + size);
-    if (embedTexts) out.push(...((await embedTexts(ctx, setup.tokenizer, chunk, setup.normalize)) as Prediction[]));
-    else if (task === 'token-classification') out.push(...((await tagTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.aggregation)) as Prediction[]));
-    else out.push(...((await classifyTexts(ctx, setup.tokenizer, chunk, setup.modelConfig, options.topK)) as Prediction[]));
+    const { tokenizer, modelConfig } = setup;
+    if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize)) as Prediction[]));
+    else if (task === 'token-classification') out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
+    else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
   }
   return out;
 }
@@ -233,7 +245,8 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const given = 'kind' in options.input ? options.input : undefined;
   const predictor = await openPredictor({ ...options, resolved: m, ...(given ? { inputKind: given.kind } : {}) });
   try {
-    const input = given ?? (await readInput(options.input as Exclude<PredictOptions['input'], PredictInput>, inputKind(predictor.task), { firstInput: m.summary.inputs[0]?.name ?? 'input' }));
+    const source = options.input as Exclude<PredictOptions['input'], PredictInput>;
+    const input = given ?? (await readInput(source, inputKind(predictor.task), { firstInput: m.summary.inputs[0]?.name ?? 'input' }));
     return await predictor.run(input);
   } finally {
     await predictor.close();
@@ -296,7 +309,11 @@ async function runBatch(predictor: Predictor, items: Item[], stream: RecordStrea
  * input order, and a record that cannot be read or run becomes an error outcome with its line number while the
  * others go on. Throws when the stream holds no record at all.
  */
-export async function* predictStream(predictor: Predictor, stream: RecordStream, options: { batchSize?: number; stallMs?: number } = {}): AsyncGenerator<StreamOutcome> {
+export async function* predictStream(
+  predictor: Predictor,
+  stream: RecordStream,
+  options: { batchSize?: number; stallMs?: number } = {},
+): AsyncGenerator<StreamOutcome> {
   if (stream.kind === 'rows' && stream.columns && predictor.featureNames) {
     // Checked once here rather than reported again on every row.
     const missing = predictor.featureNames.filter((f) => !stream.columns?.includes(f));

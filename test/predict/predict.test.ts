@@ -109,7 +109,8 @@ describe('predict inputs', () => {
     writeFileSync(join(dir, 'x.npy'), npy);
     expect(await readInput({ file: join(dir, 'rows.csv') }, 'rows')).toEqual({ kind: 'rows', rows: [['1', '2'], ['3', '4']], columns: ['a', 'b'] });
     expect(await readInput({ file: join(dir, 'rows.jsonl') }, 'rows')).toEqual({ kind: 'rows', rows: [{ a: 1, b: 2 }, { a: 3, b: 4 }] });
-    expect(await readInput({ file: join(dir, 'x.npy') }, 'rows', { firstInput: 'input' })).toEqual({ kind: 'tensors', tensors: { input: { dims: [2, 2], type: 'float32', data: [1, 2, 3, 4] } } });
+    const tensors = { kind: 'tensors', tensors: { input: { dims: [2, 2], type: 'float32', data: [1, 2, 3, 4] } } };
+    expect(await readInput({ file: join(dir, 'x.npy') }, 'rows', { firstInput: 'input' })).toEqual(tensors);
     writeFileSync(join(dir, 'bad.jsonl'), '{"a": 1}\n{oops\n');
     await rejects(readInput({ file: join(dir, 'bad.jsonl') }, 'rows'), 'INVALID_INPUT', /bad\.jsonl line 2 is not valid JSON/);
     expect(await readInput({ file: '-' }, 'rows', { stdin: ['a,b\n5,6\n'] })).toEqual({ kind: 'rows', rows: [['5', '6']], columns: ['a', 'b'] });

@@ -2,7 +2,18 @@ import { once } from 'node:events';
 import { ModelctlError, type ErrorCode } from '../../errors.js';
 import { openInput } from '../../inputs/open.js';
 import type { InputSource, RecordStream } from '../../inputs/types.js';
-import { chooseTask, inputKind, openPredictor, predict, predictStream, resolveModel, type PredictInput, type PredictResult, type Predictor, type StreamOutcome } from '../../predict/predict.js';
+import {
+  chooseTask,
+  inputKind,
+  openPredictor,
+  predict,
+  predictStream,
+  resolveModel,
+  type PredictInput,
+  type PredictResult,
+  type Predictor,
+  type StreamOutcome,
+} from '../../predict/predict.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -141,11 +152,19 @@ export async function run([model = '', ...values]: string[], options: Record<str
   };
 
   const kind = inputKind(task);
-  if (asked && (options.question === undefined || options.context === undefined)) throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, { hint: 'give --question Q --context C together' });
-  if (task === 'question-answering' && !asked && options.input === undefined && options.file === undefined) {
-    throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', { hint: 'or --input \'{"question": "...", "context": "..."}\'' });
+  if (asked && (options.question === undefined || options.context === undefined)) {
+    throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, {
+      hint: 'give --question Q --context C together',
+    });
   }
-  if (kind === 'images' && options.input !== undefined) throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+  if (task === 'question-answering' && !asked && options.input === undefined && options.file === undefined) {
+    throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', {
+      hint: 'or --input \'{"question": "...", "context": "..."}\'',
+    });
+  }
+  if (kind === 'images' && options.input !== undefined) {
+    throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+  }
   if (options.file === '-') {
     // Ctrl-C: a read of stdin that waits for more input must end too.
     ctx.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
@@ -156,7 +175,12 @@ export async function run([model = '', ...values]: string[], options: Record<str
     const predictor = await openPredictor({ ...settings, inputKind: kind });
     if (predictor.fellBack) out.warn(`running on the CPU: ${predictor.fellBack}`);
     out.debug(`task ${predictor.task} (${predictor.taskReason}); streaming ${opened.stream.format} from ${opened.stream.where}`);
-    return predictRecords(out, predictor, opened.stream, { ...(batchSize !== undefined ? { batchSize } : {}), ...(topK !== undefined ? { topK } : {}), failFast: options.failFast === true, signal: ctx.signal });
+    return predictRecords(out, predictor, opened.stream, {
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(topK !== undefined ? { topK } : {}),
+      failFast: options.failFast === true,
+      signal: ctx.signal,
+    });
   }
   const input = opened.input;
   const result = await predict({ ...settings, input });
