@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { pairsFromJson, type QuestionContext } from '../tasks/question-answering.js';
 import type { Row } from '../tasks/tabular.js';
-import { UTF8_HINT, parseJsonText, tryJson, utf8Text } from '../util/text.js';
+import { UTF8_HINT, notJson, parseJsonText, tryJson, utf8Text } from '../util/text.js';
 import { openCsv } from './csv.js';
 import { parseNpy } from './npy.js';
 import { sniffStdin } from './stdin.js';
@@ -261,10 +261,18 @@ async function* jsonLines<T>(batches: AsyncIterable<Line[]>, where: string, kind
         continue;
       }
       if (l.text.trim() === '') continue;
+      const at = `${where} line ${l.line}`;
+      let value: unknown;
+      try {
+        // JSON.parse itself, not parseJsonText: the line reader already dropped the BOM, and this runs per record.
+        value = JSON.parse(l.text);
+      } catch (err) {
+        yield { line: l.line, error: notJson(at, err) };
+        continue;
+      }
       let r: InputRecord<T>;
       try {
-        const at = `${where} line ${l.line}`;
-        r = { line: l.line, value: kind.record(parseJsonText(l.text, at), at) };
+        r = { line: l.line, value: kind.record(value, at) };
       } catch (err) {
         if (!(err instanceof ModelctlError)) throw err;
         r = { line: l.line, error: err };

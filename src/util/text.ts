@@ -25,11 +25,16 @@ export function utf8Text(bytes: Uint8Array, where: string): string {
   }
 }
 
+/** The error for text that JSON.parse refused. */
+export function notJson(where: string, err: unknown): ModelctlError {
+  return new ModelctlError('INVALID_INPUT', `${where} is not valid JSON (${(err as Error).message.split('\n')[0]})`);
+}
+
 export function parseJsonText(text: string, where: string): unknown {
   try {
     return JSON.parse(stripBom(text));
   } catch (err) {
-    throw new ModelctlError('INVALID_INPUT', `${where} is not valid JSON (${(err as Error).message.split('\n')[0]})`);
+    throw notJson(where, err);
   }
 }
 
