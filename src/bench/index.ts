@@ -11,13 +11,13 @@ import { parseDevice, type SessionOptions } from '../runtime/index.js';
 import { compareToBaseline, loadBaseline, saveBaseline, toBaseline, type GateVerdict } from './baseline.js';
 import { E2E_TASKS, SAMPLE_TEXTS, imageWorkload, textWorkload } from './e2e.js';
 import { otherPipeline, type E2EInputs } from './e2e-tasks.js';
-import { hintsFromConfig, parseShapeFlags, type ModelHints } from './inputs.js';
+import { hintsFromConfig, parseShapeFlags, type ModelHints } from './synthetic.js';
 import { runBench, type BenchProgress, type BenchReport, type BenchVariant } from './runner.js';
 import { parseJsonText, utf8Text } from '../util/text.js';
 import type { WorkloadFactory } from './workload.js';
 
 export { summarize, percentile, throughput, type LatencyStats } from './stats.js';
-export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './inputs.js';
+export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './synthetic.js';
 export { runBench, type BenchReport, type ConfigResult, type Comparison, type HostInfo } from './runner.js';
 export { parseTolerance, type Baseline, type GateVerdict } from './baseline.js';
 

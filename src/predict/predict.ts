@@ -164,16 +164,20 @@ async function predictTexts(
   return out;
 }
 
-/** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
-export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
-  const { task, reason } = await chooseTask(options.task, m, options.registry);
+function checkTask(task: string): void {
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
     if (!PLANNED_TASKS.includes(task)) {
       throw new ModelctlError('USAGE', `unknown task ${JSON.stringify(task)}`, { hint: `tasks: ${[...PREDICT_TASKS, ...PLANNED_TASKS].join(', ')}` });
     }
     throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
   }
+}
+
+/** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
+export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const { task, reason } = await chooseTask(options.task, m, options.registry);
+  checkTask(task);
   if (options.inputKind) checkInputKind(task, options.inputKind);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
@@ -242,11 +246,16 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
 /** Runs one input (a batch of rows, texts, images or questions, or a source to read it from) through a model: open, run, close. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
-  const given = 'kind' in options.input ? options.input : undefined;
-  const predictor = await openPredictor({ ...options, resolved: m, ...(given ? { inputKind: given.kind } : {}) });
+  let input: PredictInput;
+  if ('kind' in options.input) input = options.input;
+  else {
+    // Read before the model loads: a missing or broken file is reported without waiting for a session.
+    const { task } = await chooseTask(options.task, m, options.registry);
+    checkTask(task);
+    input = await readInput(options.input, inputKind(task), { firstInput: m.summary.inputs[0]?.name ?? 'input' });
+  }
+  const predictor = await openPredictor({ ...options, resolved: m, inputKind: input.kind });
   try {
-    const source = options.input as Exclude<PredictOptions['input'], PredictInput>;
-    const input = given ?? (await readInput(source, inputKind(predictor.task), { firstInput: m.summary.inputs[0]?.name ?? 'input' }));
     return await predictor.run(input);
   } finally {
     await predictor.close();

@@ -5,7 +5,7 @@
 // record of a file in process (and, for texts, turns each into its text, as predict does), the two sides in
 // alternation, --rounds times (median). Then whole `modelctl predict` of the iris classifier over the CSV and the
 // JSON Lines, old build against new, to show what share of a streaming predict the reading is.
-// Usage: npm run build && node bench/inputs.mjs --old DIR [--rounds 7] [--runs 3]
+// Usage: npm run build && node bench/input-readers.mjs --old DIR [--rounds 7] [--runs 3]
 //   DIR is the old reader's tsc output, e.g. for 171e8a2 (the commit before the room):
 //     mkdir /tmp/old && git archive 171e8a2 src tsconfig.json package.json | tar -x -C /tmp/old \
 //       && ln -s "$PWD/node_modules" /tmp/old/ && npx tsc -p /tmp/old/tsconfig.json   # then --old /tmp/old/dist
