@@ -80,7 +80,10 @@ for (const c of cases) {
 
 // Whole processes: the same CLI code from each build's tsc output, started the same way.
 const runner = join(work, 'run.mjs');
-writeFileSync(runner, "const [dist, ...args] = process.argv.slice(2);\nconst { run } = await import(dist + '/cli/main.js');\nawait run(['node', 'modelctl', ...args]);\n");
+writeFileSync(
+  runner,
+  "const [dist, ...args] = process.argv.slice(2);\nconst { run } = await import(dist + '/cli/main.js');\nawait run(['node', 'modelctl', ...args]);\n",
+);
 const iris = join(root, 'fixtures', 'models', 'iris-logreg', 'model.onnx');
 console.log('\n| `modelctl predict iris --file F --json --threads 1` | old build | new build |');
 console.log('| --- | --- | --- |');
