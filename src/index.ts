@@ -17,7 +17,10 @@ export { decodeHfMetadata, encodeHfMetadata, type HfMetadata, type DecodedHfMeta
 export { embedOnnxFile, writeWithMetadata, type EmbedResult } from './onnx/embed.js';
 export { embedMetadata, type EmbedMetadataOptions, type EmbedMetadataResult } from './embed-metadata/embed-metadata.js';
 export { VERSION } from './version.js';
-export { predict, resolveModel, PREDICT_TASKS, type PredictOptions, type PredictResult } from './predict/predict.js';
+export { predict, openPredictor, predictStream, inputKind, resolveModel, PREDICT_TASKS } from './predict/predict.js';
+export type { PredictOptions, PredictResult, Predictor, StreamOutcome } from './predict/predict.js';
+export { openInput, readInput } from './inputs/open.js';
+export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { describePath } from './info/describe-path.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
 export { startServer, openApiDocument, type ServeOptions, type ServeEvent, type RunningServer } from './serve/index.js';

@@ -1,7 +1,7 @@
 import { ModelctlError } from '../errors.js';
-import type { ResolvedModel } from '../predict/predict.js';
 import { prepareImage } from '../predict/image.js';
 import { prepareText } from '../predict/text.js';
+import type { ResolvedModel } from '../predict/types.js';
 import type { Registry } from '../registry/index.js';
 import { detectObjects } from '../tasks/object-detection.js';
 import { answerQuestions, type QuestionContext } from '../tasks/question-answering.js';
@@ -13,11 +13,13 @@ import type { WorkloadFactory } from './workload.js';
 
 /** --e2e for entities, answers, detections and tabular rows, through the functions predict runs. */
 
-interface E2EInputs {
+/** What --e2e runs on: texts, image files or rows, read from --file as predict reads them (bench/index.ts). */
+export interface E2EInputs {
   model: string;
   registry?: Registry;
-  e2eTexts?: string[];
-  e2eFiles?: string[];
+  texts?: string[];
+  images?: string[];
+  rows?: { rows: Row[]; columns?: string[] };
 }
 
 /** Questions for --e2e on a question-answering model: short and long contexts (the long one spans windows). */
@@ -26,23 +28,6 @@ export const SAMPLE_QUESTIONS: QuestionContext[] = [
   { question: 'When did the delivery arrive?', context: 'The order was placed on Monday. The delivery arrived on Thursday, two days later than promised, but the support team sorted it out quickly and refunded the shipping.' },
   { question: 'What does the battery do?', context: `${SAMPLE_TEXTS.join(' ')} The battery lasts all day.` },
 ];
-
-/** Rows for a tabular model from --file lines: JSON arrays or comma-separated numbers; other lines (a header) are skipped. */
-function rowsFromLines(lines: string[]): Row[] {
-  return lines.flatMap((line) => {
-    const text = line.trim();
-    if (text.startsWith('[')) {
-      try {
-        const v = JSON.parse(text) as unknown;
-        return Array.isArray(v) ? [v] : [];
-      } catch {
-        return [];
-      }
-    }
-    const cells = text.split(',').map((c) => c.trim());
-    return cells.length > 0 && cells.every((c) => c !== '' && Number.isFinite(Number(c))) ? [cells.map(Number)] : [];
-  });
-}
 
 /** Deterministic rows of `width` values in [0, 10) when no rows are given: a table-shaped workload. */
 function syntheticRows(n: number, width: number): Row[] {
@@ -58,7 +43,7 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
   if (task === 'token-classification') {
     const setup = await prepareText(options.model, m, options.registry);
     return pipelineWorkload(task, async (_rc, batch) => {
-      const texts = cycle(options.e2eTexts ?? SAMPLE_TEXTS, batch);
+      const texts = cycle(options.texts ?? SAMPLE_TEXTS, batch);
       return {
         items: batch,
         inputs: [{ name: 'texts', type: 'string', dims: [batch], fill: `${new Set(texts).size} real texts, entities grouped (simple)` }],
@@ -80,7 +65,7 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
   if (task === 'object-detection') {
     const setup = await prepareImage(options.model, m, options.registry, task);
     if (!('detection' in setup)) throw new ModelctlError('NOT_AVAILABLE', 'bench --e2e does not run this detection model');
-    const files = options.e2eFiles ?? [];
+    const files = options.images ?? [];
     if (files.length === 0) throw new ModelctlError('USAGE', '--e2e on an object-detection model needs images', { hint: 'give --file IMAGE (repeatable)' });
     return pipelineWorkload(task, async (_rc, batch) => {
       const images = cycle(files, batch);
@@ -96,15 +81,15 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
     });
   }
   if (task === 'tabular-classification' || task === 'tabular-regression') {
-    const given = options.e2eTexts ? rowsFromLines(options.e2eTexts) : [];
-    if (options.e2eTexts && given.length === 0) throw new ModelctlError('INVALID_INPUT', 'no rows of numbers in --file', { hint: 'one row per line: 5.1,3.5,1.4,0.2 or [5.1, 3.5, 1.4, 0.2]' });
+    const given = options.rows?.rows ?? [];
+    const columns = options.rows?.columns;
     return pipelineWorkload(task, async (rc, batch) => {
       const width = featureSpec(m.embedded?.featureConfig, rc).count ?? 1;
       const rows = given.length > 0 ? cycle(given, batch) : syntheticRows(batch, width);
       return {
         items: batch,
         inputs: [{ name: 'rows', type: 'number', dims: [batch, width], fill: given.length > 0 ? `${given.length} real rows` : 'seeded rows of values in [0, 10)' }],
-        call: (rc2) => predictTabular(rc2, rows, task, { featureConfig: m.embedded?.featureConfig }),
+        call: (rc2) => predictTabular(rc2, rows, task, { featureConfig: m.embedded?.featureConfig, ...(given.length > 0 && columns ? { columns } : {}) }),
       };
     });
   }

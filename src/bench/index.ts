@@ -1,20 +1,23 @@
 import { basename } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
-import { chooseTask, resolveModel, type ResolvedModel } from '../predict/predict.js';
-import { companions, prepareText } from '../predict/text.js';
-import { prepareImage } from '../predict/image.js';
+import { readInput } from '../inputs/open.js';
+import type { PredictInput } from '../inputs/types.js';
+import { chooseTask, inputKind, resolveModel, type ResolvedModel } from '../predict/predict.js';
+import { prepareText } from '../predict/text.js';
+import { isImageTask, prepareImage } from '../predict/image.js';
+import { companions } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
 import { parseDevice, type SessionOptions } from '../runtime/index.js';
 import { compareToBaseline, loadBaseline, saveBaseline, toBaseline, type GateVerdict } from './baseline.js';
 import { E2E_TASKS, SAMPLE_TEXTS, imageWorkload, textWorkload } from './e2e.js';
-import { otherPipeline } from './e2e-tasks.js';
-import { hintsFromConfig, parseShapeFlags, type ModelHints } from './inputs.js';
+import { otherPipeline, type E2EInputs } from './e2e-tasks.js';
+import { hintsFromConfig, parseShapeFlags, type ModelHints } from './synthetic.js';
 import { runBench, type BenchProgress, type BenchReport, type BenchVariant } from './runner.js';
+import { parseJsonText, utf8Text } from '../util/text.js';
 import type { WorkloadFactory } from './workload.js';
 
 export { summarize, percentile, throughput, type LatencyStats } from './stats.js';
-export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './inputs.js';
+export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './synthetic.js';
 export { runBench, type BenchReport, type ConfigResult, type Comparison, type HostInfo } from './runner.js';
 export { parseTolerance, type Baseline, type GateVerdict } from './baseline.js';
 
@@ -32,8 +35,9 @@ export interface BenchOptions extends SessionOptions {
   durationMs?: number;
   /** Time the task pipeline on real inputs (texts, or image files), stage by stage. */
   e2e?: boolean;
-  /** --e2e: texts for a text model (default: a few sample sentences), image files for an image model. */
+  /** --e2e: texts for a text model (default: a few sample sentences). */
   e2eTexts?: string[];
+  /** --e2e: image files for an image model; for the others, files read as predict reads them (texts, or rows of a table). */
   e2eFiles?: string[];
   saveBaseline?: boolean;
   /** Compare with the stored baselines. */
@@ -60,8 +64,8 @@ function displayName(m: ResolvedModel): string {
 async function modelHints(m: ResolvedModel, registry?: Registry): Promise<ModelHints> {
   let config = m.embedded?.modelConfig;
   if (config === undefined) {
-    const bytes = await companions(m, registry).read('config.json').catch(() => undefined);
-    if (bytes !== undefined) config = parseJsonText(decodeUtf8(bytes, 'config.json'), 'config.json');
+    const bytes = await companions(m, registry?.store.layout).read('config.json').catch(() => undefined);
+    if (bytes !== undefined) config = parseJsonText(utf8Text(bytes, 'config.json'), 'config.json');
   }
   return hintsFromConfig(config);
 }
@@ -91,28 +95,59 @@ function sessionLabel(text: string, s: SessionOptions): string {
   }).join(',');
 }
 
-/** --file must be of the kind the task reads: never silently replaced by the built-in samples. */
-function checkE2EInputs(task: string, options: BenchOptions): void {
-  const images = task === 'image-classification' || task === 'object-detection';
-  if (images && options.e2eTexts) throw new ModelctlError('USAGE', `--e2e on an ${task} model reads image files, not texts`, { hint: 'give --file IMAGE (repeatable)' });
-  if (!images && options.e2eFiles) throw new ModelctlError('USAGE', `--e2e on a ${task} model does not read images`, { hint: task.startsWith('tabular-') ? 'give --file rows.csv' : 'give --file texts.txt, one text per line' });
-  if (task === 'question-answering' && options.e2eTexts) throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i;
+
+/** The --e2e inputs, of the kind the task reads: never silently replaced by the built-in samples. */
+async function e2eInputs(task: string, options: BenchOptions): Promise<Omit<E2EInputs, 'model' | 'registry'>> {
+  const files = options.e2eFiles ?? [];
+  const images = files.filter((f) => IMAGE_FILE.test(f));
+  if (images.length > 0 && images.length < files.length) throw new ModelctlError('USAGE', '--file: give texts or images, not both');
+  const others = images.length === 0 && files.length > 0;
+  if (isImageTask(task) && (options.e2eTexts || others)) {
+    throw new ModelctlError('USAGE', `--e2e on an ${task} model reads image files, not texts`, { hint: 'give --file IMAGE (repeatable)' });
+  }
+  if (!isImageTask(task) && images.length > 0) {
+    throw new ModelctlError('USAGE', `--e2e on a ${task} model does not read images`, {
+      hint: task.startsWith('tabular-') ? 'give --file rows.csv' : 'give --file texts.txt, one text per line',
+    });
+  }
+  if (task === 'question-answering' && (options.e2eTexts || others)) {
+    throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+  }
+  if (images.length > 0) return { images };
+  const kind = inputKind(task);
+  // The files are read as predict reads them; a task bench --e2e does not time is refused later, whatever its files.
+  const read: PredictInput[] = kind === 'texts' || kind === 'rows' ? await Promise.all(files.map((file) => readInput({ file }, kind))) : [];
+  if (kind === 'rows') {
+    const tables = read.flatMap((r) => (r.kind === 'rows' ? [r] : []));
+    if (tables.length < read.length) {
+      throw new ModelctlError('USAGE', `--e2e on a ${task} model reads rows`, { hint: 'give --file rows.csv (with a header) or rows.jsonl' });
+    }
+    const columns = tables[0]?.columns;
+    if (tables.some((t) => t.columns?.join(',') !== columns?.join(','))) {
+      throw new ModelctlError('USAGE', '--file: the row files have different columns', { hint: 'give files with one header' });
+    }
+    if (tables.length > 0) return { rows: { rows: tables.flatMap((t) => t.rows), ...(columns ? { columns } : {}) } };
+    return options.e2eTexts ? { rows: { rows: options.e2eTexts.map((t) => t.split(',').map((v) => v.trim())) } } : {};
+  }
+  const texts = [...(options.e2eTexts ?? []), ...read.flatMap((r) => (r.kind === 'texts' ? r.texts : []))];
+  return texts.length > 0 ? { texts } : {};
 }
 
 async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<WorkloadFactory> {
   const { task } = await chooseTask(undefined, m, options.registry);
-  checkE2EInputs(task, options);
+  const given = await e2eInputs(task, options);
   if (task === 'text-classification' || task === 'feature-extraction') {
     const setup = await prepareText(options.model, m, options.registry);
-    return textWorkload({ task, tokenizer: setup.tokenizer, modelConfig: setup.modelConfig, normalize: setup.normalize, texts: options.e2eTexts ?? SAMPLE_TEXTS });
+    return textWorkload({ task, tokenizer: setup.tokenizer, modelConfig: setup.modelConfig, normalize: setup.normalize, texts: given.texts ?? SAMPLE_TEXTS });
   }
   if (task === 'image-classification') {
     const setup = await prepareImage(options.model, m, options.registry, task);
     if (!('processor' in setup)) throw new ModelctlError('NOT_AVAILABLE', 'bench --e2e does not run this image model');
-    if (!options.e2eFiles?.length) throw new ModelctlError('USAGE', '--e2e on an image model needs images', { hint: 'give --file IMAGE (repeatable)' });
-    return imageWorkload({ processor: setup.processor, modelConfig: setup.modelConfig, files: options.e2eFiles });
+    if (!given.images) throw new ModelctlError('USAGE', '--e2e on an image model needs images', { hint: 'give --file IMAGE (repeatable)' });
+    return imageWorkload({ processor: setup.processor, modelConfig: setup.modelConfig, files: given.images });
   }
-  const other = await otherPipeline(task, options, m);
+  const other = await otherPipeline(task, { model: options.model, ...(options.registry ? { registry: options.registry } : {}), ...given }, m);
   if (other) return other;
   throw new ModelctlError('NOT_AVAILABLE', `bench --e2e does not time ${task} pipelines`, { hint: `--e2e covers ${E2E_TASKS.join(', ')}; without --e2e, bench times the model alone on synthetic inputs` });
 }

@@ -5,7 +5,7 @@ import { ModelctlError } from '../errors.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import { formatDevice, loadOrt, openSession, type OpenedSession, type SessionOptions } from '../runtime/index.js';
 import { VERSION } from '../version.js';
-import type { ModelHints, ShapeRequest } from './inputs.js';
+import type { ModelHints, ShapeRequest } from './synthetic.js';
 import { summarize, throughput, type LatencyStats } from './stats.js';
 import { inferenceWorkload, type Workload, type WorkloadFactory } from './workload.js';
 

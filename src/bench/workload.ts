@@ -2,7 +2,7 @@ import type { Tensor } from 'onnxruntime-node';
 import type { OnnxSummary } from '../onnx/summary.js';
 import type { OpenedSession, Ort } from '../runtime/index.js';
 import { runSession, tensorOutputs, type RunContext } from '../tasks/tensors.js';
-import { syntheticInputs, type ModelHints, type ShapeRequest, type SyntheticInput } from './inputs.js';
+import { syntheticInputs, type ModelHints, type ShapeRequest, type SyntheticInput } from './synthetic.js';
 
 export interface InputDescription {
   name: string;

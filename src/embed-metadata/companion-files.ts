@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, detectTaskFromOnnx, type DetectedTask } from '../formats/task.js';
 import type { OnnxSummary } from '../onnx/summary.js';
+import { folderReader, type FileReader } from '../registry/companion-files.js';
 
 /**
  * Collects what embed-metadata writes into an ONNX file, from the places a user keeps it: an HF folder
@@ -22,8 +23,6 @@ export const PROCESSOR_FILES = [
 /** Marker files of a sentence-transformers folder: the model is an embedder whatever its architecture. */
 export const SENTENCE_TRANSFORMERS_FILES = ['modules.json', 'sentence_bert_config.json'] as const;
 
-export type FileReader = (name: string) => Promise<Buffer | undefined>;
-
 async function parseJsonFile(read: FileReader, name: string, where: string): Promise<unknown> {
   const bytes = await read(name);
   if (bytes === undefined) return undefined;
@@ -32,18 +31,6 @@ async function parseJsonFile(read: FileReader, name: string, where: string): Pro
   } catch {
     throw new ModelctlError('INVALID_INPUT', `${where}/${name} is not valid JSON`, { hint: 'fix or remove the file' });
   }
-}
-
-/** A reader over a folder on disk: undefined for files that are not there. */
-export function folderReader(dir: string): FileReader {
-  return async (name) => {
-    try {
-      return await readFile(join(dir, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw fsError(err, join(dir, name));
-    }
-  };
 }
 
 export interface Gathered {

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { embedOnnxFile } from '../onnx/embed.js';
@@ -12,7 +12,8 @@ import type { ModelRef } from '../registry/names.js';
 import { modelArg } from '../registry/model-arg.js';
 import { kernelCopy } from '../util/fs.js';
 import { expandHome, isInside } from '../util/paths.js';
-import { chooseTask, featureConfig, folderReader, gatherFrom, gatherProcessor, readJsonArg, type FileReader, type Gathered } from './companion-files.js';
+import { folderReader, versionReader, type FileReader } from '../registry/companion-files.js';
+import { chooseTask, featureConfig, gatherFrom, gatherProcessor, readJsonArg, type Gathered } from './companion-files.js';
 
 export interface EmbedMetadataOptions {
   /** A path to an ONNX file, or a registry reference (name, name:version, name@alias). */
@@ -48,18 +49,6 @@ export interface EmbedMetadataResult {
   written: Record<string, number>;
   totalBytes: number;
   sources: string[];
-}
-
-function registryReader(registry: Registry, m: Manifest, gone: () => Error): FileReader {
-  const byPath = new Map(m.files.map((f) => [f.path, f]));
-  const base = m.metadata.primary && typeof m.metadata.primary === 'string' ? dirname(m.metadata.primary) : '.';
-  return async (name) => {
-    const f = byPath.get(base === '.' ? name : `${base}/${name}`) ?? byPath.get(name);
-    if (!f) return undefined;
-    return readFile(registry.store.layout.blob(f.sha256)).catch((err: unknown) => {
-      throw isEnoent(err) ? gone() : err;
-    });
-  };
 }
 
 function primaryOnnx(m: Manifest): Manifest['files'][number] {
@@ -177,7 +166,8 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
   const summary = await readOnnxSummary(blob).catch((err: unknown) => {
     throw (err as ModelctlError).code === 'PATH_NOT_FOUND' ? gone(parent) : err;
   });
-  const { gathered, task, features } = await collect(options, { read: registryReader(registry, parent, () => gone(parent)), where: `${parent.name}:${parent.version}` }, summary);
+  const read = versionReader(registry.store.layout, parent, (err) => (isEnoent(err) ? gone(parent) : err));
+  const { gathered, task, features } = await collect(options, { read, where: `${parent.name}:${parent.version}` }, summary);
   await mkdir(layout.tmpDir, { recursive: true });
   const tmp = join(layout.tmpDir, tempName('embed'));
   try {

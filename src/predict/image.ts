@@ -1,12 +1,11 @@
 import { ModelctlError } from '../errors.js';
+import { companions, readCompanionJson } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
-import { decodeUtf8, parseJsonText } from '../tasks/inputs.js';
 import type { ImageClassificationPrediction } from '../tasks/image-classification.js';
 import type { ImageProcessorConfig } from '../tasks/image.js';
 import type { DetectionOptions, DetectionPrediction, DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, companions, type Companions } from './text.js';
-import type { ResolvedModel } from './predict.js';
+import type { ResolvedModel } from './types.js';
 
 /**
  * The image tasks of predict: where a model's image processor config and config.json come from (the embedded
@@ -23,13 +22,6 @@ export function isImageTask(task: string): boolean {
 /** A classifier's image processor and config.json, or a YOLO detector's input size and class names. */
 export type ImageSetup = { processor: ImageProcessorConfig; modelConfig: unknown } | { detection: DetectionSetup };
 
-async function readJson(files: Companions, name: string): Promise<unknown> {
-  const bytes = await files.read(name);
-  if (bytes === undefined) return undefined;
-  const where = `${name} of ${files.where}`;
-  return parseJsonText(decodeUtf8(bytes, where), where);
-}
-
 /** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
 export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined, task = 'image-classification'): Promise<ImageSetup> {
   // YOLO detectors letterbox as Ultralytics does and carry their class names in metadata_props: no processor config.
@@ -39,13 +31,13 @@ export async function prepareImage(model: string, m: ResolvedModel, registry: Re
   }
   // The image tasks' modules load only when an image model runs: a tabular or text prediction's cold start skips them.
   const [{ parseImageProcessorConfig }, { imageInput }] = await Promise.all([import('../tasks/image.js'), import('../tasks/image-classification.js')]);
-  const files = companions(m, registry);
+  const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
-  const modelConfig = m.embedded?.modelConfig ?? (await readJson(files, 'config.json'));
+  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
   let processor: ImageProcessorConfig;
   if (embedded !== undefined) processor = parseImageProcessorConfig(embedded, 'the embedded preprocessor_config.json');
   else {
-    const raw = await readJson(files, 'preprocessor_config.json');
+    const raw = await readCompanionJson(files, 'preprocessor_config.json');
     if (raw === undefined) {
       throw new ModelctlError('INVALID_INPUT', `no image processor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`, {
         hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
@@ -57,20 +49,14 @@ export async function prepareImage(model: string, m: ResolvedModel, registry: Re
   return { processor, modelConfig };
 }
 
-/** Image files in batches of `batchSize` (the last one shorter), predictions in the order of the files. */
+/** Image files in batches of `batchSize` (the last one shorter; checked by predict), predictions in the order of the files. */
 export async function predictImages(
   ctx: RunContext,
   setup: ImageSetup,
   files: readonly string[],
-  options: { batchSize?: number; topK?: number } & DetectionOptions,
+  options: { batchSize: number; topK?: number } & DetectionOptions,
 ): Promise<Array<ImageClassificationPrediction | DetectionPrediction>> {
-  let size = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
-    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, { hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default` });
-  }
-  if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 1)) {
-    throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
-  }
+  let size = options.batchSize;
   if (files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
   const out: Array<ImageClassificationPrediction | DetectionPrediction> = [];
   if ('detection' in setup) {

@@ -2,23 +2,32 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromOnnx } from '../formats/task.js';
-import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
+import { KINDS, noItems, readInput } from '../inputs/open.js';
+import type { InputKind, RecordStream } from '../inputs/types.js';
+import { decodeHfMetadata } from '../onnx/metadata.js';
 import { readOnnxSummary, type OnnxSummary, type OnnxValueInfo } from '../onnx/summary.js';
+import { companions } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
-import type { Manifest } from '../registry/manifest.js';
 import { modelArg } from '../registry/model-arg.js';
 import { IMAGE_TASKS, isImageTask, predictImages, prepareImage, type ImageSetup } from './image.js';
-import { TEXT_TASKS, companions, detectTaskBeside, isTextTask, prepareText, predictTexts, type TextSetup } from './text.js';
-import { loadOrt, openSession, type OpenedSession, type SessionOptions } from '../runtime/index.js';
+import { TEXT_TASKS, detectTaskBeside, isTextTask, prepareText, type TextSetup } from './text.js';
+import type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
+import { loadOrt, openSession, type OpenedSession } from '../runtime/index.js';
 import { predictRaw } from '../tasks/raw.js';
-import { predictTabular, type Row, type TabularPrediction } from '../tasks/tabular.js';
-import type { JsonTensor, RunContext } from '../tasks/tensors.js';
-import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
-import type { DetectionPrediction } from '../tasks/object-detection.js';
-import type { TextClassificationPrediction } from '../tasks/text-classification.js';
-import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
-import { answerQuestions, type Answer, type QuestionContext } from '../tasks/question-answering.js';
+import { predictTabular, type Row } from '../tasks/tabular.js';
+import type { RunContext } from '../tasks/tensors.js';
+import { classifyTexts } from '../tasks/text-classification.js';
+import { tagTexts } from '../tasks/token-classification.js';
+import { answerQuestions } from '../tasks/question-answering.js';
 import { expandHome } from '../util/paths.js';
+
+/**
+ * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
+ * by src/inputs (predictStream). Texts and records run in batches here; what each task does with a batch is in
+ * src/tasks.
+ */
+
+export type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
 
 /** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
 const PLANNED_TASKS: string[] = [];
@@ -26,13 +35,11 @@ const PLANNED_TASKS: string[] = [];
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
 export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
 
-export interface ResolvedModel {
-  /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
-  path: string;
-  summary: OnnxSummary;
-  embedded?: DecodedHfMetadata;
-  manifest?: Manifest;
-}
+export const DEFAULT_BATCH_SIZE = 32;
+/** More texts or images per run than this only costs memory (and one tokenizer pass builds the whole padded batch). */
+export const MAX_BATCH_SIZE = 4096;
+/** Rows per run for tabular streams when --batch-size is not given: large enough that the per-run cost vanishes. */
+export const DEFAULT_ROW_BATCH = 256;
 
 /** A path, or a registry reference whose ONNX file (and companions) is made available by path. */
 export async function resolveModel(model: string, registry?: Registry): Promise<ResolvedModel> {
@@ -68,53 +75,18 @@ export async function chooseTask(explicit: string | undefined, m: ResolvedModel,
   if (explicit) return { task: explicit, reason: '--task' };
   if (m.embedded?.task) return { task: m.embedded.task, reason: 'embedded metadata' };
   if (m.manifest?.task) return { task: m.manifest.task, reason: 'registry' };
-  const detected = detectTaskFromOnnx(m.summary) ?? (await detectTaskBeside(companions(m, registry)));
+  const detected = detectTaskFromOnnx(m.summary) ?? (await detectTaskBeside(companions(m, registry?.store.layout)));
   if (detected) return detected;
   return { task: 'raw', reason: 'no task known: raw tensors' };
 }
 
-export type PredictInput = { kind: 'rows'; rows: Row[]; columns?: string[] } | { kind: 'tensors'; tensors: Record<string, unknown> } | { kind: 'texts'; texts: string[] } | { kind: 'images'; files: string[] } | { kind: 'questions'; pairs: QuestionContext[] };
-
-export interface PredictOptions extends SessionOptions {
-  model: string;
-  registry?: Registry;
-  task?: string;
-  input: PredictInput;
-  /** The model as resolveModel returned it, when the caller already has it. */
-  resolved?: ResolvedModel;
-  /** Text and image tasks: texts or images per session run (default 32). */
-  batchSize?: number;
-  /** text- and image-classification: the K best labels per text or image (default: every label). */
-  topK?: number;
-  /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
-  normalize?: boolean;
-  /** token-classification: how tokens become entities (default none: every token not tagged O). */
-  aggregation?: Aggregation;
-  /** object-detection: the minimum score of a detection (default 0.25). */
-  conf?: number;
-  /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
-  iou?: number;
-  /**
-   * A session already open on the model (serve's cache): used instead of opening one, and left open by close().
-   * Ignored for a ZipMap classifier, whose session must declare the extra output.
-   */
-  opened?: OpenedSession;
-}
-
-/** One per input row or text; which fields are set depends on the task. */
-export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> & Partial<TokenClassificationPrediction> & Partial<Answer> & Partial<DetectionPrediction>;
-
-export interface PredictResult {
-  model: string;
-  task: string;
-  taskReason: string;
-  provider: 'cpu' | 'cuda';
-  fellBack?: string;
-  timings: { loadMs: number; runMs: number };
-  predictions?: Prediction[];
-  /** feature-extraction: whether the embeddings were scaled to unit length. */
-  normalized?: boolean;
-  outputs?: Record<string, JsonTensor>;
+/** What a task reads its input as. */
+export function inputKind(task: string): InputKind {
+  if (task === 'question-answering') return 'questions';
+  if (task === 'raw') return 'tensors';
+  if (task.startsWith('tabular-')) return 'rows';
+  if (isImageTask(task)) return 'images';
+  return 'texts';
 }
 
 /** `{"input": [[...], ...]}` for a tabular model: the rows of its one input. */
@@ -153,31 +125,61 @@ function checkInputKind(task: string, kind: PredictInput['kind']): void {
   if (task.startsWith('tabular-') && kind !== 'rows' && kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
 }
 
-/** A model opened for a task: run it on as many inputs as needed, then close it. */
-export interface Predictor {
-  readonly resolved: ResolvedModel;
-  readonly task: string;
-  readonly taskReason: string;
-  readonly provider: 'cpu' | 'cuda';
-  /** Tabular models: the feature names embedded in the model, in input order. */
-  readonly featureNames?: string[];
-  /** Set when CUDA was asked for and the CPU runs instead: why. */
-  readonly fellBack?: string;
-  run(input: PredictInput, extra?: { rowName?: (index: number) => string }): Promise<PredictResult>;
-  close(): Promise<void>;
+/** Batch size and top-k of the text and image tasks, refused before anything is loaded. */
+function checkBatching(task: string, options: Pick<PredictOptions, 'batchSize' | 'topK'>): number {
+  const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!isTextTask(task) && !isImageTask(task)) return size;
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
+    throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, {
+      hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default`,
+    });
+  }
+  if (options.topK !== undefined && !(Number.isSafeInteger(options.topK) && options.topK >= 1)) {
+    throw new ModelctlError('USAGE', `top-k must be a whole number of at least 1, not ${String(options.topK)}`);
+  }
+  return size;
 }
 
-/** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
-export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
-  const { task, reason } = await chooseTask(options.task, m, options.registry);
+/** Texts in runs of `size` (the last one shorter), predictions in the order of the texts. */
+async function predictTexts(
+  ctx: RunContext,
+  setup: TextSetup,
+  task: string,
+  texts: string[],
+  size: number,
+  options: Pick<PredictOptions, 'topK' | 'aggregation'>,
+): Promise<Prediction[]> {
+  if (texts.length === 0) {
+    throw new ModelctlError('INVALID_INPUT', 'no texts given', { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+  }
+  const { embedTexts } = task === 'feature-extraction' ? await import('../tasks/feature-extraction.js') : { embedTexts: undefined };
+  const out: Prediction[] = [];
+  for (let i = 0; i < texts.length; i += size) {
+    const chunk = texts.length <= size ? texts : texts.slice(i, i + size);
+    const { tokenizer, modelConfig } = setup;
+    if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize)) as Prediction[]));
+    else if (task === 'token-classification') out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
+    else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
+  }
+  return out;
+}
+
+function checkTask(task: string): void {
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
     if (!PLANNED_TASKS.includes(task)) {
       throw new ModelctlError('USAGE', `unknown task ${JSON.stringify(task)}`, { hint: `tasks: ${[...PREDICT_TASKS, ...PLANNED_TASKS].join(', ')}` });
     }
     throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
   }
+}
+
+/** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
+export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const { task, reason } = await chooseTask(options.task, m, options.registry);
+  checkTask(task);
   if (options.inputKind) checkInputKind(task, options.inputKind);
+  const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text = isTextTask(task) || task === 'question-answering' ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined) : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
@@ -202,11 +204,11 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const compute = async (input: PredictInput, rowName?: (index: number) => string): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
     if (input.kind === 'texts') {
-      const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, options);
+      const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };
     }
     if (input.kind === 'questions') return { predictions: await answerQuestions(ctx, (text as TextSetup).tokenizer, input.pairs, options.batchSize !== undefined ? { batchSize: options.batchSize } : {}) };
-    if (input.kind === 'images') return { predictions: await predictImages(ctx, image as ImageSetup, input.files, options) };
+    if (input.kind === 'images') return { predictions: await predictImages(ctx, image as ImageSetup, input.files, { ...options, batchSize: size }) };
     if (task === 'raw') return { outputs: await predictRaw(ctx, (input as { tensors: Record<string, unknown> }).tensors) };
     const rows = input.kind === 'rows' ? input.rows : tensorsAsRows(input.tensors, m.summary);
     const predictions = await predictTabular(ctx, rows, task, {
@@ -241,15 +243,136 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   };
 }
 
-/** Runs one input (a batch of rows, texts, images or questions) through a model: open, run, close. */
+/** Runs one input (a batch of rows, texts, images or questions, or a source to read it from) through a model: open, run, close. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
-  const predictor = await openPredictor({ ...options, resolved: m, inputKind: options.input.kind });
+  let input: PredictInput;
+  if ('kind' in options.input) input = options.input;
+  else {
+    // Read before the model loads: a missing or broken file is reported without waiting for a session.
+    const { task } = await chooseTask(options.task, m, options.registry);
+    checkTask(task);
+    input = await readInput(options.input, inputKind(task), { firstInput: m.summary.inputs[0]?.name ?? 'input' });
+  }
+  const predictor = await openPredictor({ ...options, resolved: m, inputKind: input.kind });
   try {
-    return await predictor.run(options.input);
+    return await predictor.run(input);
   } finally {
     await predictor.close();
   }
+}
+
+/** How long a part-filled batch of a stream waits for more records before it runs anyway. */
+const STALL_MS = 50;
+const STALLED = Symbol('stalled');
+
+function delay(ms: number): Promise<typeof STALLED> {
+  return new Promise((resolve) => setTimeout(() => resolve(STALLED), ms).unref());
+}
+
+type Item = { line: number; value: unknown };
+
+function failure(err: unknown, line: number, where: string): StreamOutcome {
+  if (!(err instanceof ModelctlError)) throw err;
+  const message = err.message.includes(`line ${line}`) ? err.message : `${where} line ${line}: ${err.message}`;
+  return { line, error: { code: err.code, message, ...(err.hint ? { hint: err.hint } : {}) } };
+}
+
+/** Only input errors belong to a record; anything else (a broken model, a missing provider) ends the stream. */
+function isRecordError(err: unknown): boolean {
+  return err instanceof ModelctlError && err.code === 'INVALID_INPUT';
+}
+
+/** One batch: run together; when that fails on an input, each record alone, so the bad ones are named. */
+async function runBatch(predictor: Predictor, items: Item[], stream: RecordStream): Promise<StreamOutcome[]> {
+  const kind = KINDS[stream.kind];
+  const one = (r: PredictResult, it: Item, i: number): StreamOutcome => ({
+    line: it.line,
+    ...(r.outputs ? { outputs: r.outputs } : { prediction: r.predictions?.[i] as Prediction }),
+    ...(typeof it.value === 'string' ? { text: it.value } : stream.kind === 'questions' ? { question: (it.value as { question: string }).question } : {}),
+  });
+  // Named tensors are one run each: records of other shapes could not share a feed.
+  if (items.length > 1 && stream.kind !== 'tensors') {
+    try {
+      const r = await predictor.run(kind.batch(items.map((it) => it.value), stream.columns));
+      return items.map((it, i) => one(r, it, i));
+    } catch (err) {
+      if (!isRecordError(err)) throw err;
+    }
+  }
+  const out: StreamOutcome[] = [];
+  for (const it of items) {
+    try {
+      const r = await predictor.run(kind.batch([it.value], stream.columns), { rowName: () => `${stream.where} line ${it.line}` });
+      out.push(one(r, it, 0));
+    } catch (err) {
+      if (!isRecordError(err)) throw err;
+      out.push(failure(err, it.line, stream.where));
+    }
+  }
+  return out;
+}
+
+/**
+ * predict over a stream of records (openInput's): batches of `batchSize` run as they fill, outcomes come back in
+ * input order, and a record that cannot be read or run becomes an error outcome with its line number while the
+ * others go on. Throws when the stream holds no record at all.
+ */
+export async function* predictStream(
+  predictor: Predictor,
+  stream: RecordStream,
+  options: { batchSize?: number; stallMs?: number } = {},
+): AsyncGenerator<StreamOutcome> {
+  if (stream.kind === 'rows' && stream.columns && predictor.featureNames) {
+    // Checked once here rather than reported again on every row.
+    const missing = predictor.featureNames.filter((f) => !stream.columns?.includes(f));
+    if (missing.length > 0) {
+      throw new ModelctlError('INVALID_INPUT', `${stream.where}: the header lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+        hint: `the model's features, in order: ${predictor.featureNames.join(', ')}`,
+      });
+    }
+  }
+  const size = options.batchSize ?? (stream.kind === 'rows' ? DEFAULT_ROW_BATCH : DEFAULT_BATCH_SIZE);
+  // Entries wait, in order, until the batch they belong to has run.
+  let queue: Array<{ line: number; item?: Item; error?: StreamOutcome }> = [];
+  let pendingItems = 0;
+  let total = 0;
+  const flush = async function* (): AsyncGenerator<StreamOutcome> {
+    const items = queue.flatMap((q) => (q.item ? [q.item] : []));
+    const results = new Map<number, StreamOutcome>();
+    for (const o of items.length > 0 ? await runBatch(predictor, items, stream) : []) results.set(o.line, o);
+    for (const q of queue) yield q.error ?? (results.get(q.line) as StreamOutcome);
+    queue = [];
+    pendingItems = 0;
+  };
+  const it = stream.records[Symbol.asyncIterator]();
+  let next = it.next();
+  // A part-filled batch runs at the latest this long after its first record came: input that stalls (a producer
+  // writing slowly into stdin) gets what it sent answered without waiting for a full batch.
+  let stall: Promise<typeof STALLED> | undefined;
+  for (;;) {
+    const waited = queue.length > 0 ? await Promise.race([next, (stall ??= delay(options.stallMs ?? STALL_MS))]) : await next;
+    if (waited === STALLED) {
+      stall = undefined;
+      yield* flush();
+      continue;
+    }
+    if (waited.done) break;
+    next = it.next();
+    const record = waited.value;
+    total++;
+    if (record.error) queue.push({ line: record.line, error: failure(record.error, record.line, stream.where) });
+    else {
+      queue.push({ line: record.line, item: { line: record.line, value: record.value } });
+      pendingItems++;
+    }
+    if (pendingItems >= size || queue.length >= size * 4) {
+      stall = undefined;
+      yield* flush();
+    }
+  }
+  if (total === 0) throw noItems(stream.kind, stream.where);
+  yield* flush();
 }
 
 /** Models larger than this are not read into memory to expose a ZipMap's input: their labels still come back. */

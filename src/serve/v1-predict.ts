@@ -2,11 +2,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { chooseTask, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
-import { isImageTask } from '../predict/image.js';
-import { isTextTask, textsFromJson } from '../predict/text.js';
-import type { Row } from '../tasks/tabular.js';
-import { pairsFromJson } from '../tasks/question-answering.js';
+import { readInput } from '../inputs/open.js';
+import { chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
@@ -37,35 +34,35 @@ function images(value: unknown): Buffer[] {
   });
 }
 
-function input(body: Record<string, unknown>, task: string, files: string[]): PredictInput {
+/** The request's input, read by the input room as the CLI reads --input: the same kinds, the same messages. */
+async function input(body: Record<string, unknown>, task: string, files: string[]): Promise<PredictInput> {
   const given = INPUT_KEYS.filter((k) => body[k] !== undefined && k !== 'question');
   const asked = body.question !== undefined || body.context !== undefined;
   if (given.length + (asked ? 1 : 0) !== 1) throw new HttpError(400, given.length === 0 && !asked ? 'no input given' : 'give the input one way only', { hint: INPUT_HINT });
-  if (task === 'question-answering') {
-    if (asked) return { kind: 'questions', pairs: pairsFromJson({ question: body.question, context: body.context }, 'the request') };
-    if (body.questions !== undefined) return { kind: 'questions', pairs: pairsFromJson(body.questions, '"questions"') };
+  const kind = inputKind(task);
+  if (kind === 'questions') {
+    if (asked) return readInput({ value: { question: body.question, context: body.context }, where: 'the request' }, kind);
+    if (body.questions !== undefined) return readInput({ value: body.questions, where: '"questions"' }, kind);
     throw new HttpError(400, 'a question-answering model takes "question" and "context"', { hint: 'or "questions": [{"question": "...", "context": "..."}]' });
   }
   if (asked || body.questions !== undefined) throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
-  if (isImageTask(task)) {
+  if (kind === 'images') {
     if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
-    return { kind: 'images', files };
+    return readInput({ values: files }, kind);
   }
-  if (isTextTask(task)) {
+  if (kind === 'texts') {
     const value = body.texts ?? body.text;
     if (value === undefined) throw new HttpError(400, `a ${task} model takes "texts"`, { hint: '"texts": ["the model was great"]' });
-    return { kind: 'texts', texts: textsFromJson(value, body.texts !== undefined ? '"texts"' : '"text"') };
+    return readInput({ value, where: body.texts !== undefined ? '"texts"' : '"text"' }, kind);
   }
   if (body.inputs !== undefined) {
     if (!body.inputs || typeof body.inputs !== 'object' || Array.isArray(body.inputs)) throw new HttpError(400, '"inputs" must be an object of named tensors');
     return { kind: 'tensors', tensors: body.inputs as Record<string, unknown> };
   }
   if (body.rows !== undefined) {
-    const rows = Array.isArray(body.rows) ? body.rows : [body.rows];
-    if (rows.length === 0) throw new HttpError(400, '"rows" is empty', { hint: 'give at least one row' });
-    if (!rows.every((r) => Array.isArray(r) || (r !== null && typeof r === 'object'))) throw new HttpError(400, 'every row must be a list of values or an object of feature values');
+    const rows = await readInput({ value: body.rows, where: '"rows"' }, 'rows');
     const columns = Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
-    return { kind: 'rows', rows: rows as Row[], ...(columns ? { columns } : {}) };
+    return rows.kind === 'rows' && columns ? { ...rows, columns } : rows;
   }
   throw new HttpError(400, `a ${task} model takes "rows" or "inputs"`, { hint: INPUT_HINT });
 }
@@ -88,7 +85,7 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
   let dir: string | undefined;
   try {
     const files: string[] = [];
-    if (isImageTask(task) && (body.image !== undefined || body.images !== undefined)) {
+    if (inputKind(task) === 'images' && (body.image !== undefined || body.images !== undefined)) {
       const decoded = images(body.images ?? body.image);
       dir = join(ctx.registry.store.layout.tmpDir, tempName('serve-images'));
       await mkdir(dir, { recursive: true });
@@ -102,7 +99,7 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
       model: `${m.name}:${m.version}`,
       registry: ctx.registry,
       resolved: m.resolved,
-      input: input(body, task, files),
+      input: await input(body, task, files),
       ...(explicit !== undefined ? { task: explicit } : {}),
       ...(topK !== undefined ? { topK } : {}),
       ...(batchSize !== undefined ? { batchSize } : {}),

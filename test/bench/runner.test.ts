@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hintsFromConfig } from '../../src/bench/inputs.js';
+import { hintsFromConfig } from '../../src/bench/synthetic.js';
 import { runBench, type BenchVariant } from '../../src/bench/runner.js';
 import { summarize } from '../../src/bench/stats.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeHfMetadata } from '../../src/onnx/metadata.js';
 import { embedOnnxFile } from '../../src/onnx/embed.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
-import { parseNpy } from '../../src/tasks/raw.js';
+import { parseNpy } from '../../src/inputs/npy.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 import { checkOnnx, pythonAvailable } from '../python.js';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { predict } from '../../src/predict/predict.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
-import { parseNpy } from '../../src/tasks/raw.js';
+import { parseNpy } from '../../src/inputs/npy.js';
 import { makeTensor, runSession, tensorOutputs, type RunContext } from '../../src/tasks/tensors.js';
 import { FIXTURES } from '../helpers.js';
 

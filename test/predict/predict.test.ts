@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError, Registry, embedMetadata } from '../../src/index.js';
 import { predict } from '../../src/predict/predict.js';
-import { readInputFile } from '../../src/tasks/inputs.js';
+import { readInput } from '../../src/inputs/open.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 
 const iris = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')) as {
@@ -107,11 +107,12 @@ describe('predict inputs', () => {
     const pad = 64 - ((10 + header.length + 1) % 64);
     const npy = Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length + pad + 1, 0]), Buffer.from(`${header}${' '.repeat(pad)}\n`), Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)]);
     writeFileSync(join(dir, 'x.npy'), npy);
-    expect(await readInputFile(join(dir, 'rows.csv'), 'input')).toEqual({ kind: 'rows', rows: [['1', '2'], ['3', '4']], columns: ['a', 'b'] });
-    expect(await readInputFile(join(dir, 'rows.jsonl'), 'input')).toEqual({ kind: 'rows', rows: [{ a: 1, b: 2 }, { a: 3, b: 4 }] });
-    expect(await readInputFile(join(dir, 'x.npy'), 'input')).toEqual({ kind: 'tensors', tensors: { input: { dims: [2, 2], type: 'float32', data: [1, 2, 3, 4] } } });
+    expect(await readInput({ file: join(dir, 'rows.csv') }, 'rows')).toEqual({ kind: 'rows', rows: [['1', '2'], ['3', '4']], columns: ['a', 'b'] });
+    expect(await readInput({ file: join(dir, 'rows.jsonl') }, 'rows')).toEqual({ kind: 'rows', rows: [{ a: 1, b: 2 }, { a: 3, b: 4 }] });
+    const tensors = { kind: 'tensors', tensors: { input: { dims: [2, 2], type: 'float32', data: [1, 2, 3, 4] } } };
+    expect(await readInput({ file: join(dir, 'x.npy') }, 'rows', { firstInput: 'input' })).toEqual(tensors);
     writeFileSync(join(dir, 'bad.jsonl'), '{"a": 1}\n{oops\n');
-    await rejects(readInputFile(join(dir, 'bad.jsonl'), 'input'), 'INVALID_INPUT', /bad\.jsonl line 2 is not valid JSON/);
-    expect(await readInputFile('-', 'input', async () => 'a,b\n5,6\n')).toEqual({ kind: 'rows', rows: [['5', '6']], columns: ['a', 'b'] });
+    await rejects(readInput({ file: join(dir, 'bad.jsonl') }, 'rows'), 'INVALID_INPUT', /bad\.jsonl line 2 is not valid JSON/);
+    expect(await readInput({ file: '-' }, 'rows', { stdin: ['a,b\n5,6\n'] })).toEqual({ kind: 'rows', rows: [['5', '6']], columns: ['a', 'b'] });
   });
 });

@@ -4,9 +4,9 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { embedMetadata } from '../../src/index.js';
-import { openPredictor } from '../../src/predict/predict.js';
-import { predictStream, type StreamOutcome } from '../../src/predict/stream.js';
-import { openRecords, type RecordStream, type StreamRecord } from '../../src/tasks/records.js';
+import { openInput } from '../../src/inputs/open.js';
+import type { InputKind, InputRecord, RecordStream } from '../../src/inputs/types.js';
+import { openPredictor, predictStream, type StreamOutcome } from '../../src/predict/predict.js';
 import { BIN, FIXTURES, ROOT, tempDir } from '../helpers.js';
 
 const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
@@ -25,10 +25,16 @@ async function* chunks(...parts: Array<string | Buffer>): AsyncGenerator<Buffer>
   for (const p of parts) yield Buffer.from(p);
 }
 
-async function stream(path: string, kind: Parameters<typeof openRecords>[1], stdin?: AsyncIterable<Buffer>): Promise<RecordStream> {
-  const s = await openRecords(path, kind, stdin);
-  if (!s || !('records' in s)) throw new Error(`${path} was not read as a stream`);
-  return s;
+async function stream(path: string, kind: InputKind, stdin?: AsyncIterable<Buffer>): Promise<RecordStream> {
+  const s = await openInput({ file: path }, kind, stdin ? { stdin } : {});
+  if (!s.stream) throw new Error(`${path} was not read as a stream`);
+  return s.stream;
+}
+
+/** What openInput read whole, for stdin holding one document. */
+async function whole(kind: InputKind, stdin: AsyncIterable<Buffer>): Promise<unknown> {
+  const s = await openInput({ file: '-' }, kind, { stdin });
+  return s.stream ? 'a stream' : s.input;
 }
 
 /** Runs the built binary with `input` on stdin. */
@@ -54,12 +60,12 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
 
   it('JSON Lines: a line that is not JSON is an error record with its number; stdin that is one document is returned whole', async () => {
     const s = await stream('-', 'rows', chunks('[1,2,3,4]\n{oo', 'ps\n\n[5,6,7,8]\n'));
-    const records: StreamRecord[] = await collect(s.records);
+    const records: InputRecord[] = await collect(s.records);
     expect(s.format).toBe('jsonl');
     expect(records.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([[1, [1, 2, 3, 4]], [2, 'error'], [4, [5, 6, 7, 8]]]);
     expect(records[1]?.error?.message).toMatch(/^stdin line 2 is not valid JSON/);
-    expect(await openRecords('-', 'rows', chunks('[[1,2,3,4],\n [5,6,7,8]]\n'))).toEqual({ whole: '[[1,2,3,4],\n [5,6,7,8]]\n' });
-    expect(await openRecords('-', 'rows', chunks('[[1,2,3,4]]'))).toEqual({ whole: '[[1,2,3,4]]\n' });
+    expect(await whole('rows', chunks('[[1,2,3,4],\n [5,6,7,8]]\n'))).toEqual({ kind: 'rows', rows: [[1, 2, 3, 4], [5, 6, 7, 8]] });
+    expect(await whole('rows', chunks('[[1,2,3,4]]'))).toEqual({ kind: 'rows', rows: [[1, 2, 3, 4]] });
     expect((await stream('-', 'texts', chunks('first text\nsecond, with a comma\n'))).format).toBe('lines');
     expect((await stream('-', 'rows', chunks('a,b\n1,2\n'))).format).toBe('csv');
   });
@@ -81,13 +87,13 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
   });
 
   it('a CSV without a header (its first line all numbers) is refused, not read with its first row as names', async () => {
-    const err = await openRecords('-', 'rows', chunks('5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n')).then(() => undefined, (e: unknown) => e);
+    const err = await openInput({ file: '-' }, 'rows', { stdin: chunks('5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n') }).then(() => undefined, (e: unknown) => e);
     expect((err as ModelctlError).message).toBe('stdin line 1 is a row of numbers, not a header');
   });
 
   it('texts on stdin are one per line whatever their first character; a pretty-printed JSON document is still one document', async () => {
     expect((await stream('-', 'texts', chunks('[note] hello\nsecond line\n'))).format).toBe('lines');
-    expect(await openRecords('-', 'texts', chunks('[\n  "a",\n  "b"\n]\n'))).toEqual({ whole: '[\n  "a",\n  "b"\n]\n' });
+    expect(await whole('texts', chunks('[\n  "a",\n  "b"\n]\n'))).toEqual({ kind: 'texts', texts: ['a', 'b'] });
   });
 
   it('a line that is not UTF-8 is an error record of its own; the lines after it go on', async () => {

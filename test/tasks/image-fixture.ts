@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNpy } from '../../src/tasks/raw.js';
+import { parseNpy } from '../../src/inputs/npy.js';
 import { FIXTURES } from '../helpers.js';
 
 /** optimum-vit-tiny: a ViT exported by optimum, its images, and what transformers' processor and model made of them. */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readTextFile, textsFromJson } from '../../src/predict/text.js';
+import { readInput, textsFromJson } from '../../src/inputs/open.js';
 import { tempDir } from '../helpers.js';
 import { rejects } from './helpers.js';
 
@@ -16,14 +16,18 @@ describe('texts for predict', () => {
   });
 
   it('--file: .txt one per line (blank lines skipped), .jsonl {"text"} per line, .json, and stdin', async () => {
+    const readTextFile = async (file: string, stdin?: string[]) => {
+      const input = await readInput({ file }, 'texts', stdin ? { stdin } : {});
+      return input.kind === 'texts' ? input.texts : input;
+    };
     const dir = tempDir();
     writeFileSync(join(dir, 't.txt'), 'first, with a comma\r\n\nsecond\n');
     writeFileSync(join(dir, 't.jsonl'), '{"text": "first, with a comma"}\n\n"second"\n');
     writeFileSync(join(dir, 't.json'), '["first, with a comma", {"text": "second"}]');
     for (const f of ['t.txt', 't.jsonl', 't.json']) expect(await readTextFile(join(dir, f))).toEqual(['first, with a comma', 'second']);
-    expect(await readTextFile('-', async () => 'a\nb\n')).toEqual(['a', 'b']);
-    expect(await readTextFile('-', async () => '{"text": "a"}\n{"text": "b"}\n')).toEqual(['a', 'b']);
-    expect(await readTextFile('-', async () => '["a", "b"]')).toEqual(['a', 'b']);
+    expect(await readTextFile('-', ['a\nb\n'])).toEqual(['a', 'b']);
+    expect(await readTextFile('-', ['{"text": "a"}\n{"text": "b"}\n'])).toEqual(['a', 'b']);
+    expect(await readTextFile('-', ['["a", "b"]'])).toEqual(['a', 'b']);
     writeFileSync(join(dir, 'bad.jsonl'), '{"text": "a"}\n{"txt": "b"}\n');
     await rejects(readTextFile(join(dir, 'bad.jsonl')), 'INVALID_INPUT', /bad\.jsonl line 2 is not a text/);
     writeFileSync(join(dir, 't.csv'), 'a\n');

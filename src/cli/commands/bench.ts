@@ -1,7 +1,5 @@
 import { benchModel, parseTolerance } from '../../bench/index.js';
 import { ModelctlError } from '../../errors.js';
-import { readTextFile } from '../../predict/text.js';
-import { readTextInput } from '../../tasks/inputs.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { parseDuration } from '../../util/units.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -21,18 +19,6 @@ function fallback(value: unknown): boolean {
   if (value === undefined) return false;
   if (value !== 'cpu') throw new ModelctlError('USAGE', `--fallback takes cpu, got "${String(value)}"`);
   return true;
-}
-
-/** --e2e --file: image files by extension, rows from .csv, otherwise a file of texts (or rows, one per line). */
-async function e2eInputs(files: string[]): Promise<{ e2eTexts?: string[]; e2eFiles?: string[] }> {
-  if (files.length === 0) return {};
-  const images = files.filter((f) => /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i.test(f));
-  if (images.length === files.length) return { e2eFiles: images };
-  if (images.length > 0) throw new ModelctlError('USAGE', '--file: give texts or images, not both');
-  const texts: string[] = [];
-  // A .csv holds rows for a tabular model: its lines as they are (the header is skipped where rows are read).
-  for (const f of files) texts.push(...(/\.csv$/i.test(f) ? (await readTextInput(f)).split(/\r?\n/).filter((l) => l.trim() !== '') : await readTextFile(f)));
-  return { e2eTexts: texts };
 }
 
 export async function run([model = '']: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
@@ -61,7 +47,7 @@ export async function run([model = '']: string[], options: Record<string, unknow
       ...(fallback(options.fallback) ? { fallback: 'cpu' as const } : {}),
       ...(options.optimization !== undefined ? { graphOptimization: String(options.optimization) as GraphOptimization } : {}),
       ...(options.vs !== undefined ? { vs: String(options.vs) } : {}),
-      ...(options.e2e ? { e2e: true, ...(await e2eInputs(files)) } : {}),
+      ...(options.e2e ? { e2e: true, ...(files.length > 0 ? { e2eFiles: files } : {}) } : {}),
       ...(options.saveBaseline ? { saveBaseline: true } : {}),
       ...(options.baseline ? { baseline: true } : {}),
       ...(failIfSlower !== undefined ? { failIfSlower } : {}),

@@ -1,32 +1,25 @@
 import { once } from 'node:events';
 import { ModelctlError, type ErrorCode } from '../../errors.js';
-import { chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../predict/predict.js';
-import { predictStream, recordKind, type StreamOutcome } from '../../predict/stream.js';
-import { openRecords, type RecordStream } from '../../tasks/records.js';
-import { isImageTask } from '../../predict/image.js';
-import { isTextTask, readTextFile, textsFromJson } from '../../predict/text.js';
-import { pairsFromJson } from '../../tasks/question-answering.js';
+import { openInput } from '../../inputs/open.js';
+import type { InputSource, RecordStream } from '../../inputs/types.js';
+import {
+  chooseTask,
+  inputKind,
+  openPredictor,
+  predict,
+  predictStream,
+  resolveModel,
+  type PredictInput,
+  type PredictResult,
+  type Predictor,
+  type StreamOutcome,
+} from '../../predict/predict.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
-import { fromJson, parseJsonText, readInputFile, readStdin, readTextInput, tryJson, type ParsedInput } from '../../tasks/inputs.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
-
-/** Positional values: rows of comma-separated numbers (`5.1,3.5,1.4,0.2`). */
-function rowsFromArgs(values: string[]): ParsedInput {
-  return { kind: 'rows', rows: values.map((v) => v.split(',').map((x) => x.trim())) };
-}
-
-/** --file for question-answering: one JSON value, or JSON Lines of {"question", "context"}; - reads stdin. */
-async function readPairs(path: string, stdin: () => Promise<string>): Promise<ReturnType<typeof pairsFromJson>> {
-  const where = path === '-' ? 'stdin' : path;
-  const text = path === '-' ? await stdin() : await readTextInput(path);
-  const whole = tryJson(text);
-  if (whole) return pairsFromJson(whole.value, where);
-  return text.split(/\r?\n/).flatMap((line, i) => (line.trim() === '' ? [] : pairsFromJson(parseJsonText(line, `${where} line ${i + 1}`), `${where} line ${i + 1}`)));
-}
 
 function aggregation(value: unknown): (typeof AGGREGATIONS)[number] | undefined {
   if (value === undefined) return undefined;
@@ -111,6 +104,14 @@ function recordsInput(answered: StreamOutcome[]): PredictInput {
   return { kind: 'rows', rows: [] };
 }
 
+/** Where the input comes from: --file (- for stdin), --input, --question with --context, or the values. */
+function inputSource(options: Record<string, unknown>, values: string[]): InputSource {
+  if (options.file !== undefined) return { file: String(options.file) };
+  if (options.input !== undefined) return { json: String(options.input), where: '--input' };
+  if (options.question !== undefined) return { value: { question: String(options.question), context: String(options.context) }, where: 'the question' };
+  return { values };
+}
+
 export async function run([model = '', ...values]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
   // A table for a person at a terminal; JSON (JSON Lines for streams) for a pipe or a file, unless --table.
   const out = ctx.out.withJson(options.json === true || (options.table !== true && ctx.out.stdout.isTTY !== true));
@@ -150,39 +151,38 @@ export async function run([model = '', ...values]: string[], options: Record<str
     ...(options.optimization !== undefined ? { graphOptimization: String(options.optimization) as GraphOptimization } : {}),
   };
 
-  let stdin = readStdin;
+  const kind = inputKind(task);
+  if (asked && (options.question === undefined || options.context === undefined)) {
+    throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, {
+      hint: 'give --question Q --context C together',
+    });
+  }
+  if (task === 'question-answering' && !asked && options.input === undefined && options.file === undefined) {
+    throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', {
+      hint: 'or --input \'{"question": "...", "context": "..."}\'',
+    });
+  }
+  if (kind === 'images' && options.input !== undefined) {
+    throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+  }
   if (options.file === '-') {
     // Ctrl-C: a read of stdin that waits for more input must end too.
     ctx.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
   }
-  if (options.file !== undefined && !isImageTask(task)) {
-    const opened = await openRecords(String(options.file), recordKind(task));
-    if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new ModelctlError('INTERRUPTED', 'interrupted');
-    if (opened && 'records' in opened) {
-      const predictor = await openPredictor({ ...settings, inputKind: recordKind(task) });
-      if (predictor.fellBack) out.warn(`running on the CPU: ${predictor.fellBack}`);
-      out.debug(`task ${predictor.task} (${predictor.taskReason}); streaming ${opened.format} from ${opened.where}`);
-      return predictRecords(out, predictor, opened, { ...(batchSize !== undefined ? { batchSize } : {}), ...(topK !== undefined ? { topK } : {}), failFast: options.failFast === true, signal: ctx.signal });
-    }
-    if (opened) stdin = async () => opened.whole;
+  const opened = await openInput(inputSource(options, values), kind, { stdin: process.stdin, firstInput: resolved.summary.inputs[0]?.name ?? 'input' });
+  if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new ModelctlError('INTERRUPTED', 'interrupted');
+  if (opened.stream) {
+    const predictor = await openPredictor({ ...settings, inputKind: kind });
+    if (predictor.fellBack) out.warn(`running on the CPU: ${predictor.fellBack}`);
+    out.debug(`task ${predictor.task} (${predictor.taskReason}); streaming ${opened.stream.format} from ${opened.stream.where}`);
+    return predictRecords(out, predictor, opened.stream, {
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(topK !== undefined ? { topK } : {}),
+      failFast: options.failFast === true,
+      signal: ctx.signal,
+    });
   }
-  let input: PredictInput;
-  if (task === 'question-answering') {
-    if (asked) {
-      if (options.question === undefined || options.context === undefined) throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, { hint: 'give --question Q --context C together' });
-      input = { kind: 'questions', pairs: pairsFromJson({ question: String(options.question), context: String(options.context) }, 'the question') };
-    } else if (options.input !== undefined) input = { kind: 'questions', pairs: pairsFromJson(parseJsonText(String(options.input), '--input'), '--input') };
-    else if (options.file !== undefined) input = { kind: 'questions', pairs: await readPairs(String(options.file), stdin) };
-    else throw new ModelctlError('USAGE', 'a question-answering model takes --question and --context', { hint: 'or --input \'{"question": "...", "context": "..."}\'' });
-  } else if (isImageTask(task)) {
-    if (options.input !== undefined) throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
-    input = { kind: 'images', files: options.file !== undefined ? [String(options.file)] : values };
-  } else if (isTextTask(task)) {
-    const texts = options.input !== undefined ? textsFromJson(parseJsonText(String(options.input), '--input'), '--input') : options.file !== undefined ? await readTextFile(String(options.file), stdin) : values;
-    input = { kind: 'texts', texts };
-  } else if (options.input !== undefined) input = fromJson(parseJsonText(String(options.input), '--input'));
-  else if (options.file !== undefined) input = await readInputFile(String(options.file), resolved.summary.inputs[0]?.name ?? 'input', stdin);
-  else input = rowsFromArgs(values);
+  const input = opened.input;
   const result = await predict({ ...settings, input });
   if (result.fellBack) out.warn(`running on the CPU: ${result.fellBack}`);
   out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);

@@ -1,5 +1,4 @@
-import type { PredictInput, PredictResult } from '../../predict/predict.js';
-import type { StreamOutcome } from '../../predict/stream.js';
+import type { PredictInput, PredictResult, StreamOutcome } from '../../predict/types.js';
 import type { Output } from './output.js';
 import { printable, renderTable } from './table.js';
 

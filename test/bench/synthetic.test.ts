@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { hintsFromConfig, parseShapeFlags, resolveShape, seededRandom, syntheticInputs, toHalfBits } from '../../src/bench/inputs.js';
+import { hintsFromConfig, parseShapeFlags, resolveShape, seededRandom, syntheticInputs, toHalfBits } from '../../src/bench/synthetic.js';
 import { isModelctlError } from '../../src/errors.js';
 import type { OnnxValueInfo } from '../../src/onnx/summary.js';
 

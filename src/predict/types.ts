@@ -1,0 +1,94 @@
+import type { InputSource, PredictInput } from '../inputs/types.js';
+import type { DecodedHfMetadata } from '../onnx/metadata.js';
+import type { OnnxSummary } from '../onnx/summary.js';
+import type { Registry } from '../registry/index.js';
+import type { Manifest } from '../registry/manifest.js';
+import type { OpenedSession, SessionOptions } from '../runtime/index.js';
+import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { DetectionPrediction } from '../tasks/object-detection.js';
+import type { Answer } from '../tasks/question-answering.js';
+import type { TabularPrediction } from '../tasks/tabular.js';
+import type { JsonTensor } from '../tasks/tensors.js';
+import type { TextClassificationPrediction } from '../tasks/text-classification.js';
+import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
+
+/** predict's shared types: every file of src/predict imports them; this file imports none of its siblings. */
+
+export type { PredictInput } from '../inputs/types.js';
+
+export interface ResolvedModel {
+  /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
+  path: string;
+  summary: OnnxSummary;
+  embedded?: DecodedHfMetadata;
+  manifest?: Manifest;
+}
+
+export interface PredictOptions extends SessionOptions {
+  model: string;
+  registry?: Registry;
+  task?: string;
+  /** The input itself, or where to read it (a file, `-` for stdin, JSON text): read whole, as the task's kind. */
+  input: PredictInput | InputSource;
+  /** The model as resolveModel returned it, when the caller already has it. */
+  resolved?: ResolvedModel;
+  /** Text and image tasks: texts or images per session run (default 32). */
+  batchSize?: number;
+  /** text- and image-classification: the K best labels per text or image (default: every label). */
+  topK?: number;
+  /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
+  normalize?: boolean;
+  /** token-classification: how tokens become entities (default none: every token not tagged O). */
+  aggregation?: Aggregation;
+  /** object-detection: the minimum score of a detection (default 0.25). */
+  conf?: number;
+  /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
+  iou?: number;
+  /**
+   * A session already open on the model (serve's cache): used instead of opening one, and left open by close().
+   * Ignored for a ZipMap classifier, whose session must declare the extra output.
+   */
+  opened?: OpenedSession;
+}
+
+/** One per input row or text; which fields are set depends on the task. */
+export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> &
+  Partial<TokenClassificationPrediction> & Partial<Answer> & Partial<DetectionPrediction>;
+
+export interface PredictResult {
+  model: string;
+  task: string;
+  taskReason: string;
+  provider: 'cpu' | 'cuda';
+  fellBack?: string;
+  timings: { loadMs: number; runMs: number };
+  predictions?: Prediction[];
+  /** feature-extraction: whether the embeddings were scaled to unit length. */
+  normalized?: boolean;
+  outputs?: Record<string, JsonTensor>;
+}
+
+/** A model opened for a task: run it on as many inputs as needed, then close it. */
+export interface Predictor {
+  readonly resolved: ResolvedModel;
+  readonly task: string;
+  readonly taskReason: string;
+  readonly provider: 'cpu' | 'cuda';
+  /** Tabular models: the feature names embedded in the model, in input order. */
+  readonly featureNames?: string[];
+  /** Set when CUDA was asked for and the CPU runs instead: why. */
+  readonly fellBack?: string;
+  run(input: PredictInput, extra?: { rowName?: (index: number) => string }): Promise<PredictResult>;
+  close(): Promise<void>;
+}
+
+/** predict over a stream: one per record, in input order. */
+export interface StreamOutcome {
+  line: number;
+  prediction?: Prediction;
+  outputs?: Record<string, JsonTensor>;
+  error?: { code: string; message: string; hint?: string };
+  /** The text or question answered (for a table; not part of the JSON Lines record). */
+  text?: string;
+  question?: string;
+}
