@@ -7,7 +7,7 @@ import { copyThroughSink, type FetchedFile } from '../hub/fetch-files.js';
 import { fetchGetter, httpGetter } from '../hub/http-get.js';
 import { redactUrl } from '../hub/source.js';
 import { HashingSink } from '../hub/sink.js';
-import { checkName, checkVersion } from '../registry/names.js';
+import { checkName, checkNewName, checkNewVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
 import { commitPull } from './commit.js';
 import type { PullOptions, PullResult } from './pull.js';
@@ -48,8 +48,8 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
   if (!file || file === '/' || file.includes('\\')) {
     throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });
   }
-  const name = checkName(o.name ?? nameFrom(file, '--name my-model'));
-  if (o.version !== undefined) checkVersion(o.version);
+  const name = checkNewName(o.name ?? nameFrom(file, '--name my-model'));
+  if (o.version !== undefined) checkNewVersion(o.version);
   const layout = o.registry.store.layout;
   const sink = await HashingSink.create(layout.tmpDir);
   let fetched: FetchedFile;
@@ -99,8 +99,8 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
 /** A local file or folder: the files the format reader says belong to the model, hashed as they are copied. */
 export async function pullFolder(o: PullOptions, path: string): Promise<PullResult> {
   const abs = resolve(expandHome(path));
-  const name = checkName(o.name ?? nameFrom(basename(abs), '--name my-model'));
-  if (o.version !== undefined) checkVersion(o.version);
+  const name = checkNewName(o.name ?? nameFrom(basename(abs), '--name my-model'));
+  if (o.version !== undefined) checkNewVersion(o.version);
   await checkOutsideHome(abs, o.registry.home);
   o.onProgress?.({ type: 'resolving', source: path });
   const inspection = await inspectModel(abs, o.signal ? { signal: o.signal } : {});

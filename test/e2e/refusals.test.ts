@@ -26,3 +26,16 @@ describe('thread counts are bounded before ONNX Runtime sees them', () => {
     expect(firstLine(vs.stderr)).toBe('error: threads must be a whole number from 0 to 1024, not 5000');
   });
 });
+
+describe('model names Windows reserves', () => {
+  it('register refuses aux.txt and org/CON with exit 2 and registers nothing', async () => {
+    const home = tempDir();
+    for (const name of ['aux.txt', 'org/CON']) {
+      const r = await cli(['register', IRIS, '--name', name], { home });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(firstLine(r.stderr)).toMatch(/^error: model name ".+" is reserved on Windows \((AUX|CON) is a device name there, with any extension\)$/);
+      expect(r.stderr).toMatch(/^hint: choose another model name: CON, PRN, AUX, NUL, COM0-COM9 and LPT0-LPT9/m);
+    }
+    expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
+  });
+});
