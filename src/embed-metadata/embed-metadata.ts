@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
+import { refuseNonOnnx } from '../formats/not-onnx.js';
 import { externalDataFiles, safeExternalPath } from '../formats/onnx.js';
 import { embedOnnxFile } from '../onnx/embed.js';
 import { readOnnxMetadata, readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
@@ -143,6 +144,7 @@ async function embedPath(options: EmbedMetadataOptions, path: string, clock: () 
   });
   if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${path} is not a file`, { hint: 'give the .onnx file itself (e.g. ./onnx/model.onnx)' });
   await guardHome(options.registry, input, 'the model');
+  refuseNonOnnx(input, st.size, path, 'the metadata goes into ONNX files');
   const summary = await readOnnxSummary(input);
   // The external data locations come from the file: confined to its folder and checked to exist (as info and
   // register do) before anything is written, so a copy never lands outside --out and a missing file creates nothing.

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
+import { refuseNonOnnx } from '../formats/not-onnx.js';
 import { detectTaskFromOnnx } from '../formats/task.js';
 import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
 import { readOnnxSummary, type OnnxSummary, type OnnxValueInfo } from '../onnx/summary.js';
@@ -17,11 +18,9 @@ import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import type { DetectionPrediction } from '../tasks/object-detection.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
+import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions, type Answer, type QuestionContext } from '../tasks/question-answering.js';
 import { expandHome } from '../util/paths.js';
-
-/** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
-const PLANNED_TASKS: string[] = [];
 
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
 export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
@@ -43,6 +42,7 @@ export async function resolveModel(model: string, registry?: Registry): Promise<
       throw fsError(err, model);
     });
     if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${model} is not a file`, { hint: 'give the .onnx file itself' });
+    refuseNonOnnx(path, st.size, model, 'ONNX Runtime runs ONNX models');
     const summary = await readOnnxSummary(path);
     const embedded = decodeHfMetadata(summary.metadataProps);
     return { path, summary, ...(embedded ? { embedded } : {}) };
@@ -171,12 +171,7 @@ export interface Predictor {
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
-  if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
-    if (!PLANNED_TASKS.includes(task)) {
-      throw new ModelctlError('USAGE', `unknown task ${JSON.stringify(task)}`, { hint: `tasks: ${[...PREDICT_TASKS, ...PLANNED_TASKS].join(', ')}` });
-    }
-    throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
-  }
+  checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text = isTextTask(task) || task === 'question-answering' ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined) : undefined;

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { ModelctlError, type ErrorCode } from '../../errors.js';
-import { chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../predict/predict.js';
+import { PREDICT_TASKS, chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../predict/predict.js';
 import { predictStream, recordKind, type StreamOutcome } from '../../predict/stream.js';
 import { openRecords, type RecordStream } from '../../tasks/records.js';
 import { isImageTask } from '../../predict/image.js';
 import { isTextTask, readTextFile, textsFromJson } from '../../predict/text.js';
+import { checkRunnableTask } from '../../tasks/known.js';
 import { pairsFromJson } from '../../tasks/question-answering.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
@@ -125,6 +126,7 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const resolved = await resolveModel(model, registry);
   const explicitTask = options.task !== undefined ? String(options.task) : undefined;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
+  checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
   const threads = integer('--threads', options.threads, 0);
   const batchSize = integer('--batch-size', options.batchSize, 1);
   const topK = integer('--top-k', options.topK, 1);
