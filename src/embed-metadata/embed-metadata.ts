@@ -184,7 +184,9 @@ function registeredExternal(m: Manifest, primaryPath: string, summary: OnnxSumma
     const rel = safeExternalPath(location, where);
     const file = byPath.get(base === '.' ? rel : `${base}/${rel}`);
     if (!file) {
-      throw new ModelctlError('INTEGRITY', `${where} stores tensors in ${rel}, which is not one of its files`, { hint: 'run `modelctl validate` and register the model again' });
+      throw new ModelctlError('INTEGRITY', `${where} stores tensors in ${rel}, which is not one of its files`, {
+        hint: 'run `modelctl validate` and register the model again',
+      });
     }
     companions.set(rel, file);
   }

@@ -21,7 +21,8 @@ const CONTEXT_CHARS = 100_000;
 
 /** 100,000 characters of seeded, varied sentences (every window reads different text), ASCII only. */
 function longContext(): string {
-  const words = ['ledger', 'harbour', 'keeps', 'north', 'quiet', 'copper', 'river', 'model', 'stone', 'garden', 'seven', 'blue', 'tower', 'signal', 'bread', 'winter'];
+  const words = ['ledger', 'harbour', 'keeps', 'north', 'quiet', 'copper', 'river', 'model', 'stone', 'garden', 'seven', 'blue'];
+  words.push('tower', 'signal', 'bread', 'winter');
   let seed = 20240514;
   const next = (): number => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -51,7 +52,8 @@ interface Answer {
 async function run(args: string[], input?: string): Promise<{ exitCode: number; signal?: string; stdout: string; stderr: string }> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   for (const key of ['CI', 'ORT_DISABLE_TELEMETRY', 'ORT_RUNNING_UNIT_TESTS']) delete env[key];
-  const r = await execa('node', [BIN, ...args], { reject: false, extendEnv: false, env, cwd: ROOT, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  const stdin = input === undefined ? { stdin: 'ignore' as const } : { input };
+  const r = await execa('node', [BIN, ...args], { reject: false, extendEnv: false, env, cwd: ROOT, ...stdin });
   return { exitCode: r.exitCode ?? -1, ...(r.signal ? { signal: r.signal } : {}), stdout: r.stdout, stderr: r.stderr };
 }
 

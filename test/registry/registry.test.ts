@@ -133,7 +133,8 @@ describe('hardening', () => {
     const { registry, home, dir } = setup();
     const f = join(dir, 'w.safetensors');
     writeSafetensors(f, 256);
-    for (const name of ['CON', 'prn', 'Aux', 'nul', 'aux.txt', 'NUL.tar.gz', 'com1', 'COM9', 'lpt1', 'Lpt9.onnx', 'com0', 'org/con', 'aux/model', 'org/LPT3.v2']) {
+    const reserved = ['CON', 'prn', 'Aux', 'nul', 'aux.txt', 'NUL.tar.gz', 'com1', 'COM9', 'lpt1', 'Lpt9.onnx', 'com0', 'org/con', 'aux/model', 'org/LPT3.v2'];
+    for (const name of reserved) {
       const err = await rejects(registry.register({ path: f, name }), 'INVALID_NAME');
       expect(err.message).toMatch(/^model name ".+" is reserved on Windows \((CON|PRN|AUX|NUL|COM\d|LPT\d) is a device name there, with any extension\)$/);
       expect(err.exitCode).toBe(2);

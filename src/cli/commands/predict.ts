@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { ModelctlError, type ErrorCode } from '../../errors.js';
-import { PREDICT_TASKS, chooseTask, openPredictor, predict, resolveModel, type PredictInput, type PredictResult, type Predictor } from '../../predict/predict.js';
+import { PREDICT_TASKS, chooseTask, openPredictor, predict, resolveModel } from '../../predict/predict.js';
+import type { PredictInput, PredictResult, Predictor } from '../../predict/predict.js';
 import { predictStream, recordKind, type StreamOutcome } from '../../predict/stream.js';
 import { openRecords, type RecordStream } from '../../tasks/records.js';
 import { isImageTask } from '../../predict/image.js';
