@@ -7,7 +7,7 @@ import { prepareText } from '../predict/text.js';
 import { isImageTask, prepareImage } from '../predict/image.js';
 import { companions } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
-import { parseDevice, type SessionOptions } from '../runtime/index.js';
+import { checkSessionOptions, parseDevice, type SessionOptions } from '../runtime/index.js';
 import { compareToBaseline, loadBaseline, saveBaseline, toBaseline, type GateVerdict } from './baseline.js';
 import { E2E_TASKS, SAMPLE_TEXTS, imageWorkload, textWorkload } from './e2e.js';
 import { otherPipeline, type E2EInputs } from './e2e-tasks.js';
@@ -83,6 +83,7 @@ function overrides(text: string, base: SessionOptions): { session: SessionOption
     else if (key === 'optimization') session.graphOptimization = value as SessionOptions['graphOptimization'];
     else throw new ModelctlError('USAGE', `--vs ${part}: only threads, device and optimization can be changed`, { hint: 'e.g. --vs threads=4, --vs device=cuda:0, or --vs OTHER_MODEL' });
   }
+  checkSessionOptions(session); // before the first side is timed, not after it
   return { session, label: text };
 }
 
@@ -163,6 +164,7 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
     ...(options.graphOptimization ? { graphOptimization: options.graphOptimization } : {}),
     ...(options.fallback ? { fallback: options.fallback } : {}),
   };
+  checkSessionOptions(session);
   const m = await resolveModel(options.model, options.registry);
   if ((options.saveBaseline || wantsBaseline) && !m.manifest) {
     throw new ModelctlError('USAGE', 'baselines are stored with a registry version, and this is a file', { hint: `register it first: \`modelctl register ${options.model} --name NAME\`` });

@@ -1,6 +1,8 @@
 import { chmod, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
+import { refuseNonOnnx } from '../formats/not-onnx.js';
+import { externalDataFiles, safeExternalPath } from '../formats/onnx.js';
 import { embedOnnxFile } from '../onnx/embed.js';
 import { readOnnxMetadata, readOnnxSummary, type OnnxSummary } from '../onnx/summary.js';
 import { hashFile } from '../registry/blobs.js';
@@ -131,13 +133,20 @@ async function embedPath(options: EmbedMetadataOptions, path: string, clock: () 
   });
   if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${path} is not a file`, { hint: 'give the .onnx file itself (e.g. ./onnx/model.onnx)' });
   await guardHome(options.registry, input, 'the model');
+  refuseNonOnnx(input, st.size, path, 'the metadata goes into ONNX files');
   const summary = await readOnnxSummary(input);
+  // The external data locations come from the file: confined to its folder and checked to exist (as info and
+  // register do) before anything is written, so a copy never lands outside --out and a missing file creates nothing.
+  const external = await externalDataFiles(summary, input, path);
   const { gathered, task, features } = await collect(options, { read: folderReader(dirname(input)), where: dirname(input) }, summary);
   const output = resolve(expandHome(options.out ?? input));
   await guardHome(options.registry, output, '--out');
   await mkdir(dirname(output), { recursive: true });
   // The weights may live in files beside the model: a copy elsewhere needs them beside it too.
-  if (dirname(output) !== dirname(input)) await copyCompanions(summary.externalData, (name) => join(dirname(input), name), dirname(output));
+  if (dirname(output) !== dirname(input)) {
+    const byPath = new Map(external.map((f) => [f.path, f.abs]));
+    await copyCompanions([...byPath.keys()], (name) => byPath.get(name) as string, dirname(output));
+  }
   // Replacing a file must survive a crash (fsync before the rename); a new file need not, as with cp.
   const replacing = await stat(output).then(() => true, () => false);
   const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, durable: replacing, ...(options.set ? { set: options.set } : {}), ...(options.signal ? { signal: options.signal } : {}) });
@@ -149,6 +158,28 @@ function taskOf(props: Record<string, string>, detected: EmbedMetadataResult['ta
   const written = props.hf_pipeline_task;
   if (written === undefined) return detected;
   return detected?.task === written ? detected : { task: written, reason: '--set hf_pipeline_task' };
+}
+
+/**
+ * A registered model's external data files, by location. register confined them already; they are checked again
+ * because --out copies them by the file's own locations, which must never lead outside --out's folder.
+ */
+function registeredExternal(m: Manifest, primaryPath: string, summary: OnnxSummary) {
+  const where = `${m.name}:${m.version}`;
+  const byPath = new Map(m.files.map((f) => [f.path, f]));
+  const base = dirname(primaryPath);
+  const companions = new Map<string, Manifest['files'][number]>();
+  for (const location of summary.externalData) {
+    const rel = safeExternalPath(location, where);
+    const file = byPath.get(base === '.' ? rel : `${base}/${rel}`);
+    if (!file) {
+      throw new ModelctlError('INTEGRITY', `${where} stores tensors in ${rel}, which is not one of its files`, {
+        hint: 'run `modelctl validate` and register the model again',
+      });
+    }
+    companions.set(rel, file);
+  }
+  return { external: [...companions.keys()], companions };
 }
 
 function gone(parent: Manifest): ModelctlError {
@@ -166,6 +197,7 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
   const summary = await readOnnxSummary(blob).catch((err: unknown) => {
     throw (err as ModelctlError).code === 'PATH_NOT_FOUND' ? gone(parent) : err;
   });
+  const { external, companions } = registeredExternal(parent, primary.path, summary);
   const read = versionReader(registry.store.layout, parent, (err) => (isEnoent(err) ? gone(parent) : err));
   const { gathered, task, features } = await collect(options, { read, where: `${parent.name}:${parent.version}` }, summary);
   await mkdir(layout.tmpDir, { recursive: true });
@@ -177,9 +209,7 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
       throw new ModelctlError('INTEGRITY', 'a temporary file of this embed-metadata was removed before it could be stored', { hint: 'was `modelctl gc --grace` run with a short grace? run the command again' });
     });
     // --out is written before the commit, so a bad --out fails the command before any version exists.
-    const byPath = new Map(parent.files.map((f) => [f.path, f]));
-    const base = dirname(primary.path);
-    if (out) await placeOut(tmp, out, summary.externalData, (name) => layout.blob((byPath.get(base === '.' ? name : `${base}/${name}`) as { sha256: string }).sha256));
+    if (out) await placeOut(tmp, out, external, (name) => layout.blob((companions.get(name) as { sha256: string }).sha256));
     const after = await readOnnxMetadata(tmp);
     const written = taskOf(r.props, task);
     const committed = await commitVersion(

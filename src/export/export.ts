@@ -9,7 +9,7 @@ import { commitVersion } from '../registry/commit.js';
 import { buildMetadata } from '../registry/inspection-metadata.js';
 import type { Registry } from '../registry/index.js';
 import type { Lineage, Manifest } from '../registry/manifest.js';
-import { checkName, checkVersion } from '../registry/names.js';
+import { checkNewName, checkNewVersion } from '../registry/names.js';
 import { tempName } from '../registry/fsutil.js';
 import { expandHome } from '../util/paths.js';
 import { embedMetadata } from '../embed-metadata/embed-metadata.js';
@@ -109,14 +109,14 @@ async function writeOut(file: string, target: string): Promise<void> {
 
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const env = o.env ?? process.env;
-  if (o.version !== undefined) checkVersion(o.version);
-  if (o.name !== undefined) checkName(o.name);
+  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.name !== undefined) checkNewName(o.name);
   const source = await resolveSource(o.source, o.registry, o.framework ?? 'auto', o.signal);
   const family = FRAMEWORK_FAMILY[source.framework];
   o.onProgress?.({ type: 'source', framework: source.framework, family, format: source.inspection.format, path: source.path });
   const name = o.name ?? source.defaultName;
   if (!name) throw new ModelctlError('USAGE', 'say what to call the exported model: --name NAME', { hint: 'e.g. --name iris-onnx' });
-  checkName(name);
+  checkNewName(name);
   const interp = await findPython({ family, env, root: join(o.registry.home, 'python'), ...(o.python ? { python: o.python } : {}) });
   o.onProgress?.({ type: 'python', python: interp.python, source: interp.source });
 

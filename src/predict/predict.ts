@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
+import { refuseNonOnnx } from '../formats/not-onnx.js';
 import { detectTaskFromOnnx } from '../formats/task.js';
 import { KINDS, noItems, readInput } from '../inputs/open.js';
 import type { InputKind, RecordStream } from '../inputs/types.js';
@@ -18,6 +19,7 @@ import { predictTabular, type Row } from '../tasks/tabular.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { classifyTexts } from '../tasks/text-classification.js';
 import { tagTexts } from '../tasks/token-classification.js';
+import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { expandHome } from '../util/paths.js';
 
@@ -28,10 +30,6 @@ import { expandHome } from '../util/paths.js';
  */
 
 export type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
-
-/** Tasks predict will run but does not yet (NOT_AVAILABLE, exit 9); any other name is a usage error. */
-const PLANNED_TASKS: string[] = [];
-
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
 export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
 
@@ -50,6 +48,7 @@ export async function resolveModel(model: string, registry?: Registry): Promise<
       throw fsError(err, model);
     });
     if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${model} is not a file`, { hint: 'give the .onnx file itself' });
+    refuseNonOnnx(path, st.size, model, 'ONNX Runtime runs ONNX models');
     const summary = await readOnnxSummary(path);
     const embedded = decodeHfMetadata(summary.metadataProps);
     return { path, summary, ...(embedded ? { embedded } : {}) };
@@ -164,20 +163,11 @@ async function predictTexts(
   return out;
 }
 
-function checkTask(task: string): void {
-  if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
-    if (!PLANNED_TASKS.includes(task)) {
-      throw new ModelctlError('USAGE', `unknown task ${JSON.stringify(task)}`, { hint: `tasks: ${[...PREDICT_TASKS, ...PLANNED_TASKS].join(', ')}` });
-    }
-    throw new ModelctlError('NOT_AVAILABLE', `predict does not run ${task} models yet`, { hint: `run it as raw tensors with --task raw; available: ${PREDICT_TASKS.join(', ')}` });
-  }
-}
-
 /** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
-  checkTask(task);
+  checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
@@ -251,7 +241,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   else {
     // Read before the model loads: a missing or broken file is reported without waiting for a session.
     const { task } = await chooseTask(options.task, m, options.registry);
-    checkTask(task);
+    checkRunnableTask(task, PREDICT_TASKS, 'predict');
     input = await readInput(options.input, inputKind(task), { firstInput: m.summary.inputs[0]?.name ?? 'input' });
   }
   const predictor = await openPredictor({ ...options, resolved: m, inputKind: input.kind });

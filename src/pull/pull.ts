@@ -7,7 +7,7 @@ import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-sou
 import { selectFiles } from '../hub/select-files.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
-import { LATEST, checkName, checkVersion } from '../registry/names.js';
+import { LATEST, checkNewName, checkNewVersion } from '../registry/names.js';
 import { commitPull, preloadFormats } from './inspect-and-commit.js';
 import { transport, type PullOptions, type PullResult } from './options.js';
 
@@ -84,8 +84,8 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
     throw new ModelctlError('USAGE', `two revisions given: @${source.revision} and --revision ${o.revision}`, { hint: 'give one' });
   }
   const revision = checkRevision(o.revision ?? source.revision ?? 'main');
-  const name = checkName(o.name ?? source.repo);
-  if (o.version !== undefined) checkVersion(o.version);
+  const name = checkNewName(o.name ?? source.repo);
+  if (o.version !== undefined) checkNewVersion(o.version);
   try {
     new URL(settings.endpoint);
   } catch {

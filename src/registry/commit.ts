@@ -5,7 +5,7 @@ import { placeBlob, type IngestedFile } from './blobs.js';
 import { isEnoent } from './fsutil.js';
 import { withLock, type LockOptions } from './lock.js';
 import { MANIFEST_SCHEMA, manifestProblems, sealManifest, type Lineage, type Manifest } from './manifest.js';
-import { LATEST } from './names.js';
+import { LATEST, checkNewName, checkNewVersion } from './names.js';
 import { nextPatchVersion } from './semver.js';
 import type { Store } from './store.js';
 
@@ -46,6 +46,9 @@ export async function commitVersion(
   v: NewVersion,
   options: { clock: () => Date; lock: LockOptions; signal?: AbortSignal },
 ): Promise<Committed> {
+  // Every new version passes here: a name or version Windows reserves is refused whichever command made it.
+  checkNewName(v.name);
+  if (v.version !== undefined) checkNewVersion(v.version);
   return withLock(
     store.layout,
     async () => {

@@ -36,6 +36,37 @@ export function checkName(name: string): string {
   return name;
 }
 
+/**
+ * Device names Windows reserves as file and folder names, in any case and with any extension ("aux.txt" is AUX).
+ * A model name is a folder and a version a file name in the registry, so a new one may not be one of them, even on
+ * systems that allow it: a registry must stay copyable to any of them. Names read back are not checked, so a model
+ * registered before this rule stays readable and removable.
+ */
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)/i;
+
+function checkNotReserved(what: string, text: string, segments: string[]): void {
+  const reserved = segments.find((s) => WINDOWS_RESERVED.test(s));
+  if (reserved === undefined) return;
+  const device = (reserved.split('.')[0] as string).toUpperCase();
+  throw new ModelctlError('INVALID_NAME', `${what} ${printable(text)} is reserved on Windows (${device} is a device name there, with any extension)`, {
+    hint: `choose another ${what}: CON, PRN, AUX, NUL, COM0-COM9 and LPT0-LPT9 cannot name a file or folder on Windows, so the registry refuses them`,
+  });
+}
+
+/** A name for a model being created: checkName, and not reserved on Windows in any of its segments. */
+export function checkNewName(name: string): string {
+  checkName(name);
+  checkNotReserved('model name', name, name.split('/'));
+  return name;
+}
+
+/** A version being created: checkVersion, and not reserved on Windows (it is the manifest's file name). */
+export function checkNewVersion(version: string): string {
+  checkVersion(version);
+  checkNotReserved('version', version, [version]);
+  return version;
+}
+
 export function checkVersion(version: string): string {
   if (!isVersion(version)) {
     throw new ModelctlError('INVALID_NAME', `invalid version ${printable(version)}`, {

@@ -6,6 +6,8 @@ export { ortFirstLine } from './ort-errors.js';
 export {
   openSession,
   ortSessionOptions,
+  checkSessionOptions,
+  MAX_THREADS,
   type SessionOptions,
   type OpenedSession,
   type GraphOptimization,

@@ -22,7 +22,20 @@ export function loadOrt(): Promise<Ort> {
   return loading;
 }
 
+/**
+ * ONNX Runtime 1.29+ POSIX builds (measured on Linux x64, 1.30) start Microsoft's telemetry when the first session creates its
+ * environment, unless ORT_DISABLE_TELEMETRY is set (or CI, or ORT_RUNNING_UNIT_TESTS): it writes a device id and an
+ * event database under ~/.cache/Microsoft/DeveloperTools and uploads model facts. modelctl sends nothing anywhere
+ * unasked, so it is switched off for this process, whatever the caller's environment says. It is also what made a
+ * long command line crash: that telemetry reads /proc/self/cmdline and matches it with std::regex, whose recursion
+ * overflows the main thread's 8 MB stack at about 30,000 characters (issue 14: a long --context argument, exit 139).
+ * The variable is read when the environment is created, so it is set before the module loads; a host process that
+ * already created its own ONNX Runtime environment keeps what it chose.
+ */
+const ORT_TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
+
 async function importOrt(): Promise<Ort> {
+  process.env[ORT_TELEMETRY_VARIABLE] = '1';
   let ort: Ort;
   try {
     ort = await import('onnxruntime-node');

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
@@ -41,10 +42,16 @@ export interface OpenedSession {
 
 const OPTIMIZATIONS: readonly GraphOptimization[] = ['disabled', 'basic', 'extended', 'all'];
 
+/**
+ * The most threads one pool may ask for: above any machine's logical CPU count, below what ONNX Runtime survives
+ * (it allocates per thread before checking anything: 1e9 ends in std::bad_alloc, 1e5 in tens of GB and minutes).
+ */
+export const MAX_THREADS = 1024;
+
 function checkThreads(value: number | undefined, what: string): void {
-  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
-    throw new ModelctlError('USAGE', `${what} must be a whole number of threads, not ${String(value)}`, {
-      hint: 'use 0 (or leave it out) to let onnxruntime choose, or a count such as 4',
+  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value <= MAX_THREADS)) {
+    throw new ModelctlError('USAGE', `${what} must be a whole number from 0 to ${MAX_THREADS}, not ${String(value)}`, {
+      hint: `0 (or leaving it out) lets onnxruntime choose; this machine has ${availableParallelism()} logical CPUs, and more threads than that rarely help`,
     });
   }
 }
@@ -63,6 +70,11 @@ function normalize(options: SessionOptions): Required<Pick<SessionOptions, 'devi
     throw new ModelctlError('USAGE', `unknown fallback: ${String(options.fallback)}`, { hint: 'the only fallback is cpu' });
   }
   return { ...options, device: options.device ?? { kind: 'cpu' }, graphOptimization };
+}
+
+/** Checks session options (thread counts, optimization level, fallback) without opening anything: a USAGE error. */
+export function checkSessionOptions(options: SessionOptions): void {
+  normalize(options);
 }
 
 /** The part of a key that names a model and how it runs, without the file stamps. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ModelctlError } from '../errors.js';
 import type { Registry } from '../registry/index.js';
-import type { SessionOptions } from '../runtime/index.js';
+import { checkSessionOptions, type SessionOptions } from '../runtime/index.js';
 import { VERSION } from '../version.js';
 import type { Route, ServeContext } from './context.js';
 import { HttpError, errorReply, pathSegments, sendJson, sendText } from './http.js';
@@ -72,6 +72,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   for (const [flag, v, min] of [['--max-batch', maxBatch, 1], ['--max-wait-ms', maxWaitMs, 0], ['--max-models-in-ram', maxModels, 1]] as const) {
     if (!Number.isSafeInteger(v) || v < min) throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got ${String(v)}`);
   }
+  // Sessions open on the first request: options no session could take fail the start, not every request.
+  checkSessionOptions(options.session ?? {});
   let inflight = 0;
   let accepting = true;
   const stopping = new AbortController();

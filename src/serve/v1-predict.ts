@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
-import { chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
+import { PREDICT_TASKS, chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
+import { checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
@@ -73,6 +74,7 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
   const explicit = body.task === undefined ? undefined : typeof body.task === 'string' ? body.task : undefined;
   if (body.task !== undefined && explicit === undefined) throw new HttpError(400, '"task" must be a string');
   const task = (await chooseTask(explicit, m.resolved, ctx.registry)).task;
+  checkRunnableTask(task, PREDICT_TASKS, 'predict'); // 501 for a task not supported yet, before the body is read as another's
   const aggregation = body.aggregation;
   if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation))) throw new HttpError(400, `"aggregation" takes ${AGGREGATIONS.join(', ')}`);
   if (body.normalize !== undefined && typeof body.normalize !== 'boolean') throw new HttpError(400, '"normalize" must be true or false');

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,53 @@ describe('embed-metadata keeps away from what it must not touch', () => {
     const info = await cli(['info', out, '--json']);
     expect(info.exitCode, info.stderr).toBe(0);
     expect(JSON.parse(info.stdout).embedded.task).toBe('feature-extraction');
+  });
+
+  describe('external data locations come from the file: nothing is written outside --out, nothing at all on a bad one', () => {
+    /** Every path under `dir`, folders too, relative to it. */
+    const tree = (dir: string): string[] => (readdirSync(dir, { recursive: true }) as string[]).sort();
+    // "weights.bin" is 11 bytes; another 11-byte location keeps every protobuf length valid.
+    function tampered(location: string): { root: string; model: string } {
+      expect(location).toHaveLength('weights.bin'.length);
+      const root = tempDir();
+      mkdirSync(join(root, 'a', 'b', 'src'), { recursive: true });
+      const bytes = readFileSync(join(FIXTURES, 'onnx-external', 'model.onnx')).toString('latin1').split('weights.bin').join(location);
+      const model = join(root, 'a', 'b', 'src', 'model.onnx');
+      writeFileSync(model, Buffer.from(bytes, 'latin1'));
+      copyFileSync(join(FIXTURES, 'onnx-external', 'weights.bin'), join(root, 'a', 'b', 'src', 'weights.bin'));
+      return { root, model };
+    }
+
+    it('refuses a location climbing out with .. whose file exists, and creates nothing', async () => {
+      const { root, model } = tampered('../../x.bin');
+      copyFileSync(join(FIXTURES, 'onnx-external', 'weights.bin'), join(root, 'a', 'x.bin')); // what ../../x.bin names from src/
+      const before = tree(root);
+      const r = await cli(['embed-metadata', model, '--task', 'feature-extraction', '--out', join(root, 'a', 'b', 'out', 'sub', 'm.onnx')]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(/^error: .*external data location "\.\.\/\.\.\/x\.bin" points outside the model's folder$/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(tree(root)).toEqual(before);
+    });
+
+    it('refuses it in place too (no --out), leaving the file as it was', async () => {
+      const { root, model } = tampered('../../x.bin');
+      const before = sha(model);
+      const r = await cli(['embed-metadata', model, '--task', 'feature-extraction']);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/points outside the model's folder/);
+      expect(sha(model)).toBe(before);
+      expect(tree(root)).toEqual(['a', 'a/b', 'a/b/src', 'a/b/src/model.onnx', 'a/b/src/weights.bin']);
+    });
+
+    it('answers a missing external data file with one line, exit 3, before creating any folder', async () => {
+      const { root, model } = tampered('missing.bin');
+      const before = tree(root);
+      const r = await cli(['embed-metadata', model, '--task', 'feature-extraction', '--out', join(root, 'out', 'sub', 'm.onnx')]);
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr.split('\n')[0]).toMatch(/^error: .*stores tensors in missing\.bin, which is missing: /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(tree(root)).toEqual(before);
+    });
   });
 
   it('answers a folder given as the model with a one-line error', async () => {

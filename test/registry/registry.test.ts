@@ -128,6 +128,31 @@ describe('hardening', () => {
     await rejects(registry.register({ path: join(folder, 'model.safetensors'), name: 'm', task: 'Text Classification' }), 'USAGE');
   });
 
+  // issue 14: a model name is a folder and a version a file name; Windows cannot create these device names.
+  it('refuses names and versions Windows reserves, in any case, with any extension, in any segment', async () => {
+    const { registry, home, dir } = setup();
+    const f = join(dir, 'w.safetensors');
+    writeSafetensors(f, 256);
+    const reserved = ['CON', 'prn', 'Aux', 'nul', 'aux.txt', 'NUL.tar.gz', 'com1', 'COM9', 'lpt1', 'Lpt9.onnx', 'com0', 'org/con', 'aux/model', 'org/LPT3.v2'];
+    for (const name of reserved) {
+      const err = await rejects(registry.register({ path: f, name }), 'INVALID_NAME');
+      expect(err.message).toMatch(/^model name ".+" is reserved on Windows \((CON|PRN|AUX|NUL|COM\d|LPT\d) is a device name there, with any extension\)$/);
+      expect(err.exitCode).toBe(2);
+    }
+    for (const version of ['con', 'NUL.1', 'com1']) {
+      const err = await rejects(registry.register({ path: f, name: 'm', version }), 'INVALID_NAME');
+      expect(err.message).toMatch(/^version ".+" is reserved on Windows/);
+    }
+    expect(existsSync(join(home, 'models'))).toBe(false);
+    // Only the device names themselves: longer names that begin with them are fine.
+    for (const name of ['console', 'auxiliary', 'com10', 'lpt', 'nul-model', 'org/con-model', 'connect.v2', 'com1x']) {
+      expect((await registry.register({ path: f, name })).manifest.name).toBe(name);
+    }
+    // References are read, not created: an old registry's model of such a name stays reachable (here: absent).
+    await rejects(registry.resolve('aux'), 'NOT_FOUND');
+    expect((await registry.validate()).ok).toBe(true);
+  });
+
   it('removes nothing when the reference moved after the confirmation was asked', async () => {
     const { registry, dir } = setup();
     const f = join(dir, 'w.safetensors');

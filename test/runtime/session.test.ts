@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers.js';
-import { openSession, ortSessionOptions } from '../../src/runtime/session.js';
+import { MAX_THREADS, checkSessionOptions, openSession, ortSessionOptions } from '../../src/runtime/session.js';
 import { loadOrt } from '../../src/runtime/ort.js';
 import { EXTERNAL, HANDBUILT, HANDBUILT_REFERENCE, IRIS, copyModel, expectIrisOutputs, rejection, tensorOf } from './helpers.js';
 
@@ -33,6 +33,30 @@ describe('ortSessionOptions', () => {
     [{ fallback: 'gpu' as never }],
   ])('rejects %j as a usage error', (options) => {
     expect(() => ortSessionOptions(options)).toThrow(expect.objectContaining({ code: 'USAGE' }));
+  });
+
+  // issue 14: --threads 1e9 reached ONNX Runtime, which allocates per thread before checking (std::bad_alloc).
+  it.each([
+    [{ threads: 1e9 }, 'threads', '1000000000'],
+    [{ threads: MAX_THREADS + 1 }, 'threads', '1025'],
+    [{ interOpThreads: 1e9 }, 'inter-op threads', '1000000000'],
+    [{ interOpThreads: Number.MAX_SAFE_INTEGER }, 'inter-op threads', String(Number.MAX_SAFE_INTEGER)],
+  ])('bounds thread counts: %j is a usage error naming the allowed range', (options, what, value) => {
+    expect(MAX_THREADS).toBe(1024);
+    let caught: unknown;
+    try {
+      checkSessionOptions(options);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 'USAGE', exitCode: 2, message: `${what} must be a whole number from 0 to 1024, not ${value}` });
+    expect((caught as { hint: string }).hint).toMatch(/^0 \(or leaving it out\) lets onnxruntime choose; this machine has \d+ logical CPUs/);
+    expect(() => ortSessionOptions(options)).toThrow(expect.objectContaining({ code: 'USAGE' }));
+  });
+
+  it('accepts the bounds themselves', () => {
+    expect(() => checkSessionOptions({ threads: 0, interOpThreads: 0 })).not.toThrow();
+    expect(ortSessionOptions({ threads: MAX_THREADS, interOpThreads: MAX_THREADS })).toMatchObject({ intraOpNumThreads: 1024, interOpNumThreads: 1024 });
   });
 });
 

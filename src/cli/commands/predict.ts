@@ -3,6 +3,7 @@ import { ModelctlError, type ErrorCode } from '../../errors.js';
 import { openInput } from '../../inputs/open.js';
 import type { InputSource, RecordStream } from '../../inputs/types.js';
 import {
+  PREDICT_TASKS,
   chooseTask,
   inputKind,
   openPredictor,
@@ -14,6 +15,7 @@ import {
   type Predictor,
   type StreamOutcome,
 } from '../../predict/predict.js';
+import { checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
 import { integer, openRegistry, type CliContext } from '../context.js';
@@ -126,6 +128,7 @@ export async function run([model = '', ...values]: string[], options: Record<str
   const resolved = await resolveModel(model, registry);
   const explicitTask = options.task !== undefined ? String(options.task) : undefined;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
+  checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
   const threads = integer('--threads', options.threads, 0);
   const batchSize = integer('--batch-size', options.batchSize, 1);
   const topK = integer('--top-k', options.topK, 1);
