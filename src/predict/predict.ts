@@ -6,6 +6,7 @@ import { decodeHfMetadata, type DecodedHfMetadata } from '../onnx/metadata.js';
 import { readOnnxSummary, type OnnxSummary, type OnnxValueInfo } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
+import type { VerifiedFiles } from '../registry/verify.js';
 import { modelArg } from '../registry/model-arg.js';
 import { IMAGE_TASKS, isImageTask, predictImages, prepareImage, type ImageSetup } from './image.js';
 import { TEXT_TASKS, companions, detectTaskBeside, isTextTask, prepareText, predictTexts, type TextSetup } from './text.js';
@@ -32,10 +33,15 @@ export interface ResolvedModel {
   summary: OnnxSummary;
   embedded?: DecodedHfMetadata;
   manifest?: Manifest;
+  /** A registry version's files as checked before use (serve re-checks their fingerprints per request). */
+  verified?: VerifiedFiles;
 }
 
-/** A path, or a registry reference whose ONNX file (and companions) is made available by path. */
-export async function resolveModel(model: string, registry?: Registry): Promise<ResolvedModel> {
+/**
+ * A path, or a registry reference whose ONNX file (and companions) is made available by path, every file checked
+ * first (registry/verify.ts; `verify` re-hashes them all).
+ */
+export async function resolveModel(model: string, registry?: Registry, options: { verify?: boolean } = {}): Promise<ResolvedModel> {
   const ref = await modelArg(model);
   if (ref.kind === 'path') {
     const path = resolve(expandHome(ref.path));
@@ -56,11 +62,12 @@ export async function resolveModel(model: string, registry?: Registry): Promise<
       hint: `convert it first: \`modelctl export ${manifest.name}:${manifest.version}\``,
     });
   }
+  const verified = await registry.verify(manifest, { force: options.verify === true });
   const blob = registry.store.layout.blob(file.sha256);
   const summary = await readOnnxSummary(blob);
   const path = summary.externalData.length > 0 ? join(await registry.materialize(manifest), file.path) : blob;
   const embedded = decodeHfMetadata(summary.metadataProps);
-  return { path, summary, manifest, ...(embedded ? { embedded } : {}) };
+  return { path, summary, manifest, verified, ...(embedded ? { embedded } : {}) };
 }
 
 /** --task, else the embedded task, else the registered one, else the graph or the files beside it; "raw" when nothing says. */
@@ -82,6 +89,8 @@ export interface PredictOptions extends SessionOptions {
   input: PredictInput;
   /** The model as resolveModel returned it, when the caller already has it. */
   resolved?: ResolvedModel;
+  /** Re-hash a registry model's files before use, whatever their fingerprints say. */
+  verify?: boolean;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
   /** text- and image-classification: the K best labels per text or image (default: every label). */
@@ -169,7 +178,7 @@ export interface Predictor {
 
 /** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
   if (!(PREDICT_TASKS as readonly string[]).includes(task)) {
     if (!PLANNED_TASKS.includes(task)) {
@@ -243,7 +252,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
 
 /** Runs one input (a batch of rows, texts, images or questions) through a model: open, run, close. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
   const predictor = await openPredictor({ ...options, resolved: m, inputKind: options.input.kind });
   try {
     return await predictor.run(options.input);
