@@ -50,10 +50,11 @@ function misspell(config: string): void {
   writeFileSync(config, text.replace('"1": "positive"', '"1": "positivd"'));
 }
 
-/** Sets a file's times to a whole second long enough ago that its fingerprint is not racy (utimes is exact then). */
-function pinMtime(path: string, secondsAgo = 100): void {
-  const t = Math.floor(Date.now() / 1000) - secondsAgo;
-  utimesSync(path, t, t);
+/** A whole second, long enough ago that a fingerprint with it is not racy; utimes sets it exactly, so a file can be put back to it. */
+const PINNED = Math.floor(Date.now() / 1000) - 100;
+
+function pinMtime(path: string, when = PINNED): void {
+  utimesSync(path, when, when);
 }
 
 describe('verify-on-use: fingerprints', () => {
@@ -113,12 +114,12 @@ describe('verify-on-use: fingerprints', () => {
     const registry = setup();
     const { manifest } = await registry.register({ path: IRIS, name: 'iris' });
     const blob = blobOf(registry, manifest, 'model.onnx');
-    pinMtime(blob, 500);
+    pinMtime(blob, PINNED - 400);
     const verified = await registry.verify(manifest);
     expect(verified.files).toHaveLength(1);
     expect(recordOf(registry, blob)?.mtimeNs).toBe(String(statSync(blob, { bigint: true }).mtimeNs));
     expect(registry.stillVerified(verified)).toBe(true);
-    pinMtime(blob, 50);
+    pinMtime(blob, PINNED + 50);
     expect(registry.stillVerified(verified)).toBe(false);
   });
 

@@ -15,9 +15,11 @@ async function irisBlob(registry: Registry): Promise<{ manifest: Manifest; blob:
   return { manifest, blob: registry.store.layout.blob(manifest.files[0]?.sha256 as string) };
 }
 
-function pinMtime(path: string, secondsAgo = 100): void {
-  const t = Math.floor(Date.now() / 1000) - secondsAgo;
-  utimesSync(path, t, t);
+/** A whole second, long enough ago that a fingerprint with it is not racy; utimes sets it exactly, so a file can be put back to it. */
+const PINNED = Math.floor(Date.now() / 1000) - 100;
+
+function pinMtime(path: string, when = PINNED): void {
+  utimesSync(path, when, when);
 }
 
 describe('serve: verify-on-use', () => {
