@@ -1,4 +1,4 @@
-import { lstatSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { kernelCopy } from '../util/fs.js';
@@ -25,7 +25,7 @@ export function viewId(m: Manifest): string {
  */
 async function intact(store: Store, m: Manifest, dir: string): Promise<boolean> {
   for (const f of m.files) {
-    const entry = lstatSync(join(dir, f.path), { bigint: true, throwIfNoEntry: false });
+    const entry = statSync(join(dir, f.path), { bigint: true, throwIfNoEntry: false });
     if (!entry?.isFile() || entry.size !== BigInt(f.size)) return false;
     const blob = statSync(store.layout.blob(f.sha256), { bigint: true, throwIfNoEntry: false });
     if (blob && blob.ino === entry.ino && blob.dev === entry.dev) continue;
