@@ -42,7 +42,8 @@ function writeGatherModel(dir, bytes) {
   const length = rows * width * 4;
   mkdirSync(dir, { recursive: true });
   const entry = (k, v) => field(13, Buffer.concat([str(1, k), str(2, v)]));
-  const w = Buffer.concat([int(1, rows), int(1, width), int(2, 1), str(8, 'W'), entry('location', 'weights.bin'), entry('offset', '0'), entry('length', String(length)), int(14, 1)]);
+  const external = [entry('location', 'weights.bin'), entry('offset', '0'), entry('length', String(length)), int(14, 1)];
+  const w = Buffer.concat([int(1, rows), int(1, width), int(2, 1), str(8, 'W'), ...external]);
   const node = field(1, Buffer.concat([str(1, 'W'), str(1, 'ids'), str(2, 'y'), str(4, 'Gather')]));
   const graph = Buffer.concat([node, str(2, 'gather'), field(5, w), field(11, valueInfo('ids', 7, 'N')), field(12, valueInfo('y', 1, 'N', width))]);
   const model = Buffer.concat([int(1, 8), str(2, 'bench'), field(7, graph), field(8, Buffer.concat([str(1, ''), int(2, 13)]))]);
@@ -113,15 +114,19 @@ for (const m of models) {
   const blobs = execFileSync('sh', ['-c', `find "${join(home, 'blobs')}" -type f`]).toString().trim().split('\n');
   const sha = median(Array.from({ length: Math.min(runs, 5) }, () => time('sha256sum', blobs).ms));
   const bytes = blobs.reduce((n, f) => n + Number(execFileSync('stat', ['-c', '%s', f]).toString()), 0);
-  rows.push({ model: `${m.name} (${(bytes / 1024 ** 2).toFixed(bytes > 1024 ** 2 ? 0 : 3)} MiB)`, measure: 'cold resolveModel in a fresh process', 'no check': fmt(resolveBase), check: fmt(resolveOurs), added: fmt(resolveOurs - resolveBase) });
-  rows.push({ model: '', measure: 'of which registry.verify() (stat + fingerprint read per blob)', 'no check': '-', check: fmt(verifyOnly), added: fmt(verifyOnly) });
-  rows.push({ model: '', measure: 'registry.verify() again in that process / stillVerified() (serve, per request)', 'no check': '-', check: `${fmt(verifyWarm)} / ${fmt(still)}`, added: `${fmt(verifyWarm)} / ${fmt(still)}` });
-  if (m.build) rows.push({ model: '', measure: 'of which materialize() of the existing view (external data)', 'no check': fmt(viewBase), check: fmt(viewOurs), added: fmt(viewOurs - viewBase) });
-  rows.push({ model: '', measure: 'cold `modelctl predict` (wall)', 'no check': fmt(cliBase), check: fmt(cliOurs), added: fmt(cliOurs - cliBase) });
-  rows.push({ model: '', measure: '`predict --verify` (wall) vs plain predict', 'no check': fmt(plain), check: fmt(verified), added: `${fmt(verified - plain)} (sha256sum of the blobs: ${fmt(sha)})` });
+  const row = (model, measure, none, check, added) => rows.push({ model, measure, none, check, added });
+  const mib = (bytes / 1024 ** 2).toFixed(bytes > 1024 ** 2 ? 0 : 3);
+  row(`${m.name} (${mib} MiB)`, 'cold resolveModel in a fresh process', fmt(resolveBase), fmt(resolveOurs), fmt(resolveOurs - resolveBase));
+  row('', 'of which registry.verify() (stat + fingerprint read per blob)', '-', fmt(verifyOnly), fmt(verifyOnly));
+  const warm = `${fmt(verifyWarm)} / ${fmt(still)}`;
+  row('', 'registry.verify() again in that process / stillVerified() (serve, per request)', '-', warm, warm);
+  if (m.build) row('', 'of which materialize() of the existing view (external data)', fmt(viewBase), fmt(viewOurs), fmt(viewOurs - viewBase));
+  row('', 'cold `modelctl predict` (wall)', fmt(cliBase), fmt(cliOurs), fmt(cliOurs - cliBase));
+  row('', '`predict --verify` (wall) vs plain predict', fmt(plain), fmt(verified), `${fmt(verified - plain)} (sha256sum of the blobs: ${fmt(sha)})`);
 }
 
-console.log(`baseline (no check): ${git('rev-parse', '--short', baselineRev)}; this tree: ${git('rev-parse', '--short', 'HEAD')}; medians of ${runs} runs, interleaved`);
+const short = (rev) => git('rev-parse', '--short', rev);
+console.log(`baseline (no check): ${short(baselineRev)}; this tree: ${short('HEAD')}; medians of ${runs} runs, interleaved`);
 console.log('| model | measure | no check | check | added |\n| --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.model} | ${r.measure} | ${r['no check']} | ${r.check} | ${r.added} |`);
+for (const r of rows) console.log(`| ${r.model} | ${r.measure} | ${r.none} | ${r.check} | ${r.added} |`);
 if (existsSync(work)) rmSync(work, { recursive: true, force: true });

@@ -63,7 +63,8 @@ describe('verify-on-use: fingerprints', () => {
     const { manifest } = await registry.register({ path: IRIS, name: 'iris' });
     const blob = blobOf(registry, manifest, 'model.onnx');
     const st = statSync(blob, { bigint: true });
-    expect(recordOf(registry, blob)).toEqual({ schema: 1, sha256: manifest.files[0]?.sha256, size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
+    const sha256 = manifest.files[0]?.sha256;
+    expect(recordOf(registry, blob)).toEqual({ schema: 1, sha256, size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
     // Placing moves the mtime back, so that any later write (stamped with the current time) changes it.
     expect(Date.now() - Number(st.mtimeNs / 1_000_000n)).toBeGreaterThanOrEqual(5000);
     expect(JSON.stringify(manifest)).not.toMatch(/mtime|ino/);
@@ -85,7 +86,8 @@ describe('verify-on-use: fingerprints', () => {
     const unseen = await irisRows(registry);
     expect(unseen.predictions?.[0]?.probabilities).not.toEqual(good.predictions?.[0]?.probabilities);
     const err = await rejection(irisRows(registry, { verify: true }));
-    expectIntegrity(err, 'iris:1.0.0', 'model.onnx', manifest.files[0]?.sha256 as string, /has changed since it was stored \(its content hashes to [0-9a-f]{12}\)/);
+    const sha256 = manifest.files[0]?.sha256 as string;
+    expectIntegrity(err, 'iris:1.0.0', 'model.onnx', sha256, /has changed since it was stored \(its content hashes to [0-9a-f]{12}\)/);
     await rejection(registry.verify(manifest, { force: true }));
     expect((await registry.validate()).problems.map((p) => p.kind)).toEqual(['corrupt-blob']);
   });
