@@ -7,6 +7,7 @@ export { Registry, type RegistryOptions, type ListFilter, type ListEntry, type M
 export type { RegisterOptions, RegisterResult, RegisterEvent } from './registry/register.js';
 export type { GcOptions, GcResult, EvictedVersion } from './registry/gc.js';
 export type { ValidateOptions, ValidateResult, Problem } from './registry/validate.js';
+export type { VerifiedFiles, VerifyOptions } from './registry/verify.js';
 export type { Manifest, ManifestFile, Lineage } from './registry/manifest.js';
 export { parseRef, type ModelRef } from './registry/names.js';
 export { defaultHome } from './registry/layout.js';

@@ -180,6 +180,7 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
       .option('--set <key=value>', 'another metadata property (repeatable)', collect)
       .option('--out <file>', 'write here (default for a file: replace it atomically)')
       .option('--version <version>', 'version of the new registry version (default: next patch)')
+      .option('--verify', 'for a registry model: re-hash its files before reading them')
       .option('--json', 'print JSON'),
     'modelctl embed-metadata ./onnx/model.onnx --from-dir ./bert-folder',
     'modelctl embed-metadata iris --task tabular-classification --features sepal_length,sepal_width,petal_length,petal_width',
@@ -206,6 +207,7 @@ export function buildProgram(handler: ActionHandler = runCommand): Command {
       .option('--threads <n>', 'intra-op threads (default: ONNX Runtime chooses)')
       .option('--optimization <level>', 'graph optimization: disabled, basic, extended, all', 'all')
       .option('--fail-fast', 'streams (.jsonl, .csv, .txt, stdin): stop at the first bad record instead of reporting it and going on')
+      .option('--verify', 're-hash the registry model\'s files before use (default: re-hash only those whose size, mtime or inode changed)')
       .option('--json', 'print JSON: one document, or JSON Lines ({"line": N, ...}) for a stream (the default when stdout is not a terminal)')
       .option('--table', 'print the table even when stdout is not a terminal'),
     'modelctl predict iris 5.1,3.5,1.4,0.2 6.3,3.3,6.0,2.5',

@@ -36,6 +36,8 @@ export interface EmbedMetadataOptions {
   out?: string;
   /** For a registry model: the new version (default: next patch). */
   version?: string;
+  /** For a registry model: re-hash its files before reading them, whatever their fingerprints say. */
+  verify?: boolean;
   clock?: () => Date;
   signal?: AbortSignal;
 }
@@ -190,6 +192,7 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
   const parent = await registry.resolve(ref);
   const wasLatest = (await registry.resolve({ kind: 'registry', name: parent.name })).version === parent.version;
   const primary = primaryOnnx(parent);
+  await registry.verify(parent, { force: options.verify === true, ...(options.signal ? { signal: options.signal } : {}) });
   const layout = registry.store.layout;
   const blob = layout.blob(primary.sha256);
   const out = options.out ? resolve(expandHome(options.out)) : undefined;

@@ -36,6 +36,8 @@ export interface ExportOptions {
   /** Also write the ONNX file here. */
   out?: string;
   trustRemoteCode?: boolean;
+  /** For a registry source: re-hash its files before converting them, whatever their fingerprints say. */
+  verify?: boolean;
   /** The interpreter (--python); else MODELCTL_PYTHON, the managed environment, python3. */
   python?: string;
   env?: NodeJS.ProcessEnv;
@@ -111,7 +113,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   const env = o.env ?? process.env;
   if (o.version !== undefined) checkNewVersion(o.version);
   if (o.name !== undefined) checkNewName(o.name);
-  const source = await resolveSource(o.source, o.registry, o.framework ?? 'auto', o.signal);
+  const source = await resolveSource(o.source, o.registry, o.framework ?? 'auto', o.signal, o.verify === true);
   const family = FRAMEWORK_FAMILY[source.framework];
   o.onProgress?.({ type: 'source', framework: source.framework, family, format: source.inspection.format, path: source.path });
   const name = o.name ?? source.defaultName;

@@ -84,10 +84,12 @@ export async function resolveSource(
   registry: Registry,
   framework: Framework | 'auto',
   signal?: AbortSignal,
+  verify = false,
 ): Promise<ExportSource> {
   const ref = await modelArg(text);
   if (ref.kind === 'registry') {
     const manifest = await registry.resolve(ref);
+    await registry.verify(manifest, { force: verify, ...(signal ? { signal } : {}) });
     const root = await registry.materialize(manifest);
     const inspection = await inspectModel(root, signal ? { signal } : {});
     const isDir = true;

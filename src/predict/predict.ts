@@ -39,8 +39,11 @@ export const MAX_BATCH_SIZE = 4096;
 /** Rows per run for tabular streams when --batch-size is not given: large enough that the per-run cost vanishes. */
 export const DEFAULT_ROW_BATCH = 256;
 
-/** A path, or a registry reference whose ONNX file (and companions) is made available by path. */
-export async function resolveModel(model: string, registry?: Registry): Promise<ResolvedModel> {
+/**
+ * A path, or a registry reference whose ONNX file (and companions) is made available by path, every file checked
+ * first (registry/verify.ts; `verify` re-hashes them all).
+ */
+export async function resolveModel(model: string, registry?: Registry, options: { verify?: boolean } = {}): Promise<ResolvedModel> {
   const ref = await modelArg(model);
   if (ref.kind === 'path') {
     const path = resolve(expandHome(ref.path));
@@ -62,11 +65,12 @@ export async function resolveModel(model: string, registry?: Registry): Promise<
       hint: `convert it first: \`modelctl export ${manifest.name}:${manifest.version}\``,
     });
   }
+  const verified = await registry.verify(manifest, { force: options.verify === true });
   const blob = registry.store.layout.blob(file.sha256);
   const summary = await readOnnxSummary(blob);
   const path = summary.externalData.length > 0 ? join(await registry.materialize(manifest), file.path) : blob;
   const embedded = decodeHfMetadata(summary.metadataProps);
-  return { path, summary, manifest, ...(embedded ? { embedded } : {}) };
+  return { path, summary, manifest, verified, ...(embedded ? { embedded } : {}) };
 }
 
 /** --task, else the embedded task, else the registered one, else the graph or the files beside it; "raw" when nothing says. */
@@ -165,7 +169,7 @@ async function predictTexts(
 
 /** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
   const { task, reason } = await chooseTask(options.task, m, options.registry);
   checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
@@ -235,7 +239,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
 
 /** Runs one input (a batch of rows, texts, images or questions, or a source to read it from) through a model: open, run, close. */
 export async function predict(options: PredictOptions): Promise<PredictResult> {
-  const m = options.resolved ?? (await resolveModel(options.model, options.registry));
+  const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
   let input: PredictInput;
   if ('kind' in options.input) input = options.input;
   else {

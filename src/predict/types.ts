@@ -3,6 +3,7 @@ import type { DecodedHfMetadata } from '../onnx/metadata.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
+import type { VerifiedFiles } from '../registry/verify.js';
 import type { OpenedSession, SessionOptions } from '../runtime/index.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import type { DetectionPrediction } from '../tasks/object-detection.js';
@@ -22,6 +23,8 @@ export interface ResolvedModel {
   summary: OnnxSummary;
   embedded?: DecodedHfMetadata;
   manifest?: Manifest;
+  /** A registry version's files as checked before use (serve re-checks their fingerprints per request). */
+  verified?: VerifiedFiles;
 }
 
 export interface PredictOptions extends SessionOptions {
@@ -32,6 +35,8 @@ export interface PredictOptions extends SessionOptions {
   input: PredictInput | InputSource;
   /** The model as resolveModel returned it, when the caller already has it. */
   resolved?: ResolvedModel;
+  /** Re-hash a registry model's files before use, whatever their fingerprints say. */
+  verify?: boolean;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
   /** text- and image-classification: the K best labels per text or image (default: every label). */

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
 import { fsyncDir, isEnoent, tempName } from './fsutil.js';
 import type { Layout } from './layout.js';
+import { backdate, blobIntact, recordPlaced } from './verify.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -85,22 +86,33 @@ export async function ingestFile(
 
 /**
  * Moves an ingested file to its content address. Called under the registry lock, so gc cannot see a placed blob
- * before the manifest that references it. A blob that already exists is complete and correct: the copy is dropped.
- * Returns true when the blob was new.
+ * before the manifest that references it. A blob that already exists and is intact (verify.ts) is kept and the copy
+ * dropped; a damaged one is replaced by the copy, so storing the same file again repairs it. Records the placed
+ * blob's fingerprint. Returns true when the blob was written.
  */
 export async function placeBlob(layout: Layout, file: IngestedFile): Promise<boolean> {
   const target = layout.blob(file.sha256);
-  try {
-    await stat(target);
+  const exists = await stat(target).then(
+    () => true,
+    (err: unknown) => {
+      if (!isEnoent(err)) throw err;
+      return false;
+    },
+  );
+  if (exists && (await blobIntact(layout, file.sha256, file.size))) {
     await unlink(file.tmpPath).catch(() => {});
     return false;
-  } catch (err) {
-    if (!isEnoent(err)) throw err;
   }
   await mkdir(dirname(target), { recursive: true });
   try {
+    await backdate(file.tmpPath);
     await chmod(file.tmpPath, 0o444);
-    await rename(file.tmpPath, target);
+    await rename(file.tmpPath, target).catch(async (err: unknown) => {
+      // Windows will not rename over a read-only file (the damaged blob being replaced).
+      if (!exists || (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+      await chmod(target, 0o644);
+      await rename(file.tmpPath, target);
+    });
   } catch (err) {
     if (!isEnoent(err)) throw err;
     throw new ModelctlError('INTEGRITY', 'a temporary copy this register made was removed before it could be stored', {
@@ -108,6 +120,7 @@ export async function placeBlob(layout: Layout, file: IngestedFile): Promise<boo
     });
   }
   fsyncDir(dirname(target));
+  await recordPlaced(layout, file.sha256);
   return true;
 }
 

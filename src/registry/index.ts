@@ -9,6 +9,7 @@ import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.
 import type { RegisterOptions, RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
 import type { ValidateOptions, ValidateResult } from './validate.js';
+import { stillVerified, verifyVersion, type VerifiedFiles, type VerifyOptions } from './verify.js';
 
 export interface RegistryOptions {
   /** The registry home; defaults to MODELCTL_HOME, then the user's data directory. */
@@ -134,6 +135,19 @@ export class Registry {
       lastUsed: used === undefined ? null : new Date(used).toISOString(),
       blobPaths: Object.fromEntries(manifest.files.map((f) => [f.path, this.store.layout.blob(f.sha256)])),
     };
+  }
+
+  /**
+   * Checks a version's blobs before they are read: a stat against each blob's recorded fingerprint, a re-hash when
+   * it changed (or with `force`). A damaged or missing blob throws INTEGRITY naming the version, file and blob.
+   */
+  async verify(manifest: Manifest, options: VerifyOptions = {}): Promise<VerifiedFiles> {
+    return verifyVersion(this.store, manifest, options);
+  }
+
+  /** True while every blob `verify` checked still has the fingerprint it had then (a stat each, no hashing). */
+  stillVerified(verified: VerifiedFiles): boolean {
+    return stillVerified(this.store.layout, verified);
   }
 
   /** A folder holding the version's files by path (hard links to its blobs), for runtimes that need companions. */

@@ -7,6 +7,7 @@ import { encodeName } from './names.js';
  * writers can never disagree about the layout.
  *
  *   blobs/sha256/ab/ab12…      content-addressed, immutable (mode 0444)
+ *   fingerprints/ab/ab12…      a blob's size, mtime and inode when last known good (derived; see verify.ts)
  *   models/org--name/versions/1.0.0.json   one manifest per version, never edited
  *   models/org--name/aliases.json          {"latest": "1.0.0", ...}, rewritten atomically
  *   models/org--name/index.json            summaries of the versions (derived; list's fast path)
@@ -21,6 +22,7 @@ export const LAYOUT_VERSION = 1;
 export class Layout {
   readonly home: string;
   readonly blobsDir: string;
+  readonly fingerprintsDir: string;
   readonly modelsDir: string;
   readonly usageDir: string;
   readonly tmpDir: string;
@@ -32,6 +34,7 @@ export class Layout {
   constructor(home: string) {
     this.home = resolve(home);
     this.blobsDir = join(this.home, 'blobs', 'sha256');
+    this.fingerprintsDir = join(this.home, 'fingerprints');
     this.modelsDir = join(this.home, 'models');
     this.usageDir = join(this.home, 'usage');
     this.tmpDir = join(this.home, 'tmp');
@@ -43,6 +46,11 @@ export class Layout {
 
   blob(sha256: string): string {
     return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  }
+
+  /** Kept apart from the blobs folder: gc and validate count every file there as a blob. */
+  fingerprint(sha256: string): string {
+    return join(this.fingerprintsDir, sha256.slice(0, 2), sha256);
   }
 
   modelDir(name: string): string {

@@ -6,6 +6,7 @@ import { isEnoent } from './fsutil.js';
 import type { Manifest } from './manifest.js';
 import { LATEST } from './names.js';
 import type { Aliases, Store } from './store.js';
+import { dropFingerprint, sweepFingerprints } from './verify.js';
 
 /** Unlinks a file that may be read-only (blobs and manifests are 0444; Windows refuses to delete those). */
 export async function removeFile(path: string): Promise<boolean> {
@@ -124,6 +125,7 @@ export async function sweepBlobs(store: Store, keep: Set<string>, dryRun = false
     }
   });
   if (!dryRun) for (const dir of emptied) await rmdir(dir).catch(() => {});
+  if (!dryRun) await sweepFingerprints(store.layout, keep);
   return result;
 }
 
@@ -140,6 +142,7 @@ export async function removeBlobs(store: Store, digests: Iterable<string>): Prom
         result.blobs++;
         result.bytes += size;
       }
+      await dropFingerprint(store.layout, digest);
     } catch (err) {
       if (!isEnoent(err)) throw err;
     }

@@ -2,12 +2,12 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { readOnnxSummary } from '../onnx/summary.js';
-import { hashFile } from './blobs.js';
 import { isEnoent } from './fsutil.js';
 import { DEFAULT_GRACE_MS, scanTmp } from './gc.js';
 import type { Manifest } from './manifest.js';
 import type { ModelRef } from './names.js';
 import type { Store } from './store.js';
+import { hashBlob } from './verify.js';
 
 export type ProblemKind = 'corrupt-manifest' | 'missing-blob' | 'corrupt-blob' | 'bad-onnx' | 'dangling-alias' | 'corrupt-aliases';
 
@@ -66,7 +66,7 @@ async function checkBlob(store: Store, sha256: string, users: Array<{ m: Manifes
   const ref = `${first.m.name}:${first.m.version}`;
   let actual: { sha256: string; size: number };
   try {
-    actual = await hashFile(path, signal);
+    actual = await hashBlob(store.layout, sha256, signal); // a good blob's fingerprint is refreshed (verify.ts)
   } catch (err) {
     if (!isEnoent(err)) throw err;
     // Removed while we looked (rm + gc running beside us) is not damage: check the manifest still exists.
@@ -88,7 +88,7 @@ async function checkBlob(store: Store, sha256: string, users: Array<{ m: Manifes
   return [];
 }
 
-/** Re-hashes every blob, checks manifests, aliases and ONNX files; never changes anything. */
+/** Re-hashes every blob, checks manifests, aliases and ONNX files; changes nothing but good blobs' fingerprints. */
 export async function validateRegistry(store: Store, options: ValidateOptions = {}): Promise<ValidateResult> {
   const problems: Problem[] = [];
   const ref = options.ref;

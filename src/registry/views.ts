@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { kernelCopy } from '../util/fs.js';
+import { hashFile } from './blobs.js';
 import { isEnoent, tempName } from './fsutil.js';
 import type { Manifest } from './manifest.js';
 import type { Store } from './store.js';
@@ -16,10 +18,32 @@ export function viewId(m: Manifest): string {
   return m.digest.replace(/^sha256:/, '').slice(0, 32);
 }
 
-/** The folder holding `m`'s files by path (made on first use); returns it. */
+/**
+ * Whether every file of a view is its blob (a hard link, which the blob's own check covers) or, where the
+ * filesystem could not link, a copy that still hashes right. A file replaced inside a view would otherwise be read
+ * by ONNX Runtime unseen, and a blob repaired since (a new inode) would leave the view on the damaged one.
+ */
+async function intact(store: Store, m: Manifest, dir: string): Promise<boolean> {
+  for (const f of m.files) {
+    const entry = statSync(join(dir, f.path), { bigint: true, throwIfNoEntry: false });
+    if (!entry?.isFile() || entry.size !== BigInt(f.size)) return false;
+    const blob = statSync(store.layout.blob(f.sha256), { bigint: true, throwIfNoEntry: false });
+    if (blob && blob.ino === entry.ino && blob.dev === entry.dev) continue;
+    if ((await hashFile(join(dir, f.path))).sha256 !== f.sha256) return false;
+  }
+  return true;
+}
+
+/** The folder holding `m`'s files by path (made on first use, rebuilt when it no longer holds them); returns it. */
 export async function materialize(store: Store, m: Manifest): Promise<string> {
   const dir = join(store.layout.viewsDir, viewId(m));
-  if (await stat(dir).then((s) => s.isDirectory(), () => false)) return dir;
+  if (await stat(dir).then((s) => s.isDirectory(), () => false)) {
+    if (await intact(store, m, dir)) return dir;
+    // Views are derived: a damaged one is moved out of the way whole (a reader sees it or none) and built again.
+    const stale = join(store.layout.tmpDir, tempName('view'));
+    await mkdir(store.layout.tmpDir, { recursive: true });
+    if (await rename(dir, stale).then(() => true, () => false)) await rm(stale, { recursive: true, force: true });
+  }
   const building = join(store.layout.tmpDir, tempName('view'));
   try {
     for (const f of m.files) {

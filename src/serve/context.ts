@@ -13,6 +13,8 @@ export interface ServeContext {
   /** Bytes an uploaded model file may have. */
   maxUpload: number;
   maxBatch: number;
+  /** Re-hash every file before it is downloaded, whatever its fingerprint says. */
+  verify: boolean;
   /** False once shutdown has begun: readiness turns 503 while in-flight requests finish. */
   ready(): boolean;
   /** Aborted when the server stops for good (uploads in progress are cut). */

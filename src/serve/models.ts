@@ -36,6 +36,8 @@ export interface ModelManagerOptions {
   metrics?: Metrics;
   /** How long a name or alias stays resolved to one version before it is looked up again. */
   resolveTtlMs?: number;
+  /** Re-hash a version's files each time it is loaded (a changed fingerprint always makes it re-hash them). */
+  verify?: boolean;
 }
 
 /** Every input and output has a first dimension that is not fixed: the one requests can be stacked along. */
@@ -89,8 +91,10 @@ export class ModelManager {
     const exact = cached.version;
     const key = `${name}:${exact}@${cached.digest}`;
     const hit = this.#served.get(key);
-    if (hit) return hit;
-    const resolved = await resolveModel(`${name}:${exact}`, this.#o.registry);
+    // A stat of each file per request: a file changed on disk since it was checked is checked again (and the version
+    // reloaded) before the session cache, which reopens changed files, could read it.
+    if (hit && (!hit.resolved.verified || this.#o.registry.stillVerified(hit.resolved.verified))) return hit;
+    const resolved = await resolveModel(`${name}:${exact}`, this.#o.registry, { verify: this.#o.verify === true });
     if (resolved.manifest && resolved.manifest.digest !== cached.digest) {
       // Replaced between the two reads: serve what the registry holds now, under its own key.
       this.#refs.delete(ref);

@@ -1,5 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -7,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { ModelctlError } from '../errors.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkName } from '../registry/names.js';
-import { tempName } from '../registry/fsutil.js';
+import { isEnoent, tempName } from '../registry/fsutil.js';
 import { modelPath, type Route, type ServeContext } from './context.js';
 import { HttpError, bodyStream, sendJson, tooLarge } from './http.js';
 import { v1Predict } from './v1-predict.js';
@@ -104,20 +105,50 @@ function primaryFile(m: Manifest, asked: string | undefined): Manifest['files'][
   return f;
 }
 
+/**
+ * Passes the file's bytes on, hashing them, and holds the last chunk back until the whole file is known to hash to
+ * the sha256 the headers promised: a blob changed while it streams cuts the response short, so a client never gets
+ * a complete body that does not match its header.
+ */
+function matching(sha256: string, what: string): Transform {
+  const hash = createHash('sha256');
+  let held: Buffer | undefined;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      const previous = held;
+      held = chunk;
+      done(null, previous);
+    },
+    flush(done) {
+      const got = hash.digest('hex');
+      if (got === sha256) done(null, held);
+      else done(new ModelctlError('INTEGRITY', `${what} changed while it was being sent (it now hashes to ${got.slice(0, 12)}); run \`modelctl validate\``));
+    },
+  });
+}
+
 async function download(ctx: ServeContext, res: ServerResponse, url: URL, ref: string): Promise<void> {
   const m = await ctx.registry.resolve(ref);
   const file = primaryFile(m, param(url, 'file'));
+  await ctx.registry.verify(m, { force: ctx.verify, paths: [file.path] });
   const blob = ctx.registry.store.layout.blob(file.sha256);
-  const size = (await stat(blob)).size;
+  let fh: FileHandle;
+  try {
+    fh = await open(blob, 'r');
+  } catch (err) {
+    if (!isEnoent(err)) throw err;
+    throw new ModelctlError('NOT_FOUND', `${m.name}:${m.version} was removed while it was being read`, { hint: 'run the request again' });
+  }
   const base = file.path.split('/').pop() ?? 'model';
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
-    'content-length': size,
+    'content-length': file.size,
     'content-disposition': `attachment; filename="${base.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
     digest: `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`,
     'x-modelctl-sha256': file.sha256,
   });
-  await pipeline(createReadStream(blob), res);
+  await pipeline(fh.createReadStream(), matching(file.sha256, `blob ${file.sha256.slice(0, 12)} of ${m.name}:${m.version} ${file.path}`), res);
 }
 
 async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string): Promise<void> {

@@ -41,6 +41,8 @@ export interface ServeOptions {
   session?: SessionOptions;
   /** How long a name or alias stays resolved to one version before the registry is read again (default 1 s). */
   resolveTtlMs?: number;
+  /** Re-hash a version's files each time it is loaded, and each file before it is downloaded (not only on a changed fingerprint). */
+  verify?: boolean;
   onEvent?: (event: ServeEvent) => void;
 }
 
@@ -91,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics,
     ...(options.session ? { session: options.session } : {}),
     ...(options.resolveTtlMs !== undefined ? { resolveTtlMs: options.resolveTtlMs } : {}),
+    verify: options.verify === true,
   });
   const ctx: ServeContext = {
     registry: options.registry,
@@ -99,6 +102,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxBody: options.maxBody ?? 64 * 1024 * 1024,
     maxUpload: options.maxUpload ?? 16 * 1024 ** 3,
     maxBatch,
+    verify: options.verify === true,
     ready: () => accepting,
     signal: stopping.signal,
   };

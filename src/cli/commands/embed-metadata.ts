@@ -18,6 +18,7 @@ export async function run([model = ''], options: Record<string, unknown>, ctx: C
     set: keyValues('--set', options.set),
     ...(str('out') ? { out: str('out') as string } : {}),
     ...(str('version') ? { version: str('version') as string } : {}),
+    ...(options.verify === true ? { verify: true } : {}),
     signal: ctx.signal,
   });
   if (result.task) out.note(`task: ${result.task.task} (${result.task.reason})`);

@@ -41,6 +41,7 @@ export async function run([source = ''], options: Record<string, unknown>, ctx: 
       ...(str('out') ? { out: str('out') as string } : {}),
       ...(str('python') ? { python: str('python') as string } : {}),
       trustRemoteCode: options.trustRemoteCode === true,
+      ...(options.verify === true ? { verify: true } : {}),
       env: ctx.env,
       onProgress,
       // The converter's own log is noise unless asked for; it is what to read when a conversion fails.

@@ -125,7 +125,7 @@ export async function run([model = '', ...values]: string[], options: Record<str
       hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), or --question with --context',
     });
   }
-  const resolved = await resolveModel(model, registry);
+  const resolved = await resolveModel(model, registry, { verify: options.verify === true });
   const explicitTask = options.task !== undefined ? String(options.task) : undefined;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not

@@ -46,6 +46,7 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
       ...(threads !== undefined ? { threads } : {}),
       ...(options.fallback === 'cpu' ? { fallback: 'cpu' as const } : {}),
     },
+    ...(options.verify === true ? { verify: true } : {}),
     onEvent: log,
   });
   if (out.json) out.stdout.write(`${JSON.stringify({ url: server.url, host: server.host, port: server.port })}\n`);

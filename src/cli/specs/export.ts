@@ -21,6 +21,7 @@ export function declare(program: Command, tools: SpecTools): void {
       .option('--out <file>', 'also write the ONNX file here')
       .option('--trust-remote-code', 'HF: allow the model\'s own Python code to run (off unless asked for)')
       .option('--python <path>', 'the Python interpreter to convert with (default: $MODELCTL_PYTHON, the managed environment, python3)')
+      .option('--verify', 'for a registry model: re-hash its files before converting them')
       .option('--json', 'print JSON'),
     'modelctl export ./iris.joblib --name iris',
     'modelctl export ./bert-folder --name org/bert --task text-classification --opset 17',

@@ -18,6 +18,7 @@ export function declare(program: Command, tools: SpecTools): void {
       .option('--fallback <device>', 'run on this device if --device cannot be used (only cpu)')
       .option('--threads <n>', 'intra-op threads per session (default: ONNX Runtime chooses)')
       .option('--shutdown-timeout <duration>', 'on SIGTERM or Ctrl-C, how long in-flight requests may take to finish', '30s')
+      .option('--verify', 're-hash a version\'s files each time it is loaded and each file before it is downloaded')
       .option('--json', 'print the listening address as one JSON line, and requests as JSON Lines with --verbose'),
     'modelctl serve',
     'modelctl serve --port 9000 --max-memory 4GB --max-models-in-ram 8 --token "$TOKEN"',
