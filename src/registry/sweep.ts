@@ -36,10 +36,13 @@ export function writerPid(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The newest mtime in a tree and the bytes its removal frees. */
+/**
+ * The newest mtime in a tree and the bytes its removal frees. A file with another link (a staging folder's link to
+ * a blob or to a download) is dated by the folder it was linked into: its own mtime is its content's.
+ */
 async function measure(path: string): Promise<{ mtimeMs: number; size: number }> {
   const st = await lstat(path);
-  if (!st.isDirectory()) return { mtimeMs: st.mtimeMs, size: st.nlink <= 1 ? st.size : 0 };
+  if (!st.isDirectory()) return st.nlink <= 1 ? { mtimeMs: st.mtimeMs, size: st.size } : { mtimeMs: 0, size: 0 };
   let mtimeMs = st.mtimeMs;
   let size = 0;
   for (const n of await readdir(path).catch(() => [] as string[])) {
@@ -67,10 +70,11 @@ export async function scanTmp(store: Store, graceMs: number, now: number): Promi
     const path = join(store.layout.tmpDir, n);
     try {
       const top = await lstat(path);
-      const { mtimeMs, size } = await measure(path);
+      // A file here is dated by its own mtime even when linked elsewhere (a download a pull is committing).
+      const { mtimeMs, size } = top.isDirectory() ? await measure(path) : { mtimeMs: top.mtimeMs, size: top.size };
       const pid = writerPid(n);
       if (now - mtimeMs < graceMs || (pid !== undefined && pidAlive(pid))) out.active++;
-      else out.stale.push({ path, size: top.isDirectory() ? size : top.size });
+      else out.stale.push({ path, size });
     } catch (err) {
       if (!isEnoent(err)) throw err;
     }
