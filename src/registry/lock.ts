@@ -229,7 +229,8 @@ export async function acquireLock(layout: Layout, options: LockOptions = {}): Pr
       options.onWait?.(holder.state === 'held' ? holder.info : undefined);
     }
     if (Date.now() >= deadline) {
-      throw new ModelctlError('LOCK_TIMEOUT', `the registry at ${layout.home} is locked by ${describeHolder(holder.state === 'held' ? holder.info : undefined)}`, {
+      const who = describeHolder(holder.state === 'held' ? holder.info : undefined);
+      throw new ModelctlError('LOCK_TIMEOUT', `the registry at ${layout.home} is locked by ${who}`, {
         hint: `wait for it to finish; if no modelctl process is running, remove ${layout.lockFile}`,
       });
     }

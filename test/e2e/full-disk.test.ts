@@ -79,7 +79,9 @@ describe('a 100 % full filesystem', () => {
       if (!s) throw new Error(`no step ${name}`);
       return s;
     };
-    for (const name of ['register keep', 'register ext:1.0.0', 'register ext:1.0.1', 'register ext:1.0.2', 'register copy']) expect(step(name).exitCode, step(name).stderr).toBe(0);
+    for (const name of ['register keep', 'register ext:1.0.0', 'register ext:1.0.1', 'register ext:1.0.2', 'register copy']) {
+      expect(step(name).exitCode, step(name).stderr).toBe(0);
+    }
     for (const fill of ['fill 1', 'fill 2', 'fill 3']) expect(step(fill).free).toBe(0);
 
     const refused = step('register on a full disk');
@@ -96,7 +98,8 @@ describe('a 100 % full filesystem', () => {
     expect(latest.exitCode, latest.stderr).toBe(0);
     expect(JSON.parse(latest.stdout ?? '')).toMatchObject({ removed: [{ name: 'ext', version: '1.0.2' }], aliasesRemoved: ['latest'], blobsRemoved: 1 });
     expect(latest.free).toBeGreaterThan(0);
-    const listed = JSON.parse(step('list after rm').stdout ?? '').models.map((m: { name: string; version: string; aliases: string[] }) => [`${m.name}:${m.version}`, m.aliases]);
+    const models = JSON.parse(step('list after rm').stdout ?? '').models as Array<{ name: string; version: string; aliases: string[] }>;
+    const listed = models.map((m) => [`${m.name}:${m.version}`, m.aliases]);
     expect(listed).toEqual([['copy:1.0.0', ['latest']], ['ext:1.0.1', ['latest']], ['keep:1.0.0', ['latest', 'production']]]);
 
     const gc = step('gc');
