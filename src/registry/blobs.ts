@@ -68,6 +68,8 @@ export async function ingestFile(
       const chunk = buffer.subarray(0, bytesRead);
       hash.update(chunk);
       pending = writeAll(output, chunk, position);
+      // Awaited with the next chunk; until then a failure (a full disk) must not be an unhandled rejection.
+      pending.catch(() => {});
       position += bytesRead;
       onProgress?.({ bytes: position, total });
     }

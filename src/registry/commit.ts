@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { TOOL } from '../version.js';
 import { placeBlob, type IngestedFile } from './blobs.js';
@@ -52,7 +52,12 @@ export async function commitVersion(
   return withLock(
     store.layout,
     async () => {
-      const clash = (await store.names()).find((n) => n !== v.name && n.toLowerCase() === v.name.toLowerCase());
+      let clash = (await store.names()).find((n) => n !== v.name && n.toLowerCase() === v.name.toLowerCase());
+      if (clash && (await store.versions(clash)).length === 0) {
+        // A folder without versions is what a kill in the middle of a removal leaves: debris, not a model.
+        await rm(store.layout.modelDir(clash), { recursive: true, force: true });
+        clash = undefined;
+      }
       if (clash) {
         throw new ModelctlError('INVALID_NAME', `model name ${v.name} differs from the existing ${clash} only in case`, {
           hint: `use ${clash}, or a name that differs in more than case (some filesystems do not tell them apart)`,

@@ -1,12 +1,12 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { isEnoent } from './fsutil.js';
 import { withLock, type LockOptions } from './lock.js';
 import type { Manifest } from './manifest.js';
-import { LATEST, decodeName } from './names.js';
-import { dropVersions, referencedDigests, removeFile, sweepBlobs } from './mutate.js';
+import { LATEST } from './names.js';
+import { dropVersions, referencedDigests, sweepBlobs, tidyModel } from './mutate.js';
 import type { Store } from './store.js';
+import { sweepEmptyModels, sweepPerVersion, sweepTmp } from './sweep.js';
 import { sweepViews } from './views.js';
+
+export { scanTmp, type TmpScan } from './sweep.js';
 
 export interface GcOptions {
   /** Evict least-recently-used versions until the blobs they use fit in this many bytes. */
@@ -18,7 +18,10 @@ export interface GcOptions {
   /** Never evict a version an alias other than `latest` points at (default true). */
   keepAliased?: boolean;
   dryRun?: boolean;
-  /** Temporary files younger than this are left alone: another process may be writing them (default 1 h). */
+  /**
+   * Temporary files and folders younger than this are left alone: another process may be writing them (default
+   * 1 h). Those whose writer is still running (their name carries its pid) are left alone whatever their age.
+   */
   graceMs?: number;
   clock?: () => Date;
   lock?: LockOptions;
@@ -37,8 +40,17 @@ export interface GcResult {
   evicted: EvictedVersion[];
   blobsRemoved: number;
   blobBytes: number;
+  /** Temporary files and folders (a killed pull's staging folder, a view being built, an upload). */
   tmpRemoved: number;
   tmpBytes: number;
+  /** Views of versions that are gone. */
+  viewsRemoved: number;
+  /** Usage records and benchmark baselines of versions that are gone. */
+  recordsRemoved: number;
+  /** Model folders that held no version (what a kill in the middle of a removal leaves). */
+  emptyModelsRemoved: string[];
+  /** Aliases that named a missing version, as name@alias: dropped (latest: moved to the newest version). */
+  aliasesFixed: string[];
   /** Bytes freed in all (blobs and temporary files). */
   bytesFreed: number;
   /** Versions and bytes left after gc. */
@@ -96,71 +108,14 @@ function chooseEvictions(candidates: Candidate[], options: GcOptions, now: numbe
   return evicted;
 }
 
-export interface TmpScan {
-  /** Files older than the grace period: what a crash left behind. */
-  stale: Array<{ path: string; size: number }>;
-  /** Files younger than it: another process may be writing them. */
-  active: number;
-}
-
-/** Sorts the tmp folder into stale and active files by the grace period (gc deletes the first, validate counts). */
-export async function scanTmp(store: Store, graceMs: number, now: number): Promise<TmpScan> {
-  const out: TmpScan = { stale: [], active: 0 };
-  let names: string[];
-  try {
-    names = await readdir(store.layout.tmpDir);
-  } catch (err) {
-    if (isEnoent(err)) return out;
-    throw err;
-  }
-  for (const n of names) {
-    const path = join(store.layout.tmpDir, n);
-    try {
-      const st = await stat(path);
-      if (!st.isFile()) continue;
-      if (now - st.mtimeMs < graceMs) out.active++;
-      else out.stale.push({ path, size: st.size });
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-    }
-  }
-  return out;
-}
-
-/** Removes temporary files older than the grace period; returns how many and their bytes. */
-async function sweepTmp(store: Store, graceMs: number, now: number, dryRun: boolean): Promise<{ files: number; bytes: number }> {
-  const { stale } = await scanTmp(store, graceMs, now);
-  if (!dryRun) for (const f of stale) await removeFile(f.path);
-  return { files: stale.length, bytes: stale.reduce((n, f) => n + f.size, 0) };
-}
-
-/**
- * Usage records and benchmark baselines of versions that no longer exist (a predict or bench that raced an rm)
- * are dropped. Both are kept per model folder, one entry per version.
- */
-async function sweepPerVersion(store: Store, dir: string, live: Set<string>, dryRun: boolean): Promise<void> {
-  let folders: string[];
-  try {
-    folders = await readdir(dir);
-  } catch (err) {
-    if (isEnoent(err)) return;
-    throw err;
-  }
-  for (const folder of folders) {
-    const name = decodeName(folder);
-    const versions = await readdir(join(dir, folder)).catch(() => [] as string[]);
-    const stale = versions.filter((v) => !live.has(`${name}:${v}`));
-    if (dryRun) continue;
-    for (const v of stale) await rm(join(dir, folder, v), { recursive: true, force: true });
-    if (stale.length === versions.length) await rmdir(join(dir, folder)).catch(() => {});
-  }
-}
-
 /**
  * Mark and sweep under the registry lock. Marks every blob any manifest references (including, conservatively,
- * any digest an unreadable manifest mentions), evicts versions by the limits given, then sweeps unmarked blobs,
- * temporary files past the grace period, and stale usage records. Safe beside running modelctl processes: writers
- * place blobs and manifests only under the same lock, and their temporary files are younger than the grace period.
+ * any digest an unreadable manifest mentions), evicts versions by the limits given, then sweeps every leftover a
+ * killed process can leave: unmarked blobs, temporary files and folders past the grace period, views, usage
+ * records and baselines of versions that are gone, empty model folders, aliases naming a missing version. Safe
+ * beside running modelctl processes: writers place blobs and manifests only under the same lock, and their
+ * temporary files are younger than the grace period or carry a live pid. Needs no free space (see lock.ts and
+ * dropVersions), so it can run on a full disk.
  */
 export async function collectGarbage(store: Store, options: GcOptions = {}): Promise<GcResult> {
   const clock = options.clock ?? (() => new Date());
@@ -196,11 +151,14 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       }
       const blobs = await sweepBlobs(store, referencedDigests(kept, raw), dryRun);
       const tmp = await sweepTmp(store, options.graceMs ?? DEFAULT_GRACE_MS, now, dryRun);
-      const live = new Set(kept.map((m) => `${m.name}:${m.version}`));
-      await sweepPerVersion(store, store.layout.usageDir, live, dryRun);
-      // A version whose manifest cannot be read still exists (the user may repair it): its baselines stay.
-      await sweepPerVersion(store, store.layout.benchDir, new Set([...live, ...failures.map((f) => `${f.name}:${f.version}`)]), dryRun);
-      await sweepViews(store, [...kept], dryRun);
+      // A version whose manifest cannot be read still exists (the user may repair it): its records stay.
+      const exists = new Set([...kept, ...failures].map((m) => `${m.name}:${m.version}`));
+      const records = (await sweepPerVersion(store.layout.usageDir, exists, dryRun)) + (await sweepPerVersion(store.layout.benchDir, exists, dryRun));
+      const views = await sweepViews(store, [...kept], dryRun);
+      const emptyModels = await sweepEmptyModels(store, dryRun);
+      // Last, when the sweeps above have freed space: the only writes gc makes.
+      const aliasesFixed: string[] = [];
+      if (!dryRun) for (const name of await store.names()) aliasesFixed.push(...(await tidyModel(store, name)));
       const liveBlobs = new Map<string, number>();
       for (const m of kept) for (const f of m.files) liveBlobs.set(f.sha256, f.size);
       return {
@@ -208,8 +166,12 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
         evicted,
         blobsRemoved: blobs.blobs,
         blobBytes: blobs.bytes,
-        tmpRemoved: tmp.files,
+        tmpRemoved: tmp.entries,
         tmpBytes: tmp.bytes,
+        viewsRemoved: views,
+        recordsRemoved: records,
+        emptyModelsRemoved: emptyModels,
+        aliasesFixed,
         bytesFreed: blobs.bytes + tmp.bytes,
         versionsLeft: kept.length + failures.length,
         bytesLeft: [...liveBlobs.values()].reduce((a, b) => a + b, 0),

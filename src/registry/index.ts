@@ -175,7 +175,11 @@ export class Registry {
    */
   async remove(ref: string | ModelRef, options: { allVersions?: boolean; expect?: string[] } = {}): Promise<RemoveResult> {
     const target = registryRef(ref);
-    const [{ withLock }, { dropVersions, referencedDigests, removeBlobs, versionsToRemove }, { viewId }] = await Promise.all([import('./lock.js'), import('./mutate.js'), import('./views.js')]);
+    const [{ withLock }, { dropVersions, referencedDigests, removeBlobs, tidyModel, versionsToRemove }, { viewId }] = await Promise.all([
+      import('./lock.js'),
+      import('./mutate.js'),
+      import('./views.js'),
+    ]);
     return withLock(
       this.store.layout,
       async () => {
@@ -194,6 +198,8 @@ export class Registry {
         const keep = referencedDigests(manifests, failures.map((f) => f.text));
         const ours = doomed.flatMap((m) => (m.files ?? []).map((f) => f.sha256)).filter((d) => !keep.has(d));
         const swept = await removeBlobs(this.store, ours);
+        // Writes come last, once space is freed: rm must work on a full disk (see dropVersions).
+        await tidyModel(this.store, target.name);
         return {
           removed: doomed.map((m) => ({ name: m.name, version: m.version, size: m.size })),
           aliasesRemoved,

@@ -1,8 +1,8 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { isEnoent } from './fsutil.js';
+import { isEnoent, isNoSpace } from './fsutil.js';
 import type { Manifest } from './manifest.js';
 import { LATEST } from './names.js';
 import type { Aliases, Store } from './store.js';
@@ -24,9 +24,15 @@ export async function removeFile(path: string): Promise<boolean> {
 
 /**
  * Drops versions of one model under the lock: the aliases that pointed at them, then their manifests, usage
- * records and benchmark baselines. Aliases go first so that a SIGKILL at any instant leaves no alias naming a missing version (at worst a
- * version that lost its aliases but still exists). `latest` moves to the newest version left. Blobs are left to
- * the caller's sweep, which knows every reference. Returns the aliases that were removed.
+ * records and benchmark baselines. Aliases go first so that a SIGKILL at any instant leaves no alias naming a
+ * missing version (at worst a version that lost its aliases but still exists). `latest` moves to the newest
+ * version left. Blobs are left to the caller's sweep, which knows every reference; the caller then calls
+ * tidyModel, which writes the index again. Returns the aliases that were removed.
+ *
+ * On a full disk the aliases cannot be rewritten (a new file needs a block). The index, derived data that list can
+ * do without, is removed first so that its block is free for them; if even that is not enough, the manifests go
+ * first and tidyModel drops the aliases once the caller has freed the blobs. Only then can a kill leave an alias
+ * naming a missing version, and the next gc drops it.
  */
 export async function dropVersions(store: Store, name: string, versions: string[]): Promise<string[]> {
   const gone = new Set(versions);
@@ -38,15 +44,18 @@ export async function dropVersions(store: Store, name: string, versions: string[
     else kept[alias] = version;
   }
   const left = (await store.versions(name)).filter((v) => !gone.has(v));
+  await removeFile(store.layout.index(name));
   if (left.length === 0) {
     await removeFile(store.layout.aliases(name));
   } else {
-    if (kept[LATEST] === undefined) {
-      const { manifests } = await store.manifests(name);
-      const newest = manifests.filter((m) => !gone.has(m.version)).at(-1);
-      kept[LATEST] = newest?.version ?? (left.sort().at(-1) as string);
+    if (kept[LATEST] === undefined) kept[LATEST] = await newestVersion(store, name, left);
+    if (removed.length > 0 || kept[LATEST] !== aliases[LATEST]) {
+      try {
+        await store.writeAliases(name, kept);
+      } catch (err) {
+        if (!isNoSpace(err)) throw err;
+      }
     }
-    if (removed.length > 0 || kept[LATEST] !== aliases[LATEST]) await store.writeAliases(name, kept);
   }
   for (const version of versions) {
     await removeFile(store.layout.manifest(name, version));
@@ -57,10 +66,59 @@ export async function dropVersions(store: Store, name: string, versions: string[
     await rm(store.layout.modelDir(name), { recursive: true, force: true });
     await rmdir(store.layout.usageModelDir(name)).catch(() => {});
     await rmdir(store.layout.benchModelDir(name)).catch(() => {});
-  } else {
-    await store.writeIndex(name);
   }
   return removed;
+}
+
+async function newestVersion(store: Store, name: string, among: string[]): Promise<string> {
+  const allowed = new Set(among);
+  const { manifests } = await store.manifests(name);
+  return manifests.filter((m) => allowed.has(m.version)).at(-1)?.version ?? ([...among].sort().at(-1) as string);
+}
+
+function indexMatches(path: string, versions: string[]): boolean {
+  try {
+    const index = JSON.parse(readFileSync(path, 'utf8')) as { versions?: Record<string, unknown> };
+    const keys = Object.keys(index.versions ?? {});
+    return keys.length === versions.length && versions.every((v) => Object.hasOwn(index.versions ?? {}, v));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Puts one model's pointer and derived files right after removals (caller holds the lock): drops aliases that
+ * name a missing version (what a removal on a full disk, killed between its manifests and its aliases, leaves),
+ * moving a dangling `latest` to the newest version left; writes the index again when it is missing or names other
+ * versions. A full disk only costs the index (list reads the manifests without it). Returns the aliases dropped, as
+ * name@alias.
+ */
+export async function tidyModel(store: Store, name: string): Promise<string[]> {
+  const versions = await store.versions(name);
+  if (versions.length === 0) return []; // a folder without versions is gc's (sweepEmptyModels)
+  const dropped: string[] = [];
+  const aliases = await store.aliases(name).catch(() => undefined); // a damaged file is validate's to report
+  if (aliases) {
+    const exists = new Set(versions);
+    const kept: Aliases = {};
+    for (const [alias, version] of Object.entries(aliases)) {
+      if (exists.has(version)) kept[alias] = version;
+      else if (alias !== LATEST) dropped.push(`${name}@${alias}`);
+    }
+    if (aliases[LATEST] !== undefined && kept[LATEST] === undefined) {
+      dropped.push(`${name}@${LATEST}`);
+      kept[LATEST] = await newestVersion(store, name, versions);
+    }
+    if (dropped.length > 0) await store.writeAliases(name, kept);
+  }
+  if (!indexMatches(store.layout.index(name), versions)) {
+    try {
+      await store.writeIndex(name);
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+    }
+  }
+  return dropped;
 }
 
 /** Every sha256 a manifest file mentions. For unreadable manifests, any 64-hex run counts: gc must not guess. */

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { readOnnxSummary } from '../onnx/summary.js';
 import { isEnoent } from './fsutil.js';
-import { DEFAULT_GRACE_MS, scanTmp } from './gc.js';
+import { DEFAULT_GRACE_MS } from './gc.js';
+import { scanTmp, sweepEmptyModels, sweepPerVersion } from './sweep.js';
+import { sweepViews } from './views.js';
 import type { Manifest } from './manifest.js';
 import type { ModelRef } from './names.js';
 import type { Store } from './store.js';
@@ -38,9 +40,20 @@ export interface ValidateResult {
   problems: Problem[];
   /**
    * What gc reclaims, reported as git fsck reports dangling objects: not damage. A register killed between placing
-   * its blobs and writing its manifest leaves orphan blobs; a killed copy leaves temporary files.
+   * its blobs and writing its manifest leaves orphan blobs; a killed copy leaves temporary files (staleTmpFiles
+   * counts files and folders: a pull's staging folder, a view being built, an upload); a killed rm leaves views,
+   * usage records or baselines of removed versions (staleRecords), or a model folder without versions.
    */
-  garbage: { orphanBlobs: number; orphanBytes: number; staleTmpFiles: number; staleTmpBytes: number; activeTmpFiles: number };
+  garbage: {
+    orphanBlobs: number;
+    orphanBytes: number;
+    staleTmpFiles: number;
+    staleTmpBytes: number;
+    activeTmpFiles: number;
+    staleViews: number;
+    staleRecords: number;
+    emptyModels: string[];
+  };
 }
 
 async function listBlobs(store: Store): Promise<Map<string, string>> {
@@ -142,7 +155,9 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
 
-  const garbage = { orphanBlobs: 0, orphanBytes: 0, staleTmpFiles: 0, staleTmpBytes: 0, activeTmpFiles: 0 };
+  const garbage: ValidateResult['garbage'] = {
+    orphanBlobs: 0, orphanBytes: 0, staleTmpFiles: 0, staleTmpBytes: 0, activeTmpFiles: 0, staleViews: 0, staleRecords: 0, emptyModels: [],
+  };
   if (!ref) {
     const referencedAnywhere = new Set(digests);
     for (const [digest, path] of await listBlobs(store)) {
@@ -155,8 +170,15 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
     garbage.staleTmpFiles = tmp.stale.length;
     garbage.staleTmpBytes = tmp.stale.reduce((n, f) => n + f.size, 0);
     garbage.activeTmpFiles = tmp.active;
+    // Counted as gc would remove them (a dry run of its sweeps), so that `--strict` is clean after one gc.
+    const exists = new Set<string>();
+    for (const n of await store.names()) for (const v of await store.versions(n)) exists.add(`${n}:${v}`);
+    garbage.staleRecords = (await sweepPerVersion(store.layout.usageDir, exists, true)) + (await sweepPerVersion(store.layout.benchDir, exists, true));
+    garbage.staleViews = await sweepViews(store, manifests, true);
+    garbage.emptyModels = await sweepEmptyModels(store, true);
   }
   problems.sort((a, b) => a.ref.localeCompare(b.ref) || a.message.localeCompare(b.message));
-  const dirty = options.strict === true && (garbage.orphanBlobs > 0 || garbage.staleTmpFiles > 0);
+  const dirty = options.strict === true
+    && (garbage.orphanBlobs > 0 || garbage.staleTmpFiles > 0 || garbage.staleViews > 0 || garbage.staleRecords > 0 || garbage.emptyModels.length > 0);
   return { ok: problems.length === 0 && !dirty, versions: manifests.length, blobs: digests.length, bytes: totalBytes, problems, garbage };
 }

@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { LOCK_HOST, acquireLock, withLock } from '../../src/registry/lock.js';
+import { LOCK_HOST, LOCK_HOST_ID, acquireLock, withLock } from '../../src/registry/lock.js';
 import { Layout } from '../../src/registry/layout.js';
 import { ModelctlError } from '../../src/errors.js';
 import { tempDir } from '../helpers.js';
@@ -84,5 +84,27 @@ describe('inter-process lock', () => {
     await held.release();
     const again = await acquireLock(l, { timeoutMs: 300 });
     await again.release();
+  });
+});
+
+describe('the lock needs no free space', () => {
+  it('is a symbolic link whose target fits in the inode (under 60 bytes), even with a long purpose', async () => {
+    const l = layout();
+    const held = await acquireLock(l, { purpose: `register ${'org/'.padEnd(90, 'x')}` });
+    expect(lstatSync(l.lockFile).isSymbolicLink()).toBe(true);
+    const target = readlinkSync(l.lockFile);
+    expect(Buffer.byteLength(target)).toBeLessThan(60);
+    expect(target).toMatch(new RegExp(`^m1:${process.pid}:${LOCK_HOST_ID}:[0-9a-f]+:register org/x+$`));
+    expect(existsSync(l.tmpDir)).toBe(false); // nothing written anywhere else
+    await held.release();
+    expect(existsSync(l.lockFile)).toBe(false);
+  });
+
+  it('respects a live lock file written by an older modelctl (JSON, link(2)ed into place)', async () => {
+    const l = layout();
+    writeFileSync(l.lockFile, JSON.stringify({ pid: process.pid, host: LOCK_HOST, token: 'old', since: new Date().toISOString(), purpose: 'gc' }));
+    const err = await acquireLock(l, { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect((err as ModelctlError).code).toBe('LOCK_TIMEOUT');
+    expect((err as ModelctlError).message).toContain(`process ${process.pid}`);
   });
 });

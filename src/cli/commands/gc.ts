@@ -19,10 +19,16 @@ export async function run(_args: string[], options: Record<string, unknown>, ctx
     const verb = result.dryRun ? 'would evict' : 'evicted';
     const lines = result.evicted.map((e) => `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, last used ${e.lastUsed ?? 'never'})`);
     const freed = result.dryRun ? 'would free' : 'freed';
+    const leftovers = [
+      result.viewsRemoved > 0 ? `${result.viewsRemoved} view(s)` : '',
+      result.recordsRemoved > 0 ? `${result.recordsRemoved} record(s) of removed versions` : '',
+      result.emptyModelsRemoved.length > 0 ? `${result.emptyModelsRemoved.length} empty model folder(s)` : '',
+    ].filter(Boolean);
     lines.push(
-      `${freed} ${formatBytes(result.bytesFreed)}: ${result.blobsRemoved} blob(s), ${result.tmpRemoved} temporary file(s); ` +
-        `${result.versionsLeft} version(s) left, ${formatBytes(result.bytesLeft)}`,
+      `${freed} ${formatBytes(result.bytesFreed)}: ${result.blobsRemoved} blob(s), ${result.tmpRemoved} temporary file(s) or folder(s)` +
+        `${leftovers.map((l) => `, ${l}`).join('')}; ${result.versionsLeft} version(s) left, ${formatBytes(result.bytesLeft)}`,
     );
+    for (const a of result.aliasesFixed) lines.push(`${c.yellow('fixed')} ${a}: it named a version that no longer exists`);
     return lines.join('\n');
   });
   return 0;
