@@ -102,16 +102,6 @@ export async function loadBaseline(layout: Layout, manifest: Manifest, key: stri
   return b;
 }
 
-/** "10%" (or "10") -> 0.1. */
-export function parseTolerance(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text);
-  const v = m ? Number(m[1]) / 100 : Number.NaN;
-  if (!Number.isFinite(v) || v < 0 || v > 10) {
-    throw new ModelctlError('USAGE', `--fail-if-slower takes a percentage, got "${text}"`, { hint: 'e.g. --fail-if-slower 10% (fail when the median latency is more than 10% above the baseline)' });
-  }
-  return v;
-}
-
 const HOST_FACTS: Array<keyof HostInfo> = ['cpu', 'cores', 'platform', 'arch', 'onnxruntime', 'node'];
 
 /** Slower than the baseline by more than `tolerance` (a fraction) on the median latency is a regression. */

@@ -19,7 +19,8 @@ import type { WorkloadFactory } from './workload.js';
 export { summarize, percentile, throughput, type LatencyStats } from './stats.js';
 export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './synthetic.js';
 export { runBench, type BenchReport, type ConfigResult, type Comparison, type HostInfo } from './runner.js';
-export { parseTolerance, type Baseline, type GateVerdict } from './baseline.js';
+export { type Baseline, type GateVerdict } from './baseline.js';
+export { parseTolerance } from './tolerance.js';
 
 export interface BenchOptions extends SessionOptions {
   model: string;

@@ -7,8 +7,9 @@ import { executionProviders, formatDevice, type Device, type ProviderConfig } fr
 import { fingerprintModel, type ModelFingerprint } from './model-files.js';
 import { loadOrt } from './ort.js';
 import { modelLoadError } from './ort-errors.js';
+import { parseGraphOptimization, type GraphOptimization } from './optimization.js';
 
-export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+export type { GraphOptimization };
 
 export interface SessionOptions {
   /** Default: the CPU. */
@@ -40,7 +41,6 @@ export interface OpenedSession {
   bytes: number;
 }
 
-const OPTIMIZATIONS: readonly GraphOptimization[] = ['disabled', 'basic', 'extended', 'all'];
 
 /**
  * The most threads one pool may ask for: above any machine's logical CPU count, below what ONNX Runtime survives
@@ -60,12 +60,7 @@ function checkThreads(value: number | undefined, what: string): void {
 function normalize(options: SessionOptions): Required<Pick<SessionOptions, 'device' | 'graphOptimization'>> & SessionOptions {
   checkThreads(options.threads, 'threads');
   checkThreads(options.interOpThreads, 'inter-op threads');
-  const graphOptimization = options.graphOptimization ?? 'all';
-  if (!OPTIMIZATIONS.includes(graphOptimization)) {
-    throw new ModelctlError('USAGE', `unknown graph optimization level: ${String(graphOptimization)}`, {
-      hint: `use one of ${OPTIMIZATIONS.join(', ')}`,
-    });
-  }
+  const graphOptimization = parseGraphOptimization(String(options.graphOptimization ?? 'all'));
   if (options.fallback !== undefined && options.fallback !== 'cpu') {
     throw new ModelctlError('USAGE', `unknown fallback: ${String(options.fallback)}`, { hint: 'the only fallback is cpu' });
   }

@@ -1,17 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { parseArgv as parse } from './parse.js';
 import { buildProgram } from '../../src/cli/main.js';
+import { ModelctlError } from '../../src/errors.js';
+
+const DAY_MS = 86_400_000;
+
+function helpOf(c: Command): string {
+  let help = '';
+  c.configureOutput({ writeOut: (s) => (help += s) });
+  c.outputHelp();
+  return help;
+}
 
 
 describe('argv to options', () => {
   it.each([
     [
       ['register', './m.onnx', '--name', 'org/m', '--version', '1.2.0', '--tag', 'a=1', '--tag', 'b=2', '--metric', 'acc=0.9', '--alias', 'prod', '--json'],
-      { name: 'register', args: ['./m.onnx'], options: { name: 'org/m', version: '1.2.0', tag: ['a=1', 'b=2'], metric: ['acc=0.9'], alias: ['prod'], json: true, latest: true } },
+      {
+        name: 'register',
+        args: ['./m.onnx'],
+        options: { name: 'org/m', version: '1.2.0', tags: { a: '1', b: '2' }, metrics: { acc: 0.9 }, aliases: ['prod'], json: true, latest: true },
+      },
     ],
     [['register', 'm.onnx', '--name', 'm', '--no-latest'], { name: 'register', args: ['m.onnx'], options: { name: 'm', latest: false } }],
-    [['list', '--format', 'onnx', '--tag', 'team=ml', '--home', '/h'], { name: 'list', args: [], options: { format: 'onnx', tag: ['team=ml'], home: '/h' } }],
+    [['list', '--format', 'onnx', '--tag', 'team=ml', '--home', '/h'], { name: 'list', args: [], options: { format: 'onnx', tags: ['team=ml'], home: '/h' } }],
     [['--home', '/h', 'ls'], { name: 'list', args: [], options: { home: '/h' } }],
     [['info', 'm@prod', '--json'], { name: 'info', args: ['m@prod'], options: { json: true } }],
     [['rm', 'm', '--all-versions', '-y'], { name: 'rm', args: ['m'], options: { allVersions: true, yes: true } }],
@@ -20,10 +34,51 @@ describe('argv to options', () => {
     [['validate', 'm:1.0.0', '--strict'], { name: 'validate', args: ['m:1.0.0'], options: { strict: true } }],
     [
       ['gc', '--max-size', '20GB', '--max-models', '5', '--older-than', '30d', '--no-keep-aliased', '--dry-run'],
-      { name: 'gc', args: [], options: { maxSize: '20GB', maxModels: '5', olderThan: '30d', keepAliased: false, dryRun: true } },
+      { name: 'gc', args: [], options: { maxSize: 20e9, maxModels: 5, olderThanMs: 30 * DAY_MS, keepAliased: false, dryRun: true } },
     ],
     [['gc'], { name: 'gc', args: [], options: { keepAliased: true } }],
     [['-v', 'list', '--no-color'], { name: 'list', args: [], options: { verbose: true, color: false } }],
+    // Global options after the command name, and on either side of it.
+    [['list', '-v', '--no-color', '--home', '/h'], { name: 'list', args: [], options: { verbose: true, color: false, home: '/h' } }],
+    [['register', 'm.onnx', '--home', '/h', '--name', 'm', '--verbose'], { name: 'register', args: ['m.onnx'], options: { home: '/h', verbose: true } }],
+    [['--no-color', 'info', 'm', '--verbose'], { name: 'info', args: ['m'], options: { color: false, verbose: true } }],
+    [['--home', '/before', 'validate', '--home', '/after'], { name: 'validate', args: [], options: { home: '/after' } }],
+    [['predict', 'm', '1,2', '--home', '/h', '-v'], { name: 'predict', args: ['m', '1,2'], options: { home: '/h', verbose: true } }],
+    // After the command name, --version is the command's own option, not the program's.
+    [['register', 'm.onnx', '--name', 'm', '--version', '2.0.0'], { name: 'register', args: ['m.onnx'], options: { version: '2.0.0' } }],
+    [['pull', 'hf:org/m', '--version', 'v1'], { name: 'pull', args: ['hf:org/m'], options: { version: 'v1' } }],
+    // Typed values: converted once, defaults included.
+    [['register', 'm.onnx', '--name', 'm'], { name: 'register', args: ['m.onnx'], options: { tags: {}, metrics: {}, latest: true } }],
+    [
+      ['predict', 'm', '1,2', '3,4'],
+      { name: 'predict', args: ['m', '1,2', '3,4'], options: { conf: 0.25, iou: 0.45, device: { kind: 'cpu' }, optimization: 'all' } },
+    ],
+    [
+      ['predict', 'm', '--file', 'x.jsonl', '--threads', '4', '--batch-size', '8', '--top-k', '2', '--device', 'cuda:1', '--fallback', 'cpu', '--no-normalize',
+        '--conf', '0.5', '--optimization', 'basic', '--fail-fast'],
+      { name: 'predict', args: ['m'], options: { file: 'x.jsonl', threads: 4, batchSize: 8, topK: 2, device: { kind: 'cuda', deviceId: 1 }, fallback: 'cpu',
+        normalize: false, conf: 0.5, optimization: 'basic', failFast: true } },
+    ],
+    [
+      ['bench', 'm', '--batch-sizes', '1,8,8,32', '--duration', '10s', '--fail-if-slower', '10%', '--e2e', '--file', 'a.txt', '--file', 'b.txt',
+        '--shape', 'h=224'],
+      { name: 'bench', args: ['m'], options: { batchSizes: [1, 8, 32], durationMs: 10_000, failIfSlower: 0.1, warmup: 5, e2e: true, files: ['a.txt', 'b.txt'],
+        shapes: ['h=224'] } },
+    ],
+    [
+      ['serve'],
+      { name: 'serve', args: [], options: { host: '127.0.0.1', port: 8080, maxModelsInRam: 4, maxMemory: 4e9, maxBatch: 32, maxWaitMs: 5, maxBody: 64e6,
+        maxUpload: 16e9, shutdownTimeoutMs: 30_000, device: { kind: 'cpu' } } },
+    ],
+    [
+      ['serve', '--port', '0', '--max-memory', '512MiB', '--shutdown-timeout', '2m'],
+      { name: 'serve', args: [], options: { port: 0, maxMemory: 512 * 1024 ** 2, shutdownTimeoutMs: 120_000 } },
+    ],
+    [['pull', 'hf:org/m'], { name: 'pull', args: ['hf:org/m'], options: { concurrency: 4 } }],
+    [
+      ['embed-metadata', 'm.onnx', '--features', 'a, b,,c', '--set', 'k=v'],
+      { name: 'embed-metadata', args: ['m.onnx'], options: { features: ['a', 'b', 'c'], set: { k: 'v' } } },
+    ],
   ])('%j', async (argv, expected) => {
     const got = await parse(argv);
     expect(got.name).toBe(expected.name);
@@ -36,20 +91,53 @@ describe('argv to options', () => {
     [['frobnicate']],
     [['list', '--bogus']],
     [['info']],
+    [['list', '--version']], // the program's --version only works before a command name
   ])('%j is a usage error', async (argv) => {
     const err = await parse(argv).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommanderError);
+  });
+
+  it.each([
+    [['gc', '--max-size', 'lots'], 'not a size: "lots"'],
+    [['gc', '--older-than', '30 days'], 'not a duration: "30 days"'],
+    [['gc', '--max-models', '-1'], '--max-models takes a whole number of at least 0, got "-1"'],
+    [['register', 'm.onnx', '--name', 'm', '--metric', 'acc=high'], '--metric acc takes a number, got "high"'],
+    [['register', 'm.onnx', '--name', 'm', '--tag', 'team'], '--tag takes key=value, got "team"'],
+    [['predict', 'm', 'x', '--conf', '2'], '--conf takes a number from 0 to 1, got "2"'],
+    [['predict', 'm', 'x', '--fallback', 'gpu'], '--fallback takes cpu, got "gpu"'],
+    [['predict', 'm', 'x', '--batch-size', '0'], '--batch-size takes a whole number of at least 1, got "0"'],
+    [['predict', 'm', 'x', '--optimization', 'max'], 'unknown graph optimization level: max'],
+    [['bench', 'm', '--batch-sizes', '1,0'], '--batch-sizes takes whole numbers of at least 1, comma-separated, got "1,0"'],
+    [['bench', 'm', '--fail-if-slower', 'x'], '--fail-if-slower takes a percentage, got "x"'],
+    [['bench', 'm', '--threads', '1.5'], '--threads takes a whole number of at least 0, got "1.5"'],
+    [['pull', 'hf:org/m', '--concurrency', '65'], '--concurrency 65 is too many'],
+    [['serve', '--port', '70000'], '--port takes 0 to 65535, got 70000'],
+    [['serve', '--max-body', 'big'], 'not a size: "big"'],
+    [['export', 'm', '--atol', '-1'], '--atol takes a number of at least 0, got "-1"'],
+    [['export', 'm', '--opset', '0'], '--opset takes a whole number of at least 1, got "0"'],
+    [['setup', 'python', '--with', 'java'], 'unknown converter family "java"'],
+  ])('%j: usage error (exit 2) "%s"', async (argv, message) => {
+    const err = await parse(argv).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelctlError);
+    expect(err).toMatchObject({ code: 'USAGE', exitCode: 2, message });
+  });
+
+  it('lists each global option once in every command\'s help, and the program\'s --version only in its own', () => {
+    const program = buildProgram();
+    for (const c of program.commands) {
+      const help = helpOf(c);
+      for (const flag of ['--home <dir>', '-v, --verbose', '--no-color']) expect(help.split(flag).length - 1, `${c.name()}: ${flag}`).toBe(1);
+      expect(help, c.name()).toMatch(/\nGlobal Options:\n/);
+      expect(help, c.name()).not.toContain('-V, --version');
+    }
+    const top = helpOf(program);
+    for (const flag of ['--home <dir>', '-v, --verbose', '--no-color', '-V, --version']) expect(top.split(flag).length - 1, flag).toBe(1);
   });
 
   it('declares every subcommand of the product, each with an example', () => {
     const program = buildProgram();
     const names = program.commands.map((c) => c.name());
     expect(names).toEqual(['register', 'list', 'info', 'rm', 'tag', 'validate', 'gc', 'embed-metadata', 'predict', 'pull', 'export', 'bench', 'setup', 'serve']);
-    for (const c of program.commands) {
-      let help = '';
-      c.configureOutput({ writeOut: (s) => (help += s) });
-      c.outputHelp();
-      expect(help, c.name()).toContain('Examples:');
-    }
+    for (const c of program.commands) expect(helpOf(c), c.name()).toContain('Examples:');
   });
 });

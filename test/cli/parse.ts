@@ -1,10 +1,13 @@
 import { buildProgram } from '../../src/cli/main.js';
 
-/** What argv turns into, without running anything: the command, its positional arguments, and its options. */
+/**
+ * What argv turns into, without running anything: the command, its positional arguments, and its typed options
+ * with the global ones merged in. A bad value throws the usage error the command would print.
+ */
 export async function parseArgv(argv: string[]): Promise<{ name: string; args: string[]; options: Record<string, unknown> }> {
   let seen: { name: string; args: string[]; options: Record<string, unknown> } | undefined;
-  const program = buildProgram(async (name, args, options) => {
-    seen = { name, args, options };
+  const program = buildProgram(async (invocation) => {
+    seen = { name: invocation.name, args: invocation.args, options: { ...invocation.options(), ...invocation.globals } };
   });
   for (const c of [program, ...program.commands]) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
   await program.parseAsync(argv, { from: 'user' });

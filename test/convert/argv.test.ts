@@ -7,8 +7,8 @@ describe('export and setup: argv to options', () => {
     const r = await parse(['export', './bert', '--task', 'text-classification', '--opset', '17', '--optimize', 'O2', '--quantize', 'int8',
       '--sample-input', 's.json', '--name', 'org/bert', '--version', '2.0.0', '--out', 'm.onnx', '--trust-remote-code', '--input-shape', '1,4', '--input-shape', '1,8']);
     expect(r).toMatchObject({ name: 'export', args: ['./bert'] });
-    expect(r.options).toMatchObject({ framework: 'auto', atol: '1e-4', validate: true, task: 'text-classification', opset: '17', optimize: 'O2', quantize: 'int8',
-      sampleInput: 's.json', name: 'org/bert', version: '2.0.0', out: 'm.onnx', trustRemoteCode: true, inputShape: ['1,4', '1,8'] });
+    expect(r.options).toMatchObject({ framework: 'auto', atol: 1e-4, validate: true, task: 'text-classification', opset: 17, optimize: 'O2', quantize: 'int8',
+      sampleInput: 's.json', name: 'org/bert', version: '2.0.0', out: 'm.onnx', trustRemoteCode: true, inputShapes: ['1,4', '1,8'] });
     expect((await parse(['export', 'm', '--no-validate', '--framework', 'keras'])).options).toMatchObject({ validate: false, framework: 'keras' });
   });
 
@@ -19,8 +19,12 @@ describe('export and setup: argv to options', () => {
   });
 
   it('setup python: --with defaults to all; --check and --python pass through', async () => {
-    expect(await parse(['setup', 'python'])).toMatchObject({ name: 'setup', args: ['python'], options: { with: 'all' } });
+    expect(await parse(['setup', 'python'])).toMatchObject({
+      name: 'setup',
+      args: ['python'],
+      options: { families: ['sklearn', 'xgboost', 'lightgbm', 'torch', 'hf', 'tf'] },
+    });
     expect((await parse(['setup', 'python', '--with', 'hf,tf', '--python', '/usr/bin/python3.12', '--check', '--json'])).options)
-      .toMatchObject({ with: 'hf,tf', python: '/usr/bin/python3.12', check: true, json: true });
+      .toMatchObject({ families: ['hf', 'tf'], python: '/usr/bin/python3.12', check: true, json: true });
   });
 });

@@ -160,6 +160,28 @@ describe('modelctl (spawned binary)', () => {
     expect(usage.stderr).toContain("unknown option '--bogus'");
   });
 
+  it('takes the global options before or after the command name, and lists each once in a command\'s help', async () => {
+    const envHome = tempDir();
+    const before = tempDir();
+    const after = tempDir();
+    const onnx = join(FIXTURES, 'iris-logreg', 'model.onnx');
+    // After the command name, --version is register's own option; --home beats MODELCTL_HOME on either side.
+    expect((await cli(['register', onnx, '--name', 'iris', '--home', after, '--version', '2.0.0'], { home: envHome })).exitCode).toBe(0);
+    expect((await cli(['--home', before, 'register', onnx, '--name', 'iris'], { home: envHome })).exitCode).toBe(0);
+    const versions = async (args: string[]): Promise<string[]> =>
+      JSON.parse((await cli([...args, '--json'], { home: envHome })).stdout).models.map((m: { version: string }) => m.version);
+    expect(await versions(['list', '--home', after])).toEqual(['2.0.0']);
+    expect(await versions(['--home', before, 'ls'])).toEqual(['1.0.0']);
+    expect(await versions(['list'])).toEqual([]);
+    const verbose = await cli(['info', 'nope', '--verbose'], { home: after });
+    expect(verbose.exitCode).toBe(3);
+    expect(verbose.stderr).toMatch(/\n\s+at /);
+    for (const name of ['register', 'list', 'predict', 'serve']) {
+      const help = (await cli([name, '--help'])).stdout;
+      for (const flag of ['--home <dir>', '-v, --verbose', '--no-color']) expect(help.split(flag).length - 1, `${name}: ${flag}`).toBe(1);
+    }
+  });
+
   it('keeps stdout for the result: JSON errors with --json, nothing but the document', async () => {
     const home = tempDir();
     mkdirSync(join(home, 'x'), { recursive: true });

@@ -40,6 +40,10 @@ describe('pull: what to take and from where', () => {
 
   it('turns pull argv into options', async () => {
     const got = await parseArgv(['pull', 'hf:org/m', '--include', '*.json', '--include', '*.onnx', '--exclude', 'x', '--revision', 'v2', '--concurrency', '8', '--offline', '--progress', '--json']);
-    expect(got).toMatchObject({ name: 'pull', args: ['hf:org/m'], options: { include: ['*.json', '*.onnx'], exclude: ['x'], revision: 'v2', concurrency: '8', offline: true, progress: true, json: true } });
+    expect(got).toMatchObject({
+      name: 'pull',
+      args: ['hf:org/m'],
+      options: { include: ['*.json', '*.onnx'], exclude: ['x'], revision: 'v2', concurrency: 8, offline: true, progress: true, json: true },
+    });
   });
 });

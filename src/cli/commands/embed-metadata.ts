@@ -1,23 +1,22 @@
 import { embedMetadata } from '../../embed-metadata/embed-metadata.js';
 import { formatBytes } from '../../util/units.js';
-import { keyValues, openRegistry, type CliContext } from '../context.js';
+import { openRegistry, type CliContext } from '../context.js';
 import { printable } from '../render/table.js';
+import type { EmbedMetadataFlags } from '../specs/embed-metadata.js';
 
-export async function run([model = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([model = '']: string[], options: EmbedMetadataFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const str = (key: string): string | undefined => (options[key] === undefined ? undefined : String(options[key]));
-  const features = str('features')?.split(',').map((f) => f.trim()).filter(Boolean);
   const result = await embedMetadata({
     model,
     registry: openRegistry(ctx),
-    ...(str('task') ? { task: str('task') as string } : {}),
-    ...(str('config') ? { config: str('config') as string } : {}),
-    ...(str('processor') ? { processor: str('processor') as string } : {}),
-    ...(str('fromDir') ? { fromDir: str('fromDir') as string } : {}),
-    ...(features ? { features } : {}),
-    set: keyValues('--set', options.set),
-    ...(str('out') ? { out: str('out') as string } : {}),
-    ...(str('version') ? { version: str('version') as string } : {}),
+    ...(options.task ? { task: options.task } : {}),
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.processor ? { processor: options.processor } : {}),
+    ...(options.fromDir ? { fromDir: options.fromDir } : {}),
+    ...(options.features ? { features: options.features } : {}),
+    set: options.set,
+    ...(options.out ? { out: options.out } : {}),
+    ...(options.version ? { version: options.version } : {}),
     ...(options.verify === true ? { verify: true } : {}),
     signal: ctx.signal,
   });

@@ -1,16 +1,11 @@
-import type { Framework } from '../../convert/families.js';
-import { ModelctlError } from '../../errors.js';
 import { exportModel, type ExportEvent } from '../../export/export.js';
-import { integer, openRegistry, type CliContext } from '../context.js';
+import { openRegistry, type CliContext } from '../context.js';
 import { startProgress } from '../render/progress.js';
 import { renderFields } from '../render/table.js';
+import type { ExportFlags } from '../specs/export.js';
 
-export async function run([source = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([source = '']: string[], options: ExportFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const str = (key: string): string | undefined => (options[key] === undefined ? undefined : String(options[key]));
-  const atol = Number(str('atol') ?? '1e-4');
-  if (!Number.isFinite(atol) || atol < 0) throw new ModelctlError('USAGE', `--atol takes a number of at least 0, got "${str('atol')}"`);
-  const opset = integer('--opset', options.opset, 1);
   const progress = await startProgress(out, `Exporting ${source}`);
   const onProgress = (e: ExportEvent): void => {
     if (e.type === 'source') out.debug(`${e.format} model: framework ${e.framework}, converter family ${e.family} (${e.path})`);
@@ -26,20 +21,20 @@ export async function run([source = ''], options: Record<string, unknown>, ctx: 
     result = await exportModel({
       source,
       registry: openRegistry(ctx),
-      framework: (str('framework') ?? 'auto') as Framework | 'auto',
-      atol,
-      validate: options.validate !== false,
-      ...(str('task') ? { task: str('task') as string } : {}),
-      ...(opset !== undefined ? { opset } : {}),
-      ...(str('optimize') ? { optimize: str('optimize') as 'O1' } : {}),
-      ...(str('quantize') ? { quantize: str('quantize') as 'int8' } : {}),
-      ...(str('sampleInput') ? { sampleInput: str('sampleInput') as string } : {}),
-      ...(Array.isArray(options.inputShape) ? { inputShapes: options.inputShape as string[] } : {}),
-      ...(str('modelClass') ? { modelClass: str('modelClass') as string } : {}),
-      ...(str('name') ? { name: str('name') as string } : {}),
-      ...(str('version') ? { version: str('version') as string } : {}),
-      ...(str('out') ? { out: str('out') as string } : {}),
-      ...(str('python') ? { python: str('python') as string } : {}),
+      framework: options.framework,
+      atol: options.atol,
+      validate: options.validate,
+      ...(options.task ? { task: options.task } : {}),
+      ...(options.opset !== undefined ? { opset: options.opset } : {}),
+      ...(options.optimize ? { optimize: options.optimize } : {}),
+      ...(options.quantize ? { quantize: options.quantize } : {}),
+      ...(options.sampleInput ? { sampleInput: options.sampleInput } : {}),
+      ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
+      ...(options.modelClass ? { modelClass: options.modelClass } : {}),
+      ...(options.name ? { name: options.name } : {}),
+      ...(options.version ? { version: options.version } : {}),
+      ...(options.out ? { out: options.out } : {}),
+      ...(options.python ? { python: options.python } : {}),
       trustRemoteCode: options.trustRemoteCode === true,
       ...(options.verify === true ? { verify: true } : {}),
       env: ctx.env,

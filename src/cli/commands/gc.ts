@@ -1,16 +1,16 @@
-import { formatBytes, parseDuration, parseSize } from '../../util/units.js';
-import { integer, openRegistry, type CliContext } from '../context.js';
+import { formatBytes } from '../../util/units.js';
+import { openRegistry, type CliContext } from '../context.js';
+import type { GcFlags } from '../specs/gc.js';
 
-export async function run(_args: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run(_args: string[], options: GcFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const maxModels = integer('--max-models', options.maxModels);
   const result = await openRegistry(ctx).gc({
-    ...(options.maxSize !== undefined ? { maxSize: parseSize(options.maxSize as string) } : {}),
-    ...(maxModels !== undefined ? { maxModels } : {}),
-    ...(options.olderThan !== undefined ? { olderThanMs: parseDuration(options.olderThan as string) } : {}),
-    ...(options.grace !== undefined ? { graceMs: parseDuration(options.grace as string) } : {}),
-    keepAliased: options.keepAliased !== false,
-    dryRun: Boolean(options.dryRun),
+    ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
+    ...(options.maxModels !== undefined ? { maxModels: options.maxModels } : {}),
+    ...(options.olderThanMs !== undefined ? { olderThanMs: options.olderThanMs } : {}),
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+    keepAliased: options.keepAliased,
+    dryRun: options.dryRun === true,
     lock: { signal: ctx.signal, onWait: () => out.note('waiting for another modelctl process to finish...') },
   });
   for (const u of result.unreadable) out.warn(`${u}: unreadable manifest; its blobs were kept (run \`modelctl validate\`)`);

@@ -6,6 +6,7 @@ import { openRegistry, type CliContext } from '../context.js';
 import { renderEmbedded, short } from '../render/metadata.js';
 import { printable, renderFields, renderTable } from '../render/table.js';
 import type { Output } from '../render/output.js';
+import type { InfoFlags } from '../specs/info.js';
 
 function metadataBlock(out: Output, meta: Record<string, unknown>): string[] {
   const skip = new Set(['parameters', 'dtypes', 'pickle', 'metadataProps']);
@@ -22,7 +23,7 @@ function counts(meta: { parameters?: unknown; dtypes?: unknown }): Array<[string
 }
 
 /** info REF: a registered version. info PATH: a model file or folder on disk, read without registering it. */
-export async function run([ref = ''], _options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([ref = '']: string[], _options: InfoFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const parsed = await modelArg(ref);
   if (parsed.kind === 'path') {

@@ -1,14 +1,15 @@
 import { formatAgo, formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
 import { printable, renderTable } from '../render/table.js';
+import type { ListFlags } from '../specs/list.js';
 
-export async function run(_args: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run(_args: string[], options: ListFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const { entries, failures } = await openRegistry(ctx).list({
-    ...(options.name !== undefined ? { name: options.name as string } : {}),
-    ...(options.task !== undefined ? { task: options.task as string } : {}),
-    ...(options.format !== undefined ? { format: options.format as string } : {}),
-    tags: (options.tag as string[] | undefined) ?? [],
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.task !== undefined ? { task: options.task } : {}),
+    ...(options.format !== undefined ? { format: options.format } : {}),
+    tags: options.tags ?? [],
   });
   for (const f of failures) out.warn(`${f.name}:${f.version} skipped: ${f.error.message} (run \`modelctl validate\`)`);
   out.result({ models: entries, unreadable: failures.map((f) => `${f.name}:${f.version}`) }, () => {

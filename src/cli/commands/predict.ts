@@ -17,31 +17,16 @@ import {
 } from '../../predict/predict.js';
 import { checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
-import { parseDevice, type GraphOptimization } from '../../runtime/index.js';
-import { integer, openRegistry, type CliContext } from '../context.js';
+import { openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
+import type { PredictFlags } from '../specs/predict.js';
 
-function aggregation(value: unknown): (typeof AGGREGATIONS)[number] | undefined {
-  if (value === undefined) return undefined;
-  const v = String(value);
+function aggregation(v: string | undefined): (typeof AGGREGATIONS)[number] | undefined {
+  if (v === undefined) return undefined;
   if (!isAggregation(v)) throw new ModelctlError('USAGE', `--aggregation takes ${AGGREGATIONS.join(', ')}, got "${v}"`);
   return v;
-}
-
-/** --conf and --iou: a number from 0 to 1. */
-function fraction(flag: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (String(value).trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new ModelctlError('USAGE', `${flag} takes a number from 0 to 1, got "${String(value)}"`);
-  return v;
-}
-
-function fallback(value: unknown): boolean {
-  if (value === undefined) return false;
-  if (value !== 'cpu') throw new ModelctlError('USAGE', `--fallback takes cpu, got "${String(value)}"`);
-  return true;
 }
 
 function warnTruncated(out: Output, truncated: number): void {
@@ -107,14 +92,14 @@ function recordsInput(answered: StreamOutcome[]): PredictInput {
 }
 
 /** Where the input comes from: --file (- for stdin), --input, --question with --context, or the values. */
-function inputSource(options: Record<string, unknown>, values: string[]): InputSource {
-  if (options.file !== undefined) return { file: String(options.file) };
-  if (options.input !== undefined) return { json: String(options.input), where: '--input' };
-  if (options.question !== undefined) return { value: { question: String(options.question), context: String(options.context) }, where: 'the question' };
+function inputSource(options: PredictFlags, values: string[]): InputSource {
+  if (options.file !== undefined) return { file: options.file };
+  if (options.input !== undefined) return { json: options.input, where: '--input' };
+  if (options.question !== undefined) return { value: { question: options.question, context: String(options.context) }, where: 'the question' };
   return { values };
 }
 
-export async function run([model = '', ...values]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([model = '', ...values]: string[], options: PredictFlags, ctx: CliContext): Promise<number> {
   // A table for a person at a terminal; JSON (JSON Lines for streams) for a pipe or a file, unless --table.
   const out = ctx.out.withJson(options.json === true || (options.table !== true && ctx.out.stdout.isTTY !== true));
   const registry = openRegistry(ctx);
@@ -126,15 +111,11 @@ export async function run([model = '', ...values]: string[], options: Record<str
     });
   }
   const resolved = await resolveModel(model, registry, { verify: options.verify === true });
-  const explicitTask = options.task !== undefined ? String(options.task) : undefined;
+  const explicitTask = options.task;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
-  const threads = integer('--threads', options.threads, 0);
-  const batchSize = integer('--batch-size', options.batchSize, 1);
-  const topK = integer('--top-k', options.topK, 1);
+  const { threads, batchSize, topK, conf, iou } = options;
   const agg = aggregation(options.aggregation);
-  const conf = fraction('--conf', options.conf);
-  const iou = fraction('--iou', options.iou);
   if (agg !== undefined && task !== 'token-classification') throw new ModelctlError('USAGE', `--aggregation is for token-classification models, not ${task}`);
   if (asked && task !== 'question-answering') throw new ModelctlError('USAGE', `--question and --context are for question-answering models, not ${task}`);
   const settings = {
@@ -146,12 +127,12 @@ export async function run([model = '', ...values]: string[], options: Record<str
     ...(topK !== undefined ? { topK } : {}),
     ...(typeof options.normalize === 'boolean' ? { normalize: options.normalize } : {}),
     ...(agg !== undefined ? { aggregation: agg } : {}),
-    ...(conf !== undefined ? { conf } : {}),
-    ...(iou !== undefined ? { iou } : {}),
-    device: parseDevice(String(options.device ?? 'cpu')),
+    conf,
+    iou,
+    device: options.device,
     ...(threads !== undefined ? { threads } : {}),
-    ...(fallback(options.fallback) ? { fallback: 'cpu' as const } : {}),
-    ...(options.optimization !== undefined ? { graphOptimization: String(options.optimization) as GraphOptimization } : {}),
+    ...(options.fallback ? { fallback: options.fallback } : {}),
+    graphOptimization: options.optimization,
   };
 
   const kind = inputKind(task);

@@ -1,8 +1,8 @@
-import { ModelctlError } from '../../errors.js';
 import { pull, type PullEvent, type PullResult } from '../../pull/pull.js';
 import { formatBytes } from '../../util/units.js';
-import { integer, openRegistry, type CliContext } from '../context.js';
+import { openRegistry, type CliContext } from '../context.js';
 import { startByteProgress } from '../render/progress-bar.js';
+import type { PullFlags } from '../specs/pull.js';
 
 function summary(r: PullResult): string {
   const by = (from: string) => r.files.filter((f) => f.from === from);
@@ -15,12 +15,10 @@ function summary(r: PullResult): string {
   return parts.join(', ');
 }
 
-export async function run([source = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([source = '']: string[], options: PullFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const concurrency = integer('--concurrency', options.concurrency, 1) ?? 4;
-  if (concurrency > 64) throw new ModelctlError('USAGE', `--concurrency ${concurrency} is too many`, { hint: 'use 1 to 64' });
   const registry = openRegistry(ctx);
-  const progress = startByteProgress(out, { force: Boolean(options.progress) });
+  const progress = startByteProgress(out, { force: options.progress === true });
   const onProgress = (e: PullEvent): void => {
     if (e.type === 'resolving') progress.status(`Resolving ${e.source}`);
     else if (e.type === 'resolved') {
@@ -35,15 +33,15 @@ export async function run([source = ''], options: Record<string, unknown>, ctx: 
     result = await pull({
       source,
       registry,
-      ...(options.revision !== undefined ? { revision: options.revision as string } : {}),
-      ...(options.include !== undefined ? { include: options.include as string[] } : {}),
-      ...(options.exclude !== undefined ? { exclude: options.exclude as string[] } : {}),
-      ...(options.name !== undefined ? { name: options.name as string } : {}),
-      ...(options.version !== undefined ? { version: options.version as string } : {}),
-      ...(options.endpoint !== undefined ? { endpoint: options.endpoint as string } : {}),
-      ...(options.token !== undefined ? { token: options.token as string } : {}),
+      ...(options.revision !== undefined ? { revision: options.revision } : {}),
+      ...(options.include !== undefined ? { include: options.include } : {}),
+      ...(options.exclude !== undefined ? { exclude: options.exclude } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.offline ? { offline: true } : {}),
-      concurrency,
+      concurrency: options.concurrency,
       env: ctx.env,
       signal: ctx.signal,
       onProgress,

@@ -1,17 +1,11 @@
-import { ModelctlError } from '../../errors.js';
 import type { RegisterEvent } from '../../registry/register.js';
 import { formatBytes, formatCount } from '../../util/units.js';
-import { keyValues, openRegistry, type CliContext } from '../context.js';
+import { openRegistry, type CliContext } from '../context.js';
 import { startProgress } from '../render/progress.js';
+import type { RegisterFlags } from '../specs/register.js';
 
-export async function run([path = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([path = '']: string[], options: RegisterFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  const metrics: Record<string, number> = {};
-  for (const [key, text] of Object.entries(keyValues('--metric', options.metric))) {
-    const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value)) throw new ModelctlError('USAGE', `--metric ${key} takes a number, got "${text}"`);
-    metrics[key] = value;
-  }
   const registry = openRegistry(ctx);
   const progress = await startProgress(out, `Inspecting ${path}`);
   const onProgress = (e: RegisterEvent): void => {
@@ -23,15 +17,15 @@ export async function run([path = ''], options: Record<string, unknown>, ctx: Cl
   try {
     result = await registry.register({
       path,
-      name: options.name as string,
-      ...(options.version !== undefined ? { version: options.version as string } : {}),
-      ...(options.task !== undefined ? { task: options.task as string } : {}),
-      tags: keyValues('--tag', options.tag),
-      metrics,
-      aliases: (options.alias as string[] | undefined) ?? [],
-      ...(options.description !== undefined ? { description: options.description as string } : {}),
-      ...(options.license !== undefined ? { license: options.license as string } : {}),
-      latest: options.latest !== false,
+      name: options.name,
+      ...(options.version !== undefined ? { version: options.version } : {}),
+      ...(options.task !== undefined ? { task: options.task } : {}),
+      tags: options.tags,
+      metrics: options.metrics,
+      aliases: options.aliases ?? [],
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(options.license !== undefined ? { license: options.license } : {}),
+      latest: options.latest,
       onProgress,
       signal: ctx.signal,
     });

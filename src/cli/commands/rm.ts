@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { ModelctlError } from '../../errors.js';
 import { formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
+import type { RmFlags } from '../specs/rm.js';
 
 async function confirm(ctx: CliContext, question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
@@ -18,10 +19,10 @@ async function confirm(ctx: CliContext, question: string): Promise<boolean> {
   }
 }
 
-export async function run([ref = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([ref = '']: string[], options: RmFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const registry = openRegistry(ctx);
-  const allVersions = Boolean(options.allVersions);
+  const allVersions = options.allVersions === true;
   const plan = await registry.planRemove(ref, { allVersions });
   if (!options.yes) {
     const what = plan.map((m) => `${m.name}:${m.version}`).join(', ');

@@ -1,18 +1,18 @@
 import { join } from 'node:path';
-import { FAMILY_CONVERTER, parseFamilies } from '../../convert/families.js';
+import { FAMILY_CONVERTER } from '../../convert/families.js';
 import { checkFamilies } from '../../convert/run.js';
 import { setupPython, type SetupEvent } from '../../convert/setup.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
 import { startProgress } from '../render/progress.js';
 import { renderTable } from '../render/table.js';
+import type { SetupFlags } from '../specs/setup.js';
 
-export async function run([what = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([what = '']: string[], options: SetupFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   if (what !== 'python') throw new ModelctlError('USAGE', `unknown setup target "${what}"`, { hint: 'modelctl setup python [--with FAMILIES] [--check]' });
-  const families = parseFamilies(options.with as string | undefined);
+  const { families, python } = options;
   const root = join(openRegistry(ctx).home, 'python');
-  const python = options.python as string | undefined;
   if (options.check) {
     const checks = await checkFamilies({ root, env: ctx.env, families, signal: ctx.signal, ...(python ? { python } : {}) });
     out.result({ root, families: checks }, () => renderTable(out.c, ['family', 'converter', 'usable', 'versions', 'python'], checks.map((f) => [

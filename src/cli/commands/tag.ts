@@ -1,7 +1,8 @@
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
+import type { TagFlags } from '../specs/tag.js';
 
-export async function run([ref = '', alias = ''], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([ref = '', alias = '']: string[], options: TagFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const registry = openRegistry(ctx);
   if (options.remove) {

@@ -1,15 +1,16 @@
 import { formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
 import { startProgress } from '../render/progress.js';
+import type { ValidateFlags } from '../specs/validate.js';
 
-export async function run([ref]: string[], options: Record<string, unknown>, ctx: CliContext): Promise<number> {
+export async function run([ref]: string[], options: ValidateFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const progress = await startProgress(out, 'Checking the registry');
   let result;
   try {
     result = await openRegistry(ctx).validate({
       ...(ref ? { ref } : {}),
-      strict: Boolean(options.strict),
+      strict: options.strict === true,
       signal: ctx.signal,
       onProgress: (e) => progress.bytes(`Hashing blobs (${e.done}/${e.total})`, e.bytes, e.totalBytes),
     });
