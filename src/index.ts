@@ -22,7 +22,8 @@ export { predict, openPredictor, predictStream, inputKind, resolveModel, PREDICT
 export type { PredictOptions, PredictResult, Predictor, StreamOutcome } from './predict/predict.js';
 export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
-export { describePath } from './info/describe-path.js';
+export { pull, type PullOptions, type PullResult, type PullEvent, type PulledFile } from './pull/pull.js';
+export { describePath, type PathDescription } from './info/describe-path.js';
 export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
 export { startServer, openApiDocument, type ServeOptions, type ServeEvent, type RunningServer } from './serve/index.js';
 export { benchModel, summarize, percentile, type BenchOptions, type BenchOutcome, type ConfigResult, type LatencyStats, type GateVerdict } from './bench/index.js';

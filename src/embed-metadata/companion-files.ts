@@ -96,7 +96,7 @@ export async function readJsonArg(path: string, flag: string): Promise<unknown> 
 }
 
 /** --task wins; then config.json's architectures; then a sentence-transformers folder; then the ONNX graph itself. */
-export function chooseTask(explicit: string | undefined, gathered: Gathered, summary: OnnxSummary): DetectedTask | undefined {
+export function taskToEmbed(explicit: string | undefined, gathered: Gathered, summary: OnnxSummary): DetectedTask | undefined {
   if (explicit) return { task: explicit, reason: '--task' };
   if (gathered.sentenceTransformers) return detectTaskFromFolderFiles([...SENTENCE_TRANSFORMERS_FILES]);
   return detectTaskFromConfig(gathered.modelConfig) ?? detectTaskFromOnnx(summary);

@@ -15,7 +15,7 @@ import { modelArg } from '../registry/model-arg.js';
 import { kernelCopy } from '../util/fs.js';
 import { expandHome, isInside } from '../util/paths.js';
 import { folderReader, versionReader, type FileReader } from '../registry/companion-files.js';
-import { chooseTask, featureConfig, gatherFrom, gatherProcessor, readJsonArg, type Gathered } from './companion-files.js';
+import { taskToEmbed, featureConfig, gatherFrom, gatherProcessor, readJsonArg, type Gathered } from './companion-files.js';
 
 export interface EmbedMetadataOptions {
   /** A path to an ONNX file, or a registry reference (name, name:version, name@alias). */
@@ -85,7 +85,7 @@ async function collect(options: EmbedMetadataOptions, fallback: { read: FileRead
     gathered.processorConfig = { ...gathered.processorConfig, ...(await gatherProcessor(expandHome(options.processor))) };
     gathered.sources.push(options.processor);
   }
-  const task = chooseTask(options.task, gathered, summary);
+  const task = taskToEmbed(options.task, gathered, summary);
   const tabular = task?.task.startsWith('tabular-') ?? false;
   const features = tabular || options.features ? featureConfig(summary, options.features) : undefined;
   return { gathered, task, features };

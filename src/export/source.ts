@@ -32,7 +32,7 @@ function loadPath(root: string, inspection: Inspection, isDir: boolean): string 
 }
 
 /** The framework the content says it is; pickles are told apart by the classes they reference. */
-export function frameworkOf(inspection: Inspection): Framework {
+export function sourceFramework(inspection: Inspection): Framework {
   const m = inspection.metadata;
   switch (inspection.format) {
     case 'transformers':
@@ -96,7 +96,7 @@ export async function resolveSource(
     return {
       path: loadPath(root, inspection, isDir),
       inspection,
-      framework: framework === 'auto' ? frameworkOf(inspection) : framework,
+      framework: framework === 'auto' ? sourceFramework(inspection) : framework,
       lineage: { kind: 'registry', ref: `${manifest.name}:${manifest.version}`, digest: manifest.digest, format: manifest.format },
       manifest,
       defaultName: manifest.name,
@@ -110,7 +110,7 @@ export async function resolveSource(
     throw fsError(err, ref.path);
   });
   const inspection = await inspectModel(abs, signal ? { signal } : {});
-  const fw = framework === 'auto' ? frameworkOf(inspection) : framework;
+  const fw = framework === 'auto' ? sourceFramework(inspection) : framework;
   const source: ExportSource = {
     path: loadPath(abs, inspection, st.isDirectory()),
     inspection,

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { globToRegExp } from '../util/glob.js';
 
 /**
  * Which files of a Hub repo `pull` takes. Without --include: what predict and export need (configs, tokenizer and
@@ -7,28 +8,6 @@ import { posix } from 'node:path';
  * quantized ONNX variants beside a full-precision one. --include replaces that default (as `hf download`
  * does); --exclude always applies last.
  */
-
-/** fnmatch as huggingface_hub uses it: `*` crosses `/`; a pattern ending in `/` means everything below. */
-export function globToRegExp(glob: string): RegExp {
-  const g = glob.endsWith('/') ? `${glob}*` : glob;
-  let re = '';
-  for (let i = 0; i < g.length; i++) {
-    const ch = g[i] as string;
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === '[') {
-      const end = g.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let set = g.slice(i + 1, end).replace(/\\/g, '\\\\');
-        if (set.startsWith('!')) set = `^${set.slice(1)}`;
-        re += `[${set}]`;
-        i = end;
-      }
-    } else re += ch.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
 
 const CONFIG = /\.(json|txt|model|tiktoken|py)$/i;
 const SKIP_ALWAYS = /(^|\/)(\.gitattributes|README\.md|LICENSE.*)$/i;

@@ -27,8 +27,6 @@ const RESERVED: ReadonlySet<string> = new Set(Object.values(HF_KEYS));
 export const GZIP_MARKER = 'gzip+base64:';
 /** Values whose UTF-8 JSON is longer than this are stored compressed. */
 export const COMPRESS_OVER_BYTES = 10 * 1024;
-/** What a typical block should stay under; the CLI may warn above it. Nothing here enforces it. */
-export const METADATA_BUDGET_BYTES = 100 * 1024;
 /** A compressed value may not inflate past this: a small, hostile file must not exhaust memory. */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 

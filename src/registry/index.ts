@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { globToRegExp } from '../util/glob.js';
 import { ModelctlError } from '../errors.js';
 import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
@@ -53,10 +54,6 @@ export interface RemoveResult {
   aliasesRemoved: string[];
   blobsRemoved: number;
   bytesFreed: number;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`);
 }
 
 function registryRef(ref: string | ModelRef): Extract<ModelRef, { kind: 'registry' }> {

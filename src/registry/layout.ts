@@ -17,8 +17,6 @@ import { encodeName } from './names.js';
  *   bench/org--name/1.0.0/<config>.json   benchmark baselines of a version (apart from sealed manifests)
  *   lock                       the inter-process lock for mutations
  */
-export const LAYOUT_VERSION = 1;
-
 export class Layout {
   readonly home: string;
   readonly blobsDir: string;
@@ -29,7 +27,6 @@ export class Layout {
   readonly viewsDir: string;
   readonly benchDir: string;
   readonly lockFile: string;
-  readonly marker: string;
 
   constructor(home: string) {
     this.home = resolve(home);
@@ -41,7 +38,6 @@ export class Layout {
     this.viewsDir = join(this.home, 'views');
     this.benchDir = join(this.home, 'bench');
     this.lockFile = join(this.home, 'lock');
-    this.marker = join(this.home, 'registry.json');
   }
 
   blob(sha256: string): string {

@@ -22,7 +22,7 @@ export interface VersionSummary {
   digest: string;
 }
 
-export function summarize(m: Manifest): VersionSummary {
+export function versionSummary(m: Manifest): VersionSummary {
   return { name: m.name, version: m.version, format: m.format, task: m.task, size: m.size, createdAt: m.createdAt, tags: m.tags, digest: m.digest };
 }
 
@@ -165,7 +165,7 @@ export class Store {
         continue;
       }
       const read = await this.manifests(name);
-      summaries.push(...read.manifests.map(summarize));
+      summaries.push(...read.manifests.map(versionSummary));
       failures.push(...read.failures);
     }
     summaries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a, b)));
@@ -185,7 +185,7 @@ export class Store {
   async writeIndex(name: string): Promise<void> {
     const { manifests } = await this.manifests(name);
     if ((await this.versions(name)).length === 0) return;
-    const versions = Object.fromEntries(manifests.map((m) => [m.version, summarize(m)]));
+    const versions = Object.fromEntries(manifests.map((m) => [m.version, versionSummary(m)]));
     await writeFileAtomic(this.layout.index(name), `${JSON.stringify({ versions })}\n`, { tmpDir: this.layout.tmpDir });
   }
 

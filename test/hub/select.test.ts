@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgv } from '../cli/parse.js';
-import { globToRegExp, selectFiles } from '../../src/hub/select-files.js';
+import { selectFiles } from '../../src/hub/select-files.js';
+import { globToRegExp } from '../../src/util/glob.js';
 import { parsePullSource, redactUrl } from '../../src/hub/pull-source.js';
 
 describe('pull: what to take and from where', () => {
