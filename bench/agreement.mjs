@@ -30,14 +30,32 @@ const cases = [
 ];
 
 function modelctl(c) {
-  const args = [bin, 'bench', c.model, '--threads', String(threads), '--batch-sizes', String(c.batch), '--warmup', String(warmup), '--iterations', String(iterations), '--json', ...c.extra];
+  const args = [
+    bin,
+    'bench',
+    c.model,
+    '--threads',
+    String(threads),
+    '--batch-sizes',
+    String(c.batch),
+    '--warmup',
+    String(warmup),
+    '--iterations',
+    String(iterations),
+    '--json',
+    ...c.extra,
+  ];
   const doc = JSON.parse(time('node', args).stdout);
   return doc.results[0];
 }
 
 function pythonLoop(c, inputs) {
   const job = JSON.stringify({ model: c.model, threads, warmup, iterations, inputs });
-  const r = spawnSync(python, [join(root, 'bench', 'agreement.py')], { input: job, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  const r = spawnSync(python, [join(root, 'bench', 'agreement.py')], {
+    input: job,
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
   if (r.status !== 0) throw new Error(`agreement.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -93,11 +111,17 @@ for (const c of cases) {
   row.vsPython = row.modelctl / row.python;
   row.vsBareNode = row.modelctl / row.bareNode;
   rows.push(row);
-  console.error(`${row.case}: modelctl ${row.modelctl.toFixed(4)} ms, bare onnxruntime-node ${row.bareNode.toFixed(4)} ms, Python ${row.python.toFixed(4)} ms (${row.vsPython.toFixed(3)}x)`);
+  console.error(
+    `${row.case}: modelctl ${row.modelctl.toFixed(4)} ms, bare onnxruntime-node ${row.bareNode.toFixed(4)} ms, Python ${row.python.toFixed(4)} ms (${row.vsPython.toFixed(3)}x)`,
+  );
 }
-console.log(`| case | input shapes | modelctl bench p50 | bare onnxruntime-node loop p50 | Python onnxruntime ${rows[0]?.pythonOrt} p50 | modelctl / Python | modelctl / bare Node | within 10 % of Python |`);
+console.log(
+  `| case | input shapes | modelctl bench p50 | bare onnxruntime-node loop p50 | Python onnxruntime ${rows[0]?.pythonOrt} p50 | modelctl / Python | modelctl / bare Node | within 10 % of Python |`,
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const f = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(1)} us` : `${ms.toFixed(3)} ms`);
-  console.log(`| ${r.case} | ${r.shapes} | ${f(r.modelctl)} | ${f(r.bareNode)} | ${f(r.python)} | ${r.vsPython.toFixed(3)} | ${r.vsBareNode.toFixed(3)} | ${Math.abs(r.vsPython - 1) <= 0.1 ? 'yes' : 'no'} |`);
+  console.log(
+    `| ${r.case} | ${r.shapes} | ${f(r.modelctl)} | ${f(r.bareNode)} | ${f(r.python)} | ${r.vsPython.toFixed(3)} | ${r.vsBareNode.toFixed(3)} | ${Math.abs(r.vsPython - 1) <= 0.1 ? 'yes' : 'no'} |`,
+  );
 }

@@ -29,7 +29,7 @@ mkdirSync(work, { recursive: true });
 
 // Seeded values, so that every run reads the same bytes.
 let seed = 42;
-const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x297a2d39) >>> 0) / 2 ** 32);
+const next = () => (seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x297a2d39) >>> 0) / 2 ** 32;
 const row = () => [4 + next() * 4, 2 + next() * 2.5, 1 + next() * 6, 0.1 + next() * 2.4].map((v) => Number(v.toFixed(1)));
 const words = 'the model was great but the service was slow and the battery lasts all day long'.split(' ');
 const sentence = () => Array.from({ length: 4 + Math.floor(next() * 16) }, () => words[Math.floor(next() * words.length)]).join(' ');
@@ -74,7 +74,8 @@ for (const c of cases) {
     }
   }
   const mb = statSync(join(work, c.file)).size / 1e6;
-  const show = (xs) => `${median(xs).toFixed(0)} ms (${(lines / median(xs)).toFixed(0)}k records/s, ${(mb / (median(xs) / 1000)).toFixed(1)} MB/s)`;
+  const show = (xs) =>
+    `${median(xs).toFixed(0)} ms (${(lines / median(xs)).toFixed(0)}k records/s, ${(mb / (median(xs) / 1000)).toFixed(1)} MB/s)`;
   console.log(`| ${c.file} | ${mb.toFixed(1)} MB | ${show(ms.old)} | ${show(ms.new)} | ${(median(ms.new) / median(ms.old)).toFixed(2)}x |`);
 }
 
@@ -90,9 +91,18 @@ console.log('| --- | --- | --- |');
 for (const file of ['rows.csv', 'rows.jsonl']) {
   const ms = { old: [], new: [] };
   for (let i = 0; i < runs; i++) {
-    for (const [side, dist] of i % 2 === 0 ? [['old', old], ['new', join(root, 'dist')]] : [['new', join(root, 'dist')], ['old', old]]) {
+    for (const [side, dist] of i % 2 === 0
+      ? [
+          ['old', old],
+          ['new', join(root, 'dist')],
+        ]
+      : [
+          ['new', join(root, 'dist')],
+          ['old', old],
+        ]) {
       const r = time('node', [runner, pathToFileURL(dist).href, 'predict', iris, '--file', join(work, file), '--json', '--threads', '1']);
-      if (r.stdout.trimEnd().split('\n').length !== lines) throw new Error(`${side} predicted ${r.stdout.trimEnd().split('\n').length} records of ${file}`);
+      if (r.stdout.trimEnd().split('\n').length !== lines)
+        throw new Error(`${side} predicted ${r.stdout.trimEnd().split('\n').length} records of ${file}`);
       ms[side].push(r.ms);
     }
   }

@@ -19,7 +19,11 @@ export function opt(name, fallback) {
 /** Runs a command to completion; its wall time in ms and its stdout. Throws when it fails. */
 export function time(cmd, cmdArgs, env = {}) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, cmdArgs, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, cmdArgs, {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 1 << 26,
+  });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${r.stderr}`);
   return { ms, stdout: r.stdout.toString() };
@@ -30,7 +34,9 @@ export function time(cmd, cmdArgs, env = {}) {
  * 256 -> 1024 -> 1024 -> 1024 -> 10, Gemm + Relu, Softmax (probabilities) and ArgMax (label) outputs.
  */
 export function buildMlp(python, path) {
-  time(python, ['-c', `import sys, numpy as np, onnx
+  time(python, [
+    '-c',
+    `import sys, numpy as np, onnx
 from onnx import helper, numpy_helper, TensorProto
 rng = np.random.default_rng(0)
 dims = [256, 1024, 1024, 1024, 10]; nodes = []; inits = []; x = 'input'
@@ -42,7 +48,9 @@ for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
 nodes += [helper.make_node('Softmax', [x], ['probabilities'], axis=1), helper.make_node('ArgMax', [x], ['label'], axis=1, keepdims=0)]
 g = helper.make_graph(nodes, 'mlp', [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['N', 256])], [helper.make_tensor_value_info('label', TensorProto.INT64, ['N']), helper.make_tensor_value_info('probabilities', TensorProto.FLOAT, ['N', 10])], inits)
 m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8
-onnx.checker.check_model(m); onnx.save(m, sys.argv[1])`, path]);
+onnx.checker.check_model(m); onnx.save(m, sys.argv[1])`,
+    path,
+  ]);
 }
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -11,7 +11,10 @@ import onnxProto from 'onnx-proto';
 import { bin, median, opt, root, time, varint, work } from './lib.mjs';
 
 const runs = Number(opt('runs', '5'));
-const python = opt('python', [join(root, '.venv-test', 'bin', 'python'), join(root, 'fixtures', '.venv', 'bin', 'python')].find(existsSync));
+const python = opt(
+  'python',
+  [join(root, '.venv-test', 'bin', 'python'), join(root, 'fixtures', '.venv', 'bin', 'python')].find(existsSync),
+);
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -27,11 +30,22 @@ function writeBigOnnx(path, bytes) {
   const rawTag = lengthPrefix(9, rawLen);
   const tensorLen = tensorHead.length + rawTag.length + rawLen;
   const output = { name: 'y', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimValue: n }] } } } };
-  const graphTail = onnx.GraphProto.encode({ node: [{ input: ['W'], output: ['y'], opType: 'Identity' }], name: 'big', output: [output] }).finish();
+  const graphTail = onnx.GraphProto.encode({
+    node: [{ input: ['W'], output: ['y'], opType: 'Identity' }],
+    name: 'big',
+    output: [output],
+  }).finish();
   const initHead = Buffer.concat([lengthPrefix(5, tensorLen), tensorHead, rawTag]);
   const graphLen = initHead.length + rawLen + graphTail.length;
-  const head = Buffer.concat([onnx.ModelProto.encode({ irVersion: 8, producerName: 'bench' }).finish(), lengthPrefix(7, graphLen), initHead]);
-  const rest = onnx.ModelProto.encode({ opsetImport: [{ domain: '', version: 17 }], metadataProps: [{ key: 'author', value: 'bench' }] }).finish();
+  const head = Buffer.concat([
+    onnx.ModelProto.encode({ irVersion: 8, producerName: 'bench' }).finish(),
+    lengthPrefix(7, graphLen),
+    initHead,
+  ]);
+  const rest = onnx.ModelProto.encode({
+    opsetImport: [{ domain: '', version: 17 }],
+    metadataProps: [{ key: 'author', value: 'bench' }],
+  }).finish();
   const tail = Buffer.concat([graphTail, rest]);
   const fd = openSync(path, 'w');
   writeSync(fd, head);

@@ -23,12 +23,15 @@ const python = opt('python', [join(root, 'fixtures', '.venv', 'bin', 'python')].
 const mlp = process.argv.includes('--mlp');
 const model = mlp ? join(work, 'mlp.onnx') : opt('model', join(root, 'fixtures', 'models', 'iris-logreg', 'model.onnx'));
 const width = mlp ? 256 : Number(opt('width', '4'));
-if (mlp && !python) throw new Error('--mlp builds the model with Python\'s onnx package: pass --python');
+if (mlp && !python) throw new Error("--mlp builds the model with Python's onnx package: pass --python");
 const irisRows = JSON.parse(readFileSync(join(root, 'fixtures', 'models', 'iris-logreg', 'reference.json'), 'utf8')).input;
 const ortNode = JSON.stringify(join(root, 'node_modules', 'onnxruntime-node', 'dist', 'index.js'));
 const ortBinding = JSON.stringify(join(root, 'node_modules', 'onnxruntime-node', 'dist', 'binding.js'));
 
-const rowsFor = (batch) => Array.from({ length: batch }, (_, i) => (width === 4 ? irisRows[i % irisRows.length] : Array.from({ length: width }, (_, k) => ((i * 31 + k * 7) % 13) / 13)));
+const rowsFor = (batch) =>
+  Array.from({ length: batch }, (_, i) =>
+    width === 4 ? irisRows[i % irisRows.length] : Array.from({ length: width }, (_, k) => ((i * 31 + k * 7) % 13) / 13),
+  );
 
 const nodeLoop = (setup, step, isAsync) => `import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
@@ -60,11 +63,20 @@ b.loadModel(${JSON.stringify(model)}, opts);`;
     handler: ['node', nodeLoop(common, 's.handler.run(feeds, fetchObj, {})', true)],
     binding: ['node', nodeLoop(bindingSetup, 'b.run(feeds, fetchObj, {})', false)],
     bindingAwait: ['node', nodeLoop(bindingSetup, 'b.run(feeds, fetchObj, {})', true)],
-    bindingOneFetch: ['node', nodeLoop(`${bindingSetup}
-const one = { [names.at(-1)]: null };`, 'b.run(feeds, one, {})', false)],
+    bindingOneFetch: [
+      'node',
+      nodeLoop(
+        `${bindingSetup}
+const one = { [names.at(-1)]: null };`,
+        'b.run(feeds, one, {})',
+        false,
+      ),
+    ],
   };
   if (python) {
-    out.python = [python, `import time, json, numpy as np, onnxruntime as ort
+    out.python = [
+      python,
+      `import time, json, numpy as np, onnxruntime as ort
 o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
 s = ort.InferenceSession(${JSON.stringify(model)}, o, providers=['CPUExecutionProvider'])
 x = np.array(json.load(open(${JSON.stringify(file)})), dtype=np.float32); names = [v.name for v in s.get_outputs()]; feeds = {s.get_inputs()[0].name: x}
@@ -74,7 +86,8 @@ n = 0; c0 = time.process_time(); t0 = time.perf_counter(); end = t0 + ${seconds}
 while time.perf_counter() < end:
     for _ in range(100): s.run(names, feeds)
     n += 100
-print(json.dumps({'wall': (time.perf_counter() - t0) * 1e6 / n, 'cpu': (time.process_time() - c0) * 1e6 / n}))`];
+print(json.dumps({'wall': (time.perf_counter() - t0) * 1e6 / n, 'cpu': (time.process_time() - c0) * 1e6 / n}))`,
+    ];
   }
   return out;
 }
@@ -97,7 +110,8 @@ for (const batch of [1, 32]) {
   for (const kind of ['cpu', 'wall']) {
     const med = Object.fromEntries(Object.entries(got).map(([k, v]) => [k, median(v[kind])]));
     row[`${kind}UsPerCall`] = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, Number(v.toFixed(2))]));
-    if (med.python) row[`${kind}RateVsPython`] = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, Number((med.python / v).toFixed(2))]));
+    if (med.python)
+      row[`${kind}RateVsPython`] = Object.fromEntries(Object.entries(med).map(([k, v]) => [k, Number((med.python / v).toFixed(2))]));
   }
   results.push(row);
 }

@@ -88,24 +88,44 @@ function tabular(label, model, rowsFile, width) {
   for (const batch of [1, 32]) {
     const take = `JSON.parse((await import('node:fs')).readFileSync(${JSON.stringify(rowsFile)}, 'utf8')).slice(0, ${batch})`;
     const sides = {
-      ours: ['node', nodeLoop(
-        `const { openPredictor } = await import(${dist('predict/predict.js')});
+      ours: [
+        'node',
+        nodeLoop(
+          `const { openPredictor } = await import(${dist('predict/predict.js')});
 const p = await openPredictor({ model: ${JSON.stringify(model)}, task: 'tabular-classification', threads: 1 });
-const rows = ${take};`, `p.run({ kind: 'rows', rows })`, batch)],
-      bare: ['node', nodeLoop(
-        `import * as ort from ${ortNode};
+const rows = ${take};`,
+          `p.run({ kind: 'rows', rows })`,
+          batch,
+        ),
+      ],
+      bare: [
+        'node',
+        nodeLoop(
+          `import * as ort from ${ortNode};
 const s = await ort.InferenceSession.create(${JSON.stringify(model)}, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-const feeds = { input: new ort.Tensor('float32', Float32Array.from((${take}).flat()), [${batch}, ${width}]) };`, `s.run(feeds, ['label', 'probabilities'])`, batch)],
+const feeds = { input: new ort.Tensor('float32', Float32Array.from((${take}).flat()), [${batch}, ${width}]) };`,
+          `s.run(feeds, ['label', 'probabilities'])`,
+          batch,
+        ),
+      ],
     };
     if (python) {
-      sides.python = [python, pyLoop(
-        `s = ort.InferenceSession(${JSON.stringify(model)}, o, providers=['CPUExecutionProvider'])
-x = np.array(json.load(open(${JSON.stringify(rowsFile)}))[:${batch}], dtype=np.float32)`, `s.run(['label', 'probabilities'], {'input': x})`, batch)];
+      sides.python = [
+        python,
+        pyLoop(
+          `s = ort.InferenceSession(${JSON.stringify(model)}, o, providers=['CPUExecutionProvider'])
+x = np.array(json.load(open(${JSON.stringify(rowsFile)}))[:${batch}], dtype=np.float32)`,
+          `s.run(['label', 'probabilities'], {'input': x})`,
+          batch,
+        ),
+      ];
     }
     const r = compare(sides);
     results.push({
       bench: `warm throughput, batch ${batch}, 1 thread (${label})`,
-      peer: r.python ? `Python onnxruntime session.run (numpy in, arrays out): ${perSec(r.python)} rows/s` : 'python onnxruntime not found (pass --python)',
+      peer: r.python
+        ? `Python onnxruntime session.run (numpy in, arrays out): ${perSec(r.python)} rows/s`
+        : 'python onnxruntime not found (pass --python)',
       ours: `modelctl tabular pipeline (openPredictor().run: rows in, labels + probabilities out): ${perSec(r.ours)} rows/s; bare onnxruntime-node session.run on a prepared tensor: ${perSec(r.bare)} rows/s${r.python ? ` (${ratio(r.bare, r.python)})` : ''}`,
       ratio: r.python ? `${ratio(r.ours, r.python)} (goal >= 1.0x)` : '-',
     });
@@ -117,7 +137,10 @@ writeFileSync(irisFile, JSON.stringify(Array.from({ length: 32 }, (_, i) => iris
 tabular('iris', iris, irisFile, 4);
 
 // Texts the tiny BERT's vocabulary spells as words, 9 to 27 words long (11 to 29 tokens with [CLS] and [SEP]).
-const words = 'the model works fast on two cores and the results were great but the export failed with unknown operator this week we loved its clear documented metadata and measured throughput'.split(' ');
+const words =
+  'the model works fast on two cores and the results were great but the export failed with unknown operator this week we loved its clear documented metadata and measured throughput'.split(
+    ' ',
+  );
 const texts = Array.from({ length: 32 }, (_, i) => words.slice(i % 7, (i % 7) + 9 + ((i * 5) % 19)).join(' '));
 const textsFile = join(work, 'texts.json');
 writeFileSync(textsFile, JSON.stringify(texts));
@@ -141,20 +164,32 @@ def classify(texts):
     return [[{'label': id2label[str(j)], 'score': float(row[j])} for j in np.argsort(-row, kind='stable')] for row in p]
 f = feeds(texts)`;
     const r = compare({
-      ours: ['node', nodeLoop(
-        `const { openPredictor } = await import(${dist('predict/predict.js')});
+      ours: [
+        'node',
+        nodeLoop(
+          `const { openPredictor } = await import(${dist('predict/predict.js')});
 const p = await openPredictor({ model: ${JSON.stringify(bert)}, task: 'text-classification', threads: 1 });
-const texts = ${load};`, `p.run({ kind: 'texts', texts })`, batch)],
+const texts = ${load};`,
+          `p.run({ kind: 'texts', texts })`,
+          batch,
+        ),
+      ],
       python: [python, pyLoop(pySetup, 'classify(texts)', batch)],
-      bare: ['node', nodeLoop(
-        `import * as ort from ${ortNode};
+      bare: [
+        'node',
+        nodeLoop(
+          `import * as ort from ${ortNode};
 const { resolveModel } = await import(${dist('predict/predict.js')});
 const { prepareText } = await import(${dist('predict/text.js')});
 const { textFeeds } = await import(${dist('tasks/tokenize.js')});
 const m = await resolveModel(${JSON.stringify(bert)});
 const { tokenizer } = await prepareText('bert', m, undefined);
 const s = await ort.InferenceSession.create(${JSON.stringify(bert)}, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-const feeds = textFeeds({ Tensor: ort.Tensor, inputs: m.summary.inputs }, tokenizer.encodeBatch(${load}));`, `s.run(feeds, ['logits'])`, batch)],
+const feeds = textFeeds({ Tensor: ort.Tensor, inputs: m.summary.inputs }, tokenizer.encodeBatch(${load}));`,
+          `s.run(feeds, ['logits'])`,
+          batch,
+        ),
+      ],
       pythonBare: [python, pyLoop(pySetup, "s.run(['logits'], f)", batch)],
     });
     results.push({

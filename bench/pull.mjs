@@ -24,8 +24,29 @@ const file = join(work, 'pull-big.safetensors');
 const certFile = join(work, 'pull-cert.pem');
 const keyFile = join(work, 'pull-key.pem');
 if (https) {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 async function sha256Of(path) {
@@ -38,9 +59,7 @@ writeSafetensors(file, sizeMiB * 1024 * 1024);
 const size = statSync(file).size;
 const sha = await sha256Of(file);
 const commit = 'c'.repeat(40);
-const entries = [
-  { type: 'file', path: 'big.safetensors', size, oid: 'f'.repeat(40), lfs: { oid: sha, size, pointerSize: 134 } },
-];
+const entries = [{ type: 'file', path: 'big.safetensors', size, oid: 'f'.repeat(40), lfs: { oid: sha, size, pointerSize: 134 } }];
 
 function sendFile(req, res) {
   const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -62,7 +81,12 @@ const handler = (req, res) => {
     return req.on('end', () => res.end(JSON.stringify(entries)));
   }
   if (url.startsWith('/bench/big/resolve/')) {
-    res.writeHead(302, { location: `${endpoint}/cdn/big`, 'x-repo-commit': commit, 'x-linked-etag': `"${sha}"`, 'x-linked-size': String(size) });
+    res.writeHead(302, {
+      location: `${endpoint}/cdn/big`,
+      'x-repo-commit': commit,
+      'x-linked-etag': `"${sha}"`,
+      'x-linked-size': String(size),
+    });
     return res.end();
   }
   if (url === '/cdn/big') return sendFile(req, res);
@@ -84,7 +108,9 @@ function timeAsync(cmd, args, env = {}) {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.stdout.resume();
-    child.on('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t) / 1e6) : reject(new Error(`${cmd} failed: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(Number(process.hrtime.bigint() - t) / 1e6) : reject(new Error(`${cmd} failed: ${err}`)),
+    );
   });
 }
 
@@ -102,7 +128,9 @@ for (let i = 0; i < runs; i++) {
   curlMs.push(await timeAsync('curl', ['-sS', '-f', ...curlTls, '-o', out, `${endpoint}/cdn/big`]));
   rmSync(out, { force: true });
   await settle();
-  syncMs.push(await timeAsync('sh', ['-c', `curl -sS -f ${curlTls.join(' ')} -o "$1" "$2" && sync "$1"`, 'sh', out, `${endpoint}/cdn/big`]));
+  syncMs.push(
+    await timeAsync('sh', ['-c', `curl -sS -f ${curlTls.join(' ')} -o "$1" "$2" && sync "$1"`, 'sh', out, `${endpoint}/cdn/big`]),
+  );
   rmSync(out, { force: true });
   const home = join(work, 'pull-home');
   for (const [cli, times] of [[bin, pullMs], ...(otherBin ? [[otherBin, otherMs]] : [])]) {
@@ -118,17 +146,25 @@ rmSync(file, { force: true });
 rmSync(certFile, { force: true });
 rmSync(keyFile, { force: true });
 
-const mibps = (ms) => (size / 1048576) / (ms / 1000);
+const mibps = (ms) => size / 1048576 / (ms / 1000);
 const c = median(curlMs);
 const p = median(pullMs);
 const cs = median(syncMs);
 console.log(`${https ? 'HTTPS' : 'HTTP'}, file: ${(size / 1048576).toFixed(0)} MiB, ${runs} runs each, alternating`);
-console.log(`curl -o:        median ${c.toFixed(0)} ms  (${mibps(c).toFixed(0)} MiB/s)  runs ${curlMs.map((x) => x.toFixed(0)).join(', ')}`);
-console.log(`curl -o + sync:  median ${cs.toFixed(0)} ms  (${mibps(cs).toFixed(0)} MiB/s)  runs ${syncMs.map((x) => x.toFixed(0)).join(', ')}`);
-console.log(`modelctl pull:  median ${p.toFixed(0)} ms  (${mibps(p).toFixed(0)} MiB/s)  runs ${pullMs.map((x) => x.toFixed(0)).join(', ')}`);
+console.log(
+  `curl -o:        median ${c.toFixed(0)} ms  (${mibps(c).toFixed(0)} MiB/s)  runs ${curlMs.map((x) => x.toFixed(0)).join(', ')}`,
+);
+console.log(
+  `curl -o + sync:  median ${cs.toFixed(0)} ms  (${mibps(cs).toFixed(0)} MiB/s)  runs ${syncMs.map((x) => x.toFixed(0)).join(', ')}`,
+);
+console.log(
+  `modelctl pull:  median ${p.toFixed(0)} ms  (${mibps(p).toFixed(0)} MiB/s)  runs ${pullMs.map((x) => x.toFixed(0)).join(', ')}`,
+);
 if (otherBin) {
   const o = median(otherMs);
   const list = otherMs.map((x) => x.toFixed(0)).join(', ');
-  console.log(`pull (${otherBin}): median ${o.toFixed(0)} ms  (${mibps(o).toFixed(0)} MiB/s)  runs ${list}; / curl: ${(c / o).toFixed(2)}x`);
+  console.log(
+    `pull (${otherBin}): median ${o.toFixed(0)} ms  (${mibps(o).toFixed(0)} MiB/s)  runs ${list}; / curl: ${(c / o).toFixed(2)}x`,
+  );
 }
 console.log(`pull throughput / curl throughput: ${(c / p).toFixed(2)}x (goal >= 0.8x); / curl + sync: ${(cs / p).toFixed(2)}x`);

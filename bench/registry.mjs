@@ -60,9 +60,18 @@ async function populate(home, versions, blobsPerVersion, extraBlobs) {
     const name = `org/model-${Math.floor(v / 10)}`;
     const files = Array.from({ length: blobsPerVersion }, (_, i) => ({ path: `part-${i}.bin`, ...newBlob() }));
     const manifest = sealManifest({
-      schema: MANIFEST_SCHEMA, name, version: `1.0.${v % 10}`, format: 'onnx', task: 'text-classification', files,
-      size: files.reduce((n, f) => n + f.size, 0), metadata: { parameters: 1000 }, tags: { team: 'ml' }, metrics: {},
-      lineage: { operation: 'register', tool: 'bench' }, createdAt: new Date(Date.now() - v * 1000).toISOString(),
+      schema: MANIFEST_SCHEMA,
+      name,
+      version: `1.0.${v % 10}`,
+      format: 'onnx',
+      task: 'text-classification',
+      files,
+      size: files.reduce((n, f) => n + f.size, 0),
+      metadata: { parameters: 1000 },
+      tags: { team: 'ml' },
+      metrics: {},
+      lineage: { operation: 'register', tool: 'bench' },
+      createdAt: new Date(Date.now() - v * 1000).toISOString(),
     });
     await store.writeManifest(manifest);
     if (v % 10 === 9) await store.writeAliases(name, { latest: manifest.version });

@@ -27,7 +27,12 @@ function valueInfo(name, dims) {
 const node = (inputs, output, opType) => ({ input: inputs, output: [output], name: output, opType });
 
 export function writeMlp(path, { inputs = 64, hidden = 2048, outputs = 8 } = {}) {
-  const layers = [[inputs, hidden], [hidden, hidden], [hidden, hidden], [hidden, outputs]];
+  const layers = [
+    [inputs, hidden],
+    [hidden, hidden],
+    [hidden, hidden],
+    [hidden, outputs],
+  ];
   const initializer = [];
   const nodes = [];
   let prev = 'x';
@@ -44,7 +49,13 @@ export function writeMlp(path, { inputs = 64, hidden = 2048, outputs = 8 } = {})
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'modelctl-bench',
-    graph: { name: 'bench_mlp', node: nodes, initializer, input: [valueInfo('x', ['batch', inputs])], output: [valueInfo('y', ['batch', outputs])] },
+    graph: {
+      name: 'bench_mlp',
+      node: nodes,
+      initializer,
+      input: [valueInfo('x', ['batch', inputs])],
+      output: [valueInfo('y', ['batch', outputs])],
+    },
     opsetImport: [{ domain: '', version: 17 }],
   });
   writeFileSync(path, onnx.ModelProto.encode(model).finish());

@@ -14,7 +14,9 @@ import { writeMlp } from './serve-model.mjs';
 const MODELS = {
   mlp: {
     file: null, // written by serve-model.mjs
-    body: (i) => ({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, k) => ((i * 31 + k * 7) % 13) / 13) }] }),
+    body: (i) => ({
+      inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, k) => ((i * 31 + k * 7) % 13) / 13) }],
+    }),
   },
   iris: {
     file: 'fixtures/models/iris-logreg/model.onnx',
@@ -25,7 +27,19 @@ const MODELS = {
     body: (i) => {
       const ids = [101, 20 + (i % 50), 33, 47, 58, 61, 99, 102]; // the fixture's vocabulary has 177 tokens
       const t = (name, data) => ({ name, shape: [1, data.length], datatype: 'INT64', data });
-      return { inputs: [t('input_ids', ids), t('attention_mask', ids.map(() => 1)), t('token_type_ids', ids.map(() => 0))] };
+      return {
+        inputs: [
+          t('input_ids', ids),
+          t(
+            'attention_mask',
+            ids.map(() => 1),
+          ),
+          t(
+            'token_type_ids',
+            ids.map(() => 0),
+          ),
+        ],
+      };
     },
   },
 };
@@ -50,10 +64,14 @@ function startServer(home, maxBatch) {
 function post(agent, url, body) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ok: res.statusCode === 200, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ ok: res.statusCode === 200, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      },
+    );
     req.on('error', () => resolve({ ok: false, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
     req.end(body);
   });
@@ -67,13 +85,15 @@ async function load(url) {
   const latencies = [];
   let errors = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: clients }, async (_, c) => {
-    for (let i = 0; i < perClient; i++) {
-      const r = await post(agent, target, bodies[(c * perClient + i) % 64]);
-      latencies.push(r.ms);
-      if (!r.ok) errors++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; i < perClient; i++) {
+        const r = await post(agent, target, bodies[(c * perClient + i) % 64]);
+        latencies.push(r.ms);
+        if (!r.ok) errors++;
+      }
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const metrics = await new Promise((resolve) => {
     request(`${url}/metrics`, { agent }, (res) => {
@@ -111,9 +131,17 @@ try {
       await new Promise((res) => child.once('exit', res));
     }
     const pick = (k) => median(rounds.map((x) => x[k]));
-    results[maxBatch] = { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), meanBatch: pick('meanBatch'), errors: rounds.reduce((n, x) => n + x.errors, 0) };
+    results[maxBatch] = {
+      rps: pick('rps'),
+      p50: pick('p50'),
+      p99: pick('p99'),
+      meanBatch: pick('meanBatch'),
+      errors: rounds.reduce((n, x) => n + x.errors, 0),
+    };
     const x = results[maxBatch];
-    console.log(`${modelName} --max-batch ${maxBatch}: ${x.rps.toFixed(0)} req/s, p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms, mean batch ${x.meanBatch.toFixed(1)} requests, errors ${x.errors} (${clients} clients x ${perClient} requests, median of ${runs})`);
+    console.log(
+      `${modelName} --max-batch ${maxBatch}: ${x.rps.toFixed(0)} req/s, p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99.toFixed(1)} ms, mean batch ${x.meanBatch.toFixed(1)} requests, errors ${x.errors} (${clients} clients x ${perClient} requests, median of ${runs})`,
+    );
   }
   console.log(`batching speed-up: ${(results[32].rps / results[1].rps).toFixed(2)}x`);
 } finally {

@@ -27,14 +27,18 @@ mkdirSync(base);
 execFileSync('sh', ['-c', `git archive ${git('rev-parse', baselineRev)} | tar -x -C "${base}"`], { cwd: root });
 symlinkSync(join(root, 'node_modules'), join(base, 'node_modules'));
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: base, stdio: ['ignore', 'ignore', 'inherit'] });
-const builds = { 'no check': { dist: join(base, 'dist'), bin: join(base, 'bin', 'modelctl.cjs') }, check: { dist: join(root, 'dist'), bin } };
+const builds = {
+  'no check': { dist: join(base, 'dist'), bin: join(base, 'bin', 'modelctl.cjs') },
+  check: { dist: join(root, 'dist'), bin },
+};
 
 // Protobuf by hand (as bench/onnx.mjs): ids (int64 [N]) -> Gather(W, ids) -> y (float32 [N, 256]), W in weights.bin.
 const field = (num, bytes) => Buffer.concat([varint(num * 8 + 2), varint(bytes.length), bytes]);
 const str = (num, s) => field(num, Buffer.from(s));
 const int = (num, n) => Buffer.concat([varint(num * 8), varint(n)]);
 const dims = (...ds) => field(2, Buffer.concat(ds.map((d) => field(1, typeof d === 'string' ? str(2, d) : int(1, d)))));
-const valueInfo = (name, elemType, ...ds) => Buffer.concat([str(1, name), field(2, field(1, Buffer.concat([int(1, elemType), dims(...ds)])))]);
+const valueInfo = (name, elemType, ...ds) =>
+  Buffer.concat([str(1, name), field(2, field(1, Buffer.concat([int(1, elemType), dims(...ds)])))]);
 
 function writeGatherModel(dir, bytes) {
   const width = 256;
@@ -45,7 +49,13 @@ function writeGatherModel(dir, bytes) {
   const external = [entry('location', 'weights.bin'), entry('offset', '0'), entry('length', String(length)), int(14, 1)];
   const w = Buffer.concat([int(1, rows), int(1, width), int(2, 1), str(8, 'W'), ...external]);
   const node = field(1, Buffer.concat([str(1, 'W'), str(1, 'ids'), str(2, 'y'), str(4, 'Gather')]));
-  const graph = Buffer.concat([node, str(2, 'gather'), field(5, w), field(11, valueInfo('ids', 7, 'N')), field(12, valueInfo('y', 1, 'N', width))]);
+  const graph = Buffer.concat([
+    node,
+    str(2, 'gather'),
+    field(5, w),
+    field(11, valueInfo('ids', 7, 'N')),
+    field(12, valueInfo('y', 1, 'N', width)),
+  ]);
   const model = Buffer.concat([int(1, 8), str(2, 'bench'), field(7, graph), field(8, Buffer.concat([str(1, ''), int(2, 13)]))]);
   const fd = openSync(join(dir, 'model.onnx'), 'w');
   writeSync(fd, model);
@@ -58,7 +68,12 @@ function writeGatherModel(dir, bytes) {
 
 const models = [
   { name: 'iris', source: join(root, 'fixtures', 'models', 'iris-logreg', 'model.onnx'), args: ['5.1,3.5,1.4,0.2'] },
-  { name: 'gather', source: join(work, 'gather'), args: ['--input', '{"ids": [1, 2, 3]}'], build: (dir) => writeGatherModel(dir, sizeMiB * 1024 * 1024) },
+  {
+    name: 'gather',
+    source: join(work, 'gather'),
+    args: ['--input', '{"ids": [1, 2, 3]}'],
+    build: (dir) => writeGatherModel(dir, sizeMiB * 1024 * 1024),
+  },
 ];
 
 /** One fresh process: a cold resolveModel (registry lookup, the check, the ONNX summary, the view), or one part of it. */
@@ -90,7 +105,13 @@ function sideBySide(a, b) {
   const xs = [];
   const ys = [];
   for (let i = 0; i < runs; i++) {
-    if (i % 2 === 0) { xs.push(a()); ys.push(b()); } else { ys.push(b()); xs.push(a()); }
+    if (i % 2 === 0) {
+      xs.push(a());
+      ys.push(b());
+    } else {
+      ys.push(b());
+      xs.push(a());
+    }
   }
   return [median(xs), median(ys)];
 }
@@ -103,15 +124,31 @@ for (const m of models) {
   time('node', [bin, 'register', m.source, '--name', m.name], { MODELCTL_HOME: home });
   if (m.build) rmSync(m.source, { recursive: true });
   const env = { MODELCTL_HOME: home };
-  const predict = (b, extra = []) => () => time('node', [b.bin, 'predict', m.name, ...m.args, '--json', ...extra], env).ms;
+  const predict =
+    (b, extra = []) =>
+    () =>
+      time('node', [b.bin, 'predict', m.name, ...m.args, '--json', ...extra], env).ms;
   for (const b of Object.values(builds)) predict(b)(); // views made, page cache warm, for both
-  const [resolveBase, resolveOurs] = sideBySide(() => cold(builds['no check'], home, m.name, 'resolve'), () => cold(builds.check, home, m.name, 'resolve'));
-  const [viewBase, viewOurs] = m.build ? sideBySide(() => cold(builds['no check'], home, m.name, 'view'), () => cold(builds.check, home, m.name, 'view')) : [];
-  const verifies = Array.from({ length: runs }, () => ['ms', 'warmMs', 'stillMs'].map((k) => cold(builds.check, home, m.name, 'verify', k)));
+  const [resolveBase, resolveOurs] = sideBySide(
+    () => cold(builds['no check'], home, m.name, 'resolve'),
+    () => cold(builds.check, home, m.name, 'resolve'),
+  );
+  const [viewBase, viewOurs] = m.build
+    ? sideBySide(
+        () => cold(builds['no check'], home, m.name, 'view'),
+        () => cold(builds.check, home, m.name, 'view'),
+      )
+    : [];
+  const verifies = Array.from({ length: runs }, () =>
+    ['ms', 'warmMs', 'stillMs'].map((k) => cold(builds.check, home, m.name, 'verify', k)),
+  );
   const [verifyOnly, verifyWarm, still] = [0, 1, 2].map((i) => median(verifies.map((v) => v[i])));
   const [cliBase, cliOurs] = sideBySide(predict(builds['no check']), predict(builds.check));
   const [plain, verified] = sideBySide(predict(builds.check), predict(builds.check, ['--verify']));
-  const blobs = execFileSync('sh', ['-c', `find "${join(home, 'blobs')}" -type f`]).toString().trim().split('\n');
+  const blobs = execFileSync('sh', ['-c', `find "${join(home, 'blobs')}" -type f`])
+    .toString()
+    .trim()
+    .split('\n');
   const sha = median(Array.from({ length: Math.min(runs, 5) }, () => time('sha256sum', blobs).ms));
   const bytes = blobs.reduce((n, f) => n + Number(execFileSync('stat', ['-c', '%s', f]).toString()), 0);
   const row = (model, measure, none, check, added) => rows.push({ model, measure, none, check, added });
@@ -120,9 +157,16 @@ for (const m of models) {
   row('', 'of which registry.verify() (stat + fingerprint read per blob)', '-', fmt(verifyOnly), fmt(verifyOnly));
   const warm = `${fmt(verifyWarm)} / ${fmt(still)}`;
   row('', 'registry.verify() again in that process / stillVerified() (serve, per request)', '-', warm, warm);
-  if (m.build) row('', 'of which materialize() of the existing view (external data)', fmt(viewBase), fmt(viewOurs), fmt(viewOurs - viewBase));
+  if (m.build)
+    row('', 'of which materialize() of the existing view (external data)', fmt(viewBase), fmt(viewOurs), fmt(viewOurs - viewBase));
   row('', 'cold `modelctl predict` (wall)', fmt(cliBase), fmt(cliOurs), fmt(cliOurs - cliBase));
-  row('', '`predict --verify` (wall) vs plain predict', fmt(plain), fmt(verified), `${fmt(verified - plain)} (sha256sum of the blobs: ${fmt(sha)})`);
+  row(
+    '',
+    '`predict --verify` (wall) vs plain predict',
+    fmt(plain),
+    fmt(verified),
+    `${fmt(verified - plain)} (sha256sum of the blobs: ${fmt(sha)})`,
+  );
 }
 
 const short = (rev) => git('rev-parse', '--short', rev);

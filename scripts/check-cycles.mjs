@@ -27,7 +27,10 @@ for (const file of files) {
     const spec = m[1] ?? m[2];
     deps.add(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
   }
-  graph.set(file, [...deps].filter((d) => d !== file));
+  graph.set(
+    file,
+    [...deps].filter((d) => d !== file),
+  );
 }
 
 // Tarjan's strongly connected components: every component of more than one file is a cycle.
@@ -64,7 +67,13 @@ for (const v of graph.keys()) if (!state.has(v)) connect(v);
 if (cycles.length === 0) {
   process.stdout.write(`no import cycles among ${files.length} modules in ${relative(root, src)}/\n`);
 } else {
-  for (const c of cycles) process.stderr.write(`import cycle: ${c.map((f) => relative(root, f)).sort().join(' <-> ')}\n`);
+  for (const c of cycles)
+    process.stderr.write(
+      `import cycle: ${c
+        .map((f) => relative(root, f))
+        .sort()
+        .join(' <-> ')}\n`,
+    );
   process.stderr.write(`${cycles.length} import cycle(s) in ${relative(root, src)}/\n`);
   process.exitCode = 1;
 }

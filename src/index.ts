@@ -24,9 +24,26 @@ export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { pull, type PullOptions, type PullResult, type PullEvent, type PulledFile } from './pull/pull.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
-export { SessionCache, openSession, parseDevice, cudaAvailability, type Device, type SessionOptions, type OpenedSession } from './runtime/index.js';
+export {
+  SessionCache,
+  openSession,
+  parseDevice,
+  cudaAvailability,
+  type Device,
+  type SessionOptions,
+  type OpenedSession,
+} from './runtime/index.js';
 export { startServer, openApiDocument, type ServeOptions, type ServeEvent, type RunningServer } from './serve/index.js';
-export { benchModel, summarize, percentile, type BenchOptions, type BenchOutcome, type ConfigResult, type LatencyStats, type GateVerdict } from './bench/index.js';
+export {
+  benchModel,
+  summarize,
+  percentile,
+  type BenchOptions,
+  type BenchOutcome,
+  type ConfigResult,
+  type LatencyStats,
+  type GateVerdict,
+} from './bench/index.js';
 export { exportModel, type ExportOptions, type ExportResult, type ExportEvent, type Validation } from './export/export.js';
 export { setupPython, type SetupPythonOptions, type SetupResult, type SetupEvent } from './convert/setup.js';
 export { checkFamilies, findPython, runConverter, type FamilyCheck, type Interpreter, type ConverterEvent } from './convert/run.js';

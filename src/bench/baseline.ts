@@ -60,7 +60,14 @@ export function toBaseline(manifest: Manifest, host: HostInfo, r: ConfigResult, 
     key: r.key,
     savedAt: now.toISOString(),
     host,
-    config: { device: r.device, provider: r.provider, threads: r.threads, graphOptimization: r.graphOptimization, batch: r.batch, inputs: r.inputs },
+    config: {
+      device: r.device,
+      provider: r.provider,
+      threads: r.threads,
+      graphOptimization: r.graphOptimization,
+      batch: r.batch,
+      inputs: r.inputs,
+    },
     latencyMs: r.latencyMs,
     throughput: r.throughput,
     sessionCreateMs: r.sessionCreateMs,
@@ -95,7 +102,11 @@ export async function loadBaseline(layout: Layout, manifest: Manifest, key: stri
     throw new ModelctlError('INTEGRITY', `the benchmark baseline ${path} is not valid JSON`, { hint });
   }
   if (b?.schema !== BASELINE_SCHEMA || b.key !== key || typeof b.latencyMs?.p50 !== 'number' || !(b.latencyMs.p50 > 0)) {
-    throw new ModelctlError('INTEGRITY', `the benchmark baseline ${path} is not one modelctl ${BASELINE_SCHEMA === b?.schema ? 'wrote for this configuration' : 'can read'}`, { hint });
+    throw new ModelctlError(
+      'INTEGRITY',
+      `the benchmark baseline ${path} is not one modelctl ${BASELINE_SCHEMA === b?.schema ? 'wrote for this configuration' : 'can read'}`,
+      { hint },
+    );
   }
   // A version removed and registered again under the same number is another model: its old figures do not apply.
   if (manifest.digest && b.digest && b.digest !== manifest.digest) return undefined;
@@ -118,6 +129,8 @@ export function compareToBaseline(r: ConfigResult, b: Baseline, host: HostInfo, 
     tolerance,
     regressed: ratio > 1 + tolerance,
     savedAt: b.savedAt,
-    hostChanges: HOST_FACTS.filter((k) => String(b.host?.[k]) !== String(host[k])).map((k) => `${k}: ${String(b.host?.[k])} -> ${String(host[k])}`),
+    hostChanges: HOST_FACTS.filter((k) => String(b.host?.[k]) !== String(host[k])).map(
+      (k) => `${k}: ${String(b.host?.[k])} -> ${String(host[k])}`,
+    ),
   };
 }

@@ -25,7 +25,11 @@ export interface E2EInputs {
 /** Questions for --e2e on a question-answering model: short and long contexts (the long one spans windows). */
 export const SAMPLE_QUESTIONS: QuestionContext[] = [
   { question: 'Who lives in Paris?', context: 'Alice lives in Paris and works at a bakery near the river.' },
-  { question: 'When did the delivery arrive?', context: 'The order was placed on Monday. The delivery arrived on Thursday, two days later than promised, but the support team sorted it out quickly and refunded the shipping.' },
+  {
+    question: 'When did the delivery arrive?',
+    context:
+      'The order was placed on Monday. The delivery arrived on Thursday, two days later than promised, but the support team sorted it out quickly and refunded the shipping.',
+  },
   { question: 'What does the battery do?', context: `${SAMPLE_TEXTS.join(' ')} The battery lasts all day.` },
 ];
 
@@ -57,7 +61,14 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
       const pairs = cycle(SAMPLE_QUESTIONS, batch);
       return {
         items: batch,
-        inputs: [{ name: 'questions', type: 'string', dims: [batch], fill: `${Math.min(batch, SAMPLE_QUESTIONS.length)} question/context pairs, long contexts in windows` }],
+        inputs: [
+          {
+            name: 'questions',
+            type: 'string',
+            dims: [batch],
+            fill: `${Math.min(batch, SAMPLE_QUESTIONS.length)} question/context pairs, long contexts in windows`,
+          },
+        ],
         call: (rc) => answerQuestions(rc, setup.tokenizer, pairs, { batchSize: batch }),
       };
     });
@@ -66,12 +77,20 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
     const setup = await prepareImage(options.model, m, options.registry, task);
     if (!('detection' in setup)) throw new ModelctlError('NOT_AVAILABLE', 'bench --e2e does not run this detection model');
     const files = options.images ?? [];
-    if (files.length === 0) throw new ModelctlError('USAGE', '--e2e on an object-detection model needs images', { hint: 'give --file IMAGE (repeatable)' });
+    if (files.length === 0)
+      throw new ModelctlError('USAGE', '--e2e on an object-detection model needs images', { hint: 'give --file IMAGE (repeatable)' });
     return pipelineWorkload(task, async (_rc, batch) => {
       const images = cycle(files, batch);
       return {
         items: batch,
-        inputs: [{ name: 'images', type: 'image', dims: [batch], fill: `${new Set(images).size} real image${files.length === 1 ? '' : 's'}: decode, letterbox, NMS` }],
+        inputs: [
+          {
+            name: 'images',
+            type: 'image',
+            dims: [batch],
+            fill: `${new Set(images).size} real image${files.length === 1 ? '' : 's'}: decode, letterbox, NMS`,
+          },
+        ],
         call: async (rc) => {
           // A static export takes exactly its batch size: the images go through in runs of that size, as predict does.
           const step = setup.detection.batch ?? images.length;
@@ -88,8 +107,19 @@ export async function otherPipeline(task: string, options: E2EInputs, m: Resolve
       const rows = given.length > 0 ? cycle(given, batch) : syntheticRows(batch, width);
       return {
         items: batch,
-        inputs: [{ name: 'rows', type: 'number', dims: [batch, width], fill: given.length > 0 ? `${given.length} real rows` : 'seeded rows of values in [0, 10)' }],
-        call: (rc2) => predictTabular(rc2, rows, task, { featureConfig: m.embedded?.featureConfig, ...(given.length > 0 && columns ? { columns } : {}) }),
+        inputs: [
+          {
+            name: 'rows',
+            type: 'number',
+            dims: [batch, width],
+            fill: given.length > 0 ? `${given.length} real rows` : 'seeded rows of values in [0, 10)',
+          },
+        ],
+        call: (rc2) =>
+          predictTabular(rc2, rows, task, {
+            featureConfig: m.embedded?.featureConfig,
+            ...(given.length > 0 && columns ? { columns } : {}),
+          }),
       };
     });
   }

@@ -16,7 +16,16 @@ import { runContext, type InputDescription, type WorkloadFactory } from './workl
  * stages call the same functions predict uses. Setup (loading the tokenizer, reading files) is done once, not timed.
  */
 
-export const E2E_TASKS = ['text-classification', 'feature-extraction', 'image-classification', 'token-classification', 'question-answering', 'object-detection', 'tabular-classification', 'tabular-regression'] as const;
+export const E2E_TASKS = [
+  'text-classification',
+  'feature-extraction',
+  'image-classification',
+  'token-classification',
+  'question-answering',
+  'object-detection',
+  'tabular-classification',
+  'tabular-regression',
+] as const;
 
 /** Texts for --e2e when none are given: ordinary sentences of varied length. */
 export const SAMPLE_TEXTS = [
@@ -47,12 +56,16 @@ export interface TextE2E {
 }
 
 export function textWorkload(setup: TextE2E): WorkloadFactory {
-  if (setup.texts.length === 0) throw new ModelctlError('INVALID_INPUT', 'no texts to benchmark', { hint: 'give --file texts.txt with one text per line' });
+  if (setup.texts.length === 0)
+    throw new ModelctlError('INVALID_INPUT', 'no texts to benchmark', { hint: 'give --file texts.txt with one text per line' });
   return async (ctx) => {
     const rc = runContext(ctx);
     const texts = cycle(setup.texts, ctx.request.batch);
     const fetch = tensorOutputs(rc);
-    const name = (setup.task === 'text-classification' ? fetch.find((n) => n === 'logits') : fetch.find((n) => n === 'last_hidden_state' || n === 'sentence_embedding')) ?? (fetch[0] as string);
+    const name =
+      (setup.task === 'text-classification'
+        ? fetch.find((n) => n === 'logits')
+        : fetch.find((n) => n === 'last_hidden_state' || n === 'sentence_embedding')) ?? (fetch[0] as string);
     const probe = textFeeds(rc, setup.tokenizer.encodeBatch(texts));
     return {
       kind: `e2e:${setup.task}`,
@@ -69,7 +82,10 @@ export function textWorkload(setup: TextE2E): WorkloadFactory {
         const width = dims.at(-1) as number;
         const data = out.data as Float32Array;
         if (setup.task === 'feature-extraction') {
-          const pooled = dims.length === 3 ? meanPool(data, dims, batch.attentionMask) : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+          const pooled =
+            dims.length === 3
+              ? meanPool(data, dims, batch.attentionMask)
+              : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
           if (setup.normalize) pooled.forEach((v) => l2Normalize(v));
         } else {
           const values = Array.from(data, Number);
@@ -90,9 +106,16 @@ export interface ImageE2E {
 }
 
 export async function imageWorkload(setup: ImageE2E): Promise<WorkloadFactory> {
-  if (setup.files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images to benchmark', { hint: 'give image files: --file IMAGE (repeatable)' });
+  if (setup.files.length === 0)
+    throw new ModelctlError('INVALID_INPUT', 'no images to benchmark', { hint: 'give image files: --file IMAGE (repeatable)' });
   // The bytes are read once: the benchmark times decoding and resizing, not the disk.
-  const bytes = await Promise.all(setup.files.map((f) => readFile(f).catch((err: unknown) => { throw fsError(err, f); })));
+  const bytes = await Promise.all(
+    setup.files.map((f) =>
+      readFile(f).catch((err: unknown) => {
+        throw fsError(err, f);
+      }),
+    ),
+  );
   return async (ctx) => {
     const rc = runContext(ctx);
     const n = ctx.request.batch;
@@ -106,17 +129,29 @@ export async function imageWorkload(setup: ImageE2E): Promise<WorkloadFactory> {
     return {
       kind: 'e2e:image-classification',
       items: n,
-      inputs: [{ name: input.name, type: 'float32', dims: [n, 3, first.height, first.width], fill: `${setup.files.length} real image${setup.files.length === 1 ? '' : 's'}, decoded and preprocessed` }],
+      inputs: [
+        {
+          name: input.name,
+          type: 'float32',
+          dims: [n, 3, first.height, first.width],
+          fill: `${setup.files.length} real image${setup.files.length === 1 ? '' : 's'}, decoded and preprocessed`,
+        },
+      ],
       async run() {
         const t0 = performance.now();
         const pixels = new Float32Array(n * plane);
         for (let i = 0; i < n; i++) {
           const im = await preprocessImage(files[i] as string, setup.processor, data[i]);
-          if (im.data.length !== plane) throw new ModelctlError('INVALID_INPUT', `${files[i]} preprocesses to another size than ${files[0]}`, { hint: 'benchmark images of one size, or one image' });
+          if (im.data.length !== plane)
+            throw new ModelctlError('INVALID_INPUT', `${files[i]} preprocesses to another size than ${files[0]}`, {
+              hint: 'benchmark images of one size, or one image',
+            });
           pixels.set(im.data, i * plane);
         }
         const t1 = performance.now();
-        const out = (await runSession(rc, { [input.name]: new ctx.ort.Tensor('float32', pixels, [n, 3, first.height, first.width]) }, [name]))[name] as Tensor;
+        const out = (
+          await runSession(rc, { [input.name]: new ctx.ort.Tensor('float32', pixels, [n, 3, first.height, first.width]) }, [name])
+        )[name] as Tensor;
         const t2 = performance.now();
         const labels = out.dims.at(-1) as number;
         const values = Array.from(out.data as Float32Array, Number);

@@ -19,7 +19,7 @@ import type { WorkloadFactory } from './workload.js';
 export { summarize, percentile, throughput, type LatencyStats } from './stats.js';
 export { syntheticInputs, resolveShape, parseShapeFlags, type SyntheticInput } from './synthetic.js';
 export { runBench, type BenchReport, type ConfigResult, type Comparison, type HostInfo } from './runner.js';
-export { type Baseline, type GateVerdict } from './baseline.js';
+export type { Baseline, GateVerdict } from './baseline.js';
 export { parseTolerance } from './tolerance.js';
 
 export interface BenchOptions extends SessionOptions {
@@ -65,7 +65,9 @@ function displayName(m: ResolvedModel): string {
 async function modelHints(m: ResolvedModel, registry?: Registry): Promise<ModelHints> {
   let config = m.embedded?.modelConfig;
   if (config === undefined) {
-    const bytes = await companions(m, registry?.store.layout).read('config.json').catch(() => undefined);
+    const bytes = await companions(m, registry?.store.layout)
+      .read('config.json')
+      .catch(() => undefined);
     if (bytes !== undefined) config = parseJsonText(utf8Text(bytes, 'config.json'), 'config.json');
   }
   return hintsFromConfig(config);
@@ -82,19 +84,25 @@ function overrides(text: string, base: SessionOptions): { session: SessionOption
       session.threads = n;
     } else if (key === 'device') session.device = parseDevice(value);
     else if (key === 'optimization') session.graphOptimization = value as SessionOptions['graphOptimization'];
-    else throw new ModelctlError('USAGE', `--vs ${part}: only threads, device and optimization can be changed`, { hint: 'e.g. --vs threads=4, --vs device=cuda:0, or --vs OTHER_MODEL' });
+    else
+      throw new ModelctlError('USAGE', `--vs ${part}: only threads, device and optimization can be changed`, {
+        hint: 'e.g. --vs threads=4, --vs device=cuda:0, or --vs OTHER_MODEL',
+      });
   }
   checkSessionOptions(session); // before the first side is timed, not after it
   return { session, label: text };
 }
 
 function sessionLabel(text: string, s: SessionOptions): string {
-  return text.split(',').map((part) => {
-    const key = part.split('=')[0];
-    if (key === 'threads') return `threads=${s.threads ? s.threads : 'auto'}`;
-    if (key === 'device') return `device=${s.device?.kind === 'cuda' ? `cuda:${s.device.deviceId}` : 'cpu'}`;
-    return `optimization=${s.graphOptimization ?? 'all'}`;
-  }).join(',');
+  return text
+    .split(',')
+    .map((part) => {
+      const key = part.split('=')[0];
+      if (key === 'threads') return `threads=${s.threads ? s.threads : 'auto'}`;
+      if (key === 'device') return `device=${s.device?.kind === 'cuda' ? `cuda:${s.device.deviceId}` : 'cpu'}`;
+      return `optimization=${s.graphOptimization ?? 'all'}`;
+    })
+    .join(',');
 }
 
 const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?|avif)$/i;
@@ -114,7 +122,9 @@ async function e2eInputs(task: string, options: BenchOptions): Promise<Omit<E2EI
     });
   }
   if (task === 'question-answering' && (options.e2eTexts || others)) {
-    throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', { hint: 'drop --file' });
+    throw new ModelctlError('USAGE', '--e2e on a question-answering model uses its built-in question/context pairs', {
+      hint: 'drop --file',
+    });
   }
   if (images.length > 0) return { images };
   const kind = inputKind(task);
@@ -123,7 +133,9 @@ async function e2eInputs(task: string, options: BenchOptions): Promise<Omit<E2EI
   if (kind === 'rows') {
     const tables = read.flatMap((r) => (r.kind === 'rows' ? [r] : []));
     if (tables.length < read.length) {
-      throw new ModelctlError('USAGE', `--e2e on a ${task} model reads rows`, { hint: 'give --file rows.csv (with a header) or rows.jsonl' });
+      throw new ModelctlError('USAGE', `--e2e on a ${task} model reads rows`, {
+        hint: 'give --file rows.csv (with a header) or rows.jsonl',
+      });
     }
     const columns = tables[0]?.columns;
     if (tables.some((t) => t.columns?.join(',') !== columns?.join(','))) {
@@ -141,7 +153,13 @@ async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<Wor
   const given = await e2eInputs(task, options);
   if (task === 'text-classification' || task === 'feature-extraction') {
     const setup = await prepareText(options.model, m, options.registry);
-    return textWorkload({ task, tokenizer: setup.tokenizer, modelConfig: setup.modelConfig, normalize: setup.normalize, texts: given.texts ?? SAMPLE_TEXTS });
+    return textWorkload({
+      task,
+      tokenizer: setup.tokenizer,
+      modelConfig: setup.modelConfig,
+      normalize: setup.normalize,
+      texts: given.texts ?? SAMPLE_TEXTS,
+    });
   }
   if (task === 'image-classification') {
     const setup = await prepareImage(options.model, m, options.registry, task);
@@ -149,16 +167,26 @@ async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<Wor
     if (!given.images) throw new ModelctlError('USAGE', '--e2e on an image model needs images', { hint: 'give --file IMAGE (repeatable)' });
     return imageWorkload({ processor: setup.processor, modelConfig: setup.modelConfig, files: given.images });
   }
-  const other = await otherPipeline(task, { model: options.model, ...(options.registry ? { registry: options.registry } : {}), ...given }, m);
+  const other = await otherPipeline(
+    task,
+    { model: options.model, ...(options.registry ? { registry: options.registry } : {}), ...given },
+    m,
+  );
   if (other) return other;
-  throw new ModelctlError('NOT_AVAILABLE', `bench --e2e does not time ${task} pipelines`, { hint: `--e2e covers ${E2E_TASKS.join(', ')}; without --e2e, bench times the model alone on synthetic inputs` });
+  throw new ModelctlError('NOT_AVAILABLE', `bench --e2e does not time ${task} pipelines`, {
+    hint: `--e2e covers ${E2E_TASKS.join(', ')}; without --e2e, bench times the model alone on synthetic inputs`,
+  });
 }
 
 /** Benchmarks a model (and, with --vs, a second side interleaved with it); saves or checks baselines. */
 export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
   const wantsBaseline = options.baseline || options.failIfSlower !== undefined;
-  if (options.saveBaseline && wantsBaseline) throw new ModelctlError('USAGE', '--save-baseline and --baseline/--fail-if-slower go in separate runs', { hint: 'save on the reference build, check on the candidate' });
-  if (options.vs !== undefined && (options.saveBaseline || wantsBaseline)) throw new ModelctlError('USAGE', 'baselines are for one model at a time: drop --vs');
+  if (options.saveBaseline && wantsBaseline)
+    throw new ModelctlError('USAGE', '--save-baseline and --baseline/--fail-if-slower go in separate runs', {
+      hint: 'save on the reference build, check on the candidate',
+    });
+  if (options.vs !== undefined && (options.saveBaseline || wantsBaseline))
+    throw new ModelctlError('USAGE', 'baselines are for one model at a time: drop --vs');
   const session: SessionOptions = {
     ...(options.device ? { device: options.device } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
@@ -168,7 +196,9 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
   checkSessionOptions(session);
   const m = await resolveModel(options.model, options.registry);
   if ((options.saveBaseline || wantsBaseline) && !m.manifest) {
-    throw new ModelctlError('USAGE', 'baselines are stored with a registry version, and this is a file', { hint: `register it first: \`modelctl register ${options.model} --name NAME\`` });
+    throw new ModelctlError('USAGE', 'baselines are stored with a registry version, and this is a file', {
+      hint: `register it first: \`modelctl register ${options.model} --name NAME\``,
+    });
   }
   const variant = async (model: ResolvedModel, label: string, s: SessionOptions): Promise<BenchVariant> => ({
     label,
@@ -181,8 +211,12 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
   const variants: BenchVariant[] = [];
   if (options.vs !== undefined && OVERRIDE.test(options.vs)) {
     const other = overrides(options.vs, session);
-    variants.push(await variant(m, sessionLabel(options.vs, session), session), await variant(m, sessionLabel(options.vs, other.session), other.session));
-    if (variants[0]?.label === variants[1]?.label) throw new ModelctlError('USAGE', `--vs ${options.vs} changes nothing`, { hint: 'compare with a different setting' });
+    variants.push(
+      await variant(m, sessionLabel(options.vs, session), session),
+      await variant(m, sessionLabel(options.vs, other.session), other.session),
+    );
+    if (variants[0]?.label === variants[1]?.label)
+      throw new ModelctlError('USAGE', `--vs ${options.vs} changes nothing`, { hint: 'compare with a different setting' });
   } else if (options.vs !== undefined) {
     const other = await resolveModel(options.vs, options.registry);
     const [a, b] = [displayName(m), displayName(other)];
@@ -200,7 +234,11 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const outcome: BenchOutcome = { model: variants[0]?.label ?? options.model, ...(options.vs !== undefined ? { vs: options.vs } : {}), ...report };
+  const outcome: BenchOutcome = {
+    model: variants[0]?.label ?? options.model,
+    ...(options.vs !== undefined ? { vs: options.vs } : {}),
+    ...report,
+  };
   const manifest = m.manifest;
   if (!manifest || !options.registry || !(options.saveBaseline || wantsBaseline)) return outcome;
   const layout = options.registry.store.layout;
@@ -214,11 +252,18 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
   for (const r of report.results) {
     const b = await loadBaseline(layout, manifest, r.key);
     if (!b) {
-      throw new ModelctlError('NOT_FOUND', `no benchmark baseline for ${manifest.name}:${manifest.version} at batch ${r.batch} on ${r.device} with ${r.threads ?? 'auto'} threads (${r.key})`, {
-        hint: 'save one with the same flags and --save-baseline (the device, threads, batch size and input shapes must match)',
-      });
+      throw new ModelctlError(
+        'NOT_FOUND',
+        `no benchmark baseline for ${manifest.name}:${manifest.version} at batch ${r.batch} on ${r.device} with ${r.threads ?? 'auto'} threads (${r.key})`,
+        {
+          hint: 'save one with the same flags and --save-baseline (the device, threads, batch size and input shapes must match)',
+        },
+      );
     }
     verdicts.push(compareToBaseline(r, b, report.host, options.failIfSlower ?? Number.POSITIVE_INFINITY));
   }
-  return { ...outcome, baselines: { saved: [], verdicts, failed: options.failIfSlower !== undefined && verdicts.some((v) => v.regressed) } };
+  return {
+    ...outcome,
+    baselines: { saved: [], verdicts, failed: options.failIfSlower !== undefined && verdicts.some((v) => v.regressed) },
+  };
 }

@@ -130,7 +130,10 @@ export async function hostInfo(): Promise<HostInfo> {
 }
 
 /** Stable and readable: `cpu-t4-b8-1a2b3c4d` (threads "auto" when onnxruntime chooses). */
-export function configKey(r: Pick<ConfigResult, 'device' | 'threads' | 'graphOptimization' | 'batch' | 'inputs'>, workload: string): string {
+export function configKey(
+  r: Pick<ConfigResult, 'device' | 'threads' | 'graphOptimization' | 'batch' | 'inputs'>,
+  workload: string,
+): string {
   const identity = JSON.stringify([r.device, r.threads, r.graphOptimization, r.inputs.map((i) => [i.name, i.type, i.dims]), workload]);
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 8);
   return `${r.device.replace(/:/g, '')}-t${r.threads ?? 'auto'}-b${r.batch}-${hash}`;
@@ -139,10 +142,14 @@ export function configKey(r: Pick<ConfigResult, 'device' | 'threads' | 'graphOpt
 function checkRequest(o: BenchRunOptions): void {
   if (o.variants.length < 1 || o.variants.length > 2) throw new ModelctlError('USAGE', 'bench compares at most two variants at a time');
   if (o.batchSizes.length === 0 || o.batchSizes.some((b) => !Number.isSafeInteger(b) || b < 1)) {
-    throw new ModelctlError('USAGE', `batch sizes must be whole numbers of at least 1, not ${o.batchSizes.join(',')}`, { hint: 'e.g. --batch-sizes 1,8,32' });
+    throw new ModelctlError('USAGE', `batch sizes must be whole numbers of at least 1, not ${o.batchSizes.join(',')}`, {
+      hint: 'e.g. --batch-sizes 1,8,32',
+    });
   }
-  if (o.iterations !== undefined && !(Number.isSafeInteger(o.iterations) && o.iterations >= 1)) throw new ModelctlError('USAGE', `iterations must be at least 1, not ${o.iterations}`);
-  if (o.durationMs !== undefined && !(o.durationMs > 0)) throw new ModelctlError('USAGE', `the duration must be longer than 0, not ${o.durationMs} ms`);
+  if (o.iterations !== undefined && !(Number.isSafeInteger(o.iterations) && o.iterations >= 1))
+    throw new ModelctlError('USAGE', `iterations must be at least 1, not ${o.iterations}`);
+  if (o.durationMs !== undefined && !(o.durationMs > 0))
+    throw new ModelctlError('USAGE', `the duration must be longer than 0, not ${o.durationMs} ms`);
 }
 
 interface Side {
@@ -185,11 +192,23 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
       const workloads: Workload[] = [];
       for (const side of sides) {
         const factory = side.variant.workload ?? inferenceWorkload;
-        workloads.push(await factory({ ort, opened: side.opened, summary: side.variant.summary, hints: side.variant.hints, request: { ...options.shapes, batch }, seed }));
+        workloads.push(
+          await factory({
+            ort,
+            opened: side.opened,
+            summary: side.variant.summary,
+            hints: side.variant.hints,
+            request: { ...options.shapes, batch },
+            seed,
+          }),
+        );
       }
       for (const [i, w] of workloads.entries()) {
         const label = sides[i]?.variant.label ?? '';
-        if (w.items !== batch) notes.push(`${label}: the model takes ${w.items} item${w.items === 1 ? '' : 's'} per run, whatever the batch size asked for (${batch})`);
+        if (w.items !== batch)
+          notes.push(
+            `${label}: the model takes ${w.items} item${w.items === 1 ? '' : 's'} per run, whatever the batch size asked for (${batch})`,
+          );
       }
       const rssStart: number[] = [];
       for (let k = 0; k < warmup; k++) {
@@ -215,17 +234,28 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
           const t0 = now();
           const stages = await w.run();
           (samples[i] as number[]).push(now() - t0);
-          if (stages) for (const [name, ms] of Object.entries(stages)) ((stageSamples[i] as Record<string, number[]>)[name] ??= []).push(ms);
+          if (stages)
+            for (const [name, ms] of Object.entries(stages)) ((stageSamples[i] as Record<string, number[]>)[name] ??= []).push(ms);
         }
         // Reported every 64 runs: a progress line per run would cost more than a tiny model's run.
-        if ((k & 63) === 63) options.onProgress?.({ phase: 'measure', variant: label, batch, done: k + 1, ...(iterations !== undefined ? { total: iterations } : {}) });
+        if ((k & 63) === 63)
+          options.onProgress?.({
+            phase: 'measure',
+            variant: label,
+            batch,
+            done: k + 1,
+            ...(iterations !== undefined ? { total: iterations } : {}),
+          });
       }
       const rssEnd = process.memoryUsage.rss();
       const peak = process.resourceUsage().maxRSS * 1024;
       for (const [i, side] of sides.entries()) {
         const w = workloads[i] as Workload;
         const latencyMs = summarize(samples[i] as number[]);
-        const stages = Object.keys(stageSamples[i] ?? {}).length > 0 ? Object.fromEntries(Object.entries(stageSamples[i] as Record<string, number[]>).map(([k, v]) => [k, summarize(v)])) : undefined;
+        const stages =
+          Object.keys(stageSamples[i] ?? {}).length > 0
+            ? Object.fromEntries(Object.entries(stageSamples[i] as Record<string, number[]>).map(([k, v]) => [k, summarize(v)]))
+            : undefined;
         const o = side.variant.session;
         const partial = {
           variant: side.variant.label,
@@ -266,7 +296,12 @@ export async function runBench(options: BenchRunOptions): Promise<BenchReport> {
   }
   return {
     host,
-    mode: { warmup, ...(iterations !== undefined ? { iterations } : {}), ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}), seed },
+    mode: {
+      warmup,
+      ...(iterations !== undefined ? { iterations } : {}),
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+      seed,
+    },
     results,
     comparisons,
     notes: [...new Set(notes)],

@@ -35,7 +35,18 @@ export function percentile(samples: readonly number[], q: number): number {
 
 export function summarize(samples: readonly number[]): LatencyStats {
   const n = samples.length;
-  if (n === 0) return { count: 0, mean: Number.NaN, stdev: Number.NaN, min: Number.NaN, p50: Number.NaN, p90: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN };
+  if (n === 0)
+    return {
+      count: 0,
+      mean: Number.NaN,
+      stdev: Number.NaN,
+      min: Number.NaN,
+      p50: Number.NaN,
+      p90: Number.NaN,
+      p95: Number.NaN,
+      p99: Number.NaN,
+      max: Number.NaN,
+    };
   // A typed array sorts numerically (Array#sort would compare strings) and fast.
   const sorted = Float64Array.from(samples).sort();
   const list = sorted as unknown as number[];

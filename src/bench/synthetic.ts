@@ -8,7 +8,18 @@ import type { OnnxValueInfo } from '../onnx/summary.js';
  * two sides of `--vs`, feed the same bytes. Plain typed arrays: the runner wraps them in ONNX Runtime tensors.
  */
 
-export type SyntheticData = Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+export type SyntheticData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | string[];
 
 export interface SyntheticInput {
   name: string;
@@ -76,7 +87,9 @@ export function hintsFromConfig(config: unknown): ModelHints {
 export function sequenceLength(request: ShapeRequest, hints: ModelHints): number {
   if (request.seqLen !== undefined) {
     if (hints.maxPositions !== undefined && request.seqLen > hints.maxPositions) {
-      throw new ModelctlError('USAGE', `--seq-len ${request.seqLen} is longer than the model's ${hints.maxPositions} positions`, { hint: `use --seq-len ${hints.maxPositions} or less` });
+      throw new ModelctlError('USAGE', `--seq-len ${request.seqLen} is longer than the model's ${hints.maxPositions} positions`, {
+        hint: `use --seq-len ${hints.maxPositions} or less`,
+      });
     }
     return request.seqLen;
   }
@@ -88,7 +101,9 @@ export function resolveShape(input: OnnxValueInfo, request: ShapeRequest, hints:
   const given = request.inputShapes?.[input.name];
   const shape = given ?? input.shape;
   if (shape === undefined) {
-    throw new ModelctlError('USAGE', `input ${input.name} has no declared shape`, { hint: `give it: --shape ${input.name}=DIMS (e.g. ${input.name}=1,16)` });
+    throw new ModelctlError('USAGE', `input ${input.name} has no declared shape`, {
+      hint: `give it: --shape ${input.name}=DIMS (e.g. ${input.name}=1,16)`,
+    });
   }
   if (given && input.shape && given.length !== input.shape.length) {
     throw new ModelctlError('USAGE', `--shape ${input.name} has ${given.length} dimensions; the model's input has ${input.shape.length}`, {
@@ -105,9 +120,16 @@ export function resolveShape(input: OnnxValueInfo, request: ShapeRequest, hints:
     if (name !== '' && (HEIGHT_DIM.test(name) || WIDTH_DIM.test(name)) && hints.imageSize !== undefined) return hints.imageSize;
     if (name !== '' && CHANNEL_DIM.test(name) && hints.numChannels !== undefined) return hints.numChannels;
     const label = name !== '' ? name : `${i}`;
-    throw new ModelctlError('USAGE', `dimension ${name !== '' ? `"${name}"` : i} of input ${input.name} is not fixed by the model or the flags`, {
-      hint: name !== '' ? `give its size: --shape ${label}=N, or the whole shape: --shape ${input.name}=DIMS` : `give the whole shape: --shape ${input.name}=DIMS`,
-    });
+    throw new ModelctlError(
+      'USAGE',
+      `dimension ${name !== '' ? `"${name}"` : i} of input ${input.name} is not fixed by the model or the flags`,
+      {
+        hint:
+          name !== ''
+            ? `give its size: --shape ${label}=N, or the whole shape: --shape ${input.name}=DIMS`
+            : `give the whole shape: --shape ${input.name}=DIMS`,
+      },
+    );
   });
 }
 
@@ -140,12 +162,12 @@ export function toHalfBits(value: number): number {
     let half = mant >>> shift;
     const rest = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rest > mid || (rest === mid && (half & 1))) half++;
+    if (rest > mid || (rest === mid && half & 1)) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
   e = half >>> 10;
   return sign | half;
 }
@@ -161,7 +183,10 @@ function roleOf(name: string): Role {
   return 'other';
 }
 
-const INT_TYPES: Record<string, { make: (n: number) => Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array; full: [number, number] }> = {
+const INT_TYPES: Record<
+  string,
+  { make: (n: number) => Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array; full: [number, number] }
+> = {
   int8: { make: (n) => new Int8Array(n), full: [-128, 127] },
   uint8: { make: (n) => new Uint8Array(n), full: [0, 255] },
   int16: { make: (n) => new Int16Array(n), full: [-32768, 32767] },
@@ -171,13 +196,21 @@ const INT_TYPES: Record<string, { make: (n: number) => Int8Array | Uint8Array | 
 };
 
 /** Integer values for one role: [low, high) with a per-element function for position ids. */
-function intPlan(role: Role, type: string, hints: ModelHints, dims: number[]): { value: (i: number, rnd: () => number) => number; fill: string } {
+function intPlan(
+  role: Role,
+  type: string,
+  hints: ModelHints,
+  dims: number[],
+): { value: (i: number, rnd: () => number) => number; fill: string } {
   const last = dims.at(-1) ?? 1;
   const uniform = (lo: number, hi: number) => (_: number, rnd: () => number) => lo + Math.floor(rnd() * (hi - lo));
   switch (role) {
     case 'ids': {
       const vocab = hints.vocabSize ?? UNKNOWN_VOCAB;
-      return { value: uniform(0, vocab), fill: `token ids in [0, ${vocab})${hints.vocabSize === undefined ? ' (vocabulary size unknown)' : ''}` };
+      return {
+        value: uniform(0, vocab),
+        fill: `token ids in [0, ${vocab})${hints.vocabSize === undefined ? ' (vocabulary size unknown)' : ''}`,
+      };
     }
     case 'mask':
       return { value: () => 1, fill: 'ones (attend to every position)' };
@@ -201,7 +234,9 @@ const UNSUPPORTED = /^(bfloat16|float8|int4|uint4|int2|uint2|float4|complex)/;
 /** One input's values. */
 function checkTensor(input: OnnxValueInfo): void {
   if (input.kind !== 'tensor') {
-    throw new ModelctlError('INVALID_INPUT', `input ${input.name} is a ${input.kind}, not a tensor: bench cannot make one up`, { hint: 'bench models whose inputs are tensors' });
+    throw new ModelctlError('INVALID_INPUT', `input ${input.name} is a ${input.kind}, not a tensor: bench cannot make one up`, {
+      hint: 'bench models whose inputs are tensors',
+    });
   }
 }
 
@@ -245,16 +280,29 @@ export function synthesize(input: OnnxValueInfo, dims: number[], hints: ModelHin
     for (let i = 0; i < n; i++) data[i] = plan.value(i, rnd);
     return { ...base, data, fill: plan.fill };
   }
-  throw new ModelctlError('INVALID_INPUT', `input ${input.name} has element type ${type}, which onnxruntime-node cannot take from JavaScript`, {
-    hint: UNSUPPORTED.test(type) ? 'bench a float32 or float16 export of the model' : 'bench a model whose inputs are numeric, bool or string tensors',
-  });
+  throw new ModelctlError(
+    'INVALID_INPUT',
+    `input ${input.name} has element type ${type}, which onnxruntime-node cannot take from JavaScript`,
+    {
+      hint: UNSUPPORTED.test(type)
+        ? 'bench a float32 or float16 export of the model'
+        : 'bench a model whose inputs are numeric, bool or string tensors',
+    },
+  );
 }
 
 /** Values for every input of a model, resolved against the request. */
-export function syntheticInputs(inputs: readonly OnnxValueInfo[], request: ShapeRequest, hints: ModelHints = {}, seed = 42): SyntheticInput[] {
+export function syntheticInputs(
+  inputs: readonly OnnxValueInfo[],
+  request: ShapeRequest,
+  hints: ModelHints = {},
+  seed = 42,
+): SyntheticInput[] {
   for (const name of Object.keys(request.inputShapes ?? {})) {
     if (!inputs.some((i) => i.name === name)) {
-      throw new ModelctlError('USAGE', `--shape names input ${name}, which the model does not have`, { hint: `its inputs: ${inputs.map((i) => i.name).join(', ')}` });
+      throw new ModelctlError('USAGE', `--shape names input ${name}, which the model does not have`, {
+        hint: `its inputs: ${inputs.map((i) => i.name).join(', ')}`,
+      });
     }
   }
   const rnd = seededRandom(seed);
@@ -274,10 +322,18 @@ export function parseShapeFlags(flags: readonly string[], inputs: readonly OnnxV
   for (const flag of flags) {
     const eq = flag.indexOf('=');
     const name = eq > 0 ? flag.slice(0, eq) : '';
-    const parts = eq > 0 ? flag.slice(eq + 1).split(/[,x]/).map((p) => p.trim()) : [];
+    const parts =
+      eq > 0
+        ? flag
+            .slice(eq + 1)
+            .split(/[,x]/)
+            .map((p) => p.trim())
+        : [];
     const bad = parts.length === 0 || parts.some((p) => p === '' || (/^\d+$/.test(p) ? Number(p) < 1 : !/^[A-Za-z_][\w.-]*$/.test(p)));
     if (name === '' || bad) {
-      throw new ModelctlError('USAGE', `--shape takes NAME=DIMS, got "${flag}"`, { hint: 'e.g. --shape input_ids=1,128, --shape pixel_values=batch,3,224,224 or --shape sequence_length=64' });
+      throw new ModelctlError('USAGE', `--shape takes NAME=DIMS, got "${flag}"`, {
+        hint: 'e.g. --shape input_ids=1,128, --shape pixel_values=batch,3,224,224 or --shape sequence_length=64',
+      });
     }
     const values = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     if (inputs.some((i) => i.name === name)) inputShapes[name] = values;

@@ -20,7 +20,7 @@ export interface Workload {
   /** The tensors fed to the model (synthetic ones, or a batch of real inputs for --e2e). */
   inputs: InputDescription[];
   /** One iteration; --e2e workloads return each stage's milliseconds. */
-  run(): Promise<Record<string, number> | void>;
+  run(): Promise<Record<string, number> | undefined>;
 }
 
 export interface WorkloadContext {

@@ -35,6 +35,7 @@ export interface OptionSpec<T> {
  * that can be absent only an optional member, so a handler never finds undefined where its type says it cannot.
  */
 export type OptionSpecs<O> = {
+  // biome-ignore lint/complexity/noBannedTypes: `{} extends Pick<O, K>` is how a mapped type tells an optional key apart
   readonly [K in keyof O]-?: OptionSpec<{} extends Pick<O, K> ? O[K] | undefined : O[K]>;
 };
 
@@ -87,10 +88,24 @@ const textsOf = (raw: RawValue): string[] | undefined => (Array.isArray(raw) ? r
 
 /** A switch: true when given. A `--no-x` switch is true unless given; `negation` adds --no-x to a `--x` switch. */
 export function flag(flags: `--no-${string}`, description: string): OptionSpec<boolean>;
-export function flag<S extends { default?: boolean; negation?: string }>(flags: string, description: string, settings?: S): OptionSpec<Given<S, boolean>>;
-export function flag(flags: string, description: string, settings: { default?: boolean; negation?: string } = {}): OptionSpec<boolean | undefined> {
+export function flag<S extends { default?: boolean; negation?: string }>(
+  flags: string,
+  description: string,
+  settings?: S,
+): OptionSpec<Given<S, boolean>>;
+export function flag(
+  flags: string,
+  description: string,
+  settings: { default?: boolean; negation?: string } = {},
+): OptionSpec<boolean | undefined> {
   const { negation, ...rest } = settings;
-  return option(flags, description, rest, (raw) => (typeof raw === 'boolean' ? raw : undefined), negation === undefined ? {} : { negation });
+  return option(
+    flags,
+    description,
+    rest,
+    (raw) => (typeof raw === 'boolean' ? raw : undefined),
+    negation === undefined ? {} : { negation },
+  );
 }
 
 /** Text as it is given. */
@@ -99,14 +114,25 @@ export function text<S extends Settings>(flags: string, description: string, set
 }
 
 /** One of a few words; commander refuses others, listing the allowed ones. */
-export function choice<C extends string, S extends Settings>(flags: string, description: string, choices: readonly C[], settings?: S): OptionSpec<Given<S, C>> {
+export function choice<C extends string, S extends Settings>(
+  flags: string,
+  description: string,
+  choices: readonly C[],
+  settings?: S,
+): OptionSpec<Given<S, C>> {
   const isChoice = (v: string): v is C => (choices as readonly string[]).includes(v);
-  return option(flags, description, settings, (raw) => {
-    const v = textOf(raw);
-    if (v === undefined) return undefined;
-    if (!isChoice(v)) throw new ModelctlError('USAGE', `${longFlag(flags)} takes ${choices.join(', ')}, got "${v}"`);
-    return v;
-  }, { choices });
+  return option(
+    flags,
+    description,
+    settings,
+    (raw) => {
+      const v = textOf(raw);
+      if (v === undefined) return undefined;
+      if (!isChoice(v)) throw new ModelctlError('USAGE', `${longFlag(flags)} takes ${choices.join(', ')}, got "${v}"`);
+      return v;
+    },
+    { choices },
+  );
 }
 
 /** A value converted by `parse`, which names the flag in its errors. */

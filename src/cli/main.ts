@@ -181,7 +181,8 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (controller.signal.aborted && !(err instanceof ModelctlError && err.code !== 'INTERRUPTED')) {
       outForErrors.stderr.write('interrupted\n');
-      if (outForErrors.json) outForErrors.stdout.write(`${JSON.stringify({ error: new ModelctlError('INTERRUPTED', 'interrupted').toJSON() }, null, 2)}\n`);
+      if (outForErrors.json)
+        outForErrors.stdout.write(`${JSON.stringify({ error: new ModelctlError('INTERRUPTED', 'interrupted').toJSON() }, null, 2)}\n`);
       process.exitCode = EXIT_CODES.INTERRUPTED;
       return;
     }

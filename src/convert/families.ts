@@ -46,7 +46,10 @@ export const FRAMEWORK_FAMILY: Record<Framework, Family> = {
 /** `--with hf,sklearn` or `all` -> the families, in a stable order. */
 export function parseFamilies(text: string | undefined): Family[] {
   if (text === undefined || text.trim() === '') return [...FAMILIES];
-  const wanted = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (wanted.includes('all')) return [...FAMILIES];
   for (const w of wanted) {
     if (!(FAMILIES as readonly string[]).includes(w)) {

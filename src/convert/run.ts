@@ -12,7 +12,15 @@ export type ConverterEvent =
   | { event: 'warning'; message: string }
   | { event: 'result'; [key: string]: unknown }
   | { event: 'error'; kind: string; message: string; [key: string]: unknown }
-  | { event: 'check'; family: string; usable: boolean; versions: Record<string, string>; error: string | null; python: string; python_version: string };
+  | {
+      event: 'check';
+      family: string;
+      usable: boolean;
+      versions: Record<string, string>;
+      error: string | null;
+      python: string;
+      python_version: string;
+    };
 
 export interface Interpreter {
   python: string;
@@ -52,7 +60,9 @@ function setupHint(family: Family): string {
 export async function runConverter(options: RunConverterOptions): Promise<Record<string, unknown>> {
   const script = join(pythonDir(), 'export.py');
   const child = execa(options.python, [script, ...options.args], {
-    reject: false, stdin: 'ignore', buffer: false,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
     env: { ...(options.env ?? process.env), PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '3' },
     ...(options.signal ? { cancelSignal: options.signal, forceKillAfterDelay: 5000 } : {}),
   });
@@ -102,13 +112,19 @@ export async function runConverter(options: RunConverterOptions): Promise<Record
   const details = { converterExitCode: r.exitCode, ...(error?.result ? { result: error.result } : {}) };
   switch (r.exitCode) {
     case 3:
-      throw new ModelctlError('MISSING_DEPENDENCY', `the ${options.family} converter is not installed for ${options.python}: ${message}`, { hint: setupHint(options.family), details });
+      throw new ModelctlError('MISSING_DEPENDENCY', `the ${options.family} converter is not installed for ${options.python}: ${message}`, {
+        hint: setupHint(options.family),
+        details,
+      });
     case 2:
       throw new ModelctlError('USAGE', message, { hint: 'see `modelctl export --help`', details });
     case 5:
-      throw new ModelctlError('CONVERSION_FAILED', message, { hint: 'the ONNX model does not reproduce the source: raise --atol if the difference is acceptable, or --no-validate', details });
+      throw new ModelctlError('CONVERSION_FAILED', message, {
+        hint: 'the ONNX model does not reproduce the source: raise --atol if the difference is acceptable, or --no-validate',
+        details,
+      });
     default:
-      throw new ModelctlError('CONVERSION_FAILED', message, { hint: 'run again with --verbose to see the converter\'s log', details });
+      throw new ModelctlError('CONVERSION_FAILED', message, { hint: "run again with --verbose to see the converter's log", details });
   }
 }
 
@@ -123,22 +139,52 @@ export interface FamilyCheck {
 }
 
 /** `setup python --check`: for each family, whether its converter imports in the interpreter export would use. */
-export async function checkFamilies(options: { root: string; env: NodeJS.ProcessEnv; python?: string; families?: Family[]; signal?: AbortSignal }): Promise<FamilyCheck[]> {
+export async function checkFamilies(options: {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  python?: string;
+  families?: Family[];
+  signal?: AbortSignal;
+}): Promise<FamilyCheck[]> {
   const out: FamilyCheck[] = [];
   for (const family of options.families ?? FAMILIES) {
-    const interp = await findPython({ family, env: options.env, root: options.root, ...(options.python ? { python: options.python } : {}) });
+    const interp = await findPython({
+      family,
+      env: options.env,
+      root: options.root,
+      ...(options.python ? { python: options.python } : {}),
+    });
     const r = await execa(interp.python, [join(pythonDir(), 'export.py'), '--check', family], {
-      reject: false, stdin: 'ignore', env: { ...options.env, TF_CPP_MIN_LOG_LEVEL: '3' }, timeout: 5 * 60_000,
+      reject: false,
+      stdin: 'ignore',
+      env: { ...options.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+      timeout: 5 * 60_000,
       ...(options.signal ? { cancelSignal: options.signal } : {}),
     });
-    const line = String(r.stdout ?? '').split('\n').find((l) => l.includes('"check"'));
+    const line = String(r.stdout ?? '')
+      .split('\n')
+      .find((l) => l.includes('"check"'));
     if (!line) {
-      const why = (r as { code?: string }).code === 'ENOENT' ? `no Python interpreter at ${interp.python}` : (String(r.stderr ?? '').trim().split('\n').at(-1) ?? r.shortMessage);
+      const why =
+        (r as { code?: string }).code === 'ENOENT'
+          ? `no Python interpreter at ${interp.python}`
+          : (String(r.stderr ?? '')
+              .trim()
+              .split('\n')
+              .at(-1) ?? r.shortMessage);
       out.push({ family, usable: false, python: interp.python, source: interp.source, versions: {}, error: why });
       continue;
     }
     const ev = JSON.parse(line) as Extract<ConverterEvent, { event: 'check' }>;
-    out.push({ family, usable: ev.usable, python: ev.python, source: interp.source, pythonVersion: ev.python_version, versions: ev.versions, ...(ev.error ? { error: ev.error } : {}) });
+    out.push({
+      family,
+      usable: ev.usable,
+      python: ev.python,
+      source: interp.source,
+      pythonVersion: ev.python_version,
+      versions: ev.versions,
+      ...(ev.error ? { error: ev.error } : {}),
+    });
   }
   return out;
 }

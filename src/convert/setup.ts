@@ -60,7 +60,7 @@ async function expand(file: string, seen = new Set<string>()): Promise<string> {
 
 /** The sha256 of everything a family's install reads, plus the script version: a changed pin means a reinstall. */
 export async function familyDigest(family: Family): Promise<string> {
-  const text = (await expand(requirementsFile(family, 'nodeps.txt'))) + '\n--\n' + (await expand(requirementsFile(family, 'txt')));
+  const text = `${await expand(requirementsFile(family, 'nodeps.txt'))}\n--\n${await expand(requirementsFile(family, 'txt'))}`;
   return createHash('sha256').update(text).digest('hex');
 }
 
@@ -71,10 +71,18 @@ export async function isInstalled(root: string, family: Family): Promise<boolean
 }
 
 async function pip(python: string, args: string[], family: Family, options: SetupPythonOptions): Promise<void> {
-  const child = execa(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--progress-bar', 'off', '--only-binary=:all:', ...args], {
-    reject: false, stdin: 'ignore', all: true, buffer: { all: true }, env: { ...(options.env ?? process.env), PYTHONUNBUFFERED: '1' },
-    ...(options.signal ? { cancelSignal: options.signal, forceKillAfterDelay: 5000 } : {}),
-  });
+  const child = execa(
+    python,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--progress-bar', 'off', '--only-binary=:all:', ...args],
+    {
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      buffer: { all: true },
+      env: { ...(options.env ?? process.env), PYTHONUNBUFFERED: '1' },
+      ...(options.signal ? { cancelSignal: options.signal, forceKillAfterDelay: 5000 } : {}),
+    },
+  );
   child.all?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       const t = line.trim();
@@ -84,7 +92,11 @@ async function pip(python: string, args: string[], family: Family, options: Setu
   const r = await child;
   if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted during pip install');
   if (r.failed) {
-    const tail = String(r.all ?? '').trim().split('\n').slice(-8).join('\n');
+    const tail = String(r.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-8)
+      .join('\n');
     throw new ModelctlError('MISSING_DEPENDENCY', `pip could not install the ${family} converters: ${r.shortMessage}\n${tail}`, {
       hint: 'check that PyPI is reachable (proxy, PIP_INDEX_URL) and that the interpreter is Python 3.10 to 3.13; then run the command again',
     });
@@ -101,20 +113,40 @@ async function createVenv(base: string, dir: string, options: SetupPythonOptions
   options.onProgress?.({ type: 'create-venv', env: dir, path: dir, python: base });
   await rm(dir, { recursive: true, force: true });
   await mkdir(dirname(dir), { recursive: true });
-  const r = await execa(base, ['-m', 'venv', dir], { reject: false, stdin: 'ignore', all: true, ...(options.signal ? { cancelSignal: options.signal } : {}) });
+  const r = await execa(base, ['-m', 'venv', dir], {
+    reject: false,
+    stdin: 'ignore',
+    all: true,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  });
   if (r.failed) {
     await rm(dir, { recursive: true, force: true });
     const notFound = (r as { code?: string }).code === 'ENOENT';
-    throw new ModelctlError('MISSING_DEPENDENCY', notFound ? `no Python interpreter at ${base}` : `could not create a virtual environment with ${base}: ${String(r.all ?? r.shortMessage).trim().split('\n').at(-1)}`, {
-      hint: notFound ? 'install Python 3.10 or newer, or pass --python PATH' : 'install the venv module (Debian: apt-get install python3-venv), or pass --python PATH',
-    });
+    throw new ModelctlError(
+      'MISSING_DEPENDENCY',
+      notFound
+        ? `no Python interpreter at ${base}`
+        : `could not create a virtual environment with ${base}: ${String(r.all ?? r.shortMessage)
+            .trim()
+            .split('\n')
+            .at(-1)}`,
+      {
+        hint: notFound
+          ? 'install Python 3.10 or newer, or pass --python PATH'
+          : 'install the venv module (Debian: apt-get install python3-venv), or pass --python PATH',
+      },
+    );
   }
 }
 
 /** A dead holder's lock (its pid is gone, or it never wrote one a minute ago) may be broken. */
 async function holderDead(lock: string): Promise<boolean> {
   const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-  if (!pid) return stat(lock).then((st) => Date.now() - st.mtimeMs > 60_000, () => false);
+  if (!pid)
+    return stat(lock).then(
+      (st) => Date.now() - st.mtimeMs > 60_000,
+      () => false,
+    );
   try {
     process.kill(pid, 0);
     return false;

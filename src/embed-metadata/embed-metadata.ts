@@ -57,7 +57,9 @@ export interface EmbedMetadataResult {
 
 function primaryOnnx(m: Manifest): Manifest['files'][number] {
   const primary = typeof m.metadata.primary === 'string' ? m.metadata.primary : undefined;
-  const f = m.files.find((x) => x.path === primary) ?? (m.files.filter((x) => x.path.endsWith('.onnx')).length === 1 ? m.files.find((x) => x.path.endsWith('.onnx')) : undefined);
+  const f =
+    m.files.find((x) => x.path === primary) ??
+    (m.files.filter((x) => x.path.endsWith('.onnx')).length === 1 ? m.files.find((x) => x.path.endsWith('.onnx')) : undefined);
   if (m.format !== 'onnx' || !f) {
     throw new ModelctlError('INVALID_INPUT', `${m.name}:${m.version} is a ${m.format} model, not ONNX`, {
       hint: `convert it first: \`modelctl export ${m.name}:${m.version}\``,
@@ -76,7 +78,9 @@ async function collect(options: EmbedMetadataOptions, fallback: { read: FileRead
   if (options.config) {
     const config = await readJsonArg(expandHome(options.config), '--config');
     if (!config || typeof config !== 'object' || Array.isArray(config)) {
-      throw new ModelctlError('INVALID_INPUT', `--config ${options.config} is not a JSON object`, { hint: 'give a config.json as transformers writes it' });
+      throw new ModelctlError('INVALID_INPUT', `--config ${options.config} is not a JSON object`, {
+        hint: 'give a config.json as transformers writes it',
+      });
     }
     gathered.modelConfig = config;
     gathered.sources.push(options.config);
@@ -107,7 +111,13 @@ async function guardHome(registry: Registry | undefined, path: string, what: str
 async function copyCompanions(external: string[], companion: (name: string) => string, dir: string): Promise<void> {
   for (const name of external) {
     const target = join(dir, name);
-    if (await stat(target).then(() => true, () => false)) continue;
+    if (
+      await stat(target).then(
+        () => true,
+        () => false,
+      )
+    )
+      continue;
     await mkdir(dirname(target), { recursive: true });
     await kernelCopy(companion(name), target);
     await chmod(target, 0o644);
@@ -133,7 +143,8 @@ async function embedPath(options: EmbedMetadataOptions, path: string, clock: () 
   const st = await stat(input).catch((err: unknown) => {
     throw fsError(err, path);
   });
-  if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${path} is not a file`, { hint: 'give the .onnx file itself (e.g. ./onnx/model.onnx)' });
+  if (!st.isFile())
+    throw new ModelctlError('INVALID_INPUT', `${path} is not a file`, { hint: 'give the .onnx file itself (e.g. ./onnx/model.onnx)' });
   await guardHome(options.registry, input, 'the model');
   refuseNonOnnx(input, st.size, path, 'the metadata goes into ONNX files');
   const summary = await readOnnxSummary(input);
@@ -150,8 +161,16 @@ async function embedPath(options: EmbedMetadataOptions, path: string, clock: () 
     await copyCompanions([...byPath.keys()], (name) => byPath.get(name) as string, dirname(output));
   }
   // Replacing a file must survive a crash (fsync before the rename); a new file need not, as with cp.
-  const replacing = await stat(output).then(() => true, () => false);
-  const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), { clock, durable: replacing, ...(options.set ? { set: options.set } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const replacing = await stat(output).then(
+    () => true,
+    () => false,
+  );
+  const r = await embedOnnxFile(input, output, meta(gathered, task?.task, features), {
+    clock,
+    durable: replacing,
+    ...(options.set ? { set: options.set } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   return result(input, output, r.props, gathered.sources, taskOf(r.props, task));
 }
 
@@ -185,10 +204,17 @@ function registeredExternal(m: Manifest, primaryPath: string, summary: OnnxSumma
 }
 
 function gone(parent: Manifest): ModelctlError {
-  return new ModelctlError('NOT_FOUND', `${parent.name}:${parent.version} was removed while embed-metadata was reading it`, { hint: 'nothing was changed; run the command again' });
+  return new ModelctlError('NOT_FOUND', `${parent.name}:${parent.version} was removed while embed-metadata was reading it`, {
+    hint: 'nothing was changed; run the command again',
+  });
 }
 
-async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, ref: Extract<ModelRef, { kind: 'registry' }>, clock: () => Date): Promise<EmbedMetadataResult> {
+async function embedRegistry(
+  options: EmbedMetadataOptions,
+  registry: Registry,
+  ref: Extract<ModelRef, { kind: 'registry' }>,
+  clock: () => Date,
+): Promise<EmbedMetadataResult> {
   const parent = await registry.resolve(ref);
   const wasLatest = (await registry.resolve({ kind: 'registry', name: parent.name })).version === parent.version;
   const primary = primaryOnnx(parent);
@@ -206,10 +232,16 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
   await mkdir(layout.tmpDir, { recursive: true });
   const tmp = join(layout.tmpDir, tempName('embed'));
   try {
-    const r = await embedOnnxFile(blob, tmp, meta(gathered, task?.task, features), { clock, ...(options.set ? { set: options.set } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const r = await embedOnnxFile(blob, tmp, meta(gathered, task?.task, features), {
+      clock,
+      ...(options.set ? { set: options.set } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const { sha256, size } = await hashFile(tmp, options.signal).catch((err: unknown) => {
       if (!isEnoent(err)) throw err;
-      throw new ModelctlError('INTEGRITY', 'a temporary file of this embed-metadata was removed before it could be stored', { hint: 'was `modelctl gc --grace` run with a short grace? run the command again' });
+      throw new ModelctlError('INTEGRITY', 'a temporary file of this embed-metadata was removed before it could be stored', {
+        hint: 'was `modelctl gc --grace` run with a short grace? run the command again',
+      });
     });
     // --out is written before the commit, so a bad --out fails the command before any version exists.
     if (out) await placeOut(tmp, out, external, (name) => layout.blob((companions.get(name) as { sha256: string }).sha256));
@@ -228,14 +260,22 @@ async function embedRegistry(options: EmbedMetadataOptions, registry: Registry, 
         metrics: parent.metrics,
         ...(parent.description !== undefined ? { description: parent.description } : {}),
         ...(parent.license !== undefined ? { license: parent.license } : {}),
-        lineage: { operation: 'embed-metadata', parent: `${parent.name}:${parent.version}`, source: { kind: 'registry', file: primary.path, sha256: primary.sha256, keys: Object.keys(r.props) } },
+        lineage: {
+          operation: 'embed-metadata',
+          parent: `${parent.name}:${parent.version}`,
+          source: { kind: 'registry', file: primary.path, sha256: primary.sha256, keys: Object.keys(r.props) },
+        },
         aliases: [],
         // latest stays where it was unless this derives from the latest version.
         latest: wasLatest,
       },
       { clock, lock: { purpose: `embed-metadata ${parent.name}` }, ...(options.signal ? { signal: options.signal } : {}) },
     );
-    return { ...result(blob, out, r.props, gathered.sources, written), manifest: committed.manifest, parent: `${parent.name}:${parent.version}` };
+    return {
+      ...result(blob, out, r.props, gathered.sources, written),
+      manifest: committed.manifest,
+      parent: `${parent.name}:${parent.version}`,
+    };
   } finally {
     await unlink(tmp).catch(() => {});
   }
@@ -251,7 +291,9 @@ export async function embedMetadata(options: EmbedMetadataOptions): Promise<Embe
   const clock = options.clock ?? (() => new Date());
   if (ref.kind === 'path') return embedPath(options, ref.path, clock);
   if (ref.kind !== 'registry' || !options.registry) {
-    throw new ModelctlError('INVALID_REFERENCE', `${options.model} is neither an ONNX file nor a registry model`, { hint: 'give a path (./model.onnx) or name[:version]' });
+    throw new ModelctlError('INVALID_REFERENCE', `${options.model} is neither an ONNX file nor a registry model`, {
+      hint: 'give a path (./model.onnx) or name[:version]',
+    });
   }
   return embedRegistry(options, options.registry, ref, clock);
 }
@@ -265,7 +307,13 @@ function meta(g: Gathered, task: string | undefined, features: Record<string, un
   };
 }
 
-function result(input: string, output: string | undefined, props: Record<string, string>, sources: string[], task: EmbedMetadataResult['task']): EmbedMetadataResult {
+function result(
+  input: string,
+  output: string | undefined,
+  props: Record<string, string>,
+  sources: string[],
+  task: EmbedMetadataResult['task'],
+): EmbedMetadataResult {
   const written = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Buffer.byteLength(v)]));
   return {
     input,

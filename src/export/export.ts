@@ -85,7 +85,11 @@ function converterArgs(o: ExportOptions, framework: Framework, sourcePath: strin
   if (o.quantize) args.push('--quantize', o.quantize);
   if (o.sampleInput) args.push('--sample-input', resolve(expandHome(o.sampleInput)));
   for (const shape of o.inputShapes ?? []) args.push('--input-shape', shape);
-  if (o.modelClass) args.push('--model-class', o.modelClass.replace(/^(.*):/, (_, file: string) => `${resolve(expandHome(file))}:`));
+  if (o.modelClass)
+    args.push(
+      '--model-class',
+      o.modelClass.replace(/^(.*):/, (_, file: string) => `${resolve(expandHome(file))}:`),
+    );
   if (o.trustRemoteCode) args.push('--trust-remote-code');
   return args;
 }
@@ -129,7 +133,10 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   try {
     const outFile = join(work, 'onnx', 'model.onnx');
     const r = await runConverter({
-      python: interp.python, family, env, args: converterArgs(o, source.framework, source.path, outFile),
+      python: interp.python,
+      family,
+      env,
+      args: converterArgs(o, source.framework, source.path, outFile),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onLog ? { onStderr: o.onLog } : {}),
       onEvent: (ev: ConverterEvent) => {
@@ -183,7 +190,8 @@ async function register(
   const inspection = await inspectModel(dir, o.signal ? { signal: o.signal } : {});
   const ingested: Array<{ path: string; file: IngestedFile }> = [];
   try {
-    for (const f of inspection.files) ingested.push({ path: f.path, file: await ingestFile(o.registry.store.layout, f.abs, undefined, o.signal) });
+    for (const f of inspection.files)
+      ingested.push({ path: f.path, file: await ingestFile(o.registry.store.layout, f.abs, undefined, o.signal) });
     const options = {
       framework: source.framework,
       ...(o.task ? { task: o.task } : {}),

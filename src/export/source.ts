@@ -75,7 +75,10 @@ async function contentDigest(inspection: Inspection, signal?: AbortSignal): Prom
 }
 
 function nameFromPath(path: string): string | undefined {
-  const base = basename(path.replace(/[/\\]+$/, ''), extname(path)).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-._]+|[-._]+$/g, '');
+  const base = basename(path.replace(/[/\\]+$/, ''), extname(path))
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-._]+|[-._]+$/g, '');
   return base && base !== 'model' ? base : undefined;
 }
 
@@ -103,7 +106,9 @@ export async function resolveSource(
     };
   }
   if (ref.kind !== 'path') {
-    throw new ModelctlError('INVALID_REFERENCE', `${text} is neither a path nor a registry model`, { hint: 'give a path (./model.joblib) or name[:version]; `modelctl pull` fetches Hub models first' });
+    throw new ModelctlError('INVALID_REFERENCE', `${text} is neither a path nor a registry model`, {
+      hint: 'give a path (./model.joblib) or name[:version]; `modelctl pull` fetches Hub models first',
+    });
   }
   const abs = resolve(expandHome(ref.path));
   const st = await stat(abs).catch((err: unknown) => {

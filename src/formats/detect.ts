@@ -57,9 +57,18 @@ export function sniff(head: Uint8Array, name: string, size: number): Sniffed | u
 
 /** Extensions that claim a format strongly enough that content which fails to parse is a damaged model. */
 const CLAIMING_EXTENSIONS: Record<string, string> = {
-  '.onnx': 'ONNX', '.safetensors': 'safetensors', '.pt': 'PyTorch', '.pth': 'PyTorch', '.ckpt': 'PyTorch',
-  '.keras': 'Keras', '.h5': 'Keras HDF5', '.hdf5': 'Keras HDF5', '.ubj': 'XGBoost UBJSON', '.pkl': 'pickle',
-  '.pickle': 'pickle', '.joblib': 'joblib',
+  '.onnx': 'ONNX',
+  '.safetensors': 'safetensors',
+  '.pt': 'PyTorch',
+  '.pth': 'PyTorch',
+  '.ckpt': 'PyTorch',
+  '.keras': 'Keras',
+  '.h5': 'Keras HDF5',
+  '.hdf5': 'Keras HDF5',
+  '.ubj': 'XGBoost UBJSON',
+  '.pkl': 'pickle',
+  '.pickle': 'pickle',
+  '.joblib': 'joblib',
 };
 
 /** The format a file's name claims, when the name is specific enough to call unreadable content damaged. */

@@ -36,11 +36,21 @@ function inspectZipFile(ctx: FileContext): Inspection {
       }
       const claimed = claimedFormat(ctx.name);
       if (claimed) throw corrupt(ctx.display, `a zip archive, but not a ${claimed} one (no data.pkl or config.json inside)`);
-      throw unknownFormat(ctx.display, `a zip archive that holds no model (${entries.slice(0, 5).map((e) => e.name).join(', ')})`);
+      throw unknownFormat(
+        ctx.display,
+        `a zip archive that holds no model (${entries
+          .slice(0, 5)
+          .map((e) => e.name)
+          .join(', ')})`,
+      );
     } catch (err) {
       if (!(err instanceof ZipError)) throw err;
       const first = firstLocalName(ctx.head);
-      const what = first?.endsWith('data.pkl') ? 'PyTorch archive' : first === 'metadata.json' || first === 'config.json' ? 'Keras archive' : 'zip archive';
+      const what = first?.endsWith('data.pkl')
+        ? 'PyTorch archive'
+        : first === 'metadata.json' || first === 'config.json'
+          ? 'Keras archive'
+          : 'zip archive';
       throw corrupt(ctx.display, `damaged ${what}: ${err.message}`);
     }
   });
@@ -67,20 +77,28 @@ export async function inspectFile(abs: string, name: string, size: number, displ
   const ctx: FileContext = { abs, name, display, size, head, ...(signal ? { signal } : {}) };
   const found = sniff(head, name, size);
   switch (found?.kind) {
-    case 'safetensors': return inspectSafetensors(ctx);
-    case 'zip': return inspectZipFile(ctx);
-    case 'torch-legacy': return inspectPytorchLegacy(ctx);
-    case 'pickle': return inspectPickle(ctx, found.compression);
-    case 'hdf5': return inspectHdf5(ctx);
-    case 'lightgbm': return inspectLightgbm(ctx);
-    case 'xgboost': return inspectXgboost(ctx, found.encoding);
+    case 'safetensors':
+      return inspectSafetensors(ctx);
+    case 'zip':
+      return inspectZipFile(ctx);
+    case 'torch-legacy':
+      return inspectPytorchLegacy(ctx);
+    case 'pickle':
+      return inspectPickle(ctx, found.compression);
+    case 'hdf5':
+      return inspectHdf5(ctx);
+    case 'lightgbm':
+      return inspectLightgbm(ctx);
+    case 'xgboost':
+      return inspectXgboost(ctx, found.encoding);
     case 'onnx': {
       try {
         return await inspectOnnx(ctx);
       } catch (err) {
         // Without the extension, "starts like a protobuf" is a weak guess: failing it means unknown, not damaged.
         const weak = !name.toLowerCase().endsWith('.onnx');
-        if (weak && err instanceof ModelctlError && err.code === 'CORRUPT_MODEL') throw unknownFormat(display, 'not a recognised model format');
+        if (weak && err instanceof ModelctlError && err.code === 'CORRUPT_MODEL')
+          throw unknownFormat(display, 'not a recognised model format');
         throw err;
       }
     }

@@ -74,7 +74,8 @@ export async function listFolder(root: string, signal?: AbortSignal): Promise<Fo
         const target = await realpath(abs).catch(() => undefined);
         const st = target ? await stat(target).catch(() => undefined) : undefined;
         if (!target || !st) skipped.push(`${rel}: broken symlink, skipped`);
-        else if (!inside(target, realRoot) && !(blobs && inside(target, blobs))) skipped.push(`${rel}: symlink to ${target}, outside the folder, skipped`);
+        else if (!inside(target, realRoot) && !(blobs && inside(target, blobs)))
+          skipped.push(`${rel}: symlink to ${target}, outside the folder, skipped`);
         else if (st.isDirectory()) skipped.push(`${rel}: symlink to a folder, not followed`);
         else if (st.isFile() && !SKIPPED_FILES.has(entry.name)) files.push({ path: rel, abs, size: st.size });
       } else {

@@ -70,7 +70,9 @@ function primaryOnnx(onnx: InspectedFile[], warnings: string[]): InspectedFile {
   if (named) return named;
   const largest = [...onnx].sort((a, b) => b.size - a.size || byPath(a, b))[0] as InspectedFile;
   if (onnx.length > 1) {
-    warnings.push(`several ONNX files (${onnx.map((f) => f.path).join(', ')}) and none named model.onnx; using the largest, ${largest.path}`);
+    warnings.push(
+      `several ONNX files (${onnx.map((f) => f.path).join(', ')}) and none named model.onnx; using the largest, ${largest.path}`,
+    );
   }
   return largest;
 }
@@ -115,11 +117,16 @@ function modelCandidates(files: InspectedFile[]): InspectedFile[] {
     const name = posix.basename(f.path);
     const found = sniff(readHead(f.abs, 4096), name, f.size);
     switch (found?.kind) {
-      case undefined: return false;
-      case 'zip': return /\.(pt|pth|bin|ckpt|keras)$/i.test(name);
-      case 'hdf5': return /\.(h5|hdf5|keras)$/i.test(name);
-      case 'onnx': return /\.onnx$/i.test(name);
-      default: return true;
+      case undefined:
+        return false;
+      case 'zip':
+        return /\.(pt|pth|bin|ckpt|keras)$/i.test(name);
+      case 'hdf5':
+        return /\.(h5|hdf5|keras)$/i.test(name);
+      case 'onnx':
+        return /\.onnx$/i.test(name);
+      default:
+        return true;
     }
   });
 }
@@ -148,9 +155,13 @@ export async function inspectFolder(root: string, display: string, signal?: Abor
     return { ...inner, files: mergeFiles(files, relocated), primary: only.path, warnings: [...warnings, ...inner.warnings] };
   }
   if (candidates.length > 1) {
-    const names = candidates.slice(0, 6).map((f) => f.path).join(', ');
+    const names = candidates
+      .slice(0, 6)
+      .map((f) => f.path)
+      .join(', ');
     throw unknownFormat(display, `a folder with several model files (${names}); register one of them, or a folder with one`);
   }
-  if (paths.has('config.json')) throw unknownFormat(display, 'has config.json but no weights (model.safetensors, pytorch_model.bin, tf_model.h5)');
+  if (paths.has('config.json'))
+    throw unknownFormat(display, 'has config.json but no weights (model.safetensors, pytorch_model.bin, tf_model.h5)');
   throw unknownFormat(display, `no model file found among its ${files.length} files`);
 }

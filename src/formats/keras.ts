@@ -158,7 +158,8 @@ export function kerasH5Facts(source: ByteSource, where: string): Hdf5Facts {
   }
   const kerasVersion = attrs.keras_version ?? (text ? nearbyValue(text, 'keras_version', /(\d+\.\d+\.\d+[\w.+-]*)/) : undefined);
   const backend = attrs.backend;
-  if (!isRecord(config)) warnings.push(`${where}: no Keras model_config found (a weights-only file, or a config modelctl could not locate)`);
+  if (!isRecord(config))
+    warnings.push(`${where}: no Keras model_config found (a weights-only file, or a config modelctl could not locate)`);
   return {
     hasConfig: isRecord(config),
     facts: {

@@ -14,18 +14,25 @@ import { firstLocalName } from './zip.js';
 /** A sniffed file's format in words ("a joblib model"), or undefined for ONNX and for what the bytes leave open. */
 export function foreignFormat(found: Sniffed | undefined, head: Uint8Array, name: string): string | undefined {
   switch (found?.kind) {
-    case 'safetensors': return 'a safetensors weights file';
+    case 'safetensors':
+      return 'a safetensors weights file';
     case 'zip': {
       const first = firstLocalName(head);
       if (first?.endsWith('data.pkl')) return 'a PyTorch model';
       return first === 'metadata.json' || first === 'config.json' ? 'a Keras model' : 'a zip archive';
     }
-    case 'torch-legacy': return 'a PyTorch model';
-    case 'pickle': return /\.joblib(\.|$)/i.test(name) ? 'a joblib model' : 'a pickle';
-    case 'hdf5': return 'a Keras HDF5 model';
-    case 'lightgbm': return 'a LightGBM model';
-    case 'xgboost': return 'an XGBoost model';
-    default: return undefined;
+    case 'torch-legacy':
+      return 'a PyTorch model';
+    case 'pickle':
+      return /\.joblib(\.|$)/i.test(name) ? 'a joblib model' : 'a pickle';
+    case 'hdf5':
+      return 'a Keras HDF5 model';
+    case 'lightgbm':
+      return 'a LightGBM model';
+    case 'xgboost':
+      return 'an XGBoost model';
+    default:
+      return undefined;
   }
 }
 

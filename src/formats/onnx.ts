@@ -95,7 +95,9 @@ export async function readOnnxFacts(abs: string, where: string, relDir = ''): Pr
 
 export async function inspectOnnx(ctx: FileContext): Promise<Inspection> {
   const { summary, external, task } = await readOnnxFacts(ctx.abs, ctx.display);
-  const files = [{ path: ctx.name, abs: ctx.abs, size: ctx.size }, ...external].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const files = [{ path: ctx.name, abs: ctx.abs, size: ctx.size }, ...external].sort((a, b) =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+  );
   return {
     format: 'onnx',
     files,

@@ -10,22 +10,90 @@ export type PickleFramework = 'sklearn' | 'xgboost' | 'lightgbm' | 'torch' | 'nu
 
 /** Modules where any callable can run a command, load code or touch the network or files. */
 const DANGEROUS_MODULES = new Set([
-  'os', 'posix', 'nt', 'subprocess', 'pty', 'commands', 'runpy', 'importlib', 'ctypes', 'socket', 'shutil', 'sys',
-  'webbrowser', 'code', 'codeop', 'marshal', 'pickle', '_pickle', 'cPickle', 'dill', 'cloudpickle', 'multiprocessing',
-  'asyncio', 'requests', 'urllib', 'urllib2', 'http', 'httplib', 'ftplib', 'smtplib', 'telnetlib', 'platform', 'pdb',
-  'bdb', 'timeit', 'trace', 'profile', 'cProfile', 'imp', 'zipimport', 'pkgutil', 'site', 'tempfile', 'glob', 'io',
+  'os',
+  'posix',
+  'nt',
+  'subprocess',
+  'pty',
+  'commands',
+  'runpy',
+  'importlib',
+  'ctypes',
+  'socket',
+  'shutil',
+  'sys',
+  'webbrowser',
+  'code',
+  'codeop',
+  'marshal',
+  'pickle',
+  '_pickle',
+  'cPickle',
+  'dill',
+  'cloudpickle',
+  'multiprocessing',
+  'asyncio',
+  'requests',
+  'urllib',
+  'urllib2',
+  'http',
+  'httplib',
+  'ftplib',
+  'smtplib',
+  'telnetlib',
+  'platform',
+  'pdb',
+  'bdb',
+  'timeit',
+  'trace',
+  'profile',
+  'cProfile',
+  'imp',
+  'zipimport',
+  'pkgutil',
+  'site',
+  'tempfile',
+  'glob',
+  'io',
 ]);
 
 /** Builtins that evaluate code, import modules or reach arbitrary attributes (the usual gadget-chain pieces). */
 const DANGEROUS_BUILTINS = new Set([
-  'eval', 'exec', 'execfile', 'compile', '__import__', 'getattr', 'setattr', 'delattr', 'open', 'file', 'input',
-  'raw_input', 'breakpoint', 'globals', 'locals', 'vars', 'apply', 'reload', 'memoryview',
+  'eval',
+  'exec',
+  'execfile',
+  'compile',
+  '__import__',
+  'getattr',
+  'setattr',
+  'delattr',
+  'open',
+  'file',
+  'input',
+  'raw_input',
+  'breakpoint',
+  'globals',
+  'locals',
+  'vars',
+  'apply',
+  'reload',
+  'memoryview',
 ]);
 
 const DANGEROUS_NAMES = new Set([
-  'operator.attrgetter', 'operator.methodcaller', 'functools.reduce', 'types.CodeType', 'types.FunctionType',
-  'types.ModuleType', 'numpy.testing._private.utils.runstring', 'numpy.load', 'torch.load', 'torch.hub.load',
-  'joblib.load', 'tensorflow.io.gfile.GFile', 'keras.utils.get_file',
+  'operator.attrgetter',
+  'operator.methodcaller',
+  'functools.reduce',
+  'types.CodeType',
+  'types.FunctionType',
+  'types.ModuleType',
+  'numpy.testing._private.utils.runstring',
+  'numpy.load',
+  'torch.load',
+  'torch.hub.load',
+  'joblib.load',
+  'tensorflow.io.gfile.GFile',
+  'keras.utils.get_file',
 ]);
 
 export function dangerousGlobal(g: PickleGlobal): boolean {
@@ -38,7 +106,11 @@ export function dangerousGlobal(g: PickleGlobal): boolean {
 }
 
 const FRAMEWORK_ROOTS: Record<string, PickleFramework> = {
-  sklearn: 'sklearn', xgboost: 'xgboost', lightgbm: 'lightgbm', torch: 'torch', numpy: 'numpy',
+  sklearn: 'sklearn',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+  torch: 'torch',
+  numpy: 'numpy',
 };
 
 export function frameworkOfModule(module: string): PickleFramework {
@@ -47,8 +119,20 @@ export function frameworkOfModule(module: string): PickleFramework {
 
 /** Helpers that every pickle of an object graph imports; they say nothing about what the object is. */
 const PLUMBING = new Set([
-  'copyreg', 'copy_reg', 'builtins', '__builtin__', '_codecs', 'collections', 'joblib.numpy_pickle', 'numpy.core.multiarray',
-  'numpy._core.multiarray', 'numpy', 'numpy.dtypes', 'numpy.random._pickle', 'scipy.sparse', 'functools',
+  'copyreg',
+  'copy_reg',
+  'builtins',
+  '__builtin__',
+  '_codecs',
+  'collections',
+  'joblib.numpy_pickle',
+  'numpy.core.multiarray',
+  'numpy._core.multiarray',
+  'numpy',
+  'numpy.dtypes',
+  'numpy.random._pickle',
+  'scipy.sparse',
+  'functools',
 ]);
 
 function classOfCall(value: PickleValue): string | undefined {
@@ -88,12 +172,24 @@ export function frameworkOf(topClass: string | undefined, globals: PickleGlobal[
 }
 
 const TORCH_ALLOWED = new Set([
-  'collections.OrderedDict', 'collections.Counter', 'torch.nn.parameter.Parameter', 'torch.serialization._get_layout',
-  'torch.Size', 'torch.Tensor', 'torch.device', '_codecs.encode', 'builtins.bytearray', 'builtins.set', 'builtins.complex',
-  'torch._tensor._rebuild_from_type_v2', 'torch.storage.TypedStorage', 'torch.storage.UntypedStorage',
+  'collections.OrderedDict',
+  'collections.Counter',
+  'torch.nn.parameter.Parameter',
+  'torch.serialization._get_layout',
+  'torch.Size',
+  'torch.Tensor',
+  'torch.device',
+  '_codecs.encode',
+  'builtins.bytearray',
+  'builtins.set',
+  'builtins.complex',
+  'torch._tensor._rebuild_from_type_v2',
+  'torch.storage.TypedStorage',
+  'torch.storage.UntypedStorage',
 ]);
 
-const TORCH_DTYPE = /^(u?int\d+|float\d*(_e\w+)?|bfloat16|complex\d+|c?half|cfloat|cdouble|bool|double|long|short|int|q(u)?int\w+|bits\w+)$/;
+const TORCH_DTYPE =
+  /^(u?int\d+|float\d*(_e\w+)?|bfloat16|complex\d+|c?half|cfloat|cdouble|bool|double|long|short|int|q(u)?int\w+|bits\w+)$/;
 
 /**
  * Whether torch.load(weights_only=True) accepts this global by default, after torch's own allowlist: tensor and

@@ -14,7 +14,14 @@ export type PickleValue =
   | { kind: 'global'; module: string; name: string }
   | { kind: 'tuple' | 'list' | 'set'; items: PickleValue[] }
   | { kind: 'dict'; entries: Array<[PickleValue, PickleValue]> }
-  | { kind: 'object'; callable: PickleValue; args: PickleValue; state?: PickleValue; items?: PickleValue[]; entries?: Array<[PickleValue, PickleValue]> }
+  | {
+      kind: 'object';
+      callable: PickleValue;
+      args: PickleValue;
+      state?: PickleValue;
+      items?: PickleValue[];
+      entries?: Array<[PickleValue, PickleValue]>;
+    }
   | { kind: 'persid'; id: PickleValue }
   | { kind: 'opaque' };
 

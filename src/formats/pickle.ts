@@ -93,7 +93,7 @@ interface JoblibStats {
 }
 
 function joblibArraySkipper(stats: JoblibStats) {
-  return (target: PickleValue, cursor: Cursor): void | 'nested-pickle' => {
+  return (target: PickleValue, cursor: Cursor): undefined | 'nested-pickle' => {
     if (calleeName(target) !== 'joblib.numpy_pickle.NumpyArrayWrapper' || target.kind !== 'object') return;
     stats.arrays++;
     const state = target.state;

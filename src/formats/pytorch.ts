@@ -24,7 +24,8 @@ export function isLegacyTorch(head: Uint8Array): boolean {
 }
 
 /** Top-level checkpoint keys whose tensors are training state, not model weights. */
-const TRAINING_STATE = /^(optimizer|optimizers|optim|optimizer_state_dict|optimizer_states|scheduler|lr_scheduler|lr_schedulers|scaler|grad_scaler)$/;
+const TRAINING_STATE =
+  /^(optimizer|optimizers|optim|optimizer_state_dict|optimizer_states|scheduler|lr_scheduler|lr_schedulers|scaler|grad_scaler)$/;
 
 function facts(where: string, scanner: PickleScanner, result: PickleResult, extra: Record<string, unknown>): FormatFacts {
   const storages = storagesOf(scanner);
@@ -50,7 +51,9 @@ function facts(where: string, scanner: PickleScanner, result: PickleResult, extr
   if (danger) warnings.push(danger);
   if (refused.length > 0 && extra.serialization !== 'torchscript') {
     const shown = refused.slice(0, 5).join(', ') + (refused.length > 5 ? ', ...' : '');
-    warnings.push(`${where} pickles more than tensors (${shown}): torch.load(weights_only=True) refuses it, and loading it without that runs code from those modules`);
+    warnings.push(
+      `${where} pickles more than tensors (${shown}): torch.load(weights_only=True) refuses it, and loading it without that runs code from those modules`,
+    );
   }
   const task = detectTaskFromClasses(topClass, dottedNames(scanner.globals));
   return {
@@ -146,7 +149,11 @@ export function inspectPytorchZip(ctx: FileContext, source: ByteSource, entries:
 }
 
 export function inspectPytorchLegacy(ctx: FileContext): Inspection {
-  return singleFile(ctx, 'pytorch', withSource(ctx.abs, (source) => legacyFacts(source, ctx.display, ctx.signal)));
+  return singleFile(
+    ctx,
+    'pytorch',
+    withSource(ctx.abs, (source) => legacyFacts(source, ctx.display, ctx.signal)),
+  );
 }
 
 /** Parameter facts of a PyTorch file inside a folder (pytorch_model.bin shards), either layout. */

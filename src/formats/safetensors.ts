@@ -12,13 +12,26 @@ const MAX_HEADER = 100 * MB;
 const MAX_TENSOR_NAMES = 100;
 
 const DTYPES: Record<string, { name: string; bits: number }> = {
-  F64: { name: 'float64', bits: 64 }, F32: { name: 'float32', bits: 32 }, F16: { name: 'float16', bits: 16 },
-  BF16: { name: 'bfloat16', bits: 16 }, I64: { name: 'int64', bits: 64 }, I32: { name: 'int32', bits: 32 },
-  I16: { name: 'int16', bits: 16 }, I8: { name: 'int8', bits: 8 }, U64: { name: 'uint64', bits: 64 },
-  U32: { name: 'uint32', bits: 32 }, U16: { name: 'uint16', bits: 16 }, U8: { name: 'uint8', bits: 8 },
-  BOOL: { name: 'bool', bits: 8 }, F8_E4M3: { name: 'float8e4m3fn', bits: 8 }, F8_E5M2: { name: 'float8e5m2', bits: 8 },
-  F8_E8M0: { name: 'float8e8m0', bits: 8 }, F6_E2M3: { name: 'float6e2m3', bits: 6 }, F6_E3M2: { name: 'float6e3m2', bits: 6 },
-  F4: { name: 'float4e2m1', bits: 4 }, C64: { name: 'complex64', bits: 64 },
+  F64: { name: 'float64', bits: 64 },
+  F32: { name: 'float32', bits: 32 },
+  F16: { name: 'float16', bits: 16 },
+  BF16: { name: 'bfloat16', bits: 16 },
+  I64: { name: 'int64', bits: 64 },
+  I32: { name: 'int32', bits: 32 },
+  I16: { name: 'int16', bits: 16 },
+  I8: { name: 'int8', bits: 8 },
+  U64: { name: 'uint64', bits: 64 },
+  U32: { name: 'uint32', bits: 32 },
+  U16: { name: 'uint16', bits: 16 },
+  U8: { name: 'uint8', bits: 8 },
+  BOOL: { name: 'bool', bits: 8 },
+  F8_E4M3: { name: 'float8e4m3fn', bits: 8 },
+  F8_E5M2: { name: 'float8e5m2', bits: 8 },
+  F8_E8M0: { name: 'float8e8m0', bits: 8 },
+  F6_E2M3: { name: 'float6e2m3', bits: 6 },
+  F6_E3M2: { name: 'float6e3m2', bits: 6 },
+  F4: { name: 'float4e2m1', bits: 4 },
+  C64: { name: 'complex64', bits: 64 },
 };
 
 export interface SafetensorsHeader {
@@ -69,7 +82,13 @@ function summarize(header: Record<string, unknown>, where: string, dataBytes: nu
       throw corrupt(where, `safetensors entry ${JSON.stringify(name)} has an invalid shape`);
     }
     const [begin, end] = info.data_offsets as unknown[];
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || (begin as number) < 0 || (end as number) < (begin as number) || (end as number) > dataBytes) {
+    if (
+      !Number.isSafeInteger(begin) ||
+      !Number.isSafeInteger(end) ||
+      (begin as number) < 0 ||
+      (end as number) < (begin as number) ||
+      (end as number) > dataBytes
+    ) {
       throw corrupt(where, `safetensors entry ${JSON.stringify(name)} points outside the data (file truncated?)`);
     }
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);

@@ -8,9 +8,24 @@ import { corrupt, withSource } from './io.js';
  */
 
 const TF_DTYPES: Record<number, string> = {
-  1: 'float32', 2: 'float64', 3: 'int32', 4: 'uint8', 5: 'int16', 6: 'int8', 7: 'string', 8: 'complex64', 9: 'int64',
-  10: 'bool', 14: 'bfloat16', 17: 'uint16', 18: 'complex128', 19: 'float16', 20: 'resource', 21: 'variant',
-  22: 'uint32', 23: 'uint64',
+  1: 'float32',
+  2: 'float64',
+  3: 'int32',
+  4: 'uint8',
+  5: 'int16',
+  6: 'int8',
+  7: 'string',
+  8: 'complex64',
+  9: 'int64',
+  10: 'bool',
+  14: 'bfloat16',
+  17: 'uint16',
+  18: 'complex128',
+  19: 'float16',
+  20: 'resource',
+  21: 'variant',
+  22: 'uint32',
+  23: 'uint64',
 };
 
 export function tfDtypeName(code: number): string {

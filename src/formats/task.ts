@@ -66,7 +66,10 @@ export function detectTaskFromFolderFiles(paths: readonly string[]): DetectedTas
 }
 
 const ULTRALYTICS_TASKS: Record<string, string> = {
-  detect: 'object-detection', obb: 'object-detection', segment: 'image-segmentation', classify: 'image-classification',
+  detect: 'object-detection',
+  obb: 'object-detection',
+  segment: 'image-segmentation',
+  classify: 'image-classification',
   pose: 'keypoint-detection',
 };
 
@@ -111,21 +114,61 @@ export function detectTaskFromObjective(objective: string | undefined, source: '
 }
 
 const CLASSIFIERS = new Set([
-  'LogisticRegression', 'LogisticRegressionCV', 'SVC', 'NuSVC', 'LinearSVC', 'GaussianNB', 'MultinomialNB', 'BernoulliNB',
-  'ComplementNB', 'CategoricalNB', 'Perceptron', 'LinearDiscriminantAnalysis', 'QuadraticDiscriminantAnalysis',
-  'NearestCentroid', 'CalibratedClassifierCV', 'OneVsRestClassifier', 'OneVsOneClassifier',
+  'LogisticRegression',
+  'LogisticRegressionCV',
+  'SVC',
+  'NuSVC',
+  'LinearSVC',
+  'GaussianNB',
+  'MultinomialNB',
+  'BernoulliNB',
+  'ComplementNB',
+  'CategoricalNB',
+  'Perceptron',
+  'LinearDiscriminantAnalysis',
+  'QuadraticDiscriminantAnalysis',
+  'NearestCentroid',
+  'CalibratedClassifierCV',
+  'OneVsRestClassifier',
+  'OneVsOneClassifier',
 ]);
 
 const REGRESSORS = new Set([
-  'LinearRegression', 'Ridge', 'RidgeCV', 'Lasso', 'LassoCV', 'ElasticNet', 'ElasticNetCV', 'SVR', 'NuSVR', 'LinearSVR',
-  'BayesianRidge', 'ARDRegression', 'Lars', 'LarsCV', 'LassoLars', 'LassoLarsCV', 'LassoLarsIC', 'OrthogonalMatchingPursuit',
-  'PoissonRegressor', 'GammaRegressor', 'TweedieRegressor', 'KernelRidge', 'IsotonicRegression', 'PLSRegression',
-  'QuantileRegressor', 'TheilSenRegressor',
+  'LinearRegression',
+  'Ridge',
+  'RidgeCV',
+  'Lasso',
+  'LassoCV',
+  'ElasticNet',
+  'ElasticNetCV',
+  'SVR',
+  'NuSVR',
+  'LinearSVR',
+  'BayesianRidge',
+  'ARDRegression',
+  'Lars',
+  'LarsCV',
+  'LassoLars',
+  'LassoLarsCV',
+  'LassoLarsIC',
+  'OrthogonalMatchingPursuit',
+  'PoissonRegressor',
+  'GammaRegressor',
+  'TweedieRegressor',
+  'KernelRidge',
+  'IsotonicRegression',
+  'PLSRegression',
+  'QuantileRegressor',
+  'TheilSenRegressor',
 ]);
 
 const ULTRALYTICS_CLASSES: Record<string, string> = {
-  DetectionModel: 'object-detection', OBBModel: 'object-detection', SegmentationModel: 'image-segmentation',
-  ClassificationModel: 'image-classification', PoseModel: 'keypoint-detection', RTDETRDetectionModel: 'object-detection',
+  DetectionModel: 'object-detection',
+  OBBModel: 'object-detection',
+  SegmentationModel: 'image-segmentation',
+  ClassificationModel: 'image-classification',
+  PoseModel: 'keypoint-detection',
+  RTDETRDetectionModel: 'object-detection',
 };
 
 function fromClass(dotted: string): string | undefined {

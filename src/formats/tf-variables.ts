@@ -102,8 +102,14 @@ function bundleEntry(value: Uint8Array): BundleEntry {
 
 /** Checkpoint keys that are bookkeeping, not model weights. */
 function isBookkeeping(key: string): boolean {
-  return key === '' || key.startsWith('\0') || key === '_CHECKPOINTABLE_OBJECT_GRAPH' || key.startsWith('optimizer/')
-    || key.includes('/.OPTIMIZER_SLOT/') || key.startsWith('save_counter/');
+  return (
+    key === '' ||
+    key.startsWith('\0') ||
+    key === '_CHECKPOINTABLE_OBJECT_GRAPH' ||
+    key.startsWith('optimizer/') ||
+    key.includes('/.OPTIMIZER_SLOT/') ||
+    key.startsWith('save_counter/')
+  );
 }
 
 export function readVariablesIndex(abs: string): VariablesSummary {

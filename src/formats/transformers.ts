@@ -15,12 +15,27 @@ import type { InspectedFile, Inspection } from './types.js';
  */
 
 const TOKENIZER_FILES = new Set([
-  'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'special_tokens_map.json',
-  'added_tokens.json', 'spiece.model', 'sentencepiece.bpe.model', 'tokenizer.model', 'bpe.codes', 'source.spm',
-  'target.spm', 'chat_template.json', 'chat_template.jinja',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'spiece.model',
+  'sentencepiece.bpe.model',
+  'tokenizer.model',
+  'bpe.codes',
+  'source.spm',
+  'target.spm',
+  'chat_template.json',
+  'chat_template.jinja',
 ]);
 const PROCESSOR_FILES = new Set([
-  'preprocessor_config.json', 'processor_config.json', 'image_processor_config.json', 'feature_extractor_config.json',
+  'preprocessor_config.json',
+  'processor_config.json',
+  'image_processor_config.json',
+  'feature_extractor_config.json',
   'video_preprocessor_config.json',
 ]);
 const MAX_LABELS = 10_000;
@@ -37,7 +52,8 @@ export function readJsonFile(abs: string, display: string, maxBytes = 16 * MB): 
 
 export function hfConfigFacts(config: Record<string, unknown>): Record<string, unknown> {
   const id2label = isRecord(config.id2label) ? Object.fromEntries(Object.entries(config.id2label).slice(0, MAX_LABELS)) : undefined;
-  const numLabels = typeof config.num_labels === 'number' ? config.num_labels : id2label ? Object.keys(config.id2label as object).length : undefined;
+  const numLabels =
+    typeof config.num_labels === 'number' ? config.num_labels : id2label ? Object.keys(config.id2label as object).length : undefined;
   const text = (key: string): string | undefined => (typeof config[key] === 'string' ? (config[key] as string) : undefined);
   const dtype = text('torch_dtype') ?? text('dtype');
   return {
@@ -81,12 +97,20 @@ type WeightsFormat = 'safetensors' | 'pytorch' | 'tensorflow' | 'flax';
 
 function findWeights(root: string, paths: Set<string>): { format: WeightsFormat; files: string[]; index?: string } | undefined {
   if (paths.has('model.safetensors.index.json')) {
-    return { format: 'safetensors', files: shardsFromIndex(root, 'model.safetensors.index.json', paths), index: 'model.safetensors.index.json' };
+    return {
+      format: 'safetensors',
+      files: shardsFromIndex(root, 'model.safetensors.index.json', paths),
+      index: 'model.safetensors.index.json',
+    };
   }
   const safetensors = [...paths].filter((p) => !p.includes('/') && p.endsWith('.safetensors')).sort();
   if (safetensors.length > 0) return { format: 'safetensors', files: safetensors };
   if (paths.has('pytorch_model.bin.index.json')) {
-    return { format: 'pytorch', files: shardsFromIndex(root, 'pytorch_model.bin.index.json', paths), index: 'pytorch_model.bin.index.json' };
+    return {
+      format: 'pytorch',
+      files: shardsFromIndex(root, 'pytorch_model.bin.index.json', paths),
+      index: 'pytorch_model.bin.index.json',
+    };
   }
   if (paths.has('pytorch_model.bin')) return { format: 'pytorch', files: ['pytorch_model.bin'] };
   if (paths.has('tf_model.h5')) return { format: 'tensorflow', files: ['tf_model.h5'] };

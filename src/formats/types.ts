@@ -14,7 +14,17 @@ export type ModelFormat =
   | 'transformers';
 
 export const MODEL_FORMATS: readonly ModelFormat[] = [
-  'onnx', 'safetensors', 'pytorch', 'pickle', 'joblib', 'keras', 'keras-h5', 'tf-savedmodel', 'xgboost', 'lightgbm', 'transformers',
+  'onnx',
+  'safetensors',
+  'pytorch',
+  'pickle',
+  'joblib',
+  'keras',
+  'keras-h5',
+  'tf-savedmodel',
+  'xgboost',
+  'lightgbm',
+  'transformers',
 ];
 
 export interface InspectedFile {

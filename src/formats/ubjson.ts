@@ -1,4 +1,4 @@
-import { Cursor, decodeUtf8 } from './io.js';
+import { type Cursor, decodeUtf8 } from './io.js';
 
 /**
  * A compact UBJSON (Draft 12) decoder for XGBoost's .ubj models: values, containers, and the optimized containers
@@ -82,25 +82,40 @@ class Decoder {
   private typed(m: string, depth: number): unknown {
     if (++this.values > this.maxValues) throw new UbjsonError(`more than ${this.maxValues} values`);
     switch (m) {
-      case 'Z': return null;
-      case 'T': return true;
-      case 'F': return false;
-      case 'i': return this.bigEndian(1).getInt8(0);
-      case 'U': return this.c.u8();
-      case 'I': return this.bigEndian(2).getInt16(0);
-      case 'l': return this.bigEndian(4).getInt32(0);
+      case 'Z':
+        return null;
+      case 'T':
+        return true;
+      case 'F':
+        return false;
+      case 'i':
+        return this.bigEndian(1).getInt8(0);
+      case 'U':
+        return this.c.u8();
+      case 'I':
+        return this.bigEndian(2).getInt16(0);
+      case 'l':
+        return this.bigEndian(4).getInt32(0);
       case 'L': {
         const v = this.bigEndian(8).getBigInt64(0);
         return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
       }
-      case 'd': return this.bigEndian(4).getFloat32(0);
-      case 'D': return this.bigEndian(8).getFloat64(0);
-      case 'H': return Number(this.string());
-      case 'C': return String.fromCharCode(this.c.u8());
-      case 'S': return this.string();
-      case '[': return this.array(depth + 1);
-      case '{': return this.object(depth + 1);
-      default: throw new UbjsonError(`unknown type marker 0x${m.charCodeAt(0).toString(16)} at byte ${this.c.pos - 1}`);
+      case 'd':
+        return this.bigEndian(4).getFloat32(0);
+      case 'D':
+        return this.bigEndian(8).getFloat64(0);
+      case 'H':
+        return Number(this.string());
+      case 'C':
+        return String.fromCharCode(this.c.u8());
+      case 'S':
+        return this.string();
+      case '[':
+        return this.array(depth + 1);
+      case '{':
+        return this.object(depth + 1);
+      default:
+        throw new UbjsonError(`unknown type marker 0x${m.charCodeAt(0).toString(16)} at byte ${this.c.pos - 1}`);
     }
   }
 

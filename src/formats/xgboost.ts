@@ -95,7 +95,12 @@ function scannedFacts(head: string, tail: string, where: string, limit: number):
     ...(version ? { version: version.slice(1).map(Number) } : {}),
   };
   const facts = documentFacts(doc, where);
-  return { ...facts, warnings: [`${where} is larger than ${limit >= MB ? `${limit / MB} MB` : `${limit} bytes`}: its facts were read from its start and end, not parsed`] };
+  return {
+    ...facts,
+    warnings: [
+      `${where} is larger than ${limit >= MB ? `${limit / MB} MB` : `${limit} bytes`}: its facts were read from its start and end, not parsed`,
+    ],
+  };
 }
 
 /** `parseLimit` is the largest file parsed whole; larger ones are scanned at both ends. */

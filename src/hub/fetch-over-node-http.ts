@@ -52,16 +52,26 @@ export function sendRequest(url: URL, method: string, headers: Record<string, st
   });
 }
 
-function once(url: URL, method: string, headers: Headers, body: Body, signal: AbortSignal | undefined, options: NodeHttpOptions): Promise<IncomingMessage> {
+function once(
+  url: URL,
+  method: string,
+  headers: Headers,
+  body: Body,
+  signal: AbortSignal | undefined,
+  options: NodeHttpOptions,
+): Promise<IncomingMessage> {
   const flat: Record<string, string> = {};
   headers.forEach((value, name) => (flat[name] = value));
   const payload = body instanceof URLSearchParams ? body.toString() : body;
-  if (body instanceof URLSearchParams && !headers.has('content-type')) flat['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+  if (body instanceof URLSearchParams && !headers.has('content-type'))
+    flat['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
   if (payload !== undefined) flat['content-length'] = String(Buffer.byteLength(payload));
   // As fetch fails: with the signal's reason when aborted, else a TypeError whose cause holds the system error.
-  return sendRequest(url, method, flat, { ...options, ...(payload !== undefined ? { payload } : {}), ...(signal ? { signal } : {}) }).catch((err: unknown) => {
-    throw signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err });
-  });
+  return sendRequest(url, method, flat, { ...options, ...(payload !== undefined ? { payload } : {}), ...(signal ? { signal } : {}) }).catch(
+    (err: unknown) => {
+      throw signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err });
+    },
+  );
 }
 
 /**
@@ -123,7 +133,8 @@ async function fetchOnce(options: NodeHttpOptions, input: string | URL | Request
   const headers = new Headers(init.headers);
   const signal = init.signal ?? undefined;
   for (let hops = 0; ; hops++) {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) });
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) });
     signal?.throwIfAborted();
     const res = await once(url, method, headers, body, signal, options);
     const location = res.headers.location;

@@ -34,38 +34,61 @@ export function httpFailure(res: { status: number; headers: { get(name: string):
 }
 
 export function failureError(f: HttpFailure, ctx: FailureContext): ModelctlError {
-  const details = { status: f.status, ...(f.errorCode ? { errorCode: f.errorCode } : {}), ...(f.requestId ? { requestId: f.requestId } : {}) };
+  const details = {
+    status: f.status,
+    ...(f.errorCode ? { errorCode: f.errorCode } : {}),
+    ...(f.requestId ? { requestId: f.requestId } : {}),
+  };
   const server = f.errorMessage ? ` (${oneLine(f.errorMessage)})` : '';
   const where = ctx.endpoint ? ` on ${ctx.endpoint}` : '';
   if (f.errorCode === 'GatedRepo') {
     return new ModelctlError('PERMISSION_DENIED', `${ctx.what} is gated: access must be requested and granted before download${server}`, {
-      hint: ctx.tokenGiven ? 'accept the conditions on the repo\'s page with the account of your token, then try again' : `accept the conditions on the repo's page, then ${TOKEN_HINT}`,
+      hint: ctx.tokenGiven
+        ? "accept the conditions on the repo's page with the account of your token, then try again"
+        : `accept the conditions on the repo's page, then ${TOKEN_HINT}`,
       details,
     });
   }
   if (f.errorCode === 'RevisionNotFound') {
-    return new ModelctlError('NOT_FOUND', `revision ${ctx.revision ?? '?'} of ${ctx.what} not found${where}`, { hint: 'check the branch, tag or commit id (--revision)', details });
+    return new ModelctlError('NOT_FOUND', `revision ${ctx.revision ?? '?'} of ${ctx.what} not found${where}`, {
+      hint: 'check the branch, tag or commit id (--revision)',
+      details,
+    });
   }
   if (f.errorCode === 'EntryNotFound') {
-    return new ModelctlError('NOT_FOUND', `${ctx.file ?? 'a file'} not found in ${ctx.what}${ctx.revision ? `@${ctx.revision}` : ''}${where}`, { hint: 'check the file name and the revision', details });
+    return new ModelctlError(
+      'NOT_FOUND',
+      `${ctx.file ?? 'a file'} not found in ${ctx.what}${ctx.revision ? `@${ctx.revision}` : ''}${where}`,
+      { hint: 'check the file name and the revision', details },
+    );
   }
   if (f.status === 401 || f.status === 403) {
-    const msg = f.errorCode === 'RepoNotFound' || (f.status === 401 && !ctx.tokenGiven)
-      ? `${ctx.what} not found${where}, or it is private and needs a token${server}`
-      : `access to ${ctx.what} denied (HTTP ${f.status})${server}`;
+    const msg =
+      f.errorCode === 'RepoNotFound' || (f.status === 401 && !ctx.tokenGiven)
+        ? `${ctx.what} not found${where}, or it is private and needs a token${server}`
+        : `access to ${ctx.what} denied (HTTP ${f.status})${server}`;
     return new ModelctlError('PERMISSION_DENIED', msg, {
-      hint: ctx.tokenGiven ? 'check the repo id, and that your token can read this repo' : `check the repo id; if it is private, ${TOKEN_HINT}`,
+      hint: ctx.tokenGiven
+        ? 'check the repo id, and that your token can read this repo'
+        : `check the repo id; if it is private, ${TOKEN_HINT}`,
       details,
     });
   }
   if (f.status === 404) {
-    return new ModelctlError('NOT_FOUND', `${ctx.file && f.errorCode !== 'RepoNotFound' ? `${ctx.file} in ` : ''}${ctx.what} not found${where}${server}`, {
-      hint: ctx.what.startsWith('hf:') ? 'check the repo id (ORG/NAME) and the revision' : 'check the URL',
-      details,
-    });
+    return new ModelctlError(
+      'NOT_FOUND',
+      `${ctx.file && f.errorCode !== 'RepoNotFound' ? `${ctx.file} in ` : ''}${ctx.what} not found${where}${server}`,
+      {
+        hint: ctx.what.startsWith('hf:') ? 'check the repo id (ORG/NAME) and the revision' : 'check the URL',
+        details,
+      },
+    );
   }
   if (f.status === 429) {
-    return new ModelctlError('NETWORK', `${ctx.what}: too many requests (HTTP 429)${server}`, { hint: 'wait a little and try again; a token raises the limits', details });
+    return new ModelctlError('NETWORK', `${ctx.what}: too many requests (HTTP 429)${server}`, {
+      hint: 'wait a little and try again; a token raises the limits',
+      details,
+    });
   }
   return new ModelctlError('NETWORK', `${ctx.what}: HTTP ${f.status}${ctx.file ? ` for ${ctx.file}` : ''}${server}`, {
     hint: 'the server failed; try again later',
@@ -83,7 +106,7 @@ export function connectionError(err: unknown, ctx: { what: string; endpoint?: st
   const tls = code !== undefined && /CERT|ERR_TLS_|ERR_SSL_/.test(code);
   return new ModelctlError('NETWORK', `cannot reach ${ctx.endpoint ?? ctx.what}: ${oneLine(reason)}`, {
     hint: tls
-      ? 'the server\'s TLS certificate was refused; if a proxy or a mirror uses its own certificate authority, point NODE_EXTRA_CA_CERTS at its PEM file'
+      ? "the server's TLS certificate was refused; if a proxy or a mirror uses its own certificate authority, point NODE_EXTRA_CA_CERTS at its PEM file"
       : 'check the network (and HF_ENDPOINT or --endpoint); HF_HUB_OFFLINE=1 uses only what is already on this machine',
     cause: err,
   });

@@ -49,7 +49,8 @@ export function hubFetch(options: HubClientOptions): { fetch: typeof fetch; last
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init?.headers);
-    if (options.token && new URL(url).origin === origin && !headers.has('authorization')) headers.set('authorization', `Bearer ${options.token}`);
+    if (options.token && new URL(url).origin === origin && !headers.has('authorization'))
+      headers.set('authorization', `Bearer ${options.token}`);
     const res = await base(input, { ...init, headers, ...(options.signal && !init?.signal ? { signal: options.signal } : {}) });
     if (!res.ok) failure = httpFailure(res);
     return res;
@@ -67,7 +68,8 @@ export function resolveUrl(plan: Pick<HubPlan, 'endpoint' | 'repo' | 'commit'>, 
 
 function libraryError(err: unknown, failure: HttpFailure | undefined, ctx: FailureContext): ModelctlError {
   if (err instanceof ModelctlError) return err;
-  if (err instanceof HubApiError) return failureError(failure && failure.status === err.statusCode ? failure : { status: err.statusCode }, ctx);
+  if (err instanceof HubApiError)
+    return failureError(failure && failure.status === err.statusCode ? failure : { status: err.statusCode }, ctx);
   if ((err as { name?: string }).name === 'AbortError') throw err;
   return connectionError(err, { what: ctx.what, endpoint: ctx.endpoint ?? ctx.what });
 }
@@ -76,7 +78,14 @@ function libraryError(err: unknown, failure: HttpFailure | undefined, ctx: Failu
  * The commit a revision points at, as huggingface_hub learns it: a HEAD of one file's resolve URL, not following
  * the redirect to the CDN, read X-Repo-Commit.
  */
-async function resolveCommit(client: ReturnType<typeof hubFetch>, options: HubClientOptions, repo: string, revision: string, path: string, ctx: FailureContext): Promise<string> {
+async function resolveCommit(
+  client: ReturnType<typeof hubFetch>,
+  options: HubClientOptions,
+  repo: string,
+  revision: string,
+  path: string,
+  ctx: FailureContext,
+): Promise<string> {
   let res: Response;
   try {
     res = await client.fetch(fileUrl(options.endpoint, repo, revision, path), { method: 'HEAD', redirect: 'manual' });
@@ -114,7 +123,13 @@ export async function planHubPull(
   const ctx: FailureContext = { what: `hf:${repo}`, revision, endpoint: options.endpoint, tokenGiven: Boolean(options.token) };
   const listed: HubFile[] = [];
   try {
-    for await (const entry of listFiles({ repo: { type: 'model', name: repo }, revision, recursive: true, hubUrl: options.endpoint, fetch: client.fetch })) {
+    for await (const entry of listFiles({
+      repo: { type: 'model', name: repo },
+      revision,
+      recursive: true,
+      hubUrl: options.endpoint,
+      fetch: client.fetch,
+    })) {
       options.signal?.throwIfAborted();
       if (entry.type !== 'file') continue;
       listed.push(toHubFile(entry));
@@ -122,18 +137,41 @@ export async function planHubPull(
   } catch (err) {
     throw libraryError(err, client.lastFailure(), ctx);
   }
-  const { selected, skippedWeights } = selectFiles(listed.map((f) => f.path), options.include, options.exclude);
+  const { selected, skippedWeights } = selectFiles(
+    listed.map((f) => f.path),
+    options.include,
+    options.exclude,
+  );
   if (selected.length === 0) {
-    throw new ModelctlError('NOT_FOUND', `no file of hf:${repo}@${revision} matches${options.include?.length ? ` --include ${options.include.join(' ')}` : ' the default selection'}${options.exclude?.length ? ` minus --exclude ${options.exclude.join(' ')}` : ''}`, {
-      hint: `the repo holds ${listed.length} file(s)${listed.length ? `, e.g. ${listed.slice(0, 4).map((f) => f.path).join(', ')}` : ''}; choose them with --include GLOB`,
-    });
+    throw new ModelctlError(
+      'NOT_FOUND',
+      `no file of hf:${repo}@${revision} matches${options.include?.length ? ` --include ${options.include.join(' ')}` : ' the default selection'}${options.exclude?.length ? ` minus --exclude ${options.exclude.join(' ')}` : ''}`,
+      {
+        hint: `the repo holds ${listed.length} file(s)${
+          listed.length
+            ? `, e.g. ${listed
+                .slice(0, 4)
+                .map((f) => f.path)
+                .join(', ')}`
+            : ''
+        }; choose them with --include GLOB`,
+      },
+    );
   }
   const chosen = new Set(selected);
   options.onChosen?.(listed.reduce((max, f) => (chosen.has(f.path) && f.size > max ? f.size : max), 0));
   const commit = isCommitId(revision) ? revision : await resolveCommit(client, options, repo, revision, selected[0] as string, ctx);
   let infos: HubFile[];
   try {
-    infos = (await pathsInfo({ repo: { type: 'model', name: repo }, paths: selected, revision: commit, hubUrl: options.endpoint, fetch: client.fetch }))
+    infos = (
+      await pathsInfo({
+        repo: { type: 'model', name: repo },
+        paths: selected,
+        revision: commit,
+        hubUrl: options.endpoint,
+        fetch: client.fetch,
+      })
+    )
       .filter((p) => p.type === 'file')
       .map(toHubFile);
   } catch (err) {
@@ -142,16 +180,27 @@ export async function planHubPull(
   const byPath = new Map(infos.map((f) => [f.path, f]));
   const missing = selected.filter((p) => !byPath.has(p));
   if (missing.length > 0) {
-    throw new ModelctlError('CONFLICT', `hf:${repo}@${revision} moved while pulling: ${missing.slice(0, 3).join(', ')} is not in commit ${commit.slice(0, 7)}`, {
-      hint: 'run the pull again (or pin a commit with --revision)',
-    });
+    throw new ModelctlError(
+      'CONFLICT',
+      `hf:${repo}@${revision} moved while pulling: ${missing.slice(0, 3).join(', ')} is not in commit ${commit.slice(0, 7)}`,
+      {
+        hint: 'run the pull again (or pin a commit with --revision)',
+      },
+    );
   }
   return { repo, revision, commit, endpoint: options.endpoint, files: selected.map((p) => byPath.get(p) as HubFile), skippedWeights };
 }
 
 function toHubFile(entry: { path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }): HubFile {
   if (!entry.oid && !entry.lfs) {
-    throw new ModelctlError('NETWORK', `the Hub listed ${entry.path} without a checksum (no oid)`, { hint: 'check --endpoint / HF_ENDPOINT' });
+    throw new ModelctlError('NETWORK', `the Hub listed ${entry.path} without a checksum (no oid)`, {
+      hint: 'check --endpoint / HF_ENDPOINT',
+    });
   }
-  return { path: entry.path, size: entry.lfs?.size ?? entry.size, oid: entry.oid ?? '', ...(entry.lfs ? { lfs: { oid: entry.lfs.oid, size: entry.lfs.size } } : {}) };
+  return {
+    path: entry.path,
+    size: entry.lfs?.size ?? entry.size,
+    oid: entry.oid ?? '',
+    ...(entry.lfs ? { lfs: { oid: entry.lfs.oid, size: entry.lfs.size } } : {}),
+  };
 }

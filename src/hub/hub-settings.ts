@@ -37,7 +37,10 @@ function hubToken(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** Flags beat the environment; the environment beats the defaults. */
-export function hubSettings(env: NodeJS.ProcessEnv, flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string } = {}): HubSettings {
+export function hubSettings(
+  env: NodeJS.ProcessEnv,
+  flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string } = {},
+): HubSettings {
   const endpoint = (flags.endpoint || env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
   return {
     endpoint,

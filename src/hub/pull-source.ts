@@ -1,10 +1,7 @@
 import { ModelctlError } from '../errors.js';
 import { checkName } from '../registry/names.js';
 
-export type PullSource =
-  | { kind: 'hub'; repo: string; revision?: string }
-  | { kind: 'url'; url: URL }
-  | { kind: 'path'; path: string };
+export type PullSource = { kind: 'hub'; repo: string; revision?: string } | { kind: 'url'; url: URL } | { kind: 'path'; path: string };
 
 const REPO_HINT = 'write hf:ORG/NAME (or ORG/NAME), a https:// URL, or a folder path starting with ./ or /';
 
@@ -36,7 +33,9 @@ export function parsePullSource(text: string): PullSource {
   try {
     checkName(repo);
   } catch {
-    throw new ModelctlError('USAGE', `invalid Hub repo id ${JSON.stringify(repo)}`, { hint: 'a repo id looks like ORG/NAME: letters, digits, ".", "_" and "-"' });
+    throw new ModelctlError('USAGE', `invalid Hub repo id ${JSON.stringify(repo)}`, {
+      hint: 'a repo id looks like ORG/NAME: letters, digits, ".", "_" and "-"',
+    });
   }
   if (revision !== undefined) checkRevision(revision);
   return revision ? { kind: 'hub', repo, revision } : { kind: 'hub', repo };
@@ -45,7 +44,9 @@ export function parsePullSource(text: string): PullSource {
 /** Branches, tags, commits and refs/pr/N; nothing that could walk out of a URL path or a cache folder. */
 export function checkRevision(revision: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,255}$/.test(revision) || revision.includes('..') || revision.endsWith('/')) {
-    throw new ModelctlError('USAGE', `invalid revision ${JSON.stringify(revision)}`, { hint: 'a revision is a branch, a tag or a commit id, e.g. main or v1.0' });
+    throw new ModelctlError('USAGE', `invalid revision ${JSON.stringify(revision)}`, {
+      hint: 'a revision is a branch, a tag or a commit id, e.g. main or v1.0',
+    });
   }
   return revision;
 }
@@ -61,7 +62,9 @@ export function redactUrl(url: string | URL): string {
     u.hash = '';
     return `${u.toString()}${hadQuery ? '?…' : ''}`;
   } catch {
-    return String(url).replace(/\/\/[^/@]*@/, '//').replace(/\?.*$/, '?…');
+    return String(url)
+      .replace(/\/\/[^/@]*@/, '//')
+      .replace(/\?.*$/, '?…');
   }
 }
 

@@ -170,17 +170,23 @@ function checkHeader(columns: string[], where: string, line: number): void {
       });
     }
     if (seen.has(name)) {
-      throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: the header names column "${name}" twice`, { hint: 'give every column its own name' });
+      throw new ModelctlError('INVALID_INPUT', `${where} line ${line}: the header names column "${name}" twice`, {
+        hint: 'give every column its own name',
+      });
     }
     seen.add(name);
   });
 }
 
 /** CSV with a header line: the column names, then one record per row (its fields in header order), read as they come. */
-export async function openCsv(batches: AsyncIterable<Line[]>, where: string): Promise<{ columns: string[]; records: AsyncIterable<CsvRecord> }> {
+export async function openCsv(
+  batches: AsyncIterable<Line[]>,
+  where: string,
+): Promise<{ columns: string[]; records: AsyncIterable<CsvRecord> }> {
   const it = csvRecords(batches, where);
   const head = await it.next();
-  if (head.done) throw new ModelctlError('INVALID_INPUT', `${where} is empty`, { hint: 'a CSV input needs a header line with the feature names' });
+  if (head.done)
+    throw new ModelctlError('INVALID_INPUT', `${where} is empty`, { hint: 'a CSV input needs a header line with the feature names' });
   if (head.value.error) throw head.value.error;
   const columns = head.value.value;
   checkHeader(columns, where, head.value.line);
@@ -191,9 +197,13 @@ export async function openCsv(batches: AsyncIterable<Line[]>, where: string): Pr
         const n = r.value.length;
         yield {
           line: r.line,
-          error: new ModelctlError('INVALID_INPUT', `${where} line ${r.line} has ${n} field${n === 1 ? '' : 's'}; the header has ${columns.length}`, {
-            hint: 'quote fields that hold commas or line breaks: "a, b"',
-          }),
+          error: new ModelctlError(
+            'INVALID_INPUT',
+            `${where} line ${r.line} has ${n} field${n === 1 ? '' : 's'}; the header has ${columns.length}`,
+            {
+              hint: 'quote fields that hold commas or line breaks: "a, b"',
+            },
+          ),
         };
       }
     }

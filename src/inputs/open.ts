@@ -61,10 +61,12 @@ function tableFromJson(value: unknown, where: string): PredictInput {
     return { kind: 'rows', rows: value.every(isScalar) ? [value] : (value as Row[]) };
   }
   if (value && typeof value === 'object') {
-    return Object.values(value).every(isScalar) ? { kind: 'rows', rows: [value as Row] } : { kind: 'tensors', tensors: value as Record<string, unknown> };
+    return Object.values(value).every(isScalar)
+      ? { kind: 'rows', rows: [value as Row] }
+      : { kind: 'tensors', tensors: value as Record<string, unknown> };
   }
   throw new ModelctlError('INVALID_INPUT', 'the input JSON must be an object or an array', {
-    hint: '--input \'[[5.1, 3.5, 1.4, 0.2]]\' or \'{"NAME": [[...]]}\'',
+    hint: "--input '[[5.1, 3.5, 1.4, 0.2]]' or '{\"NAME\": [[...]]}'",
   });
 }
 
@@ -102,6 +104,7 @@ function images(): never {
  * {"messages": [{"role", "content"}, ...]} in record() and a list of them in document(); audio (wav, flac, mp3)
  * would map its extensions to a decoder of its own (a file beside this one) as images map theirs to 'path'.
  */
+// biome-ignore lint/suspicious/noExplicitAny: each kind reads its own item type; callers narrow by kind
 export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
   rows: {
     noun: 'rows',
@@ -110,7 +113,9 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     stdin: 'csv',
     record(value: unknown, at: string): Row {
       if (value === null || typeof value !== 'object') {
-        throw new ModelctlError('INVALID_INPUT', `${at} is not a row`, { hint: 'one row per line: [5.1, 3.5, ...] or {"feature": value, ...}' });
+        throw new ModelctlError('INVALID_INPUT', `${at} is not a row`, {
+          hint: 'one row per line: [5.1, 3.5, ...] or {"feature": value, ...}',
+        });
       }
       return value as Row;
     },
@@ -146,7 +151,8 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     unreadable: { as: 'texts', hint: 'use .txt (one text per line), .jsonl ({"text": ...} per line) or .json' },
     stdin: 'lines',
     record(value: unknown, at: string): string {
-      if (Array.isArray(value)) throw new ModelctlError('INVALID_INPUT', `${at} is not one text`, { hint: 'one text per line: "text" or {"text": "..."}' });
+      if (Array.isArray(value))
+        throw new ModelctlError('INVALID_INPUT', `${at} is not one text`, { hint: 'one text per line: "text" or {"text": "..."}' });
       return textOf(value, at);
     },
     document: (value, where) => ({ kind: 'texts', texts: nonEmpty(textsFromJson(value, where), where) }),
@@ -159,7 +165,9 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     unreadable: { as: 'questions', hint: 'use .jsonl ({"question": "...", "context": "..."} per line) or .json' },
     record(value: unknown, at: string): QuestionContext {
       if (Array.isArray(value)) {
-        throw new ModelctlError('INVALID_INPUT', `${at} is not one question`, { hint: 'one {"question": "...", "context": "..."} per line' });
+        throw new ModelctlError('INVALID_INPUT', `${at} is not one question`, {
+          hint: 'one {"question": "...", "context": "..."} per line',
+        });
       }
       return pairsFromJson(value, at)[0] as QuestionContext;
     },
@@ -193,7 +201,10 @@ const strict = new TextDecoder('utf-8', { fatal: true });
  * The one line reader: bytes as they come -> numbered lines, a batch per chunk read; \n or \r\n endings, a leading
  * BOM dropped. A batch is decoded at once; when it is not UTF-8, each line alone, so that a bad byte costs its line.
  */
-export async function* readLines(chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, where: string): AsyncGenerator<Line[]> {
+export async function* readLines(
+  chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+  where: string,
+): AsyncGenerator<Line[]> {
   let next = 1;
   let first = true;
   const split = (region: Buffer): Line[] => {
@@ -220,7 +231,11 @@ export async function* readLines(chunks: AsyncIterable<Buffer | string> | Iterab
       try {
         out.push({ line, text: strict.decode(bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end)) });
       } catch (err) {
-        out.push({ line, text: '', bad: new ModelctlError('INVALID_INPUT', `${where} line ${line} is not UTF-8 text`, { hint: UTF8_HINT, cause: err }) });
+        out.push({
+          line,
+          text: '',
+          bad: new ModelctlError('INVALID_INPUT', `${where} line ${line} is not UTF-8 text`, { hint: UTF8_HINT, cause: err }),
+        });
       }
       if (nl < 0) return out;
       start = nl + 1;
@@ -292,7 +307,12 @@ async function* textLines(batches: AsyncIterable<Line[]>): AsyncGenerator<InputR
   }
 }
 
-async function stream(format: 'jsonl' | 'csv' | 'lines', lines: AsyncIterable<Line[]>, kind: InputKind, where: string): Promise<RecordStream> {
+async function stream(
+  format: 'jsonl' | 'csv' | 'lines',
+  lines: AsyncIterable<Line[]>,
+  kind: InputKind,
+  where: string,
+): Promise<RecordStream> {
   if (format === 'jsonl') return { format, kind, where, records: jsonLines(lines, where, KINDS[kind]) };
   if (format === 'lines') return { format, kind, where, records: textLines(lines) };
   return { format, kind, where, ...(await openCsv(lines, where)) };
@@ -319,7 +339,9 @@ async function wholeStdin(text: string, kind: InputKind): Promise<PredictInput> 
   const body = text.trim();
   if (body === '') {
     if (k.stdin === 'csv') {
-      throw new ModelctlError('INVALID_INPUT', 'stdin is empty', { hint: 'pipe JSON, JSON Lines or CSV (with a header) into predict --file -' });
+      throw new ModelctlError('INVALID_INPUT', 'stdin is empty', {
+        hint: 'pipe JSON, JSON Lines or CSV (with a header) into predict --file -',
+      });
     }
     throw noItems(kind, 'stdin');
   }
@@ -351,7 +373,8 @@ export async function openInput(source: InputSource, kind: InputKind, options: O
   await stat(path).catch((err: unknown) => {
     throw fsError(err, path);
   });
-  if (format === 'jsonl' || format === 'csv' || format === 'lines') return { stream: await stream(format, readLines(fileChunks(path), path), kind, path) };
+  if (format === 'jsonl' || format === 'csv' || format === 'lines')
+    return { stream: await stream(format, readLines(fileChunks(path), path), kind, path) };
   const bytes = await readFile(path).catch((err: unknown) => {
     throw fsError(err, path);
   });

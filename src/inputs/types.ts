@@ -41,7 +41,9 @@ export interface Line {
 }
 
 /** A record with the line it starts on: an item of its kind, or why it could not be read. */
-export type InputRecord<T = unknown> = { line: number; value: T; error?: undefined } | { line: number; error: ModelctlError; value?: undefined };
+export type InputRecord<T = unknown> =
+  | { line: number; value: T; error?: undefined }
+  | { line: number; error: ModelctlError; value?: undefined };
 
 /** An input read as records while it is predicted: JSON Lines, CSV (rows) or one text per line. */
 export interface RecordStream<T = unknown> {

@@ -43,7 +43,13 @@ const CHUNK = 8 * 1024 * 1024;
 const APPEND_LIMIT = 64 * 1024 * 1024;
 
 /** A top-level field's byte range, tag included; metadata entries also carry their key. */
-interface TopField { field: number; wire: number; start: number; end: number; key?: string }
+interface TopField {
+  field: number;
+  wire: number;
+  start: number;
+  end: number;
+  key?: string;
+}
 
 function entryKey(r: WireReader): string {
   let key = '';
@@ -81,7 +87,6 @@ function scanTopLevel(path: string): { fields: TopField[]; size: number } {
   }
 }
 
-
 /** One StringStringEntryProto as a top-level field 14: key (1) and value (2), both always present. */
 function encodeEntry(key: string, value: string): Buffer {
   const k = Buffer.from(key, 'utf8');
@@ -95,12 +100,19 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 function checkProps(props: Record<string, string>): void {
   for (const [key, value] of Object.entries(props)) {
     const bad =
-      key === '' ? 'an empty key'
-      : typeof value !== 'string' ? `a value for ${quote(key)} that is not a string`
-      : LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value) ? `invalid Unicode (a lone surrogate) in ${quote(key)}`
-      : Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES ? `a value for ${quote(key)} over ${MAX_VALUE_BYTES} bytes`
-      : undefined;
-    if (bad) throw new ModelctlError('INVALID_INPUT', `cannot write metadata: ${bad}`, { hint: 'metadata keys and values are non-empty UTF-8 text' });
+      key === ''
+        ? 'an empty key'
+        : typeof value !== 'string'
+          ? `a value for ${quote(key)} that is not a string`
+          : LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)
+            ? `invalid Unicode (a lone surrogate) in ${quote(key)}`
+            : Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES
+              ? `a value for ${quote(key)} over ${MAX_VALUE_BYTES} bytes`
+              : undefined;
+    if (bad)
+      throw new ModelctlError('INVALID_INPUT', `cannot write metadata: ${bad}`, {
+        hint: 'metadata keys and values are non-empty UTF-8 text',
+      });
   }
 }
 
@@ -131,7 +143,10 @@ function plan(input: string, props: Record<string, string>): Plan {
   }
   if (size > at) kept.push([at, size]);
   const graph = fields.find((f) => f.field === FIELD_GRAPH && f.wire === WIRE_LEN);
-  if (!graph) throw new ModelctlError('CORRUPT_MODEL', `${input} is not a valid ONNX model: no graph`, { hint: 'check that the file is an ONNX model' });
+  if (!graph)
+    throw new ModelctlError('CORRUPT_MODEL', `${input} is not a valid ONNX model: no graph`, {
+      hint: 'check that the file is an ONNX model',
+    });
   const shift = removed.filter((f) => f.end <= graph.start).reduce((n, f) => n + f.end - f.start, 0);
   const appended = Buffer.concat(Object.entries(props).map(([k, v]) => encodeEntry(k, v)));
   const keptBytes = kept.reduce((n, [s, e]) => n + e - s, 0);
@@ -151,7 +166,11 @@ function plan(input: string, props: Record<string, string>): Plan {
 class Copier {
   written = 0;
   private readonly buf: Buffer;
-  constructor(private readonly out: FileHandle, private readonly total: number, private readonly options: WriteOptions) {
+  constructor(
+    private readonly out: FileHandle,
+    private readonly total: number,
+    private readonly options: WriteOptions,
+  ) {
     this.buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK, total)));
   }
 
@@ -166,7 +185,10 @@ class Copier {
       checkAborted(this.options.signal);
       const want = Math.min(this.buf.length, end - pos);
       const { bytesRead } = await from.read(this.buf, 0, want, pos);
-      if (bytesRead === 0) throw new ModelctlError('IO', 'the input file shrank while it was being copied', { hint: 'do not change the file during embed-metadata; try again' });
+      if (bytesRead === 0)
+        throw new ModelctlError('IO', 'the input file shrank while it was being copied', {
+          hint: 'do not change the file during embed-metadata; try again',
+        });
       await this.write(this.buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
@@ -204,7 +226,8 @@ async function writeTemp(input: string, tmp: string, p: Plan, mode: number, opti
       for (const [start, end] of p.kept) await copier.range(inFh, start, end);
     }
     await copier.write(p.appended);
-    if (copier.written !== p.bytes) throw new ModelctlError('IO', 'the input file changed while it was being copied', { hint: 'try again' });
+    if (copier.written !== p.bytes)
+      throw new ModelctlError('IO', 'the input file changed while it was being copied', { hint: 'try again' });
     await out.chmod(mode);
     if (options.durable !== false) await out.sync();
   } finally {
@@ -219,7 +242,12 @@ async function writeTemp(input: string, tmp: string, p: Plan, mode: number, opti
  * the output is either the old file or the complete new one, and the input is never written, even when it is the
  * output.
  */
-export async function writeWithMetadata(input: string, output: string, props: Record<string, string>, options: WriteOptions = {}): Promise<EmbedResult> {
+export async function writeWithMetadata(
+  input: string,
+  output: string,
+  props: Record<string, string>,
+  options: WriteOptions = {},
+): Promise<EmbedResult> {
   checkAborted(options.signal);
   checkProps(props);
   const before = await readOnnxSummary(input);
@@ -273,7 +301,13 @@ export async function embedOnnxFile(
   input: string,
   output: string,
   meta: HfMetadata,
-  options: { clock?: () => Date; set?: Record<string, string>; signal?: AbortSignal; onProgress?: WriteOptions['onProgress']; durable?: boolean } = {},
+  options: {
+    clock?: () => Date;
+    set?: Record<string, string>;
+    signal?: AbortSignal;
+    onProgress?: WriteOptions['onProgress'];
+    durable?: boolean;
+  } = {},
 ): Promise<EmbedResult & { props: Record<string, string> }> {
   const { meta: merged, plain } = applyHfSet(meta, options.set ?? {});
   const props = { ...encodeHfMetadata(merged, options.clock ? { clock: options.clock } : {}), ...plain };

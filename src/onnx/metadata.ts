@@ -119,7 +119,9 @@ export function storeJsonValue(what: string, value: unknown): string {
  * json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False) encoded as UTF-8.
  */
 export function computeHfChecksum(props: Record<string, string>): string {
-  const keys = Object.keys(props).filter((k) => isHfKey(k) && k !== HF_KEYS.checksum).sort(byCodePoint);
+  const keys = Object.keys(props)
+    .filter((k) => isHfKey(k) && k !== HF_KEYS.checksum)
+    .sort(byCodePoint);
   const canonical: Record<string, string> = {};
   for (const key of keys) canonical[key] = props[key] as string;
   return `sha256:${createHash('sha256').update(JSON.stringify(canonical), 'utf8').digest('hex')}`;
@@ -154,7 +156,8 @@ export function encodeHfMetadata(meta: HfMetadata, options: { clock?: () => Date
     if (!EXTRA_KEY.test(key)) {
       throw invalid(`metadata key ${quote(key)} is not an hf_* name`, 'extra keys look like hf_name (letters, digits, _ . -)');
     }
-    if (RESERVED.has(key)) throw invalid(`${key} is part of the schema and cannot be set as an extra key`, 'use the matching option instead');
+    if (RESERVED.has(key))
+      throw invalid(`${key} is part of the schema and cannot be set as an extra key`, 'use the matching option instead');
     props[key] = checkText(key, (meta.extra as Record<string, string>)[key]);
   }
   props[HF_KEYS.checksum] = computeHfChecksum(props);
@@ -162,11 +165,15 @@ export function encodeHfMetadata(meta: HfMetadata, options: { clock?: () => Date
 }
 
 function corrupt(key: string, problem: string, cause?: unknown): ModelctlError {
-  return new ModelctlError('CORRUPT_MODEL', `embedded metadata ${key.startsWith('hf_') && /^[\w.-]+$/.test(key) ? key : quote(key)} ${problem}`, {
-    hint: 'the model was written by a faulty exporter: embed the metadata again with `modelctl embed-metadata`',
-    details: { key },
-    ...(cause === undefined ? {} : { cause }),
-  });
+  return new ModelctlError(
+    'CORRUPT_MODEL',
+    `embedded metadata ${key.startsWith('hf_') && /^[\w.-]+$/.test(key) ? key : quote(key)} ${problem}`,
+    {
+      hint: 'the model was written by a faulty exporter: embed the metadata again with `modelctl embed-metadata`',
+      details: { key },
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -208,7 +215,8 @@ function nestingDepth(json: string): number {
   for (let i = 0; i < json.length; i++) {
     const c = json.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
@@ -218,7 +226,11 @@ function nestingDepth(json: string): number {
 }
 
 function versionError(found: string | undefined, keys: string[]): ModelctlError {
-  const shown = keys.slice(0, 5).map((k) => quote(k, 40)).join(', ') + (keys.length > 5 ? ', ...' : '');
+  const shown =
+    keys
+      .slice(0, 5)
+      .map((k) => quote(k, 40))
+      .join(', ') + (keys.length > 5 ? ', ...' : '');
   const message =
     found === undefined
       ? `the model has hf_* metadata (${shown}) but no ${HF_KEYS.version}; modelctl reads version ${HF_METADATA_VERSION}`
@@ -293,7 +305,9 @@ export function applyHfSet(meta: HfMetadata, set: Record<string, string>): { met
     try {
       return JSON.parse(value) as unknown;
     } catch {
-      throw new ModelctlError('INVALID_INPUT', `--set ${key}: the value is not valid JSON`, { hint: `pass JSON, e.g. --set ${key}='{"a":1}'` });
+      throw new ModelctlError('INVALID_INPUT', `--set ${key}: the value is not valid JSON`, {
+        hint: `pass JSON, e.g. --set ${key}='{"a":1}'`,
+      });
     }
   };
   for (const [key, value] of Object.entries(set)) {
@@ -304,7 +318,9 @@ export function applyHfSet(meta: HfMetadata, set: Record<string, string>): { met
     else if (key === HF_KEYS.processorConfig) next.processorConfig = json(key, value) as Record<string, unknown>;
     else if (key === HF_KEYS.featureConfig) next.featureConfig = json(key, value);
     else if (key === HF_KEYS.version || key === HF_KEYS.checksum) {
-      throw new ModelctlError('INVALID_INPUT', `--set ${key}: modelctl computes this key`, { hint: `leave ${key} out; it is written for you` });
+      throw new ModelctlError('INVALID_INPUT', `--set ${key}: modelctl computes this key`, {
+        hint: `leave ${key} out; it is written for you`,
+      });
     } else (next.extra as Record<string, string>)[key] = value;
   }
   return { meta: next, plain };

@@ -37,10 +37,32 @@ export interface OnnxSummary {
 }
 
 const DTYPES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16',
-  17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4',
-  23: 'float4e2m1', 24: 'float8e8m0', 25: 'uint2', 26: 'int2',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz',
+  19: 'float8e5m2',
+  20: 'float8e5m2fnuz',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4e2m1',
+  24: 'float8e8m0',
+  25: 'uint2',
+  26: 'int2',
 };
 
 export function onnxDtypeName(code: number): string {
@@ -144,9 +166,22 @@ function readInitializer(r: WireReader): InitializerInfo {
 
 function emptySummary(): OnnxSummary {
   return {
-    irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', domain: '', modelVersion: 0, docString: '',
-    graphName: '', inputs: [], outputs: [], nodeCount: 0, initializerCount: 0, parameterCount: 0, parameterDtypes: {},
-    externalData: [], metadataProps: {},
+    irVersion: 0,
+    opsetImports: [],
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graphName: '',
+    inputs: [],
+    outputs: [],
+    nodeCount: 0,
+    initializerCount: 0,
+    parameterCount: 0,
+    parameterDtypes: {},
+    externalData: [],
+    metadataProps: {},
   };
 }
 

@@ -94,7 +94,6 @@ export function findZipMaps(bytes: Uint8Array): ZipMapNode[] {
   return found;
 }
 
-
 function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
   return Uint8Array.from([(field << 3) | WIRE_LEN, ...encodeVarint(body.length), ...body]);
 }
@@ -107,7 +106,12 @@ export function withFloatOutputs(bytes: Uint8Array, names: string[]): Uint8Array
   const span = graphSpan(bytes);
   if (!span || names.length === 0) return bytes;
   const tensorType = lengthDelimited(1, Uint8Array.from([0x08, FLOAT])); // TypeProto.tensor_type { elem_type }
-  const extra = names.map((name) => lengthDelimited(GRAPH_OUTPUT, Uint8Array.from([...lengthDelimited(1, new TextEncoder().encode(name)), ...lengthDelimited(2, tensorType)])));
+  const extra = names.map((name) =>
+    lengthDelimited(
+      GRAPH_OUTPUT,
+      Uint8Array.from([...lengthDelimited(1, new TextEncoder().encode(name)), ...lengthDelimited(2, tensorType)]),
+    ),
+  );
   const added = extra.reduce((n, e) => n + e.length, 0);
   const header = Uint8Array.from([(MODEL_GRAPH << 3) | WIRE_LEN, ...encodeVarint(span.end - span.start + added)]);
   const out = new Uint8Array(span.tag + header.length + (span.end - span.start) + added + (bytes.length - span.end));

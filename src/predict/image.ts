@@ -23,14 +23,22 @@ export function isImageTask(task: string): boolean {
 export type ImageSetup = { processor: ImageProcessorConfig; modelConfig: unknown } | { detection: DetectionSetup };
 
 /** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
-export async function prepareImage(model: string, m: ResolvedModel, registry: Registry | undefined, task = 'image-classification'): Promise<ImageSetup> {
+export async function prepareImage(
+  model: string,
+  m: ResolvedModel,
+  registry: Registry | undefined,
+  task = 'image-classification',
+): Promise<ImageSetup> {
   // YOLO detectors letterbox as Ultralytics does and carry their class names in metadata_props: no processor config.
   if (task === 'object-detection') {
     const { detectionSetup } = await import('../tasks/object-detection.js');
     return { detection: detectionSetup(m.summary, m.embedded?.modelConfig) };
   }
   // The image tasks' modules load only when an image model runs: a tabular or text prediction's cold start skips them.
-  const [{ parseImageProcessorConfig }, { imageInput }] = await Promise.all([import('../tasks/image.js'), import('../tasks/image-classification.js')]);
+  const [{ parseImageProcessorConfig }, { imageInput }] = await Promise.all([
+    import('../tasks/image.js'),
+    import('../tasks/image-classification.js'),
+  ]);
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
   const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
@@ -39,9 +47,13 @@ export async function prepareImage(model: string, m: ResolvedModel, registry: Re
   else {
     const raw = await readCompanionJson(files, 'preprocessor_config.json');
     if (raw === undefined) {
-      throw new ModelctlError('INVALID_INPUT', `no image processor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`, {
-        hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
-      });
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `no image processor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
+        {
+          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
+        },
+      );
     }
     processor = parseImageProcessorConfig(raw, `preprocessor_config.json of ${files.where}`);
   }
@@ -57,15 +69,18 @@ export async function predictImages(
   options: { batchSize: number; topK?: number } & DetectionOptions,
 ): Promise<Array<ImageClassificationPrediction | DetectionPrediction>> {
   let size = options.batchSize;
-  if (files.length === 0) throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
+  if (files.length === 0)
+    throw new ModelctlError('INVALID_INPUT', 'no images given', { hint: 'give image files as arguments or --file IMAGE' });
   const out: Array<ImageClassificationPrediction | DetectionPrediction> = [];
   if ('detection' in setup) {
     const { detectObjects } = await import('../tasks/object-detection.js');
     size = setup.detection.batch ?? size; // a static export takes exactly its batch size (the last batch too)
-    for (let i = 0; i < files.length; i += size) out.push(...(await detectObjects(ctx, setup.detection, files.slice(i, i + size), options)));
+    for (let i = 0; i < files.length; i += size)
+      out.push(...(await detectObjects(ctx, setup.detection, files.slice(i, i + size), options)));
     return out;
   }
   const { classifyImages } = await import('../tasks/image-classification.js');
-  for (let i = 0; i < files.length; i += size) out.push(...(await classifyImages(ctx, setup.processor, files.slice(i, i + size), setup.modelConfig, options.topK)));
+  for (let i = 0; i < files.length; i += size)
+    out.push(...(await classifyImages(ctx, setup.processor, files.slice(i, i + size), setup.modelConfig, options.topK)));
   return out;
 }

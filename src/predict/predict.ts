@@ -31,7 +31,14 @@ import { expandHome } from '../util/paths.js';
 
 export type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
 /** The tasks this version of predict runs; the others are recognised and answered with NOT_AVAILABLE. */
-export const PREDICT_TASKS = ['tabular-classification', 'tabular-regression', ...TEXT_TASKS, 'question-answering', ...IMAGE_TASKS, 'raw'] as const;
+export const PREDICT_TASKS = [
+  'tabular-classification',
+  'tabular-regression',
+  ...TEXT_TASKS,
+  'question-answering',
+  ...IMAGE_TASKS,
+  'raw',
+] as const;
 
 export const DEFAULT_BATCH_SIZE = 32;
 /** More texts or images per run than this only costs memory (and one tokenizer pass builds the whole padded batch). */
@@ -56,9 +63,11 @@ export async function resolveModel(model: string, registry?: Registry, options: 
     const embedded = decodeHfMetadata(summary.metadataProps);
     return { path, summary, ...(embedded ? { embedded } : {}) };
   }
-  if (ref.kind !== 'registry' || !registry) throw new ModelctlError('INVALID_REFERENCE', `${model} is neither an ONNX file nor a registry model`);
+  if (ref.kind !== 'registry' || !registry)
+    throw new ModelctlError('INVALID_REFERENCE', `${model} is neither an ONNX file nor a registry model`);
   const manifest = await registry.resolve(ref);
-  const primary = typeof manifest.metadata.primary === 'string' ? manifest.metadata.primary : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
+  const primary =
+    typeof manifest.metadata.primary === 'string' ? manifest.metadata.primary : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
   const file = manifest.files.find((f) => f.path === primary);
   if (manifest.format !== 'onnx' || !file) {
     throw new ModelctlError('INVALID_INPUT', `${manifest.name}:${manifest.version} is a ${manifest.format} model; predict runs ONNX`, {
@@ -74,7 +83,11 @@ export async function resolveModel(model: string, registry?: Registry, options: 
 }
 
 /** --task, else the embedded task, else the registered one, else the graph or the files beside it; "raw" when nothing says. */
-export async function chooseTask(explicit: string | undefined, m: ResolvedModel, registry?: Registry): Promise<{ task: string; reason: string }> {
+export async function chooseTask(
+  explicit: string | undefined,
+  m: ResolvedModel,
+  registry?: Registry,
+): Promise<{ task: string; reason: string }> {
   if (explicit) return { task: explicit, reason: '--task' };
   if (m.embedded?.task) return { task: m.embedded.task, reason: 'embedded metadata' };
   if (m.manifest?.task) return { task: m.manifest.task, reason: 'registry' };
@@ -95,7 +108,10 @@ export function inputKind(task: string): InputKind {
 /** `{"input": [[...], ...]}` for a tabular model: the rows of its one input. */
 function tensorsAsRows(tensors: Record<string, unknown>, summary: OnnxSummary): Row[] {
   const value = tensors[summary.inputs[0]?.name ?? ''];
-  const t = value && typeof value === 'object' && !Array.isArray(value) && 'data' in value ? (value as { data: unknown; dims?: unknown }) : undefined;
+  const t =
+    value && typeof value === 'object' && !Array.isArray(value) && 'data' in value
+      ? (value as { data: unknown; dims?: unknown })
+      : undefined;
   const data = t ? t.data : value;
   if (Object.keys(tensors).length === 1 && Array.isArray(data)) {
     if (data.every(Array.isArray)) return data as Row[];
@@ -106,7 +122,9 @@ function tensorsAsRows(tensors: Record<string, unknown>, summary: OnnxSummary): 
       return Array.from({ length: dims[0] as number }, (_, i) => data.slice(i * width, (i + 1) * width));
     }
   }
-  throw new ModelctlError('INVALID_INPUT', 'a tabular model takes rows', { hint: 'give [[5.1, 3.5, ...], ...], {"feature": value, ...}, or a CSV file with a header' });
+  throw new ModelctlError('INVALID_INPUT', 'a tabular model takes rows', {
+    hint: 'give [[5.1, 3.5, ...], ...], {"feature": value, ...}, or a CSV file with a header',
+  });
 }
 
 function featureNames(m: ResolvedModel): string[] | undefined {
@@ -121,11 +139,24 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Refuses an input of the wrong kind for the task, before anything is loaded. */
 function checkInputKind(task: string, kind: PredictInput['kind']): void {
-  if (isTextTask(task) && kind !== 'texts') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
-  if (task === 'question-answering' && kind !== 'questions') throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', { hint: 'give --question Q --context C, or --input \'{"question": "...", "context": "..."}\'' });
-  if (isImageTask(task) && kind !== 'images') throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, { hint: 'give image files as arguments or --file IMAGE' });
-  if (task === 'raw' && kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
-  if (task.startsWith('tabular-') && kind !== 'rows' && kind !== 'tensors') throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${kind}`, { hint: 'give rows as 5.1,3.5,1.4,0.2 or --input \'[[...]]\'' });
+  if (isTextTask(task) && kind !== 'texts')
+    throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, {
+      hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
+    });
+  if (task === 'question-answering' && kind !== 'questions')
+    throw new ModelctlError('INVALID_INPUT', 'a question-answering model takes a question and its context', {
+      hint: 'give --question Q --context C, or --input \'{"question": "...", "context": "..."}\'',
+    });
+  if (isImageTask(task) && kind !== 'images')
+    throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, {
+      hint: 'give image files as arguments or --file IMAGE',
+    });
+  if (task === 'raw' && kind !== 'tensors')
+    throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
+  if (task.startsWith('tabular-') && kind !== 'rows' && kind !== 'tensors')
+    throw new ModelctlError('INVALID_INPUT', `a ${task} model takes rows of numbers, not ${kind}`, {
+      hint: "give rows as 5.1,3.5,1.4,0.2 or --input '[[...]]'",
+    });
 }
 
 /** Batch size and top-k of the text and image tasks, refused before anything is loaded. */
@@ -153,7 +184,9 @@ async function predictTexts(
   options: Pick<PredictOptions, 'topK' | 'aggregation'>,
 ): Promise<Prediction[]> {
   if (texts.length === 0) {
-    throw new ModelctlError('INVALID_INPUT', 'no texts given', { hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt' });
+    throw new ModelctlError('INVALID_INPUT', 'no texts given', {
+      hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
+    });
   }
   const { embedTexts } = task === 'feature-extraction' ? await import('../tasks/feature-extraction.js') : { embedTexts: undefined };
   const out: Prediction[] = [];
@@ -161,7 +194,8 @@ async function predictTexts(
     const chunk = texts.length <= size ? texts : texts.slice(i, i + size);
     const { tokenizer, modelConfig } = setup;
     if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize)) as Prediction[]));
-    else if (task === 'token-classification') out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
+    else if (task === 'token-classification')
+      out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
     else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
   }
   return out;
@@ -175,7 +209,10 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   if (options.inputKind) checkInputKind(task, options.inputKind);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
-  const text = isTextTask(task) || task === 'question-answering' ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined) : undefined;
+  const text =
+    isTextTask(task) || task === 'question-answering'
+      ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined)
+      : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
@@ -183,7 +220,12 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   // The summary already names the external data files: the session need not scan the graph again to find them.
   const opened: OpenedSession = borrowed ?? (await openSession(m.path, options, zipmap?.bytes, m.summary.externalData));
   const ort = await loadOrt();
-  const ctx: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: m.summary.inputs, outputs: [...m.summary.outputs, ...(zipmap?.outputs ?? [])] };
+  const ctx: RunContext = {
+    session: opened.session,
+    Tensor: ort.Tensor,
+    inputs: m.summary.inputs,
+    outputs: [...m.summary.outputs, ...(zipmap?.outputs ?? [])],
+  };
   const loadMs = performance.now() - t0;
   const base = {
     model: m.manifest ? `${m.manifest.name}:${m.manifest.version}` : m.path,
@@ -195,14 +237,26 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const names = labelNames(m);
   const features = featureNames(m);
   let touched = false;
-  const compute = async (input: PredictInput, rowName?: (index: number) => string): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
+  const compute = async (
+    input: PredictInput,
+    rowName?: (index: number) => string,
+  ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };
     }
-    if (input.kind === 'questions') return { predictions: await answerQuestions(ctx, (text as TextSetup).tokenizer, input.pairs, options.batchSize !== undefined ? { batchSize: options.batchSize } : {}) };
-    if (input.kind === 'images') return { predictions: await predictImages(ctx, image as ImageSetup, input.files, { ...options, batchSize: size }) };
+    if (input.kind === 'questions')
+      return {
+        predictions: await answerQuestions(
+          ctx,
+          (text as TextSetup).tokenizer,
+          input.pairs,
+          options.batchSize !== undefined ? { batchSize: options.batchSize } : {},
+        ),
+      };
+    if (input.kind === 'images')
+      return { predictions: await predictImages(ctx, image as ImageSetup, input.files, { ...options, batchSize: size }) };
     if (task === 'raw') return { outputs: await predictRaw(ctx, (input as { tensors: Record<string, unknown> }).tensors) };
     const rows = input.kind === 'rows' ? input.rows : tensorsAsRows(input.tensors, m.summary);
     const predictions = await predictTabular(ctx, rows, task, {
@@ -211,7 +265,11 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       ...(zipmap ? { classLabels: zipmap.labels } : {}),
       ...(rowName ? { rowName } : {}),
     });
-    return { predictions: predictions.map((p) => (names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p)) };
+    return {
+      predictions: predictions.map((p) =>
+        names && p.label !== undefined && names[String(p.label)] !== undefined ? { ...p, label_name: names[String(p.label)] as string } : p,
+      ),
+    };
   };
   return {
     resolved: m,
@@ -283,12 +341,21 @@ async function runBatch(predictor: Predictor, items: Item[], stream: RecordStrea
   const one = (r: PredictResult, it: Item, i: number): StreamOutcome => ({
     line: it.line,
     ...(r.outputs ? { outputs: r.outputs } : { prediction: r.predictions?.[i] as Prediction }),
-    ...(typeof it.value === 'string' ? { text: it.value } : stream.kind === 'questions' ? { question: (it.value as { question: string }).question } : {}),
+    ...(typeof it.value === 'string'
+      ? { text: it.value }
+      : stream.kind === 'questions'
+        ? { question: (it.value as { question: string }).question }
+        : {}),
   });
   // Named tensors are one run each: records of other shapes could not share a feed.
   if (items.length > 1 && stream.kind !== 'tensors') {
     try {
-      const r = await predictor.run(kind.batch(items.map((it) => it.value), stream.columns));
+      const r = await predictor.run(
+        kind.batch(
+          items.map((it) => it.value),
+          stream.columns,
+        ),
+      );
       return items.map((it, i) => one(r, it, i));
     } catch (err) {
       if (!isRecordError(err)) throw err;
@@ -321,9 +388,13 @@ export async function* predictStream(
     // Checked once here rather than reported again on every row.
     const missing = predictor.featureNames.filter((f) => !stream.columns?.includes(f));
     if (missing.length > 0) {
-      throw new ModelctlError('INVALID_INPUT', `${stream.where}: the header lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
-        hint: `the model's features, in order: ${predictor.featureNames.join(', ')}`,
-      });
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `${stream.where}: the header lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+        {
+          hint: `the model's features, in order: ${predictor.featureNames.join(', ')}`,
+        },
+      );
     }
   }
   const size = options.batchSize ?? (stream.kind === 'rows' ? DEFAULT_ROW_BATCH : DEFAULT_BATCH_SIZE);
@@ -373,7 +444,9 @@ export async function* predictStream(
 const ZIPMAP_READ_LIMIT = 512 * 1024 * 1024;
 
 /** A classifier ending in ZipMap: the model with the tensors the ZipMaps read declared as outputs, and their labels. */
-async function zipMapOutputs(m: ResolvedModel): Promise<{ bytes: Uint8Array; outputs: OnnxValueInfo[]; labels: Record<string, Array<string | number>> } | undefined> {
+async function zipMapOutputs(
+  m: ResolvedModel,
+): Promise<{ bytes: Uint8Array; outputs: OnnxValueInfo[]; labels: Record<string, Array<string | number>> } | undefined> {
   if (!m.summary.outputs.some((o) => o.kind !== 'tensor') || m.summary.externalData.length > 0) return undefined;
   const st = await stat(m.path);
   if (st.size > ZIPMAP_READ_LIMIT) return undefined;
@@ -385,7 +458,10 @@ async function zipMapOutputs(m: ResolvedModel): Promise<{ bytes: Uint8Array; out
   const zipmaps = findZipMaps(original).filter((z) => !known.has(z.input));
   if (zipmaps.length === 0) return undefined;
   return {
-    bytes: withFloatOutputs(original, zipmaps.map((z) => z.input)),
+    bytes: withFloatOutputs(
+      original,
+      zipmaps.map((z) => z.input),
+    ),
     outputs: zipmaps.map((z) => ({ name: z.input, kind: 'tensor', dtype: 'float32' })),
     labels: Object.fromEntries(zipmaps.map((z) => [z.input, z.labels])),
   };

@@ -41,26 +41,46 @@ export interface TextSetup {
 
 /** sentence-transformers lists its pipeline in modules.json; a Normalize module means unit-length embeddings. */
 function hasNormalizeModule(modules: unknown): boolean {
-  return Array.isArray(modules) && modules.some((m) => typeof (m as { type?: unknown })?.type === 'string' && /(^|\.)Normalize$/.test((m as { type: string }).type));
+  return (
+    Array.isArray(modules) &&
+    modules.some((m) => typeof (m as { type?: unknown })?.type === 'string' && /(^|\.)Normalize$/.test((m as { type: string }).type))
+  );
 }
 
 /** The tokenizer (embedded hf_processor_config first, else tokenizer.json beside the model) and config.json. */
-export async function prepareText(model: string, m: ResolvedModel, registry: Registry | undefined, normalize?: boolean): Promise<TextSetup> {
+export async function prepareText(
+  model: string,
+  m: ResolvedModel,
+  registry: Registry | undefined,
+  normalize?: boolean,
+): Promise<TextSetup> {
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig;
   const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
   let tokenizerFiles: TokenizerFiles;
   if (embedded?.['tokenizer.json'] !== undefined) {
-    tokenizerFiles = { tokenizer: embedded['tokenizer.json'], config: embedded['tokenizer_config.json'] ?? {}, where: 'the embedded metadata' };
+    tokenizerFiles = {
+      tokenizer: embedded['tokenizer.json'],
+      config: embedded['tokenizer_config.json'] ?? {},
+      where: 'the embedded metadata',
+    };
   } else {
     const tokenizer = await readCompanionJson(files, 'tokenizer.json');
     if (tokenizer === undefined) {
-      throw new ModelctlError('INVALID_INPUT', `no tokenizer for ${model}: tokenizer.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`, {
-        hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds tokenizer.json and tokenizer_config.json)`,
-      });
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `no tokenizer for ${model}: tokenizer.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
+        {
+          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds tokenizer.json and tokenizer_config.json)`,
+        },
+      );
     }
     tokenizerFiles = { tokenizer, config: (await readCompanionJson(files, 'tokenizer_config.json')) ?? {}, where: files.where };
   }
   const modules = embedded?.['modules.json'] ?? (await readCompanionJson(files, 'modules.json'));
-  return { tokenizer: await loadTokenizer(tokenizerFiles, modelConfig, m.summary.inputs), modelConfig, normalize: normalize ?? hasNormalizeModule(modules) };
+  return {
+    tokenizer: await loadTokenizer(tokenizerFiles, modelConfig, m.summary.inputs),
+    modelConfig,
+    normalize: normalize ?? hasNormalizeModule(modules),
+  };
 }

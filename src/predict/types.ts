@@ -57,8 +57,11 @@ export interface PredictOptions extends SessionOptions {
 }
 
 /** One per input row or text; which fields are set depends on the task. */
-export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> & Partial<EmbeddingPrediction> &
-  Partial<TokenClassificationPrediction> & Partial<Answer> & Partial<DetectionPrediction>;
+export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> &
+  Partial<EmbeddingPrediction> &
+  Partial<TokenClassificationPrediction> &
+  Partial<Answer> &
+  Partial<DetectionPrediction>;
 
 export interface PredictResult {
   model: string;

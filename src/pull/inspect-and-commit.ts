@@ -51,7 +51,9 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
   const layout = o.registry.store.layout;
   for (const f of o.files) {
     if (!isSafeRelativePath(f.path)) {
-      throw new ModelctlError('INVALID_INPUT', `cannot store a file named ${JSON.stringify(f.path)}`, { hint: 'file names may not hold control characters, backslashes or ..' });
+      throw new ModelctlError('INVALID_INPUT', `cannot store a file named ${JSON.stringify(f.path)}`, {
+        hint: 'file names may not hold control characters, backslashes or ..',
+      });
     }
   }
   const stage = join(layout.tmpDir, tempName('pull-stage'));
@@ -69,7 +71,9 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
     const first = o.files[0] as FetchedFile;
     const { inspectModel } = await preloadFormats();
     const inspection = await inspectModel(o.single ? join(stage, ...first.path.split('/')) : stage, o.signal ? { signal: o.signal } : {});
-    const files: NewFile[] = o.files.map((f) => (f.origin === 'store' ? { path: f.path, sha256: f.sha256, size: f.size } : { path: f.path, file: f.file }));
+    const files: NewFile[] = o.files.map((f) =>
+      f.origin === 'store' ? { path: f.path, sha256: f.sha256, size: f.size } : { path: f.path, file: f.file },
+    );
     try {
       const committed = await commitVersion(
         o.registry.store,
@@ -86,7 +90,11 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           aliases: [],
           latest: true,
         },
-        { clock: o.clock, ...(o.signal ? { signal: o.signal } : {}), lock: { purpose: `pull ${o.name}`, ...(o.onWait ? { onWait: o.onWait } : {}) } },
+        {
+          clock: o.clock,
+          ...(o.signal ? { signal: o.signal } : {}),
+          lock: { purpose: `pull ${o.name}`, ...(o.onWait ? { onWait: o.onWait } : {}) },
+        },
       );
       return { ...committed, upToDate: false, warnings: inspection.warnings };
     } catch (err) {

@@ -38,8 +38,15 @@ async function upToDate(registry: Registry, m: Manifest, skippedWeights: string[
   const aliases = await registry.store.aliases(m.name);
   const moved = aliases[LATEST] !== m.version ? [(await registry.tag(`${m.name}:${m.version}`, LATEST)).alias] : [];
   return {
-    manifest: m, aliases: moved, upToDate: true, files: m.files.map((f) => ({ path: f.path, size: f.size, from: 'store' })),
-    downloadedBytes: 0, resumedRequests: 0, newBlobs: 0, skippedWeights, warnings: [],
+    manifest: m,
+    aliases: moved,
+    upToDate: true,
+    files: m.files.map((f) => ({ path: f.path, size: f.size, from: 'store' })),
+    downloadedBytes: 0,
+    resumedRequests: 0,
+    newBlobs: 0,
+    skippedWeights,
+    warnings: [],
   };
 }
 
@@ -48,27 +55,43 @@ async function offlinePlan(settings: HubSettings, repo: string, revision: string
   const commit = await cachedCommit(settings.cacheDir, repo, revision);
   const snapshot = commit ? await snapshotFiles(settings.cacheDir, repo, commit) : undefined;
   if (!commit || !snapshot) {
-    throw new ModelctlError('NETWORK', `offline (HF_HUB_OFFLINE is set) and hf:${repo}@${revision} is neither in the registry nor in the HF cache (${settings.cacheDir})`, {
-      hint: 'unset HF_HUB_OFFLINE to download it, or point HF_HOME / HF_HUB_CACHE at a cache that holds it',
-    });
+    throw new ModelctlError(
+      'NETWORK',
+      `offline (HF_HUB_OFFLINE is set) and hf:${repo}@${revision} is neither in the registry nor in the HF cache (${settings.cacheDir})`,
+      {
+        hint: 'unset HF_HUB_OFFLINE to download it, or point HF_HOME / HF_HUB_CACHE at a cache that holds it',
+      },
+    );
   }
   const byPath = new Map(snapshot.filter((f) => f.etag).map((f) => [f.path, f]));
   const { selected, skippedWeights } = selectFiles([...byPath.keys()], o.include, o.exclude);
   if (selected.length === 0) {
-    throw new ModelctlError('NOT_FOUND', `offline: the HF cache holds no file of hf:${repo}@${revision} that the selection takes`, { hint: 'check --include / --exclude, or unset HF_HUB_OFFLINE' });
+    throw new ModelctlError('NOT_FOUND', `offline: the HF cache holds no file of hf:${repo}@${revision} that the selection takes`, {
+      hint: 'check --include / --exclude, or unset HF_HUB_OFFLINE',
+    });
   }
   const files: HubFile[] = selected.map((p) => {
     const f = byPath.get(p) as { etag: string; size: number };
-    return f.etag.length === 64 ? { path: p, size: f.size, oid: '', lfs: { oid: f.etag, size: f.size } } : { path: p, size: f.size, oid: f.etag };
+    return f.etag.length === 64
+      ? { path: p, size: f.size, oid: '', lfs: { oid: f.etag, size: f.size } }
+      : { path: p, size: f.size, oid: f.etag };
   });
   return { repo, revision, commit, endpoint: settings.endpoint, files, skippedWeights };
 }
 
 /** A registry version of this repo at this commit, found without the network (offline mode). */
-async function pulledBefore(registry: Registry, name: string, repo: string, revision: string, settings: HubSettings): Promise<Manifest | undefined> {
+async function pulledBefore(
+  registry: Registry,
+  name: string,
+  repo: string,
+  revision: string,
+  settings: HubSettings,
+): Promise<Manifest | undefined> {
   const commit = await cachedCommit(settings.cacheDir, repo, revision);
   const { entries } = await registry.list({ name });
-  const candidates = commit ? entries.filter((e) => e.version === commit.slice(0, SHORT_SHA)) : entries.filter((e) => e.aliases.includes(LATEST));
+  const candidates = commit
+    ? entries.filter((e) => e.version === commit.slice(0, SHORT_SHA))
+    : entries.filter((e) => e.aliases.includes(LATEST));
   for (const e of candidates) {
     const m = await registry.resolve(`${e.name}:${e.version}`);
     const s = m.lineage.source ?? {};
@@ -79,7 +102,12 @@ async function pulledBefore(registry: Registry, name: string, repo: string, revi
 
 async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub' }>): Promise<PullResult> {
   const env = o.env ?? process.env;
-  const settings = hubSettings(env, { ...(o.endpoint ? { endpoint: o.endpoint } : {}), ...(o.token ? { token: o.token } : {}), ...(o.offline !== undefined ? { offline: o.offline } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) });
+  const settings = hubSettings(env, {
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.offline !== undefined ? { offline: o.offline } : {}),
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+  });
   if (o.revision && source.revision && o.revision !== source.revision) {
     throw new ModelctlError('USAGE', `two revisions given: @${source.revision} and --revision ${o.revision}`, { hint: 'give one' });
   }
@@ -89,7 +117,9 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
   try {
     new URL(settings.endpoint);
   } catch {
-    throw new ModelctlError('USAGE', `invalid Hub endpoint ${JSON.stringify(settings.endpoint)}`, { hint: 'e.g. --endpoint https://huggingface.co (or HF_ENDPOINT)' });
+    throw new ModelctlError('USAGE', `invalid Hub endpoint ${JSON.stringify(settings.endpoint)}`, {
+      hint: 'e.g. --endpoint https://huggingface.co (or HF_ENDPOINT)',
+    });
   }
   o.onProgress?.({ type: 'resolving', source: `hf:${source.repo}@${revision}` });
   if (settings.offline) {
@@ -99,20 +129,37 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
   const plan = settings.offline
     ? await offlinePlan(settings, source.repo, revision, o)
     : await planHubPull({
-      repo: source.repo, revision, endpoint: settings.endpoint, token: settings.token, onChosen: warmHasherFor,
-      ...(o.include ? { include: o.include } : {}), ...(o.exclude ? { exclude: o.exclude } : {}), ...transport(o), ...(o.signal ? { signal: o.signal } : {}),
-    });
+        repo: source.repo,
+        revision,
+        endpoint: settings.endpoint,
+        token: settings.token,
+        onChosen: warmHasherFor,
+        ...(o.include ? { include: o.include } : {}),
+        ...(o.exclude ? { exclude: o.exclude } : {}),
+        ...transport(o),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
   const version = o.version ?? plan.commit.slice(0, SHORT_SHA);
   const paths = plan.files.map((f) => f.path);
   const there = await existing(o.registry, name, version);
   if (there) {
     if (samePull(there, plan.repo, plan.commit, paths)) return upToDate(o.registry, there, plan.skippedWeights);
-    throw new ModelctlError('VERSION_EXISTS', `${name}:${version} already exists${there.lineage.source?.commit === plan.commit ? ' with other files' : ''}`, {
-      hint: 'versions are immutable: choose another --version (or --name)',
-    });
+    throw new ModelctlError(
+      'VERSION_EXISTS',
+      `${name}:${version} already exists${there.lineage.source?.commit === plan.commit ? ' with other files' : ''}`,
+      {
+        hint: 'versions are immutable: choose another --version (or --name)',
+      },
+    );
   }
   const total = plan.files.reduce((n, f) => n + f.size, 0);
-  o.onProgress?.({ type: 'resolved', source: `hf:${plan.repo}@${plan.revision}`, commit: plan.commit, files: plan.files.length, bytes: total });
+  o.onProgress?.({
+    type: 'resolved',
+    source: `hf:${plan.repo}@${plan.revision}`,
+    commit: plan.commit,
+    files: plan.files.length,
+    bytes: total,
+  });
   let done = 0;
   void preloadFormats().catch(() => {}); // commit awaits it again and reports a failure there
   const report: FetchReport = await fetchHubFiles(plan, {
@@ -166,7 +213,13 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
 export async function pull(options: PullOptions): Promise<PullResult> {
   const source = parsePullSource(options.source);
   if (source.kind === 'hub') return pullHub(options, source);
-  for (const [flag, given] of [['--revision', options.revision], ['--include', options.include?.length], ['--exclude', options.exclude?.length], ['--endpoint', options.endpoint], ['--token', options.token]] as const) {
+  for (const [flag, given] of [
+    ['--revision', options.revision],
+    ['--include', options.include?.length],
+    ['--exclude', options.exclude?.length],
+    ['--endpoint', options.endpoint],
+    ['--token', options.token],
+  ] as const) {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
@@ -174,7 +227,10 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   if (source.kind === 'url') {
     const env = options.env ?? process.env;
     const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
-    if (offline) throw new ModelctlError('NETWORK', `offline: ${source.url.protocol}// URLs need the network`, { hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it' });
+    if (offline)
+      throw new ModelctlError('NETWORK', `offline: ${source.url.protocol}// URLs need the network`, {
+        hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it',
+      });
     return pullUrl(options, source.url);
   }
   return pullFolder(options, source.path);

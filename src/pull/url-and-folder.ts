@@ -11,11 +11,17 @@ import { transport, type PullOptions, type PullResult } from './options.js';
 
 /** A registry name from a file or folder name: "bert-base.onnx" -> "bert-base". */
 function nameFrom(text: string, flagHint: string): string {
-  const stem = text.replace(/\.[A-Za-z0-9_]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9_]+$/g, '');
+  const stem = text
+    .replace(/\.[A-Za-z0-9_]+$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9_]+$/g, '');
   try {
     return checkName(stem);
   } catch {
-    throw new ModelctlError('USAGE', `cannot make a model name from ${JSON.stringify(text)}`, { hint: `give one with --name, e.g. ${flagHint}` });
+    throw new ModelctlError('USAGE', `cannot make a model name from ${JSON.stringify(text)}`, {
+      hint: `give one with --name, e.g. ${flagHint}`,
+    });
   }
 }
 
@@ -40,7 +46,9 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
   try {
     file = decodeURIComponent(basename(url.pathname));
   } catch {
-    throw new ModelctlError('USAGE', `${shown} is not a valid URL (a malformed %-escape in its path)`, { hint: 'escape a literal % as %25' });
+    throw new ModelctlError('USAGE', `${shown} is not a valid URL (a malformed %-escape in its path)`, {
+      hint: 'escape a literal % as %25',
+    });
   }
   if (!file || file === '/' || file.includes('\\')) {
     throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });

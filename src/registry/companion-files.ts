@@ -34,7 +34,9 @@ export function folderReader(dir: string): FileReader {
 
 /** The path of a version's ONNX file: the manifest's primary file, else its first .onnx file. */
 export function primaryPath(manifest: Manifest): string | undefined {
-  return typeof manifest.metadata.primary === 'string' ? manifest.metadata.primary : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
+  return typeof manifest.metadata.primary === 'string'
+    ? manifest.metadata.primary
+    : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
 }
 
 /**

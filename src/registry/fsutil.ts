@@ -48,7 +48,9 @@ export async function writeFileAtomic(
   } catch (err) {
     await unlink(tmp).catch(() => {});
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new ModelctlError('VERSION_EXISTS', `${path} already exists`, { hint: 'registry files are never replaced; choose another version' });
+      throw new ModelctlError('VERSION_EXISTS', `${path} already exists`, {
+        hint: 'registry files are never replaced; choose another version',
+      });
     }
     throw err;
   }

@@ -73,10 +73,11 @@ function chooseEvictions(candidates: Candidate[], options: GcOptions, now: numbe
   const lru = [...candidates].sort((a, b) => a.lastUse - b.lastUse);
   const refCount = new Map<string, number>();
   const sizes = new Map<string, number>();
-  for (const c of candidates) for (const f of c.manifest.files) {
-    refCount.set(f.sha256, (refCount.get(f.sha256) ?? 0) + 1);
-    sizes.set(f.sha256, f.size);
-  }
+  for (const c of candidates)
+    for (const f of c.manifest.files) {
+      refCount.set(f.sha256, (refCount.get(f.sha256) ?? 0) + 1);
+      sizes.set(f.sha256, f.size);
+    }
   let bytes = [...sizes.values()].reduce((a, b) => a + b, 0);
   let count = candidates.length;
   const evicted: EvictedVersion[] = [];
@@ -132,7 +133,14 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       for (const m of manifests) {
         if (!aliasCache.has(m.name)) {
           const aliases = await store.aliases(m.name).catch(() => ({}) as Record<string, string>);
-          aliasCache.set(m.name, new Set(Object.entries(aliases).filter(([a]) => a !== LATEST).map(([, v]) => v)));
+          aliasCache.set(
+            m.name,
+            new Set(
+              Object.entries(aliases)
+                .filter(([a]) => a !== LATEST)
+                .map(([, v]) => v),
+            ),
+          );
         }
         const used = usage.get(m.name)?.get(m.version);
         candidates.push({
@@ -153,7 +161,8 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
       const tmp = await sweepTmp(store, options.graceMs ?? DEFAULT_GRACE_MS, now, dryRun);
       // A version whose manifest cannot be read still exists (the user may repair it): its records stay.
       const exists = new Set([...kept, ...failures].map((m) => `${m.name}:${m.version}`));
-      const records = (await sweepPerVersion(store.layout.usageDir, exists, dryRun)) + (await sweepPerVersion(store.layout.benchDir, exists, dryRun));
+      const records =
+        (await sweepPerVersion(store.layout.usageDir, exists, dryRun)) + (await sweepPerVersion(store.layout.benchDir, exists, dryRun));
       const views = await sweepViews(store, [...kept], dryRun);
       const emptyModels = await sweepEmptyModels(store, dryRun);
       // Last, when the sweeps above have freed space: the only writes gc makes.

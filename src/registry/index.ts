@@ -112,13 +112,23 @@ export class Registry {
     for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
     const usage = this.store.lastUsedByModel(aliasesByName.keys());
     const entries = selected.map((m): ListEntry => {
-        const used = usage.get(m.name)?.get(m.version);
-        const aliases = Object.entries(aliasesByName.get(m.name) ?? {}).filter(([, v]) => v === m.version).map(([a]) => a).sort();
-        return {
-          name: m.name, version: m.version, aliases, format: m.format, task: m.task, size: m.size,
-          createdAt: m.createdAt, lastUsed: used === undefined ? null : new Date(used).toISOString(), tags: m.tags,
-        };
-      });
+      const used = usage.get(m.name)?.get(m.version);
+      const aliases = Object.entries(aliasesByName.get(m.name) ?? {})
+        .filter(([, v]) => v === m.version)
+        .map(([a]) => a)
+        .sort();
+      return {
+        name: m.name,
+        version: m.version,
+        aliases,
+        format: m.format,
+        task: m.task,
+        size: m.size,
+        createdAt: m.createdAt,
+        lastUsed: used === undefined ? null : new Date(used).toISOString(),
+        tags: m.tags,
+      };
+    });
     return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };
   }
 
@@ -128,7 +138,10 @@ export class Registry {
     const used = await this.store.lastUsed(manifest.name, manifest.version);
     return {
       manifest,
-      aliases: Object.entries(aliases).filter(([, v]) => v === manifest.version).map(([a]) => a).sort(),
+      aliases: Object.entries(aliases)
+        .filter(([, v]) => v === manifest.version)
+        .map(([a]) => a)
+        .sort(),
       lastUsed: used === undefined ? null : new Date(used).toISOString(),
       blobPaths: Object.fromEntries(manifest.files.map((f) => [f.path, this.store.layout.blob(f.sha256)])),
     };
@@ -183,16 +196,27 @@ export class Registry {
         const doomed = await versionsToRemove(this.store, target, options.allVersions ?? false);
         const now = doomed.map((m) => m.version).sort();
         if (options.expect && (now.length !== options.expect.length || now.some((v, i) => v !== [...(options.expect ?? [])].sort()[i]))) {
-          throw new ModelctlError('CONFLICT', `${target.name} changed while waiting for confirmation: it now means ${now.join(', ') || 'nothing'}`, {
-            hint: 'nothing was removed; run the command again',
-          });
+          throw new ModelctlError(
+            'CONFLICT',
+            `${target.name} changed while waiting for confirmation: it now means ${now.join(', ') || 'nothing'}`,
+            {
+              hint: 'nothing was removed; run the command again',
+            },
+          );
         }
-        const aliasesRemoved = await dropVersions(this.store, target.name, doomed.map((m) => m.version));
+        const aliasesRemoved = await dropVersions(
+          this.store,
+          target.name,
+          doomed.map((m) => m.version),
+        );
         // A view's hard links would keep the removed blobs' space in use.
         for (const m of doomed) if (m.digest) await rm(join(this.store.layout.viewsDir, viewId(m)), { recursive: true, force: true });
         // Free the blobs no other version uses. Marking reads every manifest: correctness over speed here.
         const { manifests, failures } = await this.store.manifests();
-        const keep = referencedDigests(manifests, failures.map((f) => f.text));
+        const keep = referencedDigests(
+          manifests,
+          failures.map((f) => f.text),
+        );
         const ours = doomed.flatMap((m) => (m.files ?? []).map((f) => f.sha256)).filter((d) => !keep.has(d));
         const swept = await removeBlobs(this.store, ours);
         // Writes come last, once space is freed: rm must work on a full disk (see dropVersions).
@@ -220,7 +244,12 @@ export class Registry {
         const previous = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
         aliases[alias] = manifest.version;
         await this.store.writeAliases(manifest.name, aliases);
-        return { name: manifest.name, version: manifest.version, alias, ...(previous !== undefined && previous !== manifest.version ? { previous } : {}) };
+        return {
+          name: manifest.name,
+          version: manifest.version,
+          alias,
+          ...(previous !== undefined && previous !== manifest.version ? { previous } : {}),
+        };
       },
       { purpose: `tag ${target.name}`, ...this.lockOptions },
     );
@@ -230,7 +259,9 @@ export class Registry {
     checkName(name);
     checkAlias(alias);
     if (alias === LATEST) {
-      throw new ModelctlError('USAGE', '"latest" is kept by modelctl and cannot be removed', { hint: 'point it elsewhere with `modelctl tag NAME:VERSION latest`' });
+      throw new ModelctlError('USAGE', '"latest" is kept by modelctl and cannot be removed', {
+        hint: 'point it elsewhere with `modelctl tag NAME:VERSION latest`',
+      });
     }
     const { withLock } = await import('./lock.js');
     return withLock(
@@ -238,7 +269,10 @@ export class Registry {
       async () => {
         const aliases = await this.store.aliases(name);
         const version = Object.hasOwn(aliases, alias) ? aliases[alias] : undefined;
-        if (version === undefined) throw new ModelctlError('NOT_FOUND', `${name} has no alias "${alias}"`, { hint: `run \`modelctl info ${name}\` to see its aliases` });
+        if (version === undefined)
+          throw new ModelctlError('NOT_FOUND', `${name} has no alias "${alias}"`, {
+            hint: `run \`modelctl info ${name}\` to see its aliases`,
+          });
         delete aliases[alias];
         await this.store.writeAliases(name, aliases);
         return { name, alias, version };

@@ -122,7 +122,10 @@ async function createMarker(layout: Layout, path: string, text: string): Promise
   }
 }
 
-type HolderRead = { state: 'missing' } | { state: 'unreadable'; ino: number } | { state: 'held'; info: LockInfo; ino: number; mtimeMs: number };
+type HolderRead =
+  | { state: 'missing' }
+  | { state: 'unreadable'; ino: number }
+  | { state: 'held'; info: LockInfo; ino: number; mtimeMs: number };
 
 async function readHolder(path: string): Promise<HolderRead> {
   try {

@@ -86,7 +86,10 @@ export function manifestProblems(value: unknown): string[] {
     if (!ok) problems.push(text);
   };
   need(value.schema === MANIFEST_SCHEMA, `schema is not "${MANIFEST_SCHEMA}"`);
-  for (const [key, check] of [['name', checkName], ['version', checkVersion]] as const) {
+  for (const [key, check] of [
+    ['name', checkName],
+    ['version', checkVersion],
+  ] as const) {
     const v = value[key];
     if (typeof v !== 'string') problems.push(`${key} is missing`);
     else {
@@ -122,7 +125,8 @@ export function manifestProblems(value: unknown): string[] {
       seen.add(f.path);
       total += f.size;
     });
-    if (problems.length === 0 && total !== value.size) problems.push(`size ${String(value.size)} is not the sum of the file sizes (${total})`);
+    if (problems.length === 0 && total !== value.size)
+      problems.push(`size ${String(value.size)} is not the sum of the file sizes (${total})`);
   }
   if (problems.length === 0 && value.digest !== manifestDigest(value as unknown as Manifest)) {
     problems.push('was modified after it was written (its digest does not match its content)');

@@ -6,7 +6,11 @@ import { parseRef, type ModelRef } from './names.js';
  * `fixtures/models/x/model.onnx` mean the file, not a model name (which could not hold two slashes anyway).
  */
 export async function modelArg(text: string): Promise<ModelRef> {
-  const exists = (): Promise<boolean> => stat(text).then(() => true, () => false);
+  const exists = (): Promise<boolean> =>
+    stat(text).then(
+      () => true,
+      () => false,
+    );
   let ref: ModelRef;
   try {
     ref = parseRef(text);

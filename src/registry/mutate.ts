@@ -209,10 +209,16 @@ export async function removeBlobs(store: Store, digests: Iterable<string>): Prom
 }
 
 /** The versions a reference names for removal: one version, or all of a name with allVersions. */
-export async function versionsToRemove(store: Store, target: { name: string; version?: string; alias?: string }, allVersions: boolean): Promise<Manifest[]> {
+export async function versionsToRemove(
+  store: Store,
+  target: { name: string; version?: string; alias?: string },
+  allVersions: boolean,
+): Promise<Manifest[]> {
   if (allVersions) {
     if (target.version || target.alias) {
-      throw new ModelctlError('USAGE', '--all-versions takes a bare model name', { hint: `write \`modelctl rm ${target.name} --all-versions\`` });
+      throw new ModelctlError('USAGE', '--all-versions takes a bare model name', {
+        hint: `write \`modelctl rm ${target.name} --all-versions\``,
+      });
     }
     const { manifests } = await store.manifests(target.name);
     const versions = await store.versions(target.name);
@@ -239,4 +245,3 @@ export async function versionsToRemove(store: Store, target: { name: string; ver
   }
   return [await store.resolve({ kind: 'registry', ...target })];
 }
-

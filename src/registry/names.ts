@@ -25,11 +25,7 @@ export function isAlias(alias: string): boolean {
 
 export function checkName(name: string): string {
   const parts = name.split('/');
-  const ok =
-    parts.length <= 2 &&
-    parts.every((p) => NAME_PART.test(p)) &&
-    !name.includes('--') &&
-    !name.includes('..');
+  const ok = parts.length <= 2 && parts.every((p) => NAME_PART.test(p)) && !name.includes('--') && !name.includes('..');
   if (!ok) {
     throw new ModelctlError('INVALID_NAME', `invalid model name ${printable(name)}`, { hint: NAME_HINT });
   }
@@ -48,9 +44,13 @@ function checkNotReserved(what: string, text: string, segments: string[]): void 
   const reserved = segments.find((s) => WINDOWS_RESERVED.test(s));
   if (reserved === undefined) return;
   const device = (reserved.split('.')[0] as string).toUpperCase();
-  throw new ModelctlError('INVALID_NAME', `${what} ${printable(text)} is reserved on Windows (${device} is a device name there, with any extension)`, {
-    hint: `choose another ${what}: CON, PRN, AUX, NUL, COM0-COM9 and LPT0-LPT9 cannot name a file or folder on Windows, so the registry refuses them`,
-  });
+  throw new ModelctlError(
+    'INVALID_NAME',
+    `${what} ${printable(text)} is reserved on Windows (${device} is a device name there, with any extension)`,
+    {
+      hint: `choose another ${what}: CON, PRN, AUX, NUL, COM0-COM9 and LPT0-LPT9 cannot name a file or folder on Windows, so the registry refuses them`,
+    },
+  );
 }
 
 /** A name for a model being created: checkName, and not reserved on Windows in any of its segments. */
@@ -107,7 +107,8 @@ export const LATEST = 'latest';
  */
 export function parseRef(ref: string): ModelRef {
   const text = ref.trim();
-  if (text === '') throw new ModelctlError('INVALID_REFERENCE', 'empty model reference', { hint: 'name a model, e.g. my-model or my-model:1.0.0' });
+  if (text === '')
+    throw new ModelctlError('INVALID_REFERENCE', 'empty model reference', { hint: 'name a model, e.g. my-model or my-model:1.0.0' });
   if (/^(\.{1,2}[\\/]|[\\/]|~)/.test(text) || text === '.' || text === '..' || /^[A-Za-z]:[\\/]/.test(text)) {
     return { kind: 'path', path: text };
   }

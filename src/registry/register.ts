@@ -2,7 +2,6 @@ import { unlink, utimes } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
-import type { Inspection } from '../formats/types.js';
 import { ingestFile, type IngestedFile } from './blobs.js';
 import { commitVersion } from './commit.js';
 import type { LockOptions } from './lock.js';
@@ -76,7 +75,9 @@ export async function register(store: Store, options: RegisterOptions): Promise<
     if (!Number.isFinite(value)) throw new ModelctlError('USAGE', `metric ${key} is not a finite number`);
   }
   if (options.task !== undefined && !TASK.test(options.task)) {
-    throw new ModelctlError('USAGE', `invalid task ${JSON.stringify(options.task)}`, { hint: 'a task looks like text-classification or object-detection' });
+    throw new ModelctlError('USAGE', `invalid task ${JSON.stringify(options.task)}`, {
+      hint: 'a task looks like text-classification or object-detection',
+    });
   }
   const clock = options.clock ?? (() => new Date());
   const source = resolvePath(options.path);
@@ -106,7 +107,17 @@ export async function register(store: Store, options: RegisterOptions): Promise<
       const file = await ingestFile(
         store.layout,
         f.abs,
-        (p) => options.onProgress?.({ type: 'copy', file: f.path, index, files: inspection.files.length, bytes: p.bytes, total: p.total, allBytes: done + p.bytes, allTotal }),
+        (p) =>
+          options.onProgress?.({
+            type: 'copy',
+            file: f.path,
+            index,
+            files: inspection.files.length,
+            bytes: p.bytes,
+            total: p.total,
+            allBytes: done + p.bytes,
+            allTotal,
+          }),
         options.signal,
       );
       done += file.size;

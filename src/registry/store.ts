@@ -23,7 +23,16 @@ export interface VersionSummary {
 }
 
 export function versionSummary(m: Manifest): VersionSummary {
-  return { name: m.name, version: m.version, format: m.format, task: m.task, size: m.size, createdAt: m.createdAt, tags: m.tags, digest: m.digest };
+  return {
+    name: m.name,
+    version: m.version,
+    format: m.format,
+    task: m.task,
+    size: m.size,
+    createdAt: m.createdAt,
+    tags: m.tags,
+    digest: m.digest,
+  };
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -65,12 +74,17 @@ export class Store {
   async names(): Promise<string[]> {
     try {
       const entries = readdirSync(this.layout.modelsDir, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => decodeName(e.name)).sort();
+      return entries
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+        .map((e) => decodeName(e.name))
+        .sort();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return [];
       if (code === 'ENOTDIR') {
-        throw new ModelctlError('USAGE', `the registry home ${this.layout.home} is not a folder`, { hint: 'point --home (or MODELCTL_HOME) at a folder' });
+        throw new ModelctlError('USAGE', `the registry home ${this.layout.home} is not a folder`, {
+          hint: 'point --home (or MODELCTL_HOME) at a folder',
+        });
       }
       throw err;
     }
@@ -115,9 +129,13 @@ export class Store {
   private parseAt(name: string, version: string, text: string): Manifest {
     const manifest = parseManifest(text, formatRef(name, version));
     if (manifest.name !== name || manifest.version !== version) {
-      throw new ModelctlError('CORRUPT_MANIFEST', `manifest ${formatRef(name, version)} says it is ${formatRef(manifest.name, manifest.version)}`, {
-        hint: 'the file was moved or edited by hand; run `modelctl validate`',
-      });
+      throw new ModelctlError(
+        'CORRUPT_MANIFEST',
+        `manifest ${formatRef(name, version)} says it is ${formatRef(manifest.name, manifest.version)}`,
+        {
+          hint: 'the file was moved or edited by hand; run `modelctl validate`',
+        },
+      );
     }
     return manifest;
   }
@@ -209,7 +227,8 @@ export class Store {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw damaged('are not a JSON object');
     const out = Object.create(null) as Aliases;
     for (const [alias, version] of Object.entries(parsed as Record<string, unknown>)) {
-      if (!isAlias(alias) || typeof version !== 'string' || !isVersion(version)) throw damaged(`hold an invalid entry ${JSON.stringify(alias)}`);
+      if (!isAlias(alias) || typeof version !== 'string' || !isVersion(version))
+        throw damaged(`hold an invalid entry ${JSON.stringify(alias)}`);
       out[alias] = version;
     }
     return out;

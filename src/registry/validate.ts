@@ -73,7 +73,12 @@ async function listBlobs(store: Store): Promise<Map<string, string>> {
 }
 
 /** Everything validate checks about one blob: present, right size, right hash, and an ONNX file that parses. */
-async function checkBlob(store: Store, sha256: string, users: Array<{ m: Manifest; path: string; size: number }>, signal?: AbortSignal): Promise<Problem[]> {
+async function checkBlob(
+  store: Store,
+  sha256: string,
+  users: Array<{ m: Manifest; path: string; size: number }>,
+  signal?: AbortSignal,
+): Promise<Problem[]> {
   const path = store.layout.blob(sha256);
   const first = users[0] as { m: Manifest; path: string; size: number };
   const ref = `${first.m.name}:${first.m.version}`;
@@ -83,11 +88,28 @@ async function checkBlob(store: Store, sha256: string, users: Array<{ m: Manifes
   } catch (err) {
     if (!isEnoent(err)) throw err;
     // Removed while we looked (rm + gc running beside us) is not damage: check the manifest still exists.
-    const still = await stat(store.layout.manifest(first.m.name, first.m.version)).then(() => true, () => false);
-    return still ? users.map((u) => ({ kind: 'missing-blob' as const, ref: `${u.m.name}:${u.m.version}`, path, message: `${u.path}: blob ${sha256.slice(0, 12)} is missing` })) : [];
+    const still = await stat(store.layout.manifest(first.m.name, first.m.version)).then(
+      () => true,
+      () => false,
+    );
+    return still
+      ? users.map((u) => ({
+          kind: 'missing-blob' as const,
+          ref: `${u.m.name}:${u.m.version}`,
+          path,
+          message: `${u.path}: blob ${sha256.slice(0, 12)} is missing`,
+        }))
+      : [];
   }
   if (actual.sha256 !== sha256 || actual.size !== first.size) {
-    return [{ kind: 'corrupt-blob', ref, path, message: `${first.path}: blob ${sha256.slice(0, 12)} is corrupt (its content hashes to ${actual.sha256.slice(0, 12)}, ${actual.size} bytes)` }];
+    return [
+      {
+        kind: 'corrupt-blob',
+        ref,
+        path,
+        message: `${first.path}: blob ${sha256.slice(0, 12)} is corrupt (its content hashes to ${actual.sha256.slice(0, 12)}, ${actual.size} bytes)`,
+      },
+    ];
   }
   const onnx = users.find((u) => u.path.toLowerCase().endsWith('.onnx'));
   if (onnx) {
@@ -95,7 +117,9 @@ async function checkBlob(store: Store, sha256: string, users: Array<{ m: Manifes
       await readOnnxSummary(path);
     } catch (err) {
       if (!(err instanceof ModelctlError)) throw err;
-      return [{ kind: 'bad-onnx', ref: `${onnx.m.name}:${onnx.m.version}`, path, message: `${onnx.path}: ${err.message.replace(path, 'blob')}` }];
+      return [
+        { kind: 'bad-onnx', ref: `${onnx.m.name}:${onnx.m.version}`, path, message: `${onnx.path}: ${err.message.replace(path, 'blob')}` },
+      ];
     }
   }
   return [];
@@ -112,7 +136,11 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
     } catch (err) {
       if (!(err instanceof ModelctlError) || err.code !== 'CORRUPT_MANIFEST') throw err;
       manifests = [];
-      problems.push({ kind: 'corrupt-manifest', ref: ref.version ? `${ref.name}:${ref.version}` : `${ref.name}@${ref.alias}`, message: err.message });
+      problems.push({
+        kind: 'corrupt-manifest',
+        ref: ref.version ? `${ref.name}:${ref.version}` : `${ref.name}@${ref.alias}`,
+        message: err.message,
+      });
     }
   } else {
     const listed = await store.manifests(ref?.name);
@@ -120,7 +148,8 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
       throw new ModelctlError('NOT_FOUND', `no model named ${ref.name}`, { hint: 'run `modelctl list`' });
     }
     manifests = listed.manifests;
-    for (const f of listed.failures) problems.push({ kind: 'corrupt-manifest', ref: `${f.name}:${f.version}`, path: f.path, message: f.error.message });
+    for (const f of listed.failures)
+      problems.push({ kind: 'corrupt-manifest', ref: `${f.name}:${f.version}`, path: f.path, message: f.error.message });
   }
   const names = ref ? [ref.name] : await store.names();
   for (const name of names) {
@@ -129,7 +158,8 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
       const versions = new Set(await store.versions(name));
       const aliases = await store.aliases(name);
       for (const [alias, version] of Object.entries(aliases)) {
-        if (!versions.has(version)) problems.push({ kind: 'dangling-alias', ref: `${name}@${alias}`, message: `alias points at ${version}, which does not exist` });
+        if (!versions.has(version))
+          problems.push({ kind: 'dangling-alias', ref: `${name}@${alias}`, message: `alias points at ${version}, which does not exist` });
       }
     } catch (err) {
       if (!(err instanceof ModelctlError)) throw err;
@@ -137,7 +167,8 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
     }
   }
   const users = new Map<string, Array<{ m: Manifest; path: string; size: number }>>();
-  for (const m of manifests) for (const f of m.files) users.set(f.sha256, [...(users.get(f.sha256) ?? []), { m, path: f.path, size: f.size }]);
+  for (const m of manifests)
+    for (const f of m.files) users.set(f.sha256, [...(users.get(f.sha256) ?? []), { m, path: f.path, size: f.size }]);
   const digests = [...users.keys()];
   const totalBytes = digests.reduce((n, d) => n + (users.get(d)?.[0]?.size ?? 0), 0);
   let done = 0;
@@ -156,14 +187,24 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
 
   const garbage: ValidateResult['garbage'] = {
-    orphanBlobs: 0, orphanBytes: 0, staleTmpFiles: 0, staleTmpBytes: 0, activeTmpFiles: 0, staleViews: 0, staleRecords: 0, emptyModels: [],
+    orphanBlobs: 0,
+    orphanBytes: 0,
+    staleTmpFiles: 0,
+    staleTmpBytes: 0,
+    activeTmpFiles: 0,
+    staleViews: 0,
+    staleRecords: 0,
+    emptyModels: [],
   };
   if (!ref) {
     const referencedAnywhere = new Set(digests);
     for (const [digest, path] of await listBlobs(store)) {
       if (referencedAnywhere.has(digest)) continue;
       garbage.orphanBlobs++;
-      garbage.orphanBytes += await stat(path).then((s) => s.size, () => 0);
+      garbage.orphanBytes += await stat(path).then(
+        (s) => s.size,
+        () => 0,
+      );
     }
     const now = (options.clock ?? (() => new Date()))().getTime();
     const tmp = await scanTmp(store, DEFAULT_GRACE_MS, now);
@@ -173,12 +214,18 @@ export async function validateRegistry(store: Store, options: ValidateOptions = 
     // Counted as gc would remove them (a dry run of its sweeps), so that `--strict` is clean after one gc.
     const exists = new Set<string>();
     for (const n of await store.names()) for (const v of await store.versions(n)) exists.add(`${n}:${v}`);
-    garbage.staleRecords = (await sweepPerVersion(store.layout.usageDir, exists, true)) + (await sweepPerVersion(store.layout.benchDir, exists, true));
+    garbage.staleRecords =
+      (await sweepPerVersion(store.layout.usageDir, exists, true)) + (await sweepPerVersion(store.layout.benchDir, exists, true));
     garbage.staleViews = await sweepViews(store, manifests, true);
     garbage.emptyModels = await sweepEmptyModels(store, true);
   }
   problems.sort((a, b) => a.ref.localeCompare(b.ref) || a.message.localeCompare(b.message));
-  const dirty = options.strict === true
-    && (garbage.orphanBlobs > 0 || garbage.staleTmpFiles > 0 || garbage.staleViews > 0 || garbage.staleRecords > 0 || garbage.emptyModels.length > 0);
+  const dirty =
+    options.strict === true &&
+    (garbage.orphanBlobs > 0 ||
+      garbage.staleTmpFiles > 0 ||
+      garbage.staleViews > 0 ||
+      garbage.staleRecords > 0 ||
+      garbage.emptyModels.length > 0);
   return { ok: problems.length === 0 && !dirty, versions: manifests.length, blobs: digests.length, bytes: totalBytes, problems, garbage };
 }

@@ -113,7 +113,10 @@ async function writeRecord(layout: Layout, sha256: string, f: Fingerprint): Prom
 }
 
 /** sha256 of a file, with its fingerprint read from the open file before and after (the same inode throughout). */
-async function hashWithFingerprints(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number; before: Fingerprint; after: Fingerprint }> {
+async function hashWithFingerprints(
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; size: number; before: Fingerprint; after: Fingerprint }> {
   const fh = await open(path, 'r');
   try {
     const before = fingerprintOf(await fh.stat({ bigint: true }));
@@ -182,7 +185,8 @@ async function checkBlob(layout: Layout, sha256: string, size: number, force: bo
     if (isEnoent(err)) return { state: 'missing' };
     throw err;
   }
-  if (hashed.sha256 !== sha256) return { state: 'damaged', why: `has changed since it was stored (its content hashes to ${hashed.sha256.slice(0, 12)})` };
+  if (hashed.sha256 !== sha256)
+    return { state: 'damaged', why: `has changed since it was stored (its content hashes to ${hashed.sha256.slice(0, 12)})` };
   if (same(hashed.before, hashed.after)) await writeRecord(layout, sha256, hashed.after);
   return { state: 'good', fingerprint: hashed.after };
 }

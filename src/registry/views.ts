@@ -37,12 +37,23 @@ async function intact(store: Store, m: Manifest, dir: string): Promise<boolean> 
 /** The folder holding `m`'s files by path (made on first use, rebuilt when it no longer holds them); returns it. */
 export async function materialize(store: Store, m: Manifest): Promise<string> {
   const dir = join(store.layout.viewsDir, viewId(m));
-  if (await stat(dir).then((s) => s.isDirectory(), () => false)) {
+  if (
+    await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )
+  ) {
     if (await intact(store, m, dir)) return dir;
     // Views are derived: a damaged one is moved out of the way whole (a reader sees it or none) and built again.
     const stale = join(store.layout.tmpDir, tempName('view'));
     await mkdir(store.layout.tmpDir, { recursive: true });
-    if (await rename(dir, stale).then(() => true, () => false)) await rm(stale, { recursive: true, force: true });
+    if (
+      await rename(dir, stale).then(
+        () => true,
+        () => false,
+      )
+    )
+      await rm(stale, { recursive: true, force: true });
   }
   const building = join(store.layout.tmpDir, tempName('view'));
   try {

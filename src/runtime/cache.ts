@@ -108,7 +108,12 @@ export class SessionCache {
       if (stale.identity === identity && stale.opened) this.#evict(stale);
     }
     const entry: Entry = {
-      key, identity, bytes: fingerprint.bytes, users: 0, retired: false, released: false,
+      key,
+      identity,
+      bytes: fingerprint.bytes,
+      users: 0,
+      retired: false,
+      released: false,
       promise: openFingerprinted(fingerprint, options),
     };
     this.#entries.set(key, entry);

@@ -84,10 +84,14 @@ function quote(path: string): string {
 }
 
 export function cudaMissingError(device: Device, availability: CudaAvailability): ModelctlError {
-  return new ModelctlError('MISSING_DEPENDENCY', `cannot run on ${formatDevice(device)}: ${availability.reason ?? 'CUDA is not available'}`, {
-    hint: installHint(),
-    details: { device: formatDevice(device), ...(availability.libraryDir ? { libraryDir: availability.libraryDir } : {}) },
-  });
+  return new ModelctlError(
+    'MISSING_DEPENDENCY',
+    `cannot run on ${formatDevice(device)}: ${availability.reason ?? 'CUDA is not available'}`,
+    {
+      hint: installHint(),
+      details: { device: formatDevice(device), ...(availability.libraryDir ? { libraryDir: availability.libraryDir } : {}) },
+    },
+  );
 }
 
 const CUDA_FAILURE = /cuda|cudnn|cublas|cufft|curand|nvrtc|providers_shared|shared library|nvidia/i;

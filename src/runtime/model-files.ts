@@ -68,7 +68,11 @@ async function externalNames(model: FileStamp, memo?: ExternalMemo): Promise<str
 }
 
 /** `knownExternal`: the model's external data names when the caller has already read them (its summary). */
-export async function fingerprintModel(modelPath: string, memo?: ExternalMemo, knownExternal?: readonly string[]): Promise<ModelFingerprint> {
+export async function fingerprintModel(
+  modelPath: string,
+  memo?: ExternalMemo,
+  knownExternal?: readonly string[],
+): Promise<ModelFingerprint> {
   const path = resolve(modelPath);
   const model = await stampOf(path, 'model');
   const names = knownExternal ?? (await externalNames(model, memo));

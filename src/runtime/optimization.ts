@@ -7,6 +7,7 @@ const OPTIMIZATIONS: readonly GraphOptimization[] = ['disabled', 'basic', 'exten
 
 export function parseGraphOptimization(text: string): GraphOptimization {
   const level = OPTIMIZATIONS.find((o) => o === text);
-  if (level === undefined) throw new ModelctlError('USAGE', `unknown graph optimization level: ${text}`, { hint: `use one of ${OPTIMIZATIONS.join(', ')}` });
+  if (level === undefined)
+    throw new ModelctlError('USAGE', `unknown graph optimization level: ${text}`, { hint: `use one of ${OPTIMIZATIONS.join(', ')}` });
   return level;
 }

@@ -6,7 +6,11 @@ import { ModelctlError } from '../errors.js';
  * the end of the first line.
  */
 export function ortFirstLine(text: string): string {
-  let line = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  let line =
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '';
   line = line.replace(/^Load model from .+? failed:\s*/, '');
   line = line.replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/, '');
   const location = /^\S+\.(?:cc|cpp|cu|h|hpp):\d+\s+/.exec(line);
@@ -23,7 +27,12 @@ function stripSignature(text: string): string {
   for (let i = head[0].length - 1; i < text.length; i++) {
     if (text[i] === '(') depth++;
     else if (text[i] === ')' && --depth === 0) {
-      return text.slice(i + 1).replace(/^\s*const\b/, '').trimStart() || text;
+      return (
+        text
+          .slice(i + 1)
+          .replace(/^\s*const\b/, '')
+          .trimStart() || text
+      );
     }
   }
   return text;

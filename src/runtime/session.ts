@@ -41,7 +41,6 @@ export interface OpenedSession {
   bytes: number;
 }
 
-
 /**
  * The most threads one pool may ask for: above any machine's logical CPU count, below what ONNX Runtime survives
  * (it allocates per thread before checking anything: 1e9 ends in std::bad_alloc, 1e5 in tens of GB and minutes).
@@ -108,20 +107,32 @@ export function ortSessionOptions(options: SessionOptions, providers?: ProviderC
  * when given, is the model to load instead of the file's own bytes (the file with extra outputs declared);
  * `externalData`, the external data names a caller already read from the model's summary (else they are scanned).
  */
-export async function openSession(modelPath: string, options: SessionOptions = {}, bytes?: Uint8Array, externalData?: readonly string[]): Promise<OpenedSession> {
+export async function openSession(
+  modelPath: string,
+  options: SessionOptions = {},
+  bytes?: Uint8Array,
+  externalData?: readonly string[],
+): Promise<OpenedSession> {
   normalize(options); // bad options fail before any file is touched
   return openFingerprinted(await fingerprintModel(modelPath, undefined, externalData), options, bytes);
 }
 
-export async function openFingerprinted(fingerprint: ModelFingerprint, options: SessionOptions, bytes?: Uint8Array): Promise<OpenedSession> {
+export async function openFingerprinted(
+  fingerprint: ModelFingerprint,
+  options: SessionOptions,
+  bytes?: Uint8Array,
+): Promise<OpenedSession> {
   const o = normalize(options);
   const ort = await loadOrt();
   const started = performance.now();
   const attempt = (providers: ProviderConfig[]) =>
-    bytes ? ort.InferenceSession.create(bytes, ortSessionOptions(o, providers)) : ort.InferenceSession.create(fingerprint.path, ortSessionOptions(o, providers));
-  const onCpu = () => attempt(['cpu']).catch((err: unknown) => {
-    throw modelLoadError(err, fingerprint.path, ort.env.versions.node);
-  });
+    bytes
+      ? ort.InferenceSession.create(bytes, ortSessionOptions(o, providers))
+      : ort.InferenceSession.create(fingerprint.path, ortSessionOptions(o, providers));
+  const onCpu = () =>
+    attempt(['cpu']).catch((err: unknown) => {
+      throw modelLoadError(err, fingerprint.path, ort.env.versions.node);
+    });
 
   let session: InferenceSession;
   let provider: OpenedSession['provider'] = o.device.kind;

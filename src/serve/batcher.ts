@@ -32,7 +32,10 @@ interface Job {
 }
 
 function shapeKey(feeds: Feeds): string {
-  return Object.keys(feeds).sort().map((n) => `${n}:${feeds[n]?.type}:${feeds[n]?.dims.slice(1).join('x')}`).join('|');
+  return Object.keys(feeds)
+    .sort()
+    .map((n) => `${n}:${feeds[n]?.type}:${feeds[n]?.dims.slice(1).join('x')}`)
+    .join('|');
 }
 
 type AnyArray = { length: number; subarray?(a: number, b: number): unknown; slice(a: number, b: number): unknown };
@@ -40,7 +43,12 @@ type AnyArray = { length: number; subarray?(a: number, b: number): unknown; slic
 function concat(T: typeof Tensor, parts: Tensor[], rows: number): Tensor {
   const first = parts[0] as Tensor;
   const dims = [rows, ...first.dims.slice(1)];
-  if (first.type === 'string') return new T('string', parts.flatMap((p) => p.data as string[]), dims);
+  if (first.type === 'string')
+    return new T(
+      'string',
+      parts.flatMap((p) => p.data as string[]),
+      dims,
+    );
   const total = parts.reduce((n, p) => n + (p.data as AnyArray).length, 0);
   const Ctor = (first.data as unknown as { constructor: new (n: number) => { set(a: ArrayLike<unknown>, at: number): void } }).constructor;
   const merged = new Ctor(total);
@@ -138,7 +146,16 @@ export class ModelBatcher {
     const rows = jobs.reduce((n, j) => n + j.rows, 0);
     this.#o.onBatch?.(jobs.length, rows);
     const names = Object.keys((jobs[0] as Job).feeds);
-    const merged: Feeds = Object.fromEntries(names.map((n) => [n, concat(T, jobs.map((j) => j.feeds[n] as Tensor), rows)]));
+    const merged: Feeds = Object.fromEntries(
+      names.map((n) => [
+        n,
+        concat(
+          T,
+          jobs.map((j) => j.feeds[n] as Tensor),
+          rows,
+        ),
+      ]),
+    );
     let out: Record<string, Tensor>;
     try {
       out = await this.#o.run(merged);

@@ -10,13 +10,37 @@ import { HttpError } from './http.js';
  */
 
 const V2_TO_ORT: Record<string, string> = {
-  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP16: 'float16',
+  FP32: 'float32',
+  FP64: 'float64',
+  BYTES: 'string',
 };
 const ORT_TO_V2: Record<string, string> = Object.fromEntries(Object.entries(V2_TO_ORT).map(([k, v]) => [v, k]));
 
 /** Bytes per element in the binary extension (BYTES is length-prefixed instead). */
-const WIDTH: Record<string, number> = { bool: 1, uint8: 1, int8: 1, uint16: 2, int16: 2, float16: 2, uint32: 4, int32: 4, float32: 4, uint64: 8, int64: 8, float64: 8 };
+const WIDTH: Record<string, number> = {
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  float16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  uint64: 8,
+  int64: 8,
+  float64: 8,
+};
 
 export function v2Datatype(dtype: string | undefined): string {
   return ORT_TO_V2[dtype ?? ''] ?? (dtype ?? 'UNKNOWN').toUpperCase();
@@ -77,23 +101,38 @@ function tensorFromBytes(T: typeof Tensor, name: string, type: string, dims: num
   }
   const width = WIDTH[type] as number;
   if (bytes.length !== count * width) {
-    throw new HttpError(400, `input ${name}: ${bytes.length} bytes of binary data do not fill shape [${dims.join(', ')}] of ${v2Datatype(type)} (${count * width} bytes)`);
+    throw new HttpError(
+      400,
+      `input ${name}: ${bytes.length} bytes of binary data do not fill shape [${dims.join(', ')}] of ${v2Datatype(type)} (${count * width} bytes)`,
+    );
   }
   const copy = new Uint8Array(bytes); // aligned copy
   const buf = copy.buffer;
   switch (type) {
-    case 'bool': return new T('bool', copy, dims);
-    case 'uint8': return new T('uint8', copy, dims);
-    case 'int8': return new T('int8', new Int8Array(buf), dims);
-    case 'uint16': return new T('uint16', new Uint16Array(buf), dims);
-    case 'int16': return new T('int16', new Int16Array(buf), dims);
-    case 'float16': return new T('float16', new Uint16Array(buf), dims);
-    case 'uint32': return new T('uint32', new Uint32Array(buf), dims);
-    case 'int32': return new T('int32', new Int32Array(buf), dims);
-    case 'float32': return new T('float32', new Float32Array(buf), dims);
-    case 'uint64': return new T('uint64', new BigUint64Array(buf), dims);
-    case 'int64': return new T('int64', new BigInt64Array(buf), dims);
-    default: return new T('float64', new Float64Array(buf), dims);
+    case 'bool':
+      return new T('bool', copy, dims);
+    case 'uint8':
+      return new T('uint8', copy, dims);
+    case 'int8':
+      return new T('int8', new Int8Array(buf), dims);
+    case 'uint16':
+      return new T('uint16', new Uint16Array(buf), dims);
+    case 'int16':
+      return new T('int16', new Int16Array(buf), dims);
+    case 'float16':
+      return new T('float16', new Uint16Array(buf), dims);
+    case 'uint32':
+      return new T('uint32', new Uint32Array(buf), dims);
+    case 'int32':
+      return new T('int32', new Int32Array(buf), dims);
+    case 'float32':
+      return new T('float32', new Float32Array(buf), dims);
+    case 'uint64':
+      return new T('uint64', new BigUint64Array(buf), dims);
+    case 'int64':
+      return new T('int64', new BigInt64Array(buf), dims);
+    default:
+      return new T('float64', new Float64Array(buf), dims);
   }
 }
 
@@ -101,7 +140,12 @@ function tensorFromBytes(T: typeof Tensor, name: string, type: string, dims: num
  * An infer request body checked against the model's inputs: names, datatypes and fixed dimensions must match
  * (a mismatch is the client's 400, never ONNX Runtime's crash). `headerLength` splits JSON from binary data.
  */
-export function decodeInferRequest(T: typeof Tensor, body: Buffer, headerLength: number | undefined, modelInputs: OnnxValueInfo[]): InferRequest {
+export function decodeInferRequest(
+  T: typeof Tensor,
+  body: Buffer,
+  headerLength: number | undefined,
+  modelInputs: OnnxValueInfo[],
+): InferRequest {
   if (headerLength !== undefined && (!Number.isSafeInteger(headerLength) || headerLength < 0 || headerLength > body.length)) {
     throw new HttpError(400, `Inference-Header-Content-Length ${headerLength} does not fit a body of ${body.length} bytes`);
   }
@@ -112,20 +156,28 @@ export function decodeInferRequest(T: typeof Tensor, body: Buffer, headerLength:
   } catch (err) {
     throw new HttpError(400, `the infer request is not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  if (!isObject(doc) || !Array.isArray(doc.inputs)) throw new HttpError(400, 'an infer request is a JSON object with an "inputs" list', { hint: '{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": [...]}]}' });
+  if (!isObject(doc) || !Array.isArray(doc.inputs))
+    throw new HttpError(400, 'an infer request is a JSON object with an "inputs" list', {
+      hint: '{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": [...]}]}',
+    });
   const specs = new Map(modelInputs.filter((i) => i.kind === 'tensor').map((i) => [i.name, i]));
   const takes = [...specs.values()].map((i) => `${i.name} ${v2Datatype(i.dtype)}[${v2Shape(i.shape).join(', ')}]`).join(', ');
   let binaryAt = headerLength ?? body.length;
   const inputs: Record<string, Tensor> = {};
   for (const raw of doc.inputs) {
-    if (!isObject(raw) || typeof raw.name !== 'string') throw new HttpError(400, 'every input needs a "name"', { hint: `the model takes: ${takes}` });
+    if (!isObject(raw) || typeof raw.name !== 'string')
+      throw new HttpError(400, 'every input needs a "name"', { hint: `the model takes: ${takes}` });
     const name = raw.name;
     const spec = specs.get(name);
     if (!spec) throw new HttpError(400, `the model has no input named ${JSON.stringify(name)}`, { hint: `it takes: ${takes}` });
     if (inputs[name]) throw new HttpError(400, `input ${name} is given twice`);
     const type = spec.dtype ?? 'float32';
     if (typeof raw.datatype !== 'string' || V2_TO_ORT[raw.datatype] !== type) {
-      throw new HttpError(400, `input ${name} is ${typeof raw.datatype === 'string' ? raw.datatype : 'without a datatype'}, but the model takes ${v2Datatype(type)}`, { hint: `the model takes: ${takes}` });
+      throw new HttpError(
+        400,
+        `input ${name} is ${typeof raw.datatype === 'string' ? raw.datatype : 'without a datatype'}, but the model takes ${v2Datatype(type)}`,
+        { hint: `the model takes: ${takes}` },
+      );
     }
     const dims = checkShape(name, raw.shape);
     const params = isObject(raw.parameters) ? raw.parameters : {};
@@ -139,18 +191,26 @@ export function decodeInferRequest(T: typeof Tensor, body: Buffer, headerLength:
       binaryAt += size as number;
     } else {
       if (raw.data === undefined) throw new HttpError(400, `input ${name} has no "data"`);
-      if (type === 'float16') throw new HttpError(400, `input ${name}: FP16 is taken in the binary tensor extension only`, { hint: 'send binary_data_size and the raw half-precision bytes' });
+      if (type === 'float16')
+        throw new HttpError(400, `input ${name}: FP16 is taken in the binary tensor extension only`, {
+          hint: 'send binary_data_size and the raw half-precision bytes',
+        });
       const flat = flatten(raw.data, name);
       tensor = makeTensor({ Tensor: T } as unknown as RunContext, name, type, dims, flat.data);
     }
     const want = spec.shape;
     if (want !== undefined && (dims.length !== want.length || want.some((d, i) => typeof d === 'number' && d > 0 && d !== dims[i]))) {
-      throw new HttpError(400, `input ${name} has shape [${dims.join(', ')}]; the model takes [${v2Shape(want).join(', ')}]`, { hint: `the model takes: ${takes}` });
+      throw new HttpError(400, `input ${name} has shape [${dims.join(', ')}]; the model takes [${v2Shape(want).join(', ')}]`, {
+        hint: `the model takes: ${takes}`,
+      });
     }
     inputs[name] = tensor;
   }
   const missing = [...specs.keys()].filter((n) => !inputs[n]);
-  if (missing.length > 0) throw new HttpError(400, `input ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`, { hint: `the model takes: ${takes}` });
+  if (missing.length > 0)
+    throw new HttpError(400, `input ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`, {
+      hint: `the model takes: ${takes}`,
+    });
   const firstDims = Object.values(inputs).map((t) => (t.dims.length > 0 ? t.dims[0] : -1));
   const rows = firstDims.every((d) => d === firstDims[0]) && (firstDims[0] ?? -1) >= 0 ? (firstDims[0] as number) : -1;
 
@@ -186,12 +246,14 @@ function jsonData(t: Tensor): string {
 
 function binaryData(t: Tensor): Buffer {
   if (t.type === 'string') {
-    return Buffer.concat((t.data as string[]).flatMap((s) => {
-      const b = Buffer.from(s, 'utf8');
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(b.length);
-      return [len, b];
-    }));
+    return Buffer.concat(
+      (t.data as string[]).flatMap((s) => {
+        const b = Buffer.from(s, 'utf8');
+        const len = Buffer.alloc(4);
+        len.writeUInt32LE(b.length);
+        return [len, b];
+      }),
+    );
   }
   const view = t.data as unknown as ArrayBufferView;
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength);

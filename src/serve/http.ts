@@ -17,7 +17,8 @@ export class HttpError extends Error {
   constructor(status: number, message: string, options: { code?: string; hint?: string; headers?: Record<string, string> } = {}) {
     super(message);
     this.status = status;
-    this.code = options.code ?? (status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : status === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST');
+    this.code =
+      options.code ?? (status === 404 ? 'NOT_FOUND' : status === 413 ? 'TOO_LARGE' : status === 401 ? 'UNAUTHORIZED' : 'BAD_REQUEST');
     this.hint = options.hint;
     this.headers = options.headers ?? {};
   }
@@ -42,9 +43,19 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
 };
 
 /** The HTTP status and JSON body for any error a route threw; `internal` is true for bugs (status 500). */
-export function errorReply(err: unknown): { status: number; body: Record<string, unknown>; headers: Record<string, string>; internal: boolean } {
+export function errorReply(err: unknown): {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+  internal: boolean;
+} {
   if (err instanceof HttpError) {
-    return { status: err.status, body: { error: err.message, code: err.code, ...(err.hint ? { hint: err.hint } : {}) }, headers: err.headers, internal: false };
+    return {
+      status: err.status,
+      body: { error: err.message, code: err.code, ...(err.hint ? { hint: err.hint } : {}) },
+      headers: err.headers,
+      internal: false,
+    };
   }
   if (err instanceof ModelctlError) {
     const status = STATUS_BY_CODE[err.code] ?? 500;
@@ -66,11 +77,16 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
 
 /** The request body, decompressed when the client says so (tritonclient can gzip or deflate its requests). */
 export function bodyStream(req: IncomingMessage): Readable {
-  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+  const encoding = String(req.headers['content-encoding'] ?? 'identity')
+    .toLowerCase()
+    .trim();
   if (encoding === 'identity' || encoding === '') return req;
   if (encoding === 'gzip') return req.pipe(createGunzip());
   if (encoding === 'deflate') return req.pipe(createInflate());
-  throw new HttpError(415, `unsupported content-encoding: ${encoding}`, { code: 'UNSUPPORTED_ENCODING', hint: 'send identity, gzip or deflate' });
+  throw new HttpError(415, `unsupported content-encoding: ${encoding}`, {
+    code: 'UNSUPPORTED_ENCODING',
+    hint: 'send identity, gzip or deflate',
+  });
 }
 
 /** Reads the whole body, refusing (413) one larger than `limit` bytes after decompression. */

@@ -25,7 +25,10 @@ function num(n: number): string {
 
 class Counter {
   readonly #values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
 
   inc(labels: Labels = {}, by = 1): void {
     const k = keyOf(labels);
@@ -35,13 +38,21 @@ class Counter {
   }
 
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.#values.values()].map((v) => `${this.name}${labelText(v.labels)} ${num(v.value)}`)];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} counter`,
+      ...[...this.#values.values()].map((v) => `${this.name}${labelText(v.labels)} ${num(v.value)}`),
+    ];
   }
 }
 
 class Histogram {
   readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {}
 
   observe(value: number, labels: Labels = {}): void {
     const k = keyOf(labels);
@@ -77,10 +88,22 @@ export interface GaugeValues {
 /** The server's metrics; gauges come from `read` at each scrape so they are never stale. */
 export class Metrics {
   readonly requests = new Counter('modelctl_http_requests_total', 'HTTP requests by method, route and status code.');
-  readonly latency = new Histogram('modelctl_http_request_duration_seconds', 'HTTP request latency by route.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+  readonly latency = new Histogram(
+    'modelctl_http_request_duration_seconds',
+    'HTTP request latency by route.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
   readonly inferences = new Counter('modelctl_inference_requests_total', 'Inference requests by model.');
-  readonly batchSize = new Histogram('modelctl_inference_batch_size', 'Requests merged into one ONNX Runtime run, by model.', [1, 2, 4, 8, 16, 32, 64, 128]);
-  readonly batchRows = new Histogram('modelctl_inference_batch_rows', 'Rows (first dimension) of one ONNX Runtime run, by model.', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  readonly batchSize = new Histogram(
+    'modelctl_inference_batch_size',
+    'Requests merged into one ONNX Runtime run, by model.',
+    [1, 2, 4, 8, 16, 32, 64, 128],
+  );
+  readonly batchRows = new Histogram(
+    'modelctl_inference_batch_rows',
+    'Rows (first dimension) of one ONNX Runtime run, by model.',
+    [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  );
   readonly #read: () => GaugeValues;
 
   constructor(read: () => GaugeValues) {
@@ -89,8 +112,12 @@ export class Metrics {
 
   render(): string {
     const g = this.#read();
-    const gauge = (name: string, help: string, value: number, type = 'gauge') => [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${num(value)}`];
-    return [
+    const gauge = (name: string, help: string, value: number, type = 'gauge') => [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} ${type}`,
+      `${name} ${num(value)}`,
+    ];
+    return `${[
       ...this.requests.render(),
       ...this.latency.render(),
       ...this.inferences.render(),
@@ -98,8 +125,13 @@ export class Metrics {
       ...this.batchRows.render(),
       ...gauge('modelctl_models_loaded', 'ONNX Runtime sessions held in memory.', g.modelsLoaded),
       ...gauge('modelctl_model_cache_bytes', 'Model file bytes of the sessions held (the memory budget counts these).', g.cacheBytes),
-      ...gauge('modelctl_model_evictions_total', 'Sessions evicted to stay within --max-models-in-ram and --max-memory.', g.evictions, 'counter'),
+      ...gauge(
+        'modelctl_model_evictions_total',
+        'Sessions evicted to stay within --max-models-in-ram and --max-memory.',
+        g.evictions,
+        'counter',
+      ),
       ...gauge('modelctl_http_requests_in_flight', 'Requests being answered.', g.inflight),
-    ].join('\n') + '\n';
+    ].join('\n')}\n`;
   }
 }

@@ -56,7 +56,10 @@ export class ModelManager {
 
   constructor(options: ModelManagerOptions) {
     this.#o = options;
-    this.cache = new SessionCache({ maxSessions: options.maxModels, ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}) });
+    this.cache = new SessionCache({
+      maxSessions: options.maxModels,
+      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    });
   }
 
   get registry(): Registry {
@@ -103,10 +106,11 @@ export class ModelManager {
     const inputs = resolved.summary.inputs.filter((i) => i.kind === 'tensor');
     const outputs = resolved.summary.outputs.filter((o) => o.kind === 'tensor');
     const served: ServedModel = { name, version: exact, key, resolved, inputs, outputs, batchable: isBatchable(inputs, outputs) };
-    for (const stale of [...this.#served.keys()]) if (stale.startsWith(`${name}:${exact}@`)) {
-      this.#served.delete(stale);
-      this.#batchers.delete(stale);
-    }
+    for (const stale of [...this.#served.keys()])
+      if (stale.startsWith(`${name}:${exact}@`)) {
+        this.#served.delete(stale);
+        this.#batchers.delete(stale);
+      }
     this.#served.set(key, served);
     return served;
   }
@@ -114,10 +118,11 @@ export class ModelManager {
   /** Forgets what a removed model resolved to, so the next request looks it up again. */
   forget(name: string): void {
     for (const key of [...this.#refs.keys()]) if (key === name || key.startsWith(`${name}/`)) this.#refs.delete(key);
-    for (const key of [...this.#served.keys()]) if (key.startsWith(`${name}:`)) {
-      this.#served.delete(key);
-      this.#batchers.delete(key);
-    }
+    for (const key of [...this.#served.keys()])
+      if (key.startsWith(`${name}:`)) {
+        this.#served.delete(key);
+        this.#batchers.delete(key);
+      }
   }
 
   /** Runs feeds through the model's batcher; returns every tensor output. */

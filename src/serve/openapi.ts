@@ -21,13 +21,26 @@ function op(operationId: string, summary: string, tag: string, responses: Record
 }
 
 const NAME: Schema = {
-  name: 'name', in: 'path', required: true,
+  name: 'name',
+  in: 'path',
+  required: true,
   description: 'Model name; `org/name` is sent as one segment, `org%2Fname` (the plain slash form is accepted too)',
   schema: { type: 'string' },
 };
-const VERSION_PARAM: Schema = { name: 'version', in: 'path', required: true, description: 'A registry version (1.0.0) or an alias (production)', schema: { type: 'string' } };
+const VERSION_PARAM: Schema = {
+  name: 'version',
+  in: 'path',
+  required: true,
+  description: 'A registry version (1.0.0) or an alias (production)',
+  schema: { type: 'string' },
+};
 const ok = (description: string, schema: Schema = { type: 'object' }) => ({ '200': { description, content: json(schema) } });
-const strict: Schema = { name: 'strict', in: 'query', schema: { type: 'boolean' }, description: 'Count garbage (orphan blobs, stale temporary files) as problems' };
+const strict: Schema = {
+  name: 'strict',
+  in: 'query',
+  schema: { type: 'boolean' },
+  description: 'Count garbage (orphan blobs, stale temporary files) as problems',
+};
 
 /** The v2 model paths with and without `/versions/{version}`. */
 function versioned(base: string, suffix: string, build: (params: Schema[], id: string) => Schema): Record<string, Schema> {
@@ -43,37 +56,80 @@ const TENSOR_IN: Schema = {
   properties: {
     name: { type: 'string' },
     shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
-    datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] },
+    datatype: {
+      type: 'string',
+      enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'],
+    },
     parameters: { type: 'object', properties: { binary_data_size: { type: 'integer', minimum: 0 } } },
     data: { description: 'Row-major values, flat or nested', type: 'array', items: {} },
   },
 };
 
 const SCHEMAS: Record<string, Schema> = {
-  Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, code: { type: 'string' }, hint: { type: 'string' } } },
-  ServerMetadata: { type: 'object', required: ['name', 'version', 'extensions'], properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } },
-  TensorMetadata: { type: 'object', required: ['name', 'datatype', 'shape'], properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } },
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'string' }, code: { type: 'string' }, hint: { type: 'string' } },
+  },
+  ServerMetadata: {
+    type: 'object',
+    required: ['name', 'version', 'extensions'],
+    properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+  },
+  TensorMetadata: {
+    type: 'object',
+    required: ['name', 'datatype', 'shape'],
+    properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+  },
   ModelMetadata: {
-    type: 'object', required: ['name', 'platform', 'inputs', 'outputs'],
+    type: 'object',
+    required: ['name', 'platform', 'inputs', 'outputs'],
     properties: {
-      name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' },
-      inputs: { type: 'array', items: ref('TensorMetadata') }, outputs: { type: 'array', items: ref('TensorMetadata') },
+      name: { type: 'string' },
+      versions: { type: 'array', items: { type: 'string' } },
+      platform: { type: 'string' },
+      inputs: { type: 'array', items: ref('TensorMetadata') },
+      outputs: { type: 'array', items: ref('TensorMetadata') },
     },
   },
   InferRequest: {
-    type: 'object', required: ['inputs'],
+    type: 'object',
+    required: ['inputs'],
     properties: {
       id: { type: 'string' },
       parameters: { type: 'object', properties: { binary_data_output: { type: 'boolean' } } },
       inputs: { type: 'array', items: TENSOR_IN },
-      outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } } } },
+      outputs: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } },
+        },
+      },
     },
   },
   InferResponse: {
-    type: 'object', required: ['model_name', 'outputs'],
+    type: 'object',
+    required: ['model_name', 'outputs'],
     properties: {
-      model_name: { type: 'string' }, model_version: { type: 'string' }, id: { type: 'string' },
-      outputs: { type: 'array', items: { type: 'object', required: ['name', 'shape', 'datatype'], properties: { name: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } }, datatype: { type: 'string' }, data: { type: 'array', items: {} }, parameters: { type: 'object' } } } },
+      model_name: { type: 'string' },
+      model_version: { type: 'string' },
+      id: { type: 'string' },
+      outputs: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'shape', 'datatype'],
+          properties: {
+            name: { type: 'string' },
+            shape: { type: 'array', items: { type: 'integer' } },
+            datatype: { type: 'string' },
+            data: { type: 'array', items: {} },
+            parameters: { type: 'object' },
+          },
+        },
+      },
     },
   },
   PredictRequest: {
@@ -99,23 +155,60 @@ const SCHEMAS: Record<string, Schema> = {
       iou: { type: 'number', minimum: 0, maximum: 1 },
     },
   },
-  PredictResult: { type: 'object', required: ['model', 'task'], description: 'What `modelctl predict --json` prints', properties: { model: { type: 'string' }, task: { type: 'string' }, predictions: { type: 'array', items: {} }, outputs: { type: 'object' } } },
+  PredictResult: {
+    type: 'object',
+    required: ['model', 'task'],
+    description: 'What `modelctl predict --json` prints',
+    properties: {
+      model: { type: 'string' },
+      task: { type: 'string' },
+      predictions: { type: 'array', items: {} },
+      outputs: { type: 'object' },
+    },
+  },
 };
 
 export function openApiDocument(): Schema {
   const infer = (params: Schema[], v: string) => ({
-    post: op(`infer${v}`, 'Run the model on JSON tensors (Open Inference Protocol; the binary tensor extension too)', 'inference', { ...ok('The outputs', ref('InferResponse')), '413': { description: 'Larger than --max-body', content: json(ref('Error')) } }, {
-      parameters: params,
-      requestBody: { required: true, content: json(ref('InferRequest')) },
-    }),
+    post: op(
+      `infer${v}`,
+      'Run the model on JSON tensors (Open Inference Protocol; the binary tensor extension too)',
+      'inference',
+      { ...ok('The outputs', ref('InferResponse')), '413': { description: 'Larger than --max-body', content: json(ref('Error')) } },
+      {
+        parameters: params,
+        requestBody: { required: true, content: json(ref('InferRequest')) },
+      },
+    ),
   });
   const paths: Record<string, Schema> = {
-    '/v2': { get: op('serverMetadata', 'Server name, version and protocol extensions', 'inference', ok('Server metadata', ref('ServerMetadata'))) },
+    '/v2': {
+      get: op('serverMetadata', 'Server name, version and protocol extensions', 'inference', ok('Server metadata', ref('ServerMetadata'))),
+    },
     '/v2/health/live': { get: op('serverLive', 'Liveness', 'health', ok('The server is live')) },
-    '/v2/health/ready': { get: op('serverReady', 'Readiness (503 while shutting down)', 'health', { ...ok('The server takes requests'), '503': { description: 'Shutting down', content: json(ref('Error')) } }) },
-    ...versioned('/v2/models', '', (p, v) => ({ get: op(`modelMetadata${v}`, 'Inputs and outputs with datatypes and shapes (-1: not fixed)', 'inference', ok('Model metadata', ref('ModelMetadata')), { parameters: p }) })),
-    ...versioned('/v2/models', '/ready', (p, v) => ({ get: op(`modelReady${v}`, 'Whether the model can be served', 'health', ok('Ready'), { parameters: p }) })),
-    ...versioned('/v2/models', '/config', (p, v) => ({ get: op(`modelConfig${v}`, 'Triton-style model configuration (max_batch_size, tensors)', 'inference', ok('Configuration'), { parameters: p }) })),
+    '/v2/health/ready': {
+      get: op('serverReady', 'Readiness (503 while shutting down)', 'health', {
+        ...ok('The server takes requests'),
+        '503': { description: 'Shutting down', content: json(ref('Error')) },
+      }),
+    },
+    ...versioned('/v2/models', '', (p, v) => ({
+      get: op(
+        `modelMetadata${v}`,
+        'Inputs and outputs with datatypes and shapes (-1: not fixed)',
+        'inference',
+        ok('Model metadata', ref('ModelMetadata')),
+        { parameters: p },
+      ),
+    })),
+    ...versioned('/v2/models', '/ready', (p, v) => ({
+      get: op(`modelReady${v}`, 'Whether the model can be served', 'health', ok('Ready'), { parameters: p }),
+    })),
+    ...versioned('/v2/models', '/config', (p, v) => ({
+      get: op(`modelConfig${v}`, 'Triton-style model configuration (max_batch_size, tensors)', 'inference', ok('Configuration'), {
+        parameters: p,
+      }),
+    })),
     ...versioned('/v2/models', '/infer', infer),
     '/v1/models': {
       get: op('listModels', 'Versions in the registry', 'registry', ok('Versions'), {
@@ -123,50 +216,123 @@ export function openApiDocument(): Schema {
           { name: 'name', in: 'query', schema: { type: 'string' }, description: 'A name, or a glob with *' },
           { name: 'task', in: 'query', schema: { type: 'string' } },
           { name: 'format', in: 'query', schema: { type: 'string' } },
-          { name: 'tag', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true, description: 'key=value or key' },
+          {
+            name: 'tag',
+            in: 'query',
+            schema: { type: 'array', items: { type: 'string' } },
+            style: 'form',
+            explode: true,
+            description: 'key=value or key',
+          },
         ],
       }),
-      post: op('registerModel', 'Upload a model file (streamed) and register it as a new version', 'registry', { '201': { description: 'Registered', content: json({ type: 'object' }) }, '409': { description: 'The version exists', content: json(ref('Error')) }, '413': { description: 'Larger than --max-upload', content: json(ref('Error')) } }, {
-        parameters: [
-          { name: 'name', in: 'query', required: true, schema: { type: 'string' } },
-          { name: 'filename', in: 'query', schema: { type: 'string' }, description: 'File name for format detection (default model.onnx)' },
-          { name: 'version', in: 'query', schema: { type: 'string' } },
-          { name: 'task', in: 'query', schema: { type: 'string' } },
-          { name: 'description', in: 'query', schema: { type: 'string' } },
-          { name: 'license', in: 'query', schema: { type: 'string' } },
-          { name: 'alias', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-          { name: 'tag', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-          { name: 'metric', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-          { name: 'latest', in: 'query', schema: { type: 'boolean' } },
-        ],
-        requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-      }),
+      post: op(
+        'registerModel',
+        'Upload a model file (streamed) and register it as a new version',
+        'registry',
+        {
+          '201': { description: 'Registered', content: json({ type: 'object' }) },
+          '409': { description: 'The version exists', content: json(ref('Error')) },
+          '413': { description: 'Larger than --max-upload', content: json(ref('Error')) },
+        },
+        {
+          parameters: [
+            { name: 'name', in: 'query', required: true, schema: { type: 'string' } },
+            {
+              name: 'filename',
+              in: 'query',
+              schema: { type: 'string' },
+              description: 'File name for format detection (default model.onnx)',
+            },
+            { name: 'version', in: 'query', schema: { type: 'string' } },
+            { name: 'task', in: 'query', schema: { type: 'string' } },
+            { name: 'description', in: 'query', schema: { type: 'string' } },
+            { name: 'license', in: 'query', schema: { type: 'string' } },
+            { name: 'alias', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
+            { name: 'tag', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
+            { name: 'metric', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
+            { name: 'latest', in: 'query', schema: { type: 'boolean' } },
+          ],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        },
+      ),
     },
     '/v1/models/{name}': {
       get: op('getModel', 'Every version and alias of a model', 'registry', ok('The model'), { parameters: [NAME] }),
-      delete: op('removeModel', 'Remove every version (?all_versions=true)', 'registry', ok('What was removed'), { parameters: [NAME, { name: 'all_versions', in: 'query', schema: { type: 'boolean' } }] }),
+      delete: op('removeModel', 'Remove every version (?all_versions=true)', 'registry', ok('What was removed'), {
+        parameters: [NAME, { name: 'all_versions', in: 'query', schema: { type: 'boolean' } }],
+      }),
     },
     '/v1/models/{name}/versions/{version}': {
-      get: op('getModelVersion', 'One version: manifest, aliases, last use', 'registry', ok('The version'), { parameters: [NAME, VERSION_PARAM] }),
-      delete: op('removeModelVersion', 'Remove one version and the blobs nothing else uses', 'registry', ok('What was removed'), { parameters: [NAME, VERSION_PARAM] }),
+      get: op('getModelVersion', 'One version: manifest, aliases, last use', 'registry', ok('The version'), {
+        parameters: [NAME, VERSION_PARAM],
+      }),
+      delete: op('removeModelVersion', 'Remove one version and the blobs nothing else uses', 'registry', ok('What was removed'), {
+        parameters: [NAME, VERSION_PARAM],
+      }),
     },
     ...versioned('/v1/models', '/download', (p, v) => ({
-      get: op(`downloadModel${v}`, 'The model file (the primary one, or ?file=)', 'registry', { '200': { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } }, { parameters: [...p, { name: 'file', in: 'query', schema: { type: 'string' } }] }),
+      get: op(
+        `downloadModel${v}`,
+        'The model file (the primary one, or ?file=)',
+        'registry',
+        { '200': { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } },
+        { parameters: [...p, { name: 'file', in: 'query', schema: { type: 'string' } }] },
+      ),
     })),
-    ...versioned('/v1/models', '/export', (p, v) => ({ post: op(`exportModel${v}`, 'Convert to ONNX (not available yet over HTTP: 501, use `modelctl export`)', 'registry', { '501': { description: 'Not available yet', content: json(ref('Error')) } }, { parameters: p }) })),
-    ...versioned('/v1/models', '/validate', (p, v) => ({ post: op(`validateModel${v}`, 'Re-hash the model\'s blobs and check its manifests', 'registry', ok('Validation result'), { parameters: [...p, strict] }) })),
+    ...versioned('/v1/models', '/export', (p, v) => ({
+      post: op(
+        `exportModel${v}`,
+        'Convert to ONNX (not available yet over HTTP: 501, use `modelctl export`)',
+        'registry',
+        { '501': { description: 'Not available yet', content: json(ref('Error')) } },
+        { parameters: p },
+      ),
+    })),
+    ...versioned('/v1/models', '/validate', (p, v) => ({
+      post: op(`validateModel${v}`, "Re-hash the model's blobs and check its manifests", 'registry', ok('Validation result'), {
+        parameters: [...p, strict],
+      }),
+    })),
     ...versioned('/v1/models', '/predict', (p, v) => ({
-      post: op(`predict${v}`, 'Task-level prediction: the same JSON as `modelctl predict --json`', 'inference', ok('The predictions', ref('PredictResult')), { parameters: p, requestBody: { required: true, content: json(ref('PredictRequest')) } }),
+      post: op(
+        `predict${v}`,
+        'Task-level prediction: the same JSON as `modelctl predict --json`',
+        'inference',
+        ok('The predictions', ref('PredictResult')),
+        { parameters: p, requestBody: { required: true, content: json(ref('PredictRequest')) } },
+      ),
     })),
-    '/v1/pull': { post: op('pullModel', 'Register a model from the Hugging Face Hub (not available yet over HTTP: 501, use `modelctl pull`)', 'registry', { '501': { description: 'Not available yet', content: json(ref('Error')) } }, { requestBody: { content: json({ type: 'object', properties: { source: { type: 'string' } } }) } }) },
-    '/v1/validate': { post: op('validateRegistry', 'Re-hash every blob; check manifests, aliases and ONNX files', 'registry', ok('Validation result'), { parameters: [strict] }) },
-    '/v1/stats': { get: op('stats', 'Registry size and the server\'s model cache', 'registry', ok('Statistics')) },
-    '/metrics': { get: op('metrics', 'Prometheus metrics', 'health', { '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
+    '/v1/pull': {
+      post: op(
+        'pullModel',
+        'Register a model from the Hugging Face Hub (not available yet over HTTP: 501, use `modelctl pull`)',
+        'registry',
+        { '501': { description: 'Not available yet', content: json(ref('Error')) } },
+        { requestBody: { content: json({ type: 'object', properties: { source: { type: 'string' } } }) } },
+      ),
+    },
+    '/v1/validate': {
+      post: op('validateRegistry', 'Re-hash every blob; check manifests, aliases and ONNX files', 'registry', ok('Validation result'), {
+        parameters: [strict],
+      }),
+    },
+    '/v1/stats': { get: op('stats', "Registry size and the server's model cache", 'registry', ok('Statistics')) },
+    '/metrics': {
+      get: op('metrics', 'Prometheus metrics', 'health', {
+        '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+      }),
+    },
     '/openapi.json': { get: op('openapi', 'This document', 'health', ok('OpenAPI 3.0')) },
   };
   return {
     openapi: '3.0.3',
-    info: { title: 'modelctl serve', version: VERSION, description: 'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction and the registry API under /v1.' },
+    info: {
+      title: 'modelctl serve',
+      version: VERSION,
+      description:
+        'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction and the registry API under /v1.',
+    },
     servers: [{ url: '/' }],
     components: { schemas: SCHEMAS, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{}, { bearer: [] }],

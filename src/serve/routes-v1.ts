@@ -42,10 +42,12 @@ function keyValues(url: URL, key: string): Record<string, string> {
 /** Streams the body into a private temporary file, then registers it: the registry hashes it as it copies it in. */
 async function upload(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const name = param(url, 'name');
-  if (!name) throw new HttpError(400, 'query parameter name is required', { hint: 'POST /v1/models?name=my-model with the model file as the body' });
+  if (!name)
+    throw new HttpError(400, 'query parameter name is required', { hint: 'POST /v1/models?name=my-model with the model file as the body' });
   checkName(name);
   const filename = (param(url, 'filename') ?? 'model.onnx').split(/[\\/]/).pop() ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(filename)) throw new HttpError(400, `unsafe filename ${JSON.stringify(filename)}`, { hint: 'letters, digits, ".", "_" and "-", e.g. model.onnx' });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(filename))
+    throw new HttpError(400, `unsafe filename ${JSON.stringify(filename)}`, { hint: 'letters, digits, ".", "_" and "-", e.g. model.onnx' });
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries(keyValues(url, 'metric'))) {
     const n = Number(v);
@@ -96,12 +98,18 @@ async function upload(ctx: ServeContext, req: IncomingMessage, res: ServerRespon
 function primaryFile(m: Manifest, asked: string | undefined): Manifest['files'][number] {
   if (asked !== undefined) {
     const f = m.files.find((x) => x.path === asked);
-    if (!f) throw new HttpError(404, `${m.name}:${m.version} has no file ${JSON.stringify(asked)}`, { hint: `its files: ${m.files.map((x) => x.path).join(', ')}` });
+    if (!f)
+      throw new HttpError(404, `${m.name}:${m.version} has no file ${JSON.stringify(asked)}`, {
+        hint: `its files: ${m.files.map((x) => x.path).join(', ')}`,
+      });
     return f;
   }
   const primary = typeof m.metadata.primary === 'string' ? m.metadata.primary : undefined;
   const f = m.files.find((x) => x.path === primary) ?? (m.files.length === 1 ? m.files[0] : undefined);
-  if (!f) throw new HttpError(400, `${m.name}:${m.version} has ${m.files.length} files: say which with ?file=`, { hint: `its files: ${m.files.map((x) => x.path).join(', ')}` });
+  if (!f)
+    throw new HttpError(400, `${m.name}:${m.version} has ${m.files.length} files: say which with ?file=`, {
+      hint: `its files: ${m.files.map((x) => x.path).join(', ')}`,
+    });
   return f;
 }
 
@@ -123,7 +131,13 @@ function matching(sha256: string, what: string): Transform {
     flush(done) {
       const got = hash.digest('hex');
       if (got === sha256) done(null, held);
-      else done(new ModelctlError('INTEGRITY', `${what} changed while it was being sent (it now hashes to ${got.slice(0, 12)}); run \`modelctl validate\``));
+      else
+        done(
+          new ModelctlError(
+            'INTEGRITY',
+            `${what} changed while it was being sent (it now hashes to ${got.slice(0, 12)}); run \`modelctl validate\``,
+          ),
+        );
     },
   });
 }
@@ -148,13 +162,20 @@ async function download(ctx: ServeContext, res: ServerResponse, url: URL, ref: s
     digest: `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`,
     'x-modelctl-sha256': file.sha256,
   });
-  await pipeline(fh.createReadStream(), matching(file.sha256, `blob ${file.sha256.slice(0, 12)} of ${m.name}:${m.version} ${file.path}`), res);
+  await pipeline(
+    fh.createReadStream(),
+    matching(file.sha256, `blob ${file.sha256.slice(0, 12)} of ${m.name}:${m.version} ${file.path}`),
+    res,
+  );
 }
 
 async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string): Promise<void> {
   checkName(name);
   const { entries } = await ctx.registry.list({ name });
-  if (entries.length === 0) throw new ModelctlError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, { hint: 'GET /v1/models lists what the registry holds' });
+  if (entries.length === 0)
+    throw new ModelctlError('NOT_FOUND', `no model named ${JSON.stringify(name)}`, {
+      hint: 'GET /v1/models lists what the registry holds',
+    });
   const aliases = Object.fromEntries(entries.flatMap((e) => e.aliases.map((a) => [a, e.version])));
   sendJson(res, 200, { name, versions: entries, aliases });
 }
@@ -174,7 +195,9 @@ async function stats(ctx: ServeContext, res: ServerResponse): Promise<void> {
 }
 
 function notYet(command: string): never {
-  throw new ModelctlError('NOT_AVAILABLE', `this endpoint is not available yet: use \`modelctl ${command}\``, { hint: `run \`modelctl ${command} --help\`` });
+  throw new ModelctlError('NOT_AVAILABLE', `this endpoint is not available yet: use \`modelctl ${command}\``, {
+    hint: `run \`modelctl ${command} --help\``,
+  });
 }
 
 /** The v1 route for a path (segments after `v1`), or undefined when none matches. */
@@ -183,7 +206,10 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
   if (segs.length === 1 && head === 'stats' && method === 'GET') return { label: '/v1/stats', handle: async (_q, res) => stats(ctx, res) };
   if (segs.length === 1 && head === 'pull' && method === 'POST') return { label: '/v1/pull', handle: async () => notYet('pull') };
   if (segs.length === 1 && head === 'validate' && method === 'POST') {
-    return { label: '/v1/validate', handle: async (_q, res, url) => sendJson(res, 200, await ctx.registry.validate({ strict: flag(url, 'strict'), signal: ctx.signal })) };
+    return {
+      label: '/v1/validate',
+      handle: async (_q, res, url) => sendJson(res, 200, await ctx.registry.validate({ strict: flag(url, 'strict'), signal: ctx.signal })),
+    };
   }
   if (head !== 'models') return undefined;
   if (rest.length === 0) {
@@ -219,7 +245,21 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
     case 'export':
       return method === 'POST' ? { label, handle: async () => notYet('export') } : undefined;
     case 'validate':
-      return method === 'POST' ? { label, handle: async (_q, res, url) => sendJson(res, 200, await ctx.registry.validate({ ref: p.version === undefined ? (checkName(p.name), p.name) : await ref(), strict: flag(url, 'strict'), signal: ctx.signal })) } : undefined;
+      return method === 'POST'
+        ? {
+            label,
+            handle: async (_q, res, url) =>
+              sendJson(
+                res,
+                200,
+                await ctx.registry.validate({
+                  ref: p.version === undefined ? checkName(p.name) : await ref(),
+                  strict: flag(url, 'strict'),
+                  signal: ctx.signal,
+                }),
+              ),
+          }
+        : undefined;
     default:
   }
   if (method === 'GET') {
@@ -237,8 +277,13 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
       label,
       handle: async (_q, res, url) => {
         const all = flag(url, 'all_versions');
-        if (p.version === undefined && !all) throw new HttpError(400, 'name a version, or remove every version with ?all_versions=true', { hint: `DELETE /v1/models/${p.name}/versions/{version}` });
-        const result = await ctx.registry.remove(p.version === undefined ? checkName(p.name) : await ref(), { allVersions: p.version === undefined });
+        if (p.version === undefined && !all)
+          throw new HttpError(400, 'name a version, or remove every version with ?all_versions=true', {
+            hint: `DELETE /v1/models/${p.name}/versions/{version}`,
+          });
+        const result = await ctx.registry.remove(p.version === undefined ? checkName(p.name) : await ref(), {
+          allVersions: p.version === undefined,
+        });
         ctx.manager.forget(p.name);
         sendJson(res, 200, result);
       },

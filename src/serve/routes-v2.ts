@@ -52,11 +52,16 @@ async function infer(ctx: ServeContext, req: IncomingMessage, res: ServerRespons
   const request = decodeInferRequest(ort.Tensor, body, headerLength, m.inputs);
   const known = new Set(m.outputs.map((o) => o.name));
   for (const name of request.outputs ?? []) {
-    if (!known.has(name)) throw new HttpError(400, `the model has no output named ${JSON.stringify(name)}`, { hint: `its outputs: ${[...known].join(', ')}` });
+    if (!known.has(name))
+      throw new HttpError(400, `the model has no output named ${JSON.stringify(name)}`, { hint: `its outputs: ${[...known].join(', ')}` });
   }
   const out = await ctx.manager.infer(m, request.inputs, request.rows);
   const names = request.outputs ?? m.outputs.map((o) => o.name);
-  const { body: reply, headerLength: replyHeader } = encodeInferResponse(m, request, names.map((n) => [n, out[n] as NonNullable<(typeof out)[string]>]));
+  const { body: reply, headerLength: replyHeader } = encodeInferResponse(
+    m,
+    request,
+    names.map((n) => [n, out[n] as NonNullable<(typeof out)[string]>]),
+  );
   res.writeHead(200, {
     'content-type': replyHeader === undefined ? 'application/json' : 'application/octet-stream',
     'content-length': reply.length,
@@ -69,14 +74,18 @@ async function infer(ctx: ServeContext, req: IncomingMessage, res: ServerRespons
 export function v2Route(ctx: ServeContext, method: string, segs: string[]): Route | undefined {
   if (segs.length === 0) {
     if (method !== 'GET') return undefined;
-    return { label: '/v2', handle: async (_req, res) => sendJson(res, 200, { name: 'modelctl', version: VERSION, extensions: ['binary_tensor_data'] }) };
+    return {
+      label: '/v2',
+      handle: async (_req, res) => sendJson(res, 200, { name: 'modelctl', version: VERSION, extensions: ['binary_tensor_data'] }),
+    };
   }
   if (segs[0] === 'health' && segs.length === 2 && method === 'GET') {
     if (segs[1] === 'live') return { label: '/v2/health/live', handle: async (_req, res) => sendJson(res, 200, { live: true }) };
     if (segs[1] === 'ready') {
       return {
         label: '/v2/health/ready',
-        handle: async (_req, res) => (ctx.ready() ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false, error: 'the server is shutting down' })),
+        handle: async (_req, res) =>
+          ctx.ready() ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false, error: 'the server is shutting down' }),
       };
     }
     return undefined;

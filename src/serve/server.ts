@@ -71,8 +71,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const maxBatch = options.maxBatch ?? 32;
   const maxWaitMs = options.maxWaitMs ?? 5;
   const maxModels = options.maxModels ?? 4;
-  for (const [flag, v, min] of [['--max-batch', maxBatch, 1], ['--max-wait-ms', maxWaitMs, 0], ['--max-models-in-ram', maxModels, 1]] as const) {
-    if (!Number.isSafeInteger(v) || v < min) throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got ${String(v)}`);
+  for (const [flag, v, min] of [
+    ['--max-batch', maxBatch, 1],
+    ['--max-wait-ms', maxWaitMs, 0],
+    ['--max-models-in-ram', maxModels, 1],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got ${String(v)}`);
   }
   // Sessions open on the first request: options no session could take fail the start, not every request.
   checkSessionOptions(options.session ?? {});
@@ -115,9 +120,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (head === 'v2') return v2Route(ctx, method, rest);
     if (head === 'v1') return v1Route(ctx, method, rest);
     if (method !== 'GET') return undefined;
-    if (segs.length === 0) return { label: '/', handle: async (_q, res) => sendJson(res, 200, { name: 'modelctl', version: VERSION, openapi: '/openapi.json' }) };
-    if (segs.length === 1 && head === 'metrics') return { label: '/metrics', handle: async (_q, res) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8') };
-    if (segs.length === 1 && head === 'openapi.json') return { label: '/openapi.json', handle: async (_q, res) => sendJson(res, 200, openApiDocument()) };
+    if (segs.length === 0)
+      return {
+        label: '/',
+        handle: async (_q, res) => sendJson(res, 200, { name: 'modelctl', version: VERSION, openapi: '/openapi.json' }),
+      };
+    if (segs.length === 1 && head === 'metrics')
+      return {
+        label: '/metrics',
+        handle: async (_q, res) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+      };
+    if (segs.length === 1 && head === 'openapi.json')
+      return { label: '/openapi.json', handle: async (_q, res) => sendJson(res, 200, openApiDocument()) };
     return undefined;
   };
 
@@ -145,12 +159,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const segs = pathSegments(url.pathname);
       const health = segs[0] === 'v2' && segs[1] === 'health';
       if (!health && !authorized(req)) {
-        throw new HttpError(401, 'a bearer token is required', { hint: 'send Authorization: Bearer TOKEN (the --token the server was started with)', headers: { 'www-authenticate': 'Bearer' } });
+        throw new HttpError(401, 'a bearer token is required', {
+          hint: 'send Authorization: Bearer TOKEN (the --token the server was started with)',
+          headers: { 'www-authenticate': 'Bearer' },
+        });
       }
       const r = route(method, segs);
       if (!r) {
         const allowed = METHODS.filter((m) => m !== method && route(m, segs));
-        if (allowed.length > 0) throw new HttpError(405, `${method} is not allowed here`, { code: 'METHOD_NOT_ALLOWED', hint: `use ${allowed.join(' or ')}`, headers: { allow: allowed.join(', ') } });
+        if (allowed.length > 0)
+          throw new HttpError(405, `${method} is not allowed here`, {
+            code: 'METHOD_NOT_ALLOWED',
+            hint: `use ${allowed.join(' or ')}`,
+            headers: { allow: allowed.join(', ') },
+          });
         throw new HttpError(404, `no endpoint at ${method} ${url.pathname}`, { hint: 'GET /openapi.json lists every endpoint' });
       }
       label = r.label;
@@ -183,14 +205,32 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   server.on('clientError', (_err, socket) => {
     const body = '{"error":"malformed HTTP request","code":"BAD_REQUEST"}';
-    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    if (socket.writable)
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new ModelctlError('USAGE', `${options.host ?? '127.0.0.1'}:${options.port ?? 8080} is already in use`, { hint: 'stop the other server, or pick another --port (0 picks a free one)' }));
-      else if (err.code === 'EACCES') reject(new ModelctlError('USAGE', `not allowed to listen on port ${options.port ?? 8080}`, { hint: 'ports below 1024 need privileges: pick another --port' }));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ModelctlError('USAGE', `cannot listen on ${options.host}: no such address on this machine`, { hint: 'use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)' }));
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new ModelctlError('USAGE', `${options.host ?? '127.0.0.1'}:${options.port ?? 8080} is already in use`, {
+            hint: 'stop the other server, or pick another --port (0 picks a free one)',
+          }),
+        );
+      else if (err.code === 'EACCES')
+        reject(
+          new ModelctlError('USAGE', `not allowed to listen on port ${options.port ?? 8080}`, {
+            hint: 'ports below 1024 need privileges: pick another --port',
+          }),
+        );
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+        reject(
+          new ModelctlError('USAGE', `cannot listen on ${options.host}: no such address on this machine`, {
+            hint: 'use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)',
+          }),
+        );
       else reject(err);
     });
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());
@@ -208,8 +248,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (inflight > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          new Promise<void>((resolve) => { drained = resolve; }),
-          new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); }),
+          new Promise<void>((resolve) => {
+            drained = resolve;
+          }),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, graceMs);
+          }),
         ]);
         clearTimeout(timer);
       }

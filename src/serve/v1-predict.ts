@@ -16,7 +16,8 @@ import { HttpError, readJsonObject, sendJson } from './http.js';
  */
 
 const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'question', 'questions'] as const;
-const INPUT_HINT = 'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" (base64 strings), or "question" with "context"';
+const INPUT_HINT =
+  'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" (base64 strings), or "question" with "context"';
 
 function optionalNumber(body: Record<string, unknown>, key: string, check: (n: number) => boolean, what: string): number | undefined {
   const v = body[key];
@@ -39,14 +40,18 @@ function images(value: unknown): Buffer[] {
 async function input(body: Record<string, unknown>, task: string, files: string[]): Promise<PredictInput> {
   const given = INPUT_KEYS.filter((k) => body[k] !== undefined && k !== 'question');
   const asked = body.question !== undefined || body.context !== undefined;
-  if (given.length + (asked ? 1 : 0) !== 1) throw new HttpError(400, given.length === 0 && !asked ? 'no input given' : 'give the input one way only', { hint: INPUT_HINT });
+  if (given.length + (asked ? 1 : 0) !== 1)
+    throw new HttpError(400, given.length === 0 && !asked ? 'no input given' : 'give the input one way only', { hint: INPUT_HINT });
   const kind = inputKind(task);
   if (kind === 'questions') {
     if (asked) return readInput({ value: { question: body.question, context: body.context }, where: 'the request' }, kind);
     if (body.questions !== undefined) return readInput({ value: body.questions, where: '"questions"' }, kind);
-    throw new HttpError(400, 'a question-answering model takes "question" and "context"', { hint: 'or "questions": [{"question": "...", "context": "..."}]' });
+    throw new HttpError(400, 'a question-answering model takes "question" and "context"', {
+      hint: 'or "questions": [{"question": "...", "context": "..."}]',
+    });
   }
-  if (asked || body.questions !== undefined) throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
+  if (asked || body.questions !== undefined)
+    throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
   if (kind === 'images') {
     if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
     return readInput({ values: files }, kind);
@@ -57,18 +62,26 @@ async function input(body: Record<string, unknown>, task: string, files: string[
     return readInput({ value, where: body.texts !== undefined ? '"texts"' : '"text"' }, kind);
   }
   if (body.inputs !== undefined) {
-    if (!body.inputs || typeof body.inputs !== 'object' || Array.isArray(body.inputs)) throw new HttpError(400, '"inputs" must be an object of named tensors');
+    if (!body.inputs || typeof body.inputs !== 'object' || Array.isArray(body.inputs))
+      throw new HttpError(400, '"inputs" must be an object of named tensors');
     return { kind: 'tensors', tensors: body.inputs as Record<string, unknown> };
   }
   if (body.rows !== undefined) {
     const rows = await readInput({ value: body.rows, where: '"rows"' }, 'rows');
-    const columns = Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
+    const columns =
+      Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
     return rows.kind === 'rows' && columns ? { ...rows, columns } : rows;
   }
   throw new HttpError(400, `a ${task} model takes "rows" or "inputs"`, { hint: INPUT_HINT });
 }
 
-export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, name: string, version?: string): Promise<void> {
+export async function v1Predict(
+  ctx: ServeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  version?: string,
+): Promise<void> {
   const body = await readJsonObject(req, ctx.maxBody);
   const m = await ctx.manager.model(name, version);
   const explicit = body.task === undefined ? undefined : typeof body.task === 'string' ? body.task : undefined;
@@ -76,7 +89,8 @@ export async function v1Predict(ctx: ServeContext, req: IncomingMessage, res: Se
   const task = (await chooseTask(explicit, m.resolved, ctx.registry)).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // 501 for a task not supported yet, before the body is read as another's
   const aggregation = body.aggregation;
-  if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation))) throw new HttpError(400, `"aggregation" takes ${AGGREGATIONS.join(', ')}`);
+  if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation)))
+    throw new HttpError(400, `"aggregation" takes ${AGGREGATIONS.join(', ')}`);
   if (body.normalize !== undefined && typeof body.normalize !== 'boolean') throw new HttpError(400, '"normalize" must be true or false');
   const fraction = (n: number) => n >= 0 && n <= 1;
   const whole = (n: number) => Number.isSafeInteger(n) && n >= 1;

@@ -47,23 +47,42 @@ export function l2Normalize(v: readonly number[]): number[] {
 }
 
 /** One batch of texts through the model; one vector per text, in order. */
-export async function embedTexts(ctx: RunContext, tokenizer: TextTokenizer, texts: readonly string[], normalize: boolean): Promise<EmbeddingPrediction[]> {
+export async function embedTexts(
+  ctx: RunContext,
+  tokenizer: TextTokenizer,
+  texts: readonly string[],
+  normalize: boolean,
+): Promise<EmbeddingPrediction[]> {
   if (texts.length === 0) return [];
   const batch = tokenizer.encodeBatch(texts);
   const name = embeddingOutput(ctx);
   const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
   const dims = out?.dims ?? [];
-  if (!out || dims[0] !== texts.length || (dims.length !== 2 && dims.length !== 3) || (dims.length === 3 && dims[1] !== batch.attentionMask[0]?.length)) {
-    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; feature extraction needs [batch, tokens, width] or [batch, width]`, {
-      hint: 'run the model with --task raw to see its outputs',
-    });
+  if (
+    !out ||
+    dims[0] !== texts.length ||
+    (dims.length !== 2 && dims.length !== 3) ||
+    (dims.length === 3 && dims[1] !== batch.attentionMask[0]?.length)
+  ) {
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `output ${name} has shape [${dims.join(', ')}]; feature extraction needs [batch, tokens, width] or [batch, width]`,
+      {
+        hint: 'run the model with --task raw to see its outputs',
+      },
+    );
   }
   if (out.type !== 'float32' && out.type !== 'float64') {
-    throw new ModelctlError('INVALID_INPUT', `output ${name} is ${out.type}; feature extraction reads float32 or float64`, { hint: 'run the model with --task raw' });
+    throw new ModelctlError('INVALID_INPUT', `output ${name} is ${out.type}; feature extraction reads float32 or float64`, {
+      hint: 'run the model with --task raw',
+    });
   }
   const data = out.data as Float32Array | Float64Array;
   const width = dims.at(-1) as number;
-  const pooled = dims.length === 3 ? meanPool(data, dims, batch.attentionMask) : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+  const pooled =
+    dims.length === 3
+      ? meanPool(data, dims, batch.attentionMask)
+      : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
   return pooled.map((v, i) => {
     const embedding = normalize ? l2Normalize(v) : v;
     return batch.truncated[i] ? { embedding, truncated: true as const } : { embedding };

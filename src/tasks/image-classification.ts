@@ -16,7 +16,10 @@ export interface ImageClassificationPrediction {
 }
 
 /** The model's image input: a float tensor of rank 4, channels first ([batch, 3, height, width]), pixel_values by preference. */
-export function imageInput(inputs: readonly OnnxValueInfo[], config: ImageProcessorConfig): { name: string; height?: number; width?: number } {
+export function imageInput(
+  inputs: readonly OnnxValueInfo[],
+  config: ImageProcessorConfig,
+): { name: string; height?: number; width?: number } {
   const float = inputs.filter((i) => (i.dtype ?? 'float32') === 'float32');
   const input = float.find((i) => i.name === 'pixel_values') ?? (float.length === 1 ? float[0] : undefined);
   const takes = inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
@@ -28,16 +31,27 @@ export function imageInput(inputs: readonly OnnxValueInfo[], config: ImageProces
   const shape = input.shape;
   const dim = (i: number): number | undefined => (typeof shape?.[i] === 'number' ? (shape[i] as number) : undefined);
   if (shape && (shape.length !== 4 || (dim(1) !== undefined && dim(1) !== 3))) {
-    throw new ModelctlError('INVALID_INPUT', `input ${input.name} has shape [${shape.map((d) => d ?? '?').join(', ')}]; image-classification needs [batch, 3, height, width]`, {
-      hint: dim(3) === 3 ? 'the model takes channels-last images, which predict does not make; run it with --task raw' : 'run it with --task raw',
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `input ${input.name} has shape [${shape.map((d) => d ?? '?').join(', ')}]; image-classification needs [batch, 3, height, width]`,
+      {
+        hint:
+          dim(3) === 3
+            ? 'the model takes channels-last images, which predict does not make; run it with --task raw'
+            : 'run it with --task raw',
+      },
+    );
   }
   const size = outputSize(config);
   const [height, width] = [dim(2), dim(3)];
   if (size && ((height !== undefined && height !== size.height) || (width !== undefined && width !== size.width))) {
-    throw new ModelctlError('INVALID_INPUT', `the image processor makes ${size.height}x${size.width} images but input ${input.name} takes ${height ?? '?'}x${width ?? '?'}`, {
-      hint: 'preprocessor_config.json does not belong to this model: embed the right one with `modelctl embed-metadata MODEL --from-dir DIR`',
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `the image processor makes ${size.height}x${size.width} images but input ${input.name} takes ${height ?? '?'}x${width ?? '?'}`,
+      {
+        hint: 'preprocessor_config.json does not belong to this model: embed the right one with `modelctl embed-metadata MODEL --from-dir DIR`',
+      },
+    );
   }
   return { name: input.name, ...(height !== undefined ? { height } : {}), ...(width !== undefined ? { width } : {}) };
 }
@@ -57,9 +71,13 @@ export async function classifyImages(
   const { height, width } = images[0] as { height: number; width: number };
   const odd = images.findIndex((im) => im.height !== height || im.width !== width);
   if (odd >= 0) {
-    throw new ModelctlError('INVALID_INPUT', `${files[odd]} becomes ${images[odd]!.height}x${images[odd]!.width} but ${files[0]} ${height}x${width}: images of one batch must have one size`, {
-      hint: 'the processor keeps the aspect ratio without cropping: run such images with --batch-size 1',
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `${files[odd]} becomes ${images[odd]!.height}x${images[odd]!.width} but ${files[0]} ${height}x${width}: images of one batch must have one size`,
+      {
+        hint: 'the processor keeps the aspect ratio without cropping: run such images with --batch-size 1',
+      },
+    );
   }
   const plane = 3 * height * width;
   const pixels = new Float32Array(files.length * plane);

@@ -20,10 +20,14 @@ function loadSharp(): Promise<SharpFn> {
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
       const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-      throw new ModelctlError('MISSING_DEPENDENCY', missing ? 'sharp is not installed: image models need it' : `sharp could not be loaded: ${first}`, {
-        hint: `reinstall modelctl's dependencies (npm ci): sharp's prebuilt @img/sharp-${process.platform}-${process.arch} package must be installed for this platform`,
-        cause: err,
-      });
+      throw new ModelctlError(
+        'MISSING_DEPENDENCY',
+        missing ? 'sharp is not installed: image models need it' : `sharp could not be loaded: ${first}`,
+        {
+          hint: `reinstall modelctl's dependencies (npm ci): sharp's prebuilt @img/sharp-${process.platform}-${process.arch} package must be installed for this platform`,
+          cause: err,
+        },
+      );
     },
   );
   return loading;
@@ -78,7 +82,8 @@ function edge(value: unknown, field: string, where: string): number {
 function triple(value: unknown, fallback: number, field: string, where: string): [number, number, number] {
   if (value === undefined || value === null) return [fallback, fallback, fallback];
   const list = typeof value === 'number' ? [value, value, value] : value;
-  if (!Array.isArray(list) || list.length !== 3) throw new ModelctlError('INVALID_INPUT', `${where}: ${field} must be a number or 3 numbers (one per RGB channel)`);
+  if (!Array.isArray(list) || list.length !== 3)
+    throw new ModelctlError('INVALID_INPUT', `${where}: ${field} must be a number or 3 numbers (one per RGB channel)`);
   return list.map((v) => num(v, field, where)) as [number, number, number];
 }
 
@@ -88,11 +93,18 @@ function flag(value: unknown, fallback: boolean): boolean {
 
 /** `{height, width}`, `{shortest_edge[, longest_edge]}`, or a bare number (square, or the shortest edge when the image is then cropped). */
 function readSize(value: unknown, squareByDefault: boolean, field: string, where: string): ImageProcessorConfig['size'] {
-  if (typeof value === 'number') return squareByDefault ? { height: edge(value, field, where), width: edge(value, field, where) } : { shortestEdge: edge(value, field, where) };
+  if (typeof value === 'number')
+    return squareByDefault
+      ? { height: edge(value, field, where), width: edge(value, field, where) }
+      : { shortestEdge: edge(value, field, where) };
   const s = (value ?? {}) as Record<string, unknown>;
-  if (s.height !== undefined || s.width !== undefined) return { height: edge(s.height, `${field}.height`, where), width: edge(s.width, `${field}.width`, where) };
+  if (s.height !== undefined || s.width !== undefined)
+    return { height: edge(s.height, `${field}.height`, where), width: edge(s.width, `${field}.width`, where) };
   if (s.shortest_edge !== undefined) {
-    return { shortestEdge: edge(s.shortest_edge, `${field}.shortest_edge`, where), ...(s.longest_edge !== undefined ? { longestEdge: edge(s.longest_edge, `${field}.longest_edge`, where) } : {}) };
+    return {
+      shortestEdge: edge(s.shortest_edge, `${field}.shortest_edge`, where),
+      ...(s.longest_edge !== undefined ? { longestEdge: edge(s.longest_edge, `${field}.longest_edge`, where) } : {}),
+    };
   }
   throw new ModelctlError('INVALID_INPUT', `${where}: ${field} ${JSON.stringify(value)} is neither {height, width} nor {shortest_edge}`, {
     hint: 'predict supports image processors that resize to a fixed size or by the shortest edge',
@@ -107,7 +119,8 @@ export function parseImageProcessorConfig(raw: unknown, where: string): ImagePro
   // Old configs give sizes as one number: square for ViT-like processors, the shortest edge for those that crop.
   const size = readSize(c.size ?? { height: 224, width: 224 }, !doCenterCrop, 'size', where);
   const resample = c.resample === undefined || c.resample === null ? 2 : num(c.resample, 'resample', where);
-  if (RESAMPLE[resample] === undefined) throw new ModelctlError('INVALID_INPUT', `${where}: resample ${resample} is not a PIL resampling filter (0-5)`);
+  if (RESAMPLE[resample] === undefined)
+    throw new ModelctlError('INVALID_INPUT', `${where}: resample ${resample} is not a PIL resampling filter (0-5)`);
   const cropSize = doCenterCrop ? readSize(c.crop_size ?? { height: 224, width: 224 }, true, 'crop_size', where) : undefined;
   if (cropSize && !('height' in cropSize)) throw new ModelctlError('INVALID_INPUT', `${where}: crop_size must be {height, width}`);
   const cropPct = c.crop_pct === undefined || c.crop_pct === null ? undefined : num(c.crop_pct, 'crop_pct', where, true);
@@ -140,7 +153,11 @@ function shortestEdgeSize(width: number, height: number, shortest: number, longe
 }
 
 /** The size the resize step produces for an image of width x height (before any centre crop). */
-export function resizedSize(config: ImageProcessorConfig, width: number, height: number): { width: number; height: number; crop?: { width: number; height: number } } {
+export function resizedSize(
+  config: ImageProcessorConfig,
+  width: number,
+  height: number,
+): { width: number; height: number; crop?: { width: number; height: number } } {
   const { size } = config;
   if ('height' in size) return { width: size.width, height: size.height };
   if (config.cropPct !== undefined) {
@@ -156,7 +173,8 @@ export function resizedSize(config: ImageProcessorConfig, width: number, height:
 export function outputSize(config: ImageProcessorConfig): { height: number; width: number } | undefined {
   if (config.doCenterCrop && config.cropSize && 'height' in config.cropSize) return config.cropSize;
   if (config.doResize && 'height' in config.size) return config.size;
-  if (config.doResize && config.cropPct !== undefined && 'shortestEdge' in config.size) return { height: config.size.shortestEdge, width: config.size.shortestEdge };
+  if (config.doResize && config.cropPct !== undefined && 'shortestEdge' in config.size)
+    return { height: config.size.shortestEdge, width: config.size.shortestEdge };
   return undefined;
 }
 
@@ -188,7 +206,14 @@ function centerCrop(img: Rgb, width: number, height: number): Rgb {
 }
 
 /** The sharp kernel (for shrinking) and interpolator (for enlarging) closest to each PIL filter. */
-const INTERPOLATOR: Record<number, 'nearest' | 'bilinear' | 'bicubic'> = { 0: 'nearest', 1: 'bicubic', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bilinear' };
+const INTERPOLATOR: Record<number, 'nearest' | 'bilinear' | 'bicubic'> = {
+  0: 'nearest',
+  1: 'bicubic',
+  2: 'bilinear',
+  3: 'bicubic',
+  4: 'bilinear',
+  5: 'bilinear',
+};
 
 /** Edge pixels repeated around the image before enlarging: PIL clamps its filter window at the edges. */
 const PAD = 2;
@@ -209,13 +234,21 @@ async function resample(img: Rgb, width: number, height: number, filter: number)
   let out = img;
   const [w, h] = [Math.min(width, out.width), Math.min(height, out.height)];
   if (w < out.width || h < out.height) {
-    out = await done(sharp(out.data, raw(out)).resize({ width: w, height: h, fit: 'fill', kernel: RESAMPLE[filter] ?? 'linear', fastShrinkOnLoad: false }));
+    out = await done(
+      sharp(out.data, raw(out)).resize({ width: w, height: h, fit: 'fill', kernel: RESAMPLE[filter] ?? 'linear', fastShrinkOnLoad: false }),
+    );
   }
   if (width > out.width || height > out.height) {
     const [sx, sy] = [width / out.width, height / out.height];
     const padded = await done(sharp(out.data, raw(out)).extend({ top: PAD, bottom: PAD, left: PAD, right: PAD, extendWith: 'copy' }));
     const moved = await done(
-      sharp(padded.data, raw(padded)).affine([[sx, 0], [0, sy]], { interpolator: INTERPOLATOR[filter] ?? 'bilinear', idx: 0.5 - PAD, idy: 0.5 - PAD, odx: -0.5, ody: -0.5 }),
+      sharp(padded.data, raw(padded)).affine(
+        [
+          [sx, 0],
+          [0, sy],
+        ],
+        { interpolator: INTERPOLATOR[filter] ?? 'bilinear', idx: 0.5 - PAD, idy: 0.5 - PAD, odx: -0.5, ody: -0.5 },
+      ),
     );
     out = await done(sharp(moved.data, raw(moved)).extract({ left: 0, top: 0, width, height }));
   }
@@ -242,7 +275,12 @@ export async function decodeImage(file: string, bytes?: Buffer): Promise<Rgb> {
     }
   }
   try {
-    const { data, info } = await sharp(input, { failOn: 'error' }).autoOrient().removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(input, { failOn: 'error' })
+      .autoOrient()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data, width: info.width, height: info.height };
   } catch (err) {
@@ -251,7 +289,11 @@ export async function decodeImage(file: string, bytes?: Buffer): Promise<Rgb> {
 }
 
 /** One image as the processor makes it: float32, channels first [3, H, W], and its H and W. */
-export async function preprocessImage(file: string, config: ImageProcessorConfig, bytes?: Buffer): Promise<{ data: Float32Array; height: number; width: number }> {
+export async function preprocessImage(
+  file: string,
+  config: ImageProcessorConfig,
+  bytes?: Buffer,
+): Promise<{ data: Float32Array; height: number; width: number }> {
   // RGB always: the model takes 3 channels, and do_convert_rgb only says whether the Python processor converts
   // grey or RGBA images itself (when false, such images fail there).
   let img = await decodeImage(file, bytes);
@@ -260,14 +302,15 @@ export async function preprocessImage(file: string, config: ImageProcessorConfig
     if (target.width !== img.width || target.height !== img.height) img = await resample(img, target.width, target.height, config.resample);
     if (target.crop) img = centerCrop(img, target.crop.width, target.crop.height);
   }
-  if (config.doCenterCrop && config.cropSize && 'height' in config.cropSize) img = centerCrop(img, config.cropSize.width, config.cropSize.height);
+  if (config.doCenterCrop && config.cropSize && 'height' in config.cropSize)
+    img = centerCrop(img, config.cropSize.width, config.cropSize.height);
   const { width, height } = img;
   const plane = width * height;
   const out = new Float32Array(3 * plane);
   const scale = config.doRescale ? config.rescaleFactor : 1;
   for (let c = 0; c < 3; c++) {
-    const mean = config.doNormalize ? config.imageMean[c] as number : 0;
-    const std = config.doNormalize ? config.imageStd[c] as number : 1;
+    const mean = config.doNormalize ? (config.imageMean[c] as number) : 0;
+    const std = config.doNormalize ? (config.imageStd[c] as number) : 1;
     for (let i = 0; i < plane; i++) out[c * plane + i] = ((img.data[i * 3 + c] as number) * scale - mean) / std;
   }
   return { data: out, height, width };

@@ -48,7 +48,11 @@ export function roundHalfEven(x: number): number {
 }
 
 /** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size and the padding before it. */
-export function letterboxGeometry(width: number, height: number, target: { width: number; height: number }): { scale: number; width: number; height: number; left: number; top: number } {
+export function letterboxGeometry(
+  width: number,
+  height: number,
+  target: { width: number; height: number },
+): { scale: number; width: number; height: number; left: number; top: number } {
   const scale = Math.min(target.height / height, target.width / width);
   const w = roundHalfEven(width * scale);
   const h = roundHalfEven(height * scale);
@@ -77,7 +81,10 @@ function axis(dst: number, src: number): { i0: Int32Array; i1: Int32Array; t: Fl
 }
 
 /** 8-bit RGB letterboxed into target (gray 114 around), as float32 channels first in 0..1. */
-export function letterbox(rgb: { data: Uint8Array; width: number; height: number }, target: { width: number; height: number }): Float32Array {
+export function letterbox(
+  rgb: { data: Uint8Array; width: number; height: number },
+  target: { width: number; height: number },
+): Float32Array {
   const g = letterboxGeometry(rgb.width, rgb.height, target);
   const plane = target.width * target.height;
   const out = new Float32Array(3 * plane).fill(114 / 255);
@@ -114,11 +121,17 @@ function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Greedy class-aware NMS: indices kept, highest score first (torchvision.ops.nms per class, as Ultralytics' offsets make it). */
-export function nms(boxes: ReadonlyArray<ArrayLike<number>>, scores: ArrayLike<number>, classes: ArrayLike<number>, iouThreshold: number): number[] {
+export function nms(
+  boxes: ReadonlyArray<ArrayLike<number>>,
+  scores: ArrayLike<number>,
+  classes: ArrayLike<number>,
+  iouThreshold: number,
+): number[] {
   const order = Array.from({ length: boxes.length }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
   const kept: number[] = [];
   for (const i of order) {
-    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, boxes[i] as ArrayLike<number>) > iouThreshold)) continue;
+    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, boxes[i] as ArrayLike<number>) > iouThreshold))
+      continue;
     kept.push(i);
   }
   return kept;
@@ -143,7 +156,11 @@ export function detectionSetup(summary: Pick<OnnxSummary, 'inputs' | 'metadataPr
   const shape = input?.shape;
   if (!input || !shape || shape.length !== 4 || (typeof shape[1] === 'number' && shape[1] !== 3)) {
     const takes = inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
-    throw new ModelctlError('INVALID_INPUT', `the model does not take one image tensor [batch, 3, height, width] (it takes ${takes || 'nothing'})`, { hint: 'object-detection runs YOLO models in the Ultralytics export layout; try --task raw' });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `the model does not take one image tensor [batch, 3, height, width] (it takes ${takes || 'nothing'})`,
+      { hint: 'object-detection runs YOLO models in the Ultralytics export layout; try --task raw' },
+    );
   }
   let [height, width] = [shape[2], shape[3]];
   if (typeof height !== 'number' || typeof width !== 'number' || height <= 0 || width <= 0) {
@@ -152,15 +169,22 @@ export function detectionSetup(summary: Pick<OnnxSummary, 'inputs' | 'metadataPr
     [height, width] = [sizes[0] ?? 640, sizes[1] ?? sizes[0] ?? 640];
   }
   const id2label = (modelConfig as { id2label?: unknown } | undefined)?.id2label;
-  const fromConfig = id2label && typeof id2label === 'object' ? Object.fromEntries(Object.entries(id2label as Record<string, unknown>).map(([k, v]) => [Number(k), String(v)])) : undefined;
-  const names = (summary.metadataProps.names !== undefined ? parseUltralyticsNames(summary.metadataProps.names) : undefined) ?? fromConfig ?? {};
+  const fromConfig =
+    id2label && typeof id2label === 'object'
+      ? Object.fromEntries(Object.entries(id2label as Record<string, unknown>).map(([k, v]) => [Number(k), String(v)]))
+      : undefined;
+  const names =
+    (summary.metadataProps.names !== undefined ? parseUltralyticsNames(summary.metadataProps.names) : undefined) ?? fromConfig ?? {};
   const batch = typeof shape[0] === 'number' && shape[0] > 0 ? shape[0] : undefined;
   return { input: input.name, height, width, names, ...(batch !== undefined ? { batch } : {}) };
 }
 
 function threshold(value: number | undefined, fallback: number, flag: string): number {
   const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0 || v > 1) throw new ModelctlError('USAGE', `${flag} must be a number from 0 to 1, not ${String(value)}`, { hint: `${flag} ${fallback} is the default` });
+  if (!Number.isFinite(v) || v < 0 || v > 1)
+    throw new ModelctlError('USAGE', `${flag} must be a number from 0 to 1, not ${String(value)}`, {
+      hint: `${flag} ${fallback} is the default`,
+    });
   return v;
 }
 
@@ -195,25 +219,32 @@ export function decodeDetections(
   const padX = roundHalfEven((setup.width - original.width * gain) / 2 - 0.1);
   const padY = roundHalfEven((setup.height - original.height * gain) / 2 - 0.1);
   const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
-  return nms(boxes, scores, classes, iouThreshold).slice(0, maxDet).map((i) => {
-    const b = boxes[i] as Float64Array;
-    const id = classes[i] as number;
-    return {
-      label: setup.names[id] ?? String(id),
-      class_id: id,
-      score: scores[i] as number,
-      box: [
-        clip(((b[0] as number) - padX) / gain, original.width),
-        clip(((b[1] as number) - padY) / gain, original.height),
-        clip(((b[2] as number) - padX) / gain, original.width),
-        clip(((b[3] as number) - padY) / gain, original.height),
-      ],
-    };
-  });
+  return nms(boxes, scores, classes, iouThreshold)
+    .slice(0, maxDet)
+    .map((i) => {
+      const b = boxes[i] as Float64Array;
+      const id = classes[i] as number;
+      return {
+        label: setup.names[id] ?? String(id),
+        class_id: id,
+        score: scores[i] as number,
+        box: [
+          clip(((b[0] as number) - padX) / gain, original.width),
+          clip(((b[1] as number) - padY) / gain, original.height),
+          clip(((b[2] as number) - padX) / gain, original.width),
+          clip(((b[3] as number) - padY) / gain, original.height),
+        ],
+      };
+    });
 }
 
 /** One batch of image files through a YOLO detector; one prediction per image, in order. */
-export async function detectObjects(ctx: RunContext, setup: DetectionSetup, files: readonly string[], options: DetectionOptions = {}): Promise<DetectionPrediction[]> {
+export async function detectObjects(
+  ctx: RunContext,
+  setup: DetectionSetup,
+  files: readonly string[],
+  options: DetectionOptions = {},
+): Promise<DetectionPrediction[]> {
   if (files.length === 0) return [];
   const target = { width: setup.width, height: setup.height };
   const plane = 3 * setup.height * setup.width;
@@ -229,9 +260,13 @@ export async function detectObjects(ctx: RunContext, setup: DetectionSetup, file
   const out = (await runSession(ctx, feeds, [name]))[name];
   const dims = out?.dims ?? [];
   if (!out || dims.length !== 3 || dims[0] !== files.length || (dims[1] as number) < 5) {
-    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; object-detection needs [batch, 4 + classes, anchors]`, {
-      hint: 'the model is not a YOLO detector in the Ultralytics layout (an export with nms=True or end2end differs): try --task raw',
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `output ${name} has shape [${dims.join(', ')}]; object-detection needs [batch, 4 + classes, anchors]`,
+      {
+        hint: 'the model is not a YOLO detector in the Ultralytics layout (an export with nms=True or end2end differs): try --task raw',
+      },
+    );
   }
   const [rows, anchors] = [dims[1] as number, dims[2] as number];
   const data = out.data as Float32Array;

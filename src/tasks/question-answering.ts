@@ -42,7 +42,8 @@ export function pairsFromJson(value: unknown, where: string): QuestionContext[] 
     const o = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     if (!o) throw new ModelctlError('INVALID_INPUT', `${at} is not a question with its context`, { hint: HINT });
     for (const key of ['question', 'context'] as const) {
-      if (typeof o[key] !== 'string' || (o[key] as string).trim() === '') throw new ModelctlError('INVALID_INPUT', `${at} has no ${key}`, { hint: HINT });
+      if (typeof o[key] !== 'string' || (o[key] as string).trim() === '')
+        throw new ModelctlError('INVALID_INPUT', `${at} has no ${key}`, { hint: HINT });
     }
     return { question: o.question as string, context: o.context as string };
   };
@@ -83,7 +84,12 @@ function softmaxMasked(logits: readonly number[], keep: readonly boolean[]): num
 }
 
 /** The best span of one window: token positions among the window's ids and its score. */
-export function bestSpan(start: readonly number[], end: readonly number[], keep: readonly boolean[], maxAnswerLength: number): { s: number; e: number; score: number } | undefined {
+export function bestSpan(
+  start: readonly number[],
+  end: readonly number[],
+  keep: readonly boolean[],
+  maxAnswerLength: number,
+): { s: number; e: number; score: number } | undefined {
   const ps = softmaxMasked(start, keep);
   const pe = softmaxMasked(end, keep);
   ps[0] = 0;
@@ -100,7 +106,12 @@ export function bestSpan(start: readonly number[], end: readonly number[], keep:
   return best;
 }
 
-export async function answerQuestions(ctx: RunContext, tokenizer: TextTokenizer, pairs: readonly QuestionContext[], options: QuestionAnsweringOptions & { batchSize?: number } = {}): Promise<Answer[]> {
+export async function answerQuestions(
+  ctx: RunContext,
+  tokenizer: TextTokenizer,
+  pairs: readonly QuestionContext[],
+  options: QuestionAnsweringOptions & { batchSize?: number } = {},
+): Promise<Answer[]> {
   const maxSeq = options.maxSeqLength ?? Math.min(tokenizer.maxLength ?? 384, 384);
   const stride = options.docStride ?? Math.min(Math.floor(maxSeq / 2), 128);
   const maxAnswer = options.maxAnswerLength ?? 15;
@@ -115,9 +126,13 @@ export async function answerQuestions(ctx: RunContext, tokenizer: TextTokenizer,
     contexts.push(c);
     const room = maxSeq - q.tokens.length - specials;
     if (room <= stride) {
-      throw new ModelctlError('INVALID_INPUT', `question ${i + 1} is too long: ${q.tokens.length} tokens leave ${Math.max(room, 0)} of the ${maxSeq} for the context, not more than the ${stride} shared by windows`, {
-        hint: 'ask a shorter question',
-      });
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `question ${i + 1} is too long: ${q.tokens.length} tokens leave ${Math.max(room, 0)} of the ${maxSeq} for the context, not more than the ${stride} shared by windows`,
+        {
+          hint: 'ask a shorter question',
+        },
+      );
     }
     for (const from of windowStarts(c.tokens.length, room, stride)) {
       const to = Math.min(from + room, c.tokens.length);
@@ -128,7 +143,9 @@ export async function answerQuestions(ctx: RunContext, tokenizer: TextTokenizer,
   const startName = ctx.outputs.find((o) => o.name === 'start_logits')?.name;
   const endName = ctx.outputs.find((o) => o.name === 'end_logits')?.name;
   if (!startName || !endName) {
-    throw new ModelctlError('INVALID_INPUT', 'the model has no start_logits and end_logits outputs: it does not answer questions', { hint: 'run it with --task raw' });
+    throw new ModelctlError('INVALID_INPUT', 'the model has no start_logits and end_logits outputs: it does not answer questions', {
+      hint: 'run it with --task raw',
+    });
   }
   // The best window wins; an earlier one keeps a tie, as the pipeline's stable sort does.
   const best: Array<Answer | undefined> = pairs.map(() => undefined);
@@ -140,13 +157,16 @@ export async function answerQuestions(ctx: RunContext, tokenizer: TextTokenizer,
     const width = batch.inputIds[0]?.length ?? 0;
     const [so, eo] = [outs[startName], outs[endName]];
     for (const t of [so, eo]) {
-      if (!t || t.dims.length !== 2 || t.dims[0] !== chunk.length || t.dims[1] !== width) {
-        throw new ModelctlError('INVALID_INPUT', `the answer logits have shape [${(t?.dims ?? []).join(', ')}], not [batch, tokens]`, { hint: 'run the model with --task raw' });
+      if (t?.dims.length !== 2 || t.dims[0] !== chunk.length || t.dims[1] !== width) {
+        throw new ModelctlError('INVALID_INPUT', `the answer logits have shape [${(t?.dims ?? []).join(', ')}], not [batch, tokens]`, {
+          hint: 'run the model with --task raw',
+        });
       }
     }
     chunk.forEach((w, r) => {
       const offset = batch.starts[r] as number;
-      const row = (t: typeof so): number[] => Array.from({ length: w.ids.length }, (_, k) => Number((t!.data as ArrayLike<number>)[r * width + offset + k]));
+      const row = (t: typeof so): number[] =>
+        Array.from({ length: w.ids.length }, (_, k) => Number((t!.data as ArrayLike<number>)[r * width + offset + k]));
       // Only the context's tokens may be picked; the first special token takes part in the softmax.
       const keep = w.ids.map((id, k) => (k >= w.bStart && k < w.bStart + (w.to - w.from)) || id === clsId);
       const span = bestSpan(row(so), row(eo), keep, maxAnswer);
@@ -159,7 +179,14 @@ export async function answerQuestions(ctx: RunContext, tokenizer: TextTokenizer,
       const end = (c.wordSpans[c.words[last] as number] as [number, number])[1];
       const current = best[w.pair];
       if (!current || span.score > current.score) {
-        best[w.pair] = { answer: Array.from((pairs[w.pair] as QuestionContext).context).slice(start, end).join(''), score: span.score, start, end };
+        best[w.pair] = {
+          answer: Array.from((pairs[w.pair] as QuestionContext).context)
+            .slice(start, end)
+            .join(''),
+          score: span.score,
+          start,
+          end,
+        };
       }
     });
   }

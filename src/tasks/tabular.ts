@@ -24,7 +24,11 @@ export interface TabularPrediction {
 /** Feature names and count from hf_feature_config, falling back to the model's single input width. */
 export function featureSpec(featureConfig: unknown, ctx: RunContext): FeatureSpec {
   const fc = (featureConfig ?? {}) as { feature_names?: unknown; n_features?: unknown };
-  const names = Array.isArray(fc.feature_names) ? fc.feature_names.map(String) : ctx.inputs.length > 1 ? ctx.inputs.map((i) => i.name) : undefined;
+  const names = Array.isArray(fc.feature_names)
+    ? fc.feature_names.map(String)
+    : ctx.inputs.length > 1
+      ? ctx.inputs.map((i) => i.name)
+      : undefined;
   const width = ctx.inputs.length === 1 ? ctx.inputs[0]?.shape?.at(-1) : ctx.inputs.length;
   const count = typeof fc.n_features === 'number' ? fc.n_features : typeof width === 'number' && width > 0 ? width : names?.length;
   return { ...(names ? { names } : {}), ...(count !== undefined ? { count } : {}) };
@@ -43,10 +47,19 @@ export interface TabularOptions {
 
 const ROW = (index: number): string => `row ${index + 1}`;
 
-function toValues(row: Row, index: number, spec: FeatureSpec, columns: string[] | undefined, types: string[], rowName = ROW): Array<number | string> {
+function toValues(
+  row: Row,
+  index: number,
+  spec: FeatureSpec,
+  columns: string[] | undefined,
+  types: string[],
+  rowName = ROW,
+): Array<number | string> {
   let values: unknown[];
   if (row === null || typeof row !== 'object') {
-    throw new ModelctlError('INVALID_INPUT', `${rowName(index)} is not a row`, { hint: 'a row is a list of values or an object of feature: value' });
+    throw new ModelctlError('INVALID_INPUT', `${rowName(index)} is not a row`, {
+      hint: 'a row is a list of values or an object of feature: value',
+    });
   }
   if (Array.isArray(row) && columns && spec.names) {
     // A CSV row: its header names the columns, the model names its features: match them by name.
@@ -61,7 +74,8 @@ function toValues(row: Row, index: number, spec: FeatureSpec, columns: string[] 
     });
   } else {
     const missing = spec.names.filter((n) => !(n in row));
-    if (missing.length > 0) throw new ModelctlError('INVALID_INPUT', `${rowName(index)} lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new ModelctlError('INVALID_INPUT', `${rowName(index)} lacks feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
     values = spec.names.map((n) => row[n]);
   }
   if (spec.count !== undefined && values.length !== spec.count) {
@@ -74,7 +88,10 @@ function toValues(row: Row, index: number, spec: FeatureSpec, columns: string[] 
     if ((types[i] ?? types[0]) === 'string') return String(v);
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) {
-      throw new ModelctlError('INVALID_INPUT', `${rowName(index)}, feature ${spec.names?.[i] ?? i + 1}: ${JSON.stringify(v)} is not a number`);
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `${rowName(index)}, feature ${spec.names?.[i] ?? i + 1}: ${JSON.stringify(v)} is not a number`,
+      );
     }
     return n;
   });
@@ -119,14 +136,25 @@ function generalFeeds(ctx: RunContext, rows: Row[], spec: FeatureSpec, options: 
   } else {
     // One input per column (skl2onnx with several initial types): each a [N, 1] tensor.
     ctx.inputs.forEach((input, col) => {
-      feeds[input.name] = makeTensor(ctx, input.name, input.dtype ?? 'float32', [rows.length, 1], matrix.map((r) => r[col]));
+      feeds[input.name] = makeTensor(
+        ctx,
+        input.name,
+        input.dtype ?? 'float32',
+        [rows.length, 1],
+        matrix.map((r) => r[col]),
+      );
     });
   }
   return feeds;
 }
 
 /** Runs a batch of rows and returns one prediction per row, in order. */
-export async function predictTabular(ctx: RunContext, rows: Row[], task: string, options: TabularOptions = {}): Promise<TabularPrediction[]> {
+export async function predictTabular(
+  ctx: RunContext,
+  rows: Row[],
+  task: string,
+  options: TabularOptions = {},
+): Promise<TabularPrediction[]> {
   if (rows.length === 0) throw new ModelctlError('INVALID_INPUT', 'no rows to predict', { hint: 'give at least one row' });
   const spec = featureSpec(options.featureConfig, ctx);
   const direct = directFeed(ctx, rows, spec, options.columns);
@@ -148,7 +176,8 @@ export async function predictTabular(ctx: RunContext, rows: Row[], task: string,
     });
   }
   const labelName = fetch.find((n) => /label/i.test(n)) ?? fetch.find((n) => ['int64', 'string'].includes(out[n]?.type ?? ''));
-  const probName = fetch.find((n) => options.classLabels?.[n] !== undefined) ?? fetch.find((n) => n !== labelName && out[n]?.type === 'float32');
+  const probName =
+    fetch.find((n) => options.classLabels?.[n] !== undefined) ?? fetch.find((n) => n !== labelName && out[n]?.type === 'float32');
   const keys = probName ? options.classLabels?.[probName] : undefined;
   const labels = labelName ? (out[labelName]?.data as ArrayLike<unknown> | undefined) : undefined;
   const probs = probName ? out[probName] : undefined;
@@ -165,7 +194,8 @@ export async function predictTabular(ctx: RunContext, rows: Row[], task: string,
     if (probData) {
       // A row past the end of the output gets the keys its values reach, as a slice of it would.
       const probabilities: Record<string, number> = (i + 1) * classes <= probData.length ? { ...template } : {};
-      for (let c = 0; c < classes && i * classes + c < probData.length; c++) probabilities[classKeys[c] as string] = Number(jsonValue(probData[i * classes + c]));
+      for (let c = 0; c < classes && i * classes + c < probData.length; c++)
+        probabilities[classKeys[c] as string] = Number(jsonValue(probData[i * classes + c]));
       p.probabilities = probabilities;
     }
     predictions[i] = p;

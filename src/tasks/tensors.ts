@@ -20,8 +20,12 @@ export interface JsonTensor {
 
 /** Integer types and the values they hold: a value outside is an error, never silently wrapped. */
 const INT_RANGES: Record<string, [number, number]> = {
-  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
 };
 
 const NUMERIC: Record<string, (data: number[]) => Tensor.DataType> = {
@@ -48,9 +52,13 @@ function bigValue(name: string, type: string, v: unknown, at: number): bigint {
   else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) big = BigInt(v.trim());
   const [min, max] = BIG_RANGES[type] as [bigint, bigint];
   if (big === undefined || big < min || big > max) {
-    throw new ModelctlError('INVALID_INPUT', `input ${name}: value ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)} at position ${at} is not a ${type}`, {
-      hint: typeof v === 'number' ? 'integers beyond 2^53 must be given as decimal strings' : `the model takes ${type}`,
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `input ${name}: value ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)} at position ${at} is not a ${type}`,
+      {
+        hint: typeof v === 'number' ? 'integers beyond 2^53 must be given as decimal strings' : `the model takes ${type}`,
+      },
+    );
   }
   return big;
 }
@@ -59,18 +67,30 @@ function bigValue(name: string, type: string, v: unknown, at: number): bigint {
 export function makeTensor(ctx: RunContext, name: string, type: string, dims: number[], data: unknown[]): Tensor {
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
-    throw new ModelctlError('INVALID_INPUT', `input ${name}: ${data.length} values do not fill shape [${dims.join(', ')}] (${expected} values)`);
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `input ${name}: ${data.length} values do not fill shape [${dims.join(', ')}] (${expected} values)`,
+    );
   }
-  if (type === 'string') return new ctx.Tensor('string', data.map((d) => String(d)), dims);
+  if (type === 'string')
+    return new ctx.Tensor(
+      'string',
+      data.map((d) => String(d)),
+      dims,
+    );
   if (type === 'bool') return new ctx.Tensor('bool', Uint8Array.from(data.map((d) => (d ? 1 : 0))), dims);
   if (BIG_RANGES[type]) {
     const values = data.map((v, i) => bigValue(name, type, v, i));
-    return type === 'int64' ? new ctx.Tensor('int64', BigInt64Array.from(values), dims) : new ctx.Tensor('uint64', BigUint64Array.from(values), dims);
+    return type === 'int64'
+      ? new ctx.Tensor('int64', BigInt64Array.from(values), dims)
+      : new ctx.Tensor('uint64', BigUint64Array.from(values), dims);
   }
   const make = NUMERIC[type];
   if (!make) throw new ModelctlError('INVALID_INPUT', `input ${name}: element type ${type} is not supported`);
   const range = INT_RANGES[type];
-  const bad = data.findIndex((d) => typeof d !== 'number' || !Number.isFinite(d) || (range !== undefined && (!Number.isInteger(d) || d < range[0] || d > range[1])));
+  const bad = data.findIndex(
+    (d) => typeof d !== 'number' || !Number.isFinite(d) || (range !== undefined && (!Number.isInteger(d) || d < range[0] || d > range[1])),
+  );
   if (bad >= 0) {
     throw new ModelctlError('INVALID_INPUT', `input ${name}: value ${JSON.stringify(data[bad])} at position ${bad} is not a number`, {
       hint: `the model takes ${type}`,
@@ -128,6 +148,9 @@ export async function runSession(ctx: RunContext, feeds: Record<string, Tensor>,
   } catch (err) {
     if (err instanceof ModelctlError) throw err;
     const takes = ctx.inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
-    throw new ModelctlError('INVALID_INPUT', `the model refused the input: ${ortFirstLine((err as Error).message ?? String(err))}`, { hint: `it takes: ${takes}`, cause: err });
+    throw new ModelctlError('INVALID_INPUT', `the model refused the input: ${ortFirstLine((err as Error).message ?? String(err))}`, {
+      hint: `it takes: ${takes}`,
+      cause: err,
+    });
   }
 }

@@ -85,8 +85,14 @@ function mergeWords(pre: readonly PreEntity[], strategy: 'first' | 'max', modelC
     else groups.push([p]);
   }
   return groups.map((g) => {
-    const chosen = strategy === 'first' ? (g[0] as PreEntity) : g.reduce((best, p) => (Math.max(...p.scores) > Math.max(...best.scores) ? p : best));
-    return { ...label(chosen, modelConfig), word: tokenizer.tokensToString(g.map((p) => p.word)), start: (g[0] as PreEntity).start, end: (g[g.length - 1] as PreEntity).end };
+    const chosen =
+      strategy === 'first' ? (g[0] as PreEntity) : g.reduce((best, p) => (Math.max(...p.scores) > Math.max(...best.scores) ? p : best));
+    return {
+      ...label(chosen, modelConfig),
+      word: tokenizer.tokensToString(g.map((p) => p.word)),
+      start: (g[0] as PreEntity).start,
+      end: (g[g.length - 1] as PreEntity).end,
+    };
   });
 }
 
@@ -110,20 +116,37 @@ function groupEntities(entities: readonly Labeled[], tokenizer: TextTokenizer): 
 }
 
 /** The entities of one text from its per-token scores. */
-export function entitiesOf(pre: readonly PreEntity[], strategy: Aggregation, modelConfig: unknown, tokenizer: TextTokenizer): TokenEntity[] {
+export function entitiesOf(
+  pre: readonly PreEntity[],
+  strategy: Aggregation,
+  modelConfig: unknown,
+  tokenizer: TextTokenizer,
+): TokenEntity[] {
   if (strategy === 'none') {
     return pre
       .map((p) => ({ ...label(p, modelConfig), index: p.index, word: p.word, start: p.start, end: p.end }))
       .filter((e) => !IGNORED.has(e.entity))
       .map(({ entity, score, index, word, start, end }) => ({ entity, score, index, word, start, end }));
   }
-  const labeled = strategy === 'simple' ? pre.map((p) => ({ ...label(p, modelConfig), word: p.word, start: p.start, end: p.end })) : mergeWords(pre, strategy, modelConfig, tokenizer);
+  const labeled =
+    strategy === 'simple'
+      ? pre.map((p) => ({ ...label(p, modelConfig), word: p.word, start: p.start, end: p.end }))
+      : mergeWords(pre, strategy, modelConfig, tokenizer);
   return groupEntities(labeled, tokenizer).filter((g) => !IGNORED.has(g.entity_group as string));
 }
 
 /** One batch of texts through the model; the entities of each text, in order. */
-export async function tagTexts(ctx: RunContext, tokenizer: TextTokenizer, texts: readonly string[], modelConfig: unknown, aggregation: Aggregation = 'none'): Promise<TokenClassificationPrediction[]> {
-  if (!isAggregation(aggregation)) throw new ModelctlError('USAGE', `unknown aggregation ${JSON.stringify(aggregation)}`, { hint: `aggregation strategies: ${AGGREGATIONS.join(', ')}` });
+export async function tagTexts(
+  ctx: RunContext,
+  tokenizer: TextTokenizer,
+  texts: readonly string[],
+  modelConfig: unknown,
+  aggregation: Aggregation = 'none',
+): Promise<TokenClassificationPrediction[]> {
+  if (!isAggregation(aggregation))
+    throw new ModelctlError('USAGE', `unknown aggregation ${JSON.stringify(aggregation)}`, {
+      hint: `aggregation strategies: ${AGGREGATIONS.join(', ')}`,
+    });
   if (texts.length === 0) return [];
   const room = tokenizer.maxLength === undefined ? undefined : tokenizer.maxLength - tokenizer.specialCount(false);
   const encoded = texts.map((text) => {
@@ -140,9 +163,13 @@ export async function tagTexts(ctx: RunContext, tokenizer: TextTokenizer, texts:
   const dims = out?.dims ?? [];
   const width = batch.inputIds[0]?.length ?? 0;
   if (!out || dims.length !== 3 || dims[0] !== texts.length || dims[1] !== width) {
-    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; token classification needs [batch, tokens, labels]`, {
-      hint: 'the model is not a token classifier: try --task text-classification or --task raw',
-    });
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `output ${name} has shape [${dims.join(', ')}]; token classification needs [batch, tokens, labels]`,
+      {
+        hint: 'the model is not a token classifier: try --task text-classification or --task raw',
+      },
+    );
   }
   const labels = dims[2] as number;
   const data = out.data as ArrayLike<number>;
@@ -151,14 +178,21 @@ export async function tagTexts(ctx: RunContext, tokenizer: TextTokenizer, texts:
     const pre: PreEntity[] = [];
     for (let k = 0; k < e.keep; k++) {
       const index = e.framed.aStart + k;
-      const at = ((row * width) + (batch.starts[row] as number) + index) * labels;
+      const at = (row * width + (batch.starts[row] as number) + index) * labels;
       const logits = Array.from({ length: labels }, (_, j) => Number(data[at + j]));
       const [start, end] = e.spans.offsets[k] as [number, number];
       const original = chars.slice(start, end).join('');
       const token = e.spans.tokens[k] as string;
       // transformers: a piece whose spelling is longer than its text (the "##") continues a word; [UNK] is the text.
       const unknown = e.spans.unknown[k] as boolean;
-      pre.push({ word: unknown ? original : token, scores: softmaxOf(logits, 'softmax'), start, end, index, isSubword: !unknown && Array.from(token).length !== end - start });
+      pre.push({
+        word: unknown ? original : token,
+        scores: softmaxOf(logits, 'softmax'),
+        start,
+        end,
+        index,
+        isSubword: !unknown && Array.from(token).length !== end - start,
+      });
     }
     const entities = entitiesOf(pre, aggregation, modelConfig, tokenizer);
     return e.truncated ? { entities, truncated: true as const } : { entities };

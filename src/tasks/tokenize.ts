@@ -83,7 +83,11 @@ function tokenContent(value: unknown): string | undefined {
  * model_max_length, else config.json's max_position_embeddings, and never more than a fixed sequence length in the
  * graph (`inputs`).
  */
-export async function loadTokenizer(files: TokenizerFiles, modelConfig: unknown, inputs: readonly OnnxValueInfo[] = []): Promise<TextTokenizer> {
+export async function loadTokenizer(
+  files: TokenizerFiles,
+  modelConfig: unknown,
+  inputs: readonly OnnxValueInfo[] = [],
+): Promise<TextTokenizer> {
   const { Tokenizer } = await import('@huggingface/tokenizers');
   let tokenizer: Tokenizer;
   try {
@@ -106,7 +110,12 @@ export class TextTokenizer {
   private readonly padLeft: boolean;
   private specials: number | undefined;
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly files: TokenizerFiles, modelConfig: unknown, inputs: readonly OnnxValueInfo[] = []) {
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly files: TokenizerFiles,
+    modelConfig: unknown,
+    inputs: readonly OnnxValueInfo[] = [],
+  ) {
     const config = record(files.config);
     const ids = inputs.find((i) => i.name === 'input_ids') ?? inputs[0];
     const fixed = ids?.shape?.[1];
@@ -137,7 +146,9 @@ export class TextTokenizer {
     const keep = Math.max(0, max - specials);
     const kept = this.truncateLeft ? tokens.slice(tokens.length - keep) : tokens.slice(0, keep);
     const processor = this.tokenizer.post_processor;
-    const processed: { tokens: string[]; token_type_ids?: number[] } = processor ? processor.post_process(kept, null, true) : { tokens: kept };
+    const processed: { tokens: string[]; token_type_ids?: number[] } = processor
+      ? processor.post_process(kept, null, true)
+      : { tokens: kept };
     const unk = this.tokenizer.model?.unk_token_id ?? 0;
     const ids = processed.tokens.map((t) => this.tokenizer.token_to_id(t) ?? unk);
     return { ids, typeIds: processed.token_type_ids ?? ids.map(() => 0), truncated: true };
@@ -161,7 +172,9 @@ export class TextTokenizer {
       for (let k = 0; k < n.length; k++) from.push(i);
     });
     const unsupported = (why: string): ModelctlError =>
-      new ModelctlError('NOT_AVAILABLE', `cannot map this tokenizer's tokens back to the text (${why})`, { hint: 'token offsets are computed for WordPiece (BERT-like) tokenizers; run the model with --task raw' });
+      new ModelctlError('NOT_AVAILABLE', `cannot map this tokenizer's tokens back to the text (${why})`, {
+        hint: 'token offsets are computed for WordPiece (BERT-like) tokenizers; run the model with --task raw',
+      });
     if (t.normalizer && t.normalizer.normalize(text) !== normalized) throw unsupported('its normalizer is not character by character');
     const words: string[] = t.pre_tokenizer ? t.pre_tokenizer.pre_tokenize(normalized) : [normalized];
     const prefix = this.subwordPrefix;
@@ -181,7 +194,8 @@ export class TextTokenizer {
         let spelled = piece;
         if (unknown) spelled = normalized.slice(inWord, at + word.length);
         else if (k > 0 && prefix && piece.startsWith(prefix)) spelled = piece.slice(prefix.length);
-        if (!normalized.startsWith(spelled, inWord) || spelled === '') throw unsupported(`token ${JSON.stringify(piece)} is not spelled as in the text`);
+        if (!normalized.startsWith(spelled, inWord) || spelled === '')
+          throw unsupported(`token ${JSON.stringify(piece)} is not spelled as in the text`);
         out.tokens.push(piece);
         out.offsets.push(span(inWord, inWord + spelled.length));
         out.words.push(w);
@@ -190,7 +204,8 @@ export class TextTokenizer {
       });
     });
     const expected: string[] = t.tokenize(text);
-    if (expected.length !== out.tokens.length || expected.some((tok, i) => tok !== out.tokens[i])) throw unsupported('its tokens differ from the word-by-word ones');
+    if (expected.length !== out.tokens.length || expected.some((tok, i) => tok !== out.tokens[i]))
+      throw unsupported('its tokens differ from the word-by-word ones');
     const unk = t.model?.unk_token_id ?? 0;
     out.ids = out.tokens.map((tok) => t.token_to_id(tok) ?? unk);
     return out;
@@ -199,15 +214,24 @@ export class TextTokenizer {
   /** The special tokens around one sequence or a pair, as the post-processor adds them; where each sequence starts. */
   frame(a: readonly string[], b?: readonly string[]): FramedTokens {
     const processor = this.tokenizer.post_processor;
-    const done: { tokens: string[]; token_type_ids?: number[] } = processor ? processor.post_process([...a], b ? [...b] : null, true) : { tokens: [...a, ...(b ?? [])] };
+    const done: { tokens: string[]; token_type_ids?: number[] } = processor
+      ? processor.post_process([...a], b ? [...b] : null, true)
+      : { tokens: [...a, ...(b ?? [])] };
     const find = (seq: readonly string[], from: number): number => {
       for (let i = from; i + seq.length <= done.tokens.length; i++) if (seq.every((x, k) => done.tokens[i + k] === x)) return i;
-      throw new ModelctlError('INVALID_INPUT', 'the tokenizer\'s post-processor reorders the tokens', { hint: 'run the model with --task raw' });
+      throw new ModelctlError('INVALID_INPUT', "the tokenizer's post-processor reorders the tokens", {
+        hint: 'run the model with --task raw',
+      });
     };
     const aStart = find(a, 0);
     const bStart = b ? find(b, aStart + a.length) : -1;
     const unk = this.tokenizer.model?.unk_token_id ?? 0;
-    return { ids: done.tokens.map((x) => this.tokenizer.token_to_id(x) ?? unk), typeIds: done.token_type_ids ?? done.tokens.map(() => 0), aStart, bStart };
+    return {
+      ids: done.tokens.map((x) => this.tokenizer.token_to_id(x) ?? unk),
+      typeIds: done.token_type_ids ?? done.tokens.map(() => 0),
+      aStart,
+      bStart,
+    };
   }
 
   /** How many special tokens the post-processor adds to one sequence, or to a pair. */
@@ -228,14 +252,20 @@ export class TextTokenizer {
   /** Rows of ids (already framed) padded as encodeBatch pads; `starts` says where each row's first id landed. */
   padRows(rows: ReadonlyArray<{ ids: number[]; typeIds: number[] }>): EncodedBatch & { starts: number[] } {
     const width = this.fixedLength ?? rows.reduce((max, e) => Math.max(max, e.ids.length), 0);
-    if (rows.some((r) => r.ids.length > width)) throw new ModelctlError('INVALID_INPUT', `a text is longer than the ${width} tokens the model takes`);
+    if (rows.some((r) => r.ids.length > width))
+      throw new ModelctlError('INVALID_INPUT', `a text is longer than the ${width} tokens the model takes`);
     const pad = (row: number[], value: number): number[] => {
       const fill = new Array<number>(width - row.length).fill(value);
       return this.padLeft ? [...fill, ...row] : [...row, ...fill];
     };
     return {
       inputIds: rows.map((e) => pad(e.ids, this.padId)),
-      attentionMask: rows.map((e) => pad(e.ids.map(() => 1), 0)),
+      attentionMask: rows.map((e) =>
+        pad(
+          e.ids.map(() => 1),
+          0,
+        ),
+      ),
       tokenTypeIds: rows.map((e) => pad(e.typeIds, 0)),
       truncated: rows.map(() => false),
       starts: rows.map((e) => (this.padLeft ? width - e.ids.length : 0)),
@@ -253,7 +283,12 @@ export class TextTokenizer {
     };
     return {
       inputIds: encoded.map((e) => pad(e.ids, this.padId)),
-      attentionMask: encoded.map((e) => pad(e.ids.map(() => 1), 0)),
+      attentionMask: encoded.map((e) =>
+        pad(
+          e.ids.map(() => 1),
+          0,
+        ),
+      ),
       tokenTypeIds: encoded.map((e) => pad(e.typeIds, 0)),
       truncated: encoded.map((e) => e.truncated),
     };
@@ -306,6 +341,7 @@ export function textFeeds(ctx: RunContext, batch: EncodedBatch): Record<string, 
     const type = input.dtype ?? 'int64';
     feeds[input.name] = idTensor(ctx, type, batch[key], width) ?? makeTensor(ctx, input.name, type, [rows, width], batch[key].flat());
   }
-  if (!feeds.input_ids) throw new ModelctlError('INVALID_INPUT', 'the model has no input_ids input: it does not take text', { hint: 'run it with --task raw' });
+  if (!feeds.input_ids)
+    throw new ModelctlError('INVALID_INPUT', 'the model has no input_ids input: it does not take text', { hint: 'run it with --task raw' });
   return feeds;
 }

@@ -32,6 +32,8 @@ export async function isInside(path: string, folder: string): Promise<boolean> {
 /** Refuses a source folder that holds the registry home: the registry would be copied into itself. */
 export async function checkOutsideHome(source: string, home: string): Promise<void> {
   if (await isInside(home, source)) {
-    throw new ModelctlError('USAGE', `${source} holds the registry home (${home}): it would be copied into itself`, { hint: 'give the model\'s own folder, or keep MODELCTL_HOME outside it' });
+    throw new ModelctlError('USAGE', `${source} holds the registry home (${home}): it would be copied into itself`, {
+      hint: "give the model's own folder, or keep MODELCTL_HOME outside it",
+    });
   }
 }

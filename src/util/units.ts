@@ -2,10 +2,18 @@ import { ModelctlError } from '../errors.js';
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
-  k: 1e3, kb: 1e3, kib: 1024,
-  m: 1e6, mb: 1e6, mib: 1024 ** 2,
-  g: 1e9, gb: 1e9, gib: 1024 ** 3,
-  t: 1e12, tb: 1e12, tib: 1024 ** 4,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  t: 1e12,
+  tb: 1e12,
+  tib: 1024 ** 4,
 };
 
 /** "20GB", "512MiB", "1.5g", "1024" -> bytes. Decimal units are powers of 1000, binary units powers of 1024. */
@@ -20,7 +28,12 @@ export function parseSize(text: string): number {
 }
 
 const DURATION_UNITS: Record<string, number> = {
-  ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
 };
 
 /** "30d", "12h", "90m", "1w", "500ms" -> milliseconds. */
@@ -50,7 +63,12 @@ export function formatBytes(bytes: number): string {
 /** Large counts for people: 124439808 -> "124.4M". */
 export function formatCount(n: number): string {
   if (n < 1000) return String(n);
-  const units: Array<[number, string]> = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'k']];
+  const units: Array<[number, string]> = [
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [size, suffix] of units) {
     if (n >= size) return `${(n / size).toFixed(n / size >= 100 ? 0 : 1)}${suffix}`;
   }
@@ -63,7 +81,13 @@ export function formatAgo(then: Date | string | number | undefined, now: number 
   const t = typeof then === 'number' ? then : new Date(then).getTime();
   if (!Number.isFinite(t)) return '-';
   const seconds = Math.max(0, Math.round((now - t) / 1000));
-  const steps: Array<[number, string]> = [[86_400 * 365, 'year'], [86_400 * 30, 'month'], [86_400, 'day'], [3600, 'hour'], [60, 'minute']];
+  const steps: Array<[number, string]> = [
+    [86_400 * 365, 'year'],
+    [86_400 * 30, 'month'],
+    [86_400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
   for (const [size, unit] of steps) {
     if (seconds >= size) {
       const n = Math.floor(seconds / size);

@@ -41,7 +41,7 @@ describe('latency statistics', () => {
   it('agrees with numpy on random samples (mean, min, max and the five percentiles)', async () => {
     if (!pythonAvailable()) return;
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const samples = [5, 17, 333, 1000].map((n) => Array.from({ length: n }, () => 0.05 + rnd() * rnd() * 40));
     const script = [
       'import json, sys, numpy as np',
@@ -49,8 +49,14 @@ describe('latency statistics', () => {
       '    a = np.array(xs, dtype=np.float64)',
       '    print(json.dumps([float(a.mean()), float(a.min()), *[float(np.percentile(a, q)) for q in (50, 90, 95, 99)], float(a.max()), float(a.std(ddof=1))]))',
     ].join('\n');
-    const r = await execa(testPython() as string, ['-c', script], { input: JSON.stringify(samples), env: { PYTHONDONTWRITEBYTECODE: '1' } });
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as number[]);
+    const r = await execa(testPython() as string, ['-c', script], {
+      input: JSON.stringify(samples),
+      env: { PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as number[]);
     expect(rows).toHaveLength(samples.length);
     for (const [i, xs] of samples.entries()) {
       const s = summarize(xs);

@@ -4,7 +4,12 @@ import { hintsFromConfig, parseShapeFlags, resolveShape, seededRandom, synthetic
 import { isModelctlError } from '../../src/errors.js';
 import type { OnnxValueInfo } from '../../src/onnx/summary.js';
 
-const tensor = (name: string, dtype: string, shape: Array<number | string | null>): OnnxValueInfo => ({ name, kind: 'tensor', dtype, shape });
+const tensor = (name: string, dtype: string, shape: Array<number | string | null>): OnnxValueInfo => ({
+  name,
+  kind: 'tensor',
+  dtype,
+  shape,
+});
 
 function usage(fn: () => unknown, pattern: RegExp): void {
   try {
@@ -32,20 +37,45 @@ describe('synthetic inputs', () => {
 
   it('makes every element type onnxruntime-node takes, with the right array and the right range', () => {
     const floats = ['float32', 'float64', 'float16'];
-    const ints: Record<string, [number, number]> = { int8: [-128, 127], uint8: [0, 255], int16: [0, 9], uint16: [0, 9], int32: [0, 9], uint32: [0, 9], int64: [0, 9], uint64: [0, 9] };
+    const ints: Record<string, [number, number]> = {
+      int8: [-128, 127],
+      uint8: [0, 255],
+      int16: [0, 9],
+      uint16: [0, 9],
+      int32: [0, 9],
+      uint32: [0, 9],
+      int64: [0, 9],
+      uint64: [0, 9],
+    };
     const specs = [...floats, ...Object.keys(ints), 'bool', 'string'].map((t) => tensor(`x_${t}`, t, ['batch', 16]));
     const made = syntheticInputs(specs, { batch: 4 }, hints);
     const arrays: Record<string, string> = {
-      float32: 'Float32Array', float64: 'Float64Array', float16: 'Uint16Array', int8: 'Int8Array', uint8: 'Uint8Array', int16: 'Int16Array', uint16: 'Uint16Array',
-      int32: 'Int32Array', uint32: 'Uint32Array', int64: 'BigInt64Array', uint64: 'BigUint64Array', bool: 'Uint8Array', string: 'Array',
+      float32: 'Float32Array',
+      float64: 'Float64Array',
+      float16: 'Uint16Array',
+      int8: 'Int8Array',
+      uint8: 'Uint8Array',
+      int16: 'Int16Array',
+      uint16: 'Uint16Array',
+      int32: 'Int32Array',
+      uint32: 'Uint32Array',
+      int64: 'BigInt64Array',
+      uint64: 'BigUint64Array',
+      bool: 'Uint8Array',
+      string: 'Array',
     };
     for (const input of made) {
       expect(input.dims, input.name).toEqual([4, 16]);
       expect(input.data.length, input.name).toBe(64);
       expect(input.data.constructor.name, input.name).toBe(arrays[input.type]);
       const values = Array.from(input.data as ArrayLike<number | bigint | string>, (v) => (typeof v === 'bigint' ? Number(v) : v));
-      if (input.type === 'float16') for (const v of values) expect(fromHalf(v as number)).toBeGreaterThanOrEqual(0), expect(fromHalf(v as number)).toBeLessThanOrEqual(1);
-      else if (floats.includes(input.type)) for (const v of values) expect((v as number) >= 0 && (v as number) < 1, `${input.name} ${v}`).toBe(true);
+      if (input.type === 'float16')
+        for (const v of values) {
+          expect(fromHalf(v as number)).toBeGreaterThanOrEqual(0);
+          expect(fromHalf(v as number)).toBeLessThanOrEqual(1);
+        }
+      else if (floats.includes(input.type))
+        for (const v of values) expect((v as number) >= 0 && (v as number) < 1, `${input.name} ${v}`).toBe(true);
       else if (input.type === 'bool') expect(new Set(values)).toEqual(new Set([0, 1]));
       else if (input.type === 'string') expect(values.every((v) => typeof v === 'string' && v.length > 0)).toBe(true);
       else {
@@ -120,11 +150,19 @@ describe('synthetic inputs', () => {
     expect(resolveShape(tensor('input_ids', 'int64', ['batch_size', 'sequence_length']), { batch: 8 }, hints)).toEqual([8, 64]);
     expect(resolveShape(tensor('input_ids', 'int64', ['batch_size', 'sequence_length']), { batch: 8 }, {})).toEqual([8, 128]);
     expect(resolveShape(tensor('input_ids', 'int64', ['b', 'sequence_length']), { batch: 1, seqLen: 16 }, hints)).toEqual([1, 16]);
-    usage(() => resolveShape(tensor('input_ids', 'int64', ['b', 'sequence_length']), { batch: 1, seqLen: 65 }, hints), /longer than the model's 64 positions/);
+    usage(
+      () => resolveShape(tensor('input_ids', 'int64', ['b', 'sequence_length']), { batch: 1, seqLen: 65 }, hints),
+      /longer than the model's 64 positions/,
+    );
     const vit = hintsFromConfig({ image_size: 32, num_channels: 3, vocab_size: 'x' });
     expect(vit).toEqual({ imageSize: 32, numChannels: 3 });
-    expect(resolveShape(tensor('pixel_values', 'float32', ['batch_size', 'num_channels', 'height', 'width']), { batch: 2 }, vit)).toEqual([2, 3, 32, 32]);
-    usage(() => resolveShape(tensor('pixel_values', 'float32', ['batch_size', 'num_channels', 'height', 'width']), { batch: 2 }, {}), /dimension "num_channels" of input pixel_values is not fixed/);
+    expect(resolveShape(tensor('pixel_values', 'float32', ['batch_size', 'num_channels', 'height', 'width']), { batch: 2 }, vit)).toEqual([
+      2, 3, 32, 32,
+    ]);
+    usage(
+      () => resolveShape(tensor('pixel_values', 'float32', ['batch_size', 'num_channels', 'height', 'width']), { batch: 2 }, {}),
+      /dimension "num_channels" of input pixel_values is not fixed/,
+    );
     expect(resolveShape(tensor('images', 'float32', [1, 3, 64, 64]), { batch: 8 })).toEqual([1, 3, 64, 64]);
     expect(resolveShape(tensor('x', 'float32', ['N', 'features']), { batch: 4, dims: { features: 16 } })).toEqual([4, 16]);
     usage(() => resolveShape(tensor('x', 'float32', ['N', null]), { batch: 4 }), /dimension 1 of input x is not fixed/);
@@ -139,7 +177,10 @@ describe('synthetic inputs', () => {
     usage(() => parseShapeFlags(['pixel_values'], inputs), /--shape takes NAME=DIMS/);
     usage(() => parseShapeFlags(['pixel_values=1,0,2,2'], inputs), /--shape takes NAME=DIMS/);
     usage(() => parseShapeFlags(['nope=1,2'], inputs), /no input of that name/);
-    usage(() => syntheticInputs(inputs, { batch: 1, inputShapes: { pixel_values: [1, 3, 2] } }), /has 3 dimensions; the model's input has 4/);
+    usage(
+      () => syntheticInputs(inputs, { batch: 1, inputShapes: { pixel_values: [1, 3, 2] } }),
+      /has 3 dimensions; the model's input has 4/,
+    );
   });
 
   it('refuses what onnxruntime-node cannot take from JavaScript, in one line', () => {

@@ -13,19 +13,45 @@ function helpOf(c: Command): string {
   return help;
 }
 
-
 describe('argv to options', () => {
   it.each([
     [
-      ['register', './m.onnx', '--name', 'org/m', '--version', '1.2.0', '--tag', 'a=1', '--tag', 'b=2', '--metric', 'acc=0.9', '--alias', 'prod', '--json'],
+      [
+        'register',
+        './m.onnx',
+        '--name',
+        'org/m',
+        '--version',
+        '1.2.0',
+        '--tag',
+        'a=1',
+        '--tag',
+        'b=2',
+        '--metric',
+        'acc=0.9',
+        '--alias',
+        'prod',
+        '--json',
+      ],
       {
         name: 'register',
         args: ['./m.onnx'],
-        options: { name: 'org/m', version: '1.2.0', tags: { a: '1', b: '2' }, metrics: { acc: 0.9 }, aliases: ['prod'], json: true, latest: true },
+        options: {
+          name: 'org/m',
+          version: '1.2.0',
+          tags: { a: '1', b: '2' },
+          metrics: { acc: 0.9 },
+          aliases: ['prod'],
+          json: true,
+          latest: true,
+        },
       },
     ],
     [['register', 'm.onnx', '--name', 'm', '--no-latest'], { name: 'register', args: ['m.onnx'], options: { name: 'm', latest: false } }],
-    [['list', '--format', 'onnx', '--tag', 'team=ml', '--home', '/h'], { name: 'list', args: [], options: { format: 'onnx', tags: ['team=ml'], home: '/h' } }],
+    [
+      ['list', '--format', 'onnx', '--tag', 'team=ml', '--home', '/h'],
+      { name: 'list', args: [], options: { format: 'onnx', tags: ['team=ml'], home: '/h' } },
+    ],
     [['--home', '/h', 'ls'], { name: 'list', args: [], options: { home: '/h' } }],
     [['info', 'm@prod', '--json'], { name: 'info', args: ['m@prod'], options: { json: true } }],
     [['rm', 'm', '--all-versions', '-y'], { name: 'rm', args: ['m'], options: { allVersions: true, yes: true } }],
@@ -40,7 +66,10 @@ describe('argv to options', () => {
     [['-v', 'list', '--no-color'], { name: 'list', args: [], options: { verbose: true, color: false } }],
     // Global options after the command name, and on either side of it.
     [['list', '-v', '--no-color', '--home', '/h'], { name: 'list', args: [], options: { verbose: true, color: false, home: '/h' } }],
-    [['register', 'm.onnx', '--home', '/h', '--name', 'm', '--verbose'], { name: 'register', args: ['m.onnx'], options: { home: '/h', verbose: true } }],
+    [
+      ['register', 'm.onnx', '--home', '/h', '--name', 'm', '--verbose'],
+      { name: 'register', args: ['m.onnx'], options: { home: '/h', verbose: true } },
+    ],
     [['--no-color', 'info', 'm', '--verbose'], { name: 'info', args: ['m'], options: { color: false, verbose: true } }],
     [['--home', '/before', 'validate', '--home', '/after'], { name: 'validate', args: [], options: { home: '/after' } }],
     [['predict', 'm', '1,2', '--home', '/h', '-v'], { name: 'predict', args: ['m', '1,2'], options: { home: '/h', verbose: true } }],
@@ -54,21 +83,95 @@ describe('argv to options', () => {
       { name: 'predict', args: ['m', '1,2', '3,4'], options: { conf: 0.25, iou: 0.45, device: { kind: 'cpu' }, optimization: 'all' } },
     ],
     [
-      ['predict', 'm', '--file', 'x.jsonl', '--threads', '4', '--batch-size', '8', '--top-k', '2', '--device', 'cuda:1', '--fallback', 'cpu', '--no-normalize',
-        '--conf', '0.5', '--optimization', 'basic', '--fail-fast'],
-      { name: 'predict', args: ['m'], options: { file: 'x.jsonl', threads: 4, batchSize: 8, topK: 2, device: { kind: 'cuda', deviceId: 1 }, fallback: 'cpu',
-        normalize: false, conf: 0.5, optimization: 'basic', failFast: true } },
+      [
+        'predict',
+        'm',
+        '--file',
+        'x.jsonl',
+        '--threads',
+        '4',
+        '--batch-size',
+        '8',
+        '--top-k',
+        '2',
+        '--device',
+        'cuda:1',
+        '--fallback',
+        'cpu',
+        '--no-normalize',
+        '--conf',
+        '0.5',
+        '--optimization',
+        'basic',
+        '--fail-fast',
+      ],
+      {
+        name: 'predict',
+        args: ['m'],
+        options: {
+          file: 'x.jsonl',
+          threads: 4,
+          batchSize: 8,
+          topK: 2,
+          device: { kind: 'cuda', deviceId: 1 },
+          fallback: 'cpu',
+          normalize: false,
+          conf: 0.5,
+          optimization: 'basic',
+          failFast: true,
+        },
+      },
     ],
     [
-      ['bench', 'm', '--batch-sizes', '1,8,8,32', '--duration', '10s', '--fail-if-slower', '10%', '--e2e', '--file', 'a.txt', '--file', 'b.txt',
-        '--shape', 'h=224'],
-      { name: 'bench', args: ['m'], options: { batchSizes: [1, 8, 32], durationMs: 10_000, failIfSlower: 0.1, warmup: 5, e2e: true, files: ['a.txt', 'b.txt'],
-        shapes: ['h=224'] } },
+      [
+        'bench',
+        'm',
+        '--batch-sizes',
+        '1,8,8,32',
+        '--duration',
+        '10s',
+        '--fail-if-slower',
+        '10%',
+        '--e2e',
+        '--file',
+        'a.txt',
+        '--file',
+        'b.txt',
+        '--shape',
+        'h=224',
+      ],
+      {
+        name: 'bench',
+        args: ['m'],
+        options: {
+          batchSizes: [1, 8, 32],
+          durationMs: 10_000,
+          failIfSlower: 0.1,
+          warmup: 5,
+          e2e: true,
+          files: ['a.txt', 'b.txt'],
+          shapes: ['h=224'],
+        },
+      },
     ],
     [
       ['serve'],
-      { name: 'serve', args: [], options: { host: '127.0.0.1', port: 8080, maxModelsInRam: 4, maxMemory: 4e9, maxBatch: 32, maxWaitMs: 5, maxBody: 64e6,
-        maxUpload: 16e9, shutdownTimeoutMs: 30_000, device: { kind: 'cpu' } } },
+      {
+        name: 'serve',
+        args: [],
+        options: {
+          host: '127.0.0.1',
+          port: 8080,
+          maxModelsInRam: 4,
+          maxMemory: 4e9,
+          maxBatch: 32,
+          maxWaitMs: 5,
+          maxBody: 64e6,
+          maxUpload: 16e9,
+          shutdownTimeoutMs: 30_000,
+          device: { kind: 'cpu' },
+        },
+      },
     ],
     [
       ['serve', '--port', '0', '--max-memory', '512MiB', '--shutdown-timeout', '2m'],
@@ -122,11 +225,12 @@ describe('argv to options', () => {
     expect(err).toMatchObject({ code: 'USAGE', exitCode: 2, message });
   });
 
-  it('lists each global option once in every command\'s help, and the program\'s --version only in its own', () => {
+  it("lists each global option once in every command's help, and the program's --version only in its own", () => {
     const program = buildProgram();
     for (const c of program.commands) {
       const help = helpOf(c);
-      for (const flag of ['--home <dir>', '-v, --verbose', '--no-color']) expect(help.split(flag).length - 1, `${c.name()}: ${flag}`).toBe(1);
+      for (const flag of ['--home <dir>', '-v, --verbose', '--no-color'])
+        expect(help.split(flag).length - 1, `${c.name()}: ${flag}`).toBe(1);
       expect(help, c.name()).toMatch(/\nGlobal Options:\n/);
       expect(help, c.name()).not.toContain('-V, --version');
     }
@@ -137,7 +241,22 @@ describe('argv to options', () => {
   it('declares every subcommand of the product, each with an example', () => {
     const program = buildProgram();
     const names = program.commands.map((c) => c.name());
-    expect(names).toEqual(['register', 'list', 'info', 'rm', 'tag', 'validate', 'gc', 'embed-metadata', 'predict', 'pull', 'export', 'bench', 'setup', 'serve']);
+    expect(names).toEqual([
+      'register',
+      'list',
+      'info',
+      'rm',
+      'tag',
+      'validate',
+      'gc',
+      'embed-metadata',
+      'predict',
+      'pull',
+      'export',
+      'bench',
+      'setup',
+      'serve',
+    ]);
     for (const c of program.commands) expect(helpOf(c), c.name()).toContain('Examples:');
   });
 });

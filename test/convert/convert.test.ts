@@ -33,7 +33,11 @@ describe('converter families and interpreter discovery', () => {
     if (!root) return;
     for (const f of FAMILIES) expect(await isInstalled(root, f)).toBe(true);
     const events: string[] = [];
-    const r = await setupPython({ root, families: ['sklearn', 'hf'], onProgress: (e) => events.push(`${e.type} ${'family' in e ? e.family : ''}`) });
+    const r = await setupPython({
+      root,
+      families: ['sklearn', 'hf'],
+      onProgress: (e) => events.push(`${e.type} ${'family' in e ? e.family : ''}`),
+    });
     expect(r.families.map((f) => f.installed)).toEqual([false, false]);
     expect(events).toEqual(['up-to-date sklearn', 'up-to-date hf']);
   });
@@ -60,7 +64,10 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     const doc = JSON.parse(r.stdout);
     expect(doc.families.map((f: { family: string }) => f.family)).toEqual([...FAMILIES]);
     for (const f of doc.families) expect(f).toMatchObject({ usable: true, source: 'managed' });
-    expect(doc.families.find((f: { family: string }) => f.family === 'hf').versions).toMatchObject({ 'optimum-onnx': '0.1.0', transformers: '4.57.6' });
+    expect(doc.families.find((f: { family: string }) => f.family === 'hf').versions).toMatchObject({
+      'optimum-onnx': '0.1.0',
+      transformers: '4.57.6',
+    });
     expect(doc.families.find((f: { family: string }) => f.family === 'tf').versions).toMatchObject({ tf2onnx: '1.17.0' });
     const table = await cli(['setup', 'python', '--check', '--with', 'sklearn'], { home });
     expect(table.stdout).toMatch(/sklearn\s+skl2onnx\s+yes\s+scikit-learn 1\.9\.1, skl2onnx 1\.20\.0/);
@@ -75,40 +82,70 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(r.exitCode).toBe(6);
     expect(r.stderr).toMatch(/^error: the sklearn converter is not installed for .*: cannot import /);
     expect(r.stderr).toContain('hint: run `modelctl setup python --with sklearn`');
-    const none = await cli(['export', join(FIXTURES, 'sklearn-joblib', 'model.joblib'), '--name', 'gbr', '--python', '/nonexistent/python3'], { home });
+    const none = await cli(
+      ['export', join(FIXTURES, 'sklearn-joblib', 'model.joblib'), '--name', 'gbr', '--python', '/nonexistent/python3'],
+      { home },
+    );
     expect(none.exitCode).toBe(6);
     expect(none.stderr).toMatch(/no Python interpreter at \/nonexistent\/python3/);
   });
 
-  it('a converter failure: exit 5 with the converter\'s message; nothing is registered', async () => {
+  it("a converter failure: exit 5 with the converter's message; nothing is registered", async () => {
     const root = converterRoot();
     if (!root) return;
     const home = dir('modelctl-home-');
     // torch-full pickles its module class: weights_only=True refuses it, as it must.
-    const r = await cli(['export', join(FIXTURES, 'torch-full', 'model.pt'), '--name', 'full', '--input-shape', '1,4', '--python', familyPython(root, 'torch')], { home });
+    const r = await cli(
+      [
+        'export',
+        join(FIXTURES, 'torch-full', 'model.pt'),
+        '--name',
+        'full',
+        '--input-shape',
+        '1,4',
+        '--python',
+        familyPython(root, 'torch'),
+      ],
+      { home },
+    );
     expect(r.exitCode).toBe(5);
     expect(r.stderr).toMatch(/^error: torch\.load\(weights_only=True\) refused model\.pt: it pickles more than tensors/);
     const list = await cli(['list', '--json'], { home });
     expect(JSON.parse(list.stdout).models).toEqual([]);
   }, 120_000);
 
-  it('a task optimum does not know is the user\'s mistake: exit 2 naming the known tasks, nothing registered', async () => {
+  it("a task optimum does not know is the user's mistake: exit 2 naming the known tasks, nothing registered", async () => {
     const root = converterRoot();
     if (!root) return;
     const home = dir('modelctl-home-');
-    const r = await cli(['export', join(FIXTURES, 'hf-bert-tiny'), '--name', 'bert', '--task', 'foo', '--python', familyPython(root, 'hf')], { home });
+    const r = await cli(
+      ['export', join(FIXTURES, 'hf-bert-tiny'), '--name', 'bert', '--task', 'foo', '--python', familyPython(root, 'hf')],
+      { home },
+    );
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^error: optimum knows no task 'foo'; its tasks: .*text-classification/);
     expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
   }, 120_000);
 
-  it('--sample-input that is not rows of numbers is the user\'s mistake: exit 2, nothing registered', async () => {
+  it("--sample-input that is not rows of numbers is the user's mistake: exit 2, nothing registered", async () => {
     const root = converterRoot();
     if (!root) return;
     const home = dir('modelctl-home-');
     const samples = join(dir('modelctl-samples-'), 'strings.json');
     writeFileSync(samples, '["a", "b"]');
-    const r = await cli(['export', join(FIXTURES, 'sklearn-pickle', 'model.pkl'), '--name', 's', '--sample-input', samples, '--python', familyPython(root, 'sklearn')], { home });
+    const r = await cli(
+      [
+        'export',
+        join(FIXTURES, 'sklearn-pickle', 'model.pkl'),
+        '--name',
+        's',
+        '--sample-input',
+        samples,
+        '--python',
+        familyPython(root, 'sklearn'),
+      ],
+      { home },
+    );
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^error: --sample-input: rows of numbers expected/);
     expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);
@@ -138,19 +175,32 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     const cases = await buildSources(root, 'lightgbm', src);
     await cli(['register', join(src, (cases.lightgbm as { file: string }).file), '--name', 'iris-lgbm'], { home });
     const out = join(dir('modelctl-out-'), 'nested', 'iris.onnx');
-    const r = await cli(['export', 'iris-lgbm:1.0.0', '--python', familyPython(root, 'lightgbm'), '--opset', '15', '--out', out, '--json'], { home });
+    const r = await cli(
+      ['export', 'iris-lgbm:1.0.0', '--python', familyPython(root, 'lightgbm'), '--opset', '15', '--out', out, '--json'],
+      { home },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.manifest).toMatchObject({ name: 'iris-lgbm', version: '1.0.1', format: 'onnx', task: 'tabular-classification' });
-    expect(doc.manifest.lineage).toMatchObject({ operation: 'export', parent: 'iris-lgbm:1.0.0', source: { kind: 'registry', ref: 'iris-lgbm:1.0.0', format: 'lightgbm' }, options: { opset: 15, atol: 0.0001 } });
+    expect(doc.manifest.lineage).toMatchObject({
+      operation: 'export',
+      parent: 'iris-lgbm:1.0.0',
+      source: { kind: 'registry', ref: 'iris-lgbm:1.0.0', format: 'lightgbm' },
+      options: { opset: 15, atol: 0.0001 },
+    });
     // onnxmltools takes --opset as the highest it may use; the lineage records what the file really declares.
     expect(doc.manifest.lineage.opset['ai.onnx']).toBeLessThanOrEqual(15);
     expect(doc.opset).toEqual(doc.manifest.lineage.opset);
     expect(doc.manifest.lineage.source.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(existsSync(out)).toBe(true);
-    const predicted = await cli(['predict', 'iris-lgbm', '--input', '[{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]', '--json'], { home });
+    const predicted = await cli(
+      ['predict', 'iris-lgbm', '--input', '[{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]', '--json'],
+      { home },
+    );
     expect(predicted.exitCode, predicted.stderr).toBe(0);
-    expect(JSON.parse(predicted.stdout).predictions[0].label).toBe((cases.lightgbm as { expected: Array<{ label: number }> }).expected[0]?.label);
+    expect(JSON.parse(predicted.stdout).predictions[0].label).toBe(
+      (cases.lightgbm as { expected: Array<{ label: number }> }).expected[0]?.label,
+    );
   }, 180_000);
 
   it('--optimize and --quantize post-process the export, which is validated after them and recorded in lineage', async () => {
@@ -159,8 +209,28 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     const home = dir('modelctl-home-');
     const src = dir('modelctl-src-');
     const c = (await buildSources(root, 'torch', src)).torch as { file: string; model_class: string };
-    const r = await cli(['export', join(src, c.file), '--name', 'net', '--model-class', c.model_class, '--input-shape', '3,4',
-      '--optimize', 'O3', '--quantize', 'fp16', '--atol', '1e-2', '--python', familyPython(root, 'torch'), '--json'], { home });
+    const r = await cli(
+      [
+        'export',
+        join(src, c.file),
+        '--name',
+        'net',
+        '--model-class',
+        c.model_class,
+        '--input-shape',
+        '3,4',
+        '--optimize',
+        'O3',
+        '--quantize',
+        'fp16',
+        '--atol',
+        '1e-2',
+        '--python',
+        familyPython(root, 'torch'),
+        '--json',
+      ],
+      { home },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.validation).toMatchObject({ passed: true, atol: 0.01, samples: 3 });
@@ -174,7 +244,10 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     const root = converterRoot();
     if (!root) return;
     const home = dir('modelctl-home-');
-    const child = spawnCli(['export', join(FIXTURES, 'hf-bert-tiny'), '--name', 'bert', '--python', familyPython(root, 'hf'), '--verbose'], home);
+    const child = spawnCli(
+      ['export', join(FIXTURES, 'hf-bert-tiny'), '--name', 'bert', '--python', familyPython(root, 'hf'), '--verbose'],
+      home,
+    );
     // The converter is the child running python/export.py (not the interpreter probes before it).
     const converterPid = async (): Promise<number | undefined> => {
       const ps = await execa('ps', ['-o', 'pid=,args=', '--ppid', String(child.pid)], { reject: false });
@@ -193,6 +266,8 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(r.stderr).toMatch(/interrupted/);
     // Gone, or at most a zombie waiting for this machine's init to reap it after its parent left.
     const state = await execa('ps', ['-o', 'stat=', '-p', String(python)], { reject: false });
-    expect(state.stdout.trim() === '' || state.stdout.trim().startsWith('Z'), `converter ${python} still running: ${state.stdout}`).toBe(true);
+    expect(state.stdout.trim() === '' || state.stdout.trim().startsWith('Z'), `converter ${python} still running: ${state.stdout}`).toBe(
+      true,
+    );
   }, 120_000);
 });

@@ -23,7 +23,22 @@ const snippets = librarySnippets();
 describe('README library examples', () => {
   it('has one example per operation', () => {
     const all = snippets.join('\n');
-    for (const api of ['register(', 'list(', 'tag(', 'info(', 'validate(', 'gc(', 'remove(', 'predict(', 'pull(', 'describePath(', 'embedMetadata(', 'exportModel(', 'benchModel(', 'startServer(']) {
+    for (const api of [
+      'register(',
+      'list(',
+      'tag(',
+      'info(',
+      'validate(',
+      'gc(',
+      'remove(',
+      'predict(',
+      'pull(',
+      'describePath(',
+      'embedMetadata(',
+      'exportModel(',
+      'benchModel(',
+      'startServer(',
+    ]) {
       expect(all, api).toContain(api);
     }
   });

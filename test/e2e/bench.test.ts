@@ -25,15 +25,28 @@ describe('modelctl bench (spawned binary)', () => {
     const table = await cli(['bench', BERT, '--batch-sizes', '1,4', '--seq-len', '16', '--threads', '1', ...QUICK]);
     expect(table.exitCode, table.stderr).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[2]).toMatch(/^MODEL\s+DEVICE\s+THREADS\s+BATCH\s+SESSION\s+MEAN\s+MIN\s+P50\s+P90\s+P95\s+P99\s+MAX\s+ITEMS\/S\s+PEAK RSS\s+GROWTH$/);
+    expect(lines[2]).toMatch(
+      /^MODEL\s+DEVICE\s+THREADS\s+BATCH\s+SESSION\s+MEAN\s+MIN\s+P50\s+P90\s+P95\s+P99\s+MAX\s+ITEMS\/S\s+PEAK RSS\s+GROWTH$/,
+    );
     expect(lines[3]).toMatch(/^model\.onnx\s+cpu\s+1\s+1\s/);
     expect(lines[4]).toMatch(/^model\.onnx\s+cpu\s+1\s+4\s/);
     const json = await cli(['bench', BERT, '--batch-sizes', '2', '--shape', 'sequence_length=8', '--json', ...QUICK]);
     expect(json.exitCode, json.stderr).toBe(0);
     const doc = JSON.parse(json.stdout);
     expect(doc.results).toHaveLength(1);
-    expect(doc.results[0]).toMatchObject({ variant: 'model.onnx', device: 'cpu', provider: 'cpu', threads: null, batch: 2, latencyMs: { count: 5 } });
-    expect(doc.results[0].inputs.map((i: { dims: number[] }) => i.dims)).toEqual([[2, 8], [2, 8], [2, 8]]);
+    expect(doc.results[0]).toMatchObject({
+      variant: 'model.onnx',
+      device: 'cpu',
+      provider: 'cpu',
+      threads: null,
+      batch: 2,
+      latencyMs: { count: 5 },
+    });
+    expect(doc.results[0].inputs.map((i: { dims: number[] }) => i.dims)).toEqual([
+      [2, 8],
+      [2, 8],
+      [2, 8],
+    ]);
     for (const k of ['mean', 'min', 'p50', 'p90', 'p95', 'p99', 'max']) expect(typeof doc.results[0].latencyMs[k]).toBe('number');
     expect(Object.keys(doc.results[0].memory).sort()).toEqual(['growthBytes', 'peakRssBytes', 'rssAfterSessionBytes']);
     expect(doc.host).toMatchObject({ platform: process.platform, arch: process.arch });
@@ -41,7 +54,8 @@ describe('modelctl bench (spawned binary)', () => {
 
   it('--vs runs two models interleaved and prints their ratios', async () => {
     const home = tempDir();
-    for (const v of ['1.0.0', '1.1.0']) expect((await cli(['register', BERT, '--name', 'bert', '--version', v], { home })).exitCode).toBe(0);
+    for (const v of ['1.0.0', '1.1.0'])
+      expect((await cli(['register', BERT, '--name', 'bert', '--version', v], { home })).exitCode).toBe(0);
     const r = await cli(['bench', 'bert:1.0.0', '--vs', 'bert:1.1.0', '--seq-len', '8', ...QUICK, '--json'], { home });
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
@@ -90,7 +104,17 @@ describe('modelctl bench (spawned binary)', () => {
       expect(x.inputs[0].fill, fixture).toContain(fill);
     }
     // A static batch of 1 takes three images in three runs, as predict does.
-    const three = await cli(['bench', join(FIXTURES, 'yolo-tiny', 'model.onnx'), '--e2e', '--file', join(FIXTURES, 'yolo-tiny', 'wide.png'), '--batch-sizes', '3', ...QUICK, '--json']);
+    const three = await cli([
+      'bench',
+      join(FIXTURES, 'yolo-tiny', 'model.onnx'),
+      '--e2e',
+      '--file',
+      join(FIXTURES, 'yolo-tiny', 'wide.png'),
+      '--batch-sizes',
+      '3',
+      ...QUICK,
+      '--json',
+    ]);
     expect(three.exitCode, three.stderr).toBe(0);
     // --file of the wrong kind is refused, never replaced by the built-in samples.
     const wrongKind = await cli(['bench', BERT, '--e2e', '--file', join(FIXTURES, 'yolo-tiny', 'wide.png'), ...QUICK]);
@@ -116,7 +140,10 @@ describe('modelctl bench (spawned binary)', () => {
     setP50(file, 1e6);
     const pass = await cli(['bench', 'bert', ...flags, '--fail-if-slower', '10%', '--json'], { home });
     expect(pass.exitCode, pass.stderr).toBe(0);
-    expect(JSON.parse(pass.stdout).baselines).toMatchObject({ failed: false, verdicts: [{ regressed: false, tolerance: 0.1, baselineMs: 1e6 }] });
+    expect(JSON.parse(pass.stdout).baselines).toMatchObject({
+      failed: false,
+      verdicts: [{ regressed: false, tolerance: 0.1, baselineMs: 1e6 }],
+    });
     setP50(file, 1e-6);
     const fail = await cli(['bench', 'bert', ...flags, '--fail-if-slower', '10%'], { home });
     expect(fail.exitCode).toBe(1);
@@ -149,7 +176,8 @@ describe('modelctl bench (spawned binary)', () => {
   it('baselines go with their version: rm removes them, gc sweeps those a racing bench left behind', async () => {
     const home = tempDir();
     for (const v of ['1.0.0', '1.1.0']) await cli(['register', BERT, '--name', 'org/bert', '--version', v], { home });
-    for (const v of ['1.0.0', '1.1.0']) expect((await cli(['bench', `org/bert:${v}`, '--seq-len', '8', ...QUICK, '--save-baseline'], { home })).exitCode).toBe(0);
+    for (const v of ['1.0.0', '1.1.0'])
+      expect((await cli(['bench', `org/bert:${v}`, '--seq-len', '8', ...QUICK, '--save-baseline'], { home })).exitCode).toBe(0);
     expect(existsSync(join(home, 'bench', 'org--bert', '1.0.0'))).toBe(true);
     expect((await cli(['rm', 'org/bert:1.0.0', '--yes'], { home })).exitCode).toBe(0);
     expect(existsSync(join(home, 'bench', 'org--bert', '1.0.0'))).toBe(false);

@@ -18,9 +18,13 @@ describe('modelctl (spawned binary)', () => {
   it('registers, lists, shows, tags, removes and validates', async () => {
     const home = tempDir();
     const onnx = join(FIXTURES, 'iris-logreg', 'model.onnx');
-    const reg = await cli(['register', onnx, '--name', 'iris', '--tag', 'team=ml', '--metric', 'accuracy=0.97', '--alias', 'production'], { home });
+    const reg = await cli(['register', onnx, '--name', 'iris', '--tag', 'team=ml', '--metric', 'accuracy=0.97', '--alias', 'production'], {
+      home,
+    });
     expect(reg.exitCode, reg.stderr).toBe(0);
-    expect(normalize(reg.stdout)).toMatch(/^Registered iris:1\.0\.0 \(onnx, tabular-classification, 1 file, [\d.]+ (B|KiB), \d+ parameters; 1 new blob\)\naliases: latest, production\n?$/);
+    expect(normalize(reg.stdout)).toMatch(
+      /^Registered iris:1\.0\.0 \(onnx, tabular-classification, 1 file, [\d.]+ (B|KiB), \d+ parameters; 1 new blob\)\naliases: latest, production\n?$/,
+    );
     expect(reg.stderr).toBe('');
 
     const again = await cli(['register', onnx, '--name', 'iris', '--json'], { home });
@@ -31,7 +35,10 @@ describe('modelctl (spawned binary)', () => {
 
     const list = await cli(['list'], { home });
     expect(list.exitCode).toBe(0);
-    const rows = normalize(list.stdout).trim().split('\n').map((l) => l.split(/\s{2,}/));
+    const rows = normalize(list.stdout)
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
     expect(rows[0]).toEqual(['NAME', 'VERSION', 'ALIASES', 'FORMAT', 'TASK', 'SIZE', 'LAST USED']);
     expect(rows.slice(1).map((r) => r.slice(0, 5))).toEqual([
       ['iris', '1.0.0', 'production', 'onnx', 'tabular-classification'],
@@ -40,7 +47,13 @@ describe('modelctl (spawned binary)', () => {
 
     const info = await cli(['info', 'iris@production', '--json'], { home });
     const parsed = JSON.parse(info.stdout);
-    expect(parsed.manifest).toMatchObject({ name: 'iris', version: '1.0.0', format: 'onnx', tags: { team: 'ml' }, metrics: { accuracy: 0.97 } });
+    expect(parsed.manifest).toMatchObject({
+      name: 'iris',
+      version: '1.0.0',
+      format: 'onnx',
+      tags: { team: 'ml' },
+      metrics: { accuracy: 0.97 },
+    });
     expect(parsed.manifest.metadata.opsetImports.length).toBeGreaterThan(0);
     expect(readFileSync(parsed.blobPaths['model.onnx']).equals(readFileSync(onnx))).toBe(true);
 
@@ -72,7 +85,12 @@ describe('modelctl (spawned binary)', () => {
 
   it.each([
     ['a missing path', (d: string) => ['register', join(d, 'nope.onnx'), '--name', 'm'], 3, /no such file or folder/],
-    ['a name with ../', (d: string) => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', '../evil', '--home', d], 2, /invalid model name/],
+    [
+      'a name with ../',
+      (d: string) => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', '../evil', '--home', d],
+      2,
+      /invalid model name/,
+    ],
     ['an absolute name', () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', '/etc/passwd'], 2, /invalid model name/],
     ['an empty file', () => ['register', join(FIXTURES, 'bad', 'empty.onnx'), '--name', 'm'], 2, /empty/],
     ['random bytes named .onnx', () => ['register', join(FIXTURES, 'bad', 'random.onnx'), '--name', 'm'], 2, /not a valid ONNX model/],
@@ -80,9 +98,19 @@ describe('modelctl (spawned binary)', () => {
     ['prose', () => ['register', join(FIXTURES, 'bad', 'not-a-model.txt'), '--name', 'm'], 2, /format/],
     ['an unknown model', () => ['info', 'nope'], 3, /no model named nope/],
     ['a bad size', () => ['gc', '--max-size', 'lots'], 2, /not a size/],
-    ['a bad metric', () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'm', '--metric', 'acc=high'], 2, /--metric acc takes a number/],
+    [
+      'a bad metric',
+      () => ['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'm', '--metric', 'acc=high'],
+      2,
+      /--metric acc takes a number/,
+    ],
     ['an unknown setup target', () => ['setup', 'java'], 2, /unknown setup target "java"/],
-    ['a folder that holds the registry home', (d: string) => ['register', d, '--name', 'm', '--home', join(d, 'reg')], 2, /holds the registry home/],
+    [
+      'a folder that holds the registry home',
+      (d: string) => ['register', d, '--name', 'm', '--home', join(d, 'reg')],
+      2,
+      /holds the registry home/,
+    ],
     ['a home that is a file', () => ['list', '--home', join(FIXTURES, 'bad', 'not-a-model.txt')], 2, /is not a folder/],
   ])('%s: a one-line error and its exit code, nothing lost', async (_what, args, code, pattern) => {
     const home = tempDir();
@@ -145,7 +173,22 @@ describe('modelctl (spawned binary)', () => {
   it('prints help with examples for every command, and --version', async () => {
     const help = await cli(['--help']);
     expect(help.exitCode).toBe(0);
-    for (const name of ['pull', 'register', 'export', 'embed-metadata', 'predict', 'bench', 'validate', 'gc', 'list', 'info', 'rm', 'tag', 'setup', 'serve']) {
+    for (const name of [
+      'pull',
+      'register',
+      'export',
+      'embed-metadata',
+      'predict',
+      'bench',
+      'validate',
+      'gc',
+      'list',
+      'info',
+      'rm',
+      'tag',
+      'setup',
+      'serve',
+    ]) {
       expect(help.stdout).toContain(`  ${name}`);
     }
     const gc = await cli(['gc', '--help']);
@@ -160,7 +203,7 @@ describe('modelctl (spawned binary)', () => {
     expect(usage.stderr).toContain("unknown option '--bogus'");
   });
 
-  it('takes the global options before or after the command name, and lists each once in a command\'s help', async () => {
+  it("takes the global options before or after the command name, and lists each once in a command's help", async () => {
     const envHome = tempDir();
     const before = tempDir();
     const after = tempDir();
@@ -187,7 +230,9 @@ describe('modelctl (spawned binary)', () => {
     mkdirSync(join(home, 'x'), { recursive: true });
     const r = await cli(['info', 'nope', '--json'], { home });
     expect(r.exitCode).toBe(3);
-    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'NOT_FOUND', exitCode: 3, message: 'no model named nope', hint: 'run `modelctl list` to see the registered models' } });
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: { code: 'NOT_FOUND', exitCode: 3, message: 'no model named nope', hint: 'run `modelctl list` to see the registered models' },
+    });
     const empty = await cli(['list', '--json'], { home });
     expect(JSON.parse(empty.stdout)).toEqual({ models: [], unreadable: [] });
   });

@@ -24,7 +24,16 @@ describe('concurrency', () => {
 
     const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
     const refs = list.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`);
-    expect(refs).toEqual(['own-0:1.0.0', 'own-1:1.0.0', 'own-2:1.0.0', 'own-3:1.0.0', 'shared:1.0.0', 'shared:1.0.1', 'shared:1.0.2', 'shared:1.0.3']);
+    expect(refs).toEqual([
+      'own-0:1.0.0',
+      'own-1:1.0.0',
+      'own-2:1.0.0',
+      'own-3:1.0.0',
+      'shared:1.0.0',
+      'shared:1.0.1',
+      'shared:1.0.2',
+      'shared:1.0.3',
+    ]);
     const v = await cli(['validate', '--strict', '--json'], { home });
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, versions: 8, blobs: 4, problems: [] });
   });

@@ -17,7 +17,17 @@ describe('modelctl embed-metadata (spawned binary)', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('task: text-classification (config.json architectures: BertForSequenceClassification)');
     const result = JSON.parse(r.stdout);
-    expect(Object.keys(result.written)).toEqual(expect.arrayContaining(['hf_metadata_version', 'hf_model_config', 'hf_processor_config', 'hf_pipeline_task', 'hf_export_timestamp', 'hf_checksum', 'origin']));
+    expect(Object.keys(result.written)).toEqual(
+      expect.arrayContaining([
+        'hf_metadata_version',
+        'hf_model_config',
+        'hf_processor_config',
+        'hf_pipeline_task',
+        'hf_export_timestamp',
+        'hf_checksum',
+        'origin',
+      ]),
+    );
     expect(result.totalBytes).toBeLessThan(100 * 1024);
     expect(sha(input)).toBe(before);
 
@@ -48,7 +58,9 @@ describe('modelctl embed-metadata (spawned binary)', () => {
 
   it('on a registry model: a new version with lineage, the parent and its blobs untouched', async () => {
     const home = tempDir();
-    expect((await cli(['register', join(FIXTURES, 'optimum-bert'), '--name', 'org/bert', '--alias', 'production'], { home })).exitCode).toBe(0);
+    expect(
+      (await cli(['register', join(FIXTURES, 'optimum-bert'), '--name', 'org/bert', '--alias', 'production'], { home })).exitCode,
+    ).toBe(0);
     const parent = JSON.parse((await cli(['info', 'org/bert', '--json'], { home })).stdout);
     const r = await cli(['embed-metadata', 'org/bert', '--json'], { home });
     expect(r.exitCode, r.stderr).toBe(0);
@@ -56,7 +68,10 @@ describe('modelctl embed-metadata (spawned binary)', () => {
     expect(child.manifest.version).toBe('1.0.1');
     expect(child.manifest.lineage).toMatchObject({ operation: 'embed-metadata', parent: 'org/bert:1.0.0' });
     expect(child.embedded).toMatchObject({ task: 'text-classification', checksum: { ok: true } });
-    const changed = child.manifest.files.filter((f: { path: string; sha256: string }) => parent.manifest.files.find((p: { path: string; sha256: string }) => p.path === f.path)?.sha256 !== f.sha256);
+    const changed = child.manifest.files.filter(
+      (f: { path: string; sha256: string }) =>
+        parent.manifest.files.find((p: { path: string; sha256: string }) => p.path === f.path)?.sha256 !== f.sha256,
+    );
     expect(changed.map((f: { path: string }) => f.path)).toEqual(['model.onnx']);
     for (const [path, blob] of Object.entries(parent.blobPaths as Record<string, string>)) {
       expect(sha(blob), path).toBe(parent.manifest.files.find((f: { path: string }) => f.path === path).sha256);
@@ -73,8 +88,23 @@ describe('modelctl embed-metadata (spawned binary)', () => {
       [['embed-metadata', 'st'], 2, /st:1\.0\.0 is a safetensors model, not ONNX/],
       [['embed-metadata', './missing.onnx'], 3, /no such file or folder/],
       [['embed-metadata', join(FIXTURES, 'bad', 'random.onnx'), '--out', join(tempDir(), 'x.onnx')], 2, /not a valid ONNX model/],
-      [['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--config', join(FIXTURES, 'bad', 'not-a-model.txt'), '--out', join(tempDir(), 'x.onnx')], 2, /is not valid JSON/],
-      [['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--set', 'hf_checksum=x', '--out', join(tempDir(), 'x.onnx')], 2, /hf_checksum/],
+      [
+        [
+          'embed-metadata',
+          join(FIXTURES, 'iris-logreg', 'model.onnx'),
+          '--config',
+          join(FIXTURES, 'bad', 'not-a-model.txt'),
+          '--out',
+          join(tempDir(), 'x.onnx'),
+        ],
+        2,
+        /is not valid JSON/,
+      ],
+      [
+        ['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--set', 'hf_checksum=x', '--out', join(tempDir(), 'x.onnx')],
+        2,
+        /hf_checksum/,
+      ],
     ];
     for (const [args, code, pattern] of cases) {
       const r = await cli(args, { home });
@@ -109,7 +139,9 @@ describe('embed-metadata keeps away from what it must not touch', () => {
     const inPlace = await cli(['embed-metadata', blob, '--task', 'x'], { home });
     expect(inPlace.exitCode).toBe(2);
     expect(inPlace.stderr).toMatch(/^error: the model .* is inside the registry/);
-    const out = await cli(['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--out', join(home, 'models', 'x.onnx')], { home });
+    const out = await cli(['embed-metadata', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--out', join(home, 'models', 'x.onnx')], {
+      home,
+    });
     expect(out.exitCode).toBe(2);
     expect(out.stderr).toMatch(/^error: --out .* is inside the registry/);
     const v = await cli(['validate', '--strict'], { home });
@@ -129,8 +161,16 @@ describe('embed-metadata keeps away from what it must not touch', () => {
     const older = await cli(['embed-metadata', 'iris:1.0.0', '--set', 'hf_pipeline_task=tabular-regression', '--json'], { home });
     expect(older.exitCode, older.stderr).toBe(0);
     expect(JSON.parse(older.stdout).task).toEqual({ task: 'tabular-regression', reason: '--set hf_pipeline_task' });
-    const list = JSON.parse((await cli(['list', '--json'], { home })).stdout).models as Array<{ version: string; aliases: string[]; task: string }>;
-    expect(list.map((m) => `${m.version} ${m.aliases.join(',')} ${m.task}`)).toEqual(['1.0.0  tabular-classification', '1.0.1 latest tabular-classification', '1.0.2  tabular-regression']);
+    const list = JSON.parse((await cli(['list', '--json'], { home })).stdout).models as Array<{
+      version: string;
+      aliases: string[];
+      task: string;
+    }>;
+    expect(list.map((m) => `${m.version} ${m.aliases.join(',')} ${m.task}`)).toEqual([
+      '1.0.0  tabular-classification',
+      '1.0.1 latest tabular-classification',
+      '1.0.2  tabular-regression',
+    ]);
   });
 
   it('writes a model with external data elsewhere together with its data file', async () => {
@@ -152,7 +192,10 @@ describe('embed-metadata keeps away from what it must not touch', () => {
       expect(location).toHaveLength('weights.bin'.length);
       const root = tempDir();
       mkdirSync(join(root, 'a', 'b', 'src'), { recursive: true });
-      const bytes = readFileSync(join(FIXTURES, 'onnx-external', 'model.onnx')).toString('latin1').split('weights.bin').join(location);
+      const bytes = readFileSync(join(FIXTURES, 'onnx-external', 'model.onnx'))
+        .toString('latin1')
+        .split('weights.bin')
+        .join(location);
       const model = join(root, 'a', 'b', 'src', 'model.onnx');
       writeFileSync(model, Buffer.from(bytes, 'latin1'));
       copyFileSync(join(FIXTURES, 'onnx-external', 'weights.bin'), join(root, 'a', 'b', 'src', 'weights.bin'));

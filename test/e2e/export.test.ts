@@ -57,13 +57,17 @@ async function tabular(family: Family, caseName: string, converter: string, name
   const out = await predict(e, ['--input', JSON.stringify(rows)]);
   if (out.task === 'tabular-regression') {
     expect(e.doc.task).toBe('tabular-regression');
-    close(out.predictions.map((p: { value: number }) => p.value), c.expected as number[]);
+    close(
+      out.predictions.map((p: { value: number }) => p.value),
+      c.expected as number[],
+    );
     return;
   }
   expect(out.task).toBe('tabular-classification');
   const expected = c.expected as Array<{ label: number; probabilities: number[] }>;
   expect(out.predictions.map((p: { label: number }) => p.label)).toEqual(expected.map((x) => x.label));
-  for (const [i, p] of out.predictions.entries()) close(Object.values(p.probabilities as Record<string, number>), (expected[i] as { probabilities: number[] }).probabilities);
+  for (const [i, p] of out.predictions.entries())
+    close(Object.values(p.probabilities as Record<string, number>), (expected[i] as { probabilities: number[] }).probabilities);
 }
 
 describe('modelctl export then predict, with the real converters (spawned binary)', () => {
@@ -123,7 +127,10 @@ describe('modelctl export then predict, with the real converters (spawned binary
       const expected = cls.expected[i] as Record<string, number>;
       const labels = p.labels as Array<{ label: string; score: number }>;
       expect(labels.map((l) => l.label).sort()).toEqual(Object.keys(expected).sort());
-      close(labels.map((l) => l.score), labels.map((l) => expected[l.label] as number));
+      close(
+        labels.map((l) => l.score),
+        labels.map((l) => expected[l.label] as number),
+      );
     }
     const emb = cases['hf-feature-extraction'] as Case;
     const e2 = await exportCase('hf', emb, src, 'bert-embed');
@@ -139,16 +146,23 @@ describe('modelctl export on the committed fixtures of the other formats (spawne
     ['tf-savedmodel', 'tf', 'tf2onnx'],
     ['xgboost-ubj', 'xgboost', 'onnxmltools'],
     ['sklearn-pickle', 'sklearn', 'skl2onnx'],
-  ] as const)('%s (family %s): detected, converted by %s, validated against the source within 1e-4', async (fixture, family, converter) => {
-    const root = converterRoot();
-    if (!root) return;
-    const home = dir('modelctl-export-home-');
-    const r = await cli(['export', join(FIXTURES, fixture), '--name', fixture, '--python', familyPython(root, family as Family), '--json'], { home });
-    expect(r.exitCode, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout);
-    expect(doc.converter.name).toBe(converter);
-    expect(doc.validation).toMatchObject({ passed: true });
-    expect(doc.validation.max_abs_diff).toBeLessThanOrEqual(TOL);
-    expect(doc.manifest).toMatchObject({ name: fixture, format: 'onnx', lineage: { operation: 'export', source: { kind: 'path' } } });
-  }, 180_000);
+  ] as const)(
+    '%s (family %s): detected, converted by %s, validated against the source within 1e-4',
+    async (fixture, family, converter) => {
+      const root = converterRoot();
+      if (!root) return;
+      const home = dir('modelctl-export-home-');
+      const r = await cli(
+        ['export', join(FIXTURES, fixture), '--name', fixture, '--python', familyPython(root, family as Family), '--json'],
+        { home },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.converter.name).toBe(converter);
+      expect(doc.validation).toMatchObject({ passed: true });
+      expect(doc.validation.max_abs_diff).toBeLessThanOrEqual(TOL);
+      expect(doc.manifest).toMatchObject({ name: fixture, format: 'onnx', lineage: { operation: 'export', source: { kind: 'path' } } });
+    },
+    180_000,
+  );
 });

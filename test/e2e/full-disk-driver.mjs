@@ -15,7 +15,10 @@ const free = () => {
 };
 
 function cli(name, args) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--json'], { env: { ...process.env, NO_COLOR: '1', MODELCTL_HOME: home }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, ...args, '--json'], {
+    env: { ...process.env, NO_COLOR: '1', MODELCTL_HOME: home },
+    encoding: 'utf8',
+  });
   steps.push({ name, exitCode: r.status, stdout: r.stdout, stderr: r.stderr, free: free() });
   return r;
 }

@@ -92,20 +92,35 @@ describe('a 100 % full filesystem', () => {
     // No block is freed (its blobs are shared), yet its aliases are rewritten.
     const shared = step('rm ext:1.0.0');
     expect(shared.exitCode, shared.stderr).toBe(0);
-    expect(JSON.parse(shared.stdout ?? '')).toMatchObject({ removed: [{ name: 'ext', version: '1.0.0' }], aliasesRemoved: ['prod'], blobsRemoved: 0 });
+    expect(JSON.parse(shared.stdout ?? '')).toMatchObject({
+      removed: [{ name: 'ext', version: '1.0.0' }],
+      aliasesRemoved: ['prod'],
+      blobsRemoved: 0,
+    });
 
     const latest = step('rm ext:1.0.2 (latest, no index)');
     expect(latest.exitCode, latest.stderr).toBe(0);
-    expect(JSON.parse(latest.stdout ?? '')).toMatchObject({ removed: [{ name: 'ext', version: '1.0.2' }], aliasesRemoved: ['latest'], blobsRemoved: 1 });
+    expect(JSON.parse(latest.stdout ?? '')).toMatchObject({
+      removed: [{ name: 'ext', version: '1.0.2' }],
+      aliasesRemoved: ['latest'],
+      blobsRemoved: 1,
+    });
     expect(latest.free).toBeGreaterThan(0);
     const models = JSON.parse(step('list after rm').stdout ?? '').models as Array<{ name: string; version: string; aliases: string[] }>;
     const listed = models.map((m) => [`${m.name}:${m.version}`, m.aliases]);
-    expect(listed).toEqual([['copy:1.0.0', ['latest']], ['ext:1.0.1', ['latest']], ['keep:1.0.0', ['latest', 'production']]]);
+    expect(listed).toEqual([
+      ['copy:1.0.0', ['latest']],
+      ['ext:1.0.1', ['latest']],
+      ['keep:1.0.0', ['latest', 'production']],
+    ]);
 
     const gc = step('gc');
     expect(gc.exitCode, gc.stderr).toBe(0);
     const gcResult = JSON.parse(gc.stdout ?? '');
-    expect(gcResult.evicted.map((e: { name: string; version: string }) => `${e.name}:${e.version}`).sort()).toEqual(['copy:1.0.0', 'ext:1.0.1']);
+    expect(gcResult.evicted.map((e: { name: string; version: string }) => `${e.name}:${e.version}`).sort()).toEqual([
+      'copy:1.0.0',
+      'ext:1.0.1',
+    ]);
     expect(gcResult.bytesFreed).toBeGreaterThan(0);
     expect(gc.free).toBeGreaterThan(0);
 

@@ -45,7 +45,9 @@ function install() {
   };
   const { O_CREAT, O_TRUNC, O_APPEND, O_WRONLY, O_RDWR } = fs.constants;
   const creates = (flags) =>
-    typeof flags === 'number' ? (flags & (O_CREAT | O_TRUNC | O_APPEND)) !== 0 && (flags & (O_WRONLY | O_RDWR)) !== 0 : /[wax]/.test(String(flags ?? 'r'));
+    typeof flags === 'number'
+      ? (flags & (O_CREAT | O_TRUNC | O_APPEND)) !== 0 && (flags & (O_WRONLY | O_RDWR)) !== 0
+      : /[wax]/.test(String(flags ?? 'r'));
 
   const orig = { fs: { ...fs }, P: { ...P }, cp: { ...childProcess } };
   const wrap = (obj, name, op = name, when = () => true, showArg = true) => {
@@ -81,7 +83,8 @@ function install() {
     if (handlePatched) return fh;
     handlePatched = true;
     const proto = Object.getPrototypeOf(fh);
-    for (const name of ['write', 'writev', 'writeFile', 'appendFile', 'truncate', 'utimes', 'chmod']) wrap(proto, name, `fh.${name}`, () => true, false);
+    for (const name of ['write', 'writev', 'writeFile', 'appendFile', 'truncate', 'utimes', 'chmod'])
+      wrap(proto, name, `fh.${name}`, () => true, false);
     return fh;
   };
   const openP = P.open;

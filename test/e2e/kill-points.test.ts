@@ -40,10 +40,20 @@ async function leftovers(home: string): Promise<string[]> {
   const out = [...ls('tmp').map((n) => `tmp/${n}`), ...ls().filter((n) => n.startsWith('lock'))];
   for (const m of ls('models')) if (ls('models', m, 'versions').length === 0) out.push(`models/${m}`);
   const views = new Set(manifests.map((m) => m.digest.slice('sha256:'.length, 'sha256:'.length + 32)));
-  out.push(...ls('views').filter((v) => !views.has(v)).map((v) => `views/${v}`));
-  for (const dir of ['usage', 'bench']) for (const m of ls(dir)) for (const v of ls(dir, m)) if (!versions.has(`${m}/${v}`)) out.push(`${dir}/${m}/${v}`);
+  out.push(
+    ...ls('views')
+      .filter((v) => !views.has(v))
+      .map((v) => `views/${v}`),
+  );
+  for (const dir of ['usage', 'bench'])
+    for (const m of ls(dir)) for (const v of ls(dir, m)) if (!versions.has(`${m}/${v}`)) out.push(`${dir}/${m}/${v}`);
   const blobs = new Set(manifests.flatMap((m) => m.files.map((f) => f.sha256)));
-  for (const shard of ls('blobs', 'sha256')) out.push(...ls('blobs', 'sha256', shard).filter((b) => !blobs.has(b)).map((b) => `blobs/${b}`));
+  for (const shard of ls('blobs', 'sha256'))
+    out.push(
+      ...ls('blobs', 'sha256', shard)
+        .filter((b) => !blobs.has(b))
+        .map((b) => `blobs/${b}`),
+    );
   return out;
 }
 
@@ -177,7 +187,10 @@ it('the kill hook sees the mutations of the built binary: a register logs its bl
     at(/^\d+ link .*\/tmp\/\.1\.0\.0\.json\./), // the manifest committed
     at(/^\d+ unlink .*\/lock$/), // the lock released
   ];
-  expect(order.every((i) => i >= 0), lines.join('\n')).toBe(true);
+  expect(
+    order.every((i) => i >= 0),
+    lines.join('\n'),
+  ).toBe(true);
   expect([...order].sort((a, b) => a - b)).toEqual(order);
   expect(readdirSync(join(home, 'models', 'logged', 'versions'))).toEqual(['1.0.0.json']);
 });

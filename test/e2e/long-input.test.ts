@@ -97,7 +97,15 @@ describe('a 100,000-character question-answering context on every input path: an
   });
 
   it('as --input JSON', async () => {
-    const r = await run(['predict', MODEL, '--input', JSON.stringify({ question: QUESTION, context: CONTEXT }), '--threads', '1', '--json']);
+    const r = await run([
+      'predict',
+      MODEL,
+      '--input',
+      JSON.stringify({ question: QUESTION, context: CONTEXT }),
+      '--threads',
+      '1',
+      '--json',
+    ]);
     expect({ exitCode: r.exitCode, signal: r.signal }, r.stderr).toEqual({ exitCode: 0, signal: undefined });
     same(fromDocument(r.stdout));
   });
@@ -111,13 +119,19 @@ describe('a 100,000-character question-answering context on every input path: an
     writeFileSync(join(dir, 'q.jsonl'), `${JSON.stringify({ question: QUESTION, context: CONTEXT })}\n`);
     const jsonl = await run(['predict', MODEL, '--file', join(dir, 'q.jsonl'), '--threads', '1', '--json']);
     expect(jsonl.exitCode, jsonl.stderr).toBe(0);
-    const records = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Answer & { line: number });
+    const records = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Answer & { line: number });
     expect(records.map((r) => r.line)).toEqual([1]);
     for (const r of records) same(checked(r));
   });
 
   it('on stdin (one JSON document, answered as one)', async () => {
-    const r = await run(['predict', MODEL, '--file', '-', '--threads', '1', '--json'], `${JSON.stringify({ question: QUESTION, context: CONTEXT })}\n`);
+    const r = await run(
+      ['predict', MODEL, '--file', '-', '--threads', '1', '--json'],
+      `${JSON.stringify({ question: QUESTION, context: CONTEXT })}\n`,
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     same(fromDocument(r.stdout));
   });

@@ -25,7 +25,12 @@ describe('modelctl predict (spawned binary)', () => {
     const csv = await cli(['predict', 'iris', '--file', join(dir, 'rows.csv'), '--json'], { home });
     expect(csv.exitCode, csv.stderr).toBe(0);
     // A CSV file is a stream: JSON Lines, one record per row, named by the line it came from.
-    expect(csv.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: 2, ...doc.predictions[0] }]);
+    expect(
+      csv.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ line: 2, ...doc.predictions[0] }]);
     const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
     expect(list.models[0].lastUsed).not.toBeNull();
   });
@@ -81,7 +86,15 @@ describe('modelctl predict, token classification and question answering (spawned
 
   it('the answer is the context between its offsets', async () => {
     const context = 'the registry keeps every model with its hash';
-    const r = await cli(['predict', join(FIXTURES, 'optimum-bert-qa', 'model.onnx'), '--question', 'what is kept?', '--context', context, '--json']);
+    const r = await cli([
+      'predict',
+      join(FIXTURES, 'optimum-bert-qa', 'model.onnx'),
+      '--question',
+      'what is kept?',
+      '--context',
+      context,
+      '--json',
+    ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const [answer] = JSON.parse(r.stdout).predictions as Array<{ answer: string; start: number; end: number }>;
     expect(answer?.answer).toBe(context.slice(answer?.start, answer?.end));

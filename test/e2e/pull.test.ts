@@ -45,7 +45,9 @@ describe('modelctl pull (spawned binary)', () => {
     expect(again.exitCode).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ upToDate: true, manifest: { version: short } });
     const list = await cli(['list', '--json'], { home });
-    expect(JSON.parse(list.stdout).models.map((e: { version: string; aliases: string[] }) => [e.version, e.aliases])).toEqual([[short, ['latest']]]);
+    expect(JSON.parse(list.stdout).models.map((e: { version: string; aliases: string[] }) => [e.version, e.aliases])).toEqual([
+      [short, ['latest']],
+    ]);
   });
 
   it('a pull that plans a large file but downloads nothing (up to date, or its blobs already stored) still exits', async () => {
@@ -57,7 +59,13 @@ describe('modelctl pull (spawned binary)', () => {
       const home = tempDir();
       const bigEnv = { ...env, HF_ENDPOINT: hub.url };
       const run = (args: string[]) =>
-        execa('node', [BIN, ...args], { reject: false, timeout: 60_000, killSignal: 'SIGKILL', env: { NO_COLOR: '1', MODELCTL_HOME: home, ...bigEnv }, stdin: 'ignore' });
+        execa('node', [BIN, ...args], {
+          reject: false,
+          timeout: 60_000,
+          killSignal: 'SIGKILL',
+          env: { NO_COLOR: '1', MODELCTL_HOME: home, ...bigEnv },
+          stdin: 'ignore',
+        });
       const first = await run(['pull', 'hf:acme/big-bert']);
       expect(first.exitCode, first.stderr).toBe(0);
       const again = await run(['pull', 'hf:acme/big-bert', '--json']);
@@ -76,7 +84,7 @@ describe('modelctl pull (spawned binary)', () => {
     const r = await cli(['pull', 'hf:acme/tiny-bert', '--progress'], { home: tempDir(), env });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^Resolving hf:acme\/tiny-bert@main$/m);
-    expect(r.stderr).toMatch(/  100%  8.00 MiB \/ 8.00 MiB  .*\/s  ETA/);
+    expect(r.stderr).toMatch(/ {2}100% {2}8.00 MiB \/ 8.00 MiB {2}.*\/s {2}ETA/);
   });
 
   it('401 on a gated repo: one line, exit 2, and the token never shows', async () => {
@@ -107,9 +115,9 @@ describe('modelctl pull (spawned binary)', () => {
     const url = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--offline'], { home, env });
     expect(url.exitCode).toBe(7);
     expect(url.stderr).toMatch(/^error: offline: http:\/\/ URLs need the network/);
-    const escape = await cli(['pull', 'http://127.0.0.1:9/%zz.onnx'], { home, env });
-    expect(escape.exitCode).toBe(2);
-    expect(escape.stderr).toMatch(/malformed %-escape/);
+    const badEscape = await cli(['pull', 'http://127.0.0.1:9/%zz.onnx'], { home, env });
+    expect(badEscape.exitCode).toBe(2);
+    expect(badEscape.stderr).toMatch(/malformed %-badEscape/);
     const token = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--token', 'hf_secret'], { home, env });
     expect(token.exitCode).toBe(2);
     expect(token.stderr).not.toContain('hf_secret');
@@ -117,7 +125,12 @@ describe('modelctl pull (spawned binary)', () => {
 
   it('two pulls of the same repo at once: both succeed, one version, a valid registry', async () => {
     const home = tempDir();
-    const run = () => execa('node', [BIN, 'pull', 'hf:acme/tiny-bert', '--json'], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env }, stdin: 'ignore' });
+    const run = () =>
+      execa('node', [BIN, 'pull', 'hf:acme/tiny-bert', '--json'], {
+        reject: false,
+        env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env },
+        stdin: 'ignore',
+      });
     const [a, b] = await Promise.all([run(), run()]);
     expect([a.exitCode, b.exitCode], `${a.stderr}\n${b.stderr}`).toEqual([0, 0]);
     const results = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
@@ -134,7 +147,11 @@ describe('modelctl pull (spawned binary)', () => {
     const weights = (big.files.find((f) => f.path === 'model.safetensors') as FixtureFile).content;
     const sha = sha256(weights);
     server.faults.slow.set(sha, 4 << 20);
-    const first = execa('node', [BIN, 'pull', 'hf:acme/big-bert'], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env }, stdin: 'ignore' });
+    const first = execa('node', [BIN, 'pull', 'hf:acme/big-bert'], {
+      reject: false,
+      env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env },
+      stdin: 'ignore',
+    });
     const tmpDir = join(home, 'tmp');
     let recorded = 0;
     for (let waited = 0; recorded === 0 && waited < 30_000; waited += 50) {
@@ -151,14 +168,20 @@ describe('modelctl pull (spawned binary)', () => {
     const before = server.requests.length;
     const again = await cli(['pull', 'hf:acme/big-bert', '--json'], { home, env });
     expect(again.exitCode, again.stderr).toBe(0);
-    const ranges = server.requests.slice(before).filter((q) => q.server === 'cdn' && q.path.startsWith(`/lfs/${sha}`)).map((q) => q.range);
+    const ranges = server.requests
+      .slice(before)
+      .filter((q) => q.server === 'cdn' && q.path.startsWith(`/lfs/${sha}`))
+      .map((q) => q.range);
     expect(ranges.length).toBe(1);
     const from = Number(/^bytes=(\d+)-$/.exec(ranges[0] ?? '')?.[1] ?? 0);
     expect(from).toBeGreaterThanOrEqual(recorded);
     expect(from).toBeLessThan(weights.length);
     const result = JSON.parse(again.stdout);
     expect(result.resumedRequests).toBe(1);
-    expect(result.manifest.files.find((f: { path: string }) => f.path === 'model.safetensors')).toMatchObject({ sha256: sha, size: weights.length });
+    expect(result.manifest.files.find((f: { path: string }) => f.path === 'model.safetensors')).toMatchObject({
+      sha256: sha,
+      size: weights.length,
+    });
     // The partial weights were taken over and stored; what is left is the killed pull's finished small files,
     // plain temporary files for gc (kept while younger than its grace period, removed after it).
     const left = readdirSync(tmpDir);

@@ -34,7 +34,9 @@ describe('model names Windows reserves', () => {
     for (const name of ['aux.txt', 'org/CON']) {
       const r = await cli(['register', IRIS, '--name', name], { home });
       expect(r.exitCode, r.stderr).toBe(2);
-      expect(firstLine(r.stderr)).toMatch(/^error: model name ".+" is reserved on Windows \((AUX|CON) is a device name there, with any extension\)$/);
+      expect(firstLine(r.stderr)).toMatch(
+        /^error: model name ".+" is reserved on Windows \((AUX|CON) is a device name there, with any extension\)$/,
+      );
       expect(r.stderr).toMatch(/^hint: choose another model name: CON, PRN, AUX, NUL, COM0-COM9 and LPT0-LPT9/m);
     }
     expect(JSON.parse((await cli(['list', '--json'], { home })).stdout).models).toEqual([]);

@@ -8,7 +8,12 @@ import { BIN, FIXTURES, cli, tempDir } from '../helpers.js';
 /** `modelctl serve` as a person or a supervisor runs it: the spawned binary, stopped by a signal. */
 
 function startServe(home: string, args: string[] = []) {
-  const child = execa('node', [BIN, 'serve', '--port', '0', '--json', ...args], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home }, stdin: 'ignore', buffer: true });
+  const child = execa('node', [BIN, 'serve', '--port', '0', '--json', ...args], {
+    reject: false,
+    env: { NO_COLOR: '1', MODELCTL_HOME: home },
+    stdin: 'ignore',
+    buffer: true,
+  });
   const url = new Promise<string>((resolve, reject) => {
     let seen = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -27,7 +32,10 @@ describe('modelctl serve (spawned binary)', () => {
     expect((await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home })).exitCode).toBe(0);
     const { child, url: pending } = startServe(home, ['--max-batch', '8']);
     const url = await pending;
-    const infer = await fetch(`${url}/v2/models/iris/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }) });
+    const infer = await fetch(`${url}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+    });
     expect(((await infer.json()) as { outputs: Array<{ data: number[] }> }).outputs[0]?.data).toEqual([0]);
     const bytes = readFileSync(join(FIXTURES, 'onnx-handbuilt', 'model.onnx'));
     const answer = new Promise<number>((resolve, reject) => {
@@ -74,6 +82,7 @@ describe('modelctl serve (spawned binary)', () => {
   it('--help shows the options and examples', async () => {
     const r = await cli(['serve', '--help']);
     expect(r.exitCode).toBe(0);
-    for (const flag of ['--max-models-in-ram', '--max-memory', '--max-batch', '--max-wait-ms', '--token', 'Examples:']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--max-models-in-ram', '--max-memory', '--max-batch', '--max-wait-ms', '--token', 'Examples:'])
+      expect(r.stdout).toContain(flag);
   });
 });

@@ -36,7 +36,9 @@ describe('verify-on-use (spawned binary)', () => {
     unlinkSync(blob);
     const gone = await cli(['predict', 'iris', '5.1,3.5,1.4,0.2', '--table'], { home });
     expect(gone.exitCode).toBe(4);
-    expect(gone.stderr.split('\n')[0]).toBe(`error: blob ${sha256.slice(0, 12)} of iris:1.0.0 model.onnx is missing from the store; run \`modelctl validate\``);
+    expect(gone.stderr.split('\n')[0]).toBe(
+      `error: blob ${sha256.slice(0, 12)} of iris:1.0.0 model.onnx is missing from the store; run \`modelctl validate\``,
+    );
     expect(gone.stdout).toBe('');
   });
 

@@ -12,14 +12,28 @@ function noise(length: number, seed: number): Buffer {
 
 describe('errors are one line with a stable code', () => {
   it('a missing path is PATH_NOT_FOUND with exit code 3', async () => {
-    const err = await expectModelctlError(inspectModel('definitely/not/here.onnx'), 'PATH_NOT_FOUND', /no such file or folder: definitely\/not\/here\.onnx/);
+    const err = await expectModelctlError(
+      inspectModel('definitely/not/here.onnx'),
+      'PATH_NOT_FOUND',
+      /no such file or folder: definitely\/not\/here\.onnx/,
+    );
     expect(err.exitCode).toBe(3);
   });
 
   it('random bytes never crash: every seed and name gives a ModelctlError', async () => {
     const t = await tempDir();
     try {
-      for (const name of ['model.onnx', 'model.pt', 'model.pkl', 'model.h5', 'model.keras', 'model.ubj', 'model.joblib', 'blob', 'model.safetensors']) {
+      for (const name of [
+        'model.onnx',
+        'model.pt',
+        'model.pkl',
+        'model.h5',
+        'model.keras',
+        'model.ubj',
+        'model.joblib',
+        'blob',
+        'model.safetensors',
+      ]) {
         for (const seed of [1, 2, 3]) {
           const path = join(t.dir, name);
           await writeFile(path, noise(2048, seed));
@@ -36,7 +50,14 @@ describe('errors are one line with a stable code', () => {
     const { readFile } = await import('node:fs/promises');
     const t = await tempDir();
     try {
-      const files = ['torch-statedict/model.pt', 'torch-legacy/model.pth', 'sklearn-joblib/model.joblib', 'keras-h5/model.h5', 'xgboost-ubj/model.ubj', 'safetensors/model.safetensors'];
+      const files = [
+        'torch-statedict/model.pt',
+        'torch-legacy/model.pth',
+        'sklearn-joblib/model.joblib',
+        'keras-h5/model.h5',
+        'xgboost-ubj/model.ubj',
+        'safetensors/model.safetensors',
+      ];
       for (const rel of files) {
         const bytes = await readFile(fixturePath(...rel.split('/')));
         for (const fraction of [0.1, 0.5, 0.9]) {

@@ -8,7 +8,19 @@ const models = Object.entries(expected.fixtures).filter(([, f]) => f.format !== 
 describe('inspectModel on every committed fixture', () => {
   it('covers every format the fixtures hold', () => {
     expect(new Set(models.map(([, f]) => f.format))).toEqual(
-      new Set(['onnx', 'safetensors', 'pytorch', 'pickle', 'joblib', 'keras', 'keras-h5', 'tf-savedmodel', 'xgboost', 'lightgbm', 'transformers']),
+      new Set([
+        'onnx',
+        'safetensors',
+        'pytorch',
+        'pickle',
+        'joblib',
+        'keras',
+        'keras-h5',
+        'tf-savedmodel',
+        'xgboost',
+        'lightgbm',
+        'transformers',
+      ]),
     );
   });
 

@@ -39,7 +39,9 @@ describe('Hugging Face folders', () => {
       await writeTree(dir, {
         'config.json': JSON.stringify({ architectures: ['BertModel'], model_type: 'bert' }),
         'modules.json': '[]',
-        'model.safetensors.index.json': JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }),
+        'model.safetensors.index.json': JSON.stringify({
+          weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' },
+        }),
         'model-00001-of-00002.safetensors': makeSafetensors({ a: { dtype: 'F32', shape: [10, 3] } }),
         'model-00002-of-00002.safetensors': makeSafetensors({ b: { dtype: 'BF16', shape: [5] } }),
         '1_Pooling/config.json': '{}',
@@ -76,7 +78,10 @@ describe('Hugging Face folders', () => {
       expect(r.primary).toBe('onnx/model.onnx');
       expect(r.parameters).toBe(fixture('onnx-handbuilt').parameters);
       expect(r.task).toBe('text-classification');
-      expect(r.metadata.huggingface).toMatchObject({ architectures: fixture('hf-bert-tiny').facts.architectures, tokenizerFiles: ['tokenizer.json'] });
+      expect(r.metadata.huggingface).toMatchObject({
+        architectures: fixture('hf-bert-tiny').facts.architectures,
+        tokenizerFiles: ['tokenizer.json'],
+      });
     });
   });
 
@@ -123,7 +128,10 @@ describe('folder listing and classification', () => {
   it('follows the links of a Hugging Face cache snapshot into its blobs folder', async () => {
     await inTemp(async (dir) => {
       const repo = join(dir, 'models--org--tiny');
-      await writeTree(repo, { 'blobs/aaa': makeSafetensors({ w: { dtype: 'F32', shape: [4] } }), 'blobs/bbb': '{"architectures":["BertModel"]}' });
+      await writeTree(repo, {
+        'blobs/aaa': makeSafetensors({ w: { dtype: 'F32', shape: [4] } }),
+        'blobs/bbb': '{"architectures":["BertModel"]}',
+      });
       const snapshot = join(repo, 'snapshots', 'rev1');
       await mkdir(snapshot, { recursive: true });
       await symlink('../../blobs/aaa', join(snapshot, 'model.safetensors'));

@@ -16,7 +16,10 @@ function expectXgboostFacts(metadata: Record<string, unknown>, facts: Record<str
 }
 
 describe('xgboost', () => {
-  for (const [name, file] of [['xgboost-json', 'model.json'], ['xgboost-ubj', 'model.ubj']] as const) {
+  for (const [name, file] of [
+    ['xgboost-json', 'model.json'],
+    ['xgboost-ubj', 'model.ubj'],
+  ] as const) {
     it(`${name}: learner facts match expected.json`, async () => {
       const facts = fixture(name).facts;
       const r = await inspectModel(fixturePath(name, file));
@@ -69,7 +72,10 @@ describe('lightgbm', () => {
     try {
       const text = readFixture('lightgbm', 'model.txt').toString('utf8');
       const header = text.slice(0, text.indexOf('\nTree=') + 1);
-      await writeFile(join(t.dir, 'model.txt'), `${header.replace(/^objective=.*$/m, 'objective=multiclass num_class:3')}Tree=0\n<garbage>`);
+      await writeFile(
+        join(t.dir, 'model.txt'),
+        `${header.replace(/^objective=.*$/m, 'objective=multiclass num_class:3')}Tree=0\n<garbage>`,
+      );
       const r = await inspectModel(join(t.dir, 'model.txt'));
       expect(r.metadata.numTrees).toBe(fixture('lightgbm').facts.num_trees);
       expect(r.task).toBe('tabular-classification');

@@ -85,7 +85,9 @@ export function makeSafetensors(tensors: Record<string, { dtype: string; shape: 
 
 /** Pickle opcodes from a readable list: strings are latin1 text, numbers single bytes. */
 export function pickleBytes(...parts: Array<string | number | Uint8Array>): Buffer {
-  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : typeof p === 'number' ? Buffer.from([p]) : Buffer.from(p))));
+  return Buffer.concat(
+    parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : typeof p === 'number' ? Buffer.from([p]) : Buffer.from(p))),
+  );
 }
 
 /** SHORT_BINUNICODE of a short string. */

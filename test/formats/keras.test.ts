@@ -15,7 +15,10 @@ function weightsOnlyH5(): Uint8Array {
 }
 
 describe('keras', () => {
-  for (const [name, file] of [['keras-v3', 'model.keras'], ['keras-h5', 'model.h5']] as const) {
+  for (const [name, file] of [
+    ['keras-v3', 'model.keras'],
+    ['keras-h5', 'model.h5'],
+  ] as const) {
     it(`${name}: class, name, layers, version and parameter count match expected.json`, async () => {
       const fx = fixture(name);
       const r = await inspectModel(fixturePath(name, file));

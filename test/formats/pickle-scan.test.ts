@@ -12,14 +12,28 @@ function scan(bytes: Uint8Array, options?: PickleScanOptions) {
 
 describe('PickleScanner', () => {
   it('builds a symbolic root: dict entries, nested lists and numbers', () => {
-    const { result } = scan(pickleBytes(0x80, 4, '}', 0x94, '(', u('a'), 'K', 1, u('b'), ']', '(', 'K', 2, 'M', Buffer.from([0x10, 0x27]), 'e', 'u', '.'));
+    const { result } = scan(
+      pickleBytes(0x80, 4, '}', 0x94, '(', u('a'), 'K', 1, u('b'), ']', '(', 'K', 2, 'M', Buffer.from([0x10, 0x27]), 'e', 'u', '.'),
+    );
     expect(result.complete).toBe(true);
     expect(result.protocol).toBe(4);
     expect(result.root).toEqual({
       kind: 'dict',
       entries: [
-        [{ kind: 'str', value: 'a' }, { kind: 'int', value: 1 }],
-        [{ kind: 'str', value: 'b' }, { kind: 'list', items: [{ kind: 'int', value: 2 }, { kind: 'int', value: 10000 }] }],
+        [
+          { kind: 'str', value: 'a' },
+          { kind: 'int', value: 1 },
+        ],
+        [
+          { kind: 'str', value: 'b' },
+          {
+            kind: 'list',
+            items: [
+              { kind: 'int', value: 2 },
+              { kind: 'int', value: 10000 },
+            ],
+          },
+        ],
       ],
     });
   });
@@ -71,17 +85,41 @@ describe('PickleScanner', () => {
     const second = pickleBytes(0x80, 2, '(', u('storage'), u('0'), 't', 'Q', '.');
     const { scanner } = scan(Buffer.concat([first, second]));
     expect(scanner.run()).toMatchObject({ complete: true, root: { kind: 'persid' } });
-    expect(scanner.persistentIds).toEqual([{ kind: 'tuple', items: [{ kind: 'str', value: 'storage' }, { kind: 'str', value: '0' }] }]);
+    expect(scanner.persistentIds).toEqual([
+      {
+        kind: 'tuple',
+        items: [
+          { kind: 'str', value: 'storage' },
+          { kind: 'str', value: '0' },
+        ],
+      },
+    ]);
   });
 });
 
 describe('global classification', () => {
   it('flags code-running callables and leaves model classes alone', () => {
     const g = (dotted: string) => ({ module: dotted.slice(0, dotted.lastIndexOf('.')), name: dotted.slice(dotted.lastIndexOf('.') + 1) });
-    for (const bad of ['os.system', 'posix.system', 'nt.system', 'subprocess.Popen', 'builtins.eval', 'builtins.exec', '__builtin__.getattr', 'builtins.__import__', 'runpy._run_code']) {
+    for (const bad of [
+      'os.system',
+      'posix.system',
+      'nt.system',
+      'subprocess.Popen',
+      'builtins.eval',
+      'builtins.exec',
+      '__builtin__.getattr',
+      'builtins.__import__',
+      'runpy._run_code',
+    ]) {
       expect(dangerousGlobal(g(bad)), bad).toBe(true);
     }
-    for (const ok of ['sklearn.ensemble._forest.RandomForestClassifier', 'numpy.dtype', 'collections.OrderedDict', 'builtins.set', '_codecs.encode']) {
+    for (const ok of [
+      'sklearn.ensemble._forest.RandomForestClassifier',
+      'numpy.dtype',
+      'collections.OrderedDict',
+      'builtins.set',
+      '_codecs.encode',
+    ]) {
       expect(dangerousGlobal(g(ok)), ok).toBe(false);
     }
   });

@@ -20,13 +20,47 @@ const STACK_GLOBAL = 0x93;
 const MEMOIZE = 0x94;
 
 /** posix.system("id") the way pickle.dumps(protocol=2) writes a reduce: GLOBAL, args tuple, REDUCE. */
-const OS_SYSTEM_P2 = pickleBytes(0x80, 2, 'cposix\nsystem\nq\x00', 'X', Buffer.from([2, 0, 0, 0]), 'idq\x01', 0x85, 'q\x02', 'R', 'q\x03', '.');
+const OS_SYSTEM_P2 = pickleBytes(
+  0x80,
+  2,
+  'cposix\nsystem\nq\x00',
+  'X',
+  Buffer.from([2, 0, 0, 0]),
+  'idq\x01',
+  0x85,
+  'q\x02',
+  'R',
+  'q\x03',
+  '.',
+);
 
 /** A fitted-estimator shape: the class, NEWOBJ, then a state dict through BUILD. */
 const ESTIMATOR_P4 = pickleBytes(
-  0x80, 4, u('sklearn.linear_model._logistic'), MEMOIZE, u('LogisticRegression'), MEMOIZE, STACK_GLOBAL, MEMOIZE,
-  ')', 0x81, MEMOIZE, '}', MEMOIZE, '(', u('C'), 'G', Buffer.from([0x3f, 0xf0, 0, 0, 0, 0, 0, 0]), u('n_features_in_'), 'K', 4,
-  u('_sklearn_version'), u('1.9.1'), 'u', 'b', '.',
+  0x80,
+  4,
+  u('sklearn.linear_model._logistic'),
+  MEMOIZE,
+  u('LogisticRegression'),
+  MEMOIZE,
+  STACK_GLOBAL,
+  MEMOIZE,
+  ')',
+  0x81,
+  MEMOIZE,
+  '}',
+  MEMOIZE,
+  '(',
+  u('C'),
+  'G',
+  Buffer.from([0x3f, 0xf0, 0, 0, 0, 0, 0, 0]),
+  u('n_features_in_'),
+  'K',
+  4,
+  u('_sklearn_version'),
+  u('1.9.1'),
+  'u',
+  'b',
+  '.',
 );
 
 /**
@@ -35,13 +69,57 @@ const ESTIMATOR_P4 = pickleBytes(
  */
 function joblibWithArrayThenSystem(): Buffer {
   const dtype = pickleBytes(
-    u('numpy'), u('dtype'), STACK_GLOBAL, u('f8'), 0x89, 0x88, 0x87, 'R',
-    '(', 'K', 3, u('<'), 'N', 'N', 'N', 'J', Buffer.from([0xff, 0xff, 0xff, 0xff]), 'J', Buffer.from([0xff, 0xff, 0xff, 0xff]), 'K', 0, 't', 'b',
+    u('numpy'),
+    u('dtype'),
+    STACK_GLOBAL,
+    u('f8'),
+    0x89,
+    0x88,
+    0x87,
+    'R',
+    '(',
+    'K',
+    3,
+    u('<'),
+    'N',
+    'N',
+    'N',
+    'J',
+    Buffer.from([0xff, 0xff, 0xff, 0xff]),
+    'J',
+    Buffer.from([0xff, 0xff, 0xff, 0xff]),
+    'K',
+    0,
+    't',
+    'b',
   );
   const wrapper = pickleBytes(
-    u('joblib.numpy_pickle'), u('NumpyArrayWrapper'), STACK_GLOBAL, ')', 0x81, '}', '(',
-    u('subclass'), u('numpy'), u('ndarray'), STACK_GLOBAL, u('shape'), 'K', 2, 0x85, u('order'), u('C'), u('dtype'), dtype,
-    u('allow_mmap'), 0x88, u('numpy_array_alignment_bytes'), 'K', 16, 'u', 'b',
+    u('joblib.numpy_pickle'),
+    u('NumpyArrayWrapper'),
+    STACK_GLOBAL,
+    ')',
+    0x81,
+    '}',
+    '(',
+    u('subclass'),
+    u('numpy'),
+    u('ndarray'),
+    STACK_GLOBAL,
+    u('shape'),
+    'K',
+    2,
+    0x85,
+    u('order'),
+    u('C'),
+    u('dtype'),
+    dtype,
+    u('allow_mmap'),
+    0x88,
+    u('numpy_array_alignment_bytes'),
+    'K',
+    16,
+    'u',
+    'b',
   );
   const raw = Buffer.concat([Buffer.from([3, 0xff, 0xff, 0xff]), Buffer.alloc(16, 0xff)]);
   const evil = pickleBytes(u('posix'), u('system'), STACK_GLOBAL, u('id'), 0x85, 'R');
@@ -94,7 +172,24 @@ describe('pickle and joblib', () => {
   });
 
   it('warns about builtins.eval reached through STACK_GLOBAL and memoized strings (protocol 4)', async () => {
-    const bytes = pickleBytes(0x80, 4, u('builtins'), MEMOIZE, '0', u('eval'), MEMOIZE, 'h', 0, 'h', 1, STACK_GLOBAL, u('1+1'), 0x85, 'R', '.');
+    const bytes = pickleBytes(
+      0x80,
+      4,
+      u('builtins'),
+      MEMOIZE,
+      '0',
+      u('eval'),
+      MEMOIZE,
+      'h',
+      0,
+      'h',
+      1,
+      STACK_GLOBAL,
+      u('1+1'),
+      0x85,
+      'R',
+      '.',
+    );
     const r = await inspectBytes('payload.pickle', bytes);
     expect(r.warnings.join()).toMatch(/references builtins\.eval/);
   });

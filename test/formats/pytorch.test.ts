@@ -17,7 +17,21 @@ function tensor(key: string, shape: number[]): Buffer {
   const ints = (xs: number[]) => pickleBytes('(', ...xs.map((x) => pickleBytes('K', x)), 't');
   const numel = shape.reduce((a, b) => a * b, 1);
   const persid = pickleBytes('(', str('storage'), 'ctorch\nFloatStorage\n', str(key), str('cpu'), 'K', numel, 't', 'Q');
-  return pickleBytes('ctorch._utils\n_rebuild_tensor_v2\n', '(', persid, 'K', 0, ints(shape), ints([shape[1] ?? 1, 1]), 0x89, 'ccollections\nOrderedDict\n', ')', 'R', 't', 'R');
+  return pickleBytes(
+    'ctorch._utils\n_rebuild_tensor_v2\n',
+    '(',
+    persid,
+    'K',
+    0,
+    ints(shape),
+    ints([shape[1] ?? 1, 1]),
+    0x89,
+    'ccollections\nOrderedDict\n',
+    ')',
+    'R',
+    't',
+    'R',
+  );
 }
 
 function torchArchive(prefix: string, pickle: Buffer, storages: number, extra: string[] = []): Buffer {
@@ -75,16 +89,48 @@ describe('pytorch', () => {
 
   it('a training checkpoint: optimizer state is listed apart and not counted as parameters', async () => {
     const pickle = pickleBytes(
-      0x80, 2, '}', '(',
-      str('model'), '}', '(', str('fc.weight'), tensor('0', [2, 3]), 'u',
-      str('optimizer'), '}', '(', str('state'), '}', '(', 'K', 0, '}', '(', str('exp_avg'), tensor('1', [2, 3]), 'u', 'u', 'u',
-      str('epoch'), 'K', 3, 'u', '.',
+      0x80,
+      2,
+      '}',
+      '(',
+      str('model'),
+      '}',
+      '(',
+      str('fc.weight'),
+      tensor('0', [2, 3]),
+      'u',
+      str('optimizer'),
+      '}',
+      '(',
+      str('state'),
+      '}',
+      '(',
+      'K',
+      0,
+      '}',
+      '(',
+      str('exp_avg'),
+      tensor('1', [2, 3]),
+      'u',
+      'u',
+      'u',
+      str('epoch'),
+      'K',
+      3,
+      'u',
+      '.',
     );
     const t = await tempDir();
     try {
       await writeFile(join(t.dir, 'ckpt.pt'), torchArchive('ckpt', pickle, 2));
       const r = await inspectModel(join(t.dir, 'ckpt.pt'));
-      expect(r.metadata).toMatchObject({ serialization: 'zip', storages: 2, tensors: 1, tensorNames: ['model.fc.weight'], trainingStateTensors: 1 });
+      expect(r.metadata).toMatchObject({
+        serialization: 'zip',
+        storages: 2,
+        tensors: 1,
+        tensorNames: ['model.fc.weight'],
+        trainingStateTensors: 1,
+      });
       expect(r.parameters).toBe(6);
       expect(r.dtypes).toEqual({ float32: 6 });
       expect(r.metadata.weightsOnlyLoadable).toBe(true);
@@ -93,8 +139,23 @@ describe('pytorch', () => {
     }
   });
 
-  it('a TorchScript archive: tensors named from the objects\' attributes', async () => {
-    const pickle = pickleBytes(0x80, 2, 'c__torch__\nNet\n', ')', 0x81, '}', '(', str('training'), 0x88, str('weight'), tensor('0', [2, 3]), 'u', 'b', '.');
+  it("a TorchScript archive: tensors named from the objects' attributes", async () => {
+    const pickle = pickleBytes(
+      0x80,
+      2,
+      'c__torch__\nNet\n',
+      ')',
+      0x81,
+      '}',
+      '(',
+      str('training'),
+      0x88,
+      str('weight'),
+      tensor('0', [2, 3]),
+      'u',
+      'b',
+      '.',
+    );
     const t = await tempDir();
     try {
       await writeFile(join(t.dir, 'scripted.pt'), torchArchive('scripted', pickle, 1, ['constants.pkl', 'code/__torch__.py']));
@@ -113,7 +174,11 @@ describe('pytorch', () => {
       const bytes = readFixture('torch-statedict', 'model.pt');
       const path = join(t.dir, 'model.pt');
       await writeFile(path, bytes.subarray(0, Math.floor(bytes.length / 2)));
-      const err = await expectModelctlError(inspectModel(path), 'CORRUPT_MODEL', /damaged PyTorch archive: no end-of-central-directory record/);
+      const err = await expectModelctlError(
+        inspectModel(path),
+        'CORRUPT_MODEL',
+        /damaged PyTorch archive: no end-of-central-directory record/,
+      );
       expect(err.exitCode).toBe(2);
     } finally {
       await t.cleanup();
@@ -138,7 +203,11 @@ describe('pytorch', () => {
       const bytes = readFixture('torch-legacy', 'model.pth');
       const path = join(t.dir, 'model.pth');
       await writeFile(path, bytes.subarray(0, bytes.length - 8));
-      await expectModelctlError(inspectModel(path), 'CORRUPT_MODEL', /legacy PyTorch file is truncated: its storages need \d+ bytes after the pickles, \d+ remain/);
+      await expectModelctlError(
+        inspectModel(path),
+        'CORRUPT_MODEL',
+        /legacy PyTorch file is truncated: its storages need \d+ bytes after the pickles, \d+ remain/,
+      );
     } finally {
       await t.cleanup();
     }

@@ -52,7 +52,9 @@ describe('safetensors', () => {
 
   it('rejects a header length beyond 2^63 without overflowing', async () => {
     const bytes = lengthPrefixed(0xffffffffffffffffn, '{}');
-    await withFile('model.safetensors', bytes, (p) => expectModelctlError(inspectModel(p), 'CORRUPT_MODEL', /header length 18446744073709551615/));
+    await withFile('model.safetensors', bytes, (p) =>
+      expectModelctlError(inspectModel(p), 'CORRUPT_MODEL', /header length 18446744073709551615/),
+    );
   });
 
   it('rejects a header that is not JSON', async () => {
@@ -71,7 +73,9 @@ describe('safetensors', () => {
   it('rejects a byte range that does not match dtype and shape', async () => {
     const header = JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 8] } });
     const bytes = Buffer.concat([lengthPrefixed(BigInt(header.length), header), Buffer.alloc(16)]);
-    await withFile('model.safetensors', bytes, (p) => expectModelctlError(inspectModel(p), 'CORRUPT_MODEL', /4 F32 values do not fill bytes 0\.\.8/));
+    await withFile('model.safetensors', bytes, (p) =>
+      expectModelctlError(inspectModel(p), 'CORRUPT_MODEL', /4 F32 values do not fill bytes 0\.\.8/),
+    );
   });
 
   it('calls a bogus .safetensors file corrupt rather than unknown', async () => {

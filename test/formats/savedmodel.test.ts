@@ -24,11 +24,21 @@ function block(entries: Array<[string, Buffer]>): Buffer {
 
 /** BundleEntryProto: float32 (1), shape, size, crc32c. */
 function entry(shape: number[], crc: number): Buffer {
-  const dims = Buffer.concat(shape.map((d) => Buffer.concat([Buffer.from([0x12]), varint(varint(d).length + 1), Buffer.from([0x08]), varint(d)])));
+  const dims = Buffer.concat(
+    shape.map((d) => Buffer.concat([Buffer.from([0x12]), varint(varint(d).length + 1), Buffer.from([0x08]), varint(d)])),
+  );
   const crcBytes = Buffer.alloc(4);
   crcBytes.writeUInt32LE(crc);
   const size = shape.reduce((a, b) => a * b, 1) * 4;
-  return Buffer.concat([Buffer.from([0x08, 0x01, 0x12]), varint(dims.length), dims, Buffer.from([0x28]), varint(size), Buffer.from([0x35]), crcBytes]);
+  return Buffer.concat([
+    Buffer.from([0x08, 0x01, 0x12]),
+    varint(dims.length),
+    dims,
+    Buffer.from([0x28]),
+    varint(size),
+    Buffer.from([0x35]),
+    crcBytes,
+  ]);
 }
 
 /** A whole variables.index: data block, index block, empty metaindex, footer with TensorFlow's table magic. */
@@ -60,8 +70,13 @@ describe('tf-savedmodel', () => {
     expect(r.metadata.tags).toEqual(facts.tags);
     expect(r.metadata.tensorflowVersion).toBe(facts.tensorflow_version);
     expect(r.metadata.signatureNames).toEqual(facts.signature_def_keys);
-    const signatures = r.metadata.signatures as Record<string, { inputs: Array<{ name: string } & ExpectedSpec>; outputs: Array<{ name: string } & ExpectedSpec> }>;
-    for (const [name, sig] of Object.entries(facts.signatures as Record<string, { inputs: Record<string, ExpectedSpec>; outputs: Record<string, ExpectedSpec> }>)) {
+    const signatures = r.metadata.signatures as Record<
+      string,
+      { inputs: Array<{ name: string } & ExpectedSpec>; outputs: Array<{ name: string } & ExpectedSpec> }
+    >;
+    for (const [name, sig] of Object.entries(
+      facts.signatures as Record<string, { inputs: Record<string, ExpectedSpec>; outputs: Record<string, ExpectedSpec> }>,
+    )) {
       const ours = signatures[name];
       expect(ours).toBeDefined();
       expect(Object.fromEntries(ours!.inputs.map((i) => [i.name, { dtype: i.dtype, shape: i.shape }]))).toEqual(sig.inputs);
@@ -76,21 +91,27 @@ describe('tf-savedmodel', () => {
     const t = await tempDir();
     try {
       const path = join(t.dir, 'variables.index');
-      await writeFile(path, variablesIndex([
-        ['', Buffer.from([0x08, 0x01])],
-        ['_CHECKPOINTABLE_OBJECT_GRAPH', Buffer.from([0x08, 0x07])],
-        ['_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xaaaa)],
-        ['b1/.ATTRIBUTES/VARIABLE_VALUE', entry([5], 0)],
-        ['b2/.ATTRIBUTES/VARIABLE_VALUE', entry([5], 0)],
-        ['optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE', entry([], 1)],
-        ['variables/0/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xaaaa)],
-        ['variables/1/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xbbbb)],
-      ]));
+      await writeFile(
+        path,
+        variablesIndex([
+          ['', Buffer.from([0x08, 0x01])],
+          ['_CHECKPOINTABLE_OBJECT_GRAPH', Buffer.from([0x08, 0x07])],
+          ['_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xaaaa)],
+          ['b1/.ATTRIBUTES/VARIABLE_VALUE', entry([5], 0)],
+          ['b2/.ATTRIBUTES/VARIABLE_VALUE', entry([5], 0)],
+          ['optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE', entry([], 1)],
+          ['variables/0/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xaaaa)],
+          ['variables/1/.ATTRIBUTES/VARIABLE_VALUE', entry([4, 5], 0xbbbb)],
+        ]),
+      );
       const summary = readVariablesIndex(path);
       // Two equal zero biases stay two variables; variables/0 repeats _all_variables/0; optimizer state is left out.
       expect(summary).toMatchObject({ variables: 4, duplicates: 1, parameters: 20 + 5 + 5 + 20, dtypes: { float32: 50 } });
       expect(summary.names).toEqual([
-        '_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE', 'b1/.ATTRIBUTES/VARIABLE_VALUE', 'b2/.ATTRIBUTES/VARIABLE_VALUE', 'variables/1/.ATTRIBUTES/VARIABLE_VALUE',
+        '_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE',
+        'b1/.ATTRIBUTES/VARIABLE_VALUE',
+        'b2/.ATTRIBUTES/VARIABLE_VALUE',
+        'variables/1/.ATTRIBUTES/VARIABLE_VALUE',
       ]);
     } finally {
       await t.cleanup();

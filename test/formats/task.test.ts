@@ -41,16 +41,36 @@ describe('detectTaskFromConfig', () => {
 
 function summary(producerName: string, outputs: OnnxSummary['outputs'], metadataProps: Record<string, string> = {}): OnnxSummary {
   return {
-    irVersion: 8, opsetImports: [], producerName, producerVersion: '', domain: '', modelVersion: 0, docString: '', graphName: '',
-    inputs: [], outputs, nodeCount: 0, initializerCount: 0, parameterCount: 0, parameterDtypes: {}, externalData: [], metadataProps,
+    irVersion: 8,
+    opsetImports: [],
+    producerName,
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graphName: '',
+    inputs: [],
+    outputs,
+    nodeCount: 0,
+    initializerCount: 0,
+    parameterCount: 0,
+    parameterDtypes: {},
+    externalData: [],
+    metadataProps,
   };
 }
 
 describe('other task sources', () => {
   it('ONNX from skl2onnx/onnxmltools: a label, map or sequence output means classification', () => {
-    expect(detectTaskFromOnnx(summary('skl2onnx', [{ name: 'output_label', kind: 'tensor', dtype: 'int64' }]))?.task).toBe('tabular-classification');
-    expect(detectTaskFromOnnx(summary('onnxmltools', [{ name: 'output_probability', kind: 'sequence' }]))?.task).toBe('tabular-classification');
-    expect(detectTaskFromOnnx(summary('skl2onnx', [{ name: 'variable', kind: 'tensor', dtype: 'float32' }]))?.task).toBe('tabular-regression');
+    expect(detectTaskFromOnnx(summary('skl2onnx', [{ name: 'output_label', kind: 'tensor', dtype: 'int64' }]))?.task).toBe(
+      'tabular-classification',
+    );
+    expect(detectTaskFromOnnx(summary('onnxmltools', [{ name: 'output_probability', kind: 'sequence' }]))?.task).toBe(
+      'tabular-classification',
+    );
+    expect(detectTaskFromOnnx(summary('skl2onnx', [{ name: 'variable', kind: 'tensor', dtype: 'float32' }]))?.task).toBe(
+      'tabular-regression',
+    );
     expect(detectTaskFromOnnx(summary('pytorch', [{ name: 'y', kind: 'tensor', dtype: 'int64' }]))).toBeUndefined();
   });
 
@@ -72,8 +92,15 @@ describe('other task sources', () => {
 
   it('pickled classes: the top class, else the last estimator of a pipeline, else YOLO', () => {
     expect(detectTaskFromClasses('sklearn.svm._classes.SVR', [])?.task).toBe('tabular-regression');
-    const pipeline = detectTaskFromClasses('sklearn.pipeline.Pipeline', ['sklearn.pipeline.Pipeline', 'sklearn.preprocessing._data.StandardScaler', 'sklearn.linear_model._logistic.LogisticRegression']);
-    expect(pipeline).toEqual({ task: 'tabular-classification', reason: 'pickle references sklearn.linear_model._logistic.LogisticRegression inside sklearn.pipeline.Pipeline' });
+    const pipeline = detectTaskFromClasses('sklearn.pipeline.Pipeline', [
+      'sklearn.pipeline.Pipeline',
+      'sklearn.preprocessing._data.StandardScaler',
+      'sklearn.linear_model._logistic.LogisticRegression',
+    ]);
+    expect(pipeline).toEqual({
+      task: 'tabular-classification',
+      reason: 'pickle references sklearn.linear_model._logistic.LogisticRegression inside sklearn.pipeline.Pipeline',
+    });
     expect(detectTaskFromClasses('ultralytics.nn.tasks.DetectionModel', [])?.task).toBe('object-detection');
     expect(detectTaskFromClasses('xgboost.sklearn.XGBRanker', [])?.task).toBe('ranking');
     expect(detectTaskFromClasses('__main__.Net', ['torch.nn.modules.linear.Linear'])).toBeUndefined();

@@ -44,7 +44,10 @@ describe('UBJSON decoder', () => {
 
   it('passes over long typed numeric arrays by length', () => {
     const floats = Buffer.alloc(4 * 10);
-    const value = decode('{', 'i', [1], 'v', '[', '$', 'd', '#', 'i', [10], floats, 'i', [1], 'n', 'U', [9], '}') as Record<string, unknown>;
+    const value = decode('{', 'i', [1], 'v', '[', '$', 'd', '#', 'i', [10], floats, 'i', [1], 'n', 'U', [9], '}') as Record<
+      string,
+      unknown
+    >;
     expect(value.v).toBeInstanceOf(SkippedArray);
     expect(value.v).toMatchObject({ length: 10, type: 'd' });
     expect(value.n).toBe(9);

@@ -16,7 +16,10 @@ describe('zip reader', () => {
     it(`lists entries and reads stored and deflated ones${zip64 ? ' through Zip64 records' : ''}`, () => {
       const source = new BufferSource(makeZip(ENTRIES, zip64));
       const entries = listZip(source);
-      expect(entries.map((e) => [e.name, e.size])).toEqual([['a/version', 2], ['a/notes.txt', 1200]]);
+      expect(entries.map((e) => [e.name, e.size])).toEqual([
+        ['a/version', 2],
+        ['a/notes.txt', 1200],
+      ]);
       expect(Buffer.from(readZipEntry(source, entries[0]!)).toString()).toBe('3\n');
       expect(Buffer.from(readZipEntry(source, entries[1]!)).toString()).toBe('hello '.repeat(200));
     });
@@ -34,7 +37,11 @@ describe('zip reader', () => {
     const t = await tempDir();
     try {
       await writeFile(join(t.dir, 'archive.zip'), cut);
-      await expectModelctlError(inspectModel(join(t.dir, 'archive.zip')), 'CORRUPT_MODEL', /damaged zip archive: no end-of-central-directory record/);
+      await expectModelctlError(
+        inspectModel(join(t.dir, 'archive.zip')),
+        'CORRUPT_MODEL',
+        /damaged zip archive: no end-of-central-directory record/,
+      );
     } finally {
       await t.cleanup();
     }
@@ -57,7 +64,11 @@ describe('zip reader', () => {
       await writeFile(join(t.dir, 'model.pt'), makeZip(ENTRIES));
       await writeFile(join(t.dir, 'data.zip'), makeZip(ENTRIES));
       await expectModelctlError(inspectModel(join(t.dir, 'model.pt')), 'CORRUPT_MODEL', /not a PyTorch one/);
-      await expectModelctlError(inspectModel(join(t.dir, 'data.zip')), 'UNKNOWN_FORMAT', /zip archive that holds no model \(a\/version, a\/notes\.txt\)/);
+      await expectModelctlError(
+        inspectModel(join(t.dir, 'data.zip')),
+        'UNKNOWN_FORMAT',
+        /zip archive that holds no model \(a\/version, a\/notes\.txt\)/,
+      );
     } finally {
       await t.cleanup();
     }

@@ -15,17 +15,28 @@ interface Seen {
 }
 
 /** Two origins: `a` answers and redirects, `b` is "another host" that records what reached it. */
-function origin(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void, seen: Seen[]): Promise<{ server: Server; url: string }> {
+function origin(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+  seen: Seen[],
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        body,
+      });
       handler(req, res, body);
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
+  );
 }
 
 const seenA: Seen[] = [];
@@ -79,7 +90,11 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
   });
 
   it('sends methods and bodies (strings, bytes, forms with their content type)', async () => {
-    const text = await nodeFetch(`${a.url}/echo`, { method: 'POST', body: '{"paths":["x"]}', headers: { 'content-type': 'application/json' } });
+    const text = await nodeFetch(`${a.url}/echo`, {
+      method: 'POST',
+      body: '{"paths":["x"]}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect([text.status, await text.text()]).toEqual([201, 'POST {"paths":["x"]}']);
     const bytes = await nodeFetch(`${a.url}/echo`, { method: 'put', body: new TextEncoder().encode('héllo') });
     expect(await bytes.text()).toBe('PUT héllo');
@@ -115,7 +130,10 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
   it('fails as fetch does: TypeError with the system error as cause; AbortError on abort', async () => {
     const closed = await origin(() => {}, []);
     await new Promise((r) => closed.server.close(r));
-    const err = await nodeFetch(`${closed.url}/x`).then(() => undefined, (e: unknown) => e);
+    const err = await nodeFetch(`${closed.url}/x`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TypeError);
     expect((err as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
 
@@ -126,7 +144,7 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
     await expect(nodeFetch(`${a.url}/json`, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
-  it('an abort while the body arrives rejects with the signal\'s reason; a cut connection with TypeError', async () => {
+  it("an abort while the body arrives rejects with the signal's reason; a cut connection with TypeError", async () => {
     const ac = new AbortController();
     const res = await nodeFetch(`${a.url}/half`, { signal: ac.signal });
     setTimeout(() => ac.abort(), 30);
@@ -142,7 +160,10 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
     await expect(nodeFetch(`${a.url}/json`, { signal: early.signal })).rejects.toBe(reason);
 
     const cut = await nodeFetch(`${a.url}/half?cut`);
-    const err = await cut.text().then(() => undefined, (e: unknown) => e);
+    const err = await cut.text().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toBe('terminated');
   });
@@ -152,9 +173,22 @@ describe('nodeFetch (fetch over node:http for the Hub client)', () => {
     const hub = await new HubServer([repo]).start();
     try {
       const listed: string[] = [];
-      for await (const f of listFiles({ repo: { type: 'model', name: repo.id }, revision: commit, recursive: true, hubUrl: hub.url, fetch: nodeFetch })) listed.push(f.path);
+      for await (const f of listFiles({
+        repo: { type: 'model', name: repo.id },
+        revision: commit,
+        recursive: true,
+        hubUrl: hub.url,
+        fetch: nodeFetch,
+      }))
+        listed.push(f.path);
       expect(listed.sort()).toEqual(repo.commits[commit]?.map((f) => f.path).sort());
-      const infos = await pathsInfo({ repo: { type: 'model', name: repo.id }, paths: ['model.safetensors'], revision: commit, hubUrl: hub.url, fetch: nodeFetch });
+      const infos = await pathsInfo({
+        repo: { type: 'model', name: repo.id },
+        paths: ['model.safetensors'],
+        revision: commit,
+        hubUrl: hub.url,
+        fetch: nodeFetch,
+      });
       const weights = repo.commits[commit]?.find((f) => f.path === 'model.safetensors');
       expect(infos.map((i) => [i.path, i.size])).toEqual([['model.safetensors', weights?.content.length]]);
     } finally {

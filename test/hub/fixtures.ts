@@ -15,7 +15,9 @@ export function safetensors(bytes: number): Buffer {
   return Buffer.concat([len, Buffer.from(header), randomBytes(elements * 4)]);
 }
 
-export const CONFIG = Buffer.from(JSON.stringify({ architectures: ['BertForSequenceClassification'], model_type: 'bert', id2label: { 0: 'NEG', 1: 'POS' } }));
+export const CONFIG = Buffer.from(
+  JSON.stringify({ architectures: ['BertForSequenceClassification'], model_type: 'bert', id2label: { 0: 'NEG', 1: 'POS' } }),
+);
 
 /** A small transformers repo as the Hub holds it: configs, safetensors weights, and a duplicate PyTorch copy. */
 export function bertRepo(id = 'acme/tiny-bert', weightBytes = 3 << 20): { repo: FixtureRepo; commit: string; files: FixtureFile[] } {

@@ -42,7 +42,14 @@ beforeEach(async () => {
 });
 
 function opts(reg: Registry, source: string, extra: Partial<PullOptions> = {}): PullOptions {
-  return { source, registry: reg, env: { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token }, httpsAgent: agent, backoff: () => 10, ...extra };
+  return {
+    source,
+    registry: reg,
+    env: { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token },
+    httpsAgent: agent,
+    backoff: () => 10,
+    ...extra,
+  };
 }
 
 function content(files: FixtureFile[], path: string): Buffer {
@@ -60,7 +67,8 @@ describe('pull over HTTPS from a loopback Hub', () => {
     const r = await pull(opts(reg, 'hf:acme/secret-bert'));
     expect(r.manifest.version).toBe(secret.commit.slice(0, 7));
     expect(r.manifest.files.map((f) => f.path).sort()).toEqual(BERT_DEFAULT);
-    for (const f of r.manifest.files) expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(content(secret.files, f.path))).toBe(true);
+    for (const f of r.manifest.files)
+      expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(content(secret.files, f.path))).toBe(true);
     expect(r.resumedRequests).toBe(1);
     expect(r.downloadedBytes).toBe(BERT_DEFAULT.reduce((n, p) => n + content(secret.files, p).length, 0)); // nothing twice
     const hub = server.requests.filter((q) => q.server === 'hub');
@@ -92,7 +100,10 @@ describe('pull over HTTPS from a loopback Hub', () => {
 
   it('refuses a certificate this process does not trust: a network error that says how to trust it', async () => {
     const reg = registry();
-    const err = await pull(opts(reg, 'hf:acme/secret-bert', { httpsAgent: undefined })).then(() => undefined, (e: unknown) => e);
+    const err = await pull(opts(reg, 'hf:acme/secret-bert', { httpsAgent: undefined })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ModelctlError);
     const e = err as ModelctlError;
     expect([e.code, e.exitCode]).toEqual(['NETWORK', 7]);
@@ -116,7 +127,10 @@ describe('modelctl pull over HTTPS (spawned binary)', () => {
     expect(untrusted.stderr).toMatch(/hint: .*NODE_EXTRA_CA_CERTS/);
     const r = await cli(['pull', 'hf:acme/secret-bert', '--json'], { home, env: { ...env, NODE_EXTRA_CA_CERTS: tls.certPath } });
     expect(r.exitCode, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { manifest: { version: string; files: Array<{ path: string; sha256: string }> }; resumedRequests: number };
+    const out = JSON.parse(r.stdout) as {
+      manifest: { version: string; files: Array<{ path: string; sha256: string }> };
+      resumedRequests: number;
+    };
     expect(out.manifest.version).toBe(secret.commit.slice(0, 7));
     expect(out.resumedRequests).toBe(1);
     expect(out.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha256(weights));

@@ -28,7 +28,10 @@ function opts(reg: Registry, source: string, extra: Partial<PullOptions> = {}): 
 }
 
 async function failure(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   return err as ModelctlError;
 }
@@ -57,7 +60,10 @@ describe('pull from a loopback Hub', () => {
     expect(r.skippedWeights).toEqual(['pytorch_model.bin']);
     expect(r.aliases).toContain('latest');
     for (const f of m.files) expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(content(bert.files, f.path))).toBe(true);
-    expect(m.lineage).toMatchObject({ operation: 'pull', source: { kind: 'hub', repo: 'acme/tiny-bert', revision: 'main', commit: bert.commit, endpoint: server.url } });
+    expect(m.lineage).toMatchObject({
+      operation: 'pull',
+      source: { kind: 'hub', repo: 'acme/tiny-bert', revision: 'main', commit: bert.commit, endpoint: server.url },
+    });
     // every download names the resolved commit, never the moving branch
     const resolves = server.requests.filter((q) => q.server === 'hub' && q.method === 'GET' && q.path.includes('/resolve/'));
     expect(resolves.length).toBe(BERT_DEFAULT.length);
@@ -100,7 +106,10 @@ describe('pull from a loopback Hub', () => {
     const sha = sha256(weights);
     server.faults.slow.set(sha, 1 << 20);
     const controller = new AbortController();
-    const running = pull(opts(reg, 'hf:acme/tiny-bert', { signal: controller.signal })).then(() => undefined, (e: unknown) => e);
+    const running = pull(opts(reg, 'hf:acme/tiny-bert', { signal: controller.signal })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const sidecar = (): string | undefined => tmpLeft(reg).find((n) => n.startsWith(`pull-sha256-${sha}.`) && n.endsWith('.json'));
     for (let waited = 0; !sidecar() && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
@@ -123,7 +132,12 @@ describe('pull from a loopback Hub', () => {
     const before = server.requests.length;
     const r = await pull(opts(reg, 'hf:acme/tiny-bert'));
     expect(r.resumedRequests).toBe(1);
-    expect(server.requests.slice(before).filter((q) => q.server === 'cdn').map((q) => q.range)).toEqual([`bytes=${meta.bytes}-`]);
+    expect(
+      server.requests
+        .slice(before)
+        .filter((q) => q.server === 'cdn')
+        .map((q) => q.range),
+    ).toEqual([`bytes=${meta.bytes}-`]);
     expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha);
     expect(tmpLeft(reg)).toEqual([`${side}.old`]);
     // gc treats partial files like any temporary file: kept within the grace period, removed after it.
@@ -145,7 +159,21 @@ describe('pull from a loopback Hub', () => {
     const stem = join(tmp, `pull-sha256-${sha}.${dead}.0123456789ab`);
     mkdirSync(tmp, { recursive: true });
     writeFileSync(`${stem}.part`, Buffer.alloc(1000, 7));
-    writeFileSync(`${stem}.json`, JSON.stringify({ version: 1, host: LOCK_HOST, pid: dead, kind: 'sha256', digest: sha, size: weights.length, bytes: 1000, repo: 'acme/tiny-bert', commit: bert.commit, path: 'model.safetensors' }));
+    writeFileSync(
+      `${stem}.json`,
+      JSON.stringify({
+        version: 1,
+        host: LOCK_HOST,
+        pid: dead,
+        kind: 'sha256',
+        digest: sha,
+        size: weights.length,
+        bytes: 1000,
+        repo: 'acme/tiny-bert',
+        commit: bert.commit,
+        path: 'model.safetensors',
+      }),
+    );
     const err = await failure(pull(opts(reg, 'hf:acme/tiny-bert')));
     expect(err.code).toBe('INTEGRITY');
     expect(err.message).toContain('model.safetensors');
@@ -199,7 +227,9 @@ describe('pull from a loopback Hub', () => {
     const err = await failure(pull(opts(registry(), 'hf:acme/private')));
     expect(err.code).toBe('PERMISSION_DENIED');
     expect(err.message).toMatch(/not found .*or it is private and needs a token/);
-    const ok = await pull(opts(registry(), 'hf:acme/private', { env: { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token } }));
+    const ok = await pull(
+      opts(registry(), 'hf:acme/private', { env: { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token } }),
+    );
     expect(ok.manifest.name).toBe('acme/private');
   });
 
@@ -217,7 +247,12 @@ describe('pull from a loopback Hub', () => {
 
   it('reuses files from the HF cache without downloading them, and verifies them', async () => {
     const cache = join(hfHome, 'hub');
-    writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path === 'model.safetensors'));
+    writeHfCache(
+      cache,
+      'acme/tiny-bert',
+      bert.commit,
+      bert.files.filter((f) => f.path === 'model.safetensors'),
+    );
     const r = await pull(opts(registry(), 'hf:acme/tiny-bert'));
     expect(r.files.find((f) => f.path === 'model.safetensors')?.from).toBe('hf-cache');
     expect(server.requests.filter((q) => q.server === 'cdn')).toEqual([]);
@@ -226,7 +261,12 @@ describe('pull from a loopback Hub', () => {
 
   it('refuses a damaged HF cache copy', async () => {
     const cache = join(hfHome, 'hub');
-    const root = writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path === 'config.json'));
+    const root = writeHfCache(
+      cache,
+      'acme/tiny-bert',
+      bert.commit,
+      bert.files.filter((f) => f.path === 'config.json'),
+    );
     const blob = join(root, 'blobs', readdirSync(join(root, 'blobs'))[0] as string);
     writeFileSync(blob, readFileSync(blob, 'utf8').replace('bert', 'BERT'));
     const err = await failure(pull(opts(registry(), 'hf:acme/tiny-bert')));
@@ -270,7 +310,15 @@ describe('pull from a loopback Hub', () => {
     bert.repo.commits[v2] = [...bert.files.filter((f) => f.path !== 'model.safetensors'), second];
     bert.repo.refs.v2 = v2;
     const reg = registry();
-    const r = await pull(opts(reg, 'hf:acme/tiny-bert', { revision: 'v2', include: ['*.json', '*.safetensors', '*.bin'], exclude: ['tokenizer*'], name: 'bert', version: '2.0.0' }));
+    const r = await pull(
+      opts(reg, 'hf:acme/tiny-bert', {
+        revision: 'v2',
+        include: ['*.json', '*.safetensors', '*.bin'],
+        exclude: ['tokenizer*'],
+        name: 'bert',
+        version: '2.0.0',
+      }),
+    );
     expect(r.manifest.files.map((f) => f.path).sort()).toEqual(['config.json', 'model.safetensors', 'pytorch_model.bin']);
     expect(r.manifest).toMatchObject({ name: 'bert', version: '2.0.0', lineage: { source: { revision: 'v2', commit: v2 } } });
     expect(r.manifest.files.find((f) => f.path === 'model.safetensors')?.sha256).toBe(sha256(second.content));
@@ -282,12 +330,20 @@ describe('pull from a loopback Hub', () => {
     server.files.set('weights/classifier.safetensors', file);
     const u = await pull(opts(reg, `${server.cdnUrl}/files/weights/classifier.safetensors?sig=secret`));
     expect(u.manifest).toMatchObject({ name: 'classifier', version: '1.0.0', format: 'safetensors' });
-    expect(u.manifest.lineage.source).toMatchObject({ kind: 'url', url: `${server.cdnUrl}/files/weights/classifier.safetensors?…`, sha256: sha256(file) });
+    expect(u.manifest.lineage.source).toMatchObject({
+      kind: 'url',
+      url: `${server.cdnUrl}/files/weights/classifier.safetensors?…`,
+      sha256: sha256(file),
+    });
     expect(JSON.stringify(u.manifest)).not.toContain('secret');
     const dir = tempDir();
     for (const f of bert.files) if (BERT_DEFAULT.includes(f.path)) writeFileSync(join(dir, f.path), f.content);
     const folder = await pull(opts(reg, dir, { name: 'local-bert' }));
-    expect(folder.manifest).toMatchObject({ name: 'local-bert', format: 'transformers', lineage: { operation: 'pull', source: { kind: 'path' } } });
+    expect(folder.manifest).toMatchObject({
+      name: 'local-bert',
+      format: 'transformers',
+      lineage: { operation: 'pull', source: { kind: 'path' } },
+    });
     const err = await failure(pull(opts(reg, `${server.cdnUrl}/files/missing.onnx`)));
     expect([err.code, err.exitCode]).toEqual(['NOT_FOUND', 3]);
   });

@@ -7,13 +7,45 @@ import { parsePullSource, redactUrl } from '../../src/hub/pull-source.js';
 describe('pull: what to take and from where', () => {
   it('takes configs, tokenizer files, ONNX with external data and one weight format by default', () => {
     const repo = [
-      '.gitattributes', 'README.md', 'config.json', 'tokenizer.json', 'vocab.txt', 'spiece.model', 'modeling_custom.py',
-      'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack', 'rust_model.ot',
-      'onnx/model.onnx', 'onnx/model.onnx_data', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx',
+      '.gitattributes',
+      'README.md',
+      'config.json',
+      'tokenizer.json',
+      'vocab.txt',
+      'spiece.model',
+      'modeling_custom.py',
+      'model.safetensors',
+      'model.safetensors.index.json',
+      'pytorch_model.bin',
+      'pytorch_model.bin.index.json',
+      'tf_model.h5',
+      'flax_model.msgpack',
+      'rust_model.ot',
+      'onnx/model.onnx',
+      'onnx/model.onnx_data',
+      'onnx/model_quantized.onnx',
+      'onnx/model_fp16.onnx',
     ];
     const { selected, skippedWeights } = selectFiles(repo);
-    expect(selected).toEqual(['config.json', 'model.safetensors', 'model.safetensors.index.json', 'onnx/model.onnx', 'onnx/model.onnx_data', 'spiece.model', 'tokenizer.json', 'vocab.txt']);
-    expect(skippedWeights.sort()).toEqual(['flax_model.msgpack', 'onnx/model_fp16.onnx', 'onnx/model_quantized.onnx', 'pytorch_model.bin', 'pytorch_model.bin.index.json', 'rust_model.ot', 'tf_model.h5']);
+    expect(selected).toEqual([
+      'config.json',
+      'model.safetensors',
+      'model.safetensors.index.json',
+      'onnx/model.onnx',
+      'onnx/model.onnx_data',
+      'spiece.model',
+      'tokenizer.json',
+      'vocab.txt',
+    ]);
+    expect(skippedWeights.sort()).toEqual([
+      'flax_model.msgpack',
+      'onnx/model_fp16.onnx',
+      'onnx/model_quantized.onnx',
+      'pytorch_model.bin',
+      'pytorch_model.bin.index.json',
+      'rust_model.ot',
+      'tf_model.h5',
+    ]);
     // without safetensors, the PyTorch weights are the ones taken
     expect(selectFiles(['config.json', 'pytorch_model.bin', 'tf_model.h5']).selected).toEqual(['config.json', 'pytorch_model.bin']);
     // a lone quantized ONNX file is the model
@@ -40,7 +72,23 @@ describe('pull: what to take and from where', () => {
   });
 
   it('turns pull argv into options', async () => {
-    const got = await parseArgv(['pull', 'hf:org/m', '--include', '*.json', '--include', '*.onnx', '--exclude', 'x', '--revision', 'v2', '--concurrency', '8', '--offline', '--progress', '--json']);
+    const got = await parseArgv([
+      'pull',
+      'hf:org/m',
+      '--include',
+      '*.json',
+      '--include',
+      '*.onnx',
+      '--exclude',
+      'x',
+      '--revision',
+      'v2',
+      '--concurrency',
+      '8',
+      '--offline',
+      '--progress',
+      '--json',
+    ]);
     expect(got).toMatchObject({
       name: 'pull',
       args: ['hf:org/m'],

@@ -70,7 +70,13 @@ export function newCommitId(): string {
 function entry(f: FixtureFile): Record<string, unknown> {
   if (!f.lfs) return { type: 'file', oid: gitBlobId(f.content), size: f.content.length, path: f.path };
   const pointer = lfsPointer(f.content);
-  return { type: 'file', oid: gitBlobId(pointer), size: f.content.length, path: f.path, lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: pointer.length } };
+  return {
+    type: 'file',
+    oid: gitBlobId(pointer),
+    size: f.content.length,
+    path: f.path,
+    lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: pointer.length },
+  };
 }
 
 function dirEntries(files: FixtureFile[], under: string): Array<Record<string, unknown>> {
@@ -79,16 +85,31 @@ function dirEntries(files: FixtureFile[], under: string): Array<Record<string, u
     const parts = f.path.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
-  return [...dirs].filter((d) => d.startsWith(under)).sort().map((d) => ({ type: 'directory', oid: gitBlobId(Buffer.from(d)), size: 0, path: d }));
+  return [...dirs]
+    .filter((d) => d.startsWith(under))
+    .sort()
+    .map((d) => ({ type: 'directory', oid: gitBlobId(Buffer.from(d)), size: 0, path: d }));
 }
 
 function fail(res: ServerResponse, status: number, code: string | undefined, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...(code ? { 'x-error-code': code } : {}), 'x-error-message': message, 'x-request-id': 'Root=1-test' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    ...(code ? { 'x-error-code': code } : {}),
+    'x-error-message': message,
+    'x-request-id': 'Root=1-test',
+  });
   res.end(JSON.stringify({ error: message }));
 }
 
 /** Serves `content` honouring Range, applying the faults registered under `key`. */
-function serveBytes(req: IncomingMessage, res: ServerResponse, content: Buffer, headers: Record<string, string>, key: string, faults: Faults): void {
+function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  content: Buffer,
+  headers: Record<string, string>,
+  key: string,
+  faults: Faults,
+): void {
   let body = content;
   if (faults.corrupt.has(key)) {
     body = Buffer.from(content);
@@ -164,7 +185,10 @@ export class HubServer {
   private hub: Server | TlsServer;
   private cdn: Server | TlsServer;
   private readonly scheme: 'http' | 'https';
-  constructor(readonly repos: FixtureRepo[], options: { tls?: { key: string; cert: string } } = {}) {
+  constructor(
+    readonly repos: FixtureRepo[],
+    options: { tls?: { key: string; cert: string } } = {},
+  ) {
     const tls = options.tls;
     type Handler = (req: IncomingMessage, res: ServerResponse) => void;
     const serve = (handle: Handler): Server | TlsServer => (tls ? createTlsServer(tls, handle) : createServer(handle));
@@ -174,7 +198,8 @@ export class HubServer {
   }
 
   async start(): Promise<this> {
-    const listen = (s: Server | TlsServer) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+    const listen = (s: Server | TlsServer) =>
+      new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
     this.url = `${this.scheme}://127.0.0.1:${await listen(this.hub)}`;
     this.cdnUrl = `${this.scheme}://127.0.0.1:${await listen(this.cdn)}`;
     return this;
@@ -193,7 +218,8 @@ export class HubServer {
 
   /** LFS content by sha256, from every commit of every repo (tests add commits as they go). */
   private lfsBlob(sha: string): Buffer | undefined {
-    for (const r of this.repos) for (const files of Object.values(r.commits)) for (const f of files) if (f.lfs && sha256(f.content) === sha) return f.content;
+    for (const r of this.repos)
+      for (const files of Object.values(r.commits)) for (const f of files) if (f.lfs && sha256(f.content) === sha) return f.content;
     return undefined;
   }
 
@@ -212,7 +238,10 @@ export class HubServer {
     const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
     const lfs = /^\/lfs\/([0-9a-f]{64})$/.exec(path);
     const content = lfs ? this.lfsBlob(lfs[1] as string) : this.files.get(path.replace(/^\/files\//, ''));
-    if (!content) return fail(res, 404, undefined, 'not found');
+    if (!content) {
+      fail(res, 404, undefined, 'not found');
+      return;
+    }
     serveBytes(req, res, content, { etag: `"${lfs ? lfs[1] : gitBlobId(content)}"` }, lfs ? (lfs[1] as string) : path, this.faults);
   }
 
@@ -227,7 +256,12 @@ export class HubServer {
       return undefined;
     }
     if (repo.gated && !authed) {
-      fail(res, 401, 'GatedRepo', `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      fail(
+        res,
+        401,
+        'GatedRepo',
+        `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+      );
       return undefined;
     }
     return repo;
@@ -273,7 +307,8 @@ export class HubServer {
         });
         return;
       }
-      return fail(res, 404, undefined, 'Sorry, we can\'t find the page you are looking for.');
+      fail(res, 404, undefined, "Sorry, we can't find the page you are looking for.");
+      return;
     }
     if (parts[2] === 'resolve') {
       const id = `${parts[0]}/${parts[1]}`;
@@ -283,7 +318,10 @@ export class HubServer {
       if (!commit) return;
       const path = parts.slice(4).join('/');
       const file = (repo.commits[commit] as FixtureFile[]).find((f) => f.path === path);
-      if (!file) return fail(res, 404, 'EntryNotFound', `${path} does not exist on "${parts[3]}"`);
+      if (!file) {
+        fail(res, 404, 'EntryNotFound', `${path} does not exist on "${parts[3]}"`);
+        return;
+      }
       if (file.lfs) {
         const sha = sha256(file.content);
         res.writeHead(302, {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ModelctlError } from '../../src/errors.js';
+import type { ModelctlError } from '../../src/errors.js';
 import { openInput, readInput } from '../../src/inputs/open.js';
 import type { InputKind, InputRecord } from '../../src/inputs/types.js';
 import { predict } from '../../src/predict/predict.js';
@@ -63,7 +63,13 @@ describe('CSV read as a stream', () => {
           line += 1 + r.fields.join('').split('\n').length - 1;
         }
         const bytes = Buffer.from(text);
-        const got = await records('rows', cut(bytes, cuts.map((c) => c % (bytes.length + 1))));
+        const got = await records(
+          'rows',
+          cut(
+            bytes,
+            cuts.map((c) => c % (bytes.length + 1)),
+          ),
+        );
         expect(got).toEqual({ columns, records: expected });
       }),
       { numRuns: 150 },
@@ -115,14 +121,18 @@ describe('JSON Lines and text lines', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'q.jsonl'), '{"question": "who?", "context": "me"}\n[1]\n{"question": "", "context": "x"}\n');
     const got: Array<[number, unknown]> = [];
-    for await (const r of (await openInput({ file: join(dir, 'q.jsonl') }, 'questions')).stream?.records ?? []) got.push([r.line, r.error?.message ?? r.value]);
+    for await (const r of (await openInput({ file: join(dir, 'q.jsonl') }, 'questions')).stream?.records ?? [])
+      got.push([r.line, r.error?.message ?? r.value]);
     expect(got).toEqual([
       [1, { question: 'who?', context: 'me' }],
       [2, `${join(dir, 'q.jsonl')} line 2 is not one question`],
       [3, `${join(dir, 'q.jsonl')} line 3 has no question`],
     ]);
     writeFileSync(join(dir, 't.jsonl'), '{"x": [1]}\n{"x": [2]}\n');
-    const err = await readInput({ file: join(dir, 't.jsonl') }, 'tensors').then(() => undefined, (e: unknown) => e);
+    const err = await readInput({ file: join(dir, 't.jsonl') }, 'tensors').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as ModelctlError).message).toBe('2 sets of named tensors given; a run takes one');
     await expect(openInput({ file: join(dir, 'missing.jsonl') }, 'texts')).rejects.toMatchObject({ code: 'PATH_NOT_FOUND' });
     await expect(openInput({ file: join(dir, 'q.txt') }, 'questions')).rejects.toThrow(/cannot read .*q\.txt as questions/);
@@ -137,7 +147,10 @@ describe('predict reads what it is given through the same room', () => {
     const fromFile = await predict({ model: CLASSIFIER, input: { file: join(dir, 'texts.jsonl') }, threads: 1 });
     const direct = await predict({ model: CLASSIFIER, input: { kind: 'texts', texts }, threads: 1 });
     expect(fromFile.predictions).toEqual(direct.predictions);
-    const iris = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')) as { input: number[][]; sklearn: { predict: number[] } };
+    const iris = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')) as {
+      input: number[][];
+      sklearn: { predict: number[] };
+    };
     const model = join(FIXTURES, 'iris-logreg', 'model.onnx');
     writeFileSync(join(dir, 'rows.json'), JSON.stringify(iris.input));
     for (const input of [{ file: join(dir, 'rows.json') }, { json: JSON.stringify(iris.input), where: '--input' }]) {

@@ -16,8 +16,16 @@ export const DataType = onnx.TensorProto.DataType;
  * plain int32 fields, so these codes encode like any other.
  */
 export const NEWER_TYPES = {
-  FLOAT8E4M3FN: 17, FLOAT8E4M3FNUZ: 18, FLOAT8E5M2: 19, FLOAT8E5M2FNUZ: 20, UINT4: 21, INT4: 22, FLOAT4E2M1: 23,
-  FLOAT8E8M0: 24, UINT2: 25, INT2: 26,
+  FLOAT8E4M3FN: 17,
+  FLOAT8E4M3FNUZ: 18,
+  FLOAT8E5M2: 19,
+  FLOAT8E5M2FNUZ: 20,
+  UINT4: 21,
+  INT4: 22,
+  FLOAT4E2M1: 23,
+  FLOAT8E8M0: 24,
+  UINT2: 25,
+  INT2: 26,
 } as const;
 
 export type Dim = number | string;
@@ -34,7 +42,12 @@ export function tensor(name: string, dataType: number, dims: number[], raw: Arra
 }
 
 /** An initializer stored in another file, as ONNX's external data format describes it (location is relative). */
-export function externalTensor(name: string, dataType: number, dims: number[], at: { location: string; offset?: number; length?: number }): Proto.ITensorProto {
+export function externalTensor(
+  name: string,
+  dataType: number,
+  dims: number[],
+  at: { location: string; offset?: number; length?: number },
+): Proto.ITensorProto {
   const entries = entriesOf({
     location: at.location,
     ...(at.offset !== undefined ? { offset: String(at.offset) } : {}),

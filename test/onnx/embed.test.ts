@@ -14,10 +14,15 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const read = (path: string) => new Uint8Array(readFileSync(path));
 
 interface Expected {
-  fixtures: Record<string, { format: string; entry: string; files: Array<{ path: string; sha256: string }>; facts: { metadata_props: Record<string, string> } }>;
+  fixtures: Record<
+    string,
+    { format: string; entry: string; files: Array<{ path: string; sha256: string }>; facts: { metadata_props: Record<string, string> } }
+  >;
 }
 const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Expected;
-const ONNX_FIXTURES = Object.entries(EXPECTED.fixtures).filter(([name]) => ['onnx-handbuilt', 'iris-logreg', 'onnx-external'].includes(name));
+const ONNX_FIXTURES = Object.entries(EXPECTED.fixtures).filter(([name]) =>
+  ['onnx-handbuilt', 'iris-logreg', 'onnx-external'].includes(name),
+);
 
 interface Top {
   field: number;
@@ -71,7 +76,13 @@ function bytesOf(bytes: Uint8Array, range: { start: number; end: number }): Uint
 }
 
 /** Asserts the output is the input minus the removed entries, followed by exactly `props` as new entries. */
-function expectOnlyMetadataChanged(input: Uint8Array, output: Uint8Array, res: EmbedResult, props: Record<string, string>, removed: (key: string) => boolean): void {
+function expectOnlyMetadataChanged(
+  input: Uint8Array,
+  output: Uint8Array,
+  res: EmbedResult,
+  props: Record<string, string>,
+  removed: (key: string) => boolean,
+): void {
   const kept = topFields(input).filter((f) => !(f.field === 14 && f.key !== undefined && removed(f.key)));
   const keptBytes = Buffer.concat(kept.map((f) => bytesOf(input, f)));
   const appended = encodeInOrder({ metadataProps: entriesOf(props) });
@@ -95,11 +106,17 @@ function expectOnlyMetadataChanged(input: Uint8Array, output: Uint8Array, res: E
 const META: HfMetadata = {
   task: 'text-classification',
   modelConfig: { architectures: ['BertForSequenceClassification'], id2label: { 0: 'NEG', 1: 'POS' }, note: 'ünïcødé 🤗' },
-  processorConfig: { 'tokenizer_config.json': { model_max_length: 512 }, 'tokenizer.json': { vocab: Array.from({ length: 3000 }, (_, i) => `w${i}`) } },
+  processorConfig: {
+    'tokenizer_config.json': { model_max_length: 512 },
+    'tokenizer.json': { vocab: Array.from({ length: 3000 }, (_, i) => `w${i}`) },
+  },
 };
 
 async function expectCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<ModelctlError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   expect((err as ModelctlError).code).toBe(code);
   if (message) expect((err as ModelctlError).message).toMatch(message);
@@ -138,7 +155,12 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
   it('replaces old hf_* entries and keeps the others in place when embedding again', async () => {
     const dir = tempDir();
     const original = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
-    const first = await embedOnnxFile(original, join(dir, 'a.onnx'), { task: 'fill-mask', extra: { hf_old: 'gone' } }, { clock, set: { license: 'mit' } });
+    const first = await embedOnnxFile(
+      original,
+      join(dir, 'a.onnx'),
+      { task: 'fill-mask', extra: { hf_old: 'gone' } },
+      { clock, set: { license: 'mit' } },
+    );
     const a = read(join(dir, 'a.onnx'));
     const second = await embedOnnxFile(join(dir, 'a.onnx'), join(dir, 'b.onnx'), META, { clock, set: { license: 'apache-2.0' } });
     const b = read(join(dir, 'b.onnx'));
@@ -171,9 +193,16 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     const entry = (key: string, value: string): Proto.IModelProto => ({ metadataProps: [{ key, value }] });
     // One part per top-level field, in this order (onnx-proto alone writes fields in field-number order).
     const parts: Proto.IModelProto[] = [
-      entry('hf_metadata_version', '1.0'), { irVersion: 9 }, entry('keep_me', 'yes'), entry('hf_task', 'old'),
-      { producerName: 'hand' }, { graph }, entry('owner', 'old owner'), { opsetImport: [{ domain: '', version: 19 }] },
-      entry('hf_tail', 'x'), entry('zz_last', 'kept'),
+      entry('hf_metadata_version', '1.0'),
+      { irVersion: 9 },
+      entry('keep_me', 'yes'),
+      entry('hf_task', 'old'),
+      { producerName: 'hand' },
+      { graph },
+      entry('owner', 'old owner'),
+      { opsetImport: [{ domain: '', version: 19 }] },
+      entry('hf_tail', 'x'),
+      entry('zz_last', 'kept'),
     ];
     const dir = tempDir();
     const inputPath = join(dir, 'in.onnx');
@@ -200,12 +229,20 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     chmodSync(path, 0o444);
     linkSync(path, join(dir, 'old-link.onnx'));
     const before = read(path);
-    const res = await embedOnnxFile(path, path, { task: 'tabular-classification', featureConfig: { feature_names: ['a', 'b', 'c', 'd'], n_features: 4 } }, { clock });
+    const res = await embedOnnxFile(
+      path,
+      path,
+      { task: 'tabular-classification', featureConfig: { feature_names: ['a', 'b', 'c', 'd'], n_features: 4 } },
+      { clock },
+    );
     expect(sha256(read(join(dir, 'old-link.onnx'))), 'the original inode is unchanged').toBe(sha256(before));
     expectOnlyMetadataChanged(before, read(path), res, res.props, (k) => k.startsWith('hf_'));
     expect(statSync(path).mode & 0o777).toBe(0o444);
     expect(statSync(path).ino).not.toBe(statSync(join(dir, 'old-link.onnx')).ino);
-    expect(decodeHfMetadata((await readOnnxSummary(path)).metadataProps)?.featureConfig).toEqual({ feature_names: ['a', 'b', 'c', 'd'], n_features: 4 });
+    expect(decodeHfMetadata((await readOnnxSummary(path)).metadataProps)?.featureConfig).toEqual({
+      feature_names: ['a', 'b', 'c', 'd'],
+      n_features: 4,
+    });
     expect(leftovers(dir)).toEqual([]);
   });
 
@@ -232,7 +269,12 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     expect((await readOnnxSummary(inputPath)).parameterCount).toBe(raw.length);
 
     const seen: Array<[number, number]> = [];
-    const res = await embedOnnxFile(inputPath, join(dir, 'out.onnx'), { task: 'feature-extraction' }, { clock, onProgress: (n, t) => seen.push([n, t]) });
+    const res = await embedOnnxFile(
+      inputPath,
+      join(dir, 'out.onnx'),
+      { task: 'feature-extraction' },
+      { clock, onProgress: (n, t) => seen.push([n, t]) },
+    );
     const output = read(join(dir, 'out.onnx'));
     expectOnlyMetadataChanged(input, output, res, res.props, (k) => k.startsWith('hf_'));
     expect(res.removedKeys).toEqual(['hf_pipeline_task']);
@@ -242,7 +284,12 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     expect(seen.at(-1)).toEqual([res.bytes, res.bytes]);
 
     const controller = new AbortController();
-    const aborted = embedOnnxFile(inputPath, join(dir, 'aborted.onnx'), { task: 'x' }, { clock, signal: controller.signal, onProgress: () => controller.abort() });
+    const aborted = embedOnnxFile(
+      inputPath,
+      join(dir, 'aborted.onnx'),
+      { task: 'x' },
+      { clock, signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await expectCode(aborted, 'INTERRUPTED', /interrupted/);
     expect(readdirSync(dir).sort()).toEqual(['big.onnx', 'out.onnx']);
   });
@@ -252,11 +299,19 @@ describe('embedding metadata into an ONNX file at the wire level', () => {
     const good = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
     const truncated = join(dir, 'truncated.onnx');
     writeFileSync(truncated, read(good).subarray(0, 300));
-    await expectCode(embedOnnxFile(truncated, join(dir, 'o.onnx'), META, { clock }), 'CORRUPT_MODEL', /truncated\.onnx is not a valid ONNX model/);
+    await expectCode(
+      embedOnnxFile(truncated, join(dir, 'o.onnx'), META, { clock }),
+      'CORRUPT_MODEL',
+      /truncated\.onnx is not a valid ONNX model/,
+    );
     await expectCode(embedOnnxFile(join(dir, 'missing.onnx'), join(dir, 'o.onnx'), META), 'PATH_NOT_FOUND');
     await expectCode(embedOnnxFile(good, join(dir, 'no-such-folder', 'o.onnx'), META), 'PATH_NOT_FOUND');
     await expectCode(embedOnnxFile(good, join(dir, 'o.onnx'), META, { signal: AbortSignal.abort() }), 'INTERRUPTED');
-    await expectCode(embedOnnxFile(good, join(dir, 'o.onnx'), META, { set: { hf_checksum: 'sha256:0' } }), 'INVALID_INPUT', /computes this key/);
+    await expectCode(
+      embedOnnxFile(good, join(dir, 'o.onnx'), META, { set: { hf_checksum: 'sha256:0' } }),
+      'INVALID_INPUT',
+      /computes this key/,
+    );
     await expectCode(writeWithMetadata(good, join(dir, 'o.onnx'), { 'hf_x\ud800': 'v' }), 'INVALID_INPUT', /lone surrogate/);
     await expectCode(writeWithMetadata(good, join(dir, 'o.onnx'), { '': 'v' }), 'INVALID_INPUT', /empty key/);
     expect(readdirSync(dir)).toEqual(['truncated.onnx']);

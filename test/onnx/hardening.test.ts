@@ -19,7 +19,10 @@ describe('embedded metadata from hostile files', () => {
   });
 
   it('still reads ordinary nesting and brackets inside strings', () => {
-    const props: Record<string, string> = { hf_metadata_version: '2.0', hf_feature_config: JSON.stringify({ a: [[[{ b: '[[[[{{{{"' }]]] }) };
+    const props: Record<string, string> = {
+      hf_metadata_version: '2.0',
+      hf_feature_config: JSON.stringify({ a: [[[{ b: '[[[[{{{{"' }]]] }),
+    };
     props.hf_checksum = computeHfChecksum(props);
     expect(decodeHfMetadata(props)?.featureConfig).toEqual({ a: [[[{ b: '[[[[{{{{"' }]]] });
   });

@@ -57,8 +57,14 @@ describe('metadata schema 2.0', () => {
     };
     const props = encodeHfMetadata(meta, { clock });
     expect(Object.keys(props)).toEqual([
-      'hf_metadata_version', 'hf_pipeline_task', 'hf_export_timestamp', 'hf_model_config', 'hf_processor_config',
-      'hf_feature_config', 'hf_source_repo', 'hf_checksum',
+      'hf_metadata_version',
+      'hf_pipeline_task',
+      'hf_export_timestamp',
+      'hf_model_config',
+      'hf_processor_config',
+      'hf_feature_config',
+      'hf_source_repo',
+      'hf_checksum',
     ]);
     expect(props.hf_metadata_version).toBe('2.0');
     expect(props.hf_pipeline_task).toBe('text-classification');
@@ -81,7 +87,10 @@ describe('metadata schema 2.0', () => {
   });
 
   it('defines the checksum over the stored strings of the other hf_* keys, sorted, as compact JSON', () => {
-    const props: Record<string, string> = { ...encodeHfMetadata({ task: 'fill-mask', modelConfig: { big: 'x'.repeat(20_000) } }, { clock }), author: 'me' };
+    const props: Record<string, string> = {
+      ...encodeHfMetadata({ task: 'fill-mask', modelConfig: { big: 'x'.repeat(20_000) } }, { clock }),
+      author: 'me',
+    };
     const stored = props.hf_checksum;
     const rest = Object.entries(props).filter(([k]) => k !== 'hf_checksum' && k !== 'author');
     const canonical = JSON.stringify(Object.fromEntries(rest.sort(([a], [b]) => (a < b ? -1 : 1))));
@@ -115,7 +124,7 @@ describe('metadata schema 2.0', () => {
   it('round-trips unicode in values, keys of the processor files, and extras', () => {
     const meta: HfMetadata = {
       task: 'traducción-文本',
-      modelConfig: { labels: ['😀', 'naïve', '中文', '\u2028', 'tab\there'], nested: { 'ключ': [1.5, -2, null, true] } },
+      modelConfig: { labels: ['😀', 'naïve', '中文', '\u2028', 'tab\there'], nested: { ключ: [1.5, -2, null, true] } },
       processorConfig: { 'tokenizer_config.json': { bos: '<s>', emoji: '🤗' } },
       extra: { hf_note: 'ünïcødé ✓ 🤗' },
       exportTimestamp: '2023-01-02T03:04:05Z',
@@ -141,13 +150,13 @@ describe('metadata schema 2.0', () => {
     expectError(() => decodeHfMetadata({ ...props, hf_sneaked_in: '1' }), 'INTEGRITY');
     const { hf_feature_config: _none, hf_pipeline_task: _task, ...dropped } = props;
     expectError(() => decodeHfMetadata(dropped), 'INTEGRITY');
-    expectError(() => decodeHfMetadata({ ...props, hf_checksum: 'sha256:' + '0'.repeat(64) }), 'INTEGRITY');
+    expectError(() => decodeHfMetadata({ ...props, hf_checksum: `sha256:${'0'.repeat(64)}` }), 'INTEGRITY');
     const { hf_checksum: _c, ...unsigned } = props;
     expectError(() => decodeHfMetadata(unsigned), 'INTEGRITY', /no hf_checksum/);
     // Asked not to verify, the mismatch is data.
     const lenient = decodeHfMetadata(edited, { verify: false });
     expect(lenient?.checksum).toEqual({ stored: props.hf_checksum, computed: computeHfChecksum(edited), ok: false });
-    expect((lenient?.modelConfig as { hidden_size: number }).hidden_size).toBe(769);
+    expect((lenient!.modelConfig as { hidden_size: number }).hidden_size).toBe(769);
   });
 
   it('names the found and the supported version for foreign metadata', () => {
@@ -161,13 +170,33 @@ describe('metadata schema 2.0', () => {
 
   it('names the key whose value is not JSON, not base64 or not gzip', () => {
     const props = encodeHfMetadata({ modelConfig: BERT_CONFIG, featureConfig: { n_features: 3 } }, { clock });
-    expectError(() => decodeHfMetadata(resign({ ...props, hf_model_config: '{"a":' })), 'CORRUPT_MODEL', /hf_model_config is not valid JSON/);
-    expectError(() => decodeHfMetadata(resign({ ...props, hf_feature_config: `${GZIP_MARKER}not base64!` })), 'CORRUPT_MODEL', /hf_feature_config .*not valid base64/);
+    expectError(
+      () => decodeHfMetadata(resign({ ...props, hf_model_config: '{"a":' })),
+      'CORRUPT_MODEL',
+      /hf_model_config is not valid JSON/,
+    );
+    expectError(
+      () => decodeHfMetadata(resign({ ...props, hf_feature_config: `${GZIP_MARKER}not base64!` })),
+      'CORRUPT_MODEL',
+      /hf_feature_config .*not valid base64/,
+    );
     const notGzip = GZIP_MARKER + Buffer.from('plain text, not gzip').toString('base64');
-    expectError(() => decodeHfMetadata(resign({ ...props, hf_feature_config: notGzip })), 'CORRUPT_MODEL', /hf_feature_config .*not valid gzip/);
+    expectError(
+      () => decodeHfMetadata(resign({ ...props, hf_feature_config: notGzip })),
+      'CORRUPT_MODEL',
+      /hf_feature_config .*not valid gzip/,
+    );
     const gzippedNonsense = GZIP_MARKER + gzipSync(Buffer.from('{nope')).toString('base64');
-    expectError(() => decodeHfMetadata(resign({ ...props, hf_model_config: gzippedNonsense })), 'CORRUPT_MODEL', /hf_model_config is not valid JSON/);
-    expectError(() => decodeHfMetadata(resign({ ...props, hf_processor_config: '[1,2]' })), 'CORRUPT_MODEL', /hf_processor_config .*object/);
+    expectError(
+      () => decodeHfMetadata(resign({ ...props, hf_model_config: gzippedNonsense })),
+      'CORRUPT_MODEL',
+      /hf_model_config is not valid JSON/,
+    );
+    expectError(
+      () => decodeHfMetadata(resign({ ...props, hf_processor_config: '[1,2]' })),
+      'CORRUPT_MODEL',
+      /hf_processor_config .*object/,
+    );
   });
 
   it('refuses to inflate a compressed value past its bound', () => {
@@ -177,7 +206,11 @@ describe('metadata schema 2.0', () => {
   });
 
   it('rejects metadata it could not write faithfully', () => {
-    expectError(() => encodeHfMetadata({ processorConfig: [1] as unknown as Record<string, unknown> }), 'INVALID_INPUT', /object keyed by file name/);
+    expectError(
+      () => encodeHfMetadata({ processorConfig: [1] as unknown as Record<string, unknown> }),
+      'INVALID_INPUT',
+      /object keyed by file name/,
+    );
     expectError(() => encodeHfMetadata({ modelConfig: { n: 1n } }), 'INVALID_INPUT', /model config cannot be written as JSON/);
     expectError(() => encodeHfMetadata({ modelConfig: () => 1 }), 'INVALID_INPUT');
     expectError(() => encodeHfMetadata({ extra: { hf_checksum: 'sha256:00' } }), 'INVALID_INPUT', /part of the schema/);
@@ -207,10 +240,15 @@ describe('metadata schema 2.0', () => {
       processorConfig: fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue(), { maxKeys: 4 }),
       // Sometimes large enough (over 10 KB) to be stored compressed.
       featureConfig: fc.record({
-        feature_names: fc.oneof(fc.array(fc.string({ unit: 'binary' }), { maxLength: 5 }), fc.array(fc.string({ unit: 'binary', minLength: 4, maxLength: 12 }), { minLength: 1500, maxLength: 2000 })),
+        feature_names: fc.oneof(
+          fc.array(fc.string({ unit: 'binary' }), { maxLength: 5 }),
+          fc.array(fc.string({ unit: 'binary', minLength: 4, maxLength: 12 }), { minLength: 1500, maxLength: 2000 }),
+        ),
         n_features: fc.nat(),
       }),
-      exportTimestamp: fc.date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
+      exportTimestamp: fc
+        .date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
       extra: fc.dictionary(extraKey, fc.string({ unit: 'binary' }), { maxKeys: 4 }),
     },
     { requiredKeys: [] },
@@ -280,9 +318,13 @@ describe('metadata schema 2.0', () => {
       { numRuns: 1500, seed: 11 },
     );
     fc.assert(
-      fc.property(fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string()), fc.string({ unit: 'binary' })), fc.boolean(), (props, sign) => {
-        check(sign ? resign(props) : props);
-      }),
+      fc.property(
+        fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string()), fc.string({ unit: 'binary' })),
+        fc.boolean(),
+        (props, sign) => {
+          check(sign ? resign(props) : props);
+        },
+      ),
       { numRuns: 500, seed: 13 },
     );
     // The fuzzing reached every outcome: clean reads, tampering, and broken values behind a valid checksum.

@@ -10,9 +10,15 @@ import { FIXTURES, tempDir } from '../helpers.js';
 import { checkOnnx, pythonAvailable } from '../python.js';
 
 type Ref = Record<string, { dtype: string; shape: number[]; data: unknown }>;
-interface Fixture { entry: string; files: Array<{ path: string }>; facts: { metadata_props: Record<string, string>; reference?: { inputs?: Ref } } }
+interface Fixture {
+  entry: string;
+  files: Array<{ path: string }>;
+  facts: { metadata_props: Record<string, string>; reference?: { inputs?: Ref } };
+}
 
-const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, Fixture & { format: string }> };
+const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
+  fixtures: Record<string, Fixture & { format: string }>;
+};
 
 /** Inputs for one model run: the reference inputs the source framework used (iris keeps them in reference.json). */
 function inputsOf(name: string, f: Fixture): Record<string, ort.Tensor> {
@@ -53,41 +59,51 @@ const onnxFixtures = Object.entries(expected.fixtures).filter(([, f]) => f.forma
 
 describe('embed-metadata round trip on ONNX files made by other tools', () => {
   it('covers the onnx package, skl2onnx, optimum and a hand-built file', () => {
-    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(expect.arrayContaining(['iris-logreg', 'onnx-external', 'onnx-handbuilt', 'optimum-bert']));
+    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(
+      expect.arrayContaining(['iris-logreg', 'onnx-external', 'onnx-handbuilt', 'optimum-bert']),
+    );
   });
 
-  it.each(onnxFixtures.map(([n]) => n))('%s: the checker passes, ONNX Runtime gives identical outputs, graph bytes unchanged', async (name) => {
-    const f = expected.fixtures[name]!;
-    const dir = tempDir();
-    // The model and its companions (external data) side by side, as the runtime expects them.
-    for (const file of f.files) if (!file.path.includes('/')) copyFileSync(join(FIXTURES, name, file.path), join(dir, file.path));
-    const input = join(dir, f.entry);
-    const output = join(dir, `embedded-${f.entry}`);
-    const before = readFileSync(input);
-    const result = await embedOnnxFile(input, output, { task: 'feature-extraction', modelConfig: { model_type: 'test', note: 'é'.repeat(20_000) } }, { set: { origin: 'roundtrip' } });
-    expect(readFileSync(input).equals(before), 'the input is never modified').toBe(true);
+  it.each(onnxFixtures.map(([n]) => n))(
+    '%s: the checker passes, ONNX Runtime gives identical outputs, graph bytes unchanged',
+    async (name) => {
+      const f = expected.fixtures[name]!;
+      const dir = tempDir();
+      // The model and its companions (external data) side by side, as the runtime expects them.
+      for (const file of f.files) if (!file.path.includes('/')) copyFileSync(join(FIXTURES, name, file.path), join(dir, file.path));
+      const input = join(dir, f.entry);
+      const output = join(dir, `embedded-${f.entry}`);
+      const before = readFileSync(input);
+      const result = await embedOnnxFile(
+        input,
+        output,
+        { task: 'feature-extraction', modelConfig: { model_type: 'test', note: 'é'.repeat(20_000) } },
+        { set: { origin: 'roundtrip' } },
+      );
+      expect(readFileSync(input).equals(before), 'the input is never modified').toBe(true);
 
-    const after = readFileSync(output);
-    const g = result.graphRange;
-    const og = result.outputGraphRange;
-    expect(after.subarray(og.start, og.end).equals(before.subarray(g.start, g.end)), 'graph bytes identical').toBe(true);
+      const after = readFileSync(output);
+      const g = result.graphRange;
+      const og = result.outputGraphRange;
+      expect(after.subarray(og.start, og.end).equals(before.subarray(g.start, g.end)), 'graph bytes identical').toBe(true);
 
-    const summary = await readOnnxSummary(output);
-    for (const [k, v] of Object.entries(f.facts.metadata_props)) expect(summary.metadataProps[k], `non-hf prop ${k} kept`).toBe(v);
-    expect(summary.metadataProps.origin).toBe('roundtrip');
-    const decoded = decodeHfMetadata(summary.metadataProps);
-    expect(decoded?.task).toBe('feature-extraction');
-    expect((decoded?.modelConfig as { note: string }).note).toBe('é'.repeat(20_000));
-    expect(decoded?.checksum.ok).toBe(true);
+      const summary = await readOnnxSummary(output);
+      for (const [k, v] of Object.entries(f.facts.metadata_props)) expect(summary.metadataProps[k], `non-hf prop ${k} kept`).toBe(v);
+      expect(summary.metadataProps.origin).toBe('roundtrip');
+      const decoded = decodeHfMetadata(summary.metadataProps);
+      expect(decoded?.task).toBe('feature-extraction');
+      expect((decoded!.modelConfig as { note: string }).note).toBe('é'.repeat(20_000));
+      expect(decoded?.checksum.ok).toBe(true);
 
-    const feeds = inputsOf(name, f);
-    expect(await run(output, feeds)).toEqual(await run(input, feeds));
+      const feeds = inputsOf(name, f);
+      expect(await run(output, feeds)).toEqual(await run(input, feeds));
 
-    if (!pythonAvailable()) return;
-    const [orig, embedded] = await checkOnnx([input, output]);
-    expect(orig?.ok, orig?.error ?? '').toBe(true);
-    expect(embedded?.ok, embedded?.error ?? '').toBe(true);
-    expect(embedded?.graph_sha256).toBe(orig?.graph_sha256);
-    expect(embedded?.metadata_props?.hf_metadata_version).toBe('2.0');
-  });
+      if (!pythonAvailable()) return;
+      const [orig, embedded] = await checkOnnx([input, output]);
+      expect(orig?.ok, orig?.error ?? '').toBe(true);
+      expect(embedded?.ok, embedded?.error ?? '').toBe(true);
+      expect(embedded?.graph_sha256).toBe(orig?.graph_sha256);
+      expect(embedded?.metadata_props?.hf_metadata_version).toBe('2.0');
+    },
+  );
 });

@@ -23,7 +23,13 @@ function handBuilt(options: { ir?: number; initializerAsInput?: boolean } = {}):
   return Buffer.concat([
     encodeInOrder({ irVersion: options.ir ?? 8, producerName: 'handmade', producerVersion: '0.1' }),
     lengthDelimited(7, graphWithUnknown),
-    encodeInOrder({ opsetImport: [{ domain: '', version: 17 }, { domain: 'ai.onnx.ml', version: 3 }], metadataProps: entriesOf({ author: 'tests' }) }),
+    encodeInOrder({
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: 'ai.onnx.ml', version: 3 },
+      ],
+      metadataProps: entriesOf({ author: 'tests' }),
+    }),
   ]);
 }
 
@@ -35,7 +41,10 @@ describe('ONNX summary at the wire level', () => {
       producerName: 'handmade',
       producerVersion: '0.1',
       graphName: 'g',
-      opsetImports: [{ domain: '', version: 17 }, { domain: 'ai.onnx.ml', version: 3 }],
+      opsetImports: [
+        { domain: '', version: 17 },
+        { domain: 'ai.onnx.ml', version: 3 },
+      ],
       nodeCount: 1,
       initializerCount: 2,
       parameterCount: 7,
@@ -59,7 +68,16 @@ describe('ONNX summary at the wire level', () => {
     });
     const s = readOnnxSummaryFromBuffer(bytes);
     expect(s.parameterDtypes).toEqual({
-      float8e4m3fn: 6, float8e4m3fnuz: 6, float8e5m2: 6, float8e5m2fnuz: 6, uint4: 6, int4: 6, float4e2m1: 6, float8e8m0: 6, uint2: 6, int2: 6,
+      float8e4m3fn: 6,
+      float8e4m3fnuz: 6,
+      float8e5m2: 6,
+      float8e5m2fnuz: 6,
+      uint4: 6,
+      int4: 6,
+      float4e2m1: 6,
+      float8e8m0: 6,
+      uint2: 6,
+      int2: 6,
       type99: 6,
     });
     expect(s.parameterCount).toBe(6 * codes.length);
@@ -74,15 +92,32 @@ describe('ONNX summary at the wire level', () => {
 
   it('reads every ONNX fixture exactly as the onnx package reports it', async () => {
     const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
-      fixtures: Record<string, { format: string; entry: string; parameters: number | null; dtypes: Record<string, number> | null; facts: Record<string, any> }>;
+      fixtures: Record<
+        string,
+        { format: string; entry: string; parameters: number | null; dtypes: Record<string, number> | null; facts: Record<string, any> }
+      >;
     };
     const onnxFixtures = Object.entries(expected.fixtures).filter(([, e]) => e.format === 'onnx');
-    expect(onnxFixtures.map(([n]) => n).sort()).toEqual(['iris-logreg', 'onnx-external', 'onnx-handbuilt', 'optimum-bert', 'optimum-bert-embed', 'optimum-bert-ner', 'optimum-bert-qa', 'optimum-vit-tiny', 'sklearn-zipmap', 'yolo-tiny']);
+    expect(onnxFixtures.map(([n]) => n).sort()).toEqual([
+      'iris-logreg',
+      'onnx-external',
+      'onnx-handbuilt',
+      'optimum-bert',
+      'optimum-bert-embed',
+      'optimum-bert-ner',
+      'optimum-bert-qa',
+      'optimum-vit-tiny',
+      'sklearn-zipmap',
+      'yolo-tiny',
+    ]);
     for (const [name, e] of onnxFixtures) {
       const s = await readOnnxSummary(join(FIXTURES, name, e.entry));
       const f = e.facts;
       const io = (v: { name: string; kind: string; elem_type: string; shape: unknown[] | null }) => ({
-        name: v.name, kind: v.kind.replace(/_type$/, ''), ...(v.elem_type ? { dtype: v.elem_type } : {}), ...(v.shape ? { shape: v.shape } : {}),
+        name: v.name,
+        kind: v.kind.replace(/_type$/, ''),
+        ...(v.elem_type ? { dtype: v.elem_type } : {}),
+        ...(v.shape ? { shape: v.shape } : {}),
       });
       expect(s, name).toMatchObject({
         irVersion: f.ir_version,
@@ -165,10 +200,23 @@ describe('ONNX summary of a file over 2 GiB', () => {
     closeSync(fd);
     const rss = process.memoryUsage().rss;
     const s = await readOnnxSummary(file);
-    expect(s).toMatchObject({ irVersion: 8, parameterCount: n, parameterDtypes: { float32: n }, initializerCount: 1, nodeCount: 1, metadataProps: { k: 'v' } });
+    expect(s).toMatchObject({
+      irVersion: 8,
+      parameterCount: n,
+      parameterDtypes: { float32: n },
+      initializerCount: 1,
+      nodeCount: 1,
+      metadataProps: { k: 'v' },
+    });
     expect(s.outputs[0]?.shape).toEqual([n]);
     const top = await readOnnxMetadata(file);
-    expect(top).toMatchObject({ irVersion: 8, opsetImports: [{ domain: '', version: 17 }], metadataProps: { k: 'v' }, nodeCount: 0, inputs: [] });
+    expect(top).toMatchObject({
+      irVersion: 8,
+      opsetImports: [{ domain: '', version: 17 }],
+      metadataProps: { k: 'v' },
+      nodeCount: 0,
+      inputs: [],
+    });
     expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
   });
 });

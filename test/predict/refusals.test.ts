@@ -10,7 +10,10 @@ const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 const ROWS = { kind: 'rows' as const, rows: [[5.1, 3.5, 1.4, 0.2]] };
 
 async function failure(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   return err as ModelctlError;
 }
@@ -60,8 +63,20 @@ describe('a model file of another format is named as such, with the way to ONNX'
 
 // issue 14, item 6: tasks a later version will run answered exit 2 "unknown task" instead of the documented exit 9.
 describe('a known task predict does not run yet is NOT_AVAILABLE (exit 9); an unknown name stays USAGE (exit 2)', () => {
-  const later = ['text-generation', 'text2text-generation', 'translation', 'translation_en_to_fr', 'summarization', 'automatic-speech-recognition',
-    'audio-classification', 'image-to-text', 'zero-shot-classification', 'fill-mask', 'image-segmentation', 'text-generation-with-past'];
+  const later = [
+    'text-generation',
+    'text2text-generation',
+    'translation',
+    'translation_en_to_fr',
+    'summarization',
+    'automatic-speech-recognition',
+    'audio-classification',
+    'image-to-text',
+    'zero-shot-classification',
+    'fill-mask',
+    'image-segmentation',
+    'text-generation-with-past',
+  ];
   it.each(later)('%s', async (task) => {
     const err = await failure(predict({ model: IRIS, task, input: ROWS }));
     const message = `predict does not support ${task} models yet`;

@@ -62,20 +62,33 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
     const s = await stream('-', 'rows', chunks('[1,2,3,4]\n{oo', 'ps\n\n[5,6,7,8]\n'));
     const records: InputRecord[] = await collect(s.records);
     expect(s.format).toBe('jsonl');
-    expect(records.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([[1, [1, 2, 3, 4]], [2, 'error'], [4, [5, 6, 7, 8]]]);
+    expect(records.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([
+      [1, [1, 2, 3, 4]],
+      [2, 'error'],
+      [4, [5, 6, 7, 8]],
+    ]);
     expect(records[1]?.error?.message).toMatch(/^stdin line 2 is not valid JSON/);
-    expect(await whole('rows', chunks('[[1,2,3,4],\n [5,6,7,8]]\n'))).toEqual({ kind: 'rows', rows: [[1, 2, 3, 4], [5, 6, 7, 8]] });
+    expect(await whole('rows', chunks('[[1,2,3,4],\n [5,6,7,8]]\n'))).toEqual({
+      kind: 'rows',
+      rows: [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+    });
     expect(await whole('rows', chunks('[[1,2,3,4]]'))).toEqual({ kind: 'rows', rows: [[1, 2, 3, 4]] });
     expect((await stream('-', 'texts', chunks('first text\nsecond, with a comma\n'))).format).toBe('lines');
     expect((await stream('-', 'rows', chunks('a,b\n1,2\n'))).format).toBe('csv');
   });
 
-  it('CSV quotes follow the parser: a stray quote inside a field is that field\'s problem, an unclosed one costs its own line only', async () => {
+  it("CSV quotes follow the parser: a stray quote inside a field is that field's problem, an unclosed one costs its own line only", async () => {
     const dir = tempDir();
     const stray = join(dir, 'stray.csv');
     writeFileSync(stray, 'a,b,c,d\n5.1,3.5",1.4,0.2\n6.3,3.3,6.0,2.5\n');
     const r1 = await collect((await stream(stray, 'rows')).records);
-    expect(r1.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([[2, ['5.1', '3.5"', '1.4', '0.2']], [3, ['6.3', '3.3', '6.0', '2.5']]]);
+    expect(r1.map((r) => [r.line, r.error ? 'error' : r.value])).toEqual([
+      [2, ['5.1', '3.5"', '1.4', '0.2']],
+      [3, ['6.3', '3.3', '6.0', '2.5']],
+    ]);
     const unclosed = join(dir, 'unclosed.csv');
     writeFileSync(unclosed, 'a,b,c,d\n"5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n7,3.2,4.7,1.4\n');
     const r2 = await collect((await stream(unclosed, 'rows')).records);
@@ -87,7 +100,10 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
   });
 
   it('a CSV without a header (its first line all numbers) is refused, not read with its first row as names', async () => {
-    const err = await openInput({ file: '-' }, 'rows', { stdin: chunks('5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n') }).then(() => undefined, (e: unknown) => e);
+    const err = await openInput({ file: '-' }, 'rows', { stdin: chunks('5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n') }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as ModelctlError).message).toBe('stdin line 1 is a row of numbers, not a header');
   });
 
@@ -99,13 +115,21 @@ describe('records: JSON Lines, CSV and text lines read as streams', () => {
   it('a line that is not UTF-8 is an error record of its own; the lines after it go on', async () => {
     const s = await stream('-', 'rows', chunks('[1,2,3,4]\n', Buffer.from([0x5b, 0x31, 0xe9, 0x5d, 0x0a]), '[5,6,7,8]\n'));
     const records = await collect(s.records);
-    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([[1, [1, 2, 3, 4]], [2, 'stdin line 2 is not UTF-8 text'], [3, [5, 6, 7, 8]]]);
+    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([
+      [1, [1, 2, 3, 4]],
+      [2, 'stdin line 2 is not UTF-8 text'],
+      [3, [5, 6, 7, 8]],
+    ]);
   });
 
   it('a bad byte split across reads is still found, and still costs only its line', async () => {
     const s = await stream('-', 'texts', chunks('ok\n', Buffer.from([0x61, 0xc3]), Buffer.from([0x28, 0x0a]), 'fine\n'));
     const records = await collect(s.records);
-    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([[1, 'ok'], [2, 'stdin line 2 is not UTF-8 text'], [3, 'fine']]);
+    expect(records.map((r) => [r.line, r.error?.message ?? r.value])).toEqual([
+      [1, 'ok'],
+      [2, 'stdin line 2 is not UTF-8 text'],
+      [3, 'fine'],
+    ]);
   });
 });
 
@@ -129,7 +153,11 @@ describe('predictStream: batches in order, per-record errors', () => {
     ]);
     const good = outcomes.filter((o) => !o.error);
     expect(good.map((o) => o.prediction?.label)).toEqual(iris.sklearn.predict);
-    good.forEach((o, i) => Object.values(o.prediction?.probabilities ?? {}).forEach((p, c) => expect(Math.abs(p - (iris.sklearn.predict_proba[i]?.[c] as number))).toBeLessThan(1e-4)));
+    good.forEach((o, i) =>
+      Object.values(o.prediction?.probabilities ?? {}).forEach((p, c) =>
+        expect(Math.abs(p - (iris.sklearn.predict_proba[i]?.[c] as number))).toBeLessThan(1e-4),
+      ),
+    );
   });
 
   it('a stream with no record is an error', async () => {
@@ -137,7 +165,10 @@ describe('predictStream: batches in order, per-record errors', () => {
     writeFileSync(file, '\n  \n');
     const predictor = await openPredictor({ model: IRIS, threads: 1 });
     try {
-      const err = await collect(predictStream(predictor, await stream(file, 'rows'))).then(() => undefined, (e: unknown) => e);
+      const err = await collect(predictStream(predictor, await stream(file, 'rows'))).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ModelctlError);
       expect((err as ModelctlError).message).toBe(`no rows in ${file}`);
     } finally {
@@ -151,15 +182,31 @@ describe('modelctl predict on streams (spawned binary)', () => {
     const input = `${JSON.stringify(iris.input[0])}\n{oops\n${JSON.stringify(iris.input[2])}\n`;
     const r = await cliStdin(['predict', IRIS, '--file', '-'], input);
     expect(r.exitCode).toBe(2);
-    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; label?: number; error?: { code: string; message: string } });
-    expect(records.map((x) => [x.line, x.label ?? x.error?.code])).toEqual([[1, iris.sklearn.predict[0]], [2, 'INVALID_INPUT'], [3, iris.sklearn.predict[2]]]);
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; label?: number; error?: { code: string; message: string } });
+    expect(records.map((x) => [x.line, x.label ?? x.error?.code])).toEqual([
+      [1, iris.sklearn.predict[0]],
+      [2, 'INVALID_INPUT'],
+      [3, iris.sklearn.predict[2]],
+    ]);
     expect(r.stderr).toMatch(/^warning: stdin line 2 is not valid JSON/);
     expect(r.stderr).toMatch(/1 of 3 records failed/);
 
     const fast = await cliStdin(['predict', IRIS, '--file', '-', '--fail-fast', '--batch-size', '1'], input);
     expect(fast.exitCode).toBe(2);
     // JSON Lines to the end: the bad record is the last line, the error itself one line on stderr.
-    expect(fast.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; error?: unknown }).map((x) => [x.line, x.error !== undefined])).toEqual([[1, false], [2, true]]);
+    expect(
+      fast.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { line: number; error?: unknown })
+        .map((x) => [x.line, x.error !== undefined]),
+    ).toEqual([
+      [1, false],
+      [2, true],
+    ]);
     expect(fast.stderr).toMatch(/^error: stdin line 2 is not valid JSON/);
     expect(fast.stderr).not.toMatch(/records failed/);
   });
@@ -176,7 +223,7 @@ describe('modelctl predict on streams (spawned binary)', () => {
     expect(r.stderr).toMatch(/interrupted/);
   });
 
-  it('a CSV header that lacks one of the model\'s features is one error, before any row', async () => {
+  it("a CSV header that lacks one of the model's features is one error, before any row", async () => {
     const dir = tempDir();
     const model = join(dir, 'iris.onnx');
     await embedMetadata({ model: IRIS, out: model, features: ['sl', 'sw', 'pl', 'pw'] });
@@ -184,15 +231,24 @@ describe('modelctl predict on streams (spawned binary)', () => {
     const r = await execa('node', [BIN, 'predict', model, '--file', join(dir, 'rows.csv')], { reject: false, env: { NO_COLOR: '1' } });
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`error: ${join(dir, 'rows.csv')}: the header lacks feature sl\nhint: the model's features, in order: sl, sw, pl, pw`);
+    expect(r.stderr).toBe(
+      `error: ${join(dir, 'rows.csv')}: the header lacks feature sl\nhint: the model's features, in order: sl, sw, pl, pw`,
+    );
   });
 
   it('raw tensors, one object per line: each record equals the same input given with --input', async () => {
     const model = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
-    const lines = ['{"x": [[0.5, -1, 1.5, 0]], "steps": [10]}', '{"x": [[1, 2]], "steps": [1]}', '{"x": [[2, 1, -0.5, -1]], "steps": [20]}'];
+    const lines = [
+      '{"x": [[0.5, -1, 1.5, 0]], "steps": [10]}',
+      '{"x": [[1, 2]], "steps": [1]}',
+      '{"x": [[2, 1, -0.5, -1]], "steps": [20]}',
+    ];
     const r = await cliStdin(['predict', model, '--file', '-', '--json'], `${lines.join('\n')}\n`);
     expect(r.exitCode).toBe(2);
-    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; outputs?: unknown; error?: { message: string } });
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; outputs?: unknown; error?: { message: string } });
     expect(records[1]?.error?.message).toMatch(/^stdin line 2: input x has shape \[1, 2\]/);
     for (const i of [0, 2]) {
       const one = await cliStdin(['predict', model, '--input', lines[i]!, '--json'], '');
@@ -207,14 +263,20 @@ describe('modelctl predict on streams (spawned binary)', () => {
     writeFileSync(file, `a,b,c,d\n${Array.from({ length: n }, (_, i) => iris.input[i % iris.input.length]!.join(',')).join('\n')}\n`);
     const r = await execa('node', [BIN, 'predict', IRIS, '--file', file, '--json'], { reject: false, env: { NO_COLOR: '1' } });
     expect(r.exitCode, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; label: number });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; label: number });
     expect(lines).toHaveLength(n);
     lines.forEach((l, i) => {
       expect(l.line).toBe(i + 2);
       expect(l.label).toBe(iris.sklearn.predict[i % iris.input.length]);
     });
 
-    const zip = await cliStdin(['predict', join(FIXTURES, 'sklearn-zipmap', 'model.onnx'), '--file', '-', '--table'], `${JSON.stringify(iris.input[0])}\n${JSON.stringify(iris.input[2])}\n`);
+    const zip = await cliStdin(
+      ['predict', join(FIXTURES, 'sklearn-zipmap', 'model.onnx'), '--file', '-', '--table'],
+      `${JSON.stringify(iris.input[0])}\n${JSON.stringify(iris.input[2])}\n`,
+    );
     expect(zip.exitCode, zip.stderr).toBe(0);
     expect(zip.stdout.trim().split('\n')).toEqual([
       'LINE  LABEL      PROBABILITIES',

@@ -64,7 +64,14 @@ describe('leftovers of killed processes', () => {
     expect(existsSync(stage)).toBe(true);
 
     const gc = await registry.gc();
-    expect(gc).toMatchObject({ tmpRemoved: 3, tmpBytes: 12, viewsRemoved: 1, recordsRemoved: 2, emptyModelsRemoved: ['gone'], evicted: [] });
+    expect(gc).toMatchObject({
+      tmpRemoved: 3,
+      tmpBytes: 12,
+      viewsRemoved: 1,
+      recordsRemoved: 2,
+      emptyModelsRemoved: ['gone'],
+      evicted: [],
+    });
     expect(readdirSync(tmp)).toEqual([]);
     expect(readdirSync(join(home, 'models')).sort()).toEqual(['ext', 'iris']);
     expect(existsSync(join(home, 'usage', 'ext'))).toBe(false);
@@ -99,8 +106,8 @@ describe('leftovers of killed processes', () => {
     expect(writerPid('blob.1234.0123456789ab.tmp')).toBe(1234);
     expect(writerPid('.aliases.json.77.0123456789ab.tmp')).toBe(77);
     expect(writerPid('.embed.12.abcdef012345.tmp.12.0123456789ab.tmp')).toBe(12);
-    expect(writerPid('pull-sha256-' + 'c'.repeat(64) + '.4321.0123456789ab.part')).toBe(4321);
-    expect(writerPid('lock.' + 'f'.repeat(24) + '.tmp')).toBeUndefined();
+    expect(writerPid(`pull-sha256-${'c'.repeat(64)}.4321.0123456789ab.part`)).toBe(4321);
+    expect(writerPid(`lock.${'f'.repeat(24)}.tmp`)).toBeUndefined();
     expect(writerPid('stray-file')).toBeUndefined();
   });
 
@@ -118,7 +125,10 @@ describe('leftovers of killed processes', () => {
     // What an rm on a full disk leaves when it is killed between removing a version and rewriting the aliases.
     const aliases = join(home, 'models', 'iris', 'aliases.json');
     writeFileSync(aliases, JSON.stringify({ latest: '1.0.2', production: '1.0.0', staging: '1.0.2' }));
-    expect((await registry.validate()).problems.map((p) => `${p.kind} ${p.ref}`).sort()).toEqual(['dangling-alias iris@latest', 'dangling-alias iris@staging']);
+    expect((await registry.validate()).problems.map((p) => `${p.kind} ${p.ref}`).sort()).toEqual([
+      'dangling-alias iris@latest',
+      'dangling-alias iris@staging',
+    ]);
     const gc = await registry.gc();
     expect(gc.aliasesFixed.sort()).toEqual(['iris@latest', 'iris@staging']);
     expect(JSON.parse(readFileSync(aliases, 'utf8'))).toEqual({ latest: '1.0.1', production: '1.0.0' });

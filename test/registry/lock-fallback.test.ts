@@ -28,12 +28,16 @@ describe('the lock without symbolic links', () => {
     expect(readdirSync(l.tmpDir)).toEqual([]); // the staged file is gone
     let inside = 0;
     let overlap = false;
-    await Promise.all(Array.from({ length: 4 }, () => withLock(l, async () => {
-      inside++;
-      overlap ||= inside > 1;
-      await new Promise((r) => setTimeout(r, 5));
-      inside--;
-    })));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        withLock(l, async () => {
+          inside++;
+          overlap ||= inside > 1;
+          await new Promise((r) => setTimeout(r, 5));
+          inside--;
+        }),
+      ),
+    );
     expect(overlap).toBe(false);
   });
 });

@@ -37,7 +37,10 @@ describe('inter-process lock', () => {
   it('breaks the lock of a process that died holding it', async () => {
     const l = layout();
     mkdirSync(l.tmpDir, { recursive: true });
-    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
+    writeFileSync(
+      l.lockFile,
+      JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }),
+    );
     const handle = await acquireLock(l, { timeoutMs: 2000 });
     await handle.release();
     expect(existsSync(l.lockFile)).toBe(false);
@@ -46,17 +49,24 @@ describe('inter-process lock', () => {
   it('never breaks a live lock, even when two waiters saw the same dead holder', async () => {
     const l = layout();
     mkdirSync(l.tmpDir, { recursive: true });
-    writeFileSync(l.lockFile, JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }));
+    writeFileSync(
+      l.lockFile,
+      JSON.stringify({ pid: await deadPid(), host: LOCK_HOST, token: 'dead', since: new Date().toISOString(), purpose: 'register' }),
+    );
     let inside = 0;
     let overlap = false;
     await Promise.all(
       Array.from({ length: 6 }, () =>
-        withLock(l, async () => {
-          inside++;
-          if (inside > 1) overlap = true;
-          await new Promise((r) => setTimeout(r, 5));
-          inside--;
-        }, { timeoutMs: 5000 }),
+        withLock(
+          l,
+          async () => {
+            inside++;
+            if (inside > 1) overlap = true;
+            await new Promise((r) => setTimeout(r, 5));
+            inside--;
+          },
+          { timeoutMs: 5000 },
+        ),
       ),
     );
     expect(overlap).toBe(false);
@@ -102,7 +112,10 @@ describe('the lock needs no free space', () => {
 
   it('respects a live lock file written by an older modelctl (JSON, link(2)ed into place)', async () => {
     const l = layout();
-    writeFileSync(l.lockFile, JSON.stringify({ pid: process.pid, host: LOCK_HOST, token: 'old', since: new Date().toISOString(), purpose: 'gc' }));
+    writeFileSync(
+      l.lockFile,
+      JSON.stringify({ pid: process.pid, host: LOCK_HOST, token: 'old', since: new Date().toISOString(), purpose: 'gc' }),
+    );
     const err = await acquireLock(l, { timeoutMs: 200 }).catch((e: unknown) => e);
     expect((err as ModelctlError).code).toBe('LOCK_TIMEOUT');
     expect((err as ModelctlError).message).toContain(`process ${process.pid}`);

@@ -18,7 +18,10 @@ function blobCount(home: string): number {
 }
 
 async function rejects(p: Promise<unknown>, code: string): Promise<ModelctlError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   expect((err as ModelctlError).code).toBe(code);
   return err as ModelctlError;
@@ -29,9 +32,23 @@ describe('register', () => {
     const { registry, home, dir } = setup();
     const file = join(dir, 'model.safetensors');
     writeSafetensors(file, 4096);
-    const r = await registry.register({ path: file, name: 'org/tiny', tags: { team: 'ml' }, metrics: { acc: 0.5 }, description: 'd', license: 'mit' });
+    const r = await registry.register({
+      path: file,
+      name: 'org/tiny',
+      tags: { team: 'ml' },
+      metrics: { acc: 0.5 },
+      description: 'd',
+      license: 'mit',
+    });
     const m = r.manifest;
-    expect(m).toMatchObject({ name: 'org/tiny', version: '1.0.0', format: 'safetensors', tags: { team: 'ml' }, metrics: { acc: 0.5 }, license: 'mit' });
+    expect(m).toMatchObject({
+      name: 'org/tiny',
+      version: '1.0.0',
+      format: 'safetensors',
+      tags: { team: 'ml' },
+      metrics: { acc: 0.5 },
+      license: 'mit',
+    });
     expect(m.files).toHaveLength(1);
     const expected = createHash('sha256').update(readFileSync(file)).digest('hex');
     expect(m.files[0]).toEqual({ path: 'model.safetensors', sha256: expected, size: statSync(file).size });
@@ -86,7 +103,6 @@ describe('register', () => {
     expect((await registry.validate()).ok).toBe(true);
     expect((await registry.list()).entries).toHaveLength(1);
   });
-
 });
 
 describe('hardening', () => {
@@ -133,10 +149,27 @@ describe('hardening', () => {
     const { registry, home, dir } = setup();
     const f = join(dir, 'w.safetensors');
     writeSafetensors(f, 256);
-    const reserved = ['CON', 'prn', 'Aux', 'nul', 'aux.txt', 'NUL.tar.gz', 'com1', 'COM9', 'lpt1', 'Lpt9.onnx', 'com0', 'org/con', 'aux/model', 'org/LPT3.v2'];
+    const reserved = [
+      'CON',
+      'prn',
+      'Aux',
+      'nul',
+      'aux.txt',
+      'NUL.tar.gz',
+      'com1',
+      'COM9',
+      'lpt1',
+      'Lpt9.onnx',
+      'com0',
+      'org/con',
+      'aux/model',
+      'org/LPT3.v2',
+    ];
     for (const name of reserved) {
       const err = await rejects(registry.register({ path: f, name }), 'INVALID_NAME');
-      expect(err.message).toMatch(/^model name ".+" is reserved on Windows \((CON|PRN|AUX|NUL|COM\d|LPT\d) is a device name there, with any extension\)$/);
+      expect(err.message).toMatch(
+        /^model name ".+" is reserved on Windows \((CON|PRN|AUX|NUL|COM\d|LPT\d) is a device name there, with any extension\)$/,
+      );
       expect(err.exitCode).toBe(2);
     }
     for (const version of ['con', 'NUL.1', 'com1']) {

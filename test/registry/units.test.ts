@@ -52,11 +52,19 @@ describe('references and names', () => {
 
 describe('units', () => {
   it.each([
-    ['20GB', 20e9], ['512MiB', 512 * 1024 ** 2], ['1.5g', 1.5e9], ['1024', 1024], ['10 kb', 1e4],
+    ['20GB', 20e9],
+    ['512MiB', 512 * 1024 ** 2],
+    ['1.5g', 1.5e9],
+    ['1024', 1024],
+    ['10 kb', 1e4],
   ])('size %s', (text, bytes) => expect(parseSize(text)).toBe(bytes));
-  it.each([['30d', 30 * 86_400_000], ['12h', 43_200_000], ['90m', 5_400_000], ['500ms', 500], ['1w', 604_800_000]])('duration %s', (text, ms) =>
-    expect(parseDuration(text)).toBe(ms),
-  );
+  it.each([
+    ['30d', 30 * 86_400_000],
+    ['12h', 43_200_000],
+    ['90m', 5_400_000],
+    ['500ms', 500],
+    ['1w', 604_800_000],
+  ])('duration %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it('rejects what is not a size or a duration', () => {
     expect(() => parseSize('lots')).toThrow(/not a size/);
     expect(() => parseDuration('30')).toThrow(/not a duration/);

@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError, Registry, embedMetadata, exportModel, predict, readOnnxSummary, type Manifest } from '../../src/index.js';
@@ -26,7 +37,10 @@ function recordOf(registry: Registry, blob: string): Record<string, unknown> | u
 }
 
 async function rejection(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   return err as ModelctlError;
 }
@@ -41,7 +55,8 @@ function expectIntegrity(err: ModelctlError, ref: string, file: string, sha256: 
   expect(err.details).toMatchObject({ model: ref, file, blob: sha256 });
 }
 
-const irisRows = (registry: Registry, extra: { verify?: boolean } = {}) => predict({ model: 'iris', registry, input: { kind: 'rows', rows: [ROW] }, ...extra });
+const irisRows = (registry: Registry, extra: { verify?: boolean } = {}) =>
+  predict({ model: 'iris', registry, input: { kind: 'rows', rows: [ROW] }, ...extra });
 
 /** "positive" becomes "positivd" in a (read-only) config.json blob: one byte, same size. */
 function misspell(config: string): void {
@@ -64,7 +79,13 @@ describe('verify-on-use: fingerprints', () => {
     const blob = blobOf(registry, manifest, 'model.onnx');
     const st = statSync(blob, { bigint: true });
     const sha256 = manifest.files[0]?.sha256;
-    expect(recordOf(registry, blob)).toEqual({ schema: 1, sha256, size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) });
+    expect(recordOf(registry, blob)).toEqual({
+      schema: 1,
+      sha256,
+      size: String(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ino: String(st.ino),
+    });
     // Placing moves the mtime back, so that any later write (stamped with the current time) changes it.
     expect(Date.now() - Number(st.mtimeNs / 1_000_000n)).toBeGreaterThanOrEqual(5000);
     expect(JSON.stringify(manifest)).not.toMatch(/mtime|ino/);
@@ -156,12 +177,21 @@ describe('verify-on-use: predict', () => {
     const registry = setup();
     const { manifest } = await registry.register({ path: join(FIXTURES, 'optimum-bert'), name: 'bert' });
     const texts = { kind: 'texts' as const, texts: ['a great movie'] };
-    expect((await predict({ model: 'bert', registry, input: texts })).predictions?.[0]?.labels?.map((l) => l.label).sort()).toEqual(['negative', 'positive']);
+    expect((await predict({ model: 'bert', registry, input: texts })).predictions?.[0]?.labels?.map((l) => l.label).sort()).toEqual([
+      'negative',
+      'positive',
+    ]);
     const config = blobOf(registry, manifest, 'config.json');
     misspell(config);
     expect(readFileSync(config, 'utf8')).toContain('"positivd"');
     const err = await rejection(predict({ model: 'bert', registry, input: texts }));
-    expectIntegrity(err, 'bert:1.0.0', 'config.json', manifest.files.find((f) => f.path === 'config.json')?.sha256 as string, /has changed/);
+    expectIntegrity(
+      err,
+      'bert:1.0.0',
+      'config.json',
+      manifest.files.find((f) => f.path === 'config.json')?.sha256 as string,
+      /has changed/,
+    );
   });
 
   it('refuses a tampered external-data blob, and rebuilds a view whose file was replaced', async () => {
@@ -273,6 +303,7 @@ describe('verify-on-use: validate, register, rm and gc', () => {
 function irisCoefficientByte(): number {
   const bytes = readFileSync(IRIS);
   const float = bytes.readFloatLE(IRIS_COEFFICIENT_BYTE - 3);
-  if (Math.abs(float + 1.0765923) > 1e-6) throw new Error(`iris fixture changed: byte ${IRIS_COEFFICIENT_BYTE} is no longer in the first coefficient`);
+  if (Math.abs(float + 1.0765923) > 1e-6)
+    throw new Error(`iris fixture changed: byte ${IRIS_COEFFICIENT_BYTE} is no longer in the first coefficient`);
   return IRIS_COEFFICIENT_BYTE;
 }

@@ -24,7 +24,10 @@ interface TensorReference {
   data: unknown[];
 }
 interface Expected {
-  fixtures: Record<string, { facts: { reference?: { inputs: Record<string, TensorReference>; outputs: Record<string, TensorReference> } } }>;
+  fixtures: Record<
+    string,
+    { facts: { reference?: { inputs: Record<string, TensorReference>; outputs: Record<string, TensorReference> } } }
+  >;
 }
 const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Expected;
 export const HANDBUILT_REFERENCE = EXPECTED.fixtures['onnx-handbuilt']!.facts.reference!;
@@ -33,7 +36,11 @@ export async function tensorOf(ref: TensorReference) {
   const ort = await loadOrt();
   const flat = (ref.data as unknown[]).flat(8) as number[];
   return ref.dtype === 'int64'
-    ? new ort.Tensor('int64', BigInt64Array.from(flat, (v) => BigInt(v)), ref.shape)
+    ? new ort.Tensor(
+        'int64',
+        BigInt64Array.from(flat, (v) => BigInt(v)),
+        ref.shape,
+      )
     : new ort.Tensor('float32', Float32Array.from(flat), ref.shape);
 }
 
@@ -64,9 +71,10 @@ export function copyModel(from: string, name = 'model.onnx', dir = tempDir('mode
 /** A folder holding files named like the CUDA provider libraries, but not libraries: loading them must fail. */
 export function fakeProviderDir(): string {
   const dir = tempDir('modelctl-fake-cuda-');
-  const names = process.platform === 'win32'
-    ? ['onnxruntime_providers_cuda.dll', 'onnxruntime_providers_shared.dll']
-    : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
+  const names =
+    process.platform === 'win32'
+      ? ['onnxruntime_providers_cuda.dll', 'onnxruntime_providers_shared.dll']
+      : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
   for (const name of names) writeFileSync(join(dir, name), 'not a shared library');
   return dir;
 }

@@ -11,7 +11,15 @@ describe('ortSessionOptions', () => {
   });
 
   it('maps threads, inter-op threads (with parallel execution), optimization level and providers', () => {
-    expect(ortSessionOptions({ threads: 2, interOpThreads: 3, graphOptimization: 'basic', device: { kind: 'cuda', deviceId: 1 }, fallback: 'cpu' })).toEqual({
+    expect(
+      ortSessionOptions({
+        threads: 2,
+        interOpThreads: 3,
+        graphOptimization: 'basic',
+        device: { kind: 'cuda', deviceId: 1 },
+        fallback: 'cpu',
+      }),
+    ).toEqual({
       executionProviders: [{ name: 'cuda', deviceId: 1 }, 'cpu'],
       graphOptimizationLevel: 'basic',
       intraOpNumThreads: 2,
@@ -50,13 +58,18 @@ describe('ortSessionOptions', () => {
       caught = err;
     }
     expect(caught).toMatchObject({ code: 'USAGE', exitCode: 2, message: `${what} must be a whole number from 0 to 1024, not ${value}` });
-    expect((caught as { hint: string }).hint).toMatch(/^0 \(or leaving it out\) lets onnxruntime choose; this machine has \d+ logical CPUs/);
+    expect((caught as { hint: string }).hint).toMatch(
+      /^0 \(or leaving it out\) lets onnxruntime choose; this machine has \d+ logical CPUs/,
+    );
     expect(() => ortSessionOptions(options)).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 
   it('accepts the bounds themselves', () => {
     expect(() => checkSessionOptions({ threads: 0, interOpThreads: 0 })).not.toThrow();
-    expect(ortSessionOptions({ threads: MAX_THREADS, interOpThreads: MAX_THREADS })).toMatchObject({ intraOpNumThreads: 1024, interOpNumThreads: 1024 });
+    expect(ortSessionOptions({ threads: MAX_THREADS, interOpThreads: MAX_THREADS })).toMatchObject({
+      intraOpNumThreads: 1024,
+      interOpNumThreads: 1024,
+    });
   });
 });
 
@@ -82,7 +95,9 @@ describe('openSession on the CPU', () => {
       const { inputs, outputs } = HANDBUILT_REFERENCE;
       expect(opened.inputNames).toEqual(Object.keys(inputs));
       expect(opened.outputNames).toEqual(Object.keys(outputs));
-      const feeds = Object.fromEntries(await Promise.all(Object.entries(inputs).map(async ([name, ref]) => [name, await tensorOf(ref)] as const)));
+      const feeds = Object.fromEntries(
+        await Promise.all(Object.entries(inputs).map(async ([name, ref]) => [name, await tensorOf(ref)] as const)),
+      );
       const out = await opened.session.run(feeds);
       for (const [name, ref] of Object.entries(outputs)) {
         const got = out[name]!;

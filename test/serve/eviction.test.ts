@@ -3,7 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HANDBUILT, IRIS_ROWS, getJson, irisInfer, postJson, serve } from './helpers.js';
 
-const handInfer = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }, { name: 'steps', shape: [1], datatype: 'INT64', data: [1] }] };
+const handInfer = {
+  inputs: [
+    { name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] },
+    { name: 'steps', shape: [1], datatype: 'INT64', data: [1] },
+  ],
+};
 
 describe('serve: a RAM-bounded model cache and graceful shutdown', () => {
   it('evicts least recently used sessions under a tight --max-memory while every request is still answered', async () => {
@@ -11,14 +16,20 @@ describe('serve: a RAM-bounded model cache and graceful shutdown', () => {
     const s = await serve({ maxMemory: 700, maxModels: 4, maxWaitMs: 1 });
     const answers = [];
     for (let round = 0; round < 4; round++) {
-      answers.push(...(await Promise.all([
-        postJson(`${s.url}/v2/models/iris/infer`, irisInfer(IRIS_ROWS)),
-        postJson(`${s.url}/v2/models/org%2Fhand/infer`, handInfer),
-        postJson(`${s.url}/v2/models/iris/infer`, irisInfer(IRIS_ROWS.slice(0, 1))),
-      ])));
+      answers.push(
+        ...(await Promise.all([
+          postJson(`${s.url}/v2/models/iris/infer`, irisInfer(IRIS_ROWS)),
+          postJson(`${s.url}/v2/models/org%2Fhand/infer`, handInfer),
+          postJson(`${s.url}/v2/models/iris/infer`, irisInfer(IRIS_ROWS.slice(0, 1))),
+        ])),
+      );
     }
     expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
-    expect(new Set(answers.filter((a) => a.body.model_name === 'iris' && a.body.outputs[0].shape[0] === 3).map((a) => JSON.stringify(a.body.outputs)))).toHaveLength(1);
+    expect(
+      new Set(
+        answers.filter((a) => a.body.model_name === 'iris' && a.body.outputs[0].shape[0] === 3).map((a) => JSON.stringify(a.body.outputs)),
+      ),
+    ).toHaveLength(1);
     const stats = s.manager.cache.stats();
     expect(stats.evictions).toBeGreaterThan(0);
     expect(stats.sessions).toBe(1);
@@ -41,11 +52,15 @@ describe('serve: a RAM-bounded model cache and graceful shutdown', () => {
     const s = await serve();
     const bytes = readFileSync(HANDBUILT);
     const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${s.url}/v1/models?name=slow&filename=model.onnx`, { method: 'POST', headers: { 'content-length': bytes.length } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        `${s.url}/v1/models?name=slow&filename=model.onnx`,
+        { method: 'POST', headers: { 'content-length': bytes.length } },
+        (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.write(bytes.subarray(0, 100));
       // The rest arrives only after shutdown has begun.

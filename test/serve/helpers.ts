@@ -34,11 +34,23 @@ export async function getJson(url: string, init: RequestInit = {}): Promise<{ st
   return { status: r.status, body: text === '' ? undefined : JSON.parse(text), headers: r.headers };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  return getJson(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  return getJson(url, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
-export const IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 4.2, 1.5]];
+export const IRIS_ROWS = [
+  [5.1, 3.5, 1.4, 0.2],
+  [6.3, 3.3, 6.0, 2.5],
+  [5.9, 3.0, 4.2, 1.5],
+];
 
 export function irisInfer(rows: number[][], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { inputs: [{ name: 'input', shape: [rows.length, 4], datatype: 'FP32', data: rows.flat() }], ...extra };

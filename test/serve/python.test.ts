@@ -12,7 +12,10 @@ import { IRIS_ROWS, serve } from './helpers.js';
  */
 
 async function triton(url: string, model: string, inputs: Record<string, { datatype: string; data: unknown }>): Promise<any> {
-  const r = await execa(testPython() as string, [join(ROOT, 'test', 'serve', 'triton_client.py'), url, model, JSON.stringify(inputs)], { reject: false, stdin: 'ignore' });
+  const r = await execa(testPython() as string, [join(ROOT, 'test', 'serve', 'triton_client.py'), url, model, JSON.stringify(inputs)], {
+    reject: false,
+    stdin: 'ignore',
+  });
   if (r.exitCode !== 0) throw new Error(`triton_client.py failed:\n${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -36,7 +39,10 @@ describe('serve with the official Python clients', () => {
     for (const mode of ['binary', 'json']) {
       expect(got[mode]).toMatchObject({ id: 'triton-1', model_name: 'iris', dtypes: { label: 'int64', probabilities: 'float32' } });
       expect(got[mode].outputs.label).toEqual(predictions.map((p) => p.label));
-      close(got[mode].outputs.probabilities.flat(), predictions.flatMap((p) => Object.values(p.probabilities)));
+      close(
+        got[mode].outputs.probabilities.flat(),
+        predictions.flatMap((p) => Object.values(p.probabilities)),
+      );
     }
     expect(got.missing).toMatch(/no model named "?no-such-model/);
   });
@@ -44,11 +50,16 @@ describe('serve with the official Python clients', () => {
   it('tritonclient (http): a two-input raw model named org/name (onnx-handbuilt) matches modelctl predict --task raw', async () => {
     if (!pythonAvailable()) return;
     const s = await serve();
-    const x = [[0.5, -1, 2, 3], [1, 2, 3, 4]];
+    const x = [
+      [0.5, -1, 2, 3],
+      [1, 2, 3, 4],
+    ];
     const steps = [2, 3];
     const got = await triton(s.url, 'org/hand', { x: { datatype: 'FP32', data: x }, steps: { datatype: 'INT64', data: steps } });
     expect(got.metadata.name).toBe('org/hand');
-    const ref = await cli(['predict', 'org/hand', '--task', 'raw', '--input', JSON.stringify({ x, steps }), '--json'], { home: s.registry.home });
+    const ref = await cli(['predict', 'org/hand', '--task', 'raw', '--input', JSON.stringify({ x, steps }), '--json'], {
+      home: s.registry.home,
+    });
     expect(ref.exitCode, ref.stderr).toBe(0);
     const outputs = JSON.parse(ref.stdout).outputs as Record<string, { data: number[] }>;
     for (const mode of ['binary', 'json']) {
@@ -62,7 +73,9 @@ describe('serve with the official Python clients', () => {
     const s = await serve();
     // The document as served, with the name and version parameters drawn from real and wrong ones, so the fuzzer
     // reaches the models' inputs instead of stopping at 404.
-    const doc = await (await fetch(`${s.url}/openapi.json`)).json() as { paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string; schema: unknown }> }>> };
+    const doc = (await (await fetch(`${s.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string; schema: unknown }> }>>;
+    };
     for (const item of Object.values(doc.paths)) {
       for (const op of Object.values(item)) {
         for (const p of op.parameters ?? []) {
@@ -74,11 +87,35 @@ describe('serve with the official Python clients', () => {
     const dir = tempDir();
     const file = join(dir, 'openapi.json');
     writeFileSync(file, JSON.stringify(doc));
-    const r = await execa(testPython() as string, [
-      '-m', 'schemathesis.cli', 'run', file, '--url', s.url, '--checks', 'not_a_server_error',
-      '--exclude-operation-id', 'pullModel', '--exclude-operation-id', 'exportModel', '--exclude-operation-id', 'exportModelVersion',
-      '--max-examples', '25', '--seed', '7', '--workers', '2', '--phases', 'examples,coverage,fuzzing', '--no-color',
-    ], { reject: false, stdin: 'ignore', cwd: dir, env: { PYTHONIOENCODING: 'utf-8' }, timeout: 240_000 });
+    const r = await execa(
+      testPython() as string,
+      [
+        '-m',
+        'schemathesis.cli',
+        'run',
+        file,
+        '--url',
+        s.url,
+        '--checks',
+        'not_a_server_error',
+        '--exclude-operation-id',
+        'pullModel',
+        '--exclude-operation-id',
+        'exportModel',
+        '--exclude-operation-id',
+        'exportModelVersion',
+        '--max-examples',
+        '25',
+        '--seed',
+        '7',
+        '--workers',
+        '2',
+        '--phases',
+        'examples,coverage,fuzzing',
+        '--no-color',
+      ],
+      { reject: false, stdin: 'ignore', cwd: dir, env: { PYTHONIOENCODING: 'utf-8' }, timeout: 240_000 },
+    );
     const summary = /(\d+) generated, (\d+) passed/.exec(r.stdout);
     expect(r.exitCode, r.stdout.slice(-4000)).toBe(0);
     expect(Number(summary?.[1])).toBeGreaterThan(500);

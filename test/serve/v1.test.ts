@@ -11,7 +11,10 @@ describe('serve: the registry API and task-level predict under /v1', () => {
   it('lists models, shows a model and a version, and reports stats', async () => {
     const s = await serve();
     const list = await getJson(`${s.url}/v1/models`);
-    expect(list.body.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`).sort()).toEqual(['iris:1.0.0', 'org/hand:1.0.0']);
+    expect(list.body.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`).sort()).toEqual([
+      'iris:1.0.0',
+      'org/hand:1.0.0',
+    ]);
     expect((await getJson(`${s.url}/v1/models?name=org/*`)).body.models).toHaveLength(1);
     const model = await getJson(`${s.url}/v1/models/org%2Fhand`);
     expect(model.body).toMatchObject({ name: 'org/hand', aliases: { latest: '1.0.0' } });
@@ -25,7 +28,11 @@ describe('serve: the registry API and task-level predict under /v1', () => {
   it('registers a streamed upload, downloads it byte for byte, validates, and removes it', async () => {
     const s = await serve();
     const bytes = readFileSync(HANDBUILT);
-    const up = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0&tag=team=ml&alias=staging&filename=model.onnx`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    const up = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0&tag=team=ml&alias=staging&filename=model.onnx`, {
+      method: 'POST',
+      body: bytes,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(up.status).toBe(201);
     expect(up.body.manifest).toMatchObject({ name: 'team/up', version: '2.0.0', format: 'onnx', tags: { team: 'ml' } });
     expect(up.body.aliases.sort()).toEqual(['latest', 'staging']);
@@ -65,7 +72,11 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     const ref = await predict({ model: 'iris', registry: s.registry, input: { kind: 'rows', rows: IRIS_ROWS } });
     expect(withoutTimings(r.body)).toEqual(withoutTimings(JSON.parse(JSON.stringify(ref))));
     const raw = await postJson(`${s.url}/v1/models/org%2Fhand/predict`, { inputs: { x: [[1, 2, 3, 4]], steps: [2] } });
-    const rawRef = await predict({ model: 'org/hand', registry: s.registry, input: { kind: 'tensors', tensors: { x: [[1, 2, 3, 4]], steps: [2] } } });
+    const rawRef = await predict({
+      model: 'org/hand',
+      registry: s.registry,
+      input: { kind: 'tensors', tensors: { x: [[1, 2, 3, 4]], steps: [2] } },
+    });
     expect(withoutTimings(raw.body)).toEqual(withoutTimings(JSON.parse(JSON.stringify(rawRef))));
     for (const [body, message] of [
       [{}, /no input given/],
@@ -94,7 +105,19 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     const s = await serve();
     const doc = (await getJson(`${s.url}/openapi.json`)).body;
     expect(doc.openapi).toBe('3.0.3');
-    for (const path of ['/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/versions/{version}/infer', '/v1/models', '/v1/models/{name}/predict', '/v1/models/{name}/versions/{version}/download', '/v1/stats', '/v1/validate', '/v1/pull', '/metrics']) {
+    for (const path of [
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{name}',
+      '/v2/models/{name}/versions/{version}/infer',
+      '/v1/models',
+      '/v1/models/{name}/predict',
+      '/v1/models/{name}/versions/{version}/download',
+      '/v1/stats',
+      '/v1/validate',
+      '/v1/pull',
+      '/metrics',
+    ]) {
       expect(doc.paths, path).toHaveProperty([path]);
     }
     await postJson(`${s.url}/v1/models/iris/predict`, { rows: IRIS_ROWS });

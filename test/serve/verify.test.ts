@@ -33,7 +33,9 @@ describe('serve: verify-on-use', () => {
     const after = await infer();
     expect(after.status).toBe(500);
     expect(after.body).toMatchObject({ code: 'INTEGRITY' });
-    expect(after.body.error).toMatch(/^blob [0-9a-f]{12} of iris:1\.0\.0 model\.onnx has changed since it was stored .*run `modelctl validate`$/);
+    expect(after.body.error).toMatch(
+      /^blob [0-9a-f]{12} of iris:1\.0\.0 model\.onnx has changed since it was stored .*run `modelctl validate`$/,
+    );
     const v1 = await postJson(`${s.url}/v1/models/iris/predict`, { rows: IRIS_ROWS });
     expect(v1.status).toBe(500);
     expect(v1.body.code).toBe('INTEGRITY');
@@ -58,7 +60,11 @@ describe('serve: verify-on-use', () => {
     const s = await serve();
     const { manifest, blob } = await irisBlob(s.registry);
     const good = await fetch(`${s.url}/v1/models/iris/download`);
-    expect(createHash('sha256').update(Buffer.from(await good.arrayBuffer())).digest('hex')).toBe(manifest.files[0]?.sha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await good.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(manifest.files[0]?.sha256);
     flipByte(blob, IRIS_COEFFICIENT_BYTE);
     const r = await fetch(`${s.url}/v1/models/iris/download`);
     expect(r.status).toBe(500);

@@ -44,9 +44,12 @@ export default async function setup(project: TestProject): Promise<void> {
     project.provide('converterEnv', { root: ENVS, error: null });
   } catch (e) {
     const message = (e as Error).message;
-    if (process.env.CI === 'true') throw new Error(`The converter environments (.venv-convert) could not be set up, and CI needs them:\n${message}`);
+    if (process.env.CI === 'true')
+      throw new Error(`The converter environments (.venv-convert) could not be set up, and CI needs them:\n${message}`);
     const bar = '!'.repeat(100);
-    process.stderr.write(`\n${bar}\n!!! WARNING: no converter environments (.venv-convert): the export tests will not check anything.\n!!! ${message.split('\n').join('\n!!! ')}\n${bar}\n\n`);
+    process.stderr.write(
+      `\n${bar}\n!!! WARNING: no converter environments (.venv-convert): the export tests will not check anything.\n!!! ${message.split('\n').join('\n!!! ')}\n${bar}\n\n`,
+    );
     project.provide('converterEnv', { root: null, error: message });
   }
 }

@@ -27,12 +27,18 @@ describe('feature-extraction against transformers (mean pooling over last_hidden
     const together = await predict({ model: EMBEDDER, input: texts(mixed), threads: 1 });
     const alone = await predict({ model: EMBEDDER, input: texts(mixed), threads: 1, batchSize: 1 });
     const odd = await predict({ model: EMBEDDER, input: texts(mixed), threads: 1, batchSize: 3 });
-    for (const other of [alone, odd]) other.predictions!.forEach((p, i) => expectClose(p.embedding!, together.predictions![i]!.embedding!, 1e-5, `text ${i + 1}`));
+    for (const other of [alone, odd])
+      other.predictions!.forEach((p, i) => expectClose(p.embedding!, together.predictions![i]!.embedding!, 1e-5, `text ${i + 1}`));
     expectClose(together.predictions![0]!.embedding!, EMBEDDER_REF.transformers.mean_pooled[2]!, 1e-4);
   });
 
   it('truncates a text longer than 64 tokens, flags it, and embeds what transformers embeds with truncation=True', async () => {
-    const r = await predict({ model: EMBEDDER, input: texts([EMBEDDER_REF.sentences[0]!, EMBEDDER_REF.truncation.sentence]), threads: 1, normalize: true });
+    const r = await predict({
+      model: EMBEDDER,
+      input: texts([EMBEDDER_REF.sentences[0]!, EMBEDDER_REF.truncation.sentence]),
+      threads: 1,
+      normalize: true,
+    });
     expect(r.predictions!.map((p) => p.truncated)).toEqual([undefined, true]);
     expectClose(r.predictions![1]!.embedding!, EMBEDDER_REF.truncation.normalized, 1e-4, 'truncated');
     expectClose(r.predictions![0]!.embedding!, EMBEDDER_REF.transformers.normalized[0]!, 1e-4, 'short');
@@ -40,11 +46,14 @@ describe('feature-extraction against transformers (mean pooling over last_hidden
 
   it('normalizes by default in a sentence-transformers folder whose modules.json has Normalize; --no-normalize wins', async () => {
     const dir = copyFixture(EMBEDDER_DIR, FILES);
-    writeFileSync(join(dir, 'modules.json'), JSON.stringify([
-      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
-    ]));
+    writeFileSync(
+      join(dir, 'modules.json'),
+      JSON.stringify([
+        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+        { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+      ]),
+    );
     const r = await predict({ model: join(dir, 'model.onnx'), input: texts(EMBEDDER_REF.sentences), threads: 1 });
     expect(r.taskReason).toMatch(/sentence-transformers folder \(modules\.json\)/);
     expect(r.normalized).toBe(true);
@@ -60,7 +69,10 @@ describe('feature-extraction against transformers (mean pooling over last_hidden
   });
 
   it('an ONNX file kept in onnx/ reads the tokenizer and config from the folder above', async () => {
-    const dir = copyFixture(EMBEDDER_DIR, FILES.filter((f) => f !== 'model.onnx'));
+    const dir = copyFixture(
+      EMBEDDER_DIR,
+      FILES.filter((f) => f !== 'model.onnx'),
+    );
     const onnx = copyFixture(EMBEDDER_DIR, ['model.onnx']);
     mkdirSync(join(dir, 'onnx'));
     renameSync(join(onnx, 'model.onnx'), join(dir, 'onnx', 'model.onnx'));
@@ -72,7 +84,19 @@ describe('feature-extraction against transformers (mean pooling over last_hidden
 describe('pooling', () => {
   it('averages only the masked-in tokens and never divides by zero', () => {
     const hidden = [1, 2, 3, 4, 100, 100, /* row 2 */ 5, 6, 7, 8, 9, 10];
-    expect(meanPool(hidden, [2, 3, 2], [[1, 1, 0], [0, 0, 0]])).toEqual([[2, 3], [0, 0]]);
+    expect(
+      meanPool(
+        hidden,
+        [2, 3, 2],
+        [
+          [1, 1, 0],
+          [0, 0, 0],
+        ],
+      ),
+    ).toEqual([
+      [2, 3],
+      [0, 0],
+    ]);
     expectClose(l2Normalize([3, 4]), [0.6, 0.8], 1e-12);
     expect(l2Normalize([0, 0])).toEqual([0, 0]);
   });

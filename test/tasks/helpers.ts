@@ -28,7 +28,14 @@ export interface EmbedderReference {
   sentences: string[];
   inputs: Record<'input_ids' | 'attention_mask' | 'token_type_ids', { data: number[][] }>;
   transformers: { mean_pooled: number[][]; normalized: number[][] };
-  truncation: { sentence: string; untruncated_length: number; model_max_length: number; input_ids: number[]; mean_pooled: number[]; normalized: number[] };
+  truncation: {
+    sentence: string;
+    untruncated_length: number;
+    model_max_length: number;
+    input_ids: number[];
+    mean_pooled: number[];
+    normalized: number[];
+  };
 }
 export const EMBEDDER_REF = EXPECTED.fixtures['optimum-bert-embed']!.facts.reference as EmbedderReference;
 
@@ -56,7 +63,10 @@ export function copyFixture(dir: string, files: string[]): string {
 }
 
 export async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<ModelctlError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ModelctlError);
   expect((err as ModelctlError).code).toBe(code);
   if (message) expect((err as ModelctlError).message).toMatch(message);

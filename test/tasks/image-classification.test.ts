@@ -24,12 +24,25 @@ describe('image-classification against transformers', () => {
       const ref = VIT_REF.images[i]!;
       const want = ranked(ref.transformers.probabilities);
       expect(p.labels![0]!.label, ref.file).toBe(ref.top_label);
-      expect(p.labels!.map((l) => l.label), ref.file).toEqual(want.map((l) => l.label));
-      expectClose(p.labels!.map((l) => l.score), want.map((l) => l.score), 1e-2, ref.file);
+      expect(
+        p.labels!.map((l) => l.label),
+        ref.file,
+      ).toEqual(want.map((l) => l.label));
+      expectClose(
+        p.labels!.map((l) => l.score),
+        want.map((l) => l.score),
+        1e-2,
+        ref.file,
+      );
     });
     // Without a resize the input is the processor's, so the scores are onnxruntime's own to float rounding.
     const exact = r.predictions![FILES.indexOf('exact.png')]!;
-    expectClose(exact.labels!.map((l) => l.score), ranked(VIT_REF.images[FILES.indexOf('exact.png')]!.onnxruntime.probabilities).map((l) => l.score), 1e-5, 'exact.png');
+    expectClose(
+      exact.labels!.map((l) => l.score),
+      ranked(VIT_REF.images[FILES.indexOf('exact.png')]!.onnxruntime.probabilities).map((l) => l.score),
+      1e-5,
+      'exact.png',
+    );
   });
 
   it('batches give what one image at a time gives, in order; --top-k cuts the labels', async () => {
@@ -38,7 +51,11 @@ describe('image-classification against transformers', () => {
     const alone = await predict({ model: VIT, input: images(files), threads: 1, batchSize: 1 });
     alone.predictions!.forEach((p, i) => {
       expect(p.labels!.map((l) => l.label)).toEqual(together.predictions![i]!.labels!.map((l) => l.label));
-      expectClose(p.labels!.map((l) => l.score), together.predictions![i]!.labels!.map((l) => l.score), 1e-5);
+      expectClose(
+        p.labels!.map((l) => l.score),
+        together.predictions![i]!.labels!.map((l) => l.score),
+        1e-5,
+      );
     });
     const top1 = await predict({ model: VIT, input: images(files), threads: 1, topK: 1 });
     expect(top1.predictions!.map((p) => p.labels)).toEqual(together.predictions!.map((p) => p.labels!.slice(0, 1)));
@@ -63,19 +80,35 @@ describe('image-classification against transformers', () => {
     const dir = tempDir();
     const fake = join(dir, 'cat.jpg');
     writeFileSync(fake, '{"this": "is json"}');
-    const err = await rejects(predict({ model: VIT, input: images([vitPath('gradient.png'), fake]) }), 'INVALID_INPUT', /cat\.jpg is not an image sharp can read/);
+    const err = await rejects(
+      predict({ model: VIT, input: images([vitPath('gradient.png'), fake]) }),
+      'INVALID_INPUT',
+      /cat\.jpg is not an image sharp can read/,
+    );
     expect(err.message).not.toMatch(/\n/);
 
     const bare = copyFixture(VIT_DIR, ['model.onnx', 'config.json']);
-    const missing = await rejects(predict({ model: join(bare, 'model.onnx'), input: images([vitPath('gradient.png')]) }), 'INVALID_INPUT', /no image processor for .*model\.onnx: preprocessor_config\.json is neither embedded/);
+    const missing = await rejects(
+      predict({ model: join(bare, 'model.onnx'), input: images([vitPath('gradient.png')]) }),
+      'INVALID_INPUT',
+      /no image processor for .*model\.onnx: preprocessor_config\.json is neither embedded/,
+    );
     expect(missing.hint).toMatch(/modelctl embed-metadata .*--from-dir DIR/);
 
-    await rejects(predict({ model: VIT, input: { kind: 'texts', texts: ['a cat'] } }), 'INVALID_INPUT', /^an image-classification model takes image files$/);
+    await rejects(
+      predict({ model: VIT, input: { kind: 'texts', texts: ['a cat'] } }),
+      'INVALID_INPUT',
+      /^an image-classification model takes image files$/,
+    );
 
     const other = copyFixture(VIT_DIR, ['model.onnx', 'config.json']);
     writeFileSync(join(other, 'preprocessor_config.json'), JSON.stringify({ size: { height: 64, width: 64 } }));
     // Symbolic height and width: ONNX Runtime's refusal, as one line with what the model takes.
-    const refused = await rejects(predict({ model: join(other, 'model.onnx'), input: images([vitPath('gradient.png')]) }), 'INVALID_INPUT', /^the model refused the input: /);
+    const refused = await rejects(
+      predict({ model: join(other, 'model.onnx'), input: images([vitPath('gradient.png')]) }),
+      'INVALID_INPUT',
+      /^the model refused the input: /,
+    );
     expect(refused.hint).toBe('it takes: pixel_values float32[batch_size, num_channels, height, width]');
   });
 
@@ -83,9 +116,13 @@ describe('image-classification against transformers', () => {
     const config = parseImageProcessorConfig({ size: { height: 32, width: 32 } }, 'p');
     const input = (shape: Array<number | string>) => [{ name: 'pixel_values', kind: 'tensor' as const, dtype: 'float32', shape }];
     expect(imageInput(input(['batch', 3, 32, 32]), config)).toEqual({ name: 'pixel_values', height: 32, width: 32 });
-    expect(() => imageInput(input(['batch', 3, 224, 224]), config)).toThrow(/^the image processor makes 32x32 images but input pixel_values takes 224x224$/);
+    expect(() => imageInput(input(['batch', 3, 224, 224]), config)).toThrow(
+      /^the image processor makes 32x32 images but input pixel_values takes 224x224$/,
+    );
     expect(() => imageInput(input(['batch', 32, 32, 3]), config)).toThrow(/needs \[batch, 3, height, width\]/);
-    expect(() => imageInput([{ name: 'input_ids', kind: 'tensor', dtype: 'int64', shape: ['b', 's'] }], config)).toThrow(/does not take one image tensor \(it takes input_ids int64\[b, s\]\)/);
+    expect(() => imageInput([{ name: 'input_ids', kind: 'tensor', dtype: 'int64', shape: ['b', 's'] }], config)).toThrow(
+      /does not take one image tensor \(it takes input_ids int64\[b, s\]\)/,
+    );
   });
 });
 
@@ -99,11 +136,20 @@ describe('modelctl predict on images (spawned binary)', () => {
     doc.predictions.forEach((p: { labels: Array<{ label: string; score: number }> }, i: number) => {
       const want = ranked(VIT_REF.images[i]!.transformers.probabilities);
       expect(p.labels.map((l) => l.label)).toEqual(want.map((l) => l.label));
-      expectClose(p.labels.map((l) => l.score), want.map((l) => l.score), 1e-2);
+      expectClose(
+        p.labels.map((l) => l.score),
+        want.map((l) => l.score),
+        1e-2,
+      );
     });
     const table = await cli(['predict', VIT, '--file', 'fixtures/models/optimum-vit-tiny/checker.png', '--top-k', '2', '--table']);
     expect(table.exitCode, table.stderr).toBe(0);
-    expect(table.stdout.trim().split('\n').map((l) => l.replace(/\d\.\d{4}$/, 'S'))).toEqual([
+    expect(
+      table.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/\d\.\d{4}$/, 'S')),
+    ).toEqual([
       'IMAGE                                         LABEL  SCORE',
       'fixtures/models/optimum-vit-tiny/checker.png  cat    S',
       '                                              dog    S',
@@ -113,7 +159,12 @@ describe('modelctl predict on images (spawned binary)', () => {
     const bad = await cli(['predict', VIT, join(dir, 'notes.png')]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/^error: .*notes\.png is not an image sharp can read/);
-    expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(
+      bad.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toHaveLength(1);
     const input = await cli(['predict', VIT, '--input', '[1]']);
     expect(input.exitCode).toBe(2);
     expect(input.stderr).toMatch(/takes image files, not --input/);

@@ -18,9 +18,13 @@ export interface VitImageReference {
   top_margin: number;
 }
 interface Expected {
-  fixtures: Record<string, { facts: { reference: { pixel_values_file: string; pixel_values_shape: number[]; images: VitImageReference[] } } }>;
+  fixtures: Record<
+    string,
+    { facts: { reference: { pixel_values_file: string; pixel_values_shape: number[]; images: VitImageReference[] } } }
+  >;
 }
-export const VIT_REF = (JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Expected).fixtures['optimum-vit-tiny']!.facts.reference;
+export const VIT_REF = (JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Expected).fixtures['optimum-vit-tiny']!.facts
+  .reference;
 export const vitImage = (file: string): VitImageReference => VIT_REF.images.find((i) => i.file === file)!;
 export const vitPath = (file: string): string => join(VIT_DIR, file);
 
@@ -34,5 +38,8 @@ export function processorPixels(file: string): number[] {
 
 /** Labels best first, as transformers' probabilities rank them. */
 export function ranked(probabilities: number[]): Array<{ label: string; score: number }> {
-  return probabilities.map((score, i) => ({ label: VIT_LABELS[i]!, score, i })).sort((a, b) => b.score - a.score || a.i - b.i).map(({ label, score }) => ({ label, score }));
+  return probabilities
+    .map((score, i) => ({ label: VIT_LABELS[i]!, score, i }))
+    .sort((a, b) => b.score - a.score || a.i - b.i)
+    .map(({ label, score }) => ({ label, score }));
 }

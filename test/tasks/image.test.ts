@@ -7,11 +7,23 @@ import { FIXTURES, tempDir } from '../helpers.js';
 import { expectClose, rejects } from './helpers.js';
 import { VIT_DIR, VIT_REF, processorPixels, vitImage, vitPath } from './image-fixture.js';
 
-const CONFIG = parseImageProcessorConfig(JSON.parse(readFileSync(join(VIT_DIR, 'preprocessor_config.json'), 'utf8')), 'preprocessor_config.json');
+const CONFIG = parseImageProcessorConfig(
+  JSON.parse(readFileSync(join(VIT_DIR, 'preprocessor_config.json'), 'utf8')),
+  'preprocessor_config.json',
+);
 
 describe('image preprocessing against transformers’ ViT image processor', () => {
   it('reads the config optimum wrote: 32x32, bilinear, rescale 1/255, normalize with mean and std 0.5', () => {
-    expect(CONFIG).toMatchObject({ doResize: true, size: { height: 32, width: 32 }, resample: 2, doRescale: true, doNormalize: true, doCenterCrop: false, imageMean: [0.5, 0.5, 0.5], imageStd: [0.5, 0.5, 0.5] });
+    expect(CONFIG).toMatchObject({
+      doResize: true,
+      size: { height: 32, width: 32 },
+      resample: 2,
+      doRescale: true,
+      doNormalize: true,
+      doCenterCrop: false,
+      imageMean: [0.5, 0.5, 0.5],
+      imageStd: [0.5, 0.5, 0.5],
+    });
     expect(CONFIG.rescaleFactor).toBeCloseTo(1 / 255, 12);
   });
 
@@ -22,7 +34,8 @@ describe('image preprocessing against transformers’ ViT image processor', () =
     const { data, height, width } = await preprocessImage(vitPath(file), CONFIG);
     expect([3, height, width]).toEqual(ref.pixel_values.shape);
     expectClose(Array.from(data), processorPixels(file), 2e-2, file);
-    for (const s of ref.pixel_values.samples) expect(Math.abs((data[s.at[0] * height * width + s.at[1] * width + s.at[2]] as number) - s.value)).toBeLessThan(2e-2);
+    for (const s of ref.pixel_values.samples)
+      expect(Math.abs((data[s.at[0] * height * width + s.at[1] * width + s.at[2]] as number) - s.value)).toBeLessThan(2e-2);
     // The sum over 3072 values stays close too: no systematic shift.
     expect(Math.abs(Array.from(data).reduce((a, b) => a + b, 0) - ref.pixel_values.sum)).toBeLessThan(3072 * 2e-3);
   });
@@ -43,13 +56,21 @@ describe('image preprocessing against transformers’ ViT image processor', () =
     const dir = tempDir();
     const rgba = Buffer.alloc(32 * 32 * 4);
     for (let i = 0; i < 32 * 32; i++) rgba.set([200, 100, 50, i % 256], i * 4);
-    await sharp(rgba, { raw: { width: 32, height: 32, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
-    await sharp(Buffer.alloc(32 * 32, 128), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(join(dir, 'grey.png'));
-    await sharp(rgba, { raw: { width: 32, height: 32, channels: 4 } }).webp({ lossless: true }).toFile(join(dir, 'rgba.webp'));
+    await sharp(rgba, { raw: { width: 32, height: 32, channels: 4 } })
+      .png()
+      .toFile(join(dir, 'rgba.png'));
+    await sharp(Buffer.alloc(32 * 32, 128), { raw: { width: 32, height: 32, channels: 1 } })
+      .png()
+      .toFile(join(dir, 'grey.png'));
+    await sharp(rgba, { raw: { width: 32, height: 32, channels: 4 } })
+      .webp({ lossless: true })
+      .toFile(join(dir, 'rgba.webp'));
     for (const f of ['rgba.png', 'rgba.webp']) {
       const { data } = await preprocessImage(join(dir, f), CONFIG);
       // Pixel 128 is half transparent: its colour is kept as it is, not blended with a background.
-      expect([data[128], data[1024 + 128], data[2048 + 128]].map((v) => Number(v!.toFixed(5)))).toEqual([200, 100, 50].map((v) => Number(((v / 255 - 0.5) / 0.5).toFixed(5))));
+      expect([data[128], data[1024 + 128], data[2048 + 128]].map((v) => Number(v!.toFixed(5)))).toEqual(
+        [200, 100, 50].map((v) => Number(((v / 255 - 0.5) / 0.5).toFixed(5))),
+      );
     }
     const grey = await decodeImage(join(dir, 'grey.png'));
     expect([grey.width, grey.height, grey.data.length]).toEqual([32, 32, 32 * 32 * 3]);
@@ -60,7 +81,11 @@ describe('image preprocessing against transformers’ ViT image processor', () =
     const fake = join(dir, 'photo.png');
     writeFileSync(fake, 'not a picture at all\n');
     for (const file of [fake, join(FIXTURES, 'bad', 'not-a-model.txt'), join(FIXTURES, 'bad', 'empty.onnx')]) {
-      const err = await rejects(preprocessImage(file, CONFIG), 'INVALID_INPUT', new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not an image sharp can read`));
+      const err = await rejects(
+        preprocessImage(file, CONFIG),
+        'INVALID_INPUT',
+        new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not an image sharp can read`),
+      );
       expect(err.message).not.toMatch(/\n/);
     }
     await rejects(preprocessImage(join(dir, 'missing.png'), CONFIG), 'PATH_NOT_FOUND');
@@ -69,15 +94,23 @@ describe('image preprocessing against transformers’ ViT image processor', () =
 
 describe('image processor configs', () => {
   it('shortest_edge keeps the aspect ratio (the long side truncated, as transformers does), then crop_size crops', async () => {
-    const clip = parseImageProcessorConfig({ do_resize: true, size: { shortest_edge: 16 }, do_center_crop: true, crop_size: { height: 16, width: 16 }, resample: 3 }, 'clip');
+    const clip = parseImageProcessorConfig(
+      { do_resize: true, size: { shortest_edge: 16 }, do_center_crop: true, crop_size: { height: 16, width: 16 }, resample: 3 },
+      'clip',
+    );
     expect(resizedSize(clip, 48, 40)).toEqual({ width: 19, height: 16 });
     expect(resizedSize(clip, 20, 30)).toEqual({ width: 16, height: 24 });
     const { height, width } = await preprocessImage(vitPath('gradient.png'), clip);
     expect([height, width]).toEqual([16, 16]);
     // A crop larger than the image pads it with black, as transformers' center_crop does.
-    const big = parseImageProcessorConfig({ do_resize: false, do_center_crop: true, crop_size: { height: 36, width: 36 }, do_normalize: false, do_rescale: false }, 'pad');
+    const big = parseImageProcessorConfig(
+      { do_resize: false, do_center_crop: true, crop_size: { height: 36, width: 36 }, do_normalize: false, do_rescale: false },
+      'pad',
+    );
     const padded = await preprocessImage(vitPath('exact.png'), big);
-    expect([padded.height, padded.width, padded.data[0], padded.data[36 * 2 + 2]]).toEqual([36, 36, 0, processorPixels('exact.png')[0]! * 127.5 + 127.5].map((v) => Math.round(v)));
+    expect([padded.height, padded.width, padded.data[0], padded.data[36 * 2 + 2]]).toEqual(
+      [36, 36, 0, processorPixels('exact.png')[0]! * 127.5 + 127.5].map((v) => Math.round(v)),
+    );
   });
 
   it('legacy numeric sizes, ConvNeXT’s crop_pct, and defaults', () => {
@@ -90,7 +123,9 @@ describe('image processor configs', () => {
   });
 
   it('refuses what it cannot follow with one line naming the field', () => {
-    expect(() => parseImageProcessorConfig({ size: { longest_edge: 10 } }, 'p.json')).toThrow(/^p\.json: size \{"longest_edge":10\} is neither \{height, width\} nor \{shortest_edge\}$/);
+    expect(() => parseImageProcessorConfig({ size: { longest_edge: 10 } }, 'p.json')).toThrow(
+      /^p\.json: size \{"longest_edge":10\} is neither \{height, width\} nor \{shortest_edge\}$/,
+    );
     expect(() => parseImageProcessorConfig({ resample: 9 }, 'p.json')).toThrow(/resample 9 is not a PIL resampling filter/);
     expect(() => parseImageProcessorConfig({ image_mean: [0.5, 0.5] }, 'p.json')).toThrow(/image_mean must be a number or 3 numbers/);
     expect(() => parseImageProcessorConfig([], 'p.json')).toThrow(/p\.json is not a JSON object/);

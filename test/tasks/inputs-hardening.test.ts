@@ -50,7 +50,12 @@ describe('CSV input', () => {
   });
 
   it('reports physical line numbers, counting blank lines and quoted line breaks, and skips blank lines', async () => {
-    expect(await parseCsv('a,b\n\n1,2\n   \n3,4\n\n')).toMatchObject({ rows: [['1', '2'], ['3', '4']] });
+    expect(await parseCsv('a,b\n\n1,2\n   \n3,4\n\n')).toMatchObject({
+      rows: [
+        ['1', '2'],
+        ['3', '4'],
+      ],
+    });
     await rejects(parseCsv('a,b\n\n1,2\n\n3\n'), 'INVALID_INPUT', /in\.csv line 5 has 1 field; the header has 2/);
     await rejects(parseCsv('a,b\n"x\ny",1\n1,2,3\n'), 'INVALID_INPUT', /line 4 has 3 fields/);
     await rejects(parseCsv('a,b\n1,"open\n2,3\n'), 'INVALID_INPUT', /line 2 opens a quoted field that is never closed/);
@@ -74,10 +79,40 @@ describe('CSV input', () => {
 
 describe('stdin', () => {
   it('reads pretty-printed JSON as one value', async () => {
-    const rows = JSON.stringify([{ a: 1, b: 2 }, { a: 3, b: 4 }], null, 2);
-    expect(await readInputFile('-', stdin(rows))).toEqual({ kind: 'rows', rows: [{ a: 1, b: 2 }, { a: 3, b: 4 }] });
-    const tensors = JSON.stringify({ x: [[1, 2], [3, 4]] }, null, 2);
-    expect(await readInputFile('-', stdin(tensors))).toEqual({ kind: 'tensors', tensors: { x: [[1, 2], [3, 4]] } });
+    const rows = JSON.stringify(
+      [
+        { a: 1, b: 2 },
+        { a: 3, b: 4 },
+      ],
+      null,
+      2,
+    );
+    expect(await readInputFile('-', stdin(rows))).toEqual({
+      kind: 'rows',
+      rows: [
+        { a: 1, b: 2 },
+        { a: 3, b: 4 },
+      ],
+    });
+    const tensors = JSON.stringify(
+      {
+        x: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+      null,
+      2,
+    );
+    expect(await readInputFile('-', stdin(tensors))).toEqual({
+      kind: 'tensors',
+      tensors: {
+        x: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    });
     expect(await readTextFile('-', stdin('[\n  "a",\n  "b"\n]\n'))).toEqual(['a', 'b']);
     expect(await readTextFile('-', stdin('{\n  "text": "a"\n}\n'))).toEqual(['a']);
   });
@@ -113,7 +148,11 @@ describe('non-UTF-8 input', () => {
       writeFileSync(join(dir, name), latin1(text));
       await rejects(readInputFile(join(dir, name)), 'INVALID_INPUT', message);
     }
-    for (const [name, text] of [['t.txt', 'a\ncaf\xe9\n'], ['t.jsonl', '"a"\n"caf\xe9"\n'], ['t.json', '["caf\xe9"]']] as const) {
+    for (const [name, text] of [
+      ['t.txt', 'a\ncaf\xe9\n'],
+      ['t.jsonl', '"a"\n"caf\xe9"\n'],
+      ['t.json', '["caf\xe9"]'],
+    ] as const) {
       writeFileSync(join(dir, name), latin1(text));
       await rejects(readTextFile(join(dir, name)), 'INVALID_INPUT', /is not UTF-8 text/);
     }

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
 import { decodeImage } from '../../src/tasks/image.js';
-import { detectionSetup, letterbox, letterboxGeometry, nms, parseUltralyticsNames, roundHalfEven, type Detection } from '../../src/tasks/object-detection.js';
+import {
+  detectionSetup,
+  letterbox,
+  letterboxGeometry,
+  nms,
+  parseUltralyticsNames,
+  roundHalfEven,
+  type Detection,
+} from '../../src/tasks/object-detection.js';
 import { readOnnxSummary } from '../../src/onnx/summary.js';
 import { FIXTURES, cli } from '../helpers.js';
 import { rejects } from './helpers.js';
@@ -18,9 +26,17 @@ interface Reference {
   max_det: number;
   names: Record<string, string>;
   inputs: { images: { file: string; shape: number[]; data: number[] } };
-  images: Array<{ file: string; size: [number, number]; letterbox: { scale: number; pad: [number, number]; sum: number }; candidates: number; detections: Array<Omit<Detection, 'box'> & { box: number[] }> }>;
+  images: Array<{
+    file: string;
+    size: [number, number];
+    letterbox: { scale: number; pad: [number, number]; sum: number };
+    candidates: number;
+    detections: Array<Omit<Detection, 'box'> & { box: number[] }>;
+  }>;
 }
-const REF = (JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: Reference } }> }).fixtures['yolo-tiny']!.facts.reference;
+const REF = (
+  JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: Reference } }> }
+).fixtures['yolo-tiny']!.facts.reference;
 const FILES = REF.images.map((i) => join(DIR, i.file));
 
 function expectSameDetections(actual: readonly Detection[], expected: Reference['images'][number]['detections'], what: string): void {
@@ -53,7 +69,13 @@ describe('object-detection against the Python reference', () => {
 
   it('--conf keeps only the detections above it; a higher --iou keeps at least as many', async () => {
     const r = await predict({ model: MODEL, input: { kind: 'images', files: FILES }, threads: 1, conf: 0.9 });
-    r.predictions!.forEach((p, i) => expectSameDetections(p.detections!, REF.images[i]!.detections.filter((d) => d.score > 0.9), REF.images[i]!.file));
+    r.predictions!.forEach((p, i) =>
+      expectSameDetections(
+        p.detections!,
+        REF.images[i]!.detections.filter((d) => d.score > 0.9),
+        REF.images[i]!.file,
+      ),
+    );
     const loose = await predict({ model: MODEL, input: { kind: 'images', files: FILES }, threads: 1, iou: 0.9 });
     loose.predictions!.forEach((p, i) => expect(p.detections!.length).toBeGreaterThanOrEqual(REF.images[i]!.detections.length));
   });
@@ -67,7 +89,10 @@ describe('object-detection against the Python reference', () => {
       expect(g.scale, im.file).toBeCloseTo(im.letterbox.scale, 12);
       expect([g.left, g.top], im.file).toEqual(im.letterbox.pad);
       const pixels = Array.from(letterbox(rgb, setup), (v) => Math.round(v * 255));
-      expect(pixels.reduce((a, v) => a + v, 0), im.file).toBe(im.letterbox.sum);
+      expect(
+        pixels.reduce((a, v) => a + v, 0),
+        im.file,
+      ).toBe(im.letterbox.sum);
       if (im.file === REF.inputs.images.file) expect(pixels).toEqual(REF.inputs.images.data.map((v) => Math.round(v * 255)));
     }
   });
@@ -100,14 +125,34 @@ describe('object-detection pieces', () => {
   it('reads the class names Ultralytics writes, or id2label', () => {
     expect(parseUltralyticsNames("{0: 'person', 1: 'traffic light', 2: \"it's\"}")).toEqual({ 0: 'person', 1: 'traffic light', 2: "it's" });
     expect(parseUltralyticsNames('nothing')).toBeUndefined();
-    const summary = { inputs: [{ name: 'images', kind: 'tensor' as const, dtype: 'float32', shape: ['batch', 3, 'h', 'w'] }], metadataProps: { imgsz: '[320, 480]' } };
-    expect(detectionSetup(summary, { id2label: { 0: 'a', 1: 'b' } })).toEqual({ input: 'images', height: 320, width: 480, names: { 0: 'a', 1: 'b' } });
+    const summary = {
+      inputs: [{ name: 'images', kind: 'tensor' as const, dtype: 'float32', shape: ['batch', 3, 'h', 'w'] }],
+      metadataProps: { imgsz: '[320, 480]' },
+    };
+    expect(detectionSetup(summary, { id2label: { 0: 'a', 1: 'b' } })).toEqual({
+      input: 'images',
+      height: 320,
+      width: 480,
+      names: { 0: 'a', 1: 'b' },
+    });
   });
 
   it('refuses a model that is not an image detector and bad thresholds, in one line', async () => {
-    await rejects(predict({ model: join(FIXTURES, 'iris-logreg', 'model.onnx'), task: 'object-detection', input: { kind: 'images', files: FILES } }), 'INVALID_INPUT', /^the model does not take one image tensor \[batch, 3, height, width\] \(it takes input float32\[\?, 4\]\)$/);
-    await rejects(predict({ model: MODEL, input: { kind: 'images', files: FILES }, conf: 2 }), 'USAGE', /^--conf must be a number from 0 to 1, not 2$/);
-    await rejects(predict({ model: MODEL, input: { kind: 'texts', texts: ['a cat'] } }), 'INVALID_INPUT', /^an object-detection model takes image files$/);
+    await rejects(
+      predict({ model: join(FIXTURES, 'iris-logreg', 'model.onnx'), task: 'object-detection', input: { kind: 'images', files: FILES } }),
+      'INVALID_INPUT',
+      /^the model does not take one image tensor \[batch, 3, height, width\] \(it takes input float32\[\?, 4\]\)$/,
+    );
+    await rejects(
+      predict({ model: MODEL, input: { kind: 'images', files: FILES }, conf: 2 }),
+      'USAGE',
+      /^--conf must be a number from 0 to 1, not 2$/,
+    );
+    await rejects(
+      predict({ model: MODEL, input: { kind: 'texts', texts: ['a cat'] } }),
+      'INVALID_INPUT',
+      /^an object-detection model takes image files$/,
+    );
   });
 });
 

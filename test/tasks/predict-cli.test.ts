@@ -15,15 +15,20 @@ describe('modelctl predict on texts (spawned binary)', () => {
     doc.predictions.forEach((p: { labels: Array<{ label: string; score: number }> }, i: number) => {
       const want = softmax(CLASSIFIER_REF.transformers.logits[i]!);
       expect(p.labels.map((l) => l.label)).toEqual(['positive', 'negative']);
-      expectClose(p.labels.map((l) => l.score), [want[1]!, want[0]!], 1e-4);
+      expectClose(
+        p.labels.map((l) => l.score),
+        [want[1]!, want[0]!],
+        1e-4,
+      );
     });
     const table = await cli(['predict', CLASSIFIER, 'the model was great', '--top-k', '2', '--table']);
     expect(table.exitCode, table.stderr).toBe(0);
-    expect(table.stdout.trim().split('\n').map((l) => l.replace(/\d\.\d{4}$/, 'S'))).toEqual([
-      'TEXT                 LABEL     SCORE',
-      'the model was great  positive  S',
-      '                     negative  S',
-    ]);
+    expect(
+      table.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/\d\.\d{4}$/, 'S')),
+    ).toEqual(['TEXT                 LABEL     SCORE', 'the model was great  positive  S', '                     negative  S']);
   });
 
   it('embeds a .txt file as a stream in batches (JSON Lines), warns about truncation on stderr, and refuses a model without a tokenizer', async () => {
@@ -33,7 +38,10 @@ describe('modelctl predict on texts (spawned binary)', () => {
     const r = await cli(['predict', EMBEDDER, '--file', file, '--batch-size', '2', '--normalize', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^warning: 1 text was longer than the model takes and was truncated/);
-    const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; embedding: number[]; truncated?: boolean });
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; embedding: number[]; truncated?: boolean });
     // One record per non-blank line, numbered by the line it came from (line 4 is blank).
     expect(records.map((d) => d.line)).toEqual([1, 2, 3, 5]);
     expectClose(records[3]!.embedding, EMBEDDER_REF.truncation.normalized, 1e-4);

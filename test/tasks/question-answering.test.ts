@@ -21,15 +21,20 @@ interface QaReference {
     answer: { answer: string; score: number; start: number; end: number };
   }>;
 }
-const REF = (JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: unknown } }> }).fixtures['optimum-bert-qa']!.facts
-  .reference as QaReference;
+const REF = (
+  JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: unknown } }> }
+).fixtures['optimum-bert-qa']!.facts.reference as QaReference;
 const questions = (pairs: Array<{ question: string; context: string }>) => ({ kind: 'questions' as const, pairs });
 
 describe('question-answering against transformers’ pipeline', () => {
   it('answers both questions: text and offsets equal, score within 1e-4 (the long context over 3 windows)', async () => {
     expect(REF.pairs[1]!.untruncated_length).toBeGreaterThan(REF.max_seq_len);
     expect(REF.pairs[1]!.windows).toHaveLength(3);
-    const r = await predict({ model: MODEL, input: questions(REF.pairs.map(({ question, context }) => ({ question, context }))), threads: 1 });
+    const r = await predict({
+      model: MODEL,
+      input: questions(REF.pairs.map(({ question, context }) => ({ question, context }))),
+      threads: 1,
+    });
     expect(r.task).toBe('question-answering');
     expect(r.predictions).toHaveLength(2);
     r.predictions!.forEach((p, i) => {
@@ -62,13 +67,29 @@ describe('question-answering against transformers’ pipeline', () => {
   });
 
   it('a question without its question or context is refused in one line', async () => {
-    const err = await rejects(Promise.resolve().then(() => pairsFromJson(JSON.parse('{"context": "a registry keeps every model"}'), '--input')), 'INVALID_INPUT', /^--input has no question$/);
+    const err = await rejects(
+      Promise.resolve().then(() => pairsFromJson(JSON.parse('{"context": "a registry keeps every model"}'), '--input')),
+      'INVALID_INPUT',
+      /^--input has no question$/,
+    );
     expect(err.hint).toMatch(/--question and --context/);
-    await rejects(predict({ model: MODEL, input: questions([{ question: ' ', context: 'the model' }]), threads: 1 }), 'INVALID_INPUT', /question 1 is empty/);
+    await rejects(
+      predict({ model: MODEL, input: questions([{ question: ' ', context: 'the model' }]), threads: 1 }),
+      'INVALID_INPUT',
+      /question 1 is empty/,
+    );
     expect(() => pairsFromJson({ question: 'what?' }, '--input')).toThrow(/--input has no context/);
     expect(() => pairsFromJson([], '--input')).toThrow(/no questions in --input/);
-    await rejects(predict({ model: MODEL, input: { kind: 'texts', texts: ['what?'] }, threads: 1 }), 'INVALID_INPUT', /takes a question and its context/);
+    await rejects(
+      predict({ model: MODEL, input: { kind: 'texts', texts: ['what?'] }, threads: 1 }),
+      'INVALID_INPUT',
+      /takes a question and its context/,
+    );
     const long = Array.from({ length: 40 }, () => 'what').join(' ');
-    await rejects(predict({ model: MODEL, input: questions([{ question: long, context: 'the model' }]), threads: 1 }), 'INVALID_INPUT', /question 1 is too long/);
+    await rejects(
+      predict({ model: MODEL, input: questions([{ question: long, context: 'the model' }]), threads: 1 }),
+      'INVALID_INPUT',
+      /question 1 is too long/,
+    );
   });
 });

@@ -5,7 +5,17 @@ import { Registry, embedMetadata } from '../../src/index.js';
 import { predict } from '../../src/predict/predict.js';
 import { rankLabels, scoreFunction, scores } from '../../src/tasks/text-classification.js';
 import { tempDir } from '../helpers.js';
-import { CLASSIFIER, CLASSIFIER_DIR, CLASSIFIER_LABELS, CLASSIFIER_REF, EMBEDDER_REF, copyFixture, expectClose, rejects, softmax } from './helpers.js';
+import {
+  CLASSIFIER,
+  CLASSIFIER_DIR,
+  CLASSIFIER_LABELS,
+  CLASSIFIER_REF,
+  EMBEDDER_REF,
+  copyFixture,
+  expectClose,
+  rejects,
+  softmax,
+} from './helpers.js';
 
 const texts = (t: string[]) => ({ kind: 'texts' as const, texts: t });
 
@@ -19,7 +29,12 @@ describe('text-classification against transformers', () => {
       const want = softmax(CLASSIFIER_REF.transformers.logits[i]!);
       const order = [0, 1].sort((a, b) => want[b]! - want[a]!);
       expect(p.labels!.map((l) => l.label)).toEqual(order.map((c) => CLASSIFIER_LABELS[c]));
-      expectClose(p.labels!.map((l) => l.score), order.map((c) => want[c]!), 1e-4, `text ${i + 1}`);
+      expectClose(
+        p.labels!.map((l) => l.score),
+        order.map((c) => want[c]!),
+        1e-4,
+        `text ${i + 1}`,
+      );
       expect(p.truncated).toBeUndefined();
     });
   });
@@ -33,7 +48,12 @@ describe('text-classification against transformers', () => {
       expect(other.predictions).toHaveLength(mixed.length);
       other.predictions!.forEach((p, i) => {
         expect(p.labels!.map((l) => l.label)).toEqual(together.predictions![i]!.labels!.map((l) => l.label));
-        expectClose(p.labels!.map((l) => l.score), together.predictions![i]!.labels!.map((l) => l.score), 1e-5, `text ${i + 1}`);
+        expectClose(
+          p.labels!.map((l) => l.score),
+          together.predictions![i]!.labels!.map((l) => l.score),
+          1e-5,
+          `text ${i + 1}`,
+        );
       });
     }
     const top1 = await predict({ model: CLASSIFIER, input: texts(mixed), threads: 1, topK: 1 });
@@ -64,28 +84,50 @@ describe('text-classification against transformers', () => {
     expect(embedded.taskReason).toBe('embedded metadata');
     expect(embedded.predictions).toEqual(direct.predictions);
     const multi = join(dir, 'multi.onnx');
-    await embedMetadata({ model: file, out: multi, fromDir: hf, task: 'text-classification', set: { hf_model_config: JSON.stringify({ id2label: { 0: 'a', 1: 'b' }, problem_type: 'multi_label_classification' }) } });
+    await embedMetadata({
+      model: file,
+      out: multi,
+      fromDir: hf,
+      task: 'text-classification',
+      set: { hf_model_config: JSON.stringify({ id2label: { 0: 'a', 1: 'b' }, problem_type: 'multi_label_classification' }) },
+    });
     const sig = await predict({ model: multi, input: texts(CLASSIFIER_REF.sentences), threads: 1 });
     sig.predictions!.forEach((p, i) => {
       const logits = CLASSIFIER_REF.transformers.logits[i]!;
       expect(p.labels!.map((l) => l.label)).toEqual(['b', 'a']);
-      expectClose(p.labels!.map((l) => l.score), [logits[1]!, logits[0]!].map((x) => 1 / (1 + Math.exp(-x))), 1e-4);
+      expectClose(
+        p.labels!.map((l) => l.score),
+        [logits[1]!, logits[0]!].map((x) => 1 / (1 + Math.exp(-x))),
+        1e-4,
+      );
     });
   });
 
   it('a model without tokenizer files: one INVALID_INPUT line naming what is missing and how to embed it', async () => {
     const dir = copyFixture(CLASSIFIER_DIR, ['model.onnx', 'config.json']);
-    const err = await rejects(predict({ model: join(dir, 'model.onnx'), input: texts(['hi']) }), 'INVALID_INPUT', /no tokenizer for .*model\.onnx: tokenizer\.json is neither embedded in the model \(hf_processor_config\) nor beside it/);
+    const err = await rejects(
+      predict({ model: join(dir, 'model.onnx'), input: texts(['hi']) }),
+      'INVALID_INPUT',
+      /no tokenizer for .*model\.onnx: tokenizer\.json is neither embedded in the model \(hf_processor_config\) nor beside it/,
+    );
     expect(err.message).not.toMatch(/\n/);
     expect(err.hint).toMatch(/modelctl embed-metadata .*model\.onnx --from-dir DIR/);
     const registry = new Registry({ home: tempDir() });
     await registry.register({ path: dir, name: 'bare' });
-    const reg = await rejects(predict({ model: 'bare', registry, input: texts(['hi']) }), 'INVALID_INPUT', /no tokenizer for bare: .*beside it \(bare:1\.0\.0\)/);
+    const reg = await rejects(
+      predict({ model: 'bare', registry, input: texts(['hi']) }),
+      'INVALID_INPUT',
+      /no tokenizer for bare: .*beside it \(bare:1\.0\.0\)/,
+    );
     expect(reg.hint).toMatch(/modelctl embed-metadata bare --from-dir DIR/);
   });
 
   it('answers rows given to a text model, and texts given to a tabular one, in one line', async () => {
-    await rejects(predict({ model: CLASSIFIER, input: { kind: 'rows', rows: [[1, 2]] } }), 'INVALID_INPUT', /a text-classification model takes texts/);
+    await rejects(
+      predict({ model: CLASSIFIER, input: { kind: 'rows', rows: [[1, 2]] } }),
+      'INVALID_INPUT',
+      /a text-classification model takes texts/,
+    );
     await rejects(predict({ model: CLASSIFIER, input: texts([]) }), 'INVALID_INPUT', /no texts given/);
     await rejects(predict({ model: CLASSIFIER, input: texts(['a']), batchSize: 0 }), 'USAGE', /batch size/);
     const onnx = tempDir();
@@ -102,6 +144,9 @@ describe('scores', () => {
     expect(scoreFunction({ problem_type: 'regression' }, 1)).toBe('none');
     expectClose(scores([1000, 1000], 'softmax'), [0.5, 0.5], 1e-12);
     expectClose(scores([0], 'sigmoid'), [0.5], 1e-12);
-    expect(rankLabels([0.2, 0.5, 0.3], {}, 2)).toEqual([{ label: 'LABEL_1', score: 0.5 }, { label: 'LABEL_2', score: 0.3 }]);
+    expect(rankLabels([0.2, 0.5, 0.3], {}, 2)).toEqual([
+      { label: 'LABEL_1', score: 0.5 },
+      { label: 'LABEL_2', score: 0.3 },
+    ]);
   });
 });

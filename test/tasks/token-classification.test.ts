@@ -13,11 +13,18 @@ const DIR = join(FIXTURES, 'optimum-bert-ner');
 const MODEL = join(DIR, 'model.onnx');
 
 interface NerReference {
-  sentences: Array<{ sentence: string; tokens: string[]; input_ids: number[]; offsets: Array<[number, number]>; transformers_logits: number[][] }>;
+  sentences: Array<{
+    sentence: string;
+    tokens: string[];
+    input_ids: number[];
+    offsets: Array<[number, number]>;
+    transformers_logits: number[][];
+  }>;
   pipeline: { entities: Record<'none' | 'simple' | 'first' | 'max', TokenEntity[][]> };
 }
-const REF = (JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: unknown } }> }).fixtures['optimum-bert-ner']!.facts
-  .reference as NerReference;
+const REF = (
+  JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { fixtures: Record<string, { facts: { reference: unknown } }> }
+).fixtures['optimum-bert-ner']!.facts.reference as NerReference;
 const SENTENCES = REF.sentences.map((s) => s.sentence);
 const texts = (t: string[]) => ({ kind: 'texts' as const, texts: t });
 
@@ -29,7 +36,11 @@ function withoutScore(e: TokenEntity): Omit<TokenEntity, 'score'> {
 describe('token-classification against transformers’ pipeline', () => {
   it('tokens and character offsets equal the fast tokenizer’s offset mapping (special tokens at 0-0)', async () => {
     const tokenizer = await loadTokenizer(
-      { tokenizer: JSON.parse(readFileSync(join(DIR, 'tokenizer.json'), 'utf8')), config: JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8')), where: DIR },
+      {
+        tokenizer: JSON.parse(readFileSync(join(DIR, 'tokenizer.json'), 'utf8')),
+        config: JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8')),
+        where: DIR,
+      },
       JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')),
     );
     for (const s of REF.sentences) {
@@ -49,7 +60,12 @@ describe('token-classification against transformers’ pipeline', () => {
         const want = REF.pipeline.entities[strategy][i]!;
         expect(want.length).toBeGreaterThan(0);
         expect(p.entities!.map(withoutScore)).toEqual(want.map(withoutScore));
-        expectClose(p.entities!.map((e) => e.score), want.map((e) => e.score), 1e-4, `${strategy} sentence ${i + 1}`);
+        expectClose(
+          p.entities!.map((e) => e.score),
+          want.map((e) => e.score),
+          1e-4,
+          `${strategy} sentence ${i + 1}`,
+        );
       });
     });
   }
@@ -57,9 +73,17 @@ describe('token-classification against transformers’ pipeline', () => {
   it('the default is none; batches of one give the same entities; an empty text has none', async () => {
     const all = await predict({ model: MODEL, input: texts([...SENTENCES, '']), threads: 1 });
     const one = await predict({ model: MODEL, input: texts([...SENTENCES, '']), threads: 1, batchSize: 1 });
-    expect(all.predictions!.slice(0, 2).map((p) => p.entities!.map(withoutScore))).toEqual(REF.pipeline.entities.none.map((es) => es.map(withoutScore)));
+    expect(all.predictions!.slice(0, 2).map((p) => p.entities!.map(withoutScore))).toEqual(
+      REF.pipeline.entities.none.map((es) => es.map(withoutScore)),
+    );
     expect(all.predictions![2]!.entities).toEqual([]);
-    one.predictions!.forEach((p, i) => expectClose(p.entities!.map((e) => e.score), all.predictions![i]!.entities!.map((e) => e.score), 1e-5));
+    one.predictions!.forEach((p, i) =>
+      expectClose(
+        p.entities!.map((e) => e.score),
+        all.predictions![i]!.entities!.map((e) => e.score),
+        1e-5,
+      ),
+    );
   });
 
   it('a text longer than the model takes is cut and flagged; offsets still point into the text', async () => {
@@ -71,7 +95,11 @@ describe('token-classification against transformers’ pipeline', () => {
   });
 
   it('an unknown aggregation, or input that is not texts, is refused in one line', async () => {
-    const err = await rejects(predict({ model: MODEL, input: texts(SENTENCES), threads: 1, aggregation: 'average' as never }), 'USAGE', /unknown aggregation "average"/);
+    const err = await rejects(
+      predict({ model: MODEL, input: texts(SENTENCES), threads: 1, aggregation: 'average' as never }),
+      'USAGE',
+      /unknown aggregation "average"/,
+    );
     expect(err.message).not.toContain('\n');
     await rejects(predict({ model: MODEL, input: { kind: 'images', files: ['x.png'] }, threads: 1 }), 'INVALID_INPUT', /takes texts/);
   });

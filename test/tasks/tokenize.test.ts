@@ -15,7 +15,9 @@ function filesOf(dir: string, configPatch: Record<string, unknown> = {}): Tokeni
 const modelConfig = (dir: string): unknown => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 
 const textInputs = (dtype: string, seq: number | string = 'sequence_length'): OnnxValueInfo[] =>
-  ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, kind: 'tensor', dtype, shape: ['batch_size', seq] }) as OnnxValueInfo);
+  ['input_ids', 'attention_mask', 'token_type_ids'].map(
+    (name) => ({ name, kind: 'tensor', dtype, shape: ['batch_size', seq] }) as OnnxValueInfo,
+  );
 
 describe('tokenization with @huggingface/tokenizers against transformers', () => {
   it('gives the input ids, attention mask and token type ids transformers gave (padded batch)', async () => {
@@ -62,7 +64,10 @@ describe('tokenization with @huggingface/tokenizers against transformers', () =>
     const tok = await loadTokenizer(filesOf(CLASSIFIER_DIR), modelConfig(CLASSIFIER_DIR), textInputs('int64', 8));
     expect(tok.maxLength).toBe(8);
     const batch = tok.encodeBatch(['great', 'nothing works: modelctl output is garbage?!']);
-    expect(batch.inputIds).toEqual([[2, 113, 3, 0, 0, 0, 0, 0], [2, 135, 81, 8, 66, 40, 56, 3]]);
+    expect(batch.inputIds).toEqual([
+      [2, 113, 3, 0, 0, 0, 0, 0],
+      [2, 135, 81, 8, 66, 40, 56, 3],
+    ]);
     expect(batch.truncated).toEqual([false, true]);
   });
 
@@ -70,7 +75,12 @@ describe('tokenization with @huggingface/tokenizers against transformers', () =>
     const ort = await loadOrt();
     const tok = await loadTokenizer(filesOf(CLASSIFIER_DIR), modelConfig(CLASSIFIER_DIR));
     const batch = tok.encodeBatch(['the model was great']);
-    const ctx = (inputs: OnnxValueInfo[]): RunContext => ({ session: { inputNames: [], outputNames: [], run: async () => ({}) }, Tensor: ort.Tensor, inputs, outputs: [] });
+    const ctx = (inputs: OnnxValueInfo[]): RunContext => ({
+      session: { inputNames: [], outputNames: [], run: async () => ({}) },
+      Tensor: ort.Tensor,
+      inputs,
+      outputs: [],
+    });
     const int64 = textFeeds(ctx(textInputs('int64')), batch);
     expect(Object.keys(int64)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
     expect(int64.input_ids?.type).toBe('int64');
@@ -79,12 +89,19 @@ describe('tokenization with @huggingface/tokenizers against transformers', () =>
     expect(Object.keys(int32)).toEqual(['input_ids', 'attention_mask']);
     expect(int32.attention_mask?.data).toBeInstanceOf(Int32Array);
     expect(int32.input_ids?.dims).toEqual([1, 6]);
-    const pastKv = [...textInputs('int64'), { name: 'past_key_values.0.key', kind: 'tensor', dtype: 'float32', shape: [] } as OnnxValueInfo];
+    const pastKv = [
+      ...textInputs('int64'),
+      { name: 'past_key_values.0.key', kind: 'tensor', dtype: 'float32', shape: [] } as OnnxValueInfo,
+    ];
     expect(() => textFeeds(ctx(pastKv), batch)).toThrow(/takes input past_key_values\.0\.key, which a tokenizer does not produce/);
   });
 
   it('reports a tokenizer.json it cannot load as one line naming where it came from', async () => {
     const broken = { ...(filesOf(CLASSIFIER_DIR).tokenizer as object), model: { type: 'NoSuchModel' } };
-    await rejects(loadTokenizer({ tokenizer: broken, config: {}, where: '/somewhere' }, {}), 'INVALID_INPUT', /cannot load the tokenizer from \/somewhere/);
+    await rejects(
+      loadTokenizer({ tokenizer: broken, config: {}, where: '/somewhere' }, {}),
+      'INVALID_INPUT',
+      /cannot load the tokenizer from \/somewhere/,
+    );
   });
 });

@@ -8,7 +8,10 @@ import type { BenchFlags } from '../specs/bench.js';
 export async function run([model = '']: string[], options: BenchFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
   const files = options.files ?? [];
-  if (files.length > 0 && !options.e2e) throw new ModelctlError('USAGE', '--file gives the inputs of --e2e', { hint: 'add --e2e, or drop --file to time the model on synthetic inputs' });
+  if (files.length > 0 && !options.e2e)
+    throw new ModelctlError('USAGE', '--file gives the inputs of --e2e', {
+      hint: 'add --e2e, or drop --file to time the model on synthetic inputs',
+    });
   const { threads, seqLen, warmup, iterations, durationMs, failIfSlower } = options;
   const progress = await startProgress(out, 'opening the model...');
   try {
@@ -31,15 +34,24 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
       ...(options.baseline ? { baseline: true } : {}),
       ...(failIfSlower !== undefined ? { failIfSlower } : {}),
       signal: ctx.signal,
-      onProgress: (e) => progress.update(e.phase === 'session' ? `opening ${e.variant}...` : `${e.phase === 'warmup' ? 'warming up' : 'timing'} ${e.variant}, batch ${e.batch}: ${e.done}${e.total ? `/${e.total}` : ''}`),
+      onProgress: (e) =>
+        progress.update(
+          e.phase === 'session'
+            ? `opening ${e.variant}...`
+            : `${e.phase === 'warmup' ? 'warming up' : 'timing'} ${e.variant}, batch ${e.batch}: ${e.done}${e.total ? `/${e.total}` : ''}`,
+        ),
     });
     progress.stop();
     for (const note of result.notes) out.warn(note);
-    for (const v of result.baselines?.verdicts ?? []) for (const change of v.hostChanges) out.warn(`baseline ${v.key} was measured on another host (${change}): the comparison may not be fair`);
+    for (const v of result.baselines?.verdicts ?? [])
+      for (const change of v.hostChanges)
+        out.warn(`baseline ${v.key} was measured on another host (${change}): the comparison may not be fair`);
     out.result(result, () => renderBench(out, result));
     if (result.baselines?.failed) {
       const worst = Math.max(...result.baselines.verdicts.map((v) => v.ratio));
-      out.stderr.write(`${out.ce.red('error:')} slower than the baseline: median latency ${((worst - 1) * 100).toFixed(1)}% above it (tolerance ${((failIfSlower ?? 0) * 100).toFixed(0)}%)\n`);
+      out.stderr.write(
+        `${out.ce.red('error:')} slower than the baseline: median latency ${((worst - 1) * 100).toFixed(1)}% above it (tolerance ${((failIfSlower ?? 0) * 100).toFixed(0)}%)\n`,
+      );
       return 1;
     }
     return 0;

@@ -25,7 +25,9 @@ export async function run([model = '']: string[], options: EmbedMetadataFlags, c
   out.result(result, () => {
     const { c } = out;
     const target = result.manifest ? `${result.manifest.name}:${result.manifest.version}` : (result.output ?? result.input);
-    const lines = [`${c.green('Embedded')} metadata 2.0 into ${c.bold(printable(target))} (${Object.keys(result.written).length} properties, ${formatBytes(result.totalBytes)})`];
+    const lines = [
+      `${c.green('Embedded')} metadata 2.0 into ${c.bold(printable(target))} (${Object.keys(result.written).length} properties, ${formatBytes(result.totalBytes)})`,
+    ];
     for (const [key, bytes] of Object.entries(result.written)) lines.push(`  ${key.padEnd(22)} ${formatBytes(bytes)}`);
     if (result.sources.length > 0) lines.push(`from: ${result.sources.map(printable).join(', ')}`);
     if (result.parent) lines.push(`new version of ${result.parent}${result.output ? `; copy written to ${printable(result.output)}` : ''}`);

@@ -50,12 +50,19 @@ export async function run([source = '']: string[], options: ExportFlags, ctx: Cl
   out.result(r, () => {
     const { c } = out;
     const v = r.validation;
-    const check = v ? `max abs diff ${v.max_abs_diff.toExponential(2)} <= atol ${v.atol} on ${v.samples} sample(s)${v.labels_equal === undefined ? '' : ', labels equal'}` : c.yellow('not validated (--no-validate)');
+    const check = v
+      ? `max abs diff ${v.max_abs_diff.toExponential(2)} <= atol ${v.atol} on ${v.samples} sample(s)${v.labels_equal === undefined ? '' : ', labels equal'}`
+      : c.yellow('not validated (--no-validate)');
     return [
       `${c.green('Exported')} ${c.bold(`${r.manifest.name}:${r.manifest.version}`)} (${r.framework} -> ONNX)`,
       renderFields(c, [
         ['converter', `${r.converter.name} ${r.converter.version}`],
-        ['opset', Object.entries(r.opset).map(([d, n]) => `${d} ${n}`).join(', ')],
+        [
+          'opset',
+          Object.entries(r.opset)
+            .map(([d, n]) => `${d} ${n}`)
+            .join(', '),
+        ],
         ['task', r.task ?? 'none (predict runs raw tensors)'],
         ['validation', check],
         ['python', `${r.python.python} (${r.python.source})`],

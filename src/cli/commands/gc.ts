@@ -17,7 +17,9 @@ export async function run(_args: string[], options: GcFlags, ctx: CliContext): P
   out.result(result, () => {
     const { c } = out;
     const verb = result.dryRun ? 'would evict' : 'evicted';
-    const lines = result.evicted.map((e) => `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, last used ${e.lastUsed ?? 'never'})`);
+    const lines = result.evicted.map(
+      (e) => `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, last used ${e.lastUsed ?? 'never'})`,
+    );
     const freed = result.dryRun ? 'would free' : 'freed';
     const leftovers = [
       result.viewsRemoved > 0 ? `${result.viewsRemoved} view(s)` : '',

@@ -10,7 +10,9 @@ import type { InfoFlags } from '../specs/info.js';
 
 function metadataBlock(out: Output, meta: Record<string, unknown>): string[] {
   const skip = new Set(['parameters', 'dtypes', 'pickle', 'metadataProps']);
-  const rows = Object.entries(meta).filter(([k]) => !skip.has(k)).map(([k, v]): [string, string] => [k, short(v)]);
+  const rows = Object.entries(meta)
+    .filter(([k]) => !skip.has(k))
+    .map(([k, v]): [string, string] => [k, short(v)]);
   return rows.length ? ['', out.c.bold('Metadata'), renderFields(out.c, rows)] : [];
 }
 
@@ -18,7 +20,14 @@ function counts(meta: { parameters?: unknown; dtypes?: unknown }): Array<[string
   const p = meta.parameters;
   return [
     ['parameters', typeof p === 'number' ? (p >= 1000 ? `${formatCount(p)} (${p})` : String(p)) : undefined],
-    ['dtypes', meta.dtypes ? Object.entries(meta.dtypes as Record<string, number>).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ') : undefined],
+    [
+      'dtypes',
+      meta.dtypes
+        ? Object.entries(meta.dtypes as Record<string, number>)
+            .map(([k, v]) => `${k} ${formatCount(v)}`)
+            .join(', ')
+        : undefined,
+    ],
   ];
 }
 
@@ -39,9 +48,20 @@ export async function run([ref = '']: string[], _options: InfoFlags, ctx: CliCon
         ...counts(d),
         ['pickle', d.pickle ? c.yellow('yes: loading it runs code') : undefined],
       ];
-      const files = renderTable(c, ['FILE', 'SIZE'], d.files.map((f) => [printable(f.path), formatBytes(f.size)]));
+      const files = renderTable(
+        c,
+        ['FILE', 'SIZE'],
+        d.files.map((f) => [printable(f.path), formatBytes(f.size)]),
+      );
       const embedded = renderEmbedded(c, d);
-      return [renderFields(c, fields), '', c.bold('Files'), files, ...metadataBlock(out, d.metadata), ...(embedded ? ['', embedded] : [])].join('\n');
+      return [
+        renderFields(c, fields),
+        '',
+        c.bold('Files'),
+        files,
+        ...metadataBlock(out, d.metadata),
+        ...(embedded ? ['', embedded] : []),
+      ].join('\n');
     });
     return 0;
   }
@@ -62,16 +82,37 @@ export async function run([ref = '']: string[], _options: InfoFlags, ctx: CliCon
       ['pickle', m.metadata.pickle === true ? c.yellow('yes: loading it runs code') : undefined],
       ['description', m.description === undefined ? undefined : printable(m.description)],
       ['license', m.license === undefined ? undefined : printable(m.license)],
-      ['tags', printable(Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(', '))],
-      ['metrics', Object.entries(m.metrics).map(([k, v]) => `${k}=${v}`).join(', ')],
+      [
+        'tags',
+        printable(
+          Object.entries(m.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', '),
+        ),
+      ],
+      [
+        'metrics',
+        Object.entries(m.metrics)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', '),
+      ],
       ['created', m.createdAt],
       ['last used', info.lastUsed ?? 'never'],
-      ['lineage', `${lineage.operation}${lineage.parent ? ` from ${lineage.parent}` : ''}${lineage.source ? ` ${short(lineage.source)}` : ''} by ${lineage.tool}`],
+      [
+        'lineage',
+        `${lineage.operation}${lineage.parent ? ` from ${lineage.parent}` : ''}${lineage.source ? ` ${short(lineage.source)}` : ''} by ${lineage.tool}`,
+      ],
       ['digest', m.digest],
     ];
-    const files = renderTable(c, ['FILE', 'SIZE', 'SHA256'], m.files.map((f) => [printable(f.path), formatBytes(f.size), f.sha256.slice(0, 16)]));
+    const files = renderTable(
+      c,
+      ['FILE', 'SIZE', 'SHA256'],
+      m.files.map((f) => [printable(f.path), formatBytes(f.size), f.sha256.slice(0, 16)]),
+    );
     const block = renderEmbedded(c, embedded);
-    return [renderFields(c, fields), '', c.bold('Files'), files, ...metadataBlock(out, m.metadata), ...(block ? ['', block] : [])].join('\n');
+    return [renderFields(c, fields), '', c.bold('Files'), files, ...metadataBlock(out, m.metadata), ...(block ? ['', block] : [])].join(
+      '\n',
+    );
   });
   return 0;
 }

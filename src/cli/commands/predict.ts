@@ -30,7 +30,10 @@ function aggregation(v: string | undefined): (typeof AGGREGATIONS)[number] | und
 }
 
 function warnTruncated(out: Output, truncated: number): void {
-  if (truncated > 0) out.warn(`${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`);
+  if (truncated > 0)
+    out.warn(
+      `${truncated} text${truncated > 1 ? 's were' : ' was'} longer than the model takes and ${truncated > 1 ? 'were' : 'was'} truncated`,
+    );
 }
 
 /** Writes a line, waiting when the reader is slower than we are. */
@@ -42,7 +45,12 @@ async function writeLine(stream: NodeJS.WritableStream, line: string): Promise<v
  * A stream of records: JSON Lines out as each batch finishes (or one table at the end for a person); a bad record
  * is reported on stderr with its line number and the others go on, unless --fail-fast. Exit 2 when any failed.
  */
-async function predictRecords(out: Output, predictor: Predictor, stream: RecordStream, o: { batchSize?: number; topK?: number; failFast: boolean; signal: AbortSignal }): Promise<number> {
+async function predictRecords(
+  out: Output,
+  predictor: Predictor,
+  stream: RecordStream,
+  o: { batchSize?: number; topK?: number; failFast: boolean; signal: AbortSignal },
+): Promise<number> {
   const answered: StreamOutcome[] = [];
   let failed: StreamOutcome['error'];
   let failures = 0;
@@ -60,7 +68,14 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
         failed ??= outcome.error;
         if (o.failFast) {
           // The bad record is already in the JSON Lines; the error itself goes to stderr only, as one line.
-          renderError(out.withJson(false), new ModelctlError(outcome.error.code as ErrorCode, outcome.error.message, outcome.error.hint ? { hint: outcome.error.hint } : {}));
+          renderError(
+            out.withJson(false),
+            new ModelctlError(
+              outcome.error.code as ErrorCode,
+              outcome.error.message,
+              outcome.error.hint ? { hint: outcome.error.hint } : {},
+            ),
+          );
           break;
         }
         out.warn(outcome.error.message);
@@ -76,7 +91,10 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
   if (!out.json && answered.length > 0) {
     const result = { task: predictor.task, predictions: answered.map((a) => a.prediction ?? {}) } as PredictResult;
     const lines = answered.map((a) => String(a.line));
-    if (predictor.task === 'raw') out.stdout.write(`${answered.map((a) => `line ${a.line}\n${renderResult(out, { task: 'raw', outputs: a.outputs ?? {} } as PredictResult, { kind: 'tensors', tensors: {} }, o.topK)}`).join('\n')}\n`);
+    if (predictor.task === 'raw')
+      out.stdout.write(
+        `${answered.map((a) => `line ${a.line}\n${renderResult(out, { task: 'raw', outputs: a.outputs ?? {} } as PredictResult, { kind: 'tensors', tensors: {} }, o.topK)}`).join('\n')}\n`,
+      );
     else out.stdout.write(`${renderResult(out, result, recordsInput(answered), o.topK, lines)}\n`);
   }
   if (!failed) return 0;
@@ -86,7 +104,8 @@ async function predictRecords(out: Output, predictor: Predictor, stream: RecordS
 
 /** What the table shows beside each streamed prediction: its text or question (rows are named by line). */
 function recordsInput(answered: StreamOutcome[]): PredictInput {
-  if (answered.some((a) => a.question !== undefined)) return { kind: 'questions', pairs: answered.map((a) => ({ question: a.question ?? '', context: '' })) };
+  if (answered.some((a) => a.question !== undefined))
+    return { kind: 'questions', pairs: answered.map((a) => ({ question: a.question ?? '', context: '' })) };
   if (answered.some((a) => a.text !== undefined)) return { kind: 'texts', texts: answered.map((a) => a.text ?? '') };
   return { kind: 'rows', rows: [] };
 }
@@ -95,7 +114,8 @@ function recordsInput(answered: StreamOutcome[]): PredictInput {
 function inputSource(options: PredictFlags, values: string[]): InputSource {
   if (options.file !== undefined) return { file: options.file };
   if (options.input !== undefined) return { json: options.input, where: '--input' };
-  if (options.question !== undefined) return { value: { question: options.question, context: String(options.context) }, where: 'the question' };
+  if (options.question !== undefined)
+    return { value: { question: options.question, context: String(options.context) }, where: 'the question' };
   return { values };
 }
 
@@ -116,8 +136,10 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
   const { threads, batchSize, topK, conf, iou } = options;
   const agg = aggregation(options.aggregation);
-  if (agg !== undefined && task !== 'token-classification') throw new ModelctlError('USAGE', `--aggregation is for token-classification models, not ${task}`);
-  if (asked && task !== 'question-answering') throw new ModelctlError('USAGE', `--question and --context are for question-answering models, not ${task}`);
+  if (agg !== undefined && task !== 'token-classification')
+    throw new ModelctlError('USAGE', `--aggregation is for token-classification models, not ${task}`);
+  if (asked && task !== 'question-answering')
+    throw new ModelctlError('USAGE', `--question and --context are for question-answering models, not ${task}`);
   const settings = {
     model,
     registry,
@@ -147,13 +169,18 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     });
   }
   if (kind === 'images' && options.input !== undefined) {
-    throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, { hint: 'give image files as arguments or --file IMAGE' });
+    throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, {
+      hint: 'give image files as arguments or --file IMAGE',
+    });
   }
   if (options.file === '-') {
     // Ctrl-C: a read of stdin that waits for more input must end too.
     ctx.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
   }
-  const opened = await openInput(inputSource(options, values), kind, { stdin: process.stdin, firstInput: resolved.summary.inputs[0]?.name ?? 'input' });
+  const opened = await openInput(inputSource(options, values), kind, {
+    stdin: process.stdin,
+    firstInput: resolved.summary.inputs[0]?.name ?? 'input',
+  });
   if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new ModelctlError('INTERRUPTED', 'interrupted');
   if (opened.stream) {
     const predictor = await openPredictor({ ...settings, inputKind: kind });
@@ -169,7 +196,9 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   const input = opened.input;
   const result = await predict({ ...settings, input });
   if (result.fellBack) out.warn(`running on the CPU: ${result.fellBack}`);
-  out.debug(`task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`);
+  out.debug(
+    `task ${result.task} (${result.taskReason}); ${result.provider}; session ${result.timings.loadMs.toFixed(1)} ms, run ${result.timings.runMs.toFixed(1)} ms`,
+  );
   warnTruncated(out, result.predictions?.filter((p) => p.truncated).length ?? 0);
   out.result(result, () => renderResult(out, result, input, topK));
   return 0;

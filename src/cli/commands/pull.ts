@@ -55,12 +55,14 @@ export async function run([source = '']: string[], options: PullFlags, ctx: CliC
   out.result(result, () => {
     const c = out.c;
     const ref = c.bold(`${m.name}:${m.version}`);
-    if (result.upToDate) return `${c.green('Up to date')} ${ref} (${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)})${result.aliases.length ? `\naliases: ${result.aliases.join(', ')}` : ''}`;
+    if (result.upToDate)
+      return `${c.green('Up to date')} ${ref} (${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)})${result.aliases.length ? `\naliases: ${result.aliases.join(', ')}` : ''}`;
     const lines = [
       `${c.green('Pulled')} ${ref} (${m.format}${m.task ? `, ${m.task}` : ''}, ${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)}; ${summary(result)})`,
     ];
     if (result.aliases.length > 0) lines.push(`aliases: ${result.aliases.join(', ')}`);
-    if (result.skippedWeights.length > 0) lines.push(`left out ${result.skippedWeights.length} file(s) of other weight formats (take them with --include)`);
+    if (result.skippedWeights.length > 0)
+      lines.push(`left out ${result.skippedWeights.length} file(s) of other weight formats (take them with --include)`);
     if (m.metadata.pickle === true) lines.push(c.yellow('note: pickle-based: loading it runs code; only use files you trust'));
     return lines.join('\n');
   });

@@ -9,7 +9,8 @@ export async function run([path = '']: string[], options: RegisterFlags, ctx: Cl
   const registry = openRegistry(ctx);
   const progress = await startProgress(out, `Inspecting ${path}`);
   const onProgress = (e: RegisterEvent): void => {
-    if (e.type === 'copy') progress.bytes(e.files > 1 ? `Copying ${e.file} (${e.index + 1}/${e.files})` : `Copying ${e.file}`, e.allBytes, e.allTotal);
+    if (e.type === 'copy')
+      progress.bytes(e.files > 1 ? `Copying ${e.file} (${e.index + 1}/${e.files})` : `Copying ${e.file}`, e.allBytes, e.allTotal);
     else if (e.type === 'waiting-for-lock') progress.update(`Waiting for another modelctl process (${e.holder ?? 'unknown'})`);
     else if (e.type === 'inspected') out.debug(`detected ${e.format}: ${e.files} file(s), ${formatBytes(e.bytes)}`);
   };

@@ -6,13 +6,16 @@ import type { RmFlags } from '../specs/rm.js';
 
 async function confirm(ctx: CliContext, question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
-    throw new ModelctlError('USAGE', 'refusing to remove without confirmation', { hint: 'pass --yes (stdin is not a terminal, so modelctl cannot ask)' });
+    throw new ModelctlError('USAGE', 'refusing to remove without confirmation', {
+      hint: 'pass --yes (stdin is not a terminal, so modelctl cannot ask)',
+    });
   }
   const rl = createInterface({ input: process.stdin, output: ctx.out.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `, { signal: ctx.signal })).trim());
   } catch (err) {
-    if ((err as { name?: string }).name === 'AbortError' || ctx.signal.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted: nothing removed');
+    if ((err as { name?: string }).name === 'AbortError' || ctx.signal.aborted)
+      throw new ModelctlError('INTERRUPTED', 'interrupted: nothing removed');
     throw err;
   } finally {
     rl.close();
@@ -35,7 +38,9 @@ export async function run([ref = '']: string[], options: RmFlags, ctx: CliContex
   out.result(result, () => {
     const lines = result.removed.map((r) => `${out.c.red('Removed')} ${r.name}:${r.version}`);
     if (result.aliasesRemoved.length > 0) lines.push(`aliases removed: ${result.aliasesRemoved.join(', ')}`);
-    lines.push(`freed ${formatBytes(result.bytesFreed)} (${result.blobsRemoved} blob${result.blobsRemoved === 1 ? '' : 's'}; blobs other versions use are kept)`);
+    lines.push(
+      `freed ${formatBytes(result.bytesFreed)} (${result.blobsRemoved} blob${result.blobsRemoved === 1 ? '' : 's'}; blobs other versions use are kept)`,
+    );
     return lines.join('\n');
   });
   return 0;

@@ -9,10 +9,12 @@ export async function run(_args: string[], options: ServeFlags, ctx: CliContext)
   const { out } = ctx;
   const { device, threads } = options;
   const token = options.token ?? ctx.env.MODELCTL_SERVE_TOKEN;
-  if (token !== undefined && token.trim() === '') throw new ModelctlError('USAGE', '--token is empty', { hint: 'give a secret string, or leave --token out' });
+  if (token !== undefined && token.trim() === '')
+    throw new ModelctlError('USAGE', '--token is empty', { hint: 'give a secret string, or leave --token out' });
   const log = (e: ServeEvent) => {
     if (e.type === 'error') out.warn(`${e.method} ${e.path}: unexpected failure: ${(e.error as Error)?.stack ?? String(e.error)}`);
-    else if (e.type === 'request' && out.verbose) out.note(out.json ? JSON.stringify(e) : `${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)} ms`);
+    else if (e.type === 'request' && out.verbose)
+      out.note(out.json ? JSON.stringify(e) : `${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)} ms`);
   };
   // A server that cannot run anything must not report itself ready: a missing CUDA provider stops it here (exit 6).
   if (device.kind === 'cuda' && options.fallback !== 'cpu') {
@@ -39,7 +41,10 @@ export async function run(_args: string[], options: ServeFlags, ctx: CliContext)
     onEvent: log,
   });
   if (out.json) out.stdout.write(`${JSON.stringify({ url: server.url, host: server.host, port: server.port })}\n`);
-  else out.note(`modelctl serve: listening on ${server.url} (OpenAPI: ${server.url}/openapi.json${token !== undefined ? '; bearer token required' : ''})`);
+  else
+    out.note(
+      `modelctl serve: listening on ${server.url} (OpenAPI: ${server.url}/openapi.json${token !== undefined ? '; bearer token required' : ''})`,
+    );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);

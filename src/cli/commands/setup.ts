@@ -10,18 +10,29 @@ import type { SetupFlags } from '../specs/setup.js';
 
 export async function run([what = '']: string[], options: SetupFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
-  if (what !== 'python') throw new ModelctlError('USAGE', `unknown setup target "${what}"`, { hint: 'modelctl setup python [--with FAMILIES] [--check]' });
+  if (what !== 'python')
+    throw new ModelctlError('USAGE', `unknown setup target "${what}"`, { hint: 'modelctl setup python [--with FAMILIES] [--check]' });
   const { families, python } = options;
   const root = join(openRegistry(ctx).home, 'python');
   if (options.check) {
     const checks = await checkFamilies({ root, env: ctx.env, families, signal: ctx.signal, ...(python ? { python } : {}) });
-    out.result({ root, families: checks }, () => renderTable(out.c, ['family', 'converter', 'usable', 'versions', 'python'], checks.map((f) => [
-      f.family,
-      FAMILY_CONVERTER[f.family],
-      f.usable ? out.c.green('yes') : out.c.red('no'),
-      f.usable ? Object.entries(f.versions).map(([k, v]) => `${k} ${v}`).join(', ') : (f.error ?? ''),
-      `${f.python} (${f.source})`,
-    ])));
+    out.result({ root, families: checks }, () =>
+      renderTable(
+        out.c,
+        ['family', 'converter', 'usable', 'versions', 'python'],
+        checks.map((f) => [
+          f.family,
+          FAMILY_CONVERTER[f.family],
+          f.usable ? out.c.green('yes') : out.c.red('no'),
+          f.usable
+            ? Object.entries(f.versions)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')
+            : (f.error ?? ''),
+          `${f.python} (${f.source})`,
+        ]),
+      ),
+    );
     for (const f of checks.filter((x) => !x.usable)) out.note(`${f.family}: run \`modelctl setup python --with ${f.family}\``);
     return checks.every((f) => f.usable) ? 0 : 1;
   }
@@ -39,12 +50,24 @@ export async function run([what = '']: string[], options: SetupFlags, ctx: CliCo
   };
   let result;
   try {
-    result = await setupPython({ root, families, env: ctx.env, onProgress, signal: ctx.signal, force: options.force === true, ...(python ? { python } : {}) });
+    result = await setupPython({
+      root,
+      families,
+      env: ctx.env,
+      onProgress,
+      signal: ctx.signal,
+      force: options.force === true,
+      ...(python ? { python } : {}),
+    });
   } finally {
     progress.stop();
   }
-  out.result({ root, ...result }, () => renderTable(out.c, ['family', 'environment', 'state'], result.families.map((f) => [
-    f.family, f.env, f.installed ? `installed in ${f.seconds.toFixed(1)} s` : 'up to date',
-  ])));
+  out.result({ root, ...result }, () =>
+    renderTable(
+      out.c,
+      ['family', 'environment', 'state'],
+      result.families.map((f) => [f.family, f.env, f.installed ? `installed in ${f.seconds.toFixed(1)} s` : 'up to date']),
+    ),
+  );
   return 0;
 }

@@ -6,12 +6,16 @@ export async function run([ref = '', alias = '']: string[], options: TagFlags, c
   const { out } = ctx;
   const registry = openRegistry(ctx);
   if (options.remove) {
-    if (/[:@]/.test(ref)) throw new ModelctlError('USAGE', 'with --remove, name the model only', { hint: `e.g. modelctl tag my-model ${alias} --remove` });
+    if (/[:@]/.test(ref))
+      throw new ModelctlError('USAGE', 'with --remove, name the model only', { hint: `e.g. modelctl tag my-model ${alias} --remove` });
     const result = await registry.untag(ref, alias);
     out.result(result, () => `Removed alias ${out.c.bold(`${result.name}@${result.alias}`)} (was ${result.version})`);
     return 0;
   }
   const result = await registry.tag(ref, alias);
-  out.result(result, () => `${out.c.bold(`${result.name}@${result.alias}`)} -> ${result.version}${result.previous ? ` (was ${result.previous})` : ''}`);
+  out.result(
+    result,
+    () => `${out.c.bold(`${result.name}@${result.alias}`)} -> ${result.version}${result.previous ? ` (was ${result.previous})` : ''}`,
+  );
   return 0;
 }

@@ -21,12 +21,16 @@ export async function run([ref]: string[], options: ValidateFlags, ctx: CliConte
     const { c } = out;
     const g = result.garbage;
     const lines = result.problems.map((p) => `${c.red('problem')} ${p.ref}: ${p.message}`);
-    if (g.orphanBlobs > 0) lines.push(`${c.yellow('garbage')} ${g.orphanBlobs} unreferenced blob(s), ${formatBytes(g.orphanBytes)}: \`modelctl gc\` removes them`);
+    if (g.orphanBlobs > 0)
+      lines.push(
+        `${c.yellow('garbage')} ${g.orphanBlobs} unreferenced blob(s), ${formatBytes(g.orphanBytes)}: \`modelctl gc\` removes them`,
+      );
     const gc = '`modelctl gc` removes';
     const tmp = `${g.staleTmpFiles} stale temporary file(s) or folder(s), ${formatBytes(g.staleTmpBytes)}`;
     if (g.staleTmpFiles > 0) lines.push(`${c.yellow('garbage')} ${tmp}: ${gc} them`);
     if (g.staleViews > 0) lines.push(`${c.yellow('garbage')} ${g.staleViews} view(s) of removed versions: ${gc} them`);
-    if (g.staleRecords > 0) lines.push(`${c.yellow('garbage')} ${g.staleRecords} usage record(s) or baseline(s) of removed versions: ${gc} them`);
+    if (g.staleRecords > 0)
+      lines.push(`${c.yellow('garbage')} ${g.staleRecords} usage record(s) or baseline(s) of removed versions: ${gc} them`);
     for (const name of g.emptyModels) lines.push(`${c.yellow('garbage')} the folder of model ${name} holds no version: ${gc} it`);
     const summary = `${result.versions} version(s), ${result.blobs} blob(s), ${formatBytes(result.bytes)} checked`;
     lines.push(result.ok ? `${c.green('ok')} ${summary}` : `${c.red('failed')} ${summary}: ${result.problems.length} problem(s)`);

@@ -4,7 +4,7 @@ import { formatBytes } from '../../util/units.js';
 import { printable, renderFields } from './table.js';
 
 function short(value: unknown, max = 100): string {
-  const text = printable(typeof value === 'string' ? value : JSON.stringify(value) ?? '');
+  const text = printable(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
@@ -19,7 +19,14 @@ export function renderEmbedded(c: ChalkInstance, e: EmbeddedMetadata): string | 
     ['task', m.task === undefined ? undefined : printable(m.task)],
     ['exported', m.exportTimestamp === undefined ? undefined : printable(m.exportTimestamp)],
     ['model config', config ? short(`${String(config.model_type ?? '?')} ${JSON.stringify(config.architectures ?? [])}`) : undefined],
-    ['processor files', m.processorConfig ? Object.keys(m.processorConfig).map((k) => printable(k)).join(', ') : undefined],
+    [
+      'processor files',
+      m.processorConfig
+        ? Object.keys(m.processorConfig)
+            .map((k) => printable(k))
+            .join(', ')
+        : undefined,
+    ],
     ['features', m.featureConfig ? short(m.featureConfig) : undefined],
     ['checksum', m.checksum.ok ? c.green('ok') : c.red('mismatch')],
     ['stored', formatBytes(Object.values(m.sizes).reduce((a, b) => a + b, 0))],

@@ -14,41 +14,85 @@ export function shorten(text: string, max = 40): string {
 function renderTexts(out: Output, r: PredictResult, texts: string[], topK: number | undefined): string {
   const preds = r.predictions ?? [];
   if (r.task === 'feature-extraction') {
-    return renderTable(out.c, ['TEXT', 'DIM', 'EMBEDDING'], preds.map((p, i) => {
-      const v = p.embedding ?? [];
-      return [shorten(texts[i] ?? ''), String(v.length), `[${v.slice(0, 4).map((x) => x.toFixed(4)).join(', ')}${v.length > 4 ? ', …' : ''}]`];
-    }));
+    return renderTable(
+      out.c,
+      ['TEXT', 'DIM', 'EMBEDDING'],
+      preds.map((p, i) => {
+        const v = p.embedding ?? [];
+        return [
+          shorten(texts[i] ?? ''),
+          String(v.length),
+          `[${v
+            .slice(0, 4)
+            .map((x) => x.toFixed(4))
+            .join(', ')}${v.length > 4 ? ', …' : ''}]`,
+        ];
+      }),
+    );
   }
-  return renderTable(out.c, ['TEXT', 'LABEL', 'SCORE'], preds.flatMap((p, i) =>
-    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(l.label), l.score.toFixed(4)]),
-  ));
+  return renderTable(
+    out.c,
+    ['TEXT', 'LABEL', 'SCORE'],
+    preds.flatMap((p, i) =>
+      (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(l.label), l.score.toFixed(4)]),
+    ),
+  );
 }
 
 /** Entities per text (token-classification); the answer per question (question-answering). */
 function renderSpans(out: Output, r: PredictResult, texts: string[]): string {
   if (r.task === 'question-answering') {
-    return renderTable(out.c, ['QUESTION', 'ANSWER', 'SCORE', 'SPAN'], (r.predictions ?? []).map((p, i) => [shorten(texts[i] ?? ''), shorten(p.answer ?? '', 60), (p.score ?? 0).toFixed(4), `${p.start}-${p.end}`]));
+    return renderTable(
+      out.c,
+      ['QUESTION', 'ANSWER', 'SCORE', 'SPAN'],
+      (r.predictions ?? []).map((p, i) => [
+        shorten(texts[i] ?? ''),
+        shorten(p.answer ?? '', 60),
+        (p.score ?? 0).toFixed(4),
+        `${p.start}-${p.end}`,
+      ]),
+    );
   }
-  return renderTable(out.c, ['TEXT', 'ENTITY', 'WORD', 'SCORE', 'SPAN'], (r.predictions ?? []).flatMap((p, i) =>
-    (p.entities ?? []).map((e, k) => [k === 0 ? shorten(texts[i] ?? '') : '', printable(e.entity_group ?? e.entity ?? ''), shorten(e.word), e.score.toFixed(4), `${e.start}-${e.end}`]),
-  ));
+  return renderTable(
+    out.c,
+    ['TEXT', 'ENTITY', 'WORD', 'SCORE', 'SPAN'],
+    (r.predictions ?? []).flatMap((p, i) =>
+      (p.entities ?? []).map((e, k) => [
+        k === 0 ? shorten(texts[i] ?? '') : '',
+        printable(e.entity_group ?? e.entity ?? ''),
+        shorten(e.word),
+        e.score.toFixed(4),
+        `${e.start}-${e.end}`,
+      ]),
+    ),
+  );
 }
 
 /** The best label per image file, or the K asked for. */
 function renderImages(out: Output, r: PredictResult, files: string[], topK: number | undefined): string {
-  return renderTable(out.c, ['IMAGE', 'LABEL', 'SCORE'], (r.predictions ?? []).flatMap((p, i) =>
-    (p.labels ?? []).slice(0, topK ?? 1).map((l, k) => [k === 0 ? shorten(files[i] ?? '', 60) : '', printable(l.label), l.score.toFixed(4)]),
-  ));
+  return renderTable(
+    out.c,
+    ['IMAGE', 'LABEL', 'SCORE'],
+    (r.predictions ?? []).flatMap((p, i) =>
+      (p.labels ?? [])
+        .slice(0, topK ?? 1)
+        .map((l, k) => [k === 0 ? shorten(files[i] ?? '', 60) : '', printable(l.label), l.score.toFixed(4)]),
+    ),
+  );
 }
 
 /** Detections per image file: one row each (a '-' row for an image without any). */
 function renderDetections(out: Output, r: PredictResult, files: string[]): string {
-  return renderTable(out.c, ['IMAGE', 'CLASS', 'SCORE', 'BOX'], (r.predictions ?? []).flatMap((p, i) => {
-    const file = shorten(files[i] ?? '', 60);
-    const found = p.detections ?? [];
-    if (found.length === 0) return [[file, '-', '-', '-']];
-    return found.map((d, k) => [k === 0 ? file : '', printable(d.label), d.score.toFixed(4), d.box.map((v) => v.toFixed(1)).join(', ')]);
-  }));
+  return renderTable(
+    out.c,
+    ['IMAGE', 'CLASS', 'SCORE', 'BOX'],
+    (r.predictions ?? []).flatMap((p, i) => {
+      const file = shorten(files[i] ?? '', 60);
+      const found = p.detections ?? [];
+      if (found.length === 0) return [[file, '-', '-', '-']];
+      return found.map((d, k) => [k === 0 ? file : '', printable(d.label), d.score.toFixed(4), d.box.map((v) => v.toFixed(1)).join(', ')]);
+    }),
+  );
 }
 
 /** Tabular predictions (a row each, named by `rowNames` or numbered from 1) or raw output tensors. */
@@ -57,14 +101,23 @@ function renderRows(out: Output, r: PredictResult, rowNames?: string[]): string 
   const row = (i: number): string => rowNames?.[i] ?? String(i + 1);
   const head = rowNames ? 'LINE' : 'ROW';
   if (r.predictions) {
-    if (r.task === 'tabular-regression') return renderTable(c, [head, 'VALUE'], r.predictions.map((p, i) => [row(i), JSON.stringify(p.value)]));
+    if (r.task === 'tabular-regression')
+      return renderTable(
+        c,
+        [head, 'VALUE'],
+        r.predictions.map((p, i) => [row(i), JSON.stringify(p.value)]),
+      );
     return renderTable(
       c,
       [head, 'LABEL', 'PROBABILITIES'],
       r.predictions.map((p, i) => [
         row(i),
         printable(`${p.label ?? '-'}${p.label_name ? ` (${p.label_name})` : ''}`),
-        p.probabilities ? Object.entries(p.probabilities).map(([k, v]) => `${printable(k)}: ${v.toFixed(4)}`).join('  ') : '-',
+        p.probabilities
+          ? Object.entries(p.probabilities)
+              .map(([k, v]) => `${printable(k)}: ${v.toFixed(4)}`)
+              .join('  ')
+          : '-',
       ]),
     );
   }
@@ -76,12 +129,24 @@ function renderRows(out: Output, r: PredictResult, rowNames?: string[]): string 
     .join('\n');
 }
 
-
 /** The table for a result, laid out for the task and the input it answered. */
-export function renderResult(out: Output, result: PredictResult, input: PredictInput, topK: number | undefined, rowNames?: string[]): string {
-  if (input.kind === 'questions') return renderSpans(out, result, input.pairs.map((p) => p.question));
-  if (input.kind === 'texts') return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
-  if (input.kind === 'images') return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderImages(out, result, input.files, topK);
+export function renderResult(
+  out: Output,
+  result: PredictResult,
+  input: PredictInput,
+  topK: number | undefined,
+  rowNames?: string[],
+): string {
+  if (input.kind === 'questions')
+    return renderSpans(
+      out,
+      result,
+      input.pairs.map((p) => p.question),
+    );
+  if (input.kind === 'texts')
+    return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
+  if (input.kind === 'images')
+    return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderImages(out, result, input.files, topK);
   return renderRows(out, result, rowNames);
 }
 

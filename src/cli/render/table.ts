@@ -18,7 +18,18 @@ function width(text: string): number {
   let w = 0;
   for (const ch of plain) {
     const cp = ch.codePointAt(0) as number;
-    w += cp >= 0x1100 && (cp <= 0x115f || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || cp >= 0x1f300) ? 2 : 1;
+    w +=
+      cp >= 0x1100 &&
+      (cp <= 0x115f ||
+        (cp >= 0x2e80 && cp <= 0xa4cf) ||
+        (cp >= 0xac00 && cp <= 0xd7a3) ||
+        (cp >= 0xf900 && cp <= 0xfaff) ||
+        (cp >= 0xfe30 && cp <= 0xfe4f) ||
+        (cp >= 0xff00 && cp <= 0xff60) ||
+        (cp >= 0xffe0 && cp <= 0xffe6) ||
+        cp >= 0x1f300)
+        ? 2
+        : 1;
   }
   return w;
 }
@@ -30,17 +41,24 @@ function width(text: string): number {
  */
 export function renderTable(c: ChalkInstance, head: string[], rows: string[][]): string {
   const widths = head.map((h) => width(h));
-  const cellWidths = rows.map((row) => row.map((cell, i) => {
-    const w = width(cell);
-    if (w > (widths[i] ?? 0)) widths[i] = w;
-    return w;
-  }));
+  const cellWidths = rows.map((row) =>
+    row.map((cell, i) => {
+      const w = width(cell);
+      if (w > (widths[i] ?? 0)) widths[i] = w;
+      return w;
+    }),
+  );
   const line = (cells: string[], ws: number[]): string =>
     cells
       .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - (ws[i] ?? 0) + 2)))
       .join('')
       .trimEnd();
-  const out = [line(head.map((h) => c.bold(h)), head.map((h) => width(h)))];
+  const out = [
+    line(
+      head.map((h) => c.bold(h)),
+      head.map((h) => width(h)),
+    ),
+  ];
   rows.forEach((row, r) => out.push(line(row, cellWidths[r] ?? [])));
   return out.join('\n');
 }

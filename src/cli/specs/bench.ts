@@ -30,21 +30,27 @@ export interface BenchFlags {
 function batchSizes(text: string, flag: string): number[] {
   const sizes = text.split(',').map((s) => s.trim());
   if (sizes.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) {
-    throw new ModelctlError('USAGE', `${flag} takes whole numbers of at least 1, comma-separated, got "${text}"`, { hint: 'e.g. --batch-sizes 1,8,32' });
+    throw new ModelctlError('USAGE', `${flag} takes whole numbers of at least 1, comma-separated, got "${text}"`, {
+      hint: 'e.g. --batch-sizes 1,8,32',
+    });
   }
   return [...new Set(sizes.map(Number))];
 }
 
 export const benchCommand: CommandSpec<BenchFlags> = {
   name: 'bench',
-  description: 'measure latency (mean, min, p50, p90, p95, p99, max), throughput and memory of a model with ONNX Runtime; compare two sides interleaved; '
-    + 'gate CI on a stored baseline',
+  description:
+    'measure latency (mean, min, p50, p90, p95, p99, max), throughput and memory of a model with ONNX Runtime; compare two sides interleaved; ' +
+    'gate CI on a stored baseline',
   arguments: [['<model>', 'a registry model (name[:version|@alias]) or an ONNX file']],
   options: {
     batchSizes: value('--batch-sizes <list>', 'batch sizes to measure, comma-separated', batchSizes, { default: '1' }),
-    shapes: list('--shape <name=dims>', 'an input\'s whole shape (input_ids=1,128; a name such as batch stands for --batch-sizes) or a symbolic dimension '
-      + '(sequence_length=64) (repeatable)'),
-    seqLen: int('--seq-len <n>', 'size of symbolic sequence dimensions (default 128, at most the model\'s positions)', 1),
+    shapes: list(
+      '--shape <name=dims>',
+      "an input's whole shape (input_ids=1,128; a name such as batch stands for --batch-sizes) or a symbolic dimension " +
+        '(sequence_length=64) (repeatable)',
+    ),
+    seqLen: int('--seq-len <n>', "size of symbolic sequence dimensions (default 128, at most the model's positions)", 1),
     warmup: int('--warmup <n>', 'untimed runs before timing each configuration', 0, { default: '5' }),
     iterations: int('--iterations <n>', 'timed runs per configuration (default 100 unless --duration is given)', 1),
     durationMs: duration('--duration <time>', 'time each configuration for this long, e.g. 10s (with --iterations: whichever ends first)'),
@@ -52,12 +58,19 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     device: deviceOption,
     fallback: fallbackOption,
     optimization: optimizationOption,
-    e2e: flag('--e2e', 'time the task pipeline on real inputs, stage by stage (text-classification, feature-extraction, image-classification)'),
+    e2e: flag(
+      '--e2e',
+      'time the task pipeline on real inputs, stage by stage (text-classification, feature-extraction, image-classification)',
+    ),
     files: list('--file <file>', '--e2e inputs: a .txt/.jsonl file of texts, or an image file (repeatable)'),
     vs: text('--vs <other>', 'a second side, timed interleaved in the same run: another model, or threads=N, device=D, optimization=L'),
     saveBaseline: flag('--save-baseline', 'store the figures with the registry version, one file per configuration'),
     baseline: flag('--baseline', 'compare with the stored baseline (median latency)'),
-    failIfSlower: value('--fail-if-slower <pct>', 'exit 1 when the median latency is more than pct above the baseline, e.g. 10%', parseTolerance),
+    failIfSlower: value(
+      '--fail-if-slower <pct>',
+      'exit 1 when the median latency is more than pct above the baseline, e.g. 10%',
+      parseTolerance,
+    ),
     json: flag('--json', 'print JSON'),
   },
   examples: [

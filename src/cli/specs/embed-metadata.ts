@@ -13,7 +13,11 @@ export interface EmbedMetadataFlags {
   json?: boolean;
 }
 
-const commaList = (text: string): string[] => text.split(',').map((f) => f.trim()).filter(Boolean);
+const commaList = (text: string): string[] =>
+  text
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
 
 export const embedMetadataCommand: CommandSpec<EmbedMetadataFlags> = {
   name: 'embed-metadata',
@@ -23,7 +27,10 @@ export const embedMetadataCommand: CommandSpec<EmbedMetadataFlags> = {
     task: text('--task <task>', 'pipeline task (default: detected from config.json or the graph)'),
     config: text('--config <file>', 'config.json to embed'),
     processor: text('--processor <file|dir>', 'a processor/tokenizer JSON file, or a folder holding them'),
-    fromDir: text('--from-dir <dir>', 'an HF folder: config.json and processor files (default: the model\'s own folder or registered files)'),
+    fromDir: text(
+      '--from-dir <dir>',
+      "an HF folder: config.json and processor files (default: the model's own folder or registered files)",
+    ),
     features: value('--features <names>', 'feature names in input order, comma-separated (tabular models)', commaList),
     set: values('--set <key=value>', 'another metadata property (repeatable)', keyValues),
     out: text('--out <file>', 'write here (default for a file: replace it atomically)'),

@@ -5,7 +5,10 @@ import { choice, flag, int, list, text, value, type CommandSpec } from '../decla
 
 /** The library's options of the same names (those with a default here always set), and --json. */
 export interface ExportFlags
-  extends Pick<ExportOptions, 'task' | 'opset' | 'optimize' | 'quantize' | 'sampleInput' | 'inputShapes' | 'modelClass' | 'name' | 'version' | 'out'>,
+  extends Pick<
+      ExportOptions,
+      'task' | 'opset' | 'optimize' | 'quantize' | 'sampleInput' | 'inputShapes' | 'modelClass' | 'name' | 'version' | 'out'
+    >,
     Pick<ExportOptions, 'trustRemoteCode' | 'python' | 'verify'>,
     Required<Pick<ExportOptions, 'framework' | 'atol' | 'validate'>> {
   json?: boolean;
@@ -19,27 +22,42 @@ function atol(text: string, flag: string): number {
 
 export const exportCommand: CommandSpec<ExportFlags> = {
   name: 'export',
-  description: 'convert a model to ONNX with the real Python converter of its framework, validate it against the source, and register it as a new version',
-  arguments: [[
-    '<ref>',
-    'a registry model (name[:version|@alias]) or a path: HF folder, .pt/.pth, .keras/.h5, SavedModel folder, .joblib/.pkl, XGBoost .json/.ubj, LightGBM .txt',
-  ]],
+  description:
+    'convert a model to ONNX with the real Python converter of its framework, validate it against the source, and register it as a new version',
+  arguments: [
+    [
+      '<ref>',
+      'a registry model (name[:version|@alias]) or a path: HF folder, .pt/.pth, .keras/.h5, SavedModel folder, .joblib/.pkl, XGBoost .json/.ubj, LightGBM .txt',
+    ],
+  ],
   options: {
     framework: choice('--framework <framework>', 'the source framework', ['auto', ...FRAMEWORKS], { default: 'auto' }),
-    task: text('--task <task>', 'task, e.g. text-classification (default: inferred as optimum-cli does for HF models; from the estimator for tabular ones)'),
-    opset: int('--opset <n>', 'ONNX opset: exact for torch.onnx, tf2onnx and optimum; the highest allowed for skl2onnx and onnxmltools '
-      + '(default: the converter\'s)', 1),
-    atol: value('--atol <x>', 'largest absolute difference allowed between the source framework and ONNX Runtime', atol, { default: '1e-4' }),
+    task: text(
+      '--task <task>',
+      'task, e.g. text-classification (default: inferred as optimum-cli does for HF models; from the estimator for tabular ones)',
+    ),
+    opset: int(
+      '--opset <n>',
+      'ONNX opset: exact for torch.onnx, tf2onnx and optimum; the highest allowed for skl2onnx and onnxmltools ' +
+        "(default: the converter's)",
+      1,
+    ),
+    atol: value('--atol <x>', 'largest absolute difference allowed between the source framework and ONNX Runtime', atol, {
+      default: '1e-4',
+    }),
     validate: flag('--no-validate', 'do not compare the export with the source framework'),
     optimize: choice('--optimize <level>', 'ONNX Runtime graph optimizations, saved into the file', ['O1', 'O2', 'O3']),
     quantize: choice('--quantize <mode>', 'int8 (dynamic quantization) or fp16 weights (validate with a larger --atol)', ['int8', 'fp16']),
     sampleInput: text('--sample-input <file>', 'inputs to validate with: .npy, .npz, .json (texts for HF models) or .csv (rows)'),
     inputShapes: list('--input-shape <dims>', 'PyTorch: an input shape to trace with, e.g. 1,3,224,224 (repeatable, one per input)'),
-    modelClass: text('--model-class <file:Class>', 'PyTorch state_dict: the module to load it into, e.g. ./net.py:Net (built without arguments)'),
-    name: text('--name <name>', 'registry name of the export (default: the source\'s name)'),
+    modelClass: text(
+      '--model-class <file:Class>',
+      'PyTorch state_dict: the module to load it into, e.g. ./net.py:Net (built without arguments)',
+    ),
+    name: text('--name <name>', "registry name of the export (default: the source's name)"),
     version: text('--version <version>', 'version (default: next patch)'),
     out: text('--out <file>', 'also write the ONNX file here'),
-    trustRemoteCode: flag('--trust-remote-code', 'HF: allow the model\'s own Python code to run (off unless asked for)'),
+    trustRemoteCode: flag('--trust-remote-code', "HF: allow the model's own Python code to run (off unless asked for)"),
     python: text('--python <path>', 'the Python interpreter to convert with (default: $MODELCTL_PYTHON, the managed environment, python3)'),
     verify: flag('--verify', 'for a registry model: re-hash its files before converting them'),
     json: flag('--json', 'print JSON'),

@@ -31,34 +31,53 @@ export interface PredictFlags {
 /** --conf and --iou: a number from 0 to 1. */
 function fraction(text: string, flag: string): number {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new ModelctlError('USAGE', `${flag} takes a number from 0 to 1, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw new ModelctlError('USAGE', `${flag} takes a number from 0 to 1, got "${text}"`);
   return v;
 }
 
 export const predictCommand: CommandSpec<PredictFlags> = {
   name: 'predict',
-  description: 'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, '
-    + 'feature-extraction), questions (question-answering), images (image-classification, object-detection) or raw tensors',
+  description:
+    'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
+    'feature-extraction), questions (question-answering), images (image-classification, object-detection) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
     ['[values...]', 'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, or image files for an image model'],
   ],
   options: {
-    input: text('--input <json>', 'rows ([[...]], [{"feature": v}]), texts ("text", ["text", ...]) or named tensors '
-      + '({"NAME": [[...]]} or {"NAME": {"dims", "data", "type"}})'),
-    file: text('--file <file>', 'a .csv (with header), .jsonl, .json or .npy file; texts: .txt (one per line) or .jsonl ({"text": ...}); - reads stdin; '
-      + 'an image file (PNG, JPEG, WebP...) for an image model'),
-    task: text('--task <task>', 'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, '
-      + 'question-answering, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)'),
+    input: text(
+      '--input <json>',
+      'rows ([[...]], [{"feature": v}]), texts ("text", ["text", ...]) or named tensors ' +
+        '({"NAME": [[...]]} or {"NAME": {"dims", "data", "type"}})',
+    ),
+    file: text(
+      '--file <file>',
+      'a .csv (with header), .jsonl, .json or .npy file; texts: .txt (one per line) or .jsonl ({"text": ...}); - reads stdin; ' +
+        'an image file (PNG, JPEG, WebP...) for an image model',
+    ),
+    task: text(
+      '--task <task>',
+      'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
+        'question-answering, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
+    ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
-    topK: int('--top-k <k>', 'text- and image-classification: the K best labels per input (default: all with --json, the best one in the table)', 1),
+    topK: int(
+      '--top-k <k>',
+      'text- and image-classification: the K best labels per input (default: all with --json, the best one in the table)',
+      1,
+    ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
       negation: 'feature-extraction: the mean-pooled embeddings as they are',
     }),
-    aggregation: text('--aggregation <strategy>', 'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), '
-      + 'first or max (word pieces merged first)'),
+    aggregation: text(
+      '--aggregation <strategy>',
+      'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), ' + 'first or max (word pieces merged first)',
+    ),
     conf: value('--conf <p>', 'object-detection: the minimum score of a detection', fraction, { default: '0.25' }),
-    iou: value('--iou <p>', 'object-detection: the IoU above which NMS drops the lower-scored box of the same class', fraction, { default: '0.45' }),
+    iou: value('--iou <p>', 'object-detection: the IoU above which NMS drops the lower-scored box of the same class', fraction, {
+      default: '0.45',
+    }),
     question: text('--question <text>', 'question-answering: the question (with --context)'),
     context: text('--context <text>', 'question-answering: the text holding the answer (with --question)'),
     device: deviceOption,
@@ -66,8 +85,14 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     threads: threadsOption(),
     optimization: optimizationOption,
     failFast: flag('--fail-fast', 'streams (.jsonl, .csv, .txt, stdin): stop at the first bad record instead of reporting it and going on'),
-    verify: flag('--verify', 're-hash the registry model\'s files before use (default: re-hash only those whose size, mtime or inode changed)'),
-    json: flag('--json', 'print JSON: one document, or JSON Lines ({"line": N, ...}) for a stream (the default when stdout is not a terminal)'),
+    verify: flag(
+      '--verify',
+      "re-hash the registry model's files before use (default: re-hash only those whose size, mtime or inode changed)",
+    ),
+    json: flag(
+      '--json',
+      'print JSON: one document, or JSON Lines ({"line": N, ...}) for a stream (the default when stdout is not a terminal)',
+    ),
     table: flag('--table', 'print the table even when stdout is not a terminal'),
   },
   examples: [

@@ -25,7 +25,7 @@ export const pullCommand: CommandSpec<PullFlags> = {
     include: list('--include <glob>', 'take only files matching (repeatable; replaces the default selection)'),
     exclude: list('--exclude <glob>', 'leave out files matching (repeatable)'),
     name: text('--name <name>', 'registry name (default: the repo id, or the file or folder name)'),
-    version: text('--version <version>', 'version (default: the commit\'s short sha for the Hub, else the next patch)'),
+    version: text('--version <version>', "version (default: the commit's short sha for the Hub, else the next patch)"),
     endpoint: text('--endpoint <url>', 'Hub endpoint (default: $HF_ENDPOINT, else https://huggingface.co)'),
     token: text('--token <token>', 'Hub token (default: $HF_TOKEN, else the token hf auth login saved); never printed or stored'),
     concurrency: value('--concurrency <n>', 'files downloaded at once', concurrency, { default: '4' }),

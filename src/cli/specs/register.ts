@@ -27,7 +27,9 @@ function metrics(texts: string[], flag: string): Record<string, number> {
 export const registerCommand: CommandSpec<RegisterFlags> = {
   name: 'register',
   description: 'add a model file or folder to the registry as a new version',
-  arguments: [['<path>', 'a model file or folder (ONNX, safetensors, PyTorch, pickle/joblib, Keras, SavedModel, XGBoost, LightGBM, HF folder)']],
+  arguments: [
+    ['<path>', 'a model file or folder (ONNX, safetensors, PyTorch, pickle/joblib, Keras, SavedModel, XGBoost, LightGBM, HF folder)'],
+  ],
   options: {
     name: text('--name <name>', 'model name, e.g. my-model or org/my-model', { required: true }),
     version: text('--version <version>', 'version (default: next patch of the highest, starting at 1.0.0)'),

@@ -35,20 +35,31 @@ export const serveCommand: CommandSpec<ServeFlags> = {
   options: {
     host: text('--host <host>', 'address to listen on (0.0.0.0: every interface)', { default: '127.0.0.1' }),
     port: value('--port <port>', 'port (0 picks a free one)', port, { default: '8080' }),
-    maxModelsInRam: int('--max-models-in-ram <n>', 'ONNX Runtime sessions kept loaded; the least recently used is evicted', 1, { default: '4' }),
-    maxMemory: size('--max-memory <size>', 'model bytes (files and external data) kept loaded; the least recently used is evicted beyond it', {
-      default: '4GB',
+    maxModelsInRam: int('--max-models-in-ram <n>', 'ONNX Runtime sessions kept loaded; the least recently used is evicted', 1, {
+      default: '4',
     }),
+    maxMemory: size(
+      '--max-memory <size>',
+      'model bytes (files and external data) kept loaded; the least recently used is evicted beyond it',
+      {
+        default: '4GB',
+      },
+    ),
     maxBatch: int('--max-batch <n>', 'rows merged into one ONNX Runtime run (1 turns dynamic batching off)', 1, { default: '32' }),
     maxWaitMs: int('--max-wait-ms <ms>', 'how long the first request of a batch waits for others', 0, { default: '5' }),
-    token: text('--token <token>', 'require Authorization: Bearer TOKEN on every endpoint but /v2/health/* (default: $MODELCTL_SERVE_TOKEN)'),
+    token: text(
+      '--token <token>',
+      'require Authorization: Bearer TOKEN on every endpoint but /v2/health/* (default: $MODELCTL_SERVE_TOKEN)',
+    ),
     maxBody: size('--max-body <size>', 'largest JSON or inference request', { default: '64MB' }),
     maxUpload: size('--max-upload <size>', 'largest uploaded model file', { default: '16GB' }),
     device: deviceOption,
     fallback: fallbackOption,
     threads: threadsOption('intra-op threads per session (default: ONNX Runtime chooses)'),
-    shutdownTimeoutMs: duration('--shutdown-timeout <duration>', 'on SIGTERM or Ctrl-C, how long in-flight requests may take to finish', { default: '30s' }),
-    verify: flag('--verify', 're-hash a version\'s files each time it is loaded and each file before it is downloaded'),
+    shutdownTimeoutMs: duration('--shutdown-timeout <duration>', 'on SIGTERM or Ctrl-C, how long in-flight requests may take to finish', {
+      default: '30s',
+    }),
+    verify: flag('--verify', "re-hash a version's files each time it is loaded and each file before it is downloaded"),
     json: flag('--json', 'print the listening address as one JSON line, and requests as JSON Lines with --verbose'),
   },
   examples: [

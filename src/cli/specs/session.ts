@@ -12,12 +12,19 @@ function cpuOnly(text: string, flag: string): 'cpu' {
   return 'cpu';
 }
 
-export const fallbackOption: OptionSpec<'cpu' | undefined> = value('--fallback <device>', 'run on this device if --device cannot be used (only cpu)', cpuOnly);
+export const fallbackOption: OptionSpec<'cpu' | undefined> = value(
+  '--fallback <device>',
+  'run on this device if --device cannot be used (only cpu)',
+  cpuOnly,
+);
 
 export function threadsOption(description = 'intra-op threads (default: ONNX Runtime chooses)'): OptionSpec<number | undefined> {
   return int('--threads <n>', description, 0);
 }
 
 export const optimizationOption: OptionSpec<GraphOptimization> = value(
-  '--optimization <level>', 'graph optimization: disabled, basic, extended, all', parseGraphOptimization, { default: 'all' },
+  '--optimization <level>',
+  'graph optimization: disabled, basic, extended, all',
+  parseGraphOptimization,
+  { default: 'all' },
 );

@@ -14,9 +14,14 @@ export const setupCommand: CommandSpec<SetupFlags> = {
   description: 'set up the Python converter environments (managed virtual environments under the registry home)',
   arguments: [['<what>', 'python']],
   options: {
-    families: value('--with <families>', 'converter families: hf, sklearn, tf, torch, xgboost, lightgbm (comma-separated) or all', parseFamilies, {
-      default: 'all',
-    }),
+    families: value(
+      '--with <families>',
+      'converter families: hf, sklearn, tf, torch, xgboost, lightgbm (comma-separated) or all',
+      parseFamilies,
+      {
+        default: 'all',
+      },
+    ),
     python: text('--python <path>', 'the interpreter to create the environments with (default: python3); with --check, the one to check'),
     check: flag('--check', 'report which converters are usable, with versions (installs nothing; exit 1 when one is not)'),
     force: flag('--force', 'reinstall even when the environment is up to date'),

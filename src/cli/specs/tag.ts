@@ -8,7 +8,10 @@ export interface TagFlags {
 export const tagCommand: CommandSpec<TagFlags> = {
   name: 'tag',
   description: 'point an alias at a version, or remove an alias',
-  arguments: [['<ref>', 'name:version to tag (with --remove: the model name)'], ['<alias>', 'alias, e.g. production']],
+  arguments: [
+    ['<ref>', 'name:version to tag (with --remove: the model name)'],
+    ['<alias>', 'alias, e.g. production'],
+  ],
   options: {
     remove: flag('--remove', 'remove the alias instead'),
     json: flag('--json', 'print JSON'),

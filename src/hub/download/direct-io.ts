@@ -23,11 +23,16 @@ export class DirectFile {
   private disabled = false;
   private chain: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly fd: number, private probeFd: number, private readonly probePath: string) {}
+  private constructor(
+    private readonly fd: number,
+    private probeFd: number,
+    private readonly probePath: string,
+  ) {}
 
   /** Undefined where O_DIRECT does not exist or the filesystem refuses it (tmpfs, some network filesystems). */
   static open(path: string, tmpDir: string): DirectFile | undefined {
-    if (O_DIRECT === undefined || ['1', 'true', 'yes', 'on'].includes((process.env.MODELCTL_NO_DIRECT_IO ?? '').toLowerCase())) return undefined;
+    if (O_DIRECT === undefined || ['1', 'true', 'yes', 'on'].includes((process.env.MODELCTL_NO_DIRECT_IO ?? '').toLowerCase()))
+      return undefined;
     const probePath = join(tmpDir, tempName('direct-probe'));
     let fd = -1;
     let probeFd = -1;
@@ -90,8 +95,10 @@ export class DirectFile {
   }
 
   private async writeAll(data: Buffer, bytes: number, position: number): Promise<void> {
-    for (let off = 0; off < bytes;) {
-      off += await new Promise<number>((resolve, reject) => write(this.fd, data, off, bytes - off, position + off, (err, n) => (err ? reject(err) : resolve(n))));
+    for (let off = 0; off < bytes; ) {
+      off += await new Promise<number>((resolve, reject) =>
+        write(this.fd, data, off, bytes - off, position + off, (err, n) => (err ? reject(err) : resolve(n))),
+      );
     }
   }
 

@@ -35,10 +35,14 @@ const defaultBackoff = (n: number): number => Math.min(200 * 2 ** (n - 1), 5000)
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -138,9 +142,11 @@ export async function getWithResume(req: DownloadRequest): Promise<DownloadStats
     if (total === undefined || sink.size === total) break;
     // The body ended early without an error (a proxy closed it cleanly): resume from where it stopped.
     if (sink.size > before) failures = 0;
-    await retry(new ModelctlError('NETWORK', `${req.ctx.file ?? req.ctx.what}: the connection closed after ${sink.size} of ${total} bytes`, {
-      hint: 'the server or a proxy kept cutting the download; try again later',
-    }));
+    await retry(
+      new ModelctlError('NETWORK', `${req.ctx.file ?? req.ctx.what}: the connection closed after ${sink.size} of ${total} bytes`, {
+        hint: 'the server or a proxy kept cutting the download; try again later',
+      }),
+    );
   }
   if (lastError && total !== undefined && sink.size !== total) throw lastError;
   return stats;

@@ -168,7 +168,14 @@ export class WorkerHasher implements Hasher {
 
   async update(buf: Buffer): Promise<void> {
     if (!(buf.buffer instanceof SharedArrayBuffer)) throw new Error('WorkerHasher needs shared buffers');
-    await shared.call({ op: 'update', id: this.id, git: this.gitSize, slot: shared.slotOf(buf.buffer), off: buf.byteOffset, len: buf.length });
+    await shared.call({
+      op: 'update',
+      id: this.id,
+      git: this.gitSize,
+      slot: shared.slotOf(buf.buffer),
+      off: buf.byteOffset,
+      len: buf.length,
+    });
   }
 
   async digest(): Promise<Digests> {

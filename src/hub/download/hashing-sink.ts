@@ -73,7 +73,10 @@ export class HashingSink {
   /** Of the bytes written, those that went to the disk by direct I/O (the tests read it). */
   directBytes = 0;
 
-  private constructor(tmpPath: string, private readonly options: SinkOptions) {
+  private constructor(
+    tmpPath: string,
+    private readonly options: SinkOptions,
+  ) {
     this.tmpPath = tmpPath;
     this.hasher = hasherFor(options.size, options.gitSize);
   }
@@ -103,7 +106,7 @@ export class HashingSink {
     if (this.direct) n -= n % DIRECT_ALIGN;
     await fh.truncate(n);
     const slot = this.newSlot();
-    for (let pos = 0; pos < n;) {
+    for (let pos = 0; pos < n; ) {
       const { bytesRead } = await fh.read(slot.buf, 0, Math.min(slot.buf.length, n - pos), pos);
       if (bytesRead === 0) break;
       await this.hasher.update(slot.buf.subarray(0, bytesRead));
@@ -150,7 +153,8 @@ export class HashingSink {
       if (this.fill === cur.buf.length) this.dispatch();
     }
     // A slow download still records its progress every CHECKPOINT_MS, with whatever the slot holds by then.
-    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS) this.checkpointDispatch();
+    if (this.options.partial && this.fill > 0 && !this.syncing && Date.now() - this.checkpointAt >= CHECKPOINT_MS)
+      this.checkpointDispatch();
     if (this.failed) throw this.failed;
     return undefined;
   }
@@ -279,7 +283,7 @@ export class HashingSink {
    */
   private writePieces(data: Buffer, position: number): void {
     const fd = (this.fh as FileHandle).fd;
-    for (let done = 0; done < data.length;) {
+    for (let done = 0; done < data.length; ) {
       done += writeSync(fd, data, done, Math.min(WRITE_PIECE, data.length - done), position + done);
     }
   }

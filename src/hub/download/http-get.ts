@@ -67,7 +67,8 @@ export function httpGetter(options: HttpGetterOptions = {}): Getter {
     let target = new URL(url);
     for (let n = 0; ; n++) {
       if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`cannot follow a redirect to ${target.protocol}`);
-      const auth: Record<string, string> = options.authorization && target.origin === options.authOrigin ? { authorization: options.authorization } : {};
+      const auth: Record<string, string> =
+        options.authorization && target.origin === options.authOrigin ? { authorization: options.authorization } : {};
       const res = await sendRequest(target, 'GET', { ...headers, ...auth }, { ...transport, ...(signal ? { signal } : {}) });
       const location = res.headers.location;
       if (REDIRECT.has(res.statusCode ?? 0) && location && n < MAX_REDIRECTS) {

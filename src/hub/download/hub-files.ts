@@ -44,12 +44,23 @@ function expectation(f: HubFile): { kind: 'sha256' | 'git'; digest: string } {
   return f.lfs ? { kind: 'sha256', digest: f.lfs.oid } : { kind: 'git', digest: f.oid };
 }
 
-function verify(f: { path: string; size: number }, expected: { kind: 'sha256' | 'git'; digest: string }, got: HashedFile, where: string): void {
+function verify(
+  f: { path: string; size: number },
+  expected: { kind: 'sha256' | 'git'; digest: string },
+  got: HashedFile,
+  where: string,
+): void {
   const actual = expected.kind === 'sha256' ? got.sha256 : got.gitOid;
   if (got.size !== f.size || actual !== expected.digest) {
-    const what = got.size !== f.size ? `${got.size} bytes instead of ${f.size}` : `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
+    const what =
+      got.size !== f.size
+        ? `${got.size} bytes instead of ${f.size}`
+        : `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
     throw new ModelctlError('INTEGRITY', `${f.path} from ${where} failed verification (${what}); nothing was registered`, {
-      hint: where === 'the HF cache' ? 'the cached copy is damaged: delete it from the HF cache (hf cache delete) and pull again' : 'the download was corrupted or the server sent other content than it listed; pull again',
+      hint:
+        where === 'the HF cache'
+          ? 'the cached copy is damaged: delete it from the HF cache (hf cache delete) and pull again'
+          : 'the download was corrupted or the server sent other content than it listed; pull again',
       details: { file: f.path, expected: expected.digest, actual: actual ?? null },
     });
   }
@@ -61,7 +72,12 @@ async function inStore(layout: Layout, sha256: string, size: number): Promise<bo
 }
 
 /** Runs `work` over `items` with at most `limit` at once; the first failure aborts the rest. */
-async function pool<T>(items: T[], limit: number, work: (item: T, signal: AbortSignal) => Promise<void>, outer?: AbortSignal): Promise<void> {
+async function pool<T>(
+  items: T[],
+  limit: number,
+  work: (item: T, signal: AbortSignal) => Promise<void>,
+  outer?: AbortSignal,
+): Promise<void> {
   const controller = new AbortController();
   const onAbort = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onAbort, { once: true });
@@ -97,9 +113,9 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
   const get = options.fetch
     ? fetchGetter(hubFetch({ endpoint: plan.endpoint, token: options.token, fetch: options.fetch }).fetch)
     : httpGetter({
-      ...(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {}),
-      ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
-    });
+        ...(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {}),
+        ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
+      });
   const results = new Map<string, FetchedFile>();
   const sinks: HashingSink[] = [];
   const report = { downloaded: 0, requests: 0, resumed: 0 };
@@ -144,7 +160,11 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
       onResponse: (res) => {
         const commit = res.headers.get('x-repo-commit');
         if (commit && commit !== plan.commit) {
-          throw new ModelctlError('CONFLICT', `the Hub served ${f.path} from commit ${commit.slice(0, 7)} instead of ${plan.commit.slice(0, 7)}`, { hint: 'pull again' });
+          throw new ModelctlError(
+            'CONFLICT',
+            `the Hub served ${f.path} from commit ${commit.slice(0, 7)} instead of ${plan.commit.slice(0, 7)}`,
+            { hint: 'pull again' },
+          );
         }
       },
       ...(options.retries !== undefined ? { retries: options.retries } : {}),

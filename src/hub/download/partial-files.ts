@@ -60,8 +60,17 @@ export function newPartial(tmpDir: string, key: PartialKey): PartialFile {
 }
 
 function usable(s: Partial<Sidecar>, key: PartialKey, pid: number): boolean {
-  return s.version === 1 && s.host === LOCK_HOST && s.pid === pid && s.kind === key.kind && s.digest === key.digest && s.size === key.size
-    && Number.isSafeInteger(s.bytes) && (s.bytes as number) >= 0 && (s.bytes as number) <= key.size;
+  return (
+    s.version === 1 &&
+    s.host === LOCK_HOST &&
+    s.pid === pid &&
+    s.kind === key.kind &&
+    s.digest === key.digest &&
+    s.size === key.size &&
+    Number.isSafeInteger(s.bytes) &&
+    (s.bytes as number) >= 0 &&
+    (s.bytes as number) <= key.size
+  );
 }
 
 /** Takes over a partial file a dead process left for this content, if there is one. */
@@ -106,7 +115,18 @@ export async function claimPartial(tmpDir: string, key: PartialKey): Promise<Par
 
 /** Records that `bytes` leading bytes are on disk (call only after they were fdatasync'ed). */
 export async function recordPartial(p: PartialFile, bytes: number): Promise<void> {
-  const s: Sidecar = { version: 1, host: LOCK_HOST, pid: process.pid, kind: p.key.kind, digest: p.key.digest, size: p.key.size, bytes, repo: p.key.repo, commit: p.key.commit, path: p.key.path };
+  const s: Sidecar = {
+    version: 1,
+    host: LOCK_HOST,
+    pid: process.pid,
+    kind: p.key.kind,
+    digest: p.key.digest,
+    size: p.key.size,
+    bytes,
+    repo: p.key.repo,
+    commit: p.key.commit,
+    path: p.key.path,
+  };
   const staged = `${p.sidecarPath}.w`;
   await writeFile(staged, JSON.stringify(s));
   await rename(staged, p.sidecarPath);
