@@ -63,7 +63,15 @@ export async function runConverter(options: RunConverterOptions): Promise<Record
     reject: false,
     stdin: 'ignore',
     buffer: false,
-    env: { ...(options.env ?? process.env), PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', TF_CPP_MIN_LOG_LEVEL: '3' },
+    // ORT_DISABLE_TELEMETRY: as for the Node binding (runtime/ort.ts), whose Linux build collects usage events by
+    // default; the validation step's Python onnxruntime gets the same switch.
+    env: {
+      ...(options.env ?? process.env),
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      TF_CPP_MIN_LOG_LEVEL: '3',
+      ORT_DISABLE_TELEMETRY: '1',
+    },
     ...(options.signal ? { cancelSignal: options.signal, forceKillAfterDelay: 5000 } : {}),
   });
   let result: Record<string, unknown> | undefined;

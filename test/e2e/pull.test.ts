@@ -117,7 +117,7 @@ describe('modelctl pull (spawned binary)', () => {
     expect(url.stderr).toMatch(/^error: offline: http:\/\/ URLs need the network/);
     const badEscape = await cli(['pull', 'http://127.0.0.1:9/%zz.onnx'], { home, env });
     expect(badEscape.exitCode).toBe(2);
-    expect(badEscape.stderr).toMatch(/malformed %-badEscape/);
+    expect(badEscape.stderr).toMatch(/malformed %-escape/);
     const token = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--token', 'hf_secret'], { home, env });
     expect(token.exitCode).toBe(2);
     expect(token.stderr).not.toContain('hf_secret');
