@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
-import { fsyncDir, isEnoent, tempName } from './fsutil.js';
+import { fsyncDir, hashHandle, isEnoent, tempName } from './fsutil.js';
 import type { Layout } from './layout.js';
 import { backdate, blobIntact, recordPlaced } from './verify.js';
 
@@ -130,17 +130,7 @@ export async function placeBlob(layout: Layout, file: IngestedFile): Promise<boo
 export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
   const fh = await open(path, 'r');
   try {
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buffer, 0, CHUNK, size);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { sha256: hash.digest('hex'), size };
+    return await hashHandle(fh, signal);
   } finally {
     await fh.close();
   }

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from '../util/fs.js';
@@ -66,4 +66,22 @@ export function isEnoent(err: unknown): boolean {
 export function isNoSpace(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Read size of the streamed hashes: large enough that the per-read cost vanishes, small enough to stay cached. */
+export const HASH_CHUNK = 4 * 1024 * 1024;
+
+/** sha256 and length of an open file's content, read from the start. */
+export async function hashHandle(fh: FileHandle, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(HASH_CHUNK);
+  let size = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await fh.read(buffer, 0, HASH_CHUNK, size);
+    if (bytesRead === 0) break;
+    hash.update(buffer.subarray(0, bytesRead));
+    size += bytesRead;
+  }
+  return { sha256: hash.digest('hex'), size };
 }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { isEnoent, tempName } from './fsutil.js';
+import { hashHandle, isEnoent, tempName } from './fsutil.js';
 import type { Layout } from './layout.js';
 import type { Manifest } from './manifest.js';
 import type { Store } from './store.js';
@@ -52,7 +51,6 @@ export interface VerifyOptions {
 }
 
 const RECORD_SCHEMA = 1;
-const CHUNK = 4 * 1024 * 1024;
 /**
  * Coarse file timestamps (FAT: 2 s, HFS+: 1 s; a kernel tick elsewhere) let a second write inside the same tick keep
  * the mtime. A fingerprint taken that close to the mtime is not recorded, as git treats "racily clean" entries.
@@ -120,18 +118,9 @@ async function hashWithFingerprints(
   const fh = await open(path, 'r');
   try {
     const before = fingerprintOf(await fh.stat({ bigint: true }));
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buffer, 0, CHUNK, size);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
+    const { sha256, size } = await hashHandle(fh, signal);
     const after = fingerprintOf(await fh.stat({ bigint: true }));
-    return { sha256: hash.digest('hex'), size, before, after };
+    return { sha256, size, before, after };
   } finally {
     await fh.close();
   }
