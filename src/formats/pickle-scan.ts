@@ -1,3 +1,4 @@
+// Not formatted by biome (biome.json overrides): the opcode switch is a table, one opcode per line with its name.
 import { type Cursor, EndOfData, MB, decodeLatin1, decodeUtf8 } from './io.js';
 import { MAX_ITEMS, Malformed, append, setItems, type PickleValue } from './pickle-values.js';
 
@@ -166,226 +167,75 @@ export class PickleScanner {
       const op = c.u8();
       this.bytesRead++;
       switch (op) {
-        case 0x80:
-          protocol = this.uint(1);
-          break; // PROTO
-        case 0x95:
-          this.u64();
-          break; // FRAME: frames hold ordinary opcodes, so the length only matters to readers
-        case 0x2e:
-          return { root: s.stack.at(-1) ?? OPAQUE, complete: true, ...(protocol !== undefined ? { protocol } : {}) }; // STOP
-        case 0x28:
-          s.metastack.push(s.stack);
-          s.stack = [];
-          break; // MARK
-        case 0x30:
-          if (s.stack.length > 0) pop();
-          else popMark();
-          break; // POP
-        case 0x31:
-          popMark();
-          break; // POP_MARK
-        case 0x32:
-          push(top());
-          break; // DUP
-        case 0x4e:
-          push({ kind: 'none' });
-          break;
-        case 0x88:
-          push({ kind: 'bool', value: true });
-          break;
-        case 0x89:
-          push({ kind: 'bool', value: false });
-          break;
-        case 0x4a:
-          push({ kind: 'int', value: signedLE(c.bytes(4)) });
-          this.bytesRead += 4;
-          break; // BININT
-        case 0x4b:
-          push({ kind: 'int', value: this.uint(1) });
-          break; // BININT1
-        case 0x4d:
-          push({ kind: 'int', value: this.uint(2) });
-          break; // BININT2
-        case 0x8a: {
-          const n = this.uint(1);
-          push({ kind: 'int', value: signedLE(c.bytes(n)) });
-          this.bytesRead += n;
-          break;
-        } // LONG1
-        case 0x8b: {
-          const n = this.uint(4);
-          if (n > 64) {
-            c.skip(n);
-            push(OPAQUE);
-          } else {
-            push({ kind: 'int', value: signedLE(c.bytes(n)) });
-          }
-          break;
-        } // LONG4
-        case 0x49: {
-          const t = this.line();
-          push(t === '01' || t === '00' ? { kind: 'bool', value: t === '01' } : { kind: 'int', value: Number(t) });
-          break;
-        } // INT
-        case 0x4c:
-          push({ kind: 'int', value: Number(this.line().replace(/L$/, '')) });
-          break; // LONG
-        case 0x46:
-          push({ kind: 'float', value: Number(this.line()) });
-          break; // FLOAT
-        case 0x47: {
-          const b = c.bytes(8);
-          this.bytesRead += 8;
-          push({ kind: 'float', value: new DataView(b.buffer).getFloat64(0, false) });
-          break;
-        } // BINFLOAT
-        case 0x58:
-          push(this.readString(this.uint(4)));
-          break; // BINUNICODE
-        case 0x8c:
-          push(this.readString(this.uint(1)));
-          break; // SHORT_BINUNICODE
-        case 0x8d:
-          push(this.readString(this.u64()));
-          break; // BINUNICODE8
-        case 0x54:
-          push(this.readString(this.uint(4), true));
-          break; // BINSTRING
-        case 0x55:
-          push(this.readString(this.uint(1), true));
-          break; // SHORT_BINSTRING
-        case 0x53:
-          push({
-            kind: 'str',
-            value: this.line()
-              .replace(/^(['"])(.*)\1$/s, '$2')
-              .slice(0, MAX_STRING_KEPT),
-          });
-          break; // STRING
-        case 0x56:
-          push({ kind: 'str', value: this.line().slice(0, MAX_STRING_KEPT) });
-          break; // UNICODE (raw-unicode-escape, kept raw)
-        case 0x42:
-          push(this.skipPayload(this.uint(4)));
-          break; // BINBYTES
-        case 0x43:
-          push(this.skipPayload(this.uint(1)));
-          break; // SHORT_BINBYTES
-        case 0x8e:
-          push(this.skipPayload(this.u64()));
-          break; // BINBYTES8
-        case 0x96:
-          push(this.skipPayload(this.u64()));
-          break; // BYTEARRAY8
-        case 0x97:
-          push(OPAQUE);
-          break; // NEXT_BUFFER: out-of-band data, not in this stream
-        case 0x98:
-          break; // READONLY_BUFFER
-        case 0x29:
-          push({ kind: 'tuple', items: [] });
-          break; // EMPTY_TUPLE
-        case 0x74:
-          push({ kind: 'tuple', items: popMark().slice(0, MAX_ITEMS) });
-          break; // TUPLE
-        case 0x85:
-        case 0x86:
-        case 0x87: {
-          // TUPLE1..3
+        case 0x80: protocol = this.uint(1); break; // PROTO
+        case 0x95: this.u64(); break; // FRAME: frames hold ordinary opcodes, so the length only matters to readers
+        case 0x2e: return { root: s.stack.at(-1) ?? OPAQUE, complete: true, ...(protocol !== undefined ? { protocol } : {}) }; // STOP
+        case 0x28: s.metastack.push(s.stack); s.stack = []; break; // MARK
+        case 0x30: if (s.stack.length > 0) pop(); else popMark(); break; // POP
+        case 0x31: popMark(); break; // POP_MARK
+        case 0x32: push(top()); break; // DUP
+        case 0x4e: push({ kind: 'none' }); break;
+        case 0x88: push({ kind: 'bool', value: true }); break;
+        case 0x89: push({ kind: 'bool', value: false }); break;
+        case 0x4a: push({ kind: 'int', value: signedLE(c.bytes(4)) }); this.bytesRead += 4; break; // BININT
+        case 0x4b: push({ kind: 'int', value: this.uint(1) }); break; // BININT1
+        case 0x4d: push({ kind: 'int', value: this.uint(2) }); break; // BININT2
+        case 0x8a: { const n = this.uint(1); push({ kind: 'int', value: signedLE(c.bytes(n)) }); this.bytesRead += n; break; } // LONG1
+        case 0x8b: { const n = this.uint(4); if (n > 64) { c.skip(n); push(OPAQUE); } else { push({ kind: 'int', value: signedLE(c.bytes(n)) }); } break; } // LONG4
+        case 0x49: { const t = this.line(); push(t === '01' || t === '00' ? { kind: 'bool', value: t === '01' } : { kind: 'int', value: Number(t) }); break; } // INT
+        case 0x4c: push({ kind: 'int', value: Number(this.line().replace(/L$/, '')) }); break; // LONG
+        case 0x46: push({ kind: 'float', value: Number(this.line()) }); break; // FLOAT
+        case 0x47: { const b = c.bytes(8); this.bytesRead += 8; push({ kind: 'float', value: new DataView(b.buffer).getFloat64(0, false) }); break; } // BINFLOAT
+        case 0x58: push(this.readString(this.uint(4))); break; // BINUNICODE
+        case 0x8c: push(this.readString(this.uint(1))); break; // SHORT_BINUNICODE
+        case 0x8d: push(this.readString(this.u64())); break; // BINUNICODE8
+        case 0x54: push(this.readString(this.uint(4), true)); break; // BINSTRING
+        case 0x55: push(this.readString(this.uint(1), true)); break; // SHORT_BINSTRING
+        case 0x53: push({ kind: 'str', value: this.line().replace(/^(['"])(.*)\1$/s, '$2').slice(0, MAX_STRING_KEPT) }); break; // STRING
+        case 0x56: push({ kind: 'str', value: this.line().slice(0, MAX_STRING_KEPT) }); break; // UNICODE (raw-unicode-escape, kept raw)
+        case 0x42: push(this.skipPayload(this.uint(4))); break; // BINBYTES
+        case 0x43: push(this.skipPayload(this.uint(1))); break; // SHORT_BINBYTES
+        case 0x8e: push(this.skipPayload(this.u64())); break; // BINBYTES8
+        case 0x96: push(this.skipPayload(this.u64())); break; // BYTEARRAY8
+        case 0x97: push(OPAQUE); break; // NEXT_BUFFER: out-of-band data, not in this stream
+        case 0x98: break; // READONLY_BUFFER
+        case 0x29: push({ kind: 'tuple', items: [] }); break; // EMPTY_TUPLE
+        case 0x74: push({ kind: 'tuple', items: popMark().slice(0, MAX_ITEMS) }); break; // TUPLE
+        case 0x85: case 0x86: case 0x87: { // TUPLE1..3
           const n = op - 0x84;
           if (s.stack.length < n) throw new Malformed('stack underflow');
           push({ kind: 'tuple', items: s.stack.splice(s.stack.length - n, n) });
           break;
         }
-        case 0x5d:
-          push({ kind: 'list', items: [] });
-          break; // EMPTY_LIST
-        case 0x6c:
-          push({ kind: 'list', items: popMark().slice(0, MAX_ITEMS) });
-          break; // LIST
-        case 0x7d:
-          push({ kind: 'dict', entries: [] });
-          break; // EMPTY_DICT
-        case 0x64: {
-          const d: PickleValue = { kind: 'dict', entries: [] };
-          setItems(d, popMark());
-          push(d);
-          break;
-        } // DICT
-        case 0x8f:
-          push({ kind: 'set', items: [] });
-          break; // EMPTY_SET
-        case 0x91:
-          push({ kind: 'set', items: popMark().slice(0, MAX_ITEMS) });
-          break; // FROZENSET
-        case 0x90: {
-          const items = popMark();
-          for (const i of items) append(top(), i);
-          break;
-        } // ADDITEMS
-        case 0x61: {
-          const v = pop();
-          append(top(), v);
-          break;
-        } // APPEND
-        case 0x65: {
-          const items = popMark();
-          for (const i of items) append(top(), i);
-          break;
-        } // APPENDS
-        case 0x73: {
-          const v = pop();
-          const k = pop();
-          setItems(top(), [k, v]);
-          break;
-        } // SETITEM
-        case 0x75: {
-          const items = popMark();
-          setItems(top(), items);
-          break;
-        } // SETITEMS
-        case 0x63: {
-          const module = this.line();
-          push(this.recordGlobal(module, this.line()));
-          break;
-        } // GLOBAL
-        case 0x93: {
-          // STACK_GLOBAL
+        case 0x5d: push({ kind: 'list', items: [] }); break; // EMPTY_LIST
+        case 0x6c: push({ kind: 'list', items: popMark().slice(0, MAX_ITEMS) }); break; // LIST
+        case 0x7d: push({ kind: 'dict', entries: [] }); break; // EMPTY_DICT
+        case 0x64: { const d: PickleValue = { kind: 'dict', entries: [] }; setItems(d, popMark()); push(d); break; } // DICT
+        case 0x8f: push({ kind: 'set', items: [] }); break; // EMPTY_SET
+        case 0x91: push({ kind: 'set', items: popMark().slice(0, MAX_ITEMS) }); break; // FROZENSET
+        case 0x90: { const items = popMark(); for (const i of items) append(top(), i); break; } // ADDITEMS
+        case 0x61: { const v = pop(); append(top(), v); break; } // APPEND
+        case 0x65: { const items = popMark(); for (const i of items) append(top(), i); break; } // APPENDS
+        case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
+        case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
+        case 0x63: { const module = this.line(); push(this.recordGlobal(module, this.line())); break; } // GLOBAL
+        case 0x93: { // STACK_GLOBAL
           const name = pop();
           const module = pop();
           const text = (v: PickleValue): string => (v.kind === 'str' ? v.value : '?');
           push(this.recordGlobal(text(module), text(name)));
           break;
         }
-        case 0x69: {
-          // INST
+        case 0x69: { // INST
           const module = this.line();
           const cls = this.recordGlobal(module, this.line());
           push({ kind: 'object', callable: cls, args: { kind: 'tuple', items: popMark() } });
           break;
         }
-        case 0x6f: {
-          const [cls, ...args] = popMark();
-          push({ kind: 'object', callable: cls ?? OPAQUE, args: { kind: 'tuple', items: args } });
-          break;
-        } // OBJ
-        case 0x52:
-        case 0x81: {
-          const args = pop();
-          const callable = pop();
-          push({ kind: 'object', callable, args });
-          break;
-        } // REDUCE, NEWOBJ
-        case 0x92: {
-          pop();
-          const args = pop();
-          const cls = pop();
-          push({ kind: 'object', callable: cls, args });
-          break;
-        } // NEWOBJ_EX
-        case 0x62: {
-          // BUILD
+        case 0x6f: { const [cls, ...args] = popMark(); push({ kind: 'object', callable: cls ?? OPAQUE, args: { kind: 'tuple', items: args } }); break; } // OBJ
+        case 0x52: case 0x81: { const args = pop(); const callable = pop(); push({ kind: 'object', callable, args }); break; } // REDUCE, NEWOBJ
+        case 0x92: { pop(); const args = pop(); const cls = pop(); push({ kind: 'object', callable: cls, args }); break; } // NEWOBJ_EX
+        case 0x62: { // BUILD
           const state = pop();
           const target = top();
           if (target.kind === 'object') target.state = state;
@@ -395,48 +245,18 @@ export class PickleScanner {
           }
           break;
         }
-        case 0x82:
-          push(this.recordGlobal('copyreg', `extension#${this.uint(1)}`));
-          break; // EXT1
-        case 0x83:
-          push(this.recordGlobal('copyreg', `extension#${this.uint(2)}`));
-          break; // EXT2
-        case 0x84:
-          push(this.recordGlobal('copyreg', `extension#${this.uint(4)}`));
-          break; // EXT4
-        case 0x50: {
-          const id: PickleValue = { kind: 'str', value: this.line() };
-          this.persid(id);
-          push({ kind: 'persid', id });
-          break;
-        } // PERSID
-        case 0x51: {
-          const id = pop();
-          this.persid(id);
-          push({ kind: 'persid', id });
-          break;
-        } // BINPERSID
-        case 0x70:
-          memoPut(Number(this.line()));
-          break; // PUT
-        case 0x71:
-          memoPut(this.uint(1));
-          break; // BINPUT
-        case 0x72:
-          memoPut(this.uint(4));
-          break; // LONG_BINPUT
-        case 0x94:
-          memoPut(s.memo.size);
-          break; // MEMOIZE
-        case 0x67:
-          memoGet(Number(this.line()));
-          break; // GET
-        case 0x68:
-          memoGet(this.uint(1));
-          break; // BINGET
-        case 0x6a:
-          memoGet(this.uint(4));
-          break; // LONG_BINGET
+        case 0x82: push(this.recordGlobal('copyreg', `extension#${this.uint(1)}`)); break; // EXT1
+        case 0x83: push(this.recordGlobal('copyreg', `extension#${this.uint(2)}`)); break; // EXT2
+        case 0x84: push(this.recordGlobal('copyreg', `extension#${this.uint(4)}`)); break; // EXT4
+        case 0x50: { const id: PickleValue = { kind: 'str', value: this.line() }; this.persid(id); push({ kind: 'persid', id }); break; } // PERSID
+        case 0x51: { const id = pop(); this.persid(id); push({ kind: 'persid', id }); break; } // BINPERSID
+        case 0x70: memoPut(Number(this.line())); break; // PUT
+        case 0x71: memoPut(this.uint(1)); break; // BINPUT
+        case 0x72: memoPut(this.uint(4)); break; // LONG_BINPUT
+        case 0x94: memoPut(s.memo.size); break; // MEMOIZE
+        case 0x67: memoGet(Number(this.line())); break; // GET
+        case 0x68: memoGet(this.uint(1)); break; // BINGET
+        case 0x6a: memoGet(this.uint(4)); break; // LONG_BINGET
         default:
           return {
             complete: false,
