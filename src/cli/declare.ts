@@ -151,8 +151,9 @@ export function value<T, S extends Settings>(
 
 /** A whole number of at least `min`. */
 export function wholeNumber(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got "${text}"`);
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got "${text}"`);
   return n;
 }
 

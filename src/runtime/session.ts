@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
@@ -8,6 +7,9 @@ import { fingerprintModel, type ModelFingerprint } from './model-files.js';
 import { loadOrt } from './ort.js';
 import { modelLoadError } from './ort-errors.js';
 import { parseGraphOptimization, type GraphOptimization } from './optimization.js';
+import { checkThreads } from './threads.js';
+
+export { MAX_THREADS } from './threads.js';
 
 export type { GraphOptimization };
 
@@ -39,20 +41,6 @@ export interface OpenedSession {
   key: string;
   /** Model plus external data size, the cache's estimate of the session's memory. */
   bytes: number;
-}
-
-/**
- * The most threads one pool may ask for: above any machine's logical CPU count, below what ONNX Runtime survives
- * (it allocates per thread before checking anything: 1e9 ends in std::bad_alloc, 1e5 in tens of GB and minutes).
- */
-export const MAX_THREADS = 1024;
-
-function checkThreads(value: number | undefined, what: string): void {
-  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value <= MAX_THREADS)) {
-    throw new ModelctlError('USAGE', `${what} must be a whole number from 0 to ${MAX_THREADS}, not ${String(value)}`, {
-      hint: `0 (or leaving it out) lets onnxruntime choose; this machine has ${availableParallelism()} logical CPUs, and more threads than that rarely help`,
-    });
-  }
 }
 
 /** Options with their defaults filled in and checked: the form keys are made of. */

@@ -212,7 +212,7 @@ describe('argv to options', () => {
     [['predict', 'm', 'x', '--optimization', 'max'], 'unknown graph optimization level: max'],
     [['bench', 'm', '--batch-sizes', '1,0'], '--batch-sizes takes whole numbers of at least 1, comma-separated, got "1,0"'],
     [['bench', 'm', '--fail-if-slower', 'x'], '--fail-if-slower takes a percentage, got "x"'],
-    [['bench', 'm', '--threads', '1.5'], '--threads takes a whole number of at least 0, got "1.5"'],
+    [['bench', 'm', '--threads', '1.5'], 'threads must be a whole number from 0 to 1024, not 1.5'],
     [['pull', 'hf:org/m', '--concurrency', '65'], '--concurrency 65 is too many'],
     [['serve', '--port', '70000'], '--port takes 0 to 65535, got 70000'],
     [['serve', '--max-body', 'big'], 'not a size: "big"'],

@@ -1,7 +1,8 @@
 import { parseDevice, type Device } from '../../runtime/device.js';
 import { parseGraphOptimization, type GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
-import { int, value, type OptionSpec } from '../declare.js';
+import { checkThreads } from '../../runtime/threads.js';
+import { value, type OptionSpec } from '../declare.js';
 
 /** The ONNX Runtime session options predict, bench and serve share, declared once. */
 
@@ -19,7 +20,12 @@ export const fallbackOption: OptionSpec<'cpu' | undefined> = value(
 );
 
 export function threadsOption(description = 'intra-op threads (default: ONNX Runtime chooses)'): OptionSpec<number | undefined> {
-  return int('--threads <n>', description, 0);
+  // Bounded here too, so that a bad count is refused before a model is resolved or an input read.
+  return value('--threads <n>', description, (text) => {
+    const n = text.trim() === '' ? Number.NaN : Number(text);
+    checkThreads(n, 'threads'); // the runtime's own message and range, whatever the spelling (1e9, 4096, -1)
+    return n;
+  });
 }
 
 export const optimizationOption: OptionSpec<GraphOptimization> = value(
