@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
+import { ModelctlError } from '../src/errors.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'modelctl.cjs');
@@ -111,4 +112,22 @@ export function editFile(path: string, from: string, to: string): void {
   const text = readFileSync(path, 'utf8');
   if (!text.includes(from)) throw new Error(`${path} does not contain ${from}`);
   writeFileSync(path, text.replace(from, to));
+}
+
+/** The ModelctlError a promise rejects with (the test fails when it resolves or rejects with anything else). */
+export async function rejection(p: Promise<unknown>): Promise<ModelctlError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ModelctlError);
+  return err as ModelctlError;
+}
+
+/** rejection, with its code (and message) checked. */
+export async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<ModelctlError> {
+  const err = await rejection(p);
+  expect(err.code).toBe(code);
+  if (message) expect(err.message).toMatch(message);
+  return err;
 }

@@ -1,13 +1,13 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ModelctlError } from '../../src/errors.js';
 import { pull, type PullOptions } from '../../src/pull/pull.js';
 import type { Registry } from '../../src/registry/index.js';
 import { LOCK_HOST } from '../../src/registry/lock.js';
 import { tempDir } from '../helpers.js';
 import { BERT_DEFAULT, bertRepo, registry, safetensors, writeHfCache } from './fixtures.js';
 import { HubServer, sha256, type FixtureFile } from './server.js';
+import { rejection as failure } from '../helpers.js';
 
 let server: HubServer;
 let bert: ReturnType<typeof bertRepo>;
@@ -25,15 +25,6 @@ afterEach(async () => {
 /** Pull against the loopback Hub, with an empty HF home (never the user's cache or token), fast retries. */
 function opts(reg: Registry, source: string, extra: Partial<PullOptions> = {}): PullOptions {
   return { source, registry: reg, env: { HF_ENDPOINT: server.url, HF_HOME: hfHome }, backoff: () => 10, ...extra };
-}
-
-async function failure(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  return err as ModelctlError;
 }
 
 function content(files: FixtureFile[], path: string): Buffer {

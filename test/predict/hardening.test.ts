@@ -7,6 +7,7 @@ import { readOnnxSummary } from '../../src/onnx/summary.js';
 import { parseNpy } from '../../src/inputs/npy.js';
 import { makeTensor, runSession, tensorOutputs, type RunContext } from '../../src/tasks/tensors.js';
 import { FIXTURES } from '../helpers.js';
+import { rejects } from '../helpers.js';
 
 const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 const HAND = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
@@ -19,16 +20,6 @@ function code(fn: () => unknown): string | undefined {
     return (err as ModelctlError).code;
   }
   return undefined;
-}
-
-async function rejects(p: Promise<unknown>, expected: string, message?: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  expect((err as ModelctlError).code).toBe(expected);
-  if (message) expect((err as ModelctlError).message).toMatch(message);
 }
 
 describe('predict refuses bad input in one line instead of crashing', () => {

@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelctlError, Registry, embedMetadata } from '../../src/index.js';
+import { Registry, embedMetadata } from '../../src/index.js';
 import { predict } from '../../src/predict/predict.js';
 import { readInput } from '../../src/inputs/open.js';
 import { FIXTURES, tempDir } from '../helpers.js';
+import { rejects } from '../helpers.js';
 
 const iris = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')) as {
   input: number[][];
@@ -17,16 +18,6 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
     { facts: { reference: { inputs: Record<string, { data: unknown }>; outputs: Record<string, { data: unknown; shape: number[] }> } } }
   >;
 };
-
-async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  expect((err as ModelctlError).code).toBe(code);
-  if (message) expect((err as ModelctlError).message).toMatch(message);
-}
 
 describe('predict against the frameworks’ own outputs', () => {
   it('iris (skl2onnx): labels equal scikit-learn’s, probabilities within 1e-4 of predict_proba', async () => {

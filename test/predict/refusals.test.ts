@@ -1,22 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchModel } from '../../src/bench/index.js';
-import { ModelctlError } from '../../src/errors.js';
 import { predict } from '../../src/predict/predict.js';
 import { isKnownTask } from '../../src/tasks/known.js';
 import { FIXTURES } from '../helpers.js';
+import { rejection as failure } from '../helpers.js';
 
 const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 const ROWS = { kind: 'rows' as const, rows: [[5.1, 3.5, 1.4, 0.2]] };
-
-async function failure(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  return err as ModelctlError;
-}
 
 // issue 14, item 6: a joblib file given to predict was reported as a truncated ONNX file ("field number 0 at byte 5").
 describe('a model file of another format is named as such, with the way to ONNX', () => {

@@ -2,8 +2,9 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelctlError, Registry } from '../../src/index.js';
+import { Registry } from '../../src/index.js';
 import { editFile, flipByte, tempDir, writeSafetensors } from '../helpers.js';
+import { rejects } from '../helpers.js';
 
 function setup(): { registry: Registry; home: string; dir: string } {
   const home = tempDir();
@@ -15,16 +16,6 @@ function blobCount(home: string): number {
   const root = join(home, 'blobs', 'sha256');
   if (!existsSync(root)) return 0;
   return readdirSync(root).reduce((n, shard) => n + readdirSync(join(root, shard)).length, 0);
-}
-
-async function rejects(p: Promise<unknown>, code: string): Promise<ModelctlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  expect((err as ModelctlError).code).toBe(code);
-  return err as ModelctlError;
 }
 
 describe('register', () => {

@@ -12,9 +12,10 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelctlError, Registry, embedMetadata, exportModel, predict, readOnnxSummary, type Manifest } from '../../src/index.js';
+import { type ModelctlError, Registry, embedMetadata, exportModel, predict, readOnnxSummary, type Manifest } from '../../src/index.js';
 import { viewId } from '../../src/registry/views.js';
 import { FIXTURES, flipByte, tempDir } from '../helpers.js';
+import { rejection } from '../helpers.js';
 
 const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 const ROW = [5.1, 3.5, 1.4, 0.2];
@@ -34,15 +35,6 @@ function blobOf(registry: Registry, m: Manifest, path: string): string {
 function recordOf(registry: Registry, blob: string): Record<string, unknown> | undefined {
   const path = registry.store.layout.fingerprint(blob.split('/').pop() as string);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : undefined;
-}
-
-async function rejection(p: Promise<unknown>): Promise<ModelctlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  return err as ModelctlError;
 }
 
 /** INTEGRITY, exit 4, naming the version, the file and the blob, and pointing at validate. */

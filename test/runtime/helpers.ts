@@ -2,9 +2,9 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { expect } from 'vitest';
-import { ModelctlError } from '../../src/errors.js';
 import { loadOrt } from '../../src/runtime/ort.js';
 import { FIXTURES, tempDir } from '../helpers.js';
+export { rejection } from '../helpers.js';
 
 export const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 export const HANDBUILT = join(FIXTURES, 'onnx-handbuilt', 'model.onnx');
@@ -77,13 +77,4 @@ export function fakeProviderDir(): string {
       : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
   for (const name of names) writeFileSync(join(dir, name), 'not a shared library');
   return dir;
-}
-
-export async function rejection(promise: Promise<unknown>): Promise<ModelctlError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  return err as ModelctlError;
 }

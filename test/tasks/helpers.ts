@@ -1,8 +1,8 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { ModelctlError } from '../../src/errors.js';
 import { FIXTURES, tempDir } from '../helpers.js';
+export { rejects } from '../helpers.js';
 
 /** The optimum exports and the references generate.py computed for them with transformers and onnxruntime. */
 export const CLASSIFIER_DIR = join(FIXTURES, 'optimum-bert');
@@ -60,15 +60,4 @@ export function copyFixture(dir: string, files: string[]): string {
   const out = tempDir();
   for (const f of files) copyFileSync(join(dir, f), join(out, f));
   return out;
-}
-
-export async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<ModelctlError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ModelctlError);
-  expect((err as ModelctlError).code).toBe(code);
-  if (message) expect((err as ModelctlError).message).toMatch(message);
-  return err as ModelctlError;
 }
