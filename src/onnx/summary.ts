@@ -164,7 +164,8 @@ function readInitializer(r: WireReader): InitializerInfo {
   return { name, elements, dtype: onnxDtypeName(dtype), ...(location !== undefined ? { externalLocation: location } : {}) };
 }
 
-function emptySummary(): OnnxSummary {
+/** A summary of a model that declares nothing: what a scan starts from (and what tests build on). */
+export function emptySummary(): OnnxSummary {
   return {
     irVersion: 0,
     opsetImports: [],

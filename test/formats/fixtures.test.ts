@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inspectModel } from '../../src/formats/index.js';
+import { MODEL_FORMATS } from '../../src/formats/types.js';
 import { expected, fixturePath } from './helpers.js';
 
 const PICKLED = new Set(['pytorch', 'pickle', 'joblib']);
@@ -7,21 +8,7 @@ const models = Object.entries(expected.fixtures).filter(([, f]) => f.format !== 
 
 describe('inspectModel on every committed fixture', () => {
   it('covers every format the fixtures hold', () => {
-    expect(new Set(models.map(([, f]) => f.format))).toEqual(
-      new Set([
-        'onnx',
-        'safetensors',
-        'pytorch',
-        'pickle',
-        'joblib',
-        'keras',
-        'keras-h5',
-        'tf-savedmodel',
-        'xgboost',
-        'lightgbm',
-        'transformers',
-      ]),
-    );
+    expect(new Set(models.map(([, f]) => f.format))).toEqual(new Set(MODEL_FORMATS));
   });
 
   for (const [name, fx] of models) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectTaskFromConfig } from '../../src/formats/index.js';
 import { detectTaskFromClasses, detectTaskFromObjective, detectTaskFromOnnx } from '../../src/formats/task.js';
-import type { OnnxSummary } from '../../src/onnx/summary.js';
+import { emptySummary, type OnnxSummary } from '../../src/onnx/summary.js';
 
 describe('detectTaskFromConfig', () => {
   const cases: Array<[string, string]> = [
@@ -40,24 +40,7 @@ describe('detectTaskFromConfig', () => {
 });
 
 function summary(producerName: string, outputs: OnnxSummary['outputs'], metadataProps: Record<string, string> = {}): OnnxSummary {
-  return {
-    irVersion: 8,
-    opsetImports: [],
-    producerName,
-    producerVersion: '',
-    domain: '',
-    modelVersion: 0,
-    docString: '',
-    graphName: '',
-    inputs: [],
-    outputs,
-    nodeCount: 0,
-    initializerCount: 0,
-    parameterCount: 0,
-    parameterDtypes: {},
-    externalData: [],
-    metadataProps,
-  };
+  return { ...emptySummary(), irVersion: 8, producerName, outputs, metadataProps };
 }
 
 describe('other task sources', () => {
