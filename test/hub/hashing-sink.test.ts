@@ -35,6 +35,18 @@ function directIoHere(dir: string): boolean {
 
 const whole = content.length - (content.length % DIRECT_ALIGN);
 
+/** The partial-file record of a resumable download of `content` (the test's whole file). */
+function partialOfContent(dir: string) {
+  return newPartial(dir, {
+    kind: 'sha256',
+    digest: sha(content),
+    size: content.length,
+    repo: 'acme/x',
+    commit: 'c'.repeat(40),
+    path: 'model.bin',
+  });
+}
+
 describe('HashingSink: what reaches the disk is what was hashed', () => {
   it('a large file goes to disk by direct I/O where the filesystem allows it; the bytes on disk are the content', async () => {
     const dir = tempDir();
@@ -67,14 +79,7 @@ describe('HashingSink: what reaches the disk is what was hashed', () => {
     const dir = tempDir();
     const direct = directIoHere(dir);
     const prefix = 3 * 1024 * 1024 + 777;
-    const partial = newPartial(dir, {
-      kind: 'sha256',
-      digest: sha(content),
-      size: content.length,
-      repo: 'acme/x',
-      commit: 'c'.repeat(40),
-      path: 'model.bin',
-    });
+    const partial = partialOfContent(dir);
     writeFileSync(partial.dataPath, content.subarray(0, prefix));
     const sink = await HashingSink.create(dir, { size: content.length, partial: { ...partial, bytes: prefix } });
     // The download resumes where the sink says: the 777 bytes past the boundary are fetched again.
@@ -91,14 +96,7 @@ describe('HashingSink: what reaches the disk is what was hashed', () => {
     const direct = directIoHere(dir);
     let now = Date.now();
     vi.spyOn(Date, 'now').mockImplementation(() => (now += 400)); // a checkpoint every few chunks
-    const partial = newPartial(dir, {
-      kind: 'sha256',
-      digest: sha(content),
-      size: content.length,
-      repo: 'acme/x',
-      commit: 'c'.repeat(40),
-      path: 'model.bin',
-    });
+    const partial = partialOfContent(dir);
     const sink = await HashingSink.create(dir, { size: content.length, partial });
     await feed(sink, content, 66_537);
     const r = await sink.finish();
