@@ -64,7 +64,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
       '--top-k <k>',
-      'text- and image-classification: the K best labels per input (default: all with --json, the best one in the table)',
+      'text/image classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers',
       1,
     ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
