@@ -72,7 +72,8 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     }),
     aggregation: text(
       '--aggregation <strategy>',
-      'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), ' + 'first or max (word pieces merged first)',
+      'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), ' +
+        'first, max or average (word pieces merged first)',
     ),
     conf: value('--conf <p>', 'object-detection: the minimum score of a detection', fraction, { default: '0.25' }),
     iou: value('--iou <p>', 'object-detection: the IoU above which NMS drops the lower-scored box of the same class', fraction, {
