@@ -45,6 +45,8 @@ const SHORT = [
   { question: 'which one?', context: 'Model model MODEL works, The Model WORKS' },
   { question: 'who keeps it?', context: 'النموذج يعمل the registry keeps every model हिंदी' },
   { question: 'what is checked?', context: 'shapes, dtypes and names (are) checked -- "against" the graph!' },
+  { question: 'what was great?', context: '  the\tmodel  was\n\ngreat\u200b and fa\u00adst, cafe\u0301 and nai\u0308ve  ' },
+  { question: 'what is ΟΔΟΣ?', context: 'ΟΔΟΣ and οδός were checked, the model 👨‍👩‍👧 works👍🏽' },
 ];
 
 /** Contexts over the model's 64 positions: corpus sentences in varied orders, some with foreign words and repeats. */
@@ -83,7 +85,7 @@ function compare(got: Answer[][], want: Answer[][]): { differ: string[]; maxScor
 }
 
 describe('question-answering: modelctl against transformers’ pipeline over the same ONNX file', () => {
-  it('8 short and 16 multi-window contexts (scripts, emoji, accents, repeats): the same answers, scores within 1e-4', async () => {
+  it('10 short and 16 multi-window contexts (scripts, emoji, accents, repeats): the same answers, scores within 1e-4', async () => {
     const python = converterReferencePython();
     if (!python) return;
     const ref = await reference<Reference>(python, 'qa_pipeline', { folder: FOLDER, items: ITEMS, top_ks: [1, 3] });

@@ -33,6 +33,9 @@ export const TEXTS = [
   '🚀 fast 😀 model',
   'the model🚀 was great👍🏽 and fast',
   'family 👨‍👩‍👧 and the ❤️ model',
+  // Whitespace runs, tabs, newlines, a zero-width space and a soft hyphen (the normalizer drops both), combining accents.
+  '  the\tmodel  was\n\ngreat\u200b and fa\u00adst  ',
+  'cafe\u0301 and nai\u0308ve models',
   // Repeats, capitals, punctuation runs.
   'Model model MODEL works, The Model WORKS',
   'shapes, dtypes and names (are) checked -- "against" the graph!!!',
