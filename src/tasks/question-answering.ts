@@ -11,7 +11,9 @@ import { textFeeds, type TextTokenizer, type TokenSpans } from './tokenize.js';
  * start + maxAnswerLength with the largest products of their start and end probabilities are widened to whole
  * words (of that window) and become answer texts. Candidates whose texts are equal ignoring case, in one window or
  * across windows, are one answer whose score is the sum of theirs, at the span of the first one met (windows in
- * order, best first within a window). The K best answers are returned, the best first.
+ * order, best first within a window). The K best answers are returned, the best first. (A window with fewer than
+ * 2K+10 spans makes the pipeline fill its list with spans of score 0, picked in an order numpy leaves open, which
+ * can add an empty answer of score 0 to its K; answers of score 0 are left out here.)
  */
 
 export interface QuestionContext {

@@ -61,7 +61,17 @@ const LONG = Array.from({ length: 16 }, (_, i) => {
   return { question: QUESTIONS[i % QUESTIONS.length] as string, context: parts.join(i % 2 ? '. ' : ' ') };
 });
 
-const ITEMS = [...SHORT, ...LONG];
+// Words the vocabulary spells letter by letter, so that windows start and end inside words: the pipeline widens an
+// answer to the part of its words inside the window.
+const CUT_WORDS = [
+  { question: 'what is it?', context: Array.from({ length: 14 }, (_, k) => `zyxwvutsrq${'abcdefgh'.slice(0, k % 8)}`).join(' ') },
+  {
+    question: 'which word?',
+    context: `${CORPUS.slice(0, 3).join(' ')} ${Array.from({ length: 9 }, () => 'quickwaitingthroughput').join(' ')}`,
+  },
+];
+
+const ITEMS = [...SHORT, ...LONG, ...CUT_WORDS];
 
 interface Reference {
   answers: Record<string, Answer[][]>;
@@ -85,7 +95,7 @@ function compare(got: Answer[][], want: Answer[][]): { differ: string[]; maxScor
 }
 
 describe('question-answering: modelctl against transformers’ pipeline over the same ONNX file', () => {
-  it('10 short and 16 multi-window contexts (scripts, emoji, accents, repeats): the same answers, scores within 1e-4', async () => {
+  it('10 short and 18 multi-window contexts (scripts, emoji, accents, repeats, windows cutting words): the same answers, scores within 1e-4', async () => {
     const python = converterReferencePython();
     if (!python) return;
     const ref = await reference<Reference>(python, 'qa_pipeline', { folder: FOLDER, items: ITEMS, top_ks: [1, 3] });
