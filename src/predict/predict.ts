@@ -105,7 +105,7 @@ function checkInputKind(task: string, kind: PredictInput['kind']): void {
 /** Batch size and top-k of the text and image tasks, refused before anything is loaded. */
 function checkBatching(task: string, options: Pick<PredictOptions, 'batchSize' | 'topK'>): number {
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!isTextTask(task) && !isImageTask(task)) return size;
+  if (!isTextTask(task) && !isImageTask(task) && task !== 'question-answering') return size;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
     throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, {
       hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default`,
@@ -191,12 +191,10 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     }
     if (input.kind === 'questions')
       return {
-        predictions: await answerQuestions(
-          ctx,
-          (text as TextSetup).tokenizer,
-          input.pairs,
-          options.batchSize !== undefined ? { batchSize: options.batchSize } : {},
-        ),
+        predictions: await answerQuestions(ctx, (text as TextSetup).tokenizer, input.pairs, {
+          ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+          ...(options.topK !== undefined ? { topK: options.topK } : {}),
+        }),
       };
     if (input.kind === 'images')
       return { predictions: await predictImages(ctx, image as ImageSetup, input.files, { ...options, batchSize: size }) };

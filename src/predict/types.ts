@@ -7,7 +7,7 @@ import type { VerifiedFiles } from '../registry/verify.js';
 import type { OpenedSession, SessionOptions } from '../runtime/index.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
 import type { DetectionPrediction } from '../tasks/object-detection.js';
-import type { Answer } from '../tasks/question-answering.js';
+import type { AnsweredQuestion } from '../tasks/question-answering.js';
 import type { TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
@@ -39,7 +39,7 @@ export interface PredictOptions extends SessionOptions {
   verify?: boolean;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
-  /** text- and image-classification: the K best labels per text or image (default: every label). */
+  /** text- and image-classification: the K best labels per text or image (default: every label); question-answering: the K best answers too. */
   topK?: number;
   /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
   normalize?: boolean;
@@ -60,7 +60,7 @@ export interface PredictOptions extends SessionOptions {
 export type Prediction = TabularPrediction & { label_name?: string } & Partial<TextClassificationPrediction> &
   Partial<EmbeddingPrediction> &
   Partial<TokenClassificationPrediction> &
-  Partial<Answer> &
+  Partial<AnsweredQuestion> &
   Partial<DetectionPrediction>;
 
 export interface PredictResult {

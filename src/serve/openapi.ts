@@ -150,7 +150,7 @@ const SCHEMAS: Record<string, Schema> = {
       top_k: { type: 'integer', minimum: 1 },
       batch_size: { type: 'integer', minimum: 1 },
       normalize: { type: 'boolean' },
-      aggregation: { type: 'string', enum: ['none', 'simple', 'first', 'max'] },
+      aggregation: { type: 'string', enum: ['none', 'simple', 'first', 'max', 'average'] },
       conf: { type: 'number', minimum: 0, maximum: 1 },
       iou: { type: 'number', minimum: 0, maximum: 1 },
     },

@@ -4,11 +4,16 @@ import { textFeeds, type TextTokenizer, type TokenSpans } from './tokenize.js';
 
 /**
  * Extractive question answering (BertForQuestionAnswering and kin), as transformers' question-answering pipeline
- * documents it: the question and the context are encoded as a pair and only the context is cut; a context longer
- * than the model takes is read in overlapping windows (`docStride` tokens shared by neighbours). In each window
- * the start and end logits go through a softmax of their own over the context tokens (and the first special
- * token, whose probability is then set to 0); the answer is the span start <= end < start + maxAnswerLength with
- * the largest product of its start and end probabilities, widened to whole words; the best window wins.
+ * (4.x, the last to have it) answers: the question and the context are encoded as a pair and only the context is
+ * cut; a context longer than the model takes is read in overlapping windows (`docStride` tokens shared by
+ * neighbours). In each window the start and end logits go through a softmax of their own over the context tokens
+ * (and the first special token, whose probability is then set to 0); the 2K+10 spans start <= end <
+ * start + maxAnswerLength with the largest products of their start and end probabilities are widened to whole
+ * words (of that window) and become answer texts. Candidates whose texts are equal ignoring case, in one window or
+ * across windows, are one answer whose score is the sum of theirs, at the span of the first one met (windows in
+ * order, best first within a window). The K best answers are returned, the best first. (A window with fewer than
+ * 2K+10 spans makes the pipeline fill its list with spans of score 0, picked in an order numpy leaves open, which
+ * can add an empty answer of score 0 to its K; answers of score 0 are left out here.)
  */
 
 export interface QuestionContext {
@@ -23,6 +28,9 @@ export interface Answer {
   start: number;
   end: number;
 }
+
+/** The best answer; with a top K asked for, the K best too (the best first). */
+export type AnsweredQuestion = Answer & { answers?: Answer[] };
 
 export interface QuestionAnsweringOptions {
   /** Longest window, special tokens included (default: the tokenizer's maximum length, at most 384). */
@@ -77,44 +85,67 @@ export function windowStarts(n: number, room: number, stride: number): number[] 
 function softmaxMasked(logits: readonly number[], keep: readonly boolean[]): number[] {
   // transformers puts -10000 where a token may not be picked, then takes a plain softmax.
   const masked = logits.map((x, i) => (keep[i] ? x : -10000));
-  const max = Math.max(...masked);
+  const max = masked.reduce((m, x) => Math.max(m, x), -Infinity);
   const e = masked.map((x) => Math.exp(x - max));
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / sum);
 }
 
-/** The best span of one window: token positions among the window's ids and its score. */
-export function bestSpan(
+export interface Span {
+  /** First and last token, as positions among the window's ids. */
+  s: number;
+  e: number;
+  score: number;
+}
+
+/**
+ * The `count` best spans of one window, best first: start <= end < start + maxAnswerLength, both on tokens that
+ * may be picked, scored by the product of the start and end probabilities (the first token's set to 0).
+ */
+export function topSpans(
   start: readonly number[],
   end: readonly number[],
   keep: readonly boolean[],
   maxAnswerLength: number,
-): { s: number; e: number; score: number } | undefined {
+  count: number,
+): Span[] {
   const ps = softmaxMasked(start, keep);
   const pe = softmaxMasked(end, keep);
   ps[0] = 0;
   pe[0] = 0;
-  let best: { s: number; e: number; score: number } | undefined;
+  const spans: Span[] = [];
   for (let s = 0; s < ps.length; s++) {
-    if (!keep[s]) continue;
+    if (!keep[s] || ps[s] === 0) continue;
     for (let e = s; e < Math.min(pe.length, s + maxAnswerLength); e++) {
-      if (!keep[e]) continue;
-      const score = (ps[s] as number) * (pe[e] as number);
-      if (!best || score > best.score) best = { s, e, score };
+      if (keep[e] && pe[e] !== 0) spans.push({ s, e, score: (ps[s] as number) * (pe[e] as number) });
     }
   }
-  return best;
+  // Ties keep the order of (start, end), as numpy's flat index order.
+  return spans.sort((a, b) => b.score - a.score || a.s - b.s || a.e - b.e).slice(0, count);
+}
+
+/** [start, end) in code points of the words of the window's tokens `first`..`last` (context token positions). */
+function wordSpan(c: TokenSpans, w: Window, first: number, last: number): [number, number] {
+  // The pipeline asks the window's own encoding, which only knows the pieces of a cut word inside the window.
+  let a = first;
+  while (a > w.from && c.words[a - 1] === c.words[first]) a--;
+  let b = last;
+  while (b + 1 < w.to && c.words[b + 1] === c.words[last]) b++;
+  return [(c.offsets[a] as [number, number])[0], (c.offsets[b] as [number, number])[1]];
 }
 
 export async function answerQuestions(
   ctx: RunContext,
   tokenizer: TextTokenizer,
   pairs: readonly QuestionContext[],
-  options: QuestionAnsweringOptions & { batchSize?: number } = {},
-): Promise<Answer[]> {
+  options: QuestionAnsweringOptions & { batchSize?: number; topK?: number } = {},
+): Promise<AnsweredQuestion[]> {
   const maxSeq = options.maxSeqLength ?? Math.min(tokenizer.maxLength ?? 384, 384);
   const stride = options.docStride ?? Math.min(Math.floor(maxSeq / 2), 128);
   const maxAnswer = options.maxAnswerLength ?? 15;
+  const topK = options.topK ?? 1;
+  // The pipeline looks at 2K+10 spans per window: widening to words makes some of them one answer.
+  const perWindow = topK * 2 + 10;
   const specials = tokenizer.specialCount(true);
   const clsId = tokenizer.frame([]).ids[0];
   const contexts: TokenSpans[] = [];
@@ -147,8 +178,9 @@ export async function answerQuestions(
       hint: 'run it with --task raw',
     });
   }
-  // The best window wins; an earlier one keeps a tie, as the pipeline's stable sort does.
-  const best: Array<Answer | undefined> = pairs.map(() => undefined);
+  // Each question's answers in the order met (windows in order), with their summed scores.
+  const found: Answer[][] = pairs.map(() => []);
+  const codePoints = pairs.map((p) => Array.from(p.context));
   const size = options.batchSize ?? 32;
   for (let b = 0; b < windows.length; b += size) {
     const chunk = windows.slice(b, b + size);
@@ -169,29 +201,23 @@ export async function answerQuestions(
         Array.from({ length: w.ids.length }, (_, k) => Number((t!.data as ArrayLike<number>)[r * width + offset + k]));
       // Only the context's tokens may be picked; the first special token takes part in the softmax.
       const keep = w.ids.map((id, k) => (k >= w.bStart && k < w.bStart + (w.to - w.from)) || id === clsId);
-      const span = bestSpan(row(so), row(eo), keep, maxAnswer);
-      if (!span || span.s < w.bStart || span.e < w.bStart) return;
       const c = contexts[w.pair] as TokenSpans;
-      const first = w.from + span.s - w.bStart;
-      const last = w.from + span.e - w.bStart;
-      // transformers widens the answer to whole words.
-      const start = (c.wordSpans[c.words[first] as number] as [number, number])[0];
-      const end = (c.wordSpans[c.words[last] as number] as [number, number])[1];
-      const current = best[w.pair];
-      if (!current || span.score > current.score) {
-        best[w.pair] = {
-          answer: Array.from((pairs[w.pair] as QuestionContext).context)
-            .slice(start, end)
-            .join(''),
-          score: span.score,
-          start,
-          end,
-        };
+      const answers = found[w.pair] as Answer[];
+      for (const span of topSpans(row(so), row(eo), keep, maxAnswer, perWindow)) {
+        if (span.s < w.bStart || span.e < w.bStart) continue;
+        const [start, end] = wordSpan(c, w, w.from + span.s - w.bStart, w.from + span.e - w.bStart);
+        const text = (codePoints[w.pair] as string[]).slice(start, end).join('');
+        const same = answers.find((a) => a.answer.toLowerCase() === text.toLowerCase());
+        if (same) same.score += span.score;
+        else answers.push({ answer: text, score: span.score, start, end });
       }
     });
   }
-  return best.map((a, i) => {
-    if (!a) throw new ModelctlError('INVALID_INPUT', `no answer for question ${i + 1}: its context is empty`, { hint: HINT });
-    return a;
+  return found.map((answers, i) => {
+    // A stable sort: of equal scores, the answer met first stays first.
+    const ranked = answers.sort((a, b) => b.score - a.score).slice(0, topK);
+    const best = ranked[0];
+    if (!best) throw new ModelctlError('INVALID_INPUT', `no answer for question ${i + 1}: its context is empty`, { hint: HINT });
+    return options.topK === undefined ? best : { ...best, answers: ranked };
   });
 }

@@ -6,12 +6,12 @@ import { textFeeds, type TextTokenizer } from './tokenize.js';
 /**
  * Token classification heads (BertForTokenClassification and kin, NER): a softmax per token, then entities as
  * transformers' TokenClassificationPipeline documents them. "none" gives every token whose best label is not O;
- * "simple" groups adjacent tokens of one entity type (a B- tag starts a new group); "first" and "max" first
- * merge the word pieces of a word, taking the label of its first piece or of its most confident piece, then
- * group words as "simple" does. A group's score is the mean of its members' scores.
+ * "simple" groups adjacent tokens of one entity type (a B- tag starts a new group); "first", "max" and "average"
+ * first merge the word pieces of a word, taking the label of its first piece, of its most confident piece, or the
+ * best of its pieces' mean scores, then group words as "simple" does. A group's score is the mean of its members'.
  */
 
-export const AGGREGATIONS = ['none', 'simple', 'first', 'max'] as const;
+export const AGGREGATIONS = ['none', 'simple', 'first', 'max', 'average'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 export interface TokenEntity {
@@ -76,8 +76,20 @@ function tag(name: string): { bi: 'B' | 'I'; type: string } {
   return { bi: 'I', type: name };
 }
 
-/** A word from its pieces: the first piece's label ("first") or the most confident piece's ("max"). */
-function mergeWords(pre: readonly PreEntity[], strategy: 'first' | 'max', modelConfig: unknown, tokenizer: TextTokenizer): Labeled[] {
+/** The mean of the pieces' scores, label by label. */
+function meanScores(pieces: readonly PreEntity[]): number[] {
+  const sum = (pieces[0] as PreEntity).scores.map(() => 0);
+  for (const p of pieces) p.scores.forEach((x, j) => (sum[j] = (sum[j] as number) + x));
+  return sum.map((x) => x / pieces.length);
+}
+
+/** A word from its pieces: the first piece's label ("first"), the most confident piece's ("max"), or the mean's. */
+function mergeWords(
+  pre: readonly PreEntity[],
+  strategy: 'first' | 'max' | 'average',
+  modelConfig: unknown,
+  tokenizer: TextTokenizer,
+): Labeled[] {
   const groups: PreEntity[][] = [];
   for (const p of pre) {
     const last = groups[groups.length - 1];
@@ -86,7 +98,11 @@ function mergeWords(pre: readonly PreEntity[], strategy: 'first' | 'max', modelC
   }
   return groups.map((g) => {
     const chosen =
-      strategy === 'first' ? (g[0] as PreEntity) : g.reduce((best, p) => (Math.max(...p.scores) > Math.max(...best.scores) ? p : best));
+      strategy === 'average'
+        ? { scores: meanScores(g) }
+        : strategy === 'first'
+          ? (g[0] as PreEntity)
+          : g.reduce((best, p) => (Math.max(...p.scores) > Math.max(...best.scores) ? p : best));
     return {
       ...label(chosen, modelConfig),
       word: tokenizer.tokensToString(g.map((p) => p.word)),
@@ -94,6 +110,11 @@ function mergeWords(pre: readonly PreEntity[], strategy: 'first' | 'max', modelC
       end: (g[g.length - 1] as PreEntity).end,
     };
   });
+}
+
+function afterDash(name: string): string {
+  const dash = name.indexOf('-');
+  return dash < 0 ? name : name.slice(dash + 1);
 }
 
 /** Adjacent entities of one type become one group, unless the next one starts with a B- tag. */
@@ -107,7 +128,8 @@ function groupEntities(entities: readonly Labeled[], tokenizer: TextTokenizer): 
     else groups.push([e]);
   }
   return groups.map((g) => ({
-    entity_group: tag((g[0] as Labeled).entity).type,
+    // The pipeline names a group by what follows the first dash of its first label (U-ORG: ORG), B-/I- or not.
+    entity_group: afterDash((g[0] as Labeled).entity),
     score: g.reduce((sum, e) => sum + e.score, 0) / g.length,
     word: tokenizer.tokensToString(g.map((e) => e.word)),
     start: (g[0] as Labeled).start,

@@ -175,7 +175,11 @@ export class TextTokenizer {
       new ModelctlError('NOT_AVAILABLE', `cannot map this tokenizer's tokens back to the text (${why})`, {
         hint: 'token offsets are computed for WordPiece (BERT-like) tokenizers; run the model with --task raw',
       });
-    if (t.normalizer && t.normalizer.normalize(text) !== normalized) throw unsupported('its normalizer is not character by character');
+    // Rust's tokenizers (so transformers) lowercase a final capital sigma to σ, character by character as here; the
+    // JavaScript normalizer lowercases the whole string (ς). That is no reason to refuse the text.
+    const sigma = (x: string) => x.replaceAll('ς', 'σ');
+    if (t.normalizer && sigma(t.normalizer.normalize(text)) !== sigma(normalized))
+      throw unsupported('its normalizer is not character by character');
     const words: string[] = t.pre_tokenizer ? t.pre_tokenizer.pre_tokenize(normalized) : [normalized];
     const prefix = this.subwordPrefix;
     const unkToken = t.model?.unk_token;

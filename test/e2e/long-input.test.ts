@@ -62,8 +62,8 @@ function checked(a: Answer): Answer {
   expect(a.end).toBeGreaterThan(a.start);
   expect(a.end).toBeLessThanOrEqual(CONTEXT_CHARS);
   expect(CONTEXT.slice(a.start, a.end)).toBe(a.answer);
+  // Not at most 1: as in transformers' pipeline, the spans of one answer text are summed over every window.
   expect(a.score).toBeGreaterThan(0);
-  expect(a.score).toBeLessThanOrEqual(1);
   return { answer: a.answer, score: a.score, start: a.start, end: a.end };
 }
 

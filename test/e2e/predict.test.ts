@@ -69,7 +69,7 @@ describe('modelctl predict, token classification and question answering (spawned
   it('entities carry character offsets into the text, for every aggregation', async () => {
     const model = join(FIXTURES, 'optimum-bert-ner', 'model.onnx');
     const text = 'Alice went to Paris';
-    for (const aggregation of ['none', 'simple', 'first', 'max']) {
+    for (const aggregation of ['none', 'simple', 'first', 'max', 'average']) {
       const r = await cli(['predict', model, text, '--aggregation', aggregation, '--json']);
       expect(r.exitCode, r.stderr).toBe(0);
       const doc = JSON.parse(r.stdout);
@@ -80,7 +80,7 @@ describe('modelctl predict, token classification and question answering (spawned
         expect(e.score).toBeGreaterThan(0);
       }
     }
-    const bad = await cli(['predict', model, text, '--aggregation', 'average']);
+    const bad = await cli(['predict', model, text, '--aggregation', 'mean']);
     expect(bad.exitCode).toBe(2);
   });
 

@@ -96,9 +96,9 @@ describe('token-classification against transformers’ pipeline', () => {
 
   it('an unknown aggregation, or input that is not texts, is refused in one line', async () => {
     const err = await rejects(
-      predict({ model: MODEL, input: texts(SENTENCES), threads: 1, aggregation: 'average' as never }),
+      predict({ model: MODEL, input: texts(SENTENCES), threads: 1, aggregation: 'mean' as never }),
       'USAGE',
-      /unknown aggregation "average"/,
+      /unknown aggregation "mean"/,
     );
     expect(err.message).not.toContain('\n');
     await rejects(predict({ model: MODEL, input: { kind: 'images', files: ['x.png'] }, threads: 1 }), 'INVALID_INPUT', /takes texts/);

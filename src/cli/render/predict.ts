@@ -45,12 +45,15 @@ function renderSpans(out: Output, r: PredictResult, texts: string[]): string {
     return renderTable(
       out.c,
       ['QUESTION', 'ANSWER', 'SCORE', 'SPAN'],
-      (r.predictions ?? []).map((p, i) => [
-        shorten(texts[i] ?? ''),
-        shorten(p.answer ?? '', 60),
-        (p.score ?? 0).toFixed(4),
-        `${p.start}-${p.end}`,
-      ]),
+      // With --top-k, each question's K answers, the best first.
+      (r.predictions ?? []).flatMap((p, i) =>
+        (p.answers ?? [p]).map((a, k) => [
+          k === 0 ? shorten(texts[i] ?? '') : '',
+          shorten(a.answer ?? '', 60),
+          (a.score ?? 0).toFixed(4),
+          `${a.start}-${a.end}`,
+        ]),
+      ),
     );
   }
   return renderTable(

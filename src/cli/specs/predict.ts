@@ -64,7 +64,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
       '--top-k <k>',
-      'text- and image-classification: the K best labels per input (default: all with --json, the best one in the table)',
+      'text/image classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers',
       1,
     ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
@@ -72,7 +72,8 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     }),
     aggregation: text(
       '--aggregation <strategy>',
-      'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), ' + 'first or max (word pieces merged first)',
+      'token-classification: none (every token not tagged O), simple (B-/I- runs grouped), ' +
+        'first, max or average (word pieces merged first)',
     ),
     conf: value('--conf <p>', 'object-detection: the minimum score of a detection', fraction, { default: '0.25' }),
     iou: value('--iou <p>', 'object-detection: the IoU above which NMS drops the lower-scored box of the same class', fraction, {
