@@ -83,6 +83,19 @@ describe('modelctl export then predict, with the real converters (spawned binary
     await tabular('sklearn', 'sklearn-regressor', 'skl2onnx');
   }, 180_000);
 
+  it.each([
+    ['sklearn-parity-logistic', 'StandardScaler + LogisticRegression, 38 iris rows'],
+    ['sklearn-parity-gbc', 'StandardScaler + GradientBoostingClassifier, 45 held-out wine rows'],
+    ['sklearn-parity-regressor', 'DecisionTreeRegressor, 37 diabetes rows'],
+  ])(
+    'parity with scikit-learn predict/predict_proba: %s (%s)',
+    async (caseName) => {
+      if (!converterRoot()) return;
+      await tabular('sklearn', caseName, 'skl2onnx');
+    },
+    180_000,
+  );
+
   it('XGBoost classifier through onnxmltools, feature names embedded', async () => {
     if (!converterRoot()) return;
     await tabular('xgboost', 'xgboost', 'onnxmltools', IRIS);
