@@ -1,20 +1,9 @@
 """Hugging Face Transformers -> optimum's ONNX exporter (optimum-onnx), the task inferred as optimum-cli does."""
 import os
 
-from .common import Converted, record, run_onnx, version_of
+from .common import Converted, version_of
 from .events import conversion, progress, require, usage
-
-DEFAULT_TEXTS = ["modelctl exports this model to ONNX.", "A second, longer sentence checks that padding works too."]
-
-
-def _texts(samples):
-    if samples is None:
-        return DEFAULT_TEXTS
-    if isinstance(samples, str):
-        return [samples]
-    if isinstance(samples, list) and all(isinstance(t, str) for t in samples):
-        return samples
-    raise usage("--sample-input for a text model: a JSON list of strings")
+from .hf_validate import check_preprocessors, validate
 
 
 def _infer_task(args, TasksManager):
@@ -62,28 +51,12 @@ def export_hf(args, out):
         produced = sorted(f for f in os.listdir(out_dir) if f.endswith(".onnx"))
         raise conversion(f"optimum wrote {', '.join(produced) or 'no ONNX file'}, not one model.onnx: models split into several files are not supported yet")
 
-    def check(onnx_path):
-        import numpy as np
-        import torch
-        from transformers import AutoTokenizer
+    check_preprocessors(args.source, out_dir)
 
-        texts = _texts(args.samples)
-        tokenizer = AutoTokenizer.from_pretrained(args.source, trust_remote_code=args.trust_remote_code)
+    def check(onnx_path):
         model = TasksManager.get_model_from_task(task, args.source, framework="pt", trust_remote_code=args.trust_remote_code)
         model.eval()
-        enc = tokenizer(texts, padding=True, truncation=True, return_tensors="np")
-        session_inputs = [i.name for i in __import__("onnxruntime").InferenceSession(onnx_path, providers=["CPUExecutionProvider"]).get_inputs()]
-        feeds = {name: enc[name].astype(np.int64) for name in session_inputs if name in enc}
-        missing = [n for n in session_inputs if n not in feeds]
-        if missing:
-            raise conversion(f"validation: the tokenizer gives no {', '.join(missing)} for the ONNX inputs")
-        names, got = run_onnx(onnx_path, feeds)
-        with torch.no_grad():
-            ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
-        pairs = [(n, ref[n].numpy(), g) for n, g in zip(names, got) if n in ref]
-        if not pairs:
-            raise conversion(f"validation: none of the ONNX outputs ({', '.join(names)}) is an output of the model")
-        return record(pairs, len(texts))
+        return validate(onnx_path, model, args.source, args.samples, args.trust_remote_code)
 
     return Converted(
         converter="optimum", converter_version=f"{version_of('optimum')}, optimum-onnx {version_of('optimum-onnx')}",

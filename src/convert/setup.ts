@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import { FAMILY_ENV, pythonDir, type Family } from './families.js';
+import { FAMILIES, FAMILY_ENV, pythonDir, type Family } from './families.js';
 
 export interface SetupPythonOptions {
   /** Where the managed environments live: <registry home>/python. */
@@ -64,10 +64,37 @@ export async function familyDigest(family: Family): Promise<string> {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** True when the managed environment of `family` was installed from today's requirement files. */
+/** Every requirements file a family's install reads, its own and those it includes with -r. */
+async function requirementFiles(family: Family): Promise<Set<string>> {
+  const seen = new Set<string>();
+  await expand(requirementsFile(family, 'nodeps.txt'), seen);
+  await expand(requirementsFile(family, 'txt'), seen);
+  return seen;
+}
+
+/**
+ * The families whose install puts `family`'s packages into the same environment: itself, and those whose
+ * requirement files include all of its own (hf's include torch's, so `--with hf` makes the torch converter usable).
+ */
+async function installedBy(family: Family): Promise<Family[]> {
+  const own = await requirementFiles(family);
+  const out: Family[] = [family];
+  for (const other of FAMILIES) {
+    if (other === family || FAMILY_ENV[other] !== FAMILY_ENV[family]) continue;
+    const theirs = await requirementFiles(other);
+    if ([...own].every((f) => theirs.has(f))) out.push(other);
+  }
+  return out;
+}
+
+/** True when the managed environment holding `family` was installed from today's requirement files. */
 export async function isInstalled(root: string, family: Family): Promise<boolean> {
-  const stamp = await readFile(stampPath(root, family), 'utf8').catch(() => '');
-  return stamp.trim() === (await familyDigest(family)) && existsSync(venvPython(envDir(root, family)));
+  if (!existsSync(venvPython(envDir(root, family)))) return false;
+  for (const by of await installedBy(family)) {
+    const stamp = await readFile(stampPath(root, by), 'utf8').catch(() => '');
+    if (stamp.trim() === (await familyDigest(by))) return true;
+  }
+  return false;
 }
 
 async function pip(python: string, args: string[], family: Family, options: SetupPythonOptions): Promise<void> {

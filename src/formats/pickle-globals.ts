@@ -146,6 +146,38 @@ function classOfCall(value: PickleValue): string | undefined {
   return callee;
 }
 
+/** Where meta-estimators keep the estimator that predicts: a search's refitted best, a wrapper's inner one. */
+const INNER_ESTIMATOR = ['best_estimator_', 'estimator'];
+const MAX_NESTING = 16;
+
+function stateEntry(value: PickleValue, key: string): PickleValue | undefined {
+  const state = value.kind === 'object' ? value.state : undefined;
+  if (state?.kind !== 'dict') return undefined;
+  return state.entries.find(([k]) => k.kind === 'str' && k.value === key)?.[1];
+}
+
+/**
+ * The classes from the pickled object down to the estimator that makes its predictions: a pipeline's last step
+ * (`steps`), a search's `best_estimator_`, a wrapper's `estimator`, followed until `decides(class)` or an object
+ * without such a field. ["sklearn.pipeline.Pipeline", "...GradientBoostingClassifier"]: the gradient-boosted
+ * trees inside (regressors) are not on the path, whatever their place in the byte stream.
+ */
+export function estimatorChain(root: PickleValue | undefined, decides: (cls: string) => boolean): string[] {
+  const chain: string[] = [];
+  let value = root;
+  while (value && chain.length < MAX_NESTING) {
+    const cls = classOfCall(value);
+    if (!cls) break;
+    chain.push(cls);
+    if (decides(cls)) break;
+    const steps = stateEntry(value, 'steps');
+    const last = steps?.kind === 'list' ? steps.items.at(-1) : undefined;
+    if (last) value = last.kind === 'tuple' ? last.items[1] : undefined;
+    else value = INNER_ESTIMATOR.map((k) => stateEntry(value as PickleValue, k)).find((v) => v?.kind === 'object');
+  }
+  return chain;
+}
+
 /** The class of the pickled object: from the value at STOP when the walk got there, else the first real class. */
 export function topLevelClass(root: PickleValue | undefined, globals: PickleGlobal[]): string | undefined {
   if (root) {

@@ -3,9 +3,9 @@ import { createGunzip, createInflate } from 'node:zlib';
 import { BufferSource, type ByteSource } from '../onnx/wire.js';
 import { singleFile, type FileContext } from './context.js';
 import { Cursor, MB, corrupt, extensions, throwIfAborted, withSource } from './io.js';
-import { dangerWarning, dottedNames, frameworkOf, topLevelClass } from './pickle-globals.js';
+import { dangerWarning, dottedNames, estimatorChain, frameworkOf, topLevelClass } from './pickle-globals.js';
 import { PickleScanner, calleeName, type PickleValue } from './pickle-scan.js';
-import { detectTaskFromClasses } from './task.js';
+import { classNamesTask, detectTaskFromClasses } from './task.js';
 import type { Inspection } from './types.js';
 
 /**
@@ -138,6 +138,8 @@ export interface PickleSummary {
   warnings: string[];
   topClass: string | undefined;
   classes: string[];
+  /** From the pickled object to the estimator that predicts (see estimatorChain). */
+  chain: string[];
   joblib: boolean;
 }
 
@@ -173,7 +175,7 @@ export function summarizePickle(source: ByteSource, where: string, signal?: Abor
     ...(result.stopReason ? { scanStopReason: result.stopReason } : {}),
     ...(stats.arrays > 0 ? { numpyArrays: stats.arrays } : {}),
   };
-  return { metadata, warnings, topClass, classes, joblib };
+  return { metadata, warnings, topClass, classes, chain: estimatorChain(result.root, classNamesTask), joblib };
 }
 
 export async function inspectPickle(ctx: FileContext, compression: Compression | undefined): Promise<Inspection> {
@@ -190,13 +192,13 @@ export async function inspectPickle(ctx: FileContext, compression: Compression |
     if (pickleProtocol(bytes) === undefined) throw corrupt(ctx.display, `${compression}-compressed data is not a pickle`);
     summary = summarizePickle(new BufferSource(bytes), ctx.display, ctx.signal);
   } else {
-    summary = { metadata: { contentsScanned: false }, warnings: [], topClass: undefined, classes: [], joblib: true };
+    summary = { metadata: { contentsScanned: false }, warnings: [], topClass: undefined, classes: [], chain: [], joblib: true };
     warnings.push(
       `${ctx.display} is ${compression}-compressed; modelctl only decompresses zlib and gzip, so its classes were not read and dangerous globals cannot be ruled out`,
     );
   }
   const format = joblibName || summary.joblib || compression !== undefined ? 'joblib' : 'pickle';
-  const task = detectTaskFromClasses(summary.topClass, summary.classes);
+  const task = detectTaskFromClasses(summary.topClass, summary.classes, summary.chain);
   return singleFile(ctx, format, {
     metadata: { ...summary.metadata, ...(compression ? { compression } : {}) },
     pickle: true,

@@ -131,6 +131,8 @@ const CLASSIFIERS = new Set([
   'CalibratedClassifierCV',
   'OneVsRestClassifier',
   'OneVsOneClassifier',
+  'LabelPropagation',
+  'LabelSpreading',
 ]);
 
 const REGRESSORS = new Set([
@@ -177,18 +179,30 @@ function fromClass(dotted: string): string | undefined {
   const root = dotted.split('.')[0];
   if (root !== 'sklearn' && root !== 'xgboost' && root !== 'lightgbm' && root !== 'catboost') return undefined;
   if (/Ranker$/.test(name)) return 'ranking';
-  if (/Classifier(CV)?$/.test(name) || CLASSIFIERS.has(name)) return 'tabular-classification';
-  if (/Regressor(CV)?$/.test(name) || REGRESSORS.has(name)) return 'tabular-regression';
+  if (/Classifier(CV|Chain)?$/.test(name) || CLASSIFIERS.has(name)) return 'tabular-classification';
+  if (/Regressor(CV|Chain)?$/.test(name) || REGRESSORS.has(name)) return 'tabular-regression';
   return undefined;
 }
 
+/** Whether a pickled class names a task by itself (an estimator), rather than wrapping one (a pipeline, a search). */
+export function classNamesTask(dotted: string): boolean {
+  return fromClass(dotted) !== undefined;
+}
+
 /**
- * From the classes a pickle references: the top-level class when it names a task, else (pipelines, grid searches,
- * wrappers) the last estimator class in the stream, which is the final step of a pipeline.
+ * From the classes a pickle references: the top-level class when it names a task; else the estimator a pipeline
+ * ends with or a search or wrapper holds (`chain`, from the object's structure: see estimatorChain); else, when the
+ * structure could not be read, the last estimator class in the stream.
  */
-export function detectTaskFromClasses(topClass: string | undefined, classes: readonly string[]): DetectedTask | undefined {
+export function detectTaskFromClasses(
+  topClass: string | undefined,
+  classes: readonly string[],
+  chain: readonly string[] = [],
+): DetectedTask | undefined {
   const top = topClass ? fromClass(topClass) : undefined;
   if (topClass && top) return { task: top, reason: `pickled class ${topClass}` };
+  const final = chain.find((c) => fromClass(c) !== undefined);
+  if (final) return { task: fromClass(final) as string, reason: `final estimator ${final} of ${chain[0]}` };
   for (let i = classes.length - 1; i >= 0; i--) {
     const dotted = classes[i] as string;
     const task = fromClass(dotted);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, parseFamilies } from '../../src/convert/families.js';
 import { findPython } from '../../src/convert/run.js';
-import { isInstalled, setupPython } from '../../src/convert/setup.js';
+import { familyDigest, isInstalled, setupPython } from '../../src/convert/setup.js';
 import { testPython } from '../python.js';
 import { FIXTURES, cli, fileDir, spawnCli } from '../helpers.js';
 import { buildSources, converterRoot, familyPython } from './env.js';
@@ -71,6 +71,26 @@ describe('modelctl setup python --check and export failures (spawned binary)', (
     expect(doc.families.find((f: { family: string }) => f.family === 'tf').versions).toMatchObject({ tf2onnx: '1.17.0' });
     const table = await cli(['setup', 'python', '--check', '--with', 'sklearn'], { home });
     expect(table.stdout).toMatch(/sklearn\s+skl2onnx\s+yes\s+scikit-learn 1\.9\.1, skl2onnx 1\.20\.0/);
+  }, 180_000);
+
+  it('after `--with hf` alone (hf installs torch into the shared environment) the torch converter is usable too', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    // The state `setup python --with hf` leaves: the torch environment holding hf's stamp only. Its interpreter is
+    // the real hf environment's, reached through a wrapper so the stamps here are this test's own.
+    const home = dir('modelctl-home-');
+    const env = join(home, 'python', 'torch');
+    mkdirSync(join(env, 'bin'), { recursive: true });
+    writeFileSync(join(env, 'bin', 'python'), `#!/bin/sh\nexec '${familyPython(root, 'hf')}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(env, '.modelctl-hf.sha256'), `${await familyDigest('hf')}\n`);
+    expect(await isInstalled(join(home, 'python'), 'torch')).toBe(true);
+    const r = await cli(['setup', 'python', '--check', '--with', 'torch,hf', '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const f of JSON.parse(r.stdout).families) expect(f).toMatchObject({ usable: true, source: 'managed' });
+    // A stale hf stamp (its pins changed since) vouches for nothing.
+    writeFileSync(join(env, '.modelctl-hf.sha256'), 'stale\n');
+    expect(await isInstalled(join(home, 'python'), 'torch')).toBe(false);
+    expect(await isInstalled(join(home, 'python'), 'hf')).toBe(false);
   }, 180_000);
 
   it('a converter that is not installed: exit 6 with the exact setup command', async () => {

@@ -31,14 +31,17 @@ export interface Case {
   model_class?: string;
 }
 
-/** Builds FAMILY's seeded source models into `dir` with fixtures/export/build.py, in that family's environment. */
-export async function buildSources(root: string, family: Family, dir: string): Promise<Record<string, Case>> {
-  const r = await execa(familyPython(root, family), [join(ROOT, 'fixtures', 'export', 'build.py'), family, dir], {
+/**
+ * Builds seeded source models into `dir` with fixtures/export/build.py, in FAMILY's environment: FAMILY's own
+ * builder, or `builder` (hf-media: tiny ViT, Wav2Vec2 and GPT-2 for the hf family).
+ */
+export async function buildSources(root: string, family: Family, dir: string, builder: string = family): Promise<Record<string, Case>> {
+  const r = await execa(familyPython(root, family), [join(ROOT, 'fixtures', 'export', 'build.py'), builder, dir], {
     reject: false,
     stdin: 'ignore',
     all: true,
     env: { TF_CPP_MIN_LOG_LEVEL: '3', PYTHONHASHSEED: '0' },
   });
-  if (r.exitCode !== 0) throw new Error(`build.py ${family} failed:\n${String(r.all).slice(-3000)}`);
+  if (r.exitCode !== 0) throw new Error(`build.py ${builder} failed:\n${String(r.all).slice(-3000)}`);
   return JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Record<string, Case>;
 }

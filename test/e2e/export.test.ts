@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Family } from '../../src/convert/families.js';
 import { buildSources, converterRoot, familyPython, type Case } from '../convert/env.js';
@@ -81,6 +83,19 @@ describe('modelctl export then predict, with the real converters (spawned binary
     await tabular('sklearn', 'sklearn-regressor', 'skl2onnx');
   }, 180_000);
 
+  it.each([
+    ['sklearn-parity-logistic', 'StandardScaler + LogisticRegression, 38 iris rows'],
+    ['sklearn-parity-gbc', 'StandardScaler + GradientBoostingClassifier, 45 held-out wine rows'],
+    ['sklearn-parity-regressor', 'DecisionTreeRegressor, 37 diabetes rows'],
+  ])(
+    'parity with scikit-learn predict/predict_proba: %s (%s)',
+    async (caseName) => {
+      if (!converterRoot()) return;
+      await tabular('sklearn', caseName, 'skl2onnx');
+    },
+    180_000,
+  );
+
   it('XGBoost classifier through onnxmltools, feature names embedded', async () => {
     if (!converterRoot()) return;
     await tabular('xgboost', 'xgboost', 'onnxmltools', IRIS);
@@ -138,6 +153,53 @@ describe('modelctl export then predict, with the real converters (spawned binary
     const out2 = await predict(e2, emb.inputs as string[]);
     for (const [i, p] of out2.predictions.entries()) close(p.embedding, emb.expected[i] as number[]);
   }, 300_000);
+});
+
+describe('modelctl export of image, audio and pad-less text models: validation inputs from their own preprocessors', () => {
+  it('ViT (image processor), Wav2Vec2 (feature extractor) and GPT-2 (no pad token) export and validate; the ViT predicts', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const src = dir('modelctl-src-hf-media-');
+    const cases = await buildSources(root, 'hf', src, 'hf-media');
+    const files = (e: Exported): string[] => e.doc.manifest.files.map((f: { path: string }) => f.path);
+    const vit = await exportCase('hf', cases['hf-image-classification'] as Case, src, 'vit-tiny');
+    expect(vit.doc).toMatchObject({ task: 'image-classification', validation: { samples: 3 } });
+    expect(Object.keys(vit.doc.validation.outputs)).toEqual(['logits']);
+    expect(files(vit)).toContain('preprocessor_config.json');
+    const image = join(dir('modelctl-img-'), 'wide.png');
+    await sharp({ create: { width: 50, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+      .png()
+      .toFile(image);
+    const out = await predict(vit, [image]);
+    expect(out.predictions[0].labels.map((l: { label: string }) => l.label).sort()).toEqual(['bird', 'cat', 'dog']);
+
+    const w2v = await exportCase('hf', cases['hf-audio-classification'] as Case, src, 'wav2vec2-tiny');
+    expect(w2v.doc).toMatchObject({ task: 'audio-classification', validation: { samples: 2 } });
+    expect(files(w2v)).toContain('preprocessor_config.json');
+
+    const gpt2 = await exportCase('hf', cases['hf-text-generation'] as Case, src, 'gpt2-tiny');
+    expect(gpt2.doc).toMatchObject({ task: 'text-generation', validation: { samples: 2 } });
+  }, 400_000);
+
+  it('without Pillow the image processor config is carried over with a warning, and validation names Pillow (exit 6)', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const src = dir('modelctl-src-hf-media-');
+    await buildSources(root, 'hf', src, 'hf-media');
+    // What an interpreter without Pillow looks like to transformers and optimum: `import PIL` fails.
+    const hide = dir('modelctl-no-pillow-');
+    writeFileSync(join(hide, 'sitecustomize.py'), 'import sys\nsys.modules["PIL"] = None\n');
+    const env = { PYTHONPATH: hide };
+    const args = ['export', join(src, 'vit-tiny'), '--name', 'vit', '--python', familyPython(root, 'hf')];
+    const home = dir('modelctl-export-home-');
+    const failed = await cli(args, { home, env });
+    expect(failed.exitCode, failed.stderr).toBe(6);
+    expect(failed.stderr).toMatch(/cannot import PIL: .*PIL library/);
+    const r = await cli([...args, '--no-validate', '--json'], { home, env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/optimum did not save preprocessor_config\.json .*Pillow is not installed/);
+    expect(JSON.parse(r.stdout).manifest.files.map((f: { path: string }) => f.path)).toContain('preprocessor_config.json');
+  }, 400_000);
 });
 
 describe('modelctl export on the committed fixtures of the other formats (spawned binary)', () => {

@@ -1,0 +1,179 @@
+"""Validation of an optimum export: the inputs the model's modality needs, made by its own preprocessors (tokenizer,
+image processor, feature extractor), run through the PyTorch model and ONNX Runtime, outputs compared."""
+import os
+import shutil
+
+from .common import max_abs_diff, ort_session
+from .events import conversion, missing, usage, warning
+
+DEFAULT_TEXTS = ["modelctl exports this model to ONNX.", "A second, longer sentence checks that padding works too."]
+TEXT_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
+IMAGE_INPUTS = {"pixel_values", "pixel_mask"}
+AUDIO_INPUTS = {"input_values", "input_features"}
+# ONNX element types of the inputs optimum writes.
+NUMPY_TYPES = {"tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(float)": "float32", "tensor(float16)": "float16",
+               "tensor(bool)": "bool"}
+# What a folder's preprocessors are saved as; optimum saves them beside model.onnx when it can load them.
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def _texts(samples):
+    if samples is None:
+        return DEFAULT_TEXTS
+    if isinstance(samples, str):
+        return [samples]
+    if isinstance(samples, list) and samples and all(isinstance(t, str) for t in samples):
+        return samples
+    raise usage("--sample-input for a text model: a JSON list of strings")
+
+
+def _images(samples, size_hint):
+    """The given image files, else synthetic photos-alike of odd sizes and aspect ratios (smooth gradients, a disc,
+    noise): what a resize and normalisation see on real pictures, without shipping any."""
+    import numpy as np
+    from PIL import Image
+
+    if samples is not None:
+        if not (isinstance(samples, list) and samples and all(isinstance(p, str) for p in samples)):
+            raise usage("--sample-input for an image model: a JSON list of image file paths")
+        try:
+            return [Image.open(p).convert("RGB") for p in samples]
+        except OSError as e:
+            raise usage(f"--sample-input: {e}") from e
+    rng = np.random.default_rng(0)
+    out = []
+    for w, h in ((size_hint + 37, size_hint * 2 - 5), (size_hint * 3, size_hint + 11), (53, 29)):
+        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = 255 * x / max(w - 1, 1)
+        g = 255 * y / max(h - 1, 1)
+        b = np.where((x - w / 3) ** 2 + (y - h / 2) ** 2 < (min(w, h) / 4) ** 2, 230.0, 40.0)
+        pixels = np.stack([r, g, b], axis=-1) + rng.normal(0, 12, size=(h, w, 3))
+        out.append(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB"))
+    return out
+
+
+def _waveforms(samples, rate):
+    """The given waveforms (.npy, .json: one list or a list of lists, at the extractor's rate), else a chirp with
+    noise (1 s) and a two-tone burst (0.6 s): different lengths, so padding and its attention mask are checked."""
+    import numpy as np
+
+    if samples is not None:
+        nested = isinstance(samples, list) and samples and isinstance(samples[0], list)
+        rows = samples if nested or (isinstance(samples, np.ndarray) and samples.ndim == 2) else [samples]
+        try:
+            return [np.asarray(r, dtype=np.float32).reshape(-1) for r in rows]
+        except (TypeError, ValueError) as e:
+            raise usage(f"--sample-input for an audio model: waveforms of numbers ({e})") from e
+    rng = np.random.default_rng(0)
+    t1 = np.arange(rate) / rate
+    t2 = np.arange(int(rate * 0.6)) / rate
+    chirp = 0.5 * np.sin(2 * np.pi * (200 + 600 * t1) * t1) + rng.normal(0, 0.02, t1.size)
+    tones = 0.3 * np.sin(2 * np.pi * 440 * t2) + 0.2 * np.sin(2 * np.pi * 1250 * t2)
+    return [chirp.astype(np.float32), tones.astype(np.float32)]
+
+
+def _load(kind, source, trust_remote_code):
+    import transformers
+
+    loader = getattr(transformers, kind)
+    try:
+        return loader.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except ImportError as e:
+        # transformers' message spans lines; the error is one.
+        raise missing("PIL" if "PIL" in str(e) else kind, "hf", " ".join(str(e).split())) from e
+    except Exception as e:
+        raise conversion(f"validation: cannot load the {kind[4:]} of {source} ({type(e).__name__}: {e})") from e
+
+
+def sample_batches(source, names, samples, trust_remote_code):
+    """[(feeds, count)]: the model's inputs from its own preprocessors. A tokenizer without a pad token (GPT-2)
+    cannot pad a batch, so its texts go one at a time rather than with a pad token made up for the check."""
+    wanted = set(names)
+    enc = {}
+    batches = None
+    if wanted & IMAGE_INPUTS:
+        processor = _load("AutoImageProcessor", source, trust_remote_code)
+        size = getattr(processor, "size", None) or {}
+        hint = int(size.get("height") or size.get("shortest_edge") or 224) if isinstance(size, dict) else 224
+        enc.update(processor(images=_images(samples, hint), return_tensors="np"))
+    if wanted & AUDIO_INPUTS:
+        extractor = _load("AutoFeatureExtractor", source, trust_remote_code)
+        rate = getattr(extractor, "sampling_rate", 16000)
+        kwargs = {"return_attention_mask": True} if "attention_mask" in wanted else {}
+        enc.update(extractor(_waveforms(samples, rate), sampling_rate=rate, padding=True, return_tensors="np", **kwargs))
+    if "input_ids" in wanted:
+        tokenizer = _load("AutoTokenizer", source, trust_remote_code)
+        texts = _texts(None if enc else samples)
+        if enc:
+            texts = (texts * len(next(iter(enc.values()))))[: len(next(iter(enc.values())))]
+        if tokenizer.pad_token is None and len(texts) > 1:
+            if enc:
+                raise conversion("validation: the tokenizer has no pad token, so it cannot pair texts with a batch of images or audio")
+            batches = [dict(tokenizer([t], truncation=True, return_tensors="np")) for t in texts]
+        else:
+            enc.update(tokenizer(texts, padding=True, truncation=True, return_tensors="np"))
+    return batches if batches is not None else [dict(enc)]
+
+
+def _complete(feeds, inputs):
+    """Cast each feed to its ONNX type, and derive position_ids (causal LMs) from the attention mask as generate() does."""
+    import numpy as np
+
+    out = {}
+    for i in inputs:
+        value = feeds.get(i.name)
+        if value is None and i.name == "position_ids" and "attention_mask" in feeds:
+            mask = np.asarray(feeds["attention_mask"], dtype=np.int64)
+            value = np.clip(np.cumsum(mask, axis=-1) - 1, 0, None)
+        if value is None:
+            continue
+        out[i.name] = np.asarray(value).astype(NUMPY_TYPES.get(i.type, np.asarray(value).dtype))
+    missing_inputs = [i.name for i in inputs if i.name not in out]
+    if missing_inputs:
+        raise conversion(f"validation: the model's preprocessors give no {', '.join(missing_inputs)} for the ONNX inputs")
+    return out
+
+
+def validate(onnx_path, model, source, samples, trust_remote_code):
+    """Runs `model` (PyTorch, eval mode) and ONNX Runtime on the same preprocessed samples; the validation record."""
+    import numpy as np
+    import torch
+
+    session = ort_session(onnx_path)
+    inputs = session.get_inputs()
+    names = [o.name for o in session.get_outputs()]
+    seen = {n: ([], []) for n in names}
+    count = 0
+    for feeds in sample_batches(source, [i.name for i in inputs], samples, trust_remote_code):
+        feeds = _complete(feeds, inputs)
+        got = session.run(None, feeds)
+        with torch.no_grad():
+            ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+        for name, value in zip(names, got):
+            if name in ref and torch.is_tensor(ref[name]):
+                seen[name][0].append(ref[name].numpy().reshape(-1))
+                seen[name][1].append(np.asarray(value).reshape(-1))
+        count += len(next(iter(feeds.values())))
+    outputs = {n: max_abs_diff(np.concatenate(a), np.concatenate(b)) for n, (a, b) in seen.items() if a}
+    if not outputs:
+        raise conversion(f"validation: none of the ONNX outputs ({', '.join(names)}) is an output of the model")
+    return {"max_abs_diff": max(outputs.values()), "outputs": outputs, "samples": count}
+
+
+def check_preprocessors(source, out_dir):
+    """optimum saves a model's preprocessors only when it can load them, and says nothing when it cannot (an image
+    processor without Pillow): predict would then refuse the export. The file is carried over with a warning."""
+    if not os.path.isdir(source):
+        return
+    lost = [f for f in PROCESSOR_FILES if os.path.exists(os.path.join(source, f)) and not os.path.exists(os.path.join(out_dir, f))]
+    if not lost:
+        return
+    try:
+        import PIL  # noqa: F401
+
+        why = "it could not load it"
+    except ImportError:
+        why = "Pillow is not installed, and transformers' image processors need it"
+    for f in lost:
+        shutil.copyfile(os.path.join(source, f), os.path.join(out_dir, f))
+    warning(f"optimum did not save {', '.join(lost)} beside the ONNX model ({why}); copied it unchanged from {source}")
