@@ -117,8 +117,8 @@ describe('readSentencePipeline: what a sentence-transformers folder says', () =>
       'NOT_AVAILABLE',
       /unknown pooling mode "median"/,
     );
-    const escape = [MODULES[0], { ...MODULES[1], path: '../elsewhere' }];
-    await rejects(readSentencePipeline(reader({ 'modules.json': escape })), 'NOT_AVAILABLE', /leaves the folder/);
+    const outside = [MODULES[0], { ...MODULES[1], path: '../elsewhere' }];
+    await rejects(readSentencePipeline(reader({ 'modules.json': outside })), 'NOT_AVAILABLE', /leaves the folder/);
     await rejects(
       readSentencePipeline(
         reader({
