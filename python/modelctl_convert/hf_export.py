@@ -58,8 +58,10 @@ def _sentence_transformers(source):
     if not isinstance(modules, list):
         raise usage(f"{path}: a list of modules expected")
     transformer = next((m for m in modules if isinstance(m, dict) and str(m.get("type", "")).endswith(".Transformer")), None)
-    model_dir = os.path.join(source, (transformer or {}).get("path") or "")
-    return os.path.normpath(model_dir), modules
+    sub = (transformer or {}).get("path") or ""
+    if not isinstance(sub, str) or os.path.isabs(sub) or ".." in sub.replace("\\", "/").split("/"):
+        raise usage(f"{path}: the Transformer module's path {sub!r} leaves the folder")
+    return os.path.normpath(os.path.join(source, sub)), modules
 
 
 def _carry_sentence_transformers(source, model_dir, modules, out_dir):
@@ -73,6 +75,8 @@ def _carry_sentence_transformers(source, model_dir, modules, out_dir):
             break
     unsupported = []
     for m in modules:
+        if not isinstance(m, dict):
+            continue
         kind = str(m.get("type", "")).rsplit(".", 1)[-1]
         sub = m.get("path") or ""
         if kind not in ("Transformer", "Pooling", "Normalize"):
