@@ -1,8 +1,10 @@
 """Hugging Face Transformers -> optimum's ONNX exporter (optimum-onnx), the task inferred as optimum-cli does."""
+import json
 import os
+import shutil
 
 from .common import Converted, version_of
-from .events import conversion, progress, require, usage
+from .events import conversion, progress, require, usage, warning
 from .hf_validate import check_preprocessors, validate
 
 
@@ -22,12 +24,71 @@ def _infer_task(args, TasksManager):
             raise usage(f"cannot infer the task of {args.source} ({e}; {str(first)[:120]}): pass --task") from e
 
 
+# What a sentence-transformers folder holds besides the transformer (read by modelctl's predict: pooling,
+# normalisation, truncation length). Only JSON configs: modules with weights of their own (Dense) are not exported.
+ST_ROOT_FILES = ("modules.json", "config_sentence_transformers.json")
+ST_MARKERS = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
+
+
+def _sentence_transformers(source):
+    """For a sentence-transformers folder: (the transformer module's folder, modules.json's list); else None.
+
+    Such a folder is exported as the plain transformers model it wraps (library "transformers"): the ONNX gives
+    last_hidden_state, and modelctl pools and normalises as modules.json says. optimum would otherwise infer the
+    library sentence_transformers, which needs that package (not in the managed environment) to load the model.
+    """
+    if not os.path.isdir(source) or not any(os.path.exists(os.path.join(source, f)) for f in ST_MARKERS):
+        return None
+    modules = []
+    path = os.path.join(source, "modules.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            modules = json.load(f)
+    if not isinstance(modules, list):
+        raise usage(f"{path}: a list of modules expected")
+    transformer = next((m for m in modules if isinstance(m, dict) and str(m.get("type", "")).endswith(".Transformer")), None)
+    sub = (transformer or {}).get("path") or ""
+    if not isinstance(sub, str) or os.path.isabs(sub) or ".." in sub.replace("\\", "/").split("/"):
+        raise usage(f"{path}: the Transformer module's path {sub!r} leaves the folder")
+    return os.path.normpath(os.path.join(source, sub)), modules
+
+
+def _carry_sentence_transformers(source, model_dir, modules, out_dir):
+    """modules.json, the configs and each module's config.json go beside model.onnx, under the same paths."""
+    for name in ST_ROOT_FILES:
+        if os.path.exists(os.path.join(source, name)):
+            shutil.copyfile(os.path.join(source, name), os.path.join(out_dir, name))
+    for folder in (model_dir, source):
+        if os.path.exists(os.path.join(folder, "sentence_bert_config.json")):
+            shutil.copyfile(os.path.join(folder, "sentence_bert_config.json"), os.path.join(out_dir, "sentence_bert_config.json"))
+            break
+    unsupported = []
+    for m in modules:
+        if not isinstance(m, dict):
+            continue
+        kind = str(m.get("type", "")).rsplit(".", 1)[-1]
+        sub = m.get("path") or ""
+        if kind not in ("Transformer", "Pooling", "Normalize"):
+            unsupported.append(kind or "?")
+        if kind == "Transformer" or not sub or os.path.isabs(sub) or ".." in sub.replace("\\", "/").split("/"):
+            continue
+        config = os.path.join(source, sub, "config.json")
+        if os.path.exists(config):
+            os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+            shutil.copyfile(config, os.path.join(out_dir, sub, "config.json"))
+    if unsupported:
+        warning(f"modules.json lists {', '.join(unsupported)}: only the transformer is exported, and modelctl's predict "
+                "follows Pooling and Normalize only (it refuses feature extraction for this model)")
+
+
 def export_hf(args, out):
     require("torch", "hf")
     require("transformers", "hf")
     exporters = require("optimum.exporters.onnx", "hf")
     tasks = require("optimum.exporters.tasks", "hf")
     TasksManager = tasks.TasksManager
+    st = _sentence_transformers(args.source)
+    model_dir, library = (st[0], "transformers") if st else (args.source, None)
     task = args.task
     if task:
         # An unknown task is the user's mistake (exit 2), not a failed conversion.
@@ -35,6 +96,9 @@ def export_hf(args, out):
         task = TasksManager.map_from_synonym(task)
         if task not in known and task.split("-with-past")[0] not in known:
             raise usage(f"optimum knows no task {args.task!r}; its tasks: {', '.join(sorted(known))}")
+    if not task and st:
+        task = "feature-extraction"
+        progress("task", "sentence-transformers folder: feature-extraction of the transformer it wraps, pooled by modelctl")
     if not task:
         task = _infer_task(args, TasksManager)
         progress("task", f"task inferred from the model: {task}")
@@ -42,7 +106,7 @@ def export_hf(args, out):
     progress("convert", f"optimum {version_of('optimum')} / optimum-onnx {version_of('optimum-onnx')}: {task}")
     try:
         exporters.main_export(
-            args.source, output=out_dir, task=task, opset=args.opset, device="cpu",
+            model_dir, output=out_dir, task=task, opset=args.opset, device="cpu", library_name=library,
             trust_remote_code=args.trust_remote_code, do_validation=False, no_post_process=False,
         )
     except Exception as e:
@@ -50,13 +114,18 @@ def export_hf(args, out):
     if not os.path.exists(out):
         produced = sorted(f for f in os.listdir(out_dir) if f.endswith(".onnx"))
         raise conversion(f"optimum wrote {', '.join(produced) or 'no ONNX file'}, not one model.onnx: models split into several files are not supported yet")
+    if st:
+        _carry_sentence_transformers(args.source, model_dir, st[1], out_dir)
 
-    check_preprocessors(args.source, out_dir)
+    check_preprocessors(model_dir, out_dir)
 
     def check(onnx_path):
-        model = TasksManager.get_model_from_task(task, args.source, framework="pt", trust_remote_code=args.trust_remote_code)
+        # Loaded as the export loaded it (a sentence-transformers folder as plain transformers).
+        model = TasksManager.get_model_from_task(
+            task, model_dir, framework="pt", trust_remote_code=args.trust_remote_code, library_name=library
+        )
         model.eval()
-        return validate(onnx_path, model, args.source, args.samples, args.trust_remote_code)
+        return validate(onnx_path, model, model_dir, args.samples, args.trust_remote_code)
 
     return Converted(
         converter="optimum", converter_version=f"{version_of('optimum')}, optimum-onnx {version_of('optimum-onnx')}",

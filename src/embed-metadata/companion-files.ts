@@ -4,6 +4,7 @@ import { ModelctlError, fsError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, detectTaskFromOnnx, type DetectedTask } from '../formats/task.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import { folderReader, type FileReader } from '../registry/companion-files.js';
+import { SENTENCE_TRANSFORMERS_FILES } from '../tasks/sentence-transformers.js';
 
 /**
  * Collects what embed-metadata writes into an ONNX file, from the places a user keeps it: an HF folder
@@ -21,7 +22,22 @@ export const PROCESSOR_FILES = [
 ] as const;
 
 /** Marker files of a sentence-transformers folder: the model is an embedder whatever its architecture. */
-export const SENTENCE_TRANSFORMERS_FILES = ['modules.json', 'sentence_bert_config.json'] as const;
+export const SENTENCE_TRANSFORMERS_MARKERS = ['modules.json', 'sentence_bert_config.json'] as const;
+
+/** The module configs modules.json points at (1_Pooling/config.json, ...), by their paths in the folder. */
+function moduleConfigPaths(modules: unknown): string[] {
+  if (!Array.isArray(modules)) return [];
+  const paths: string[] = [];
+  for (const m of modules) {
+    const path = (m as { path?: unknown } | null)?.path;
+    if (typeof path !== 'string') continue;
+    const clean = path.replace(/\\/g, '/').replace(/\/+$/, '');
+    // The transformer sits at the root (its config.json is the model's); a path leaving the folder is not read.
+    if (clean === '' || clean.startsWith('/') || clean.split('/').includes('..')) continue;
+    paths.push(`${clean}/config.json`);
+  }
+  return paths;
+}
 
 async function parseJsonFile(read: FileReader, name: string, where: string): Promise<unknown> {
   const bytes = await read(name);
@@ -55,7 +71,16 @@ export async function gatherFrom(read: FileReader, where: string, options: { ski
     (out.processorConfig ??= {})[name] = value;
     out.sources.push(`${where}/${name}`);
   }
-  for (const name of SENTENCE_TRANSFORMERS_FILES) if ((await read(name)) !== undefined) out.sentenceTransformers = true;
+  // What sentence-transformers reads to pool, normalise and truncate (src/tasks/sentence-transformers.ts), kept under
+  // the same paths so that predict follows it from the ONNX file alone.
+  const modules = await parseJsonFile(read, 'modules.json', where);
+  for (const name of [...SENTENCE_TRANSFORMERS_FILES, ...moduleConfigPaths(modules)]) {
+    const value = name === 'modules.json' ? modules : await parseJsonFile(read, name, where);
+    if (value === undefined) continue;
+    (out.processorConfig ??= {})[name] = value;
+    out.sources.push(`${where}/${name}`);
+  }
+  for (const name of SENTENCE_TRANSFORMERS_MARKERS) if ((await read(name)) !== undefined) out.sentenceTransformers = true;
   return out;
 }
 
@@ -98,7 +123,7 @@ export async function readJsonArg(path: string, flag: string): Promise<unknown> 
 /** --task wins; then config.json's architectures; then a sentence-transformers folder; then the ONNX graph itself. */
 export function taskToEmbed(explicit: string | undefined, gathered: Gathered, summary: OnnxSummary): DetectedTask | undefined {
   if (explicit) return { task: explicit, reason: '--task' };
-  if (gathered.sentenceTransformers) return detectTaskFromFolderFiles([...SENTENCE_TRANSFORMERS_FILES]);
+  if (gathered.sentenceTransformers) return detectTaskFromFolderFiles([...SENTENCE_TRANSFORMERS_MARKERS]);
   return detectTaskFromConfig(gathered.modelConfig) ?? detectTaskFromOnnx(summary);
 }
 

@@ -136,7 +136,7 @@ async function predictTexts(
   for (let i = 0; i < texts.length; i += size) {
     const chunk = texts.length <= size ? texts : texts.slice(i, i + size);
     const { tokenizer, modelConfig } = setup;
-    if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize)) as Prediction[]));
+    if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize, setup.sentence)) as Prediction[]));
     else if (task === 'token-classification')
       out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
     else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
@@ -154,7 +154,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text =
     isTextTask(task) || task === 'question-answering'
-      ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined)
+      ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined, task)
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;

@@ -2,6 +2,7 @@ import { ModelctlError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, type DetectedTask } from '../formats/task.js';
 import { companions, readCompanionJson, type Companions } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
+import { readSentencePipeline, type SentencePipeline } from '../tasks/sentence-transformers.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
 import type { ResolvedModel } from './types.js';
 
@@ -37,22 +38,21 @@ export interface TextSetup {
   modelConfig: unknown;
   /** feature-extraction: whether vectors are scaled to unit length. */
   normalize: boolean;
+  /** feature-extraction of a sentence-transformers model: its pooling, normalisation, length, prompt. */
+  sentence?: SentencePipeline;
 }
 
-/** sentence-transformers lists its pipeline in modules.json; a Normalize module means unit-length embeddings. */
-function hasNormalizeModule(modules: unknown): boolean {
-  return (
-    Array.isArray(modules) &&
-    modules.some((m) => typeof (m as { type?: unknown })?.type === 'string' && /(^|\.)Normalize$/.test((m as { type: string }).type))
-  );
-}
-
-/** The tokenizer (embedded hf_processor_config first, else tokenizer.json beside the model) and config.json. */
+/**
+ * The tokenizer (embedded hf_processor_config first, else tokenizer.json beside the model) and config.json; for
+ * feature-extraction (or no task named) also a sentence-transformers pipeline, from the same places, whose
+ * max_seq_length cuts the texts and whose Normalize module decides `normalize` unless the caller does.
+ */
 export async function prepareText(
   model: string,
   m: ResolvedModel,
   registry: Registry | undefined,
   normalize?: boolean,
+  task?: string,
 ): Promise<TextSetup> {
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig;
@@ -77,10 +77,25 @@ export async function prepareText(
     }
     tokenizerFiles = { tokenizer, config: (await readCompanionJson(files, 'tokenizer_config.json')) ?? {}, where: files.where };
   }
-  const modules = embedded?.['modules.json'] ?? (await readCompanionJson(files, 'modules.json'));
+  const sentence =
+    task === undefined || task === 'feature-extraction'
+      ? await readSentencePipeline(async (path) => embedded?.[path] ?? (await readCompanionJson(files, path)))
+      : undefined;
+  const maxLength = sentence ? (sentence.maxSeqLength ?? sentenceDefaultLength(tokenizerFiles.config, modelConfig)) : undefined;
   return {
-    tokenizer: await loadTokenizer(tokenizerFiles, modelConfig, m.summary.inputs),
+    tokenizer: await loadTokenizer(tokenizerFiles, modelConfig, m.summary.inputs, maxLength !== undefined ? { maxLength } : {}),
     modelConfig,
-    normalize: normalize ?? hasNormalizeModule(modules),
+    normalize: normalize ?? sentence?.normalize ?? false,
+    ...(sentence ? { sentence } : {}),
   };
+}
+
+/** Without max_seq_length, sentence-transformers caps the tokenizer's model_max_length at max_position_embeddings. */
+function sentenceDefaultLength(tokenizerConfig: unknown, modelConfig: unknown): number | undefined {
+  const lengths = [
+    (tokenizerConfig as { model_max_length?: unknown })?.model_max_length,
+    (modelConfig as { max_position_embeddings?: unknown })?.max_position_embeddings,
+  ];
+  const valid = lengths.filter((n): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 1_000_000);
+  return valid.length ? Math.min(...valid) : undefined;
 }

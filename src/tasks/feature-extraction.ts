@@ -1,11 +1,13 @@
 import { ModelctlError } from '../errors.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
+import type { PoolingMode, SentencePipeline } from './sentence-transformers.js';
 import { textFeeds, type TextTokenizer } from './tokenize.js';
 
 /**
- * Sentence embeddings from an encoder: the token vectors (last_hidden_state) averaged over the real tokens (the
- * attention mask leaves padding out), as sentence-transformers' mean pooling does, then optionally scaled to unit
- * length. An output that is already one vector per text (sentence_embedding) is taken as it is.
+ * Sentence embeddings from an encoder: the token vectors (last_hidden_state) pooled over the real tokens (the
+ * attention mask leaves padding out) as a sentence-transformers folder's Pooling module says (mean when there is
+ * none), then optionally scaled to unit length. Its default prompt and do_lower_case apply to the texts first.
+ * An output that is already one vector per text (sentence_embedding) is taken as it is.
  */
 
 export interface EmbeddingPrediction {
@@ -23,20 +25,65 @@ function embeddingOutput(ctx: RunContext): string {
 
 /** Mean of each row's token vectors where its mask is 1 (a row with none gives zeros, not NaN). */
 export function meanPool(hidden: ArrayLike<number>, dims: readonly number[], mask: readonly number[][]): number[][] {
+  return pool(hidden, dims, mask, ['mean']);
+}
+
+/** The first index where the mask is 1 (0 when none), as torch's argmax over the mask. */
+function firstReal(mask: readonly number[]): number {
+  const i = mask.findIndex((m) => m !== 0);
+  return Math.max(i, 0);
+}
+
+/** One row's pooled vector for one mode, as sentence-transformers' Pooling module computes it. */
+function poolRow(
+  hidden: ArrayLike<number>,
+  r: number,
+  tokens: number,
+  width: number,
+  mask: readonly number[],
+  mode: PoolingMode,
+): number[] {
+  const at = (t: number, k: number): number => hidden[(r * tokens + t) * width + k] as number;
+  const m = (t: number): number => mask[t] ?? 0;
+  if (mode === 'cls' || mode === 'lasttoken') {
+    let t = firstReal(mask);
+    if (mode === 'lasttoken') {
+      t = tokens - 1;
+      while (t > 0 && m(t) === 0) t--;
+    }
+    // lasttoken multiplies by the mask: a row with no real token gives zeros.
+    const scale = mode === 'lasttoken' ? m(t) : 1;
+    return Array.from({ length: width }, (_, k) => at(t, k) * scale);
+  }
+  if (mode === 'max') {
+    const out = new Array<number>(width).fill(Number.NEGATIVE_INFINITY);
+    for (let t = 0; t < tokens; t++) if (m(t) !== 0) for (let k = 0; k < width; k++) out[k] = Math.max(out[k] as number, at(t, k));
+    return out;
+  }
+  // mean, mean_sqrt_len_tokens, weightedmean: a weighted sum over the real tokens.
+  const start = firstReal(mask);
+  const sum = new Array<number>(width).fill(0);
+  let total = 0;
+  for (let t = 0; t < tokens; t++) {
+    const w = m(t) * (mode === 'weightedmean' ? t + 1 - start : 1);
+    if (w === 0) continue;
+    total += w;
+    for (let k = 0; k < width; k++) sum[k] = (sum[k] as number) + w * at(t, k);
+  }
+  const denominator = mode === 'mean_sqrt_len_tokens' ? Math.sqrt(Math.max(total, 1e-9)) : Math.max(total, 1e-9);
+  return sum.map((x) => x / denominator);
+}
+
+/** Each row's token vectors pooled by every mode, the modes' vectors concatenated in order. */
+export function pool(
+  hidden: ArrayLike<number>,
+  dims: readonly number[],
+  mask: readonly number[][],
+  modes: readonly PoolingMode[],
+): number[][] {
   const [rows = 0, tokens = 0, width = 0] = dims;
   const out: number[][] = [];
-  for (let r = 0; r < rows; r++) {
-    const sum = new Array<number>(width).fill(0);
-    let count = 0;
-    for (let t = 0; t < tokens; t++) {
-      const m = mask[r]?.[t] ?? 0;
-      if (m === 0) continue;
-      count += m;
-      const base = (r * tokens + t) * width;
-      for (let k = 0; k < width; k++) sum[k] = (sum[k] as number) + m * (hidden[base + k] as number);
-    }
-    out.push(sum.map((s) => s / Math.max(count, 1e-9)));
-  }
+  for (let r = 0; r < rows; r++) out.push(modes.flatMap((mode) => poolRow(hidden, r, tokens, width, mask[r] ?? [], mode)));
   return out;
 }
 
@@ -52,9 +99,12 @@ export async function embedTexts(
   tokenizer: TextTokenizer,
   texts: readonly string[],
   normalize: boolean,
+  sentence?: SentencePipeline,
 ): Promise<EmbeddingPrediction[]> {
   if (texts.length === 0) return [];
-  const batch = tokenizer.encodeBatch(texts);
+  const prompt = sentence?.prompt ?? '';
+  const inputs = prompt || sentence?.lowercase ? texts.map((t) => (sentence?.lowercase ? (prompt + t).toLowerCase() : prompt + t)) : texts;
+  const batch = tokenizer.encodeBatch(inputs);
   const name = embeddingOutput(ctx);
   const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
   const dims = out?.dims ?? [];
@@ -81,7 +131,7 @@ export async function embedTexts(
   const width = dims.at(-1) as number;
   const pooled =
     dims.length === 3
-      ? meanPool(data, dims, batch.attentionMask)
+      ? pool(data, dims, batch.attentionMask, sentence?.pooling ?? ['mean'])
       : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
   return pooled.map((v, i) => {
     const embedding = normalize ? l2Normalize(v) : v;

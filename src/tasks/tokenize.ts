@@ -78,15 +78,21 @@ function tokenContent(value: unknown): string | undefined {
   return typeof content === 'string' ? content : undefined;
 }
 
+export interface TokenizerOptions {
+  /** The model's own limit, which beats tokenizer_config.json's (sentence-transformers' max_seq_length). */
+  maxLength?: number;
+}
+
 /**
- * The tokenizer of tokenizer.json + tokenizer_config.json. The maximum length is tokenizer_config.json's
- * model_max_length, else config.json's max_position_embeddings, and never more than a fixed sequence length in the
- * graph (`inputs`).
+ * The tokenizer of tokenizer.json + tokenizer_config.json. The maximum length is `options.maxLength`, else
+ * tokenizer_config.json's model_max_length, else config.json's max_position_embeddings, and never more than a
+ * fixed sequence length in the graph (`inputs`).
  */
 export async function loadTokenizer(
   files: TokenizerFiles,
   modelConfig: unknown,
   inputs: readonly OnnxValueInfo[] = [],
+  options: TokenizerOptions = {},
 ): Promise<TextTokenizer> {
   const { Tokenizer } = await import('@huggingface/tokenizers');
   let tokenizer: Tokenizer;
@@ -98,7 +104,7 @@ export async function loadTokenizer(
       cause: err,
     });
   }
-  return new TextTokenizer(tokenizer, files, modelConfig, inputs);
+  return new TextTokenizer(tokenizer, files, modelConfig, inputs, options);
 }
 
 export class TextTokenizer {
@@ -115,12 +121,14 @@ export class TextTokenizer {
     private readonly files: TokenizerFiles,
     modelConfig: unknown,
     inputs: readonly OnnxValueInfo[] = [],
+    options: TokenizerOptions = {},
   ) {
     const config = record(files.config);
     const ids = inputs.find((i) => i.name === 'input_ids') ?? inputs[0];
     const fixed = ids?.shape?.[1];
     this.fixedLength = typeof fixed === 'number' && fixed > 0 ? fixed : undefined;
-    const declared = positive(config.model_max_length) ?? positive(record(modelConfig).max_position_embeddings);
+    const declared =
+      positive(options.maxLength) ?? positive(config.model_max_length) ?? positive(record(modelConfig).max_position_embeddings);
     this.maxLength = this.fixedLength !== undefined ? Math.min(declared ?? this.fixedLength, this.fixedLength) : declared;
     this.truncateLeft = config.truncation_side === 'left';
     this.padLeft = config.padding_side === 'left';

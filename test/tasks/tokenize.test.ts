@@ -48,6 +48,17 @@ describe('tokenization with @huggingface/tokenizers against transformers', () =>
     expect(batch.attentionMask[0]?.filter(Boolean).length).toBe(6);
   });
 
+  it("a maxLength option (sentence-transformers max_seq_length) beats model_max_length, within the graph's fixed length", async () => {
+    const tok = await loadTokenizer(filesOf(EMBEDDER_DIR), modelConfig(EMBEDDER_DIR), [], { maxLength: 8 });
+    expect(tok.maxLength).toBe(8);
+    const long = tok.encode(EMBEDDER_REF.truncation.sentence);
+    expect(long.truncated).toBe(true);
+    // [CLS], the first six tokens of the untruncated ids, [SEP]
+    expect(long.ids).toEqual([...EMBEDDER_REF.truncation.input_ids.slice(0, 7), EMBEDDER_REF.truncation.input_ids.at(-1)]);
+    const fixed = await loadTokenizer(filesOf(CLASSIFIER_DIR), modelConfig(CLASSIFIER_DIR), textInputs('int64', 8), { maxLength: 256 });
+    expect(fixed.maxLength).toBe(8);
+  });
+
   it('falls back to max_position_embeddings, and follows truncation_side / padding_side = left', async () => {
     const noLimit = await loadTokenizer(filesOf(EMBEDDER_DIR, { model_max_length: 1e30 }), { max_position_embeddings: 16 });
     expect(noLimit.maxLength).toBe(16);
