@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError, fsError } from '../errors.js';
-import { meanPool, l2Normalize } from '../tasks/feature-extraction.js';
+import { embeddingOutput, embeddingTexts, poolEmbeddings } from '../tasks/feature-extraction.js';
+import type { SentencePipeline } from '../tasks/sentence-transformers.js';
 import { imageInput } from '../tasks/image-classification.js';
 import { preprocessImage, type ImageProcessorConfig } from '../tasks/image.js';
 import { runSession, tensorOutputs } from '../tasks/tensors.js';
@@ -52,6 +53,8 @@ export interface TextE2E {
   tokenizer: TextTokenizer;
   modelConfig: unknown;
   normalize: boolean;
+  /** A sentence-transformers model's pooling, prompt and lowercasing (feature extraction). */
+  sentence?: SentencePipeline;
   texts: string[];
 }
 
@@ -60,12 +63,12 @@ export function textWorkload(setup: TextE2E): WorkloadFactory {
     throw new ModelctlError('INVALID_INPUT', 'no texts to benchmark', { hint: 'give --file texts.txt with one text per line' });
   return async (ctx) => {
     const rc = runContext(ctx);
-    const texts = cycle(setup.texts, ctx.request.batch);
-    const fetch = tensorOutputs(rc);
-    const name =
-      (setup.task === 'text-classification'
-        ? fetch.find((n) => n === 'logits')
-        : fetch.find((n) => n === 'last_hidden_state' || n === 'sentence_embedding')) ?? (fetch[0] as string);
+    const embedding = setup.task === 'feature-extraction';
+    // The texts as predict feeds them (a sentence-transformers prompt and lowercasing applied once, not timed).
+    const texts = embedding
+      ? [...embeddingTexts(cycle(setup.texts, ctx.request.batch), setup.sentence)]
+      : cycle(setup.texts, ctx.request.batch);
+    const name = embedding ? embeddingOutput(rc) : (tensorOutputs(rc).find((n) => n === 'logits') ?? (tensorOutputs(rc)[0] as string));
     const probe = textFeeds(rc, setup.tokenizer.encodeBatch(texts));
     return {
       kind: `e2e:${setup.task}`,
@@ -78,17 +81,11 @@ export function textWorkload(setup: TextE2E): WorkloadFactory {
         const t1 = performance.now();
         const out = (await runSession(rc, feeds, [name]))[name] as Tensor;
         const t2 = performance.now();
-        const dims = out.dims;
-        const width = dims.at(-1) as number;
-        const data = out.data as Float32Array;
-        if (setup.task === 'feature-extraction') {
-          const pooled =
-            dims.length === 3
-              ? meanPool(data, dims, batch.attentionMask)
-              : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
-          if (setup.normalize) pooled.forEach((v) => l2Normalize(v));
+        if (embedding) {
+          poolEmbeddings(name, out, batch, setup.normalize, setup.sentence);
         } else {
-          const values = Array.from(data, Number);
+          const width = out.dims.at(-1) as number;
+          const values = Array.from(out.data as Float32Array, Number);
           const fn = scoreFunction(setup.modelConfig, width);
           texts.forEach((_, i) => rankLabels(scores(values.slice(i * width, (i + 1) * width), fn), setup.modelConfig));
         }

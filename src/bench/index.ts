@@ -152,12 +152,13 @@ async function e2eWorkload(options: BenchOptions, m: ResolvedModel): Promise<Wor
   const { task } = await chooseTask(undefined, m, options.registry);
   const given = await e2eInputs(task, options);
   if (task === 'text-classification' || task === 'feature-extraction') {
-    const setup = await prepareText(options.model, m, options.registry);
+    const setup = await prepareText(options.model, m, options.registry, undefined, task);
     return textWorkload({
       task,
       tokenizer: setup.tokenizer,
       modelConfig: setup.modelConfig,
       normalize: setup.normalize,
+      ...(setup.sentence ? { sentence: setup.sentence } : {}),
       texts: given.texts ?? SAMPLE_TEXTS,
     });
   }

@@ -1,7 +1,8 @@
 import { ModelctlError } from '../errors.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
+import type { Tensor } from 'onnxruntime-node';
 import type { PoolingMode, SentencePipeline } from './sentence-transformers.js';
-import { textFeeds, type TextTokenizer } from './tokenize.js';
+import { textFeeds, type EncodedBatch, type TextTokenizer } from './tokenize.js';
 
 /**
  * Sentence embeddings from an encoder: the token vectors (last_hidden_state) pooled over the real tokens (the
@@ -16,16 +17,11 @@ export interface EmbeddingPrediction {
 }
 
 /** The token-level output, by the names transformers and sentence-transformers exports use, else the first one. */
-function embeddingOutput(ctx: RunContext): string {
+export function embeddingOutput(ctx: RunContext): string {
   const fetch = tensorOutputs(ctx);
   const name = ['last_hidden_state', 'token_embeddings'].find((n) => fetch.includes(n)) ?? fetch[0];
   if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
   return name;
-}
-
-/** Mean of each row's token vectors where its mask is 1 (a row with none gives zeros, not NaN). */
-export function meanPool(hidden: ArrayLike<number>, dims: readonly number[], mask: readonly number[][]): number[][] {
-  return pool(hidden, dims, mask, ['mean']);
 }
 
 /** The first index where the mask is 1 (0 when none), as torch's argmax over the mask. */
@@ -93,33 +89,33 @@ export function l2Normalize(v: readonly number[]): number[] {
   return v.map((x) => x / Math.max(norm, 1e-12));
 }
 
-/** One batch of texts through the model; one vector per text, in order. */
-export async function embedTexts(
-  ctx: RunContext,
-  tokenizer: TextTokenizer,
-  texts: readonly string[],
+/** The texts as the model reads them: the sentence-transformers prompt put before each, and lowercased if asked. */
+export function embeddingTexts(texts: readonly string[], sentence?: SentencePipeline): readonly string[] {
+  const prompt = sentence?.prompt ?? '';
+  if (!prompt && !sentence?.lowercase) return texts;
+  return texts.map((t) => (sentence?.lowercase ? (prompt + t).toLowerCase() : prompt + t));
+}
+
+/** The model's output for one tokenized batch, pooled (and scaled to unit length if asked): one vector per text. */
+export function poolEmbeddings(
+  name: string,
+  out: Tensor | undefined,
+  batch: EncodedBatch,
   normalize: boolean,
   sentence?: SentencePipeline,
-): Promise<EmbeddingPrediction[]> {
-  if (texts.length === 0) return [];
-  const prompt = sentence?.prompt ?? '';
-  const inputs = prompt || sentence?.lowercase ? texts.map((t) => (sentence?.lowercase ? (prompt + t).toLowerCase() : prompt + t)) : texts;
-  const batch = tokenizer.encodeBatch(inputs);
-  const name = embeddingOutput(ctx);
-  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
+): EmbeddingPrediction[] {
+  const rows = batch.truncated.length;
   const dims = out?.dims ?? [];
   if (
     !out ||
-    dims[0] !== texts.length ||
+    dims[0] !== rows ||
     (dims.length !== 2 && dims.length !== 3) ||
     (dims.length === 3 && dims[1] !== batch.attentionMask[0]?.length)
   ) {
     throw new ModelctlError(
       'INVALID_INPUT',
       `output ${name} has shape [${dims.join(', ')}]; feature extraction needs [batch, tokens, width] or [batch, width]`,
-      {
-        hint: 'run the model with --task raw to see its outputs',
-      },
+      { hint: 'run the model with --task raw to see its outputs' },
     );
   }
   if (out.type !== 'float32' && out.type !== 'float64') {
@@ -132,9 +128,24 @@ export async function embedTexts(
   const pooled =
     dims.length === 3
       ? pool(data, dims, batch.attentionMask, sentence?.pooling ?? ['mean'])
-      : texts.map((_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
+      : Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
   return pooled.map((v, i) => {
     const embedding = normalize ? l2Normalize(v) : v;
     return batch.truncated[i] ? { embedding, truncated: true as const } : { embedding };
   });
+}
+
+/** One batch of texts through the model; one vector per text, in order. */
+export async function embedTexts(
+  ctx: RunContext,
+  tokenizer: TextTokenizer,
+  texts: readonly string[],
+  normalize: boolean,
+  sentence?: SentencePipeline,
+): Promise<EmbeddingPrediction[]> {
+  if (texts.length === 0) return [];
+  const batch = tokenizer.encodeBatch(embeddingTexts(texts, sentence));
+  const name = embeddingOutput(ctx);
+  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
+  return poolEmbeddings(name, out, batch, normalize, sentence);
 }

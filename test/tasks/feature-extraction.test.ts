@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/index.js';
 import { predict } from '../../src/predict/predict.js';
-import { l2Normalize, meanPool } from '../../src/tasks/feature-extraction.js';
+import { l2Normalize, pool } from '../../src/tasks/feature-extraction.js';
 import { tempDir } from '../helpers.js';
 import { EMBEDDER, EMBEDDER_DIR, EMBEDDER_REF, copyFixture, expectClose } from './helpers.js';
 
@@ -85,13 +85,14 @@ describe('pooling', () => {
   it('averages only the masked-in tokens and never divides by zero', () => {
     const hidden = [1, 2, 3, 4, 100, 100, /* row 2 */ 5, 6, 7, 8, 9, 10];
     expect(
-      meanPool(
+      pool(
         hidden,
         [2, 3, 2],
         [
           [1, 1, 0],
           [0, 0, 0],
         ],
+        ['mean'],
       ),
     ).toEqual([
       [2, 3],
