@@ -47,40 +47,81 @@ export function roundHalfEven(x: number): number {
   return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0; // + 0: no -0 for round(-0.1)
 }
 
-/** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size and the padding before it. */
+/** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size (each side at least 1) and the padding before it. */
 export function letterboxGeometry(
   width: number,
   height: number,
   target: { width: number; height: number },
 ): { scale: number; width: number; height: number; left: number; top: number } {
   const scale = Math.min(target.height / height, target.width / width);
-  const w = roundHalfEven(width * scale);
-  const h = roundHalfEven(height * scale);
+  const w = Math.max(roundHalfEven(width * scale), 1);
+  const h = Math.max(roundHalfEven(height * scale), 1);
   const left = roundHalfEven((target.width - w) / 2 - 0.1);
   const top = roundHalfEven((target.height - h) / 2 - 0.1);
   return { scale, width: w, height: h, left, top };
 }
 
-/** Source indices and weights of cv2.INTER_LINEAR along one axis: pixel centres mapped, edges clamped, no antialiasing. */
-function axis(dst: number, src: number): { i0: Int32Array; i1: Int32Array; t: Float64Array } {
+/**
+ * One axis of OpenCV's cv2.resize(INTER_LINEAR) on 8-bit images, which Ultralytics' LetterBox calls: source pixel
+ * centres mapped in float32, weights in 11-bit fixed point rounded half to even. Columns outside the image are
+ * clamped to the edge pixel with weight 0; rows are not (OpenCV clamps the row indices only, keeping both weights).
+ */
+function cvAxis(dst: number, src: number, clampWeights: boolean): { i0: Int32Array; i1: Int32Array; w0: Int32Array; w1: Int32Array } {
   const i0 = new Int32Array(dst);
   const i1 = new Int32Array(dst);
-  const t = new Float64Array(dst);
+  const w0 = new Int32Array(dst);
+  const w1 = new Int32Array(dst);
+  const scale = 1 / (dst / src); // OpenCV: 1 / inv_scale, inv_scale = dst / src
   for (let d = 0; d < dst; d++) {
-    const f = (d + 0.5) * (src / dst) - 0.5;
-    let i = Math.floor(f);
-    let w = f - i;
-    if (i < 0) w = 0;
-    i = Math.min(Math.max(i, 0), src - 1);
-    if (i >= src - 1) w = 0;
-    i0[d] = i;
-    i1[d] = Math.min(i + 1, src - 1);
-    t[d] = w;
+    const f = Math.fround((d + 0.5) * scale - 0.5);
+    let s = Math.floor(f);
+    let t = f - s; // exact in float32: the fraction bits of f
+    if (clampWeights && s < 0) [s, t] = [0, 0];
+    if (clampWeights && s >= src - 1) [s, t] = [src - 1, 0];
+    i0[d] = Math.min(Math.max(s, 0), src - 1);
+    i1[d] = Math.min(Math.max(s + 1, 0), src - 1);
+    w0[d] = roundHalfEven(Math.fround(Math.fround(1 - t) * 2048));
+    w1[d] = roundHalfEven(Math.fround(t * 2048));
   }
-  return { i0, i1, t };
+  return { i0, i1, w0, w1 };
 }
 
-/** 8-bit RGB letterboxed into target (gray 114 around), as float32 channels first in 0..1. */
+/**
+ * cv2.resize(INTER_LINEAR) of 8-bit RGB, bit for bit as OpenCV computes it (checked against cv2 5.1 on 216 random
+ * sizes up and down): a horizontal pass in integers, then the vertical pass of OpenCV's SIMD kernel, which
+ * shifts both rows right by 4 and keeps the high 16 bits of each product before rounding (not the exact sum).
+ * sharp (libvips) cannot do this: its reduce antialiases and its bilinear affine rounds otherwise, and the
+ * models' scores move by 1e-3 for a unit of difference (see README).
+ */
+function cvResizeLinear(rgb: { data: Uint8Array; width: number; height: number }, width: number, height: number): Uint8Array {
+  const xs = cvAxis(width, rgb.width, true);
+  const ys = cvAxis(height, rgb.height, false);
+  const row = width * 3;
+  const horizontal = new Int32Array(rgb.height * row); // rows computed once each (a row may serve several outputs)
+  const done = new Uint8Array(rgb.height);
+  const hrow = (y: number): number => {
+    if (!done[y]) {
+      const src = y * rgb.width * 3;
+      for (let x = 0; x < width; x++) {
+        const [a, b, wa, wb] = [src + (xs.i0[x] as number) * 3, src + (xs.i1[x] as number) * 3, xs.w0[x] as number, xs.w1[x] as number];
+        for (let c = 0; c < 3; c++) horizontal[y * row + x * 3 + c] = (rgb.data[a + c] as number) * wa + (rgb.data[b + c] as number) * wb;
+      }
+      done[y] = 1;
+    }
+    return y * row;
+  };
+  const out = new Uint8Array(height * row);
+  for (let y = 0; y < height; y++) {
+    const [r0, r1, b0, b1] = [hrow(ys.i0[y] as number), hrow(ys.i1[y] as number), ys.w0[y] as number, ys.w1[y] as number];
+    for (let k = 0; k < row; k++) {
+      const v = ((((horizontal[r0 + k] as number) >> 4) * b0) >> 16) + ((((horizontal[r1 + k] as number) >> 4) * b1) >> 16);
+      out[y * row + k] = Math.min(255, Math.max(0, (v + 2) >> 2));
+    }
+  }
+  return out;
+}
+
+/** 8-bit RGB letterboxed into target as Ultralytics' LetterBox does (gray 114 around), as float32 channels first in 0..1. */
 export function letterbox(
   rgb: { data: Uint8Array; width: number; height: number },
   target: { width: number; height: number },
@@ -88,25 +129,13 @@ export function letterbox(
   const g = letterboxGeometry(rgb.width, rgb.height, target);
   const plane = target.width * target.height;
   const out = new Float32Array(3 * plane).fill(114 / 255);
-  const xs = axis(g.width, rgb.width);
-  const ys = axis(g.height, rgb.height);
   const same = g.width === rgb.width && g.height === rgb.height;
-  const px = (y: number, x: number, c: number): number => rgb.data[(y * rgb.width + x) * 3 + c] as number;
+  const pixels = same ? rgb.data : cvResizeLinear(rgb, g.width, g.height);
   for (let y = 0; y < g.height; y++) {
-    const [y0, y1, ty] = [ys.i0[y] as number, ys.i1[y] as number, ys.t[y] as number];
     for (let x = 0; x < g.width; x++) {
-      const [x0, x1, tx] = [xs.i0[x] as number, xs.i1[x] as number, xs.t[x] as number];
       const at = (y + g.top) * target.width + x + g.left;
-      for (let c = 0; c < 3; c++) {
-        let v: number;
-        if (same) v = px(y, x, c);
-        else {
-          const top = (1 - tx) * px(y0, x0, c) + tx * px(y0, x1, c);
-          const bottom = (1 - tx) * px(y1, x0, c) + tx * px(y1, x1, c);
-          v = Math.min(255, Math.max(0, Math.floor((1 - ty) * top + ty * bottom + 0.5)));
-        }
-        out[c * plane + at] = v / 255;
-      }
+      const from = (y * g.width + x) * 3;
+      for (let c = 0; c < 3; c++) out[c * plane + at] = (pixels[from + c] as number) / 255;
     }
   }
   return out;
@@ -215,9 +244,10 @@ export function decodeDetections(
     scores.push(score);
     classes.push(best - 4);
   }
-  const gain = Math.min(setup.height / original.height, setup.width / original.width);
-  const padX = roundHalfEven((setup.width - original.width * gain) / 2 - 0.1);
-  const padY = roundHalfEven((setup.height - original.height * gain) / 2 - 0.1);
+  // Ultralytics' scale_boxes: the gain of each axis from the rounded size LetterBox resized to, not the scale itself.
+  const g = letterboxGeometry(original.width, original.height, setup);
+  const [gainX, gainY] = [g.width / original.width, g.height / original.height];
+  const [padX, padY] = [g.left, g.top];
   const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
   return nms(boxes, scores, classes, iouThreshold)
     .slice(0, maxDet)
@@ -229,10 +259,10 @@ export function decodeDetections(
         class_id: id,
         score: scores[i] as number,
         box: [
-          clip(((b[0] as number) - padX) / gain, original.width),
-          clip(((b[1] as number) - padY) / gain, original.height),
-          clip(((b[2] as number) - padX) / gain, original.width),
-          clip(((b[3] as number) - padY) / gain, original.height),
+          clip(((b[0] as number) - padX) / gainX, original.width),
+          clip(((b[1] as number) - padY) / gainY, original.height),
+          clip(((b[2] as number) - padX) / gainX, original.width),
+          clip(((b[3] as number) - padY) / gainY, original.height),
         ],
       };
     });
