@@ -1,6 +1,7 @@
 import { ModelctlError } from '../errors.js';
 import type { OnnxSummary, OnnxValueInfo } from '../onnx/summary.js';
 import { decodeImage } from './image.js';
+import { cvResizeLinear, roundHalfEven } from './resample.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 
 /**
@@ -41,11 +42,7 @@ export interface DetectionOptions {
   maxDet?: number;
 }
 
-/** Python's round(): half to even, as Ultralytics' letterbox and scale_boxes round. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0; // + 0: no -0 for round(-0.1)
-}
+export { roundHalfEven };
 
 /** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size (each side at least 1) and the padding before it. */
 export function letterboxGeometry(
@@ -59,66 +56,6 @@ export function letterboxGeometry(
   const left = roundHalfEven((target.width - w) / 2 - 0.1);
   const top = roundHalfEven((target.height - h) / 2 - 0.1);
   return { scale, width: w, height: h, left, top };
-}
-
-/**
- * One axis of OpenCV's cv2.resize(INTER_LINEAR) on 8-bit images, which Ultralytics' LetterBox calls: source pixel
- * centres mapped in float32, weights in 11-bit fixed point rounded half to even. Columns outside the image are
- * clamped to the edge pixel with weight 0; rows are not (OpenCV clamps the row indices only, keeping both weights).
- */
-function cvAxis(dst: number, src: number, clampWeights: boolean): { i0: Int32Array; i1: Int32Array; w0: Int32Array; w1: Int32Array } {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const w0 = new Int32Array(dst);
-  const w1 = new Int32Array(dst);
-  const scale = 1 / (dst / src); // OpenCV: 1 / inv_scale, inv_scale = dst / src
-  for (let d = 0; d < dst; d++) {
-    const f = Math.fround((d + 0.5) * scale - 0.5);
-    let s = Math.floor(f);
-    let t = f - s; // exact in float32: the fraction bits of f
-    if (clampWeights && s < 0) [s, t] = [0, 0];
-    if (clampWeights && s >= src - 1) [s, t] = [src - 1, 0];
-    i0[d] = Math.min(Math.max(s, 0), src - 1);
-    i1[d] = Math.min(Math.max(s + 1, 0), src - 1);
-    w0[d] = roundHalfEven(Math.fround(Math.fround(1 - t) * 2048));
-    w1[d] = roundHalfEven(Math.fround(t * 2048));
-  }
-  return { i0, i1, w0, w1 };
-}
-
-/**
- * cv2.resize(INTER_LINEAR) of 8-bit RGB, bit for bit as OpenCV computes it (checked against cv2 5.1 on 216 random
- * sizes up and down): a horizontal pass in integers, then the vertical pass of OpenCV's SIMD kernel, which
- * shifts both rows right by 4 and keeps the high 16 bits of each product before rounding (not the exact sum).
- * sharp (libvips) cannot do this: its reduce antialiases and its bilinear affine rounds otherwise, and the
- * models' scores move by 1e-3 for a unit of difference (see README).
- */
-function cvResizeLinear(rgb: { data: Uint8Array; width: number; height: number }, width: number, height: number): Uint8Array {
-  const xs = cvAxis(width, rgb.width, true);
-  const ys = cvAxis(height, rgb.height, false);
-  const row = width * 3;
-  const horizontal = new Int32Array(rgb.height * row); // rows computed once each (a row may serve several outputs)
-  const done = new Uint8Array(rgb.height);
-  const hrow = (y: number): number => {
-    if (!done[y]) {
-      const src = y * rgb.width * 3;
-      for (let x = 0; x < width; x++) {
-        const [a, b, wa, wb] = [src + (xs.i0[x] as number) * 3, src + (xs.i1[x] as number) * 3, xs.w0[x] as number, xs.w1[x] as number];
-        for (let c = 0; c < 3; c++) horizontal[y * row + x * 3 + c] = (rgb.data[a + c] as number) * wa + (rgb.data[b + c] as number) * wb;
-      }
-      done[y] = 1;
-    }
-    return y * row;
-  };
-  const out = new Uint8Array(height * row);
-  for (let y = 0; y < height; y++) {
-    const [r0, r1, b0, b1] = [hrow(ys.i0[y] as number), hrow(ys.i1[y] as number), ys.w0[y] as number, ys.w1[y] as number];
-    for (let k = 0; k < row; k++) {
-      const v = ((((horizontal[r0 + k] as number) >> 4) * b0) >> 16) + ((((horizontal[r1 + k] as number) >> 4) * b1) >> 16);
-      out[y * row + k] = Math.min(255, Math.max(0, (v + 2) >> 2));
-    }
-  }
-  return out;
 }
 
 /** 8-bit RGB letterboxed into target as Ultralytics' LetterBox does (gray 114 around), as float32 channels first in 0..1. */
