@@ -106,3 +106,62 @@ describe('image-classification parity with the transformers 5 pipeline', () => {
     }
   });
 });
+
+describe('image processor parity: resample filters, shortest edge, centre crop', () => {
+  // Each variant is optimum-vit-tiny's preprocessor_config.json with a few fields changed, loaded by transformers 5's
+  // AutoImageProcessor as pipeline() loads it: BICUBIC and NEAREST at sizes no image has, a shortest-edge resize
+  // cropped to a box taller than the resized photos (odd padding, 47 - 40), and an ImageNet-style bicubic 224 crop.
+  const VARIANTS = [
+    { name: 'bicubic-57', overrides: { resample: 3, size: { height: 57, width: 57 } } },
+    { name: 'nearest-45', overrides: { resample: 0, size: { height: 45, width: 45 } } },
+    { name: 'shortest-crop', overrides: { size: { shortest_edge: 40 }, do_center_crop: true, crop_size: { height: 47, width: 35 } } },
+    {
+      name: 'imagenet-224',
+      overrides: {
+        resample: 3,
+        size: { shortest_edge: 224 },
+        do_center_crop: true,
+        crop_size: { height: 224, width: 224 },
+        image_mean: [0.485, 0.456, 0.406],
+        image_std: [0.229, 0.224, 0.225],
+      },
+    },
+  ];
+
+  it('pixel_values equal the processor’s within 1e-5 for every variant and image', { timeout: 240_000 }, async () => {
+    const python = parityPython();
+    if (!python) return;
+    const answer = await reference<{
+      variants: Array<{
+        name: string;
+        processor: string;
+        config: string;
+        results: Array<{ file: string; shape: number[]; pixel_values: string }>;
+      }>;
+    }>(python, 'image_processor', {
+      folder: tempDir(),
+      fixture: FIXTURE,
+      images: ['gradient.png', 'checker.png'].map((f) => join(FIXTURE, f)),
+      photos: true,
+      variants: VARIANTS,
+    });
+    expect(answer.variants.map((v) => v.name)).toEqual(VARIANTS.map((v) => v.name));
+    const worst: Record<string, number> = {};
+    for (const variant of answer.variants) {
+      expect(variant.processor).toBe('transformers.models.vit.image_processing_vit.ViTImageProcessor');
+      const config = parseImageProcessorConfig(JSON.parse(readFileSync(variant.config, 'utf8')), variant.config);
+      expect(variant.results.length).toBe(10);
+      worst[variant.name] = 0;
+      for (const want of variant.results) {
+        const mine = await preprocessImage(want.file, config);
+        expect([3, mine.height, mine.width], `${variant.name} ${want.file}`).toEqual(want.shape);
+        const theirs = new Float32Array(Uint8Array.from(Buffer.from(want.pixel_values, 'base64')).buffer);
+        worst[variant.name] = Math.max(worst[variant.name]!, maxDiff(mine.data, theirs));
+      }
+    }
+    expect(
+      Object.values(worst).every((d) => d <= 1e-5),
+      JSON.stringify(worst),
+    ).toBe(true);
+  });
+});
