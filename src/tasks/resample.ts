@@ -147,20 +147,51 @@ function torchAxis(src: number, dst: number, filter: { support: number; fn: (x: 
   return { first, count, weights, stride, precision };
 }
 
-/** One pass along x (step 3, rows of `line`) or y (step `line`): sums in integers, rounded, clamped to 0..255. */
-function pass(src: Uint8Array, taps: Taps, outer: number, dst: number, line: number, alongX: boolean): Uint8Array {
-  const out = new Uint8Array(alongX ? outer * dst * 3 : dst * line);
+/** The horizontal pass: each row of `width` RGB pixels to `dst` pixels, sums in integers, rounded, clamped to 0..255. */
+function horizontal(src: Uint8Array, width: number, rows: number, taps: Taps, dst: number): Uint8Array {
+  const out = new Uint8Array(rows * dst * 3);
   const half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0;
-  const step = alongX ? 3 : line;
-  for (let o = 0; o < dst; o++) {
-    const [lo, n, w] = [taps.first[o] as number, taps.count[o] as number, o * taps.stride];
-    for (let r = 0; r < (alongX ? outer : line); r++) {
-      const base = alongX ? Math.floor(r / 3) * line + (r % 3) + lo * 3 : lo * line + r;
-      let sum = half;
-      for (let j = 0; j < n; j++) sum += (src[base + j * step] as number) * (taps.weights[w + j] as number);
-      const v = Math.min(255, Math.max(0, sum >> taps.precision));
-      out[alongX ? Math.floor(r / 3) * dst * 3 + o * 3 + (r % 3) : o * line + r] = v;
+  for (let y = 0; y < rows; y++) {
+    const line = y * width * 3;
+    for (let o = 0; o < dst; o++) {
+      const base = line + (taps.first[o] as number) * 3;
+      const n = taps.count[o] as number;
+      const w = o * taps.stride;
+      let r = half;
+      let g = half;
+      let b = half;
+      for (let j = 0; j < n; j++) {
+        const k = taps.weights[w + j] as number;
+        const at = base + j * 3;
+        r += (src[at] as number) * k;
+        g += (src[at + 1] as number) * k;
+        b += (src[at + 2] as number) * k;
+      }
+      const to = (y * dst + o) * 3;
+      out[to] = Math.min(255, Math.max(0, r >> taps.precision));
+      out[to + 1] = Math.min(255, Math.max(0, g >> taps.precision));
+      out[to + 2] = Math.min(255, Math.max(0, b >> taps.precision));
     }
+  }
+  return out;
+}
+
+/** The vertical pass: `dst` rows, each a weighted sum of whole input rows (`line` values long). */
+function vertical(src: Uint8Array, line: number, taps: Taps, dst: number): Uint8Array {
+  const out = new Uint8Array(dst * line);
+  const half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0;
+  const sums = new Int32Array(line);
+  for (let o = 0; o < dst; o++) {
+    const first = taps.first[o] as number;
+    const n = taps.count[o] as number;
+    const w = o * taps.stride;
+    sums.fill(half);
+    for (let j = 0; j < n; j++) {
+      const k = taps.weights[w + j] as number;
+      const row = (first + j) * line;
+      for (let x = 0; x < line; x++) sums[x] = (sums[x] as number) + (src[row + x] as number) * k;
+    }
+    for (let x = 0; x < line; x++) out[o * line + x] = Math.min(255, Math.max(0, (sums[x] as number) >> taps.precision));
   }
   return out;
 }
@@ -187,7 +218,7 @@ export function torchResize(img: Rgb, width: number, height: number, filter: num
   }
   const filterOf = FILTERS[filter] ?? (FILTERS[2] as (typeof FILTERS)[number]);
   let data = img.data;
-  if (width !== img.width) data = pass(data, torchAxis(img.width, width, filterOf), img.height * 3, width, img.width * 3, true);
-  if (height !== img.height) data = pass(data, torchAxis(img.height, height, filterOf), 0, height, width * 3, false);
+  if (width !== img.width) data = horizontal(data, img.width, img.height, torchAxis(img.width, width, filterOf), width);
+  if (height !== img.height) data = vertical(data, width * 3, torchAxis(img.height, height, filterOf), height);
   return { data, width, height };
 }
