@@ -9,7 +9,8 @@ import { parityPython, reference } from './reference.js';
 /**
  * Object detection against Ultralytics' own predict (YOLO(model.onnx, task="detect").predict, computed at test time
  * in .venv-parity) on yolo-tiny: the fixture's two drawn images and real photos of odd sizes and aspect ratios
- * (scikit-learn's china.jpg and flower.jpg, crops and resizes of them as PNG and JPEG, 20x13 to 1000x333).
+ * (scikit-learn's china.jpg and flower.jpg, crops and resizes of them as PNG and JPEG, 20x13 to 1000x333, one
+ * stored sideways with an EXIF orientation).
  * Issue 16's tolerances: classes equal, boxes IoU >= 0.99, scores within 1e-4.
  */
 
@@ -59,7 +60,9 @@ function compare(actual: readonly Detection[], expected: readonly Detection[]): 
 }
 
 describe('object-detection parity with Ultralytics 8.4 predict', () => {
-  it('letterboxes bit for bit as LetterBox (cv2.INTER_LINEAR) on photos and random sizes, at 64 and 101 pixels', async () => {
+  it('letterboxes bit for bit as LetterBox (cv2.INTER_LINEAR) on photos and random sizes, at 64 and 101 pixels', {
+    timeout: 240_000,
+  }, async () => {
     const python = parityPython();
     if (!python) return;
     const photos = tempDir();
@@ -84,7 +87,7 @@ describe('object-detection parity with Ultralytics 8.4 predict', () => {
     expect(mismatched).toEqual([]);
   });
 
-  it('the same detections as Ultralytics on drawn images and real photos (library and CLI)', async () => {
+  it('the same detections as Ultralytics on drawn images and real photos (library and CLI)', { timeout: 240_000 }, async () => {
     const python = parityPython();
     if (!python) return;
     const photos = tempDir();
@@ -97,11 +100,13 @@ describe('object-detection parity with Ultralytics 8.4 predict', () => {
       iou: IOU,
     });
     const files = answer.results.map((r) => r.file);
-    expect(files.length).toBe(10);
+    expect(files.length).toBe(11);
     // The case is not trivial: every image has detections, both classes appear, sizes vary up and down.
     expect(answer.results.every((r) => r.detections.length > 0)).toBe(true);
     expect(new Set(answer.results.flatMap((r) => r.detections.map((d) => d.label)))).toEqual(new Set(['cat', 'dog']));
     expect(answer.results.some((r) => Math.max(r.width, r.height) < IMGSZ)).toBe(true);
+    // A JPEG stored sideways with EXIF orientation 6: Ultralytics (cv2.imdecode) turns it upright, as sharp does.
+    expect(answer.results.find((r) => r.file.includes('exif6'))).toMatchObject({ width: 100, height: 201 });
 
     const lib = await predict({ model: MODEL, input: { kind: 'images', files }, threads: 1, conf: CONF, iou: IOU });
     const run = await cli(['predict', MODEL, ...files, '--json', '--threads', '1', '--conf', String(CONF), '--iou', String(IOU)]);

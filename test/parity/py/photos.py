@@ -13,6 +13,9 @@ IMAGES = Path(sklearn.datasets.__file__).parent / "images"  # what load_sample_i
 
 # name -> (source, crop box (left, top, right, bottom) or None, resized size or None, JPEG quality or None for PNG)
 VARIANTS = {
+    # stored 201x100 with EXIF orientation 6: both sides must turn it upright (100x201), as Pillow's exif_transpose
+    # (transformers' load_image) and cv2.imdecode (Ultralytics) do
+    "china-exif6-100x201.jpg": ("china.jpg", (100, 50, 301, 150), None, 90),
     "china-97x301.png": ("china.jpg", (250, 60, 347, 361), None, None),
     "flower-640x427-q85.jpg": ("flower.jpg", None, None, 85),
     "flower-33x65.jpg": ("flower.jpg", (200, 40, 400, 427), (33, 65), 92),
@@ -38,6 +41,10 @@ def write_photos(folder: str) -> list[str]:
             im = im.resize(size, Image.Resampling.LANCZOS)
         if quality is None:
             im.save(out / name)
+        elif "exif6" in name:
+            exif = Image.Exif()
+            exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+            im.save(out / name, quality=quality, exif=exif)
         else:
             im.save(out / name, quality=quality)
         paths.append(str(out / name))
