@@ -78,15 +78,31 @@ export function letterbox(
   return out;
 }
 
-function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const w = Math.max(0, Math.min(a[2] as number, b[2] as number) - Math.max(a[0] as number, b[0] as number));
-  const h = Math.max(0, Math.min(a[3] as number, b[3] as number) - Math.max(a[1] as number, b[1] as number));
-  const inter = w * h;
-  const area = (r: ArrayLike<number>): number => ((r[2] as number) - (r[0] as number)) * ((r[3] as number) - (r[1] as number));
-  return inter / (area(a) + area(b) - inter);
+const f32 = Math.fround;
+
+/** Ultralytics' class offset for class-aware NMS: boxes of class c are shifted by c * 7680 pixels (max_wh). */
+const MAX_WH = 7680;
+
+/**
+ * torchvision's nms_kernel IoU, in float32 as it computes on Ultralytics' float32 boxes, each shifted by its class
+ * offset first: an IoU within a rounding of the threshold is decided as the reference decides it.
+ */
+function iou(a: ArrayLike<number>, b: ArrayLike<number>, shiftA: number, shiftB: number): number {
+  const p = (r: ArrayLike<number>, k: number, shift: number): number => f32((r[k] as number) + shift);
+  const [ax1, ay1, ax2, ay2] = [p(a, 0, shiftA), p(a, 1, shiftA), p(a, 2, shiftA), p(a, 3, shiftA)];
+  const [bx1, by1, bx2, by2] = [p(b, 0, shiftB), p(b, 1, shiftB), p(b, 2, shiftB), p(b, 3, shiftB)];
+  const w = Math.max(0, f32(Math.min(ax2, bx2) - Math.max(ax1, bx1)));
+  const h = Math.max(0, f32(Math.min(ay2, by2) - Math.max(ay1, by1)));
+  const inter = f32(w * h);
+  const areaA = f32(f32(ax2 - ax1) * f32(ay2 - ay1));
+  const areaB = f32(f32(bx2 - bx1) * f32(by2 - by1));
+  return f32(inter / f32(f32(areaA + areaB) - inter));
 }
 
-/** Greedy class-aware NMS: indices kept, highest score first (torchvision.ops.nms per class, as Ultralytics' offsets make it). */
+/**
+ * Greedy class-aware NMS as Ultralytics runs it (torchvision.ops.nms over boxes shifted by class): indices kept,
+ * highest score first, equal scores in input order (torchvision sorts stably).
+ */
 export function nms(
   boxes: ReadonlyArray<ArrayLike<number>>,
   scores: ArrayLike<number>,
@@ -95,9 +111,10 @@ export function nms(
 ): number[] {
   const order = Array.from({ length: boxes.length }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
   const kept: number[] = [];
+  const shift = (i: number): number => f32((classes[i] as number) * MAX_WH);
   for (const i of order) {
-    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, boxes[i] as ArrayLike<number>) > iouThreshold))
-      continue;
+    const box = boxes[i] as ArrayLike<number>;
+    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, box, shift(k), shift(i)) > iouThreshold)) continue;
     kept.push(i);
   }
   return kept;
@@ -177,11 +194,13 @@ export function decodeDetections(
     const score = at(best, a);
     if (!(score > conf)) continue;
     const [cx, cy, w, h] = [at(0, a), at(1, a), at(2, a), at(3, a)];
-    boxes.push(Float64Array.of(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2));
+    // xywh2xyxy in float32, as on Ultralytics' tensors
+    boxes.push(Float64Array.of(f32(cx - w / 2), f32(cy - h / 2), f32(cx + w / 2), f32(cy + h / 2)));
     scores.push(score);
     classes.push(best - 4);
   }
-  // Ultralytics' scale_boxes: the gain of each axis from the rounded size LetterBox resized to, not the scale itself.
+  // Ultralytics' scale_boxes: the gain of each axis from the rounded size LetterBox resized to, not the scale itself,
+  // applied in float32 as on its tensors (torch divides a float32 tensor by a Python float as float32): the same bits.
   const g = letterboxGeometry(original.width, original.height, setup);
   const [gainX, gainY] = [g.width / original.width, g.height / original.height];
   const [padX, padY] = [g.left, g.top];
@@ -196,10 +215,10 @@ export function decodeDetections(
         class_id: id,
         score: scores[i] as number,
         box: [
-          clip(((b[0] as number) - padX) / gainX, original.width),
-          clip(((b[1] as number) - padY) / gainY, original.height),
-          clip(((b[2] as number) - padX) / gainX, original.width),
-          clip(((b[3] as number) - padY) / gainY, original.height),
+          clip(f32(f32((b[0] as number) - padX) / f32(gainX)), original.width),
+          clip(f32(f32((b[1] as number) - padY) / f32(gainY)), original.height),
+          clip(f32(f32((b[2] as number) - padX) / f32(gainX)), original.width),
+          clip(f32(f32((b[3] as number) - padY) / f32(gainY)), original.height),
         ],
       };
     });
