@@ -1,14 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { KernelEnum, Sharp, SharpOptions } from 'sharp';
 import { ModelctlError, fsError } from '../errors.js';
+import { type Rgb, torchResamples, torchResize } from './resample.js';
 
 /**
  * Images to model inputs as a Hugging Face image processor (preprocessor_config.json) makes them: decoded by sharp,
  * oriented by EXIF as transformers' load_image does, made RGB, resized, centre-cropped, rescaled, normalized, laid
- * out channels first. The decoding and resampling are sharp's (libvips), not PIL's: see RESAMPLE.
+ * out channels first, as transformers 5's default (torchvision) backend does. Decoding is sharp's (libvips, which
+ * decodes JPEG and PNG to the same pixels as Pillow); the resize is torchvision's arithmetic (resample.ts): see RESAMPLE.
  */
 
-type SharpFn = (input?: Buffer, options?: SharpOptions) => Sharp;
+type SharpFn = (input?: Buffer | Uint8Array, options?: SharpOptions) => Sharp;
 let loading: Promise<SharpFn> | undefined;
 
 /** sharp (libvips) is imported on first use: text and tabular predictions should not pay for loading it. */
@@ -51,11 +53,10 @@ export interface ImageProcessorConfig {
 }
 
 /**
- * PIL's resampling filters (the integers of `resample`) as sharp kernels. sharp's resampling differs slightly from
- * PIL's (libvips' reduce and its fixed-point rounding are not Pillow's; JPEG decoders differ too), so after a resize
- * pixel_values differ from the Python processor's by a unit or two of 1/255 and references are compared with a
- * tolerance; an image already at the model's size is not resampled and matches exactly. sharp has no box or
- * Hamming filter: the nearest one is used.
+ * PIL's resampling filters (the integers of `resample`). NEAREST, BILINEAR and BICUBIC, what image processors use,
+ * are computed as torchvision computes them on uint8 images (resample.ts), which transformers 5 calls: pixel_values
+ * equal the Python processor's. LANCZOS, BOX and HAMMING go through these sharp kernels and are not matched
+ * (sharp's resampling is not torchvision's: pixel values differ by units to tens of 1/255).
  */
 const RESAMPLE: Record<number, keyof KernelEnum> = {
   0: 'nearest',
@@ -178,34 +179,29 @@ export function outputSize(config: ImageProcessorConfig): { height: number; widt
   return undefined;
 }
 
-interface Rgb {
-  data: Buffer;
-  width: number;
-  height: number;
-}
-
 /**
- * transformers' center_crop on 8-bit pixels: the top-left corner at ((h - ch) // 2, (w - cw) // 2), and an image
- * smaller than the crop padded with zeros (black) around it.
+ * The torchvision backend's center_crop on 8-bit pixels: the top-left corner at ((h - ch) // 2, (w - cw) // 2), and
+ * an image smaller than the crop padded with zeros (black), (c - size) // 2 before it and the rest after.
  */
 function centerCrop(img: Rgb, width: number, height: number): Rgb {
   if (img.width === width && img.height === height) return img;
-  const out = Buffer.alloc(width * height * 3);
-  const top = Math.floor((img.height - height) / 2);
-  const left = Math.floor((img.width - width) / 2);
+  const out = new Uint8Array(width * height * 3);
+  const start = (size: number, crop: number): number => (crop > size ? -Math.floor((crop - size) / 2) : Math.floor((size - crop) / 2));
+  const top = start(img.height, height);
+  const left = start(img.width, width);
   for (let y = 0; y < height; y++) {
     const sy = y + top;
     if (sy < 0 || sy >= img.height) continue;
     for (let x = 0; x < width; x++) {
       const sx = x + left;
       if (sx < 0 || sx >= img.width) continue;
-      img.data.copy(out, (y * width + x) * 3, (sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3);
+      out.set(img.data.subarray((sy * img.width + sx) * 3, (sy * img.width + sx) * 3 + 3), (y * width + x) * 3);
     }
   }
   return { data: out, width, height };
 }
 
-/** The sharp kernel (for shrinking) and interpolator (for enlarging) closest to each PIL filter. */
+/** For LANCZOS, BOX and HAMMING: the sharp kernel (for shrinking) and interpolator (for enlarging) closest to each. */
 const INTERPOLATOR: Record<number, 'nearest' | 'bilinear' | 'bicubic'> = {
   0: 'nearest',
   1: 'bicubic',
@@ -219,12 +215,13 @@ const INTERPOLATOR: Record<number, 'nearest' | 'bilinear' | 'bicubic'> = {
 const PAD = 2;
 
 /**
- * PIL-like resampling with sharp. Shrinking goes through libvips' reduce, which like Pillow widens the filter by the
+ * NEAREST, BILINEAR and BICUBIC as torchvision (resample.ts); the other filters PIL-like with sharp. Shrinking goes through libvips' reduce, which like Pillow widens the filter by the
  * scale (antialiasing). Enlarging cannot: libvips' reduce then narrows the kernel to almost nearest-neighbour, so it
  * goes through an affine transform with pixel centres mapped as PIL maps them ((x + 0.5) * scale - 0.5), over an
  * image whose edges are repeated so that the border pixels are not blended with black.
  */
 async function resample(img: Rgb, width: number, height: number, filter: number): Promise<Rgb> {
+  if (torchResamples(filter)) return torchResize(img, width, height, filter);
   const sharp = await loadSharp();
   const raw = (i: Rgb): SharpOptions => ({ raw: { width: i.width, height: i.height, channels: 3 } });
   const done = async (s: Sharp): Promise<Rgb> => {

@@ -1,6 +1,7 @@
 import { ModelctlError } from '../errors.js';
 import type { OnnxSummary, OnnxValueInfo } from '../onnx/summary.js';
 import { decodeImage } from './image.js';
+import { cvResizeLinear, roundHalfEven } from './resample.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 
 /**
@@ -41,46 +42,23 @@ export interface DetectionOptions {
   maxDet?: number;
 }
 
-/** Python's round(): half to even, as Ultralytics' letterbox and scale_boxes round. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r) + 0; // + 0: no -0 for round(-0.1)
-}
+export { roundHalfEven };
 
-/** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size and the padding before it. */
+/** Ultralytics' LetterBox geometry (centred, scale up allowed): the scale, the resized size (each side at least 1) and the padding before it. */
 export function letterboxGeometry(
   width: number,
   height: number,
   target: { width: number; height: number },
 ): { scale: number; width: number; height: number; left: number; top: number } {
   const scale = Math.min(target.height / height, target.width / width);
-  const w = roundHalfEven(width * scale);
-  const h = roundHalfEven(height * scale);
+  const w = Math.max(roundHalfEven(width * scale), 1);
+  const h = Math.max(roundHalfEven(height * scale), 1);
   const left = roundHalfEven((target.width - w) / 2 - 0.1);
   const top = roundHalfEven((target.height - h) / 2 - 0.1);
   return { scale, width: w, height: h, left, top };
 }
 
-/** Source indices and weights of cv2.INTER_LINEAR along one axis: pixel centres mapped, edges clamped, no antialiasing. */
-function axis(dst: number, src: number): { i0: Int32Array; i1: Int32Array; t: Float64Array } {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const t = new Float64Array(dst);
-  for (let d = 0; d < dst; d++) {
-    const f = (d + 0.5) * (src / dst) - 0.5;
-    let i = Math.floor(f);
-    let w = f - i;
-    if (i < 0) w = 0;
-    i = Math.min(Math.max(i, 0), src - 1);
-    if (i >= src - 1) w = 0;
-    i0[d] = i;
-    i1[d] = Math.min(i + 1, src - 1);
-    t[d] = w;
-  }
-  return { i0, i1, t };
-}
-
-/** 8-bit RGB letterboxed into target (gray 114 around), as float32 channels first in 0..1. */
+/** 8-bit RGB letterboxed into target as Ultralytics' LetterBox does (gray 114 around), as float32 channels first in 0..1. */
 export function letterbox(
   rgb: { data: Uint8Array; width: number; height: number },
   target: { width: number; height: number },
@@ -88,39 +66,43 @@ export function letterbox(
   const g = letterboxGeometry(rgb.width, rgb.height, target);
   const plane = target.width * target.height;
   const out = new Float32Array(3 * plane).fill(114 / 255);
-  const xs = axis(g.width, rgb.width);
-  const ys = axis(g.height, rgb.height);
   const same = g.width === rgb.width && g.height === rgb.height;
-  const px = (y: number, x: number, c: number): number => rgb.data[(y * rgb.width + x) * 3 + c] as number;
+  const pixels = same ? rgb.data : cvResizeLinear(rgb, g.width, g.height);
   for (let y = 0; y < g.height; y++) {
-    const [y0, y1, ty] = [ys.i0[y] as number, ys.i1[y] as number, ys.t[y] as number];
     for (let x = 0; x < g.width; x++) {
-      const [x0, x1, tx] = [xs.i0[x] as number, xs.i1[x] as number, xs.t[x] as number];
       const at = (y + g.top) * target.width + x + g.left;
-      for (let c = 0; c < 3; c++) {
-        let v: number;
-        if (same) v = px(y, x, c);
-        else {
-          const top = (1 - tx) * px(y0, x0, c) + tx * px(y0, x1, c);
-          const bottom = (1 - tx) * px(y1, x0, c) + tx * px(y1, x1, c);
-          v = Math.min(255, Math.max(0, Math.floor((1 - ty) * top + ty * bottom + 0.5)));
-        }
-        out[c * plane + at] = v / 255;
-      }
+      const from = (y * g.width + x) * 3;
+      for (let c = 0; c < 3; c++) out[c * plane + at] = (pixels[from + c] as number) / 255;
     }
   }
   return out;
 }
 
-function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const w = Math.max(0, Math.min(a[2] as number, b[2] as number) - Math.max(a[0] as number, b[0] as number));
-  const h = Math.max(0, Math.min(a[3] as number, b[3] as number) - Math.max(a[1] as number, b[1] as number));
-  const inter = w * h;
-  const area = (r: ArrayLike<number>): number => ((r[2] as number) - (r[0] as number)) * ((r[3] as number) - (r[1] as number));
-  return inter / (area(a) + area(b) - inter);
+const f32 = Math.fround;
+
+/** Ultralytics' class offset for class-aware NMS: boxes of class c are shifted by c * 7680 pixels (max_wh). */
+const MAX_WH = 7680;
+
+/**
+ * torchvision's nms_kernel IoU, in float32 as it computes on Ultralytics' float32 boxes, each shifted by its class
+ * offset first: an IoU within a rounding of the threshold is decided as the reference decides it.
+ */
+function iou(a: ArrayLike<number>, b: ArrayLike<number>, shiftA: number, shiftB: number): number {
+  const p = (r: ArrayLike<number>, k: number, shift: number): number => f32((r[k] as number) + shift);
+  const [ax1, ay1, ax2, ay2] = [p(a, 0, shiftA), p(a, 1, shiftA), p(a, 2, shiftA), p(a, 3, shiftA)];
+  const [bx1, by1, bx2, by2] = [p(b, 0, shiftB), p(b, 1, shiftB), p(b, 2, shiftB), p(b, 3, shiftB)];
+  const w = Math.max(0, f32(Math.min(ax2, bx2) - Math.max(ax1, bx1)));
+  const h = Math.max(0, f32(Math.min(ay2, by2) - Math.max(ay1, by1)));
+  const inter = f32(w * h);
+  const areaA = f32(f32(ax2 - ax1) * f32(ay2 - ay1));
+  const areaB = f32(f32(bx2 - bx1) * f32(by2 - by1));
+  return f32(inter / f32(f32(areaA + areaB) - inter));
 }
 
-/** Greedy class-aware NMS: indices kept, highest score first (torchvision.ops.nms per class, as Ultralytics' offsets make it). */
+/**
+ * Greedy class-aware NMS as Ultralytics runs it (torchvision.ops.nms over boxes shifted by class): indices kept,
+ * highest score first, equal scores in input order (torchvision sorts stably).
+ */
 export function nms(
   boxes: ReadonlyArray<ArrayLike<number>>,
   scores: ArrayLike<number>,
@@ -129,9 +111,10 @@ export function nms(
 ): number[] {
   const order = Array.from({ length: boxes.length }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
   const kept: number[] = [];
+  const shift = (i: number): number => f32((classes[i] as number) * MAX_WH);
   for (const i of order) {
-    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, boxes[i] as ArrayLike<number>) > iouThreshold))
-      continue;
+    const box = boxes[i] as ArrayLike<number>;
+    if (kept.some((k) => classes[k] === classes[i] && iou(boxes[k] as ArrayLike<number>, box, shift(k), shift(i)) > iouThreshold)) continue;
     kept.push(i);
   }
   return kept;
@@ -211,13 +194,16 @@ export function decodeDetections(
     const score = at(best, a);
     if (!(score > conf)) continue;
     const [cx, cy, w, h] = [at(0, a), at(1, a), at(2, a), at(3, a)];
-    boxes.push(Float64Array.of(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2));
+    // xywh2xyxy in float32, as on Ultralytics' tensors
+    boxes.push(Float64Array.of(f32(cx - w / 2), f32(cy - h / 2), f32(cx + w / 2), f32(cy + h / 2)));
     scores.push(score);
     classes.push(best - 4);
   }
-  const gain = Math.min(setup.height / original.height, setup.width / original.width);
-  const padX = roundHalfEven((setup.width - original.width * gain) / 2 - 0.1);
-  const padY = roundHalfEven((setup.height - original.height * gain) / 2 - 0.1);
+  // Ultralytics' scale_boxes: the gain of each axis from the rounded size LetterBox resized to, not the scale itself,
+  // applied in float32 as on its tensors (torch divides a float32 tensor by a Python float as float32): the same bits.
+  const g = letterboxGeometry(original.width, original.height, setup);
+  const [gainX, gainY] = [g.width / original.width, g.height / original.height];
+  const [padX, padY] = [g.left, g.top];
   const clip = (v: number, max: number): number => Math.min(Math.max(v, 0), max);
   return nms(boxes, scores, classes, iouThreshold)
     .slice(0, maxDet)
@@ -229,10 +215,10 @@ export function decodeDetections(
         class_id: id,
         score: scores[i] as number,
         box: [
-          clip(((b[0] as number) - padX) / gain, original.width),
-          clip(((b[1] as number) - padY) / gain, original.height),
-          clip(((b[2] as number) - padX) / gain, original.width),
-          clip(((b[3] as number) - padY) / gain, original.height),
+          clip(f32(f32((b[0] as number) - padX) / f32(gainX)), original.width),
+          clip(f32(f32((b[1] as number) - padY) / f32(gainY)), original.height),
+          clip(f32(f32((b[2] as number) - padX) / f32(gainX)), original.width),
+          clip(f32(f32((b[3] as number) - padY) / f32(gainY)), original.height),
         ],
       };
     });
