@@ -57,7 +57,11 @@ if (spec.mode === 'outputs') {
       const answer = await predict([item]);
       out.push(spec.side === 'ours' ? fromOurs(spec.task, answer[0]) : fromTjs(spec.task, answer[0]));
     } catch (e) {
-      out.push({ error: String(e?.message ?? e).split('\n')[0].slice(0, 200) });
+      out.push({
+        error: String(e?.message ?? e)
+          .split('\n')[0]
+          .slice(0, 200),
+      });
     }
   }
   console.log(JSON.stringify(out));

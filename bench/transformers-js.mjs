@@ -14,7 +14,7 @@
 //   [--cases minilm,text,ner,qa,vit] [--parity-python .venv-parity/bin/python]
 //   [--convert-python .venv-convert/torch/bin/python] [--keep]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bin, median, opt, root, time } from './lib.mjs';
 import { compareAll, describeComparison } from './transformers-js-lib.mjs';
@@ -56,7 +56,9 @@ const sentences = [
 ];
 const texts = [...sentences, ...sentences.map((s, i) => `${s} ${sentences[(i + 5) % sentences.length]}`)];
 // Over every model's limit (256 tokens for MiniLM's sentence-transformers config, 512 for its tokenizer, 64 here).
-const long = Array.from({ length: 12 }, (_, i) => sentences[(i * 7) % sentences.length]).join(' ').repeat(3);
+const long = Array.from({ length: 12 }, (_, i) => sentences[(i * 7) % sentences.length])
+  .join(' ')
+  .repeat(3);
 const textCompare = [...texts, long];
 const contexts = texts.map((t, i) => `${t} ${sentences[(i + 3) % sentences.length]}`);
 const questions = ['What failed?', 'Where is it?', 'What doubled?', 'Who walks past?'];
@@ -109,7 +111,10 @@ const tjsRoot = join(work, 'tjs');
 const tjsEntry = JSON.stringify(join(root, 'node_modules', '@huggingface', 'transformers', 'dist', 'transformers.node.mjs'));
 const side = join(root, 'bench', 'transformers-js-side.mjs');
 const fmt = (x) => Math.round(x).toLocaleString('en-US');
-const failure = (e) => String(e?.message ?? e).split('\n').find((l) => /error/i.test(l)) ?? String(e).slice(0, 200);
+const failure = (e) =>
+  String(e?.message ?? e)
+    .split('\n')
+    .find((l) => /error/i.test(l)) ?? String(e).slice(0, 200);
 
 /** Runs the side script on a spec; its stdout parsed as JSON. */
 function runSide(spec) {
@@ -144,11 +149,12 @@ for (const c of cases) {
   // Cold: one input, a new process per answer, the two alternating (A B, B A, ...).
   const first = c.items[0];
   const coldScript = join(work, `cold-${c.name}.mjs`);
-  const call = {
-    'feature-extraction': `pipe(${JSON.stringify(first)}, { pooling: 'mean', normalize: true }).then((t) => t.tolist())`,
-    'question-answering': `pipe(${JSON.stringify(first?.question)}, ${JSON.stringify(first?.context)})`,
-    'token-classification': `pipe(${JSON.stringify(first)})`,
-  }[c.task] ?? `pipe(${JSON.stringify(first)}, { top_k: null })`;
+  const call =
+    {
+      'feature-extraction': `pipe(${JSON.stringify(first)}, { pooling: 'mean', normalize: true }).then((t) => t.tolist())`,
+      'question-answering': `pipe(${JSON.stringify(first?.question)}, ${JSON.stringify(first?.context)})`,
+      'token-classification': `pipe(${JSON.stringify(first)})`,
+    }[c.task] ?? `pipe(${JSON.stringify(first)}, { top_k: null })`;
   writeFileSync(
     coldScript,
     `import { pipeline, env } from ${tjsEntry};
@@ -204,7 +210,13 @@ console.log(JSON.stringify(await ${call}));\n`,
     try {
       const p = spawnSync(refPython, [join(root, 'bench', 'transformers-js-ref.py')], {
         input: JSON.stringify({ task: c.task, folder: flat, source, items: c.compare }),
-        env: { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', TOKENIZERS_PARALLELISM: 'false', OMP_NUM_THREADS: String(threads) },
+        env: {
+          ...process.env,
+          HF_HUB_OFFLINE: '1',
+          TRANSFORMERS_OFFLINE: '1',
+          TOKENIZERS_PARALLELISM: 'false',
+          OMP_NUM_THREADS: String(threads),
+        },
         maxBuffer: 1 << 28,
       });
       if (p.status !== 0) throw new Error(`reference failed: ${p.stderr.toString().trim().split('\n').at(-1)}`);
@@ -223,7 +235,7 @@ console.log(JSON.stringify(await ${call}));\n`,
 
 // Object detection: transformers.js's object-detection pipeline decodes DETR-style outputs (logits, pred_boxes), not
 // an Ultralytics YOLO export's single output0; the brief asks to say so rather than to fake a peer.
-if (wanted.includes('yolo')) notes.push('yolo: transformers.js has no pipeline for Ultralytics YOLO outputs (see RESULTS.md)');
+notes.push('yolo: transformers.js has no pipeline for Ultralytics YOLO outputs (see RESULTS.md)');
 
 const cell = (x, unit) => (x?.error ? `error: ${x.error}` : x ? `${fmt(x.tjs)} / ${fmt(x.ours)} ${unit}: **${x.ratio.toFixed(2)}x**` : '-');
 const lines = [
