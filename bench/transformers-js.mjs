@@ -12,9 +12,10 @@
 // threads on every side (default 1; inter-op the same; both sides run sequentially).
 // Usage: npm run build && node bench/transformers-js.mjs [--runs 7] [--seconds 3] [--rounds 3] [--threads 1]
 //   [--cases minilm,text,ner,qa,vit] [--parity-python .venv-parity/bin/python]
-//   [--convert-python .venv-convert/torch/bin/python] [--keep]
+//   [--convert-python .venv-convert/torch/bin/python] [--keep] (keeps its temporary folder: registry, layouts, outputs-CASE.json)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, median, opt, root, time } from './lib.mjs';
 import { compareAll, describeComparison } from './transformers-js-lib.mjs';
@@ -26,12 +27,11 @@ const threads = Number(opt('threads', '1'));
 const wanted = opt('cases', 'minilm,text,ner,qa,vit').split(',');
 const parityPython = opt('parity-python', [join(root, '.venv-parity', 'bin', 'python')].find(existsSync));
 const convertPython = opt('convert-python', [join(root, '.venv-convert', 'torch', 'bin', 'python')].find(existsSync));
-const work = join(root, 'bench', '.work-tjs');
+// Outside the tree: nothing for biome or git to see, and no clash with bench/.work of the other scripts.
+const work = mkdtempSync(join(tmpdir(), 'modelctl-bench-tjs-'));
 const home = join(work, 'home');
 const fixtures = join(root, 'fixtures', 'models');
 
-rmSync(work, { recursive: true, force: true });
-mkdirSync(work, { recursive: true });
 const modelctl = (args) => time('node', [bin, ...args], { MODELCTL_HOME: home });
 const notes = [];
 
@@ -251,7 +251,8 @@ for (const r of results) {
     `| ${r.case} | ${cold} | ${cell(r.warm1, '')} | ${cell(r.warm32, '')} | ${cmp(r.oursVsTjs, r.outputsError)} | ${cmp(r.oursVsRef, r.referenceError)} | ${cmp(r.tjsVsRef, r.referenceError)} |`,
   );
 }
-if (!process.argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+if (process.argv.includes('--keep')) console.error(`kept: ${work}`);
+else rmSync(work, { recursive: true, force: true });
 console.log(JSON.stringify({ node: process.version, runs, seconds, rounds, threads, results, notes }, null, 2));
 console.log(`\nratios: tjs time / modelctl time (cold), modelctl rate / tjs rate (warm): above 1 modelctl is faster\n`);
 console.log(lines.join('\n'));
