@@ -2,7 +2,8 @@
 // One side of bench/transformers-js.mjs, in its own process: `node bench/transformers-js-side.mjs SPEC.json`.
 // SPEC: { side: 'ours' | 'tjs', mode: 'rate' | 'outputs', task, kind, items, batch, seconds, threads,
 //         ref, home (ours: a registry model), tjsRoot, tjsModel (transformers.js: env.localModelPath and the model id) }.
-// 'rate' prints items per second over a timed loop (after a 0.5 s warm-up) on the first `batch` items;
+// 'rate' prints { rate: items per second of wall time, cpu: CPU ms per item (every thread of the process: onnxruntime's,
+// libvips's) } over a timed loop (after a 0.5 s warm-up) on the first `batch` items;
 // 'outputs' prints the predictions for every item, in the common form of ./transformers-js-lib.mjs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,11 +70,14 @@ if (spec.mode === 'outputs') {
   const items = spec.items.slice(0, spec.batch);
   for (const w = performance.now() + 500; performance.now() < w; ) await predict(items);
   let n = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + spec.seconds * 1000;
   while (performance.now() < end) {
     await predict(items);
     n++;
   }
-  console.log(String((n * items.length) / ((performance.now() - t0) / 1000)));
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  console.log(JSON.stringify({ rate: (n * items.length) / (wall / 1000), cpu: (cpu.user + cpu.system) / 1000 / (n * items.length) }));
 }

@@ -190,7 +190,15 @@ console.log(JSON.stringify(await ${call}));\n`,
         for (const s of r % 2 ? ['ours', 'tjs'] : ['tjs', 'ours'])
           rates[s].push(runSide({ ...base, side: s, mode: 'rate', items: c.items, batch, seconds }));
       }
-      row[`warm${batch}`] = { tjs: median(rates.tjs), ours: median(rates.ours), ratio: median(rates.ours) / median(rates.tjs) };
+      const rate = (k) => median(rates[k].map((x) => x.rate));
+      const cpu = (k) => median(rates[k].map((x) => x.cpu));
+      row[`warm${batch}`] = {
+        tjs: rate('tjs'),
+        ours: rate('ours'),
+        ratio: rate('ours') / rate('tjs'),
+        cpu: { tjs: cpu('tjs'), ours: cpu('ours'), ratio: cpu('tjs') / cpu('ours') },
+        rounds: rates,
+      };
     } catch (e) {
       row[`warm${batch}`] = { error: failure(e) };
     }
@@ -237,7 +245,13 @@ console.log(JSON.stringify(await ${call}));\n`,
 // an Ultralytics YOLO export's single output0; the brief asks to say so rather than to fake a peer.
 notes.push('yolo: transformers.js has no pipeline for Ultralytics YOLO outputs (see RESULTS.md)');
 
-const cell = (x, unit) => (x?.error ? `error: ${x.error}` : x ? `${fmt(x.tjs)} / ${fmt(x.ours)} ${unit}: **${x.ratio.toFixed(2)}x**` : '-');
+const ms = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
+const cell = (x) =>
+  x?.error
+    ? `error: ${x.error}`
+    : x
+      ? `${fmt(x.tjs)} / ${fmt(x.ours)}: **${x.ratio.toFixed(2)}x**; CPU ms/item ${ms(x.cpu.tjs)} / ${ms(x.cpu.ours)}: ${x.cpu.ratio.toFixed(2)}x`
+      : '-';
 const lines = [
   '| case | cold one-shot, tjs / modelctl (median ms; min) | warm batch 1, tjs / modelctl (items/s) | warm batch 32, tjs / modelctl (items/s) | outputs: modelctl vs tjs | vs Python reference: modelctl | vs Python reference: tjs |',
   '| --- | --- | --- | --- | --- | --- | --- |',
@@ -248,11 +262,13 @@ for (const r of results) {
     : `${fmt(r.cold.tjs.median)} / ${fmt(r.cold.ours.median)} ms (${fmt(r.cold.tjs.min)} / ${fmt(r.cold.ours.min)}): **${r.cold.ratio.toFixed(2)}x**`;
   const cmp = (x, err) => (x ? describeComparison(x) : (err ?? '-'));
   lines.push(
-    `| ${r.case} | ${cold} | ${cell(r.warm1, '')} | ${cell(r.warm32, '')} | ${cmp(r.oursVsTjs, r.outputsError)} | ${cmp(r.oursVsRef, r.referenceError)} | ${cmp(r.tjsVsRef, r.referenceError)} |`,
+    `| ${r.case} | ${cold} | ${cell(r.warm1)} | ${cell(r.warm32)} | ${cmp(r.oursVsTjs, r.outputsError)} | ${cmp(r.oursVsRef, r.referenceError)} | ${cmp(r.tjsVsRef, r.referenceError)} |`,
   );
 }
 if (process.argv.includes('--keep')) console.error(`kept: ${work}`);
 else rmSync(work, { recursive: true, force: true });
 console.log(JSON.stringify({ node: process.version, runs, seconds, rounds, threads, results, notes }, null, 2));
-console.log(`\nratios: tjs time / modelctl time (cold), modelctl rate / tjs rate (warm): above 1 modelctl is faster\n`);
+console.log(
+  '\nratios: tjs time / modelctl time (cold), modelctl rate / tjs rate and tjs CPU / modelctl CPU (warm): above 1 modelctl is faster\n',
+);
 console.log(lines.join('\n'));
