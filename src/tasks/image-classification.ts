@@ -1,6 +1,6 @@
 import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
-import { outputSize, preprocessImage, type ImageProcessorConfig } from './image.js';
+import { mapImages, outputSize, preprocessImage, type ImageProcessorConfig } from './image.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 import { rankLabels, scoreFunction, scores, type LabelScore } from './text-classification.js';
 
@@ -66,8 +66,7 @@ export async function classifyImages(
 ): Promise<ImageClassificationPrediction[]> {
   if (files.length === 0) return [];
   const input = imageInput(ctx.inputs, config);
-  const images = [];
-  for (const file of files) images.push(await preprocessImage(file, config));
+  const images = await mapImages(files, (file) => preprocessImage(file, config));
   const { height, width } = images[0] as { height: number; width: number };
   const odd = images.findIndex((im) => im.height !== height || im.width !== width);
   if (odd >= 0) {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { KernelEnum, Sharp, SharpOptions } from 'sharp';
 import { ModelctlError, fsError } from '../errors.js';
 import { type Rgb, torchResamples, torchResize } from './resample.js';
@@ -283,6 +284,41 @@ export async function decodeImage(file: string, bytes?: Buffer): Promise<Rgb> {
   } catch (err) {
     throw notAnImage(file, err);
   }
+}
+
+/**
+ * How many images of a batch are read and preprocessed at once. sharp decodes on libuv's threads (and libvips' own),
+ * while the resampling runs on this thread: a few at a time keep both busy, and hold only a few decoded photos.
+ */
+export const IMAGE_CONCURRENCY = Math.min(4, Math.max(2, availableParallelism()));
+
+/**
+ * `fn` over every file, at most `limit` at once; the results in the files' order. When some fail, the error thrown
+ * is the one of the first failing file in that order, as one after the other would give (files after it are not
+ * started, files before it are finished).
+ */
+export async function mapImages<T>(
+  files: readonly string[],
+  fn: (file: string, index: number) => Promise<T>,
+  limit = IMAGE_CONCURRENCY,
+): Promise<T[]> {
+  const out = new Array<T>(files.length);
+  let next = 0;
+  let failed = files.length;
+  let error: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < failed) {
+      const i = next++;
+      try {
+        out[i] = await fn(files[i] as string, i);
+      } catch (err) {
+        if (i < failed) [failed, error] = [i, err];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), files.length) }, worker));
+  if (failed < files.length) throw error;
+  return out;
 }
 
 /** One image as the processor makes it: float32, channels first [3, H, W], and its H and W. */

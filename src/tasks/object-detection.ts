@@ -1,6 +1,6 @@
 import { ModelctlError } from '../errors.js';
 import type { OnnxSummary, OnnxValueInfo } from '../onnx/summary.js';
-import { decodeImage } from './image.js';
+import { decodeImage, mapImages } from './image.js';
 import { cvResizeLinear, roundHalfEven } from './resample.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
 
@@ -235,12 +235,11 @@ export async function detectObjects(
   const target = { width: setup.width, height: setup.height };
   const plane = 3 * setup.height * setup.width;
   const pixels = new Float32Array(files.length * plane);
-  const sizes: Array<{ width: number; height: number }> = [];
-  for (const [i, file] of files.entries()) {
+  const sizes = await mapImages(files, async (file, i) => {
     const rgb = await decodeImage(file);
-    sizes.push({ width: rgb.width, height: rgb.height });
     pixels.set(letterbox(rgb, target), i * plane);
-  }
+    return { width: rgb.width, height: rgb.height };
+  });
   const name = tensorOutputs(ctx)[0] as string;
   const feeds = { [setup.input]: new ctx.Tensor('float32', pixels, [files.length, 3, setup.height, setup.width]) };
   const out = (await runSession(ctx, feeds, [name]))[name];

@@ -54,28 +54,46 @@ export function cvResizeLinear(rgb: Rgb, width: number, height: number): Uint8Ar
   const xs = cvAxis(width, rgb.width, true);
   const ys = cvAxis(height, rgb.height, false);
   const row = width * 3;
-  const horizontal = new Int32Array(rgb.height * row); // each source row once, though it may serve two outputs
-  const done = new Uint8Array(rgb.height);
-  const hrow = (y: number): number => {
-    if (!done[y]) {
-      const src = y * rgb.width * 3;
-      for (let x = 0; x < width; x++) {
-        const [a, b, wa, wb] = [src + (xs.i0[x] as number) * 3, src + (xs.i1[x] as number) * 3, xs.w0[x] as number, xs.w1[x] as number];
-        for (let c = 0; c < 3; c++) horizontal[y * row + x * 3 + c] = (rgb.data[a + c] as number) * wa + (rgb.data[b + c] as number) * wb;
-      }
-      done[y] = 1;
+  const src = rgb.data;
+  const srcRow = rgb.width * 3;
+  // Each output row blends two source rows, and consecutive outputs share them (the row indices never go down): two
+  // rows of horizontal sums are kept, each made once, instead of one for every source row.
+  const rows = [new Int32Array(row), new Int32Array(row)];
+  const made = [-1, -1];
+  const columns = new Int32Array(width * 4); // i0 * 3, i1 * 3, w0, w1 per output column, read in one stream
+  for (let x = 0; x < width; x++)
+    columns.set([(xs.i0[x] as number) * 3, (xs.i1[x] as number) * 3, xs.w0[x] as number, xs.w1[x] as number], x * 4);
+  const sums = (y: number): Int32Array => {
+    const slot = made[0] === y ? 0 : made[1] === y ? 1 : (made[0] as number) <= (made[1] as number) ? 0 : 1; // else the older
+    const h = rows[slot] as Int32Array;
+    if (made[slot] === y) return h;
+    const line = y * srcRow;
+    for (let x = 0, k = 0; x < width; x++, k += 3) {
+      const a = line + (columns[x * 4] as number);
+      const b = line + (columns[x * 4 + 1] as number);
+      const wa = columns[x * 4 + 2] as number;
+      const wb = columns[x * 4 + 3] as number;
+      h[k] = (src[a] as number) * wa + (src[b] as number) * wb;
+      h[k + 1] = (src[a + 1] as number) * wa + (src[b + 1] as number) * wb;
+      h[k + 2] = (src[a + 2] as number) * wa + (src[b + 2] as number) * wb;
     }
-    return y * row;
+    made[slot] = y;
+    return h;
   };
-  const out = new Uint8Array(height * row);
+  const out = new Uint8ClampedArray(height * row); // clamps to 0..255 as OpenCV's saturate_cast
   for (let y = 0; y < height; y++) {
-    const [r0, r1, b0, b1] = [hrow(ys.i0[y] as number), hrow(ys.i1[y] as number), ys.w0[y] as number, ys.w1[y] as number];
-    for (let k = 0; k < row; k++) {
-      const v = ((((horizontal[r0 + k] as number) >> 4) * b0) >> 16) + ((((horizontal[r1 + k] as number) >> 4) * b1) >> 16);
-      out[y * row + k] = Math.min(255, Math.max(0, (v + 2) >> 2));
-    }
+    const y0 = ys.i0[y] as number;
+    const y1 = ys.i1[y] as number;
+    // the newer row first: sums() may overwrite the older of the two slots, never the one just asked for
+    const h1 = sums(y1);
+    const h0 = y0 === y1 ? h1 : sums(y0);
+    const b0 = ys.w0[y] as number;
+    const b1 = ys.w1[y] as number;
+    const at = y * row;
+    for (let k = 0; k < row; k++)
+      out[at + k] = (((((h0[k] as number) >> 4) * b0) >> 16) + ((((h1[k] as number) >> 4) * b1) >> 16) + 2) >> 2;
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /** torch's antialiasing filters, by PIL's resample integers: bilinear (2) and bicubic (3, Keys a = -0.5). */
@@ -147,53 +165,59 @@ function torchAxis(src: number, dst: number, filter: { support: number; fn: (x: 
   return { first, count, weights, stride, precision };
 }
 
-/** The horizontal pass: each row of `width` RGB pixels to `dst` pixels, sums in integers, rounded, clamped to 0..255. */
+/**
+ * The horizontal pass: each row of `width` RGB pixels to `dst` pixels, sums in integers, rounded, clamped to 0..255
+ * (a Uint8ClampedArray stores integers clamped). The taps' fields are read into locals once: the loops below are
+ * where a big photo's time goes (37 taps per output pixel from 4000 to 224 pixels wide, 73 for bicubic).
+ */
 function horizontal(src: Uint8Array, width: number, rows: number, taps: Taps, dst: number): Uint8Array {
-  const out = new Uint8Array(rows * dst * 3);
-  const half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0;
+  const out = new Uint8ClampedArray(rows * dst * 3);
+  const { first, count, weights, stride, precision } = taps;
+  const half = precision > 0 ? 1 << (precision - 1) : 0;
+  let to = 0;
   for (let y = 0; y < rows; y++) {
     const line = y * width * 3;
     for (let o = 0; o < dst; o++) {
-      const base = line + (taps.first[o] as number) * 3;
-      const n = taps.count[o] as number;
-      const w = o * taps.stride;
+      let at = line + (first[o] as number) * 3;
+      let w = o * stride;
+      const end = w + (count[o] as number);
       let r = half;
       let g = half;
       let b = half;
-      for (let j = 0; j < n; j++) {
-        const k = taps.weights[w + j] as number;
-        const at = base + j * 3;
+      for (; w < end; w++, at += 3) {
+        const k = weights[w] as number;
         r += (src[at] as number) * k;
         g += (src[at + 1] as number) * k;
         b += (src[at + 2] as number) * k;
       }
-      const to = (y * dst + o) * 3;
-      out[to] = Math.min(255, Math.max(0, r >> taps.precision));
-      out[to + 1] = Math.min(255, Math.max(0, g >> taps.precision));
-      out[to + 2] = Math.min(255, Math.max(0, b >> taps.precision));
+      out[to] = r >> precision;
+      out[to + 1] = g >> precision;
+      out[to + 2] = b >> precision;
+      to += 3;
     }
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /** The vertical pass: `dst` rows, each a weighted sum of whole input rows (`line` values long). */
 function vertical(src: Uint8Array, line: number, taps: Taps, dst: number): Uint8Array {
-  const out = new Uint8Array(dst * line);
-  const half = taps.precision > 0 ? 1 << (taps.precision - 1) : 0;
+  const out = new Uint8ClampedArray(dst * line);
+  const { first, count, weights, stride, precision } = taps;
+  const half = precision > 0 ? 1 << (precision - 1) : 0;
   const sums = new Int32Array(line);
   for (let o = 0; o < dst; o++) {
-    const first = taps.first[o] as number;
-    const n = taps.count[o] as number;
-    const w = o * taps.stride;
+    const n = count[o] as number;
+    const w = o * stride;
     sums.fill(half);
     for (let j = 0; j < n; j++) {
-      const k = taps.weights[w + j] as number;
-      const row = (first + j) * line;
+      const k = weights[w + j] as number;
+      const row = ((first[o] as number) + j) * line;
       for (let x = 0; x < line; x++) sums[x] = (sums[x] as number) + (src[row + x] as number) * k;
     }
-    for (let x = 0; x < line; x++) out[o * line + x] = Math.min(255, Math.max(0, (sums[x] as number) >> taps.precision));
+    const at = o * line;
+    for (let x = 0; x < line; x++) out[at + x] = (sums[x] as number) >> precision;
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /**

@@ -86,6 +86,12 @@ describe('image-classification against transformers', () => {
       /cat\.jpg is not an image sharp can read/,
     );
     expect(err.message).not.toMatch(/\n/);
+    // The batch is read concurrently: the missing file after it fails sooner, but the first failure in order is reported.
+    await rejects(
+      predict({ model: VIT, input: images([vitPath('gradient.png'), fake, join(dir, 'missing.jpg'), vitPath('checker.png')]) }),
+      'INVALID_INPUT',
+      /cat\.jpg is not an image sharp can read/,
+    );
 
     const bare = copyFixture(VIT_DIR, ['model.onnx', 'config.json']);
     const missing = await rejects(

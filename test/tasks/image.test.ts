@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, parseImageProcessorConfig, preprocessImage, resizedSize } from '../../src/tasks/image.js';
+import { decodeImage, mapImages, parseImageProcessorConfig, preprocessImage, resizedSize } from '../../src/tasks/image.js';
 import { FIXTURES, tempDir } from '../helpers.js';
 import { expectClose, rejects } from './helpers.js';
 import { VIT_DIR, VIT_REF, processorPixels, vitImage, vitPath } from './image-fixture.js';
@@ -90,6 +90,74 @@ describe('image preprocessing against transformers’ ViT image processor', () =
       expect(err.message).not.toMatch(/\n/);
     }
     await rejects(preprocessImage(join(dir, 'missing.png'), CONFIG), 'PATH_NOT_FOUND');
+  });
+});
+
+describe('a batch of images preprocessed concurrently (mapImages)', () => {
+  const later = <T>(ms: number, value: () => T): Promise<T> =>
+    new Promise((resolve, reject) =>
+      setTimeout(() => {
+        try {
+          resolve(value());
+        } catch (err) {
+          reject(err);
+        }
+      }, ms),
+    );
+
+  it('keeps the files’ order whatever order they finish in, with at most `limit` at once', async () => {
+    const files = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    let running = 0;
+    let most = 0;
+    const out = await mapImages(
+      files,
+      async (file, i) => {
+        running++;
+        most = Math.max(most, running);
+        const value = await later((files.length - i) * 3, () => `${file}${i}`);
+        running--;
+        return value;
+      },
+      3,
+    );
+    expect(out).toEqual(['a0', 'b1', 'c2', 'd3', 'e4', 'f5', 'g6']);
+    expect(most).toBe(3);
+  });
+
+  it('throws the error of the first failing file in order, even when a later one fails first; none after it starts', async () => {
+    const started: number[] = [];
+    const run = mapImages(
+      ['ok', 'slow-bad', 'fast-bad', 'after'],
+      (file, i) => {
+        started.push(i);
+        if (file === 'slow-bad')
+          return later(40, () => {
+            throw new Error('slow-bad failed');
+          });
+        if (file === 'fast-bad') return Promise.reject(new Error('fast-bad failed'));
+        return later(1, () => file);
+      },
+      3,
+    );
+    await expect(run).rejects.toThrow(/^slow-bad failed$/);
+    expect(started).toEqual([0, 1, 2]);
+  });
+
+  it('real files: the first unreadable one in order is reported, not the one that fails soonest', async () => {
+    const dir = tempDir();
+    const fake = join(dir, 'photo.png');
+    writeFileSync(fake, 'not a picture at all\n');
+    const files = [vitPath('gradient.png'), fake, join(dir, 'missing.png'), vitPath('checker.png')];
+    for (let round = 0; round < 3; round++)
+      await rejects(
+        mapImages(files, (f) => preprocessImage(f, CONFIG)),
+        'INVALID_INPUT',
+        /photo\.png is not an image sharp can read/,
+      );
+    const ok = await mapImages([vitPath('gradient.png'), vitPath('checker.png'), vitPath('exact.png')], (f) => preprocessImage(f, CONFIG));
+    const alone = [];
+    for (const f of ['gradient.png', 'checker.png', 'exact.png']) alone.push(await preprocessImage(vitPath(f), CONFIG));
+    expect(ok).toEqual(alone);
   });
 });
 
