@@ -58,6 +58,9 @@ export function letterboxGeometry(
   return { scale, width: w, height: h, left, top };
 }
 
+/** v / 255 for each 8-bit value, as the float32 the division gives. */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /** 8-bit RGB letterboxed into target as Ultralytics' LetterBox does (gray 114 around), as float32 channels first in 0..1. */
 export function letterbox(
   rgb: { data: Uint8Array; width: number; height: number },
@@ -68,11 +71,12 @@ export function letterbox(
   const out = new Float32Array(3 * plane).fill(114 / 255);
   const same = g.width === rgb.width && g.height === rgb.height;
   const pixels = same ? rgb.data : cvResizeLinear(rgb, g.width, g.height);
-  for (let y = 0; y < g.height; y++) {
-    for (let x = 0; x < g.width; x++) {
-      const at = (y + g.top) * target.width + x + g.left;
-      const from = (y * g.width + x) * 3;
-      for (let c = 0; c < 3; c++) out[c * plane + at] = (pixels[from + c] as number) / 255;
+  for (let y = 0, from = 0; y < g.height; y++) {
+    const row = (y + g.top) * target.width + g.left;
+    for (let at = row; at < row + g.width; at++, from += 3) {
+      out[at] = UNIT[pixels[from] as number] as number;
+      out[plane + at] = UNIT[pixels[from + 1] as number] as number;
+      out[2 * plane + at] = UNIT[pixels[from + 2] as number] as number;
     }
   }
   return out;
