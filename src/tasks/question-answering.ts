@@ -113,6 +113,28 @@ export function topSpans(
   const pe = softmaxMasked(end, keep);
   ps[0] = 0;
   pe[0] = 0;
+  // Only the `count` best are kept as they come, best first: pairs come in (start, end) order, so a pair that ties
+  // with a kept one goes after it, as numpy's flat index order (and a stable sort of every pair) puts it.
+  const best: Span[] = [];
+  for (let s = 0; s < ps.length; s++) {
+    const p = ps[s] as number;
+    if (!keep[s] || p === 0) continue;
+    for (let e = s; e < Math.min(pe.length, s + maxAnswerLength); e++) {
+      if (!keep[e] || pe[e] === 0) continue;
+      const score = p * (pe[e] as number);
+      // NaN scores (NaN logits) have no place in that order: the plain sort of every pair decides, as it always has.
+      if (Number.isNaN(score)) return allSpans(ps, pe, keep, maxAnswerLength, count);
+      if (best.length === count && !(score > (best[count - 1] as Span).score)) continue;
+      let at = best.length;
+      while (at > 0 && (best[at - 1] as Span).score < score) at--;
+      best.splice(at, 0, { s, e, score });
+      if (best.length > count) best.pop();
+    }
+  }
+  return best;
+}
+
+function allSpans(ps: readonly number[], pe: readonly number[], keep: readonly boolean[], maxAnswerLength: number, count: number): Span[] {
   const spans: Span[] = [];
   for (let s = 0; s < ps.length; s++) {
     if (!keep[s] || ps[s] === 0) continue;
@@ -180,6 +202,8 @@ export async function answerQuestions(
   }
   // Each question's answers in the order met (windows in order), with their summed scores.
   const found: Answer[][] = pairs.map(() => []);
+  // The same answers by their lowercased text, which is what makes two candidates one answer.
+  const byText: Array<Map<string, Answer>> = pairs.map(() => new Map());
   const codePoints = pairs.map((p) => Array.from(p.context));
   const size = options.batchSize ?? 32;
   for (let b = 0; b < windows.length; b += size) {
@@ -197,19 +221,29 @@ export async function answerQuestions(
     }
     chunk.forEach((w, r) => {
       const offset = batch.starts[r] as number;
-      const row = (t: typeof so): number[] =>
-        Array.from({ length: w.ids.length }, (_, k) => Number((t!.data as ArrayLike<number>)[r * width + offset + k]));
+      const row = (t: typeof so): number[] => {
+        const data = t!.data as ArrayLike<number>;
+        const values = new Array<number>(w.ids.length);
+        for (let k = 0; k < values.length; k++) values[k] = Number(data[r * width + offset + k]);
+        return values;
+      };
       // Only the context's tokens may be picked; the first special token takes part in the softmax.
       const keep = w.ids.map((id, k) => (k >= w.bStart && k < w.bStart + (w.to - w.from)) || id === clsId);
       const c = contexts[w.pair] as TokenSpans;
       const answers = found[w.pair] as Answer[];
+      const known = byText[w.pair] as Map<string, Answer>;
       for (const span of topSpans(row(so), row(eo), keep, maxAnswer, perWindow)) {
         if (span.s < w.bStart || span.e < w.bStart) continue;
         const [start, end] = wordSpan(c, w, w.from + span.s - w.bStart, w.from + span.e - w.bStart);
         const text = (codePoints[w.pair] as string[]).slice(start, end).join('');
-        const same = answers.find((a) => a.answer.toLowerCase() === text.toLowerCase());
+        const key = text.toLowerCase();
+        const same = known.get(key);
         if (same) same.score += span.score;
-        else answers.push({ answer: text, score: span.score, start, end });
+        else {
+          const answer = { answer: text, score: span.score, start, end };
+          answers.push(answer);
+          known.set(key, answer);
+        }
       }
     });
   }

@@ -1,6 +1,6 @@
 import { ModelctlError } from '../errors.js';
 import { runSession, tensorOutputs, type RunContext } from './tensors.js';
-import { labelName, scores as softmaxOf } from './text-classification.js';
+import { labelName } from './text-classification.js';
 import { textFeeds, type TextTokenizer } from './tokenize.js';
 
 /**
@@ -157,6 +157,78 @@ export function entitiesOf(
   return groupEntities(labeled, tokenizer).filter((g) => !IGNORED.has(g.entity_group as string));
 }
 
+/** Each token's best label and its probability (and, to merge words, every probability), with what it says. */
+interface TokenScores {
+  best: readonly number[];
+  bestScore: readonly number[];
+  full: readonly number[][] | undefined;
+  /** The token, or for [UNK] the text it stands for. */
+  words: readonly string[];
+  offsets: ReadonlyArray<readonly [number, number]>;
+  unknown: readonly boolean[];
+  /** The first token's position among the model's inputs. */
+  index: number;
+}
+
+/**
+ * entitiesOf for a text's tokens as tagTexts has them, without an object per token where the strategy needs none
+ * ("none" and "simple": what the pipeline leaves out, O tokens, costs no more than a label lookup).
+ */
+function entitiesOfTokens(
+  t: TokenScores,
+  names: readonly string[],
+  strategy: Aggregation,
+  modelConfig: unknown,
+  tokenizer: TextTokenizer,
+): TokenEntity[] {
+  const n = t.best.length;
+  const out: TokenEntity[] = [];
+  if (strategy === 'none') {
+    for (let k = 0; k < n; k++) {
+      const entity = names[t.best[k] as number] as string;
+      if (IGNORED.has(entity)) continue;
+      const [start, end] = t.offsets[k] as [number, number];
+      out.push({ entity, score: t.bestScore[k] as number, index: t.index + k, word: t.words[k] as string, start, end });
+    }
+    return out;
+  }
+  if (strategy === 'simple') {
+    const tags = names.map(tag);
+    let first = 0;
+    const close = (last: number): void => {
+      const group = afterDash(names[t.best[first] as number] as string);
+      if (IGNORED.has(group)) return;
+      let sum = 0;
+      for (let k = first; k < last; k++) sum += t.bestScore[k] as number;
+      out.push({
+        entity_group: group,
+        score: sum / (last - first),
+        word: tokenizer.tokensToString(t.words.slice(first, last)),
+        start: (t.offsets[first] as [number, number])[0],
+        end: (t.offsets[last - 1] as [number, number])[1],
+      });
+    };
+    for (let k = 1; k < n; k++) {
+      const { bi, type } = tags[t.best[k] as number] as ReturnType<typeof tag>;
+      if (bi === 'B' || (tags[t.best[k - 1] as number] as ReturnType<typeof tag>).type !== type) {
+        close(k);
+        first = k;
+      }
+    }
+    if (n > 0) close(n);
+    return out;
+  }
+  const pre: PreEntity[] = [];
+  for (let k = 0; k < n; k++) {
+    const [start, end] = t.offsets[k] as [number, number];
+    const word = t.words[k] as string;
+    // transformers: a piece whose spelling is longer than its text (the "##") continues a word.
+    const isSubword = !t.unknown[k] && Array.from(word).length !== end - start;
+    pre.push({ word, scores: (t.full as number[][])[k] as number[], start, end, index: t.index + k, isSubword });
+  }
+  return entitiesOf(pre, strategy, modelConfig, tokenizer);
+}
+
 /** One batch of texts through the model; the entities of each text, in order. */
 export async function tagTexts(
   ctx: RunContext,
@@ -195,28 +267,52 @@ export async function tagTexts(
   }
   const labels = dims[2] as number;
   const data = out.data as ArrayLike<number>;
+  const names = Array.from({ length: labels }, (_, j) => labelName(modelConfig, j));
+  const probs = new Float64Array(labels);
   return encoded.map((e, row) => {
-    const chars = Array.from(e.text);
-    const pre: PreEntity[] = [];
+    let chars: string[] | undefined;
+    const rowStart = row * width + (batch.starts[row] as number) + e.framed.aStart;
+    // Only the best label and its probability of each token: the whole score vector only for word merging.
+    const best: number[] = [];
+    const bestScore: number[] = [];
+    const full: number[][] | undefined = aggregation === 'none' || aggregation === 'simple' ? undefined : [];
+    const words: string[] = [];
     for (let k = 0; k < e.keep; k++) {
-      const index = e.framed.aStart + k;
-      const at = (row * width + (batch.starts[row] as number) + index) * labels;
-      const logits = Array.from({ length: labels }, (_, j) => Number(data[at + j]));
-      const [start, end] = e.spans.offsets[k] as [number, number];
-      const original = chars.slice(start, end).join('');
-      const token = e.spans.tokens[k] as string;
-      // transformers: a piece whose spelling is longer than its text (the "##") continues a word; [UNK] is the text.
-      const unknown = e.spans.unknown[k] as boolean;
-      pre.push({
-        word: unknown ? original : token,
-        scores: softmaxOf(logits, 'softmax'),
-        start,
-        end,
-        index,
-        isSubword: !unknown && Array.from(token).length !== end - start,
-      });
+      const at = (rowStart + k) * labels;
+      // The softmax of scores(..., 'softmax'), in the same order of operations, so the same numbers.
+      let max = -Infinity;
+      for (let j = 0; j < labels; j++) max = Math.max(max, Number(data[at + j]));
+      let sum = 0;
+      for (let j = 0; j < labels; j++) {
+        const x = Math.exp(Number(data[at + j]) - max);
+        probs[j] = x;
+        sum += x;
+      }
+      let top = 0;
+      for (let j = 0; j < labels; j++) {
+        probs[j] = (probs[j] as number) / sum;
+        if ((probs[j] as number) > (probs[top] as number)) top = j;
+      }
+      best.push(top);
+      bestScore.push(probs[top] as number);
+      full?.push(Array.from(probs));
+      // transformers: [UNK] is worded as the text it stands for.
+      if (e.spans.unknown[k]) {
+        const [start, end] = e.spans.offsets[k] as [number, number];
+        chars ??= Array.from(e.text);
+        words.push(chars.slice(start, end).join(''));
+      } else words.push(e.spans.tokens[k] as string);
     }
-    const entities = entitiesOf(pre, aggregation, modelConfig, tokenizer);
+    const tokens: TokenScores = {
+      best,
+      bestScore,
+      full,
+      words,
+      offsets: e.spans.offsets,
+      unknown: e.spans.unknown,
+      index: e.framed.aStart,
+    };
+    const entities = entitiesOfTokens(tokens, names, aggregation, modelConfig, tokenizer);
     return e.truncated ? { entities, truncated: true as const } : { entities };
   });
 }

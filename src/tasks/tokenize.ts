@@ -1,8 +1,9 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
-import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
-import { makeTensor, type RunContext } from './tensors.js';
+import type { EncodedBatch } from './text-feeds.js';
+
+export { type EncodedBatch, textFeeds } from './text-feeds.js';
 
 /**
  * Text to the tensors a transformers ONNX export takes, with @huggingface/tokenizers (the tokenizer.json pipeline
@@ -27,13 +28,6 @@ export interface EncodedText {
   truncated: boolean;
 }
 
-export interface EncodedBatch {
-  inputIds: number[][];
-  attentionMask: number[][];
-  tokenTypeIds: number[][];
-  truncated: boolean[];
-}
-
 /** A text's tokens (no special tokens) with where they come from. */
 export interface TokenSpans {
   tokens: string[];
@@ -55,6 +49,9 @@ export interface FramedTokens {
   aStart: number;
   bStart: number;
 }
+
+/** Entries of each of a tokenizer's caches (characters, words) before it starts over. */
+const CACHE_SIZE = 50_000;
 
 /** transformers writes int(1e30) as model_max_length when a tokenizer has no limit of its own. */
 const NO_LIMIT = 1_000_000;
@@ -115,6 +112,10 @@ export class TextTokenizer {
   private readonly truncateLeft: boolean;
   private readonly padLeft: boolean;
   private specials: number | undefined;
+  private readonly charCache = new Map<string, string>();
+  private readonly pieceCache = new Map<string, string[]>();
+  /** What makes a text need the library's own tokenize() in spans() (null: every text does); computed once. */
+  private addedStrings: string[] | null | undefined;
 
   constructor(
     private readonly tokenizer: Tokenizer,
@@ -171,14 +172,16 @@ export class TextTokenizer {
    */
   spans(text: string): TokenSpans {
     const t = this.tokenizer;
-    const chars = Array.from(text);
+    const normalizer = t.normalizer;
     let normalized = '';
     const from: number[] = [];
-    chars.forEach((c, i) => {
-      const n = t.normalizer ? t.normalizer.normalize(c) : c;
+    let i = 0;
+    for (const c of text) {
+      const n = normalizer ? this.normalizeChar(c) : c;
       normalized += n;
       for (let k = 0; k < n.length; k++) from.push(i);
-    });
+      i++;
+    }
     const unsupported = (why: string): ModelctlError =>
       new ModelctlError('NOT_AVAILABLE', `cannot map this tokenizer's tokens back to the text (${why})`, {
         hint: 'token offsets are computed for WordPiece (BERT-like) tokenizers; run the model with --task raw',
@@ -186,25 +189,27 @@ export class TextTokenizer {
     // Rust's tokenizers (so transformers) lowercase a final capital sigma to σ, character by character as here; the
     // JavaScript normalizer lowercases the whole string (ς). That is no reason to refuse the text.
     const sigma = (x: string) => x.replaceAll('ς', 'σ');
-    if (t.normalizer && sigma(t.normalizer.normalize(text)) !== sigma(normalized))
-      throw unsupported('its normalizer is not character by character');
-    const words: string[] = t.pre_tokenizer ? t.pre_tokenizer.pre_tokenize(normalized) : [normalized];
+    const whole = normalizer ? normalizer.normalize(text) : normalized;
+    if (whole !== normalized && sigma(whole) !== sigma(normalized)) throw unsupported('its normalizer is not character by character');
+    const words: string[] = t.pre_tokenizer ? t.pre_tokenizer.pre_tokenize(normalized, { section_index: 0 }) : [normalized];
     const prefix = this.subwordPrefix;
     const unkToken = t.model?.unk_token;
     const out: TokenSpans = { tokens: [], ids: [], offsets: [], words: [], wordSpans: [], unknown: [] };
     const span = (a: number, b: number): [number, number] => [from[a] as number, (from[b - 1] as number) + 1];
     let cursor = 0;
-    words.forEach((word, w) => {
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w] as string;
       const at = normalized.indexOf(word, cursor);
       if (at < 0 || word === '') throw unsupported(`pre-tokenized word ${JSON.stringify(word)} is not in the normalized text`);
       cursor = at + word.length;
       out.wordSpans.push(span(at, cursor));
       let inWord = at;
-      const pieces: string[] = t.model ? t.model._call([word]) : [word];
-      pieces.forEach((piece, k) => {
+      const pieces = this.pieces(word);
+      for (let k = 0; k < pieces.length; k++) {
+        const piece = pieces[k] as string;
         const unknown = piece === unkToken && !normalized.startsWith(piece, inWord);
         let spelled = piece;
-        if (unknown) spelled = normalized.slice(inWord, at + word.length);
+        if (unknown) spelled = normalized.slice(inWord, cursor);
         else if (k > 0 && prefix && piece.startsWith(prefix)) spelled = piece.slice(prefix.length);
         if (!normalized.startsWith(spelled, inWord) || spelled === '')
           throw unsupported(`token ${JSON.stringify(piece)} is not spelled as in the text`);
@@ -213,14 +218,69 @@ export class TextTokenizer {
         out.words.push(w);
         out.unknown.push(unknown);
         inWord += spelled.length;
-      });
-    });
-    const expected: string[] = t.tokenize(text);
-    if (expected.length !== out.tokens.length || expected.some((tok, i) => tok !== out.tokens[i]))
-      throw unsupported('its tokens differ from the word-by-word ones');
+      }
+    }
+    // The library's own tokenize() runs the same steps on the whole text, except where an added token ([CLS], [MASK])
+    // is spelled in the text or the configuration asks for more; only then can its tokens differ from these, and
+    // only then is it worth running it again to compare.
+    if (whole !== normalized || normalized === '' || !this.plainText(text, normalized)) {
+      const expected: string[] = t.tokenize(text);
+      if (expected.length !== out.tokens.length || expected.some((tok, i) => tok !== out.tokens[i]))
+        throw unsupported('its tokens differ from the word-by-word ones');
+    }
     const unk = t.model?.unk_token_id ?? 0;
     out.ids = out.tokens.map((tok) => t.token_to_id(tok) ?? unk);
     return out;
+  }
+
+  /** One character through the normalizer, remembered: texts share most of their characters. */
+  private normalizeChar(c: string): string {
+    const known = this.charCache.get(c);
+    if (known !== undefined) return known;
+    const n = (this.tokenizer.normalizer as NonNullable<Tokenizer['normalizer']>).normalize(c);
+    if (this.charCache.size >= CACHE_SIZE) this.charCache.clear();
+    this.charCache.set(c, n);
+    return n;
+  }
+
+  /** A pre-tokenized word's pieces, remembered (the model cuts a word the same way wherever it is). */
+  private pieces(word: string): readonly string[] {
+    const model = this.tokenizer.model;
+    if (!model) return [word];
+    const known = this.pieceCache.get(word);
+    if (known !== undefined) return known;
+    const pieces: string[] = model._call([word]);
+    if (this.pieceCache.size >= CACHE_SIZE) this.pieceCache.clear();
+    this.pieceCache.set(word, pieces);
+    return pieces;
+  }
+
+  /**
+   * Whether tokenize() would take the text as one normalized, pre-tokenized section cut word by word by the model:
+   * a WordPiece model (no fusing of unknown pieces across words), no added token spelled in the text or in its
+   * normalized form, and no remove_space or do_lowercase_and_remove_accent in tokenizer_config.json.
+   */
+  private plainText(text: string, normalized: string): boolean {
+    const model = this.tokenizer.model;
+    if (this.addedStrings === undefined) {
+      const config = record(this.files.config);
+      const json = record(this.files.tokenizer);
+      const wordPiece = record(json.model).type === 'WordPiece' && model?.fuse_unk === false;
+      const plainConfig = config.remove_space !== true && !config.do_lowercase_and_remove_accent;
+      const added = Array.isArray(json.added_tokens) ? json.added_tokens : [];
+      const strings = new Set<string>();
+      for (const a of added) {
+        const content = record(a).content;
+        if (typeof content !== 'string') continue;
+        strings.add(content);
+        if (this.tokenizer.normalizer) strings.add(this.tokenizer.normalizer.normalize(content));
+      }
+      strings.delete('');
+      this.addedStrings = wordPiece && plainConfig ? [...strings] : null;
+    }
+    if (this.addedStrings === null) return false;
+    for (const s of this.addedStrings) if (text.includes(s) || normalized.includes(s)) return false;
+    return true;
   }
 
   /** The special tokens around one sequence or a pair, as the post-processor adds them; where each sequence starts. */
@@ -305,55 +365,4 @@ export class TextTokenizer {
       truncated: encoded.map((e) => e.truncated),
     };
   }
-}
-
-const FEEDS: Record<string, keyof Omit<EncodedBatch, 'truncated'>> = {
-  input_ids: 'inputIds',
-  attention_mask: 'attentionMask',
-  token_type_ids: 'tokenTypeIds',
-};
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * Ids, masks and type ids straight into the typed array an int64 or int32 input takes, without a flat JS copy or a
- * BigInt per value: a non-negative int64 below 2^31 is its low 32-bit word with a zero high word. Undefined when a
- * row or value does not fit that pattern; makeTensor then builds the tensor (or the error) as it always has.
- */
-function idTensor(ctx: RunContext, type: string, rows: readonly number[][], width: number): Tensor | undefined {
-  if ((type !== 'int64' || !LITTLE_ENDIAN) && type !== 'int32') return undefined;
-  const words = new Int32Array(rows.length * width * (type === 'int64' ? 2 : 1));
-  const step = type === 'int64' ? 2 : 1;
-  let at = 0;
-  for (const row of rows) {
-    if (row.length !== width) return undefined;
-    for (let i = 0; i < width; i++) {
-      const v = row[i] as number;
-      if (!(v >= 0 && v <= 0x7fffffff) || !Number.isInteger(v)) return undefined;
-      words[at] = v;
-      at += step;
-    }
-  }
-  const dims = [rows.length, width];
-  return type === 'int64' ? new ctx.Tensor('int64', new BigInt64Array(words.buffer), dims) : new ctx.Tensor('int32', words, dims);
-}
-
-/** The tensors the model takes (only those), in its element types; an input a tokenizer cannot fill is an error. */
-export function textFeeds(ctx: RunContext, batch: EncodedBatch): Record<string, Tensor> {
-  const rows = batch.inputIds.length;
-  const width = batch.inputIds[0]?.length ?? 0;
-  const feeds: Record<string, Tensor> = {};
-  for (const input of ctx.inputs) {
-    const key = FEEDS[input.name];
-    if (!key) {
-      throw new ModelctlError('INVALID_INPUT', `the model takes input ${input.name}, which a tokenizer does not produce`, {
-        hint: `a text task fills ${Object.keys(FEEDS).join(', ')}; run the model with --task raw`,
-      });
-    }
-    const type = input.dtype ?? 'int64';
-    feeds[input.name] = idTensor(ctx, type, batch[key], width) ?? makeTensor(ctx, input.name, type, [rows, width], batch[key].flat());
-  }
-  if (!feeds.input_ids)
-    throw new ModelctlError('INVALID_INPUT', 'the model has no input_ids input: it does not take text', { hint: 'run it with --task raw' });
-  return feeds;
 }

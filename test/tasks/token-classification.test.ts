@@ -51,6 +51,29 @@ describe('token-classification against transformers’ pipeline', () => {
     }
   });
 
+  it('a text that spells an added token ([MASK]) is still checked against the whole-text tokenization', async () => {
+    const tokenizer = await loadTokenizer(
+      {
+        tokenizer: JSON.parse(readFileSync(join(DIR, 'tokenizer.json'), 'utf8')),
+        config: JSON.parse(readFileSync(join(DIR, 'tokenizer_config.json'), 'utf8')),
+        where: DIR,
+      },
+      JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')),
+    );
+    // The library keeps [MASK] whole where the word-by-word pieces are "[", "mask", "]": offsets cannot be had.
+    expect(() => tokenizer.spans('Paris [MASK] London')).toThrow(/tokens differ from the word-by-word ones/);
+    // Lowercased, it is ordinary text again; twice, to see that what the tokenizer remembers changes nothing.
+    for (let i = 0; i < 2; i++) {
+      const spans = tokenizer.spans('Paris [mask] London');
+      // The tiny vocabulary has no "[" or "]": [UNK] pieces, at the brackets' places.
+      const unknown = spans.tokens.flatMap((t, i) => (t === '[UNK]' ? [spans.offsets[i]] : []));
+      expect(unknown).toEqual([
+        [6, 7],
+        [11, 12],
+      ]);
+    }
+  });
+
   for (const strategy of ['none', 'simple', 'first', 'max'] as const) {
     it(`--aggregation ${strategy}: entities, words and offsets equal, scores within 1e-4`, async () => {
       const r = await predict({ model: MODEL, input: texts(SENTENCES), threads: 1, aggregation: strategy });
