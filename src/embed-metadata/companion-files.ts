@@ -1,6 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ModelctlError, fsError } from '../errors.js';
+import { transformerModulePath } from '../formats/transformers.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, detectTaskFromOnnx, type DetectedTask } from '../formats/task.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import { folderReader, type FileReader } from '../registry/companion-files.js';
@@ -25,7 +26,7 @@ export const PROCESSOR_FILES = [
 export const SENTENCE_TRANSFORMERS_MARKERS = ['modules.json', 'sentence_bert_config.json'] as const;
 
 /** The module configs modules.json points at (1_Pooling/config.json, ...), by their paths in the folder. */
-function moduleConfigPaths(modules: unknown): string[] {
+function moduleConfigPaths(modules: unknown, transformer: string | undefined): string[] {
   if (!Array.isArray(modules)) return [];
   const paths: string[] = [];
   for (const m of modules) {
@@ -33,7 +34,7 @@ function moduleConfigPaths(modules: unknown): string[] {
     if (typeof path !== 'string') continue;
     const clean = path.replace(/\\/g, '/').replace(/\/+$/, '');
     // The transformer sits at the root (its config.json is the model's); a path leaving the folder is not read.
-    if (clean === '' || clean.startsWith('/') || clean.split('/').includes('..')) continue;
+    if (clean === '' || clean === transformer || clean.startsWith('/') || clean.split('/').includes('..')) continue;
     paths.push(`${clean}/config.json`);
   }
   return paths;
@@ -60,27 +61,38 @@ export interface Gathered {
 /** config.json and the processor files a folder (or a registered version) holds. */
 export async function gatherFrom(read: FileReader, where: string, options: { skipConfig?: boolean } = {}): Promise<Gathered> {
   const out: Gathered = { sources: [], sentenceTransformers: false };
-  const config = options.skipConfig ? undefined : await parseJsonFile(read, 'config.json', where);
-  if (config !== undefined) {
-    out.modelConfig = config;
-    out.sources.push(`${where}/config.json`);
+  const modules = await parseJsonFile(read, 'modules.json', where);
+  // A sentence-transformers folder may keep its transformer (config, tokenizer, sentence_bert_config.json) in a
+  // module folder such as 0_Transformer/: what the root lacks is read from there, under its plain name.
+  const sub = transformerModulePath(modules);
+  const take = async (name: string, as = name): Promise<void> => {
+    let path = name;
+    let value = await parseJsonFile(read, name, where);
+    if (value === undefined && sub) {
+      path = `${sub}/${name}`;
+      value = await parseJsonFile(read, path, where);
+    }
+    if (value === undefined) return;
+    if (as === 'config.json') out.modelConfig = value;
+    else (out.processorConfig ??= {})[as] = value;
+    out.sources.push(`${where}/${path}`);
+  };
+  if (!options.skipConfig) await take('config.json');
+  for (const name of PROCESSOR_FILES) await take(name);
+  // What sentence-transformers reads to pool, normalise and truncate (src/tasks/sentence-transformers.ts), kept under
+  // the same paths so that predict follows it from the ONNX file alone.
+  if (modules !== undefined) {
+    (out.processorConfig ??= {})['modules.json'] = modules;
+    out.sources.push(`${where}/modules.json`);
   }
-  for (const name of PROCESSOR_FILES) {
+  for (const name of SENTENCE_TRANSFORMERS_FILES) if (name !== 'modules.json') await take(name);
+  for (const name of moduleConfigPaths(modules, sub)) {
     const value = await parseJsonFile(read, name, where);
     if (value === undefined) continue;
     (out.processorConfig ??= {})[name] = value;
     out.sources.push(`${where}/${name}`);
   }
-  // What sentence-transformers reads to pool, normalise and truncate (src/tasks/sentence-transformers.ts), kept under
-  // the same paths so that predict follows it from the ONNX file alone.
-  const modules = await parseJsonFile(read, 'modules.json', where);
-  for (const name of [...SENTENCE_TRANSFORMERS_FILES, ...moduleConfigPaths(modules)]) {
-    const value = name === 'modules.json' ? modules : await parseJsonFile(read, name, where);
-    if (value === undefined) continue;
-    (out.processorConfig ??= {})[name] = value;
-    out.sources.push(`${where}/${name}`);
-  }
-  for (const name of SENTENCE_TRANSFORMERS_MARKERS) if ((await read(name)) !== undefined) out.sentenceTransformers = true;
+  out.sentenceTransformers = modules !== undefined || 'sentence_bert_config.json' in (out.processorConfig ?? {});
   return out;
 }
 

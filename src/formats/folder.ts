@@ -8,7 +8,7 @@ import { onnxMetadata, readOnnxFacts } from './onnx.js';
 import { readSavedModel } from './savedmodel.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles } from './task.js';
 import { TableError, readVariablesIndex } from './tf-variables.js';
-import { hfConfigFacts, hfSideFiles, inspectTransformers, readJsonFile } from './transformers.js';
+import { hfConfigFacts, hfSideFiles, inspectTransformers, readJsonFile, transformerModulePath } from './transformers.js';
 import type { InspectedFile, Inspection } from './types.js';
 
 /**
@@ -110,6 +110,32 @@ async function inspectOnnxFolder(root: string, display: string, files: Inspected
   };
 }
 
+/**
+ * A sentence-transformers folder whose transformer lives in a module folder (modules.json's `0_Transformer/`, as
+ * older versions saved them): the transformers inspection of that folder, with the whole folder's files.
+ */
+function inspectSentenceTransformersModule(root: string, display: string, files: InspectedFile[], signal?: AbortSignal): Inspection | undefined {
+  const sub = transformerModulePath(readJsonFile(join(root, 'modules.json'), `${display}/modules.json`));
+  if (!sub || !files.some((f) => f.path === `${sub}/config.json`)) return undefined;
+  const prefix = `${sub}/`;
+  const inner = files.filter((f) => f.path.startsWith(prefix)).map((f) => ({ ...f, path: f.path.slice(prefix.length) }));
+  const config = readJsonFile(join(root, sub, 'config.json'), `${display}/${sub}/config.json`);
+  const hf = inspectTransformers(join(root, sub), inner, config, signal);
+  if (!hf) return undefined;
+  const weights = hf.metadata.weights as { format: string; files: string[] };
+  return {
+    ...hf,
+    files,
+    ...(hf.primary ? { primary: prefix + hf.primary } : {}),
+    metadata: {
+      ...hf.metadata,
+      sentenceTransformers: true,
+      transformerPath: sub,
+      weights: { ...weights, files: weights.files.map((f) => prefix + f) },
+    },
+  };
+}
+
 /** Files whose content (and, for weak signatures, name) marks them as a model. */
 function modelCandidates(files: InspectedFile[]): InspectedFile[] {
   return files.slice(0, MAX_SNIFFED).filter((f) => {
@@ -143,6 +169,9 @@ export async function inspectFolder(root: string, display: string, signal?: Abor
   if (paths.has('config.json')) {
     const config = readJsonFile(join(root, 'config.json'), `${display}/config.json`);
     const hf = inspectTransformers(root, files, config, signal);
+    if (hf) return { ...hf, warnings: [...warnings, ...hf.warnings] };
+  } else if (paths.has('modules.json')) {
+    const hf = inspectSentenceTransformersModule(root, display, files, signal);
     if (hf) return { ...hf, warnings: [...warnings, ...hf.warnings] };
   }
   throwIfAborted(signal);

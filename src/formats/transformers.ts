@@ -93,6 +93,19 @@ function shardsFromIndex(root: string, indexPath: string, present: Set<string>):
   });
 }
 
+/**
+ * The folder of a sentence-transformers model's Transformer module, as modules.json names it: "" when the
+ * transformer sits at the root (or there is no such module), undefined when the path could leave the folder.
+ */
+export function transformerModulePath(modules: unknown): string | undefined {
+  if (!Array.isArray(modules)) return '';
+  const module = modules.find((m) => typeof m?.type === 'string' && (m.type as string).endsWith('.Transformer')) as
+    | { path?: unknown }
+    | undefined;
+  const path = typeof module?.path === 'string' ? module.path.replace(/\\/g, '/').replace(/\/+$/, '') : '';
+  return path.startsWith('/') || path.split('/').includes('..') ? undefined : path;
+}
+
 type WeightsFormat = 'safetensors' | 'pytorch' | 'tensorflow' | 'flax';
 
 function findWeights(root: string, paths: Set<string>): { format: WeightsFormat; files: string[]; index?: string } | undefined {

@@ -219,4 +219,48 @@ describe('sentence-transformers/all-MiniLM-L6-v2: modelctl export + predict agai
       compare(r.predictions ?? [], refModes.embeddings, 'weightedmean+lasttoken+mean_sqrt_len_tokens, library');
     },
   );
+  it(
+    'a folder in the older layout (the transformer, its tokenizer and sentence_bert_config.json in 0_Transformer/): export and embed-metadata --from-dir',
+    SLOW,
+    async () => {
+      const s = await exported();
+      if (!s) return;
+      const legacy = join(fileDir('modelctl-minilm-legacy-'), 'legacy');
+      mkdirSync(join(legacy, '0_Transformer'), { recursive: true });
+      mkdirSync(join(legacy, '1_Pooling'));
+      const atRoot = new Set(['modules.json', 'config_sentence_transformers.json']);
+      for (const f of readdirSync(s.folder)) {
+        if (f === 'model.safetensors') symlinkSync(join(s.folder, f), join(legacy, '0_Transformer', f));
+        else if (f.endsWith('.json') || f.endsWith('.txt')) copyFileSync(join(s.folder, f), join(legacy, atRoot.has(f) ? '' : '0_Transformer', f));
+      }
+      copyFileSync(join(s.folder, '1_Pooling', 'config.json'), join(legacy, '1_Pooling', 'config.json'));
+      const modules = readJson(join(legacy, 'modules.json')) as Array<{ type: string; path: string }>;
+      writeJson(
+        join(legacy, 'modules.json'),
+        modules.map((m) => (m.type.endsWith('.Transformer') ? { ...m, path: '0_Transformer' } : m)),
+      );
+      writeJson(join(legacy, '0_Transformer', 'sentence_bert_config.json'), { max_seq_length: 128, do_lower_case: false });
+      const home = fileDir('modelctl-minilm-legacy-home-');
+      const [r, expected] = await Promise.all([
+        cli(['export', legacy, '--name', 'legacy', '--python', familyPython(converterRoot() as string, 'hf'), '--json'], { home }),
+        reference<Encoded>(s.python, 'sentence_transformers_encode', { folder: legacy, texts: TEXTS }),
+      ]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(expected.max_seq_length).toBe(128);
+      const p = await cli(['predict', 'legacy', ...TEXTS, '--json'], { home });
+      expect(p.exitCode, p.stderr).toBe(0);
+      compare(JSON.parse(p.stdout).predictions, expected.embeddings, 'legacy layout, exported');
+
+      const info = await new Registry({ home: s.home }).info('minilm');
+      const onnx = join(fileDir('modelctl-minilm-legacy-embed-'), 'model.onnx');
+      copyFileSync(info.blobPaths['model.onnx'] as string, onnx);
+      const e = await cli(['embed-metadata', onnx, '--from-dir', legacy, '--json']);
+      expect(e.exitCode, e.stderr).toBe(0);
+      const sources = JSON.stringify(JSON.parse(e.stdout));
+      expect(sources).toContain('0_Transformer/tokenizer.json');
+      const q = await cli(['predict', onnx, ...TEXTS, '--json']);
+      expect(q.exitCode, q.stderr).toBe(0);
+      compare(JSON.parse(q.stdout).predictions, expected.embeddings, 'legacy layout, embed-metadata --from-dir');
+    },
+  );
 });
