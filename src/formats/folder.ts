@@ -114,7 +114,12 @@ async function inspectOnnxFolder(root: string, display: string, files: Inspected
  * A sentence-transformers folder whose transformer lives in a module folder (modules.json's `0_Transformer/`, as
  * older versions saved them): the transformers inspection of that folder, with the whole folder's files.
  */
-function inspectSentenceTransformersModule(root: string, display: string, files: InspectedFile[], signal?: AbortSignal): Inspection | undefined {
+function inspectSentenceTransformersModule(
+  root: string,
+  display: string,
+  files: InspectedFile[],
+  signal?: AbortSignal,
+): Inspection | undefined {
   const sub = transformerModulePath(readJsonFile(join(root, 'modules.json'), `${display}/modules.json`));
   if (!sub || !files.some((f) => f.path === `${sub}/config.json`)) return undefined;
   const prefix = `${sub}/`;

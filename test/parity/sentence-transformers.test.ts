@@ -231,7 +231,8 @@ describe('sentence-transformers/all-MiniLM-L6-v2: modelctl export + predict agai
       const atRoot = new Set(['modules.json', 'config_sentence_transformers.json']);
       for (const f of readdirSync(s.folder)) {
         if (f === 'model.safetensors') symlinkSync(join(s.folder, f), join(legacy, '0_Transformer', f));
-        else if (f.endsWith('.json') || f.endsWith('.txt')) copyFileSync(join(s.folder, f), join(legacy, atRoot.has(f) ? '' : '0_Transformer', f));
+        else if (f.endsWith('.json') || f.endsWith('.txt'))
+          copyFileSync(join(s.folder, f), join(legacy, atRoot.has(f) ? '' : '0_Transformer', f));
       }
       copyFileSync(join(s.folder, '1_Pooling', 'config.json'), join(legacy, '1_Pooling', 'config.json'));
       const modules = readJson(join(legacy, 'modules.json')) as Array<{ type: string; path: string }>;
