@@ -14,6 +14,7 @@ import { tagTexts } from '../tasks/token-classification.js';
 import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
+import { generateTexts, prepareGeneration } from './generation.js';
 
 /**
  * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
@@ -29,6 +30,7 @@ export const PREDICT_TASKS = [
   'tabular-regression',
   ...TEXT_TASKS,
   'question-answering',
+  'text-generation',
   ...IMAGE_TASKS,
   'raw',
 ] as const;
@@ -82,7 +84,7 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Refuses an input of the wrong kind for the task, before anything is loaded. */
 function checkInputKind(task: string, kind: PredictInput['kind']): void {
-  if (isTextTask(task) && kind !== 'texts')
+  if ((isTextTask(task) || task === 'text-generation') && kind !== 'texts')
     throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, {
       hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
     });
@@ -157,6 +159,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined, task)
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
+  const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
@@ -185,6 +188,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     rowName?: (index: number) => string,
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
+    if (generation && input.kind === 'texts') return { predictions: await generateTexts(ctx, generation, input.texts, options) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };

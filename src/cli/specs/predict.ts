@@ -2,9 +2,10 @@ import type { Device } from '../../runtime/device.js';
 import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { flag, int, text, value, type CommandSpec } from '../declare.js';
+import { generationOptions, type GenerationFlags } from './generation.js';
 import { deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
-export interface PredictFlags {
+export interface PredictFlags extends GenerationFlags {
   input?: string;
   file?: string;
   task?: string;
@@ -40,7 +41,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
   name: 'predict',
   description:
     'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
-    'feature-extraction), questions (question-answering), images (image-classification, object-detection) or raw tensors',
+    'feature-extraction, text-generation), questions (question-answering), images (image-classification, object-detection) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
     ['[values...]', 'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, or image files for an image model'],
@@ -59,12 +60,13 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     task: text(
       '--task <task>',
       'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
-        'question-answering, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
+        'question-answering, text-generation, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
     ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
       '--top-k <k>',
-      'text/image classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers',
+      'text/image classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers; ' +
+        'text-generation: sample from the K most probable tokens (default: generation_config.json, else 50)',
       1,
     ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
@@ -81,6 +83,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     }),
     question: text('--question <text>', 'question-answering: the question (with --context)'),
     context: text('--context <text>', 'question-answering: the text holding the answer (with --question)'),
+    ...generationOptions,
     device: deviceOption,
     fallback: fallbackOption,
     threads: threadsOption(),
@@ -107,5 +110,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     'modelctl predict ./ner/model.onnx "Alice lives in Paris" --aggregation simple',
     'modelctl predict ./qa/model.onnx --question "who lives in Paris?" --context "Alice lives in Paris."',
     'modelctl predict ./yolov8n.onnx street.jpg --conf 0.5 --iou 0.45',
+    'modelctl predict gpt2 "Once upon a time" --max-new-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7',
+    'modelctl predict llama-chat --chat conversation.jsonl --stop "User:" --json',
   ],
 };
