@@ -33,7 +33,10 @@ def wants_past(task, model_dir, trust_remote_code):
 
 
 def carry_generation_files(model_dir, out_dir):
-    """The chat template file, when optimum left it behind (it copies tokenizer and generation configs only)."""
+    """The chat template file, when optimum left it behind (it copies tokenizer and generation configs only); and the
+    template also written into tokenizer_config.json's chat_template (where transformers before 4.43 kept it, and
+    still reads it), because that file is embedded into model.onnx's metadata: the ONNX file alone can then chat."""
+    import json
     import shutil
 
     if not os.path.isdir(model_dir):
@@ -42,6 +45,23 @@ def carry_generation_files(model_dir, out_dir):
         src = os.path.join(model_dir, name)
         if os.path.exists(src) and not os.path.exists(os.path.join(out_dir, name)):
             shutil.copyfile(src, os.path.join(out_dir, name))
+    config_path = os.path.join(out_dir, "tokenizer_config.json")
+    template = None
+    if os.path.exists(os.path.join(out_dir, "chat_template.jinja")):
+        with open(os.path.join(out_dir, "chat_template.jinja"), encoding="utf-8") as f:
+            template = f.read()
+    elif os.path.exists(os.path.join(out_dir, "chat_template.json")):
+        with open(os.path.join(out_dir, "chat_template.json"), encoding="utf-8") as f:
+            template = json.load(f).get("chat_template")
+    if template is None or not os.path.exists(config_path):
+        return
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("chat_template") is None:
+        config["chat_template"] = template
+        with open(config_path, "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, ensure_ascii=False)
+            f.write("\n")
 
 
 def _legacy(cache):

@@ -65,13 +65,16 @@ const LLAMA_CASES: Case[] = [
   },
 ];
 
-async function exportModel(home: string, folder: string, name: string, python: string): Promise<void> {
+async function exportModel(home: string, folder: string, name: string, python: string, out: string): Promise<void> {
   // Validation samples longer than the model's positions (GPT-2 here has 64) are cut to fit, not an exit 5.
   const samples = join(fileDir('modelctl-textgen-samples-'), 'samples.json');
   writeFileSync(samples, JSON.stringify(['short', Array.from({ length: 60 }, (_, i) => `word${i} 🙂 東京`).join(' ')]));
-  const r = await cli(['export', join(FIXTURES, folder), '--name', name, '--python', python, '--sample-input', samples, '--json'], {
-    home,
-  });
+  const r = await cli(
+    ['export', join(FIXTURES, folder), '--name', name, '--python', python, '--sample-input', samples, '--out', out, '--json'],
+    {
+      home,
+    },
+  );
   expect(r.exitCode, r.stderr).toBe(0);
   const doc = JSON.parse(r.stdout);
   expect(doc.task).toBe('text-generation');
@@ -132,7 +135,9 @@ async function checkModel(folder: string, name: string, cases: Case[]): Promise<
   const python = parityPython();
   if (!root || !python) return;
   const home = fileDir('modelctl-textgen-home-');
-  await exportModel(home, folder, name, familyPython(root, 'hf'));
+  // --out: the ONNX file alone, its tokenizer, generation_config.json and chat template embedded in its metadata.
+  const bare = join(fileDir('modelctl-textgen-out-'), 'model.onnx');
+  await exportModel(home, folder, name, familyPython(root, 'hf'), bare);
   const ref = await reference<{ cases: RefCase[] }>(python, 'text_generation', { folder: join(FIXTURES, folder), cases });
   const dir = fileDir('modelctl-textgen-chat-');
   const generationConfig = JSON.parse(readFileSync(join(FIXTURES, folder, 'generation_config.json'), 'utf8'));
@@ -147,6 +152,7 @@ async function checkModel(folder: string, name: string, cases: Case[]): Promise<
     expect(prediction.prompt_tokens).toBe(want.prompt_ids.length);
     expect(prediction.finish_reason).toBe(eos.includes(want.tokens.at(-1) as number) ? 'eos' : 'length');
     if (c.messages) expect(prediction.prompt).toBe(want.rendered);
+    if (i === 2) expect((await cliGenerate(home, bare, c, dir)).prediction.tokens).toEqual(want.tokens);
     const scored = await libraryGenerate(home, name, c);
     expect(scored.tokens).toEqual(want.tokens);
     expect(maxScoreDiff(scored.scores ?? [], want.scores)).toBeLessThan(1e-4);

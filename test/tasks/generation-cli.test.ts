@@ -1,0 +1,59 @@
+/**
+ * `modelctl predict` on a text-generation model as a person and a script use it: the text printed as it comes equals
+ * the JSON's generated_text, stop strings cut the text, and what does not fit is refused in one line.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { converterRoot, familyPython } from '../convert/env.js';
+import { FIXTURES, cli, fileDir } from '../helpers.js';
+
+const firstLine = (text: string): string => text.trim().split('\n')[0] ?? '';
+
+describe('predict text-generation from the command line', () => {
+  it('streams the text, cuts at stop strings, and refuses what does not fit', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = fileDir('modelctl-textgen-cli-');
+    const exported = await cli(['export', join(FIXTURES, 'gen-gpt2-tiny'), '--name', 'gpt2', '--python', familyPython(root, 'hf')], {
+      home,
+    });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const prompt = 'The quick brown fox';
+
+    // The text for a person (--table off a terminal) is what --json calls generated_text (the newline after it is
+    // stripped by execa).
+    const json = await cli(['predict', 'gpt2', prompt, '--max-new-tokens', '24', '--json'], { home });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const p = JSON.parse(json.stdout).predictions[0];
+    expect(p.tokens.length).toBeLessThanOrEqual(24);
+    expect(['eos', 'length']).toContain(p.finish_reason);
+    const text = await cli(['predict', 'gpt2', prompt, '--max-new-tokens', '24', '--table'], { home });
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stdout).toBe(p.generated_text);
+
+    // A stop string taken from inside the greedy text: the text ends right before it, finish_reason stop.
+    const visible = (p.generated_text as string).replace(/\uFFFD/g, '');
+    const stop = visible.slice(4, 6);
+    expect(stop).toHaveLength(2);
+    const cut = await cli(['predict', 'gpt2', prompt, '--max-new-tokens', '24', '--stop', stop, '--json'], { home });
+    const q = JSON.parse(cut.stdout).predictions[0];
+    expect(q.finish_reason).toBe('stop');
+    expect(q.generated_text).toBe((p.generated_text as string).slice(0, (p.generated_text as string).indexOf(stop)));
+
+    // Two prompts: one prediction each, in order.
+    const two = await cli(['predict', 'gpt2', prompt, 'héllo 🙂', '--max-new-tokens', '6', '--json'], { home });
+    expect(JSON.parse(two.stdout).predictions).toHaveLength(2);
+
+    const noTemplate = await cli(['predict', 'gpt2', '--chat', 'hi'], { home });
+    expect(noTemplate.exitCode).toBe(2);
+    expect(firstLine(noTemplate.stderr)).toBe('error: gpt2 has no chat template');
+
+    const bert = join(FIXTURES, 'optimum-bert', 'model.onnx');
+    const flags = await cli(['predict', bert, 'a text', '--temperature', '0.5'], { home });
+    expect(flags.exitCode).toBe(2);
+    expect(firstLine(flags.stderr)).toBe('error: --temperature is for text-generation models, not text-classification');
+    const encoder = await cli(['predict', bert, 'a text', '--task', 'text-generation'], { home });
+    expect(encoder.exitCode).toBe(2);
+    expect(firstLine(encoder.stderr)).toBe('error: the text-generation model takes inputs modelctl does not feed: token_type_ids');
+  }, 300_000);
+});
