@@ -82,22 +82,29 @@ def convert(args):
         from modelctl_convert.hf_export import export_hf as fn
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     converted = fn(args, args.out)
+    # A model exported as several files (an encoder-decoder: onnx_parts by role, the first one primary) has each
+    # file post-processed; the primary one stands for the model in the result.
+    parts = converted.extra.get("onnx_parts") or {}
+    files = [os.path.join(os.path.dirname(args.out), p) for p in parts.values()] or [args.out]
+    primary = files[0]
     if args.optimize:
         progress("optimize", f"ONNX Runtime graph optimizations {args.optimize}")
-        common.optimize(args.out, args.optimize)
+        for f in files:
+            common.optimize(f, args.optimize)
     if args.quantize:
         progress("quantize", f"quantizing to {args.quantize}")
-        common.quantize(args.out, args.quantize)
+        for f in files:
+            common.quantize(f, args.quantize)
     validation = None
     if not args.no_validate:
         progress("validate", "running the source framework and ONNX Runtime on the same samples")
-        validation = converted.validate(args.out)
+        validation = converted.validate(primary)
         validation["atol"] = args.atol
         validation["passed"] = validation["max_abs_diff"] <= args.atol and validation.get("labels_equal", True)
     result = dict(
-        onnx=os.path.abspath(args.out), converter=converted.converter, converter_version=converted.converter_version,
+        onnx=os.path.abspath(primary), converter=converted.converter, converter_version=converted.converter_version,
         framework=converted.framework, framework_version=converted.framework_version, task=converted.task,
-        features=converted.features, opset=common.opset_of(args.out), validation=validation, **converted.extra,
+        features=converted.features, opset=common.opset_of(primary), validation=validation, **converted.extra,
     )
     if validation and not validation["passed"]:
         why = "the predicted labels differ" if not validation.get("labels_equal", True) else f"max abs difference {validation['max_abs_diff']:.3g} is above --atol {args.atol:g}"

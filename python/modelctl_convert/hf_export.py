@@ -6,6 +6,7 @@ import shutil
 from .common import Converted, version_of
 from .events import conversion, progress, require, usage, warning
 from .hf_decoder import carry_generation_files, validate_decoder, wants_past
+from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, validate_seq2seq, wants_seq2seq_past
 from .hf_validate import check_preprocessors, validate
 
 
@@ -91,6 +92,8 @@ def export_hf(args, out):
     st = _sentence_transformers(args.source)
     model_dir, library = (st[0], "transformers") if st else (args.source, None)
     task = args.task
+    # translation and summarization are optimum's synonyms of text2text-generation: the word asked for is registered.
+    asked = task if task in SEQ2SEQ_TASKS else None
     if task:
         # An unknown task is the user's mistake (exit 2), not a failed conversion.
         known = set(TasksManager.get_all_tasks())
@@ -104,10 +107,18 @@ def export_hf(args, out):
         task = _infer_task(args, TasksManager)
         progress("task", f"task inferred from the model: {task}")
     # A causal LM is exported with its KV cache (one decoder taking past_key_values) and registered as text-generation.
+    # An encoder-decoder model likewise: the encoder plus one merged decoder with its cache, as text2text-generation.
     if task == "text-generation-with-past":
         export_task, task = task, "text-generation"
+    elif task == "text2text-generation-with-past":
+        export_task, task = task, "text2text-generation"
+    elif task == "text2text-generation":
+        export_task = wants_seq2seq_past(task, model_dir, args.trust_remote_code)
     else:
         export_task = wants_past(task, model_dir, args.trust_remote_code)
+    seq2seq = export_task == "text2text-generation-with-past"
+    if seq2seq and asked:
+        task = asked
     out_dir = os.path.dirname(out)
     progress("convert", f"optimum {version_of('optimum')} / optimum-onnx {version_of('optimum-onnx')}: {export_task}")
     try:
@@ -117,12 +128,13 @@ def export_hf(args, out):
         )
     except Exception as e:
         raise conversion(f"optimum: {type(e).__name__}: {e}") from e
-    if not os.path.exists(out):
+    parts = keep_parts(out_dir) if seq2seq else None
+    if not parts and not os.path.exists(out):
         produced = sorted(f for f in os.listdir(out_dir) if f.endswith(".onnx"))
         raise conversion(f"optimum wrote {', '.join(produced) or 'no ONNX file'}, not one model.onnx: models split into several files are not supported yet")
     if st:
         _carry_sentence_transformers(args.source, model_dir, st[1], out_dir)
-    if export_task == "text-generation-with-past":
+    if export_task in ("text-generation-with-past", "text2text-generation-with-past"):
         carry_generation_files(model_dir, out_dir)
 
     check_preprocessors(model_dir, out_dir)
@@ -135,9 +147,12 @@ def export_hf(args, out):
         model.eval()
         if export_task == "text-generation-with-past":
             return validate_decoder(onnx_path, model, model_dir, args.samples, args.trust_remote_code)
+        if seq2seq:
+            return validate_seq2seq(out_dir, model, model_dir, args.samples, args.trust_remote_code)
         return validate(onnx_path, model, model_dir, args.samples, args.trust_remote_code)
 
     return Converted(
         converter="optimum", converter_version=f"{version_of('optimum')}, optimum-onnx {version_of('optimum-onnx')}",
         framework="transformers", framework_version=version_of("transformers"), task=task, validate=check,
+        extra={"onnx_parts": parts} if parts else {},
     )

@@ -1,5 +1,5 @@
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FRAMEWORK_FAMILY, type Family, type Framework } from '../convert/families.js';
 import { findPython, runConverter, type ConverterEvent, type Interpreter } from '../convert/run.js';
 import { ModelctlError, fsError } from '../errors.js';
@@ -94,13 +94,23 @@ function converterArgs(o: ExportOptions, framework: Framework, sourcePath: strin
   return args;
 }
 
-/** --out FILE, or a folder to hold model.onnx. */
-async function writeOut(file: string, target: string): Promise<void> {
-  let out = resolve(expandHome(target));
-  if ((await stat(out).catch(() => undefined))?.isDirectory() || /[\\/]$/.test(target)) out = join(out, 'model.onnx');
+/** The converter's onnx_parts ({role: file name}), when the model is several ONNX files. */
+function partsOf(value: unknown): Record<string, string> | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string' && !e[1].includes('/'));
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
+
+/** --out FILE, or a folder to hold model.onnx; a model of several files goes into the folder under their names. */
+async function writeOut(files: string[], target: string): Promise<void> {
+  const out = resolve(expandHome(target));
+  const folder = (await stat(out).catch(() => undefined))?.isDirectory() || /[\\/]$/.test(target) || files.length > 1;
   try {
-    await mkdir(dirname(out), { recursive: true });
-    await copyFile(file, out);
+    for (const file of files) {
+      const to = folder ? join(out, files.length > 1 ? basename(file) : 'model.onnx') : out;
+      await mkdir(dirname(to), { recursive: true });
+      await copyFile(file, to);
+    }
   } catch (err) {
     throw fsError(err, out);
   }
@@ -148,10 +158,14 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
       },
     });
     const task = (r.task as string | null | undefined) ?? null;
+    // An encoder-decoder model comes as several files (onnx_parts, by role); the converter names the primary one
+    // (the encoder), which carries the metadata: predict reads it there and finds the other parts by role.
+    const parts = partsOf(r.onnx_parts);
+    const primaryFile = typeof r.onnx === 'string' && parts ? r.onnx : outFile;
     const features = Array.isArray(r.features) ? (r.features as unknown[]).map(String) : undefined;
     // The converter's folder holds config.json and the tokenizer files beside an HF export: they are embedded too.
     const embedded = await embedMetadata({
-      model: outFile,
+      model: primaryFile,
       ...(task && task !== 'raw' ? { task } : {}),
       ...(features ? { features } : {}),
       ...(o.clock ? { clock: o.clock } : {}),
@@ -161,7 +175,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
     o.onProgress?.({ type: 'registering', name });
     const manifest = await register(o, source, name, join(work, 'onnx'), finalTask, r, warnings);
     // --out only once the version is registered: a refused registration writes nothing.
-    if (o.out) await writeOut(outFile, o.out);
+    if (o.out) await writeOut(parts ? Object.values(parts).map((p) => join(work, 'onnx', p)) : [outFile], o.out);
     return {
       manifest,
       framework: source.framework,

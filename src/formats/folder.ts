@@ -64,9 +64,30 @@ function inspectSavedModel(root: string, display: string, files: InspectedFile[]
   };
 }
 
-/** model.onnx, else onnx/model.onnx, else the only .onnx, else the largest (and say so). */
+/**
+ * An encoder-decoder model as optimum writes it (encoder_model.onnx beside decoder_model_merged.onnx, or beside
+ * decoder_model.onnx and decoder_with_past_model.onnx), in one folder: its files by role, the encoder first.
+ */
+export function onnxParts(onnx: readonly InspectedFile[]): Record<string, string> | undefined {
+  for (const dir of ['', 'onnx/']) {
+    const has = (name: string) => onnx.some((f) => f.path === dir + name);
+    if (!has('encoder_model.onnx')) continue;
+    if (has('decoder_model_merged.onnx')) return { encoder: `${dir}encoder_model.onnx`, decoder: `${dir}decoder_model_merged.onnx` };
+    if (has('decoder_model.onnx'))
+      return {
+        encoder: `${dir}encoder_model.onnx`,
+        decoder: `${dir}decoder_model.onnx`,
+        ...(has('decoder_with_past_model.onnx') ? { decoder_with_past: `${dir}decoder_with_past_model.onnx` } : {}),
+      };
+  }
+  return undefined;
+}
+
+/** model.onnx, else onnx/model.onnx, else an encoder-decoder's encoder, else the only .onnx, else the largest (and say so). */
 function primaryOnnx(onnx: InspectedFile[], warnings: string[]): InspectedFile {
-  const named = onnx.find((f) => f.path === 'model.onnx') ?? onnx.find((f) => f.path === 'onnx/model.onnx');
+  const encoder = onnxParts(onnx)?.encoder;
+  const named =
+    onnx.find((f) => f.path === 'model.onnx') ?? onnx.find((f) => f.path === 'onnx/model.onnx') ?? onnx.find((f) => f.path === encoder);
   if (named) return named;
   const largest = [...onnx].sort((a, b) => b.size - a.size || byPath(a, b))[0] as InspectedFile;
   if (onnx.length > 1) {
@@ -80,6 +101,7 @@ function primaryOnnx(onnx: InspectedFile[], warnings: string[]): InspectedFile {
 async function inspectOnnxFolder(root: string, display: string, files: InspectedFile[], warnings: string[]): Promise<Inspection> {
   const onnx = files.filter((f) => f.path.toLowerCase().endsWith('.onnx'));
   const primary = primaryOnnx(onnx, warnings);
+  const parts = onnxParts(onnx);
   const relDir = posix.dirname(primary.path) === '.' ? '' : posix.dirname(primary.path);
   const facts = await readOnnxFacts(primary.abs, `${display}/${primary.path}`, relDir);
   let config: Record<string, unknown> | undefined;
@@ -100,6 +122,7 @@ async function inspectOnnxFolder(root: string, display: string, files: Inspected
     metadata: {
       ...onnxMetadata(facts.summary),
       ...(onnx.length > 1 ? { onnxFiles: onnx.map((f) => f.path) } : {}),
+      ...(parts && primary.path === parts.encoder ? { onnxParts: parts } : {}),
       ...(config ? { huggingface: { ...hfConfigFacts(config), ...hfSideFiles(paths) } } : {}),
     },
     parameters: facts.summary.parameterCount,

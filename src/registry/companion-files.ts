@@ -83,3 +83,11 @@ export async function readCompanionJson(files: Companions, name: string): Promis
   const where = `${name} of ${files.where}`;
   return parseJsonText(utf8Text(bytes, where), where);
 }
+
+/** The files of a version exported as several ONNX files (an encoder-decoder), by role: manifest metadata onnxParts. */
+export function onnxPartPaths(manifest: Manifest): Record<string, string> | undefined {
+  const parts = manifest.metadata.onnxParts;
+  if (!parts || typeof parts !== 'object' || Array.isArray(parts)) return undefined;
+  const entries = Object.entries(parts).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
