@@ -15,6 +15,8 @@ import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
 import { generateTexts, prepareGeneration } from './generation.js';
+import { prepareSeq2Seq } from './seq2seq.js';
+import { SEQ2SEQ_TASKS, isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
  * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
@@ -31,6 +33,7 @@ export const PREDICT_TASKS = [
   ...TEXT_TASKS,
   'question-answering',
   'text-generation',
+  ...SEQ2SEQ_TASKS,
   ...IMAGE_TASKS,
   'raw',
 ] as const;
@@ -84,7 +87,7 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Refuses an input of the wrong kind for the task, before anything is loaded. */
 function checkInputKind(task: string, kind: PredictInput['kind']): void {
-  if ((isTextTask(task) || task === 'text-generation') && kind !== 'texts')
+  if ((isTextTask(task) || task === 'text-generation' || isSeq2SeqTask(task)) && kind !== 'texts')
     throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, {
       hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
     });
@@ -160,6 +163,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
+  const seq2seq = isSeq2SeqTask(task) ? await prepareSeq2Seq(options.model, m, options) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
@@ -189,6 +193,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
     if (generation && input.kind === 'texts') return { predictions: await generateTexts(ctx, generation, input.texts, options) };
+    if (seq2seq && input.kind === 'texts') return { predictions: await seq2seq.run(ctx, input.texts, task) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };
@@ -235,6 +240,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       return { ...base, timings: { loadMs, runMs: performance.now() - t1 }, ...body };
     },
     close: async () => {
+      await seq2seq?.close();
       if (!borrowed) await opened.session.release();
     },
   };

@@ -11,7 +11,9 @@ import type { AnsweredQuestion } from '../tasks/question-answering.js';
 import type { TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
-import type { ChatMessage, GenerationOptions, GenerationPrediction } from '../tasks/text-generation.js';
+import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
+import type { Seq2SeqPrediction } from '../tasks/seq2seq.js';
+import type { ChatMessage, GenerationPrediction } from '../tasks/text-generation.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
 
 /** predict's shared types: every file of src/predict imports them; this file imports none of its siblings. */
@@ -50,8 +52,8 @@ export interface PredictOptions extends SessionOptions {
   conf?: number;
   /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
   iou?: number;
-  /** text-generation: decoding settings, a chat conversation instead of text prompts, and the text as it comes. */
-  generation?: GenerationOptions & {
+  /** text-generation and encoder-decoder tasks: decoding settings (beam search: encoder-decoder only), a chat conversation instead of text prompts, and the text as it comes. */
+  generation?: Seq2SeqOptions & {
     chat?: ChatMessage[];
     /** The new text of prompt `index` as it grows. */
     onText?: (piece: string, index: number) => void;
@@ -71,7 +73,8 @@ export type Prediction = TabularPrediction & { label_name?: string } & Partial<T
   Partial<TokenClassificationPrediction> &
   Partial<AnsweredQuestion> &
   Partial<DetectionPrediction> &
-  Partial<GenerationPrediction>;
+  Partial<GenerationPrediction> &
+  Partial<Seq2SeqPrediction>;
 
 export interface PredictResult {
   model: string;

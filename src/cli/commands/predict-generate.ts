@@ -5,6 +5,7 @@ import { openInput } from '../../inputs/open.js';
 import type { InputSource } from '../../inputs/types.js';
 import { openPredictor, type PredictOptions } from '../../predict/predict.js';
 import { parseMessages, type ChatMessage } from '../../tasks/generation/chat.js';
+import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
 import type { Output } from '../render/output.js';
 import type { PredictFlags } from '../specs/predict.js';
 
@@ -14,14 +15,19 @@ import type { PredictFlags } from '../specs/predict.js';
  */
 
 const GENERATION_FLAGS = ['maxNewTokens', 'sample', 'temperature', 'topP', 'seed', 'repetitionPenalty', 'stop', 'chat'] as const;
+/** Flags of encoder-decoder generation only (--chat is text-generation's only). */
+const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping', 'noRepeatNgramSize'] as const;
 
-/** The generation flags belong to text-generation models only. */
+/** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
-  if (task === 'text-generation') return;
-  const given = GENERATION_FLAGS.filter((k) => options[k] !== undefined);
+  const seq2seq = isSeq2SeqTask(task);
+  const allowed: readonly string[] =
+    task === 'text-generation' ? GENERATION_FLAGS : seq2seq ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS] : [];
+  const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
   if (given.length > 0) {
     const name = (given[0] as string).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    throw new ModelctlError('USAGE', `--${name} is for text-generation models, not ${task}`);
+    const kind = (SEQ2SEQ_FLAGS as readonly string[]).includes(given[0] as string) ? 'encoder-decoder' : 'text-generation';
+    throw new ModelctlError('USAGE', `--${name} is for ${kind} models, not ${task}`);
   }
 }
 
@@ -38,6 +44,10 @@ export function generationFromFlags(o: PredictFlags): NonNullable<PredictOptions
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: o.repetitionPenalty } : {}),
     ...(o.stop?.length ? { stop: o.stop } : {}),
+    ...(o.numBeams !== undefined ? { numBeams: o.numBeams } : {}),
+    ...(o.lengthPenalty !== undefined ? { lengthPenalty: o.lengthPenalty } : {}),
+    ...(o.earlyStopping !== undefined ? { earlyStopping: o.earlyStopping === 'never' ? 'never' : o.earlyStopping === 'true' } : {}),
+    ...(o.noRepeatNgramSize !== undefined ? { noRepeatNgramSize: o.noRepeatNgramSize } : {}),
   };
 }
 

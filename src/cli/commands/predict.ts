@@ -23,6 +23,7 @@ import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
 import { refuseGenerationFlags, runGeneration } from './predict-generate.js';
+import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
 
 function aggregation(v: string | undefined): (typeof AGGREGATIONS)[number] | undefined {
   if (v === undefined) return undefined;
@@ -161,7 +162,8 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     graphOptimization: options.optimization,
   };
 
-  if (task === 'text-generation') return runGeneration(out, settings, options, inputSource(options, values), ctx.signal);
+  if (task === 'text-generation' || isSeq2SeqTask(task))
+    return runGeneration(out, settings, options, inputSource(options, values), ctx.signal);
   const kind = inputKind(task);
   if (asked && (options.question === undefined || options.context === undefined)) {
     throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, {

@@ -1,5 +1,5 @@
 import { ModelctlError } from '../../errors.js';
-import { flag, int, list, text, value, type OptionSpecs } from '../declare.js';
+import { choice, flag, int, list, text, value, type OptionSpecs } from '../declare.js';
 
 /** predict's text-generation flags (--top-k is predict's own, shared with the classifiers). */
 export interface GenerationFlags {
@@ -12,6 +12,11 @@ export interface GenerationFlags {
   repetitionPenalty?: number;
   stop?: string[];
   chat?: string;
+  /** Encoder-decoder models: beam search. */
+  numBeams?: number;
+  lengthPenalty?: number;
+  earlyStopping?: 'true' | 'false' | 'never';
+  noRepeatNgramSize?: number;
 }
 
 function positiveNumber(textValue: string, flagName: string): number {
@@ -47,6 +52,30 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
     positiveNumber,
   ),
   stop: list('--stop <text>', 'text-generation: stop when the text ends with TEXT (repeatable; TEXT is not printed)'),
+  numBeams: int(
+    '--num-beams <n>',
+    'text2text-generation, translation, summarization: beam search with N beams (default: generation_config.json, else 1)',
+    1,
+  ),
+  lengthPenalty: value(
+    '--length-penalty <x>',
+    'beam search: finished beams scored sum(log p) / length ** X (default: generation_config.json, else 1)',
+    (t, f) => {
+      const v = Number(t);
+      if (t.trim() === '' || !Number.isFinite(v)) throw new ModelctlError('USAGE', `${f} takes a number, got "${t}"`);
+      return v;
+    },
+  ),
+  earlyStopping: choice(
+    '--early-stopping <when>',
+    "beam search: true (stop when N beams are finished), false (transformers' heuristic) or never (default: generation_config.json, else false)",
+    ['true', 'false', 'never'] as const,
+  ),
+  noRepeatNgramSize: int(
+    '--no-repeat-ngram-size <n>',
+    'text2text-generation, translation, summarization: no N-gram occurs twice (default: generation_config.json, else off)',
+    0,
+  ),
   chat: text(
     '--chat <file|prompt>',
     'text-generation: a conversation (.jsonl of {"role", "content"}, or a JSON array) or one user message, rendered with the model\'s chat template',

@@ -1,0 +1,91 @@
+import { access } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ModelctlError } from '../errors.js';
+import { readOnnxSummary } from '../onnx/summary.js';
+import { onnxPartPaths } from '../registry/companion-files.js';
+import type { Registry } from '../registry/index.js';
+import { loadOrt, openSession } from '../runtime/index.js';
+import { maxPositionsOf } from '../tasks/text-generation.js';
+import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
+import { seq2seqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
+import { generateSeq2Seq, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
+import type { RunContext } from '../tasks/tensors.js';
+import { prepareGeneration } from './generation.js';
+import type { PredictOptions, ResolvedModel } from './types.js';
+
+/**
+ * predict's encoder-decoder tasks: the version's (or folder's) decoder found by its role beside the encoder that
+ * predict opened as the model, opened as a second session, and the texts generated one after the other.
+ */
+
+export interface Seq2SeqRunner {
+  run(encoder: RunContext, texts: readonly string[], task: string): Promise<Seq2SeqPrediction[]>;
+  close(): Promise<void>;
+}
+
+const MERGED = 'decoder_model_merged.onnx';
+
+/** The decoder's path: the registry version's onnxParts.decoder, else decoder_model_merged.onnx beside the encoder file. */
+async function decoderPath(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<string> {
+  const parts = m.manifest ? onnxPartPaths(m.manifest) : undefined;
+  if (m.manifest && registry) {
+    const file = m.manifest.files.find((f) => f.path === parts?.decoder);
+    if (!file || !parts?.decoder?.endsWith('.onnx')) {
+      throw new ModelctlError('INVALID_INPUT', `${model} holds no decoder: its manifest names no onnxParts.decoder file`, {
+        hint: 'export the encoder-decoder model with `modelctl export FOLDER`, which registers the encoder and the merged decoder together',
+      });
+    }
+    const blob = registry.store.layout.blob(file.sha256);
+    const summary = await readOnnxSummary(blob);
+    return summary.externalData.length > 0 ? join(await registry.materialize(m.manifest), file.path) : blob;
+  }
+  const beside = join(dirname(m.path), MERGED);
+  const found = await access(beside).then(
+    () => true,
+    () => false,
+  );
+  if (!found) {
+    throw new ModelctlError('INVALID_INPUT', `no ${MERGED} beside ${basename(m.path)}: an encoder-decoder model runs as both`, {
+      hint: 'give the encoder_model.onnx of a folder optimum exported (text2text-generation-with-past), or a registry version',
+    });
+  }
+  return beside;
+}
+
+export async function prepareSeq2Seq(
+  model: string,
+  m: ResolvedModel,
+  options: Pick<PredictOptions, 'registry' | 'generation' | 'signal'> & Parameters<typeof openSession>[1],
+): Promise<Seq2SeqRunner> {
+  const base = await prepareGeneration(model, m, options.registry);
+  const g = options.generation ?? {};
+  if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not encoder-decoder ones');
+  // Checked before the decoder loads: a bad option is a usage error whatever the model.
+  const settings = seq2seqSettings(g, base.generationConfig, base.modelConfig);
+  const path = await decoderPath(model, m, options.registry);
+  const summary = await readOnnxSummary(path);
+  const layout = seq2seqDecoderLayout(summary.inputs, summary.outputs);
+  const opened = await openSession(path, options, undefined, summary.externalData);
+  const ort = await loadOrt();
+  const decoder: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: summary.inputs, outputs: summary.outputs };
+  const maxPositions = maxPositionsOf(base.modelConfig);
+  const setup: Seq2SeqSetup = { tokenizer: base.tokenizer, decoder, layout, ...(maxPositions !== undefined ? { maxPositions } : {}) };
+  return {
+    async run(encoder, texts, task) {
+      if (texts.length === 0)
+        throw new ModelctlError('INVALID_INPUT', 'no text given', { hint: 'give the text as an argument or --file texts.txt' });
+      const out: Seq2SeqPrediction[] = [];
+      for (const [index, text] of texts.entries()) {
+        const onText = g.onText;
+        out.push(
+          await generateSeq2Seq(encoder, setup, text, settings, task, {
+            ...(onText ? { onText: (piece: string) => onText(piece, index) } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+        );
+      }
+      return out;
+    },
+    close: () => opened.session.release(),
+  };
+}

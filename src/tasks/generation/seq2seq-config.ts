@@ -1,0 +1,97 @@
+import { ModelctlError } from '../../errors.js';
+import { generationSettings, tokenIds, type GenerationOptions, type GenerationSettings } from './config.js';
+
+/**
+ * The settings of encoder-decoder generation: text-generation's (config.ts) plus what seq2seq checkpoints ship in
+ * generation_config.json: beam search (num_beams, length_penalty, early_stopping), no_repeat_ngram_size,
+ * min_length, forced_bos_token_id / forced_eos_token_id and the decoder_start_token_id. transformers' defaults when
+ * neither the call nor the file says: one beam, length_penalty 1, early_stopping false, max_length 20 (the decoder
+ * start token included, so 19 new tokens).
+ */
+
+export interface Seq2SeqOptions extends GenerationOptions {
+  /** Beam search with this many beams (default: generation_config.json's num_beams, else 1: greedy or sampling). */
+  numBeams?: number;
+  /** Finished beams are scored sum(log p) / length ** lengthPenalty (default: generation_config.json, else 1). */
+  lengthPenalty?: number;
+  /** true: stop once numBeams beams are finished; false: a heuristic; 'never': the canonical beam search. */
+  earlyStopping?: boolean | 'never';
+  /** No n-gram of this size occurs twice (default: generation_config.json, else off). */
+  noRepeatNgramSize?: number;
+}
+
+export interface Seq2SeqSettings extends GenerationSettings {
+  numBeams: number;
+  lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  noRepeatNgramSize: number;
+  /** The decoder sequence (start token included) ends no earlier than this, unless max_length comes first. */
+  minLength: number;
+  forcedBosTokenId?: number;
+  forcedEosTokenId?: number[];
+  decoderStartTokenId: number;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function int(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
+}
+
+function check(o: Seq2SeqOptions): void {
+  if (o.numBeams !== undefined && !(Number.isSafeInteger(o.numBeams) && o.numBeams >= 1 && o.numBeams <= 64))
+    throw new ModelctlError('USAGE', `the number of beams must be a whole number from 1 to 64, not ${String(o.numBeams)}`);
+  if (o.lengthPenalty !== undefined && !Number.isFinite(o.lengthPenalty))
+    throw new ModelctlError('USAGE', `length penalty must be a number, not ${String(o.lengthPenalty)}`);
+  if (o.noRepeatNgramSize !== undefined && !(Number.isSafeInteger(o.noRepeatNgramSize) && o.noRepeatNgramSize >= 0))
+    throw new ModelctlError('USAGE', `no-repeat n-gram size must be a whole number (0 turns it off), not ${String(o.noRepeatNgramSize)}`);
+}
+
+/**
+ * The run's settings from the options over generation_config.json over config.json (whose decoder_start_token_id
+ * stands in when generation_config.json has none, as transformers does).
+ */
+export function seq2seqSettings(o: Seq2SeqOptions, generationConfig: unknown, modelConfig: unknown): Seq2SeqSettings {
+  check(o);
+  const g = record(generationConfig);
+  const c = record(modelConfig);
+  const maxLength = int(g.max_length) ?? 20;
+  const base = generationSettings(
+    {
+      ...o,
+      ...(o.maxNewTokens === undefined && int(g.max_new_tokens) === undefined ? { maxNewTokens: Math.max(1, maxLength - 1) } : {}),
+    },
+    generationConfig,
+    modelConfig,
+  );
+  const numBeams = o.numBeams ?? int(g.num_beams) ?? 1;
+  if (numBeams > 1 && base.doSample) {
+    throw new ModelctlError('USAGE', 'beam search does not sample here: give --num-beams 1 to sample, or --no-sample', {
+      hint: 'beam sampling (num_beams > 1 with do_sample) is not supported',
+    });
+  }
+  if (numBeams > 1 && base.stop.length > 0)
+    throw new ModelctlError('USAGE', 'stop strings are for greedy or sampled generation, not beam search', { hint: 'give --num-beams 1' });
+  const start = tokenIds(g.decoder_start_token_id ?? c.decoder_start_token_id)[0];
+  if (start === undefined) {
+    throw new ModelctlError('INVALID_INPUT', 'the model names no decoder_start_token_id (generation_config.json or config.json)', {
+      hint: 'an encoder-decoder model needs it to start decoding: add it to generation_config.json and export again',
+    });
+  }
+  const early = o.earlyStopping ?? g.early_stopping;
+  const forcedBos = int(g.forced_bos_token_id);
+  const forcedEos = tokenIds(g.forced_eos_token_id);
+  return {
+    ...base,
+    numBeams,
+    lengthPenalty: o.lengthPenalty ?? (typeof g.length_penalty === 'number' ? g.length_penalty : 1),
+    earlyStopping: early === true || early === 'never' ? early : false,
+    noRepeatNgramSize: o.noRepeatNgramSize ?? int(g.no_repeat_ngram_size) ?? 0,
+    minLength: int(g.min_length) ?? 0,
+    ...(forcedBos !== undefined ? { forcedBosTokenId: forcedBos } : {}),
+    ...(forcedEos.length > 0 ? { forcedEosTokenId: forcedEos } : {}),
+    decoderStartTokenId: start,
+  };
+}

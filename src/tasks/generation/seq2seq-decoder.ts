@@ -1,0 +1,155 @@
+import type { Tensor } from 'onnxruntime-node';
+import { ModelctlError } from '../../errors.js';
+import type { OnnxValueInfo } from '../../onnx/summary.js';
+import { runSession, type RunContext } from '../tensors.js';
+
+/**
+ * The decoder of an encoder-decoder export (optimum's decoder_model_merged.onnx) run with its KV cache, for a batch of
+ * rows (one for greedy decoding, num_beams for beam search) over one encoded input:
+ *
+ * - inputs: input_ids [rows, 1], encoder_hidden_states [rows, source, hidden], encoder_attention_mask [rows, source],
+ *   past_key_values.N.decoder.key/value (self-attention cache), past_key_values.N.encoder.key/value (cross-attention
+ *   keys and values of the encoder states), use_cache_branch [1] (false: the first step, the past inputs ignored).
+ * - outputs: logits and present.N.decoder/encoder.key/value.
+ *
+ * The first step computes the cross-attention cache from the encoder states; it is kept for every later step (its
+ * rows are all the same input, so reordering beams leaves it unchanged). The self-attention cache grows by one
+ * position a step and is reordered with the beams.
+ */
+
+interface Slot {
+  input: string;
+  output: string;
+  part: 'decoder' | 'encoder';
+  heads: number;
+  headDim: number;
+}
+
+export interface Seq2SeqDecoderLayout {
+  slots: Slot[];
+  hidden: number;
+}
+
+const PAST = /^past_key_values\.(\d+)\.(decoder|encoder)\.(key|value)$/;
+const FIXED = ['input_ids', 'encoder_hidden_states', 'encoder_attention_mask', 'use_cache_branch'];
+
+function refuse(message: string): ModelctlError {
+  return new ModelctlError('INVALID_INPUT', message, {
+    hint: 'export the encoder-decoder model with `modelctl export FOLDER`: encoder_model.onnx and decoder_model_merged.onnx',
+  });
+}
+
+/** The merged decoder's interface, or an error naming what it lacks. */
+export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: readonly OnnxValueInfo[]): Seq2SeqDecoderLayout {
+  const names = new Set(inputs.map((i) => i.name));
+  const outNames = new Set(outputs.map((o) => o.name));
+  const lacking = FIXED.filter((n) => !names.has(n));
+  if (lacking.length > 0 || !outNames.has('logits'))
+    throw refuse(`the decoder lacks ${[...lacking, ...(outNames.has('logits') ? [] : ['the logits output'])].join(', ')}`);
+  const slots: Slot[] = [];
+  for (const i of inputs) {
+    const m = PAST.exec(i.name);
+    if (!m) {
+      if (!FIXED.includes(i.name)) throw refuse(`the decoder takes an input modelctl does not feed: ${i.name}`);
+      continue;
+    }
+    const output = `present.${m[1]}.${m[2]}.${m[3]}`;
+    const heads = i.shape?.[1];
+    const headDim = i.shape?.[3];
+    if (!outNames.has(output) || typeof heads !== 'number' || typeof headDim !== 'number' || i.dtype !== 'float32')
+      throw refuse(`cache input ${i.name} has no float32 ${output} output of [batch, heads, length, head_dim]`);
+    slots.push({ input: i.name, output, part: m[2] as Slot['part'], heads, headDim });
+  }
+  if (slots.length === 0) throw refuse('the decoder has no past_key_values inputs');
+  const hidden = inputs.find((i) => i.name === 'encoder_hidden_states')?.shape?.[2];
+  return { slots, hidden: typeof hidden === 'number' ? hidden : -1 };
+}
+
+/** The rows of `t` ([rows, ...]) in the order of `sources` (row r of the result is row sources[r] of `t`). */
+function gatherRows(ctx: RunContext, t: Tensor, sources: readonly number[]): Tensor {
+  const data = t.data as Float32Array;
+  const rows = t.dims[0] as number;
+  const size = data.length / rows;
+  const out = new Float32Array(sources.length * size);
+  sources.forEach((s, r) => out.set(data.subarray(s * size, (s + 1) * size), r * size));
+  return new ctx.Tensor('float32', out, [sources.length, ...t.dims.slice(1)]);
+}
+
+export class Seq2SeqDecoderState {
+  private readonly past = new Map<string, Tensor>();
+  private readonly hidden: Tensor;
+  private readonly mask: Tensor;
+  private started = false;
+
+  /** `encoderStates` is the encoder's last_hidden_state [1, source, hidden]; it is repeated for each of `rows`. */
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly layout: Seq2SeqDecoderLayout,
+    encoderStates: Tensor,
+    readonly rows: number,
+  ) {
+    const [, source, hidden] = encoderStates.dims as [number, number, number];
+    const one = encoderStates.data as Float32Array;
+    const states = new Float32Array(rows * one.length);
+    for (let r = 0; r < rows; r++) states.set(one, r * one.length);
+    this.hidden = new ctx.Tensor('float32', states, [rows, source, hidden]);
+    this.mask = new ctx.Tensor('int64', new BigInt64Array(rows * source).fill(1n), [rows, source]);
+  }
+
+  /**
+   * Runs one token per row (after reordering the self-attention cache so that row r continues row sources[r]);
+   * returns each row's next-token logits.
+   */
+  async step(tokens: readonly number[], sources: readonly number[] | null): Promise<Float32Array[]> {
+    if (tokens.length !== this.rows) throw new Error(`${tokens.length} tokens for ${this.rows} rows`);
+    if (sources && this.started) {
+      for (const slot of this.layout.slots) {
+        if (slot.part !== 'decoder') continue;
+        const old = this.past.get(slot.input) as Tensor;
+        this.past.set(slot.input, gatherRows(this.ctx, old, sources));
+        old.dispose?.();
+      }
+    }
+    const feeds: Record<string, Tensor> = {
+      input_ids: new this.ctx.Tensor(
+        'int64',
+        BigInt64Array.from(tokens, (t) => BigInt(t)),
+        [this.rows, 1],
+      ),
+      encoder_hidden_states: this.hidden,
+      encoder_attention_mask: this.mask,
+      use_cache_branch: new this.ctx.Tensor('bool', Uint8Array.from([this.started ? 1 : 0]), [1]),
+    };
+    for (const slot of this.layout.slots)
+      feeds[slot.input] =
+        this.past.get(slot.input) ?? new this.ctx.Tensor('float32', new Float32Array(0), [this.rows, slot.heads, 0, slot.headDim]);
+    const out = await runSession(this.ctx, feeds, ['logits', ...this.layout.slots.map((s) => s.output)]);
+    for (const slot of this.layout.slots) {
+      const present = out[slot.output];
+      if (!present) throw refuse(`the decoder gave no ${slot.output}`);
+      // The cross-attention cache of the first step is the one every later step reads.
+      if (slot.part === 'encoder' && this.started) {
+        present.dispose?.();
+        continue;
+      }
+      const old = this.past.get(slot.input);
+      if (old && old !== present) old.dispose?.();
+      this.past.set(slot.input, present);
+    }
+    this.started = true;
+    const logits = out.logits as Tensor;
+    const dims = logits.dims;
+    if (dims.length !== 3 || dims[0] !== this.rows || dims[1] !== 1)
+      throw refuse(`the decoder's logits have shape [${dims.join(', ')}]; [${this.rows}, 1, vocab] expected`);
+    const vocab = dims[2] as number;
+    const data = logits.data as Float32Array;
+    const rows = Array.from({ length: this.rows }, (_, r) => Float32Array.from(data.subarray(r * vocab, (r + 1) * vocab)));
+    logits.dispose?.();
+    return rows;
+  }
+
+  dispose(): void {
+    for (const t of this.past.values()) t.dispose?.();
+    this.past.clear();
+  }
+}

@@ -1,0 +1,187 @@
+import type { Tensor } from 'onnxruntime-node';
+import { ModelctlError } from '../errors.js';
+import { beamSearch } from './generation/beam.js';
+import { logSoftmax, processSeq2Seq } from './generation/constraints.js';
+import { argmax, softmax } from './generation/processors.js';
+import { drawIndex, freshSeed, seededRandom } from './generation/sampler.js';
+import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
+import { Seq2SeqDecoderState, type Seq2SeqDecoderLayout } from './generation/seq2seq-decoder.js';
+import { TextStream, type GenerationTokenizer } from './generation/text.js';
+import { runSession, type RunContext } from './tensors.js';
+
+/**
+ * text2text-generation, translation and summarization: an encoder-decoder model (T5, BART, Marian...) exported as an
+ * encoder and a merged decoder with its cache. The text is encoded once; the decoder then runs from the
+ * decoder_start_token_id, one token a step, greedy, sampled or by beam search, its scores processed as
+ * transformers' generate() processes them (generation/constraints.ts). Greedy and sampled text streams as it comes;
+ * beam search knows its text only at the end.
+ */
+
+export const SEQ2SEQ_TASKS = ['text2text-generation', 'translation', 'summarization'] as const;
+
+export function isSeq2SeqTask(task: string): boolean {
+  return (SEQ2SEQ_TASKS as readonly string[]).includes(task);
+}
+
+/** The pipelines' name of the text each task gives. */
+const TEXT_KEY: Record<string, 'generated_text' | 'translation_text' | 'summary_text'> = {
+  'text2text-generation': 'generated_text',
+  translation: 'translation_text',
+  summarization: 'summary_text',
+};
+
+export interface Seq2SeqSetup {
+  tokenizer: GenerationTokenizer;
+  decoder: RunContext;
+  layout: Seq2SeqDecoderLayout;
+  /** The positions of the model's learned position embeddings (BART: max_position_embeddings), if it has any. */
+  maxPositions?: number;
+}
+
+export interface Seq2SeqPrediction {
+  generated_text?: string;
+  translation_text?: string;
+  summary_text?: string;
+  /** The new token ids (the decoder start token left out), an end token included when one ended the text. */
+  tokens: number[];
+  finish_reason: 'eos' | 'stop' | 'length';
+  prompt_tokens: number;
+  /** Beam search: the best hypothesis' score (transformers' sequences_scores). */
+  sequence_score?: number;
+  num_beams: number;
+  seed?: number;
+  /** Greedy or sampled, with outputScores: per new token, the processed scores over the vocabulary. */
+  scores?: number[][];
+  /** prefill_ms: the encoder's run; first_token_ms: from the start to the first new token. */
+  timings: { prefill_ms: number; first_token_ms: number; decode_ms: number; decode_tokens_per_second: number | null };
+}
+
+async function encode(ctx: RunContext, ids: readonly number[]): Promise<Tensor> {
+  const feeds: Record<string, Tensor> = {
+    input_ids: new ctx.Tensor(
+      'int64',
+      BigInt64Array.from(ids, (v) => BigInt(v)),
+      [1, ids.length],
+    ),
+  };
+  if (ctx.inputs.some((i) => i.name === 'attention_mask'))
+    feeds.attention_mask = new ctx.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+  const output = ctx.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? ctx.outputs[0]?.name ?? 'last_hidden_state';
+  const out = await runSession(ctx, feeds, [output]);
+  const states = out[output];
+  if (!states || states.dims.length !== 3 || states.type !== 'float32')
+    throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 last_hidden_state [1, length, hidden]', {
+      hint: 'export the model with `modelctl export FOLDER` (encoder_model.onnx is its encoder)',
+    });
+  return states;
+}
+
+/** Generates the text for one input. */
+export async function generateSeq2Seq(
+  encoder: RunContext,
+  setup: Seq2SeqSetup,
+  text: string,
+  settings: Seq2SeqSettings,
+  task: string,
+  options: { onText?: (piece: string) => void; signal?: AbortSignal } = {},
+): Promise<Seq2SeqPrediction> {
+  const ids = setup.tokenizer.encode(text, true);
+  if (ids.length === 0)
+    throw new ModelctlError('INVALID_INPUT', 'the text is empty and the tokenizer adds no token', { hint: 'give some text' });
+  const limit = setup.maxPositions;
+  if (limit !== undefined && ids.length > limit)
+    throw new ModelctlError('INVALID_INPUT', `the text is ${ids.length} tokens; the model reads ${limit} at most`, {
+      hint: 'shorten the text, or split it',
+    });
+  // The decoder's length limit, its start token included (transformers' max_length), within its positions.
+  const maxLength = Math.min(settings.maxNewTokens + 1, limit ?? Number.POSITIVE_INFINITY);
+  const t0 = performance.now();
+  const states = await encode(encoder, ids);
+  const encoderMs = performance.now() - t0;
+  const rows = settings.numBeams;
+  const state = new Seq2SeqDecoderState(setup.decoder, setup.layout, states, rows);
+  states.dispose?.();
+  const start = [settings.decoderStartTokenId];
+  const t1 = performance.now();
+  let firstToken = t1;
+  try {
+    let tokens: number[];
+    let finish: Seq2SeqPrediction['finish_reason'] = 'length';
+    let textOut: string;
+    const extra: Partial<Seq2SeqPrediction> = {};
+    if (rows > 1) {
+      const r = await beamSearch(
+        start,
+        { ...settings, maxLength },
+        async (sequences, sources) => {
+          const logits = await state.step(
+            sequences.map((s) => s.at(-1) as number),
+            sources,
+          );
+          return logits.map((row, b) => {
+            const scores = logSoftmax(row);
+            processSeq2Seq(scores, sequences[b] as readonly number[], settings, maxLength);
+            return scores;
+          });
+        },
+        options.signal,
+      );
+      tokens = r.tokens;
+      firstToken = performance.now();
+      if (settings.eosTokenIds.includes(tokens.at(-1) as number)) finish = 'eos';
+      textOut = setup.tokenizer.decode(tokens);
+      if (textOut) options.onText?.(textOut);
+      extra.sequence_score = r.score;
+    } else {
+      const seed = settings.doSample ? (settings.seed ?? freshSeed()) : undefined;
+      const random = seed !== undefined ? seededRandom(seed) : undefined;
+      const eos = new Set(settings.eosTokenIds);
+      const stream = new TextStream(setup.tokenizer, settings.stop);
+      const sequence = [...start];
+      const scores: number[][] = [];
+      tokens = [];
+      while (sequence.length < maxLength) {
+        if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
+        const [logits] = (await state.step([sequence.at(-1) as number], null)) as [Float32Array];
+        processSeq2Seq(logits, sequence, settings, maxLength);
+        if (settings.outputScores) scores.push(Array.from(logits));
+        const next = random ? drawIndex(softmax(logits), random) : argmax(logits);
+        if (tokens.length === 0) firstToken = performance.now();
+        sequence.push(next);
+        tokens.push(next);
+        if (eos.has(next)) {
+          finish = 'eos';
+          break;
+        }
+        const piece = stream.push(next);
+        if (piece) options.onText?.(piece);
+        if (stream.stopped) {
+          finish = 'stop';
+          break;
+        }
+      }
+      const rest = stream.finish();
+      if (rest) options.onText?.(rest);
+      textOut = stream.value;
+      if (seed !== undefined) extra.seed = seed;
+      if (settings.outputScores) extra.scores = scores;
+    }
+    const decodeMs = performance.now() - t1;
+    return {
+      [TEXT_KEY[task] ?? 'generated_text']: textOut,
+      tokens,
+      finish_reason: finish,
+      prompt_tokens: ids.length,
+      num_beams: rows,
+      ...extra,
+      timings: {
+        prefill_ms: encoderMs,
+        first_token_ms: firstToken - t0,
+        decode_ms: decodeMs,
+        decode_tokens_per_second: tokens.length > 0 && decodeMs > 0 ? (tokens.length * 1000) / decodeMs : null,
+      },
+    };
+  } finally {
+    state.dispose();
+  }
+}
