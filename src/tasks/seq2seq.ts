@@ -69,7 +69,7 @@ async function encode(ctx: RunContext, ids: readonly number[]): Promise<Tensor> 
   const output = ctx.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? ctx.outputs[0]?.name ?? 'last_hidden_state';
   const out = await runSession(ctx, feeds, [output]);
   const states = out[output];
-  if (!states || states.dims.length !== 3 || states.type !== 'float32')
+  if (states?.dims.length !== 3 || states.type !== 'float32')
     throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 last_hidden_state [1, length, hidden]', {
       hint: 'export the model with `modelctl export FOLDER` (encoder_model.onnx is its encoder)',
     });
