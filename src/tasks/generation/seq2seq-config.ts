@@ -5,8 +5,8 @@ import { generationSettings, tokenIds, type GenerationOptions, type GenerationSe
  * The settings of encoder-decoder generation: text-generation's (config.ts) plus what seq2seq checkpoints ship in
  * generation_config.json: beam search (num_beams, length_penalty, early_stopping), no_repeat_ngram_size,
  * min_length, forced_bos_token_id / forced_eos_token_id and the decoder_start_token_id. transformers' defaults when
- * neither the call nor the file says: one beam, length_penalty 1, early_stopping false, max_length 20 (the decoder
- * start token included, so 19 new tokens).
+ * neither the call nor the file says: one beam, length_penalty 1, early_stopping false, 20 new tokens (transformers 5;
+ * a max_length in the file counts the decoder start token, so max_length - 1 new tokens).
  */
 
 export interface Seq2SeqOptions extends GenerationOptions {
@@ -57,11 +57,14 @@ export function seq2seqSettings(o: Seq2SeqOptions, generationConfig: unknown, mo
   check(o);
   const g = record(generationConfig);
   const c = record(modelConfig);
-  const maxLength = int(g.max_length) ?? 20;
+  // generation_config.json's max_length counts the decoder start token; without one, transformers 5 makes 20 new tokens.
+  const maxLength = int(g.max_length);
   const base = generationSettings(
     {
       ...o,
-      ...(o.maxNewTokens === undefined && int(g.max_new_tokens) === undefined ? { maxNewTokens: Math.max(1, maxLength - 1) } : {}),
+      ...(o.maxNewTokens === undefined && int(g.max_new_tokens) === undefined && maxLength !== undefined
+        ? { maxNewTokens: Math.max(1, maxLength - 1) }
+        : {}),
     },
     generationConfig,
     modelConfig,
