@@ -163,6 +163,26 @@ describe('argv to options', () => {
     ],
     [
       [
+        'predict',
+        't5',
+        'translate: a house',
+        '--num-beams',
+        '4',
+        '--length-penalty',
+        '-0.5',
+        '--early-stopping',
+        'never',
+        '--no-repeat-ngram-size',
+        '3',
+      ],
+      {
+        name: 'predict',
+        args: ['t5', 'translate: a house'],
+        options: { numBeams: 4, lengthPenalty: -0.5, earlyStopping: 'never', noRepeatNgramSize: 3 },
+      },
+    ],
+    [
+      [
         'bench',
         'm',
         '--batch-sizes',
@@ -252,6 +272,8 @@ describe('argv to options', () => {
     [['predict', 'm', 'x', '--top-p', '1.5'], '--top-p takes a number above 0 and at most 1, got "1.5"'],
     [['predict', 'm', 'x', '--temperature', '0'], '--temperature takes a number above 0, got "0"'],
     [['predict', 'm', 'x', '--max-new-tokens', '0'], '--max-new-tokens takes a whole number of at least 1, got "0"'],
+    [['predict', 'm', 'x', '--num-beams', '0'], '--num-beams takes a whole number of at least 1, got "0"'],
+    [['predict', 'm', 'x', '--length-penalty', 'long'], '--length-penalty takes a number, got "long"'],
     [['bench', 'm', '--batch-sizes', '1,0'], '--batch-sizes takes whole numbers of at least 1, comma-separated, got "1,0"'],
     [['bench', 'm', '--fail-if-slower', 'x'], '--fail-if-slower takes a percentage, got "x"'],
     [['bench', 'm', '--threads', '1.5'], 'threads must be a whole number from 0 to 1024, not 1.5'],
