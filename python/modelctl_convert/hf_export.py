@@ -6,7 +6,7 @@ import shutil
 from .common import Converted, version_of
 from .events import conversion, progress, require, usage, warning
 from .hf_decoder import carry_generation_files, validate_decoder, wants_past
-from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, validate_seq2seq, wants_seq2seq_past
+from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, seq2seq_task, validate_seq2seq, wants_seq2seq_past
 from .hf_validate import check_preprocessors, validate
 
 
@@ -104,7 +104,7 @@ def export_hf(args, out):
         task = "feature-extraction"
         progress("task", "sentence-transformers folder: feature-extraction of the transformer it wraps, pooled by modelctl")
     if not task:
-        task = _infer_task(args, TasksManager)
+        task = seq2seq_task(_infer_task(args, TasksManager), model_dir, args.trust_remote_code)
         progress("task", f"task inferred from the model: {task}")
     # A causal LM is exported with its KV cache (one decoder taking past_key_values) and registered as text-generation.
     # An encoder-decoder model likewise: the encoder plus one merged decoder with its cache, as text2text-generation.

@@ -21,6 +21,21 @@ MERGED = "decoder_model_merged.onnx"
 UNMERGED = ("decoder_model.onnx", "decoder_with_past_model.onnx")
 
 
+def seq2seq_task(task, model_dir, trust_remote_code):
+    """optimum infers fill-mask for BART-like models (their ForConditionalGeneration class is also transformers' masked
+    LM class, and comes first): an encoder-decoder model is exported for generation, as its architecture says."""
+    if task != "fill-mask":
+        return task
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    except Exception:
+        return task
+    arch = (getattr(config, "architectures", None) or [""])[0] or ""
+    return "text2text-generation" if config.is_encoder_decoder and arch.endswith("ForConditionalGeneration") else task
+
+
 def wants_seq2seq_past(task, model_dir, trust_remote_code):
     """text2text-generation becomes text2text-generation-with-past when optimum can export the model's cache."""
     if task != "text2text-generation":

@@ -1,7 +1,8 @@
 /**
  * `modelctl predict` on an encoder-decoder model as a person and a script use it: greedy text printed as it comes
  * and beam search's printed at the end both equal the JSON's text, --task picks the pipelines' output name, stop
- * strings cut greedy text, and what does not fit is refused in one line.
+ * strings cut greedy text, a BART folder exports for generation without --task, and what does not fit is refused in
+ * one line.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,6 +75,12 @@ describe('predict text2text-generation from the command line', () => {
       expect(r.exitCode, r.stderr).toBe(code);
       expect(firstLine(r.stderr)).toBe(message);
     }
+    // BART's generation class is also transformers' masked LM class (optimum infers fill-mask): exported for generation.
+    const bart = await cli(['export', join(FIXTURES, 's2s-bart-tiny'), '--name', 'bart', '--python', familyPython(root, 'hf'), '--json'], {
+      home,
+    });
+    expect(bart.exitCode, bart.stderr).toBe(0);
+    expect(JSON.parse(bart.stdout).task).toBe('text2text-generation');
     // The encoder alone, without its decoder beside it.
     const alone = join(fileDir('modelctl-s2s-alone-'), 'encoder_model.onnx');
     copyFileSync(join(out, 'encoder_model.onnx'), alone);

@@ -1,0 +1,117 @@
+// Encoder-decoder generation, modelctl against transformers.js (@huggingface/transformers 4.3.2, the same
+// onnxruntime-node), on the same exported files, one process, one run side by side:
+//
+//   npm run build && node bench/seq2seq.mjs --python .venv-convert/torch/bin/python [--texts 8] [--tokens 32]
+//
+// The fixtures' T5 and BART (fixtures/models/s2s-*) are exported with `modelctl export` into a temporary registry;
+// transformers.js reads the same encoder_model.onnx and decoder_model_merged.onnx from its onnx/ layout with the
+// version's config, generation config and tokenizer beside them. Both sides run each text greedily (and modelctl by
+// beam search, 4 beams) after one warm-up text; printed: new tokens, wall time, decode tokens/s, and whether the
+// greedy tokens are the same.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: { python: { type: 'string' }, texts: { type: 'string', default: '8' }, tokens: { type: 'string', default: '32' } },
+});
+if (!values.python) throw new Error('give --python: the hf converter interpreter (.venv-convert/torch/bin/python)');
+const TEXTS = [
+  'translate English to German: the house is wonderful.',
+  'summarize: modelctl exports encoder-decoder models as an encoder and a decoder with its cache.',
+  'The quick brown fox jumps over the lazy dog.',
+  'héllo wörld, ça va? 東京 and 北京 🙂',
+  'Beam search keeps the best few sequences at every step.',
+  'A language model predicts the next token from the tokens before it.',
+  'The user asks a question and the assistant answers it.',
+  'modelctl exports models to ONNX and runs them with ONNX Runtime.',
+].slice(0, Number(values.texts));
+const maxNewTokens = Number(values.tokens);
+
+const work = mkdtempSync(join(tmpdir(), 'modelctl-bench-s2s-'));
+const home = join(work, 'home');
+const { Registry, openPredictor } = await import(join(root, 'dist', 'index.js'));
+const { AutoTokenizer, AutoModelForSeq2SeqLM, env } = await import(
+  join(root, 'node_modules', '@huggingface', 'transformers', 'dist', 'transformers.node.mjs')
+);
+env.localModelPath = `${work}/tjs/`;
+env.allowRemoteModels = false;
+
+async function time(fn) {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+try {
+  for (const fixture of ['s2s-t5-tiny', 's2s-bart-tiny']) {
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'bin', 'modelctl.cjs'),
+        'export',
+        join(root, 'fixtures', 'models', fixture),
+        '--name',
+        fixture,
+        '--python',
+        values.python,
+      ],
+      { env: { ...process.env, MODELCTL_HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const registry = new Registry({ home });
+    const manifest = await registry.resolve({ kind: 'registry', name: fixture });
+    const view = await registry.materialize(manifest);
+    const tjs = join(work, 'tjs', fixture);
+    mkdirSync(join(tjs, 'onnx'), { recursive: true });
+    for (const f of manifest.files) copyFileSync(join(view, f.path), join(tjs, f.path.endsWith('.onnx') ? join('onnx', f.path) : f.path));
+
+    const rows = [];
+    for (const numBeams of [1, 4]) {
+      const predictor = await openPredictor({
+        model: fixture,
+        registry,
+        threads: 1,
+        generation: { maxNewTokens, numBeams, doSample: false },
+      });
+      await predictor.run({ kind: 'texts', texts: [TEXTS[0]] });
+      const { value, ms } = await time(() => predictor.run({ kind: 'texts', texts: TEXTS }));
+      await predictor.close();
+      const tokens = value.predictions.reduce((n, p) => n + p.tokens.length, 0);
+      rows.push({ side: `modelctl, ${numBeams} beam${numBeams > 1 ? 's' : ''}`, tokens, ms, ids: value.predictions.map((p) => p.tokens) });
+    }
+    const tokenizer = await AutoTokenizer.from_pretrained(fixture);
+    const model = await AutoModelForSeq2SeqLM.from_pretrained(fixture, {
+      dtype: 'fp32',
+      device: 'cpu',
+      session_options: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    });
+    const tjsGenerate = async (text) => {
+      const inputs = await tokenizer(text);
+      const out = await model.generate({ ...inputs, max_new_tokens: maxNewTokens, num_beams: 1, do_sample: false });
+      // Its sequences start with the decoder start token.
+      return Array.from(out.tolist()[0].slice(1), Number);
+    };
+    await tjsGenerate(TEXTS[0]);
+    const { value: tjsIds, ms: tjsMs } = await time(async () => {
+      const all = [];
+      for (const text of TEXTS) all.push(await tjsGenerate(text));
+      return all;
+    });
+    rows.push({ side: 'transformers.js, greedy', tokens: tjsIds.reduce((n, t) => n + t.length, 0), ms: tjsMs, ids: tjsIds });
+    await model.dispose();
+    const greedy = rows[0].ids;
+    console.log(`\n${fixture}: ${TEXTS.length} texts, at most ${maxNewTokens} new tokens each, 1 thread`);
+    console.log('| side | new tokens | wall ms | tokens/s | greedy tokens equal to modelctl greedy |');
+    console.log('| --- | ---: | ---: | ---: | --- |');
+    for (const r of rows) {
+      const equal = r.ids.every((ids, i) => JSON.stringify(ids) === JSON.stringify(greedy[i]));
+      console.log(`| ${r.side} | ${r.tokens} | ${r.ms.toFixed(1)} | ${((r.tokens * 1000) / r.ms).toFixed(0)} | ${equal ? 'yes' : 'no'} |`);
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
