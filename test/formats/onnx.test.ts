@@ -1,4 +1,4 @@
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectModel } from '../../src/formats/index.js';
@@ -139,6 +139,29 @@ describe('onnx', () => {
       expect(r.parameters).toBe(fixture('onnx-handbuilt').parameters);
       expect(r.warnings.join('\n')).toMatch(/several ONNX files.*using the largest, big\.onnx/);
       expect(r.metadata.onnxFiles).toEqual(['big.onnx', 'small.onnx']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('an encoder-decoder folder as optimum writes it: the encoder primary, the parts by role, no warning', async () => {
+    const t = await tempDir();
+    try {
+      // The smaller file as the encoder: the role decides, not the size.
+      await copyFile(fixturePath('iris-logreg', 'model.onnx'), join(t.dir, 'encoder_model.onnx'));
+      await copyFile(fixturePath('onnx-handbuilt', 'model.onnx'), join(t.dir, 'decoder_model_merged.onnx'));
+      await copyFile(fixturePath('onnx-handbuilt', 'model.onnx'), join(t.dir, 'decoder_model.onnx'));
+      const r = await inspectModel(t.dir);
+      expect(r.primary).toBe('encoder_model.onnx');
+      expect(r.metadata.onnxParts).toEqual({ encoder: 'encoder_model.onnx', decoder: 'decoder_model_merged.onnx' });
+      expect(r.warnings).toEqual([]);
+      await rm(join(t.dir, 'decoder_model_merged.onnx'));
+      await copyFile(fixturePath('onnx-handbuilt', 'model.onnx'), join(t.dir, 'decoder_with_past_model.onnx'));
+      expect((await inspectModel(t.dir)).metadata.onnxParts).toEqual({
+        encoder: 'encoder_model.onnx',
+        decoder: 'decoder_model.onnx',
+        decoder_with_past: 'decoder_with_past_model.onnx',
+      });
     } finally {
       await t.cleanup();
     }
