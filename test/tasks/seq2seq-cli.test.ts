@@ -81,6 +81,10 @@ describe('predict text2text-generation from the command line', () => {
     });
     expect(bart.exitCode, bart.stderr).toBe(0);
     expect(JSON.parse(bart.stdout).task).toBe('text2text-generation');
+    // Longer than BART's 64 learned positions: refused before the encoder runs.
+    const long = await cli(['predict', 'bart', Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ')], { home });
+    expect(long.exitCode).toBe(2);
+    expect(firstLine(long.stderr)).toMatch(/^error: the text is \d+ tokens; the model reads 64 at most$/);
     // The encoder alone, without its decoder beside it.
     const alone = join(fileDir('modelctl-s2s-alone-'), 'encoder_model.onnx');
     copyFileSync(join(out, 'encoder_model.onnx'), alone);
