@@ -68,6 +68,28 @@ describe('logits processors: the same scores as transformers’ processors, chai
     }
   });
 
+  it('ties: equal logits are kept or removed as transformers does (top-k keeps all equal to the k-th)', async () => {
+    const python = parityPython();
+    if (!python) return;
+    const row = [0, 0, 0, 0, 1, 3, 3, 2, 0, 0];
+    const cases: ProcCase[] = [{ top_k: 2 }, { top_k: 5 }, { top_p: 0.5 }, { top_p: 0.9 }, { top_k: 6, top_p: 0.6 }];
+    const ref = await reference<{ cases: Array<Array<Array<number | null>>> }>(python, 'logits_processors', {
+      rows: [row],
+      ids: [[0]],
+      cases,
+    });
+    for (const [c, settings] of cases.entries()) {
+      const mine = Float32Array.from(row);
+      processLogits(mine, [0], {
+        doSample: true,
+        ...(settings.top_k !== undefined ? { topK: settings.top_k } : {}),
+        ...(settings.top_p !== undefined ? { topP: settings.top_p } : {}),
+      });
+      const want = (ref.cases[c]?.[0] as Array<number | null>).map((v) => v ?? Number.NEGATIVE_INFINITY);
+      expect(Array.from(mine), JSON.stringify(settings)).toEqual(want);
+    }
+  });
+
   it('greedy decoding leaves the sampling warpers out and takes the first of equal best scores', () => {
     const logits = Float32Array.of(0.5, 2, 2, -1);
     processLogits(logits, [], { doSample: false, temperature: 0.1, topK: 1, topP: 0.1 });
