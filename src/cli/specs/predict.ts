@@ -2,9 +2,9 @@ import type { Device } from '../../runtime/device.js';
 import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { flag, int, text, value, type CommandSpec } from '../declare.js';
-import { deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
+import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
-export interface PredictFlags {
+export interface PredictFlags extends ConvertFlags {
   input?: string;
   file?: string;
   task?: string;
@@ -86,6 +86,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     threads: threadsOption(),
     optimization: optimizationOption,
     failFast: flag('--fail-fast', 'streams (.jsonl, .csv, .txt, stdin): stop at the first bad record instead of reporting it and going on'),
+    ...convertOptions,
     verify: flag(
       '--verify',
       "re-hash the registry model's files before use (default: re-hash only those whose size, mtime or inode changed)",
