@@ -65,6 +65,15 @@ describe('predict text-generation from the command line', () => {
     expect(cold.status).toBe(400);
     expect(JSON.stringify(cold.body)).toMatch(/temperature must be a number above 0/);
 
+    // A registered Hugging Face folder is exported once on first use (auto-convert), then generates and chats.
+    const registered = await cli(['register', join(FIXTURES, 'gen-llama-tiny'), '--name', 'llama-src'], { home });
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    const env = { MODELCTL_PYTHON: familyPython(root, 'hf') };
+    const chat = await cli(['predict', 'llama-src', '--chat', 'hi 🙂', '--max-new-tokens', '4', '--json'], { home, env });
+    expect(chat.exitCode, chat.stderr).toBe(0);
+    expect(JSON.parse(chat.stdout)).toMatchObject({ model: 'llama-src:1.0.1', task: 'text-generation' });
+    expect(JSON.parse(chat.stdout).predictions[0].prompt).toMatch(/^<s><\|start\|>system<\|end\|>\n/);
+
     const bert = join(FIXTURES, 'optimum-bert', 'model.onnx');
     const flags = await cli(['predict', bert, 'a text', '--temperature', '0.5'], { home });
     expect(flags.exitCode).toBe(2);
