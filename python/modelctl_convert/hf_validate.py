@@ -63,9 +63,12 @@ def _waveforms(samples, rate):
         nested = isinstance(samples, list) and samples and isinstance(samples[0], list)
         rows = samples if nested or (isinstance(samples, np.ndarray) and samples.ndim == 2) else [samples]
         try:
-            return [np.asarray(r, dtype=np.float32).reshape(-1) for r in rows]
+            waves = [np.asarray(r, dtype=np.float32).reshape(-1) for r in rows]
         except (TypeError, ValueError) as e:
             raise usage(f"--sample-input for an audio model: waveforms of numbers ({e})") from e
+        if not waves or any(w.size == 0 for w in waves):
+            raise usage("--sample-input for an audio model: an empty waveform (give at least one sample per waveform)")
+        return waves
     rng = np.random.default_rng(0)
     t1 = np.arange(rate) / rate
     t2 = np.arange(int(rate * 0.6)) / rate
@@ -117,7 +120,8 @@ def sample_batches(source, names, samples, trust_remote_code):
         processor = _load("AutoImageProcessor", source, trust_remote_code)
         size = getattr(processor, "size", None) or {}
         hint = int(size.get("height") or size.get("shortest_edge") or 224) if isinstance(size, dict) else 224
-        enc.update(processor(images=_images(samples, hint), return_tensors="np"))
+        # Channels last said outright: a 1x1 or 3-pixel-wide image leaves the processor's guess ambiguous.
+        enc.update(processor(images=_images(samples, hint), return_tensors="np", input_data_format="channels_last"))
     if wanted & AUDIO_INPUTS:
         extractor = _load("AutoFeatureExtractor", source, trust_remote_code)
         rate = getattr(extractor, "sampling_rate", 16000)

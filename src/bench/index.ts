@@ -3,6 +3,7 @@ import { ModelctlError } from '../errors.js';
 import { readInput } from '../inputs/open.js';
 import type { PredictInput } from '../inputs/types.js';
 import { chooseTask, inputKind, resolveModel, type ResolvedModel } from '../predict/predict.js';
+import type { AutoConvert } from '../predict/types.js';
 import { prepareText } from '../predict/text.js';
 import { isImageTask, prepareImage } from '../predict/image.js';
 import { companions } from '../registry/companion-files.js';
@@ -25,6 +26,8 @@ export { parseTolerance } from './tolerance.js';
 export interface BenchOptions extends SessionOptions {
   model: string;
   registry?: Registry;
+  /** A registered model that is not ONNX: its ONNX export is timed, made now when there is none. */
+  autoConvert?: AutoConvert;
   /** A second model (reference or path), or what to change for the second side: "threads=4", "device=cuda:0", "optimization=basic". */
   vs?: string;
   batchSizes?: number[];
@@ -195,7 +198,7 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
     ...(options.fallback ? { fallback: options.fallback } : {}),
   };
   checkSessionOptions(session);
-  const m = await resolveModel(options.model, options.registry);
+  const m = await resolveModel(options.model, options.registry, { ...(options.autoConvert ? { autoConvert: options.autoConvert } : {}) });
   if ((options.saveBaseline || wantsBaseline) && !m.manifest) {
     throw new ModelctlError('USAGE', 'baselines are stored with a registry version, and this is a file', {
       hint: `register it first: \`modelctl register ${options.model} --name NAME\``,
@@ -219,7 +222,9 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
     if (variants[0]?.label === variants[1]?.label)
       throw new ModelctlError('USAGE', `--vs ${options.vs} changes nothing`, { hint: 'compare with a different setting' });
   } else if (options.vs !== undefined) {
-    const other = await resolveModel(options.vs, options.registry);
+    const other = await resolveModel(options.vs, options.registry, {
+      ...(options.autoConvert ? { autoConvert: options.autoConvert } : {}),
+    });
     const [a, b] = [displayName(m), displayName(other)];
     variants.push(await variant(m, a === b ? options.model : a, session), await variant(other, a === b ? options.vs : b, session));
   } else variants.push(await variant(m, displayName(m), session));

@@ -44,6 +44,22 @@ export const FRAMEWORK_FAMILY: Record<Framework, Family> = {
 };
 
 /** `--with hf,sklearn` or `all` -> the families, in a stable order. */
+/**
+ * The framework a registered format converts with, as export tells it from the content; `pickle` for pickles and
+ * joblib files, told apart by the classes they reference (sklearn, xgboost or lightgbm).
+ */
+export const FORMAT_FRAMEWORK: Readonly<Record<string, Framework | 'pickle'>> = {
+  transformers: 'hf',
+  pytorch: 'pytorch',
+  keras: 'keras',
+  'keras-h5': 'keras',
+  'tf-savedmodel': 'tf',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+  pickle: 'pickle',
+  joblib: 'pickle',
+};
+
 export function parseFamilies(text: string | undefined): Family[] {
   if (text === undefined || text.trim() === '') return [...FAMILIES];
   const wanted = text

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { FRAMEWORKS, type Framework } from '../convert/families.js';
+import { FORMAT_FRAMEWORK, FRAMEWORKS, type Framework } from '../convert/families.js';
 import { ModelctlError, fsError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import type { Inspection } from '../formats/types.js';
@@ -34,36 +34,22 @@ function loadPath(root: string, inspection: Inspection, isDir: boolean): string 
 /** The framework the content says it is; pickles are told apart by the classes they reference. */
 export function sourceFramework(inspection: Inspection): Framework {
   const m = inspection.metadata;
-  switch (inspection.format) {
-    case 'transformers':
-      return 'hf';
-    case 'pytorch':
-      return 'pytorch';
-    case 'keras':
-    case 'keras-h5':
-      return 'keras';
-    case 'tf-savedmodel':
-      return 'tf';
-    case 'xgboost':
-      return 'xgboost';
-    case 'lightgbm':
-      return 'lightgbm';
-    case 'pickle':
-    case 'joblib': {
-      const text = JSON.stringify([m.topClass, m.framework, m.globals, m.classes]).toLowerCase();
-      if (text.includes('xgboost')) return 'xgboost';
-      if (text.includes('lightgbm')) return 'lightgbm';
-      return 'sklearn';
-    }
-    case 'onnx':
-      throw new ModelctlError('INVALID_INPUT', 'the model is already ONNX: there is nothing to export', {
-        hint: 'register it (`modelctl register`), or add metadata with `modelctl embed-metadata`',
-      });
-    default:
-      throw new ModelctlError('UNKNOWN_FORMAT', `cannot tell which framework made this ${inspection.format} model`, {
-        hint: `pass --framework (${FRAMEWORKS.join(', ')})`,
-      });
+  const known = Object.hasOwn(FORMAT_FRAMEWORK, inspection.format) ? FORMAT_FRAMEWORK[inspection.format] : undefined;
+  if (known === 'pickle') {
+    const text = JSON.stringify([m.topClass, m.framework, m.globals, m.classes]).toLowerCase();
+    if (text.includes('xgboost')) return 'xgboost';
+    if (text.includes('lightgbm')) return 'lightgbm';
+    return 'sklearn';
   }
+  if (known) return known;
+  if (inspection.format === 'onnx') {
+    throw new ModelctlError('INVALID_INPUT', 'the model is already ONNX: there is nothing to export', {
+      hint: 'register it (`modelctl register`), or add metadata with `modelctl embed-metadata`',
+    });
+  }
+  throw new ModelctlError('UNKNOWN_FORMAT', `cannot tell which framework made this ${inspection.format} model`, {
+    hint: `pass --framework (${FRAMEWORKS.join(', ')})`,
+  });
 }
 
 /** sha256 over each file's path and sha256, in order: a folder's content digest. */

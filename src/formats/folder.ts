@@ -8,7 +8,7 @@ import { onnxMetadata, readOnnxFacts } from './onnx.js';
 import { readSavedModel } from './savedmodel.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles } from './task.js';
 import { TableError, readVariablesIndex } from './tf-variables.js';
-import { hfConfigFacts, hfSideFiles, inspectTransformers, readJsonFile, transformerModulePath } from './transformers.js';
+import { hfConfigFacts, hfSideFiles, inspectTransformers, readJsonFile, readJsonValue, transformerModulePath } from './transformers.js';
 import type { InspectedFile, Inspection } from './types.js';
 
 /**
@@ -143,7 +143,7 @@ function inspectSentenceTransformersModule(
   files: InspectedFile[],
   signal?: AbortSignal,
 ): Inspection | undefined {
-  const sub = transformerModulePath(readJsonFile(join(root, 'modules.json'), `${display}/modules.json`));
+  const sub = transformerModulePath(readJsonValue(join(root, 'modules.json'), `${display}/modules.json`));
   if (!sub || !files.some((f) => f.path === `${sub}/config.json`)) return undefined;
   const prefix = `${sub}/`;
   const inner = files.filter((f) => f.path.startsWith(prefix)).map((f) => ({ ...f, path: f.path.slice(prefix.length) }));

@@ -42,12 +42,17 @@ const MAX_LABELS = 10_000;
 
 /** A small JSON file of the model (config, index); damaged JSON in a file the format defines is a damaged model. */
 export function readJsonFile(abs: string, display: string, maxBytes = 16 * MB): Record<string, unknown> {
-  const parsed = withSource(abs, (source) => {
+  const parsed = readJsonValue(abs, display, maxBytes);
+  if (!isRecord(parsed)) throw corrupt(display, 'not a valid JSON object');
+  return parsed;
+}
+
+/** The same for a file whose JSON need not be an object (modules.json is a list); undefined when it does not parse. */
+export function readJsonValue(abs: string, display: string, maxBytes = 16 * MB): unknown {
+  return withSource(abs, (source) => {
     if (source.size > maxBytes) throw corrupt(display, `${source.size} bytes is too large for a JSON metadata file`);
     return tryParseJson(decodeUtf8(readAt(source, 0, source.size)));
   });
-  if (!isRecord(parsed)) throw corrupt(display, 'not a valid JSON object');
-  return parsed;
 }
 
 export function hfConfigFacts(config: Record<string, unknown>): Record<string, unknown> {

@@ -9,7 +9,8 @@ import { companions } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
 import { modelArg } from '../registry/model-arg.js';
 import { detectTaskBeside } from './text.js';
-import type { ResolvedModel } from './types.js';
+import type { AutoConvert, ResolvedModel } from './types.js';
+import { convertedVersion } from './auto-convert.js';
 import { expandHome } from '../util/paths.js';
 
 /**
@@ -22,7 +23,11 @@ import { expandHome } from '../util/paths.js';
  * A path, or a registry reference whose ONNX file (and companions) is made available by path, every file checked
  * first (registry/verify.ts; `verify` re-hashes them all).
  */
-export async function resolveModel(model: string, registry?: Registry, options: { verify?: boolean } = {}): Promise<ResolvedModel> {
+export async function resolveModel(
+  model: string,
+  registry?: Registry,
+  options: { verify?: boolean; autoConvert?: AutoConvert } = {},
+): Promise<ResolvedModel> {
   const ref = await modelArg(model);
   if (ref.kind === 'path') {
     const path = resolve(expandHome(ref.path));
@@ -37,7 +42,14 @@ export async function resolveModel(model: string, registry?: Registry, options: 
   }
   if (ref.kind !== 'registry' || !registry)
     throw new ModelctlError('INVALID_REFERENCE', `${model} is neither an ONNX file nor a registry model`);
-  const manifest = await registry.resolve(ref);
+  let manifest = await registry.resolve(ref);
+  let converted: ResolvedModel['converted'];
+  if (manifest.format !== 'onnx') {
+    const from = `${manifest.name}:${manifest.version}`;
+    const found = await convertedVersion(registry, manifest, options.autoConvert);
+    manifest = found.manifest;
+    converted = { from, to: `${manifest.name}:${manifest.version}`, reused: found.reused };
+  }
   const primary =
     typeof manifest.metadata.primary === 'string' ? manifest.metadata.primary : manifest.files.find((f) => f.path.endsWith('.onnx'))?.path;
   const file = manifest.files.find((f) => f.path === primary);
@@ -51,7 +63,7 @@ export async function resolveModel(model: string, registry?: Registry, options: 
   const summary = await readOnnxSummary(blob);
   const path = summary.externalData.length > 0 ? join(await registry.materialize(manifest), file.path) : blob;
   const embedded = decodeHfMetadata(summary.metadataProps);
-  return { path, summary, manifest, verified, ...(embedded ? { embedded } : {}) };
+  return { path, summary, manifest, verified, ...(embedded ? { embedded } : {}), ...(converted ? { converted } : {}) };
 }
 
 /** --task, else the embedded task, else the registered one, else the graph or the files beside it; "raw" when nothing says. */

@@ -1,4 +1,5 @@
 import type { InputSource, PredictInput } from '../inputs/types.js';
+import type { ExportEvent } from '../export/export.js';
 import type { DecodedHfMetadata } from '../onnx/metadata.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
@@ -20,6 +21,22 @@ import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-
 
 export type { PredictInput } from '../inputs/types.js';
 
+/** predict, bench and serve on a registered model that is not ONNX: see predict/auto-convert.ts. */
+export interface AutoConvert {
+  /** false: refuse a non-ONNX version (--no-convert). Default true. */
+  convert?: boolean;
+  /** The interpreter the conversion runs with (else MODELCTL_PYTHON, the managed environment, python3). */
+  python?: string;
+  onProgress?: (event: ConvertEvent) => void;
+  signal?: AbortSignal;
+}
+
+export type ConvertEvent =
+  | { type: 'convert-start'; from: string }
+  | { type: 'convert-reused'; from: string; to: string }
+  | { type: 'convert-done'; from: string; to: string }
+  | { type: 'export'; event: ExportEvent };
+
 export interface ResolvedModel {
   /** The ONNX file ONNX Runtime loads (inside a view folder for registry versions with companion files). */
   path: string;
@@ -28,6 +45,8 @@ export interface ResolvedModel {
   manifest?: Manifest;
   /** A registry version's files as checked before use (serve re-checks their fingerprints per request). */
   verified?: VerifiedFiles;
+  /** A non-ONNX registry version run through its ONNX export: which one, and whether it was made before. */
+  converted?: { from: string; to: string; reused: boolean };
 }
 
 export interface PredictOptions extends SessionOptions {
@@ -40,6 +59,8 @@ export interface PredictOptions extends SessionOptions {
   resolved?: ResolvedModel;
   /** Re-hash a registry model's files before use, whatever their fingerprints say. */
   verify?: boolean;
+  /** A registered model that is not ONNX: its ONNX export is used, made now when there is none (predict/auto-convert.ts). */
+  autoConvert?: AutoConvert;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
   /** text- and image-classification: the K best labels per text or image (default: every label); question-answering: the K best answers too. */

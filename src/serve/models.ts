@@ -2,6 +2,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
 import { resolveModel, type ResolvedModel } from '../predict/predict.js';
+import type { AutoConvert } from '../predict/types.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkName, checkVersion, isAlias, isVersion } from '../registry/names.js';
@@ -38,6 +39,8 @@ export interface ModelManagerOptions {
   resolveTtlMs?: number;
   /** Re-hash a version's files each time it is loaded (a changed fingerprint always makes it re-hash them). */
   verify?: boolean;
+  /** A registered model that is not ONNX: its ONNX export is served (see predict/auto-convert.ts). */
+  autoConvert?: AutoConvert;
 }
 
 /** Every input and output has a first dimension that is not fixed: the one requests can be stacked along. */
@@ -53,6 +56,7 @@ export class ModelManager {
   readonly #served = new Map<string, ServedModel>();
   readonly #refs = new Map<string, { version: string; digest: string; at: number }>();
   readonly #touched = new Map<string, number>();
+  readonly #resolving = new Map<string, Promise<ResolvedModel>>();
 
   constructor(options: ModelManagerOptions) {
     this.#o = options;
@@ -82,6 +86,17 @@ export class ModelManager {
   }
 
   /** The version a reference means now; names and aliases are cached briefly so a hot path does not read disk. */
+  /** One resolution per version at a time: two first requests for a model that is not ONNX convert it once. */
+  #resolve(ref: string): Promise<ResolvedModel> {
+    let pending = this.#resolving.get(ref);
+    if (!pending) {
+      const options = { verify: this.#o.verify === true, ...(this.#o.autoConvert ? { autoConvert: this.#o.autoConvert } : {}) };
+      pending = resolveModel(ref, this.#o.registry, options).finally(() => this.#resolving.delete(ref));
+      this.#resolving.set(ref, pending);
+    }
+    return pending;
+  }
+
   async model(name: string, version?: string): Promise<ServedModel> {
     const ref = version === undefined ? name : `${name}/${version}`;
     const ttl = this.#o.resolveTtlMs ?? 1000;
@@ -97,8 +112,9 @@ export class ModelManager {
     // A stat of each file per request: a file changed on disk since it was checked is checked again (and the version
     // reloaded) before the session cache, which reopens changed files, could read it.
     if (hit && (!hit.resolved.verified || this.#o.registry.stillVerified(hit.resolved.verified))) return hit;
-    const resolved = await resolveModel(`${name}:${exact}`, this.#o.registry, { verify: this.#o.verify === true });
-    if (resolved.manifest && resolved.manifest.digest !== cached.digest) {
+    const resolved = await this.#resolve(`${name}:${exact}`);
+    // (A converted model's manifest is its export's: the version asked for is the one checked.)
+    if (resolved.manifest && !resolved.converted && resolved.manifest.digest !== cached.digest) {
       // Replaced between the two reads: serve what the registry holds now, under its own key.
       this.#refs.delete(ref);
       return this.model(name, version);

@@ -153,6 +153,13 @@ const SCHEMAS: Record<string, Schema> = {
       aggregation: { type: 'string', enum: ['none', 'simple', 'first', 'max', 'average'] },
       conf: { type: 'number', minimum: 0, maximum: 1 },
       iou: { type: 'number', minimum: 0, maximum: 1 },
+      max_new_tokens: { type: 'integer', minimum: 1, description: 'text-generation, as the other fields below' },
+      do_sample: { type: 'boolean' },
+      temperature: { type: 'number', minimum: 0, exclusiveMinimum: true },
+      top_p: { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: 1 },
+      seed: { type: 'integer', minimum: 0 },
+      repetition_penalty: { type: 'number', minimum: 0, exclusiveMinimum: true },
+      stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     },
   },
   PredictResult: {

@@ -13,6 +13,7 @@ import { ModelManager } from './models.js';
 import { openApiDocument } from './openapi.js';
 import { v1Route } from './routes-v1.js';
 import { v2Route } from './routes-v2.js';
+import type { AutoConvert } from '../predict/types.js';
 
 /**
  * `modelctl serve` as a library: an HTTP server (node:http, no framework: the routes are few and the protocol's
@@ -43,6 +44,8 @@ export interface ServeOptions {
   resolveTtlMs?: number;
   /** Re-hash a version's files each time it is loaded, and each file before it is downloaded (not only on a changed fingerprint). */
   verify?: boolean;
+  /** A registered model that is not ONNX: its ONNX export is served, made on first use when there is none. */
+  autoConvert?: AutoConvert;
   onEvent?: (event: ServeEvent) => void;
 }
 
@@ -99,6 +102,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.session ? { session: options.session } : {}),
     ...(options.resolveTtlMs !== undefined ? { resolveTtlMs: options.resolveTtlMs } : {}),
     verify: options.verify === true,
+    ...(options.autoConvert ? { autoConvert: options.autoConvert } : {}),
   });
   const ctx: ServeContext = {
     registry: options.registry,

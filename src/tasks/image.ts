@@ -260,8 +260,33 @@ function notAnImage(file: string, err: unknown): ModelctlError {
   });
 }
 
-/** An image file decoded to 8-bit RGB, oriented by its EXIF tag; alpha is dropped, as PIL's convert("RGB") does. */
-export async function decodeImage(file: string, bytes?: Buffer): Promise<Rgb> {
+/**
+ * How CMYK pixels become RGB: as Pillow's convert("RGB") (transformers' load_image) or as OpenCV's imread
+ * (Ultralytics). Both ignore any ICC profile and round differently, so each task takes its reference's.
+ */
+export type CmykToRgb = 'pillow' | 'opencv';
+
+/** CMYK ink values (as Pillow reads them, Adobe's inversion undone) to RGB, in place of sharp's ICC conversion. */
+function cmykToRgb(cmyk: Buffer, pixels: number, how: CmykToRgb): Buffer {
+  const rgb = Buffer.allocUnsafe(pixels * 3);
+  for (let i = 0, o = 0; o < rgb.length; i += 4) {
+    const white = 255 - (cmyk[i + 3] as number);
+    for (let c = 0; c < 3; c++, o++) {
+      const ink = (cmyk[i + c] as number) * white;
+      // Pillow divides by 255 rounding to nearest; OpenCV shifts by 8.
+      rgb[o] = white - (how === 'pillow' ? (ink + 128 + ((ink + 128) >> 8)) >> 8 : ink >> 8);
+    }
+  }
+  return rgb;
+}
+
+/**
+ * An image file decoded to 8-bit RGB, oriented by its EXIF tag; alpha is dropped, as PIL's convert("RGB") does.
+ * Embedded ICC profiles are ignored, as Pillow and OpenCV ignore them (sharp would convert a Display P3 photo to
+ * sRGB: up to 30/255 from what the reference libraries read). 16-bit images keep their high byte, as OpenCV does
+ * (Pillow clips a 16-bit grey PNG at 255 instead).
+ */
+export async function decodeImage(file: string, bytes?: Buffer, cmyk: CmykToRgb = 'pillow'): Promise<Rgb> {
   const sharp = await loadSharp();
   let input = bytes;
   if (input === undefined) {
@@ -272,12 +297,17 @@ export async function decodeImage(file: string, bytes?: Buffer): Promise<Rgb> {
     }
   }
   try {
-    const { data, info } = await sharp(input, { failOn: 'error' })
-      .autoOrient()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const image = sharp(input, { failOn: 'error', ignoreIcc: true }).autoOrient();
+    if ((await image.metadata()).space === 'cmyk') {
+      const { data, info } = await image
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 4) throw new Error(`CMYK decoded to ${info.channels} channels`);
+      return { data: cmykToRgb(data, info.width * info.height, cmyk), width: info.width, height: info.height };
+    }
+    const { data, info } = await image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data, width: info.width, height: info.height };
   } catch (err) {

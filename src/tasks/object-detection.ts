@@ -240,7 +240,7 @@ export async function detectObjects(
   const plane = 3 * setup.height * setup.width;
   const pixels = new Float32Array(files.length * plane);
   const sizes = await mapImages(files, async (file, i) => {
-    const rgb = await decodeImage(file);
+    const rgb = await decodeImage(file, undefined, 'opencv');
     pixels.set(letterbox(rgb, target), i * plane);
     return { width: rgb.width, height: rgb.height };
   });

@@ -11,10 +11,11 @@ import type { RunContext } from './tensors.js';
  * text-generation: a decoder-only model (GPT-2, Llama...) continues a prompt token by token with its KV cache,
  * greedy or sampled, the logits processed as transformers' generate() processes them (generation/processors.ts).
  *
- * The loop is modelctl's own rather than transformers.js' generate(): that one (4.3.2) leaves top-p out
- * ("TODO: Add TopPLogitsWarper"), samples through one process-wide generator (no per-request seed), has no stop
- * strings, and loads the model through its own files and session instead of the registry version predict has
- * verified and opened; a loop over our session gives the per-step scores and the prefill/decode timings too.
+ * The loop is modelctl's own rather than transformers.js' generate(), although that one gives the same greedy tokens
+ * on the parity models (bench/text-generation.mjs compares them): in 4.3.2 it leaves top-p out ("TODO: Add
+ * TopPLogitsWarper"), samples through one process-wide generator (no per-request seed), has no stop strings, and
+ * loads the model through its own files and session instead of the registry version predict has verified and
+ * opened; a loop over our session gives the per-step scores and the prefill/decode timings too.
  */
 
 export type { GenerationOptions } from './generation/config.js';

@@ -60,7 +60,8 @@ describe('crash safety', () => {
       expect(v.exitCode, `kill ${i} at ${at} ms`).toBe(0);
       const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
       expect(list.models.filter((m: { name: string }) => m.name === 'big')).toHaveLength(committed);
-      expect((await cli(['info', 'keep@production', '--json'], { home })).exitCode).toBe(0);
+      const info = await cli(['info', 'keep@production', '--json'], { home });
+      expect(info.exitCode, `kill ${i} at ${at} ms: ${info.stderr}`).toBe(0);
     }
     // Most kills must land mid-copy for this test to mean anything.
     expect(killedMidway).toBeGreaterThanOrEqual(12);

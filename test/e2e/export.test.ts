@@ -173,9 +173,42 @@ describe('modelctl export of image, audio and pad-less text models: validation i
     const out = await predict(vit, [image]);
     expect(out.predictions[0].labels.map((l: { label: string }) => l.label).sort()).toEqual(['bird', 'cat', 'dog']);
 
+    // Images one pixel wide or high as samples: the processor is told they are channels last, not left to guess.
+    const samples = dir('modelctl-samples-');
+    const tiny = [join(samples, 'one.png'), join(samples, 'row.png')];
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+      .png()
+      .toFile(tiny[0] as string);
+    await sharp({ create: { width: 3, height: 1, channels: 3, background: { r: 250, g: 5, b: 5 } } })
+      .png()
+      .toFile(tiny[1] as string);
+    writeFileSync(join(samples, 'images.json'), JSON.stringify(tiny));
+    const small = await exportCase('hf', cases['hf-image-classification'] as Case, src, 'vit-tiny', [
+      '--sample-input',
+      join(samples, 'images.json'),
+    ]);
+    expect(small.doc.validation.samples).toBe(2);
+
     const w2v = await exportCase('hf', cases['hf-audio-classification'] as Case, src, 'wav2vec2-tiny');
     expect(w2v.doc).toMatchObject({ task: 'audio-classification', validation: { samples: 2 } });
     expect(files(w2v)).toContain('preprocessor_config.json');
+    // An empty waveform is the user's mistake (exit 2), not a failed conversion.
+    writeFileSync(join(samples, 'empty.json'), '[[0.1, 0.2], []]');
+    const empty = await cli(
+      [
+        'export',
+        join(src, (cases['hf-audio-classification'] as Case).file),
+        '--name',
+        'w',
+        '--python',
+        familyPython(root, 'hf'),
+        '--sample-input',
+        join(samples, 'empty.json'),
+      ],
+      { home: dir('modelctl-export-home-') },
+    );
+    expect(empty.exitCode, empty.stderr).toBe(2);
+    expect(empty.stderr).toMatch(/an empty waveform/);
 
     const gpt2 = await exportCase('hf', cases['hf-text-generation'] as Case, src, 'gpt2-tiny');
     expect(gpt2.doc).toMatchObject({ task: 'text-generation', validation: { samples: 2 } });

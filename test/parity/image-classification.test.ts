@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
 import { parseImageProcessorConfig, preprocessImage } from '../../src/tasks/image.js';
 import { FIXTURES, cli, tempDir } from '../helpers.js';
+import { writeOddImages } from './odd-images.js';
 import { parityPython, reference } from './reference.js';
 
 /**
@@ -12,7 +13,7 @@ import { parityPython, reference } from './reference.js';
  * time in .venv-parity: the fixture's ViT (32x32, rebuilt in PyTorch from generate.py's seed and checked against its
  * ONNX export by the script) and a ViT built at 224x224 and exported there, on the fixture's drawn images and real
  * photos of odd sizes (scikit-learn's china.jpg and flower.jpg, crops and resizes of them, 20x13 to 1000x333, one
- * stored sideways with an EXIF orientation).
+ * stored sideways with an EXIF orientation, a CMYK JPEG, a JPEG with a Display P3 ICC profile).
  * The processor is transformers 5's default for "ViTImageProcessor", the torchvision backend. Issue 16's tolerances:
  * labels in the same order, logits within 1e-3; probabilities here within 1e-4 and pixel_values within 1e-5.
  */
@@ -48,7 +49,8 @@ describe('image-classification parity with the transformers 5 pipeline', () => {
   it('the same pixel_values, logits, labels and probabilities at 32x32 and 224x224 (library and CLI)', { timeout: 240_000 }, async () => {
     const python = parityPython();
     if (!python) return;
-    const images = ['gradient.png', 'checker.png', 'gradient.jpg', 'exact.png'].map((f) => join(FIXTURE, f));
+    const { p3 } = await writeOddImages(join(FIXTURE, 'gradient.png'), tempDir());
+    const images = [...['gradient.png', 'checker.png', 'gradient.jpg', 'exact.png'].map((f) => join(FIXTURE, f)), p3];
     const answer = await reference<Answer>(python, 'vit_classify', {
       folder: tempDir(),
       fixture: FIXTURE,
@@ -62,7 +64,7 @@ describe('image-classification parity with the transformers 5 pipeline', () => {
       // transformers 5 gives "ViTImageProcessor" its torchvision backend when torchvision is installed
       expect(model.processor).toBe('transformers.models.vit.image_processing_vit.ViTImageProcessor');
       const files = model.results.map((r) => r.file);
-      expect(files.length).toBe(13);
+      expect(files.length).toBe(15);
       // Sizes below and above the model's, and several aspect ratios: every image is resampled but exact.png at 32.
       expect(model.results.filter((r) => r.width === model.size && r.height === model.size).length).toBe(model.size === 32 ? 1 : 0);
       expect(new Set(model.results.map((r) => r.labels[0]![0])).size).toBeGreaterThan(1);
@@ -142,7 +144,10 @@ describe('image processor parity: resample filters, shortest edge, centre crop',
     }>(python, 'image_processor', {
       folder: tempDir(),
       fixture: FIXTURE,
-      images: ['gradient.png', 'checker.png'].map((f) => join(FIXTURE, f)),
+      images: [
+        ...['gradient.png', 'checker.png'].map((f) => join(FIXTURE, f)),
+        (await writeOddImages(join(FIXTURE, 'checker.png'), tempDir())).p3,
+      ],
       photos: true,
       variants: VARIANTS,
     });
@@ -151,7 +156,7 @@ describe('image processor parity: resample filters, shortest edge, centre crop',
     for (const variant of answer.variants) {
       expect(variant.processor).toBe('transformers.models.vit.image_processing_vit.ViTImageProcessor');
       const config = parseImageProcessorConfig(JSON.parse(readFileSync(variant.config, 'utf8')), variant.config);
-      expect(variant.results.length).toBe(11);
+      expect(variant.results.length).toBe(13);
       worst[variant.name] = 0;
       for (const want of variant.results) {
         const mine = await preprocessImage(want.file, config);

@@ -4,13 +4,14 @@ import { predict } from '../../src/predict/predict.js';
 import { decodeImage } from '../../src/tasks/image.js';
 import { letterbox, type Detection } from '../../src/tasks/object-detection.js';
 import { FIXTURES, cli, tempDir } from '../helpers.js';
+import { writeOddImages } from './odd-images.js';
 import { parityPython, reference } from './reference.js';
 
 /**
  * Object detection against Ultralytics' own predict (YOLO(model.onnx, task="detect").predict, computed at test time
  * in .venv-parity) on yolo-tiny: the fixture's two drawn images and real photos of odd sizes and aspect ratios
  * (scikit-learn's china.jpg and flower.jpg, crops and resizes of them as PNG and JPEG, 20x13 to 1000x333, one
- * stored sideways with an EXIF orientation).
+ * stored sideways with an EXIF orientation, one CMYK JPEG, one JPEG with a Display P3 profile, a 16-bit grey PNG).
  * Issue 16's tolerances: classes equal, boxes IoU >= 0.99, scores within 1e-4.
  */
 
@@ -66,9 +67,10 @@ describe('object-detection parity with Ultralytics 8.4 predict', () => {
     const python = parityPython();
     if (!python) return;
     const photos = tempDir();
+    const odd = await writeOddImages(join(DIR, 'wide.png'), tempDir());
     const answer = await reference<Answer>(python, 'yolo_predict', {
       model: MODEL,
-      images: [join(DIR, 'wide.png'), join(DIR, 'tall.png')],
+      images: [join(DIR, 'wide.png'), join(DIR, 'tall.png'), odd.p3, odd.grey16],
       photos,
       imgsz: IMGSZ,
       conf: CONF,
@@ -78,7 +80,9 @@ describe('object-detection parity with Ultralytics 8.4 predict', () => {
     expect(answer.letterboxed.length).toBe(2 * (answer.results.length + 24));
     const mismatched: string[] = [];
     for (const want of answer.letterboxed) {
-      const got = Array.from(letterbox(await decodeImage(want.file), { width: want.size, height: want.size }), (v) => Math.round(v * 255));
+      const got = Array.from(letterbox(await decodeImage(want.file, undefined, 'opencv'), { width: want.size, height: want.size }), (v) =>
+        Math.round(v * 255),
+      );
       // ours is channels first, LetterBox's rows of RGB pixels
       const plane = want.size * want.size;
       const diff = want.pixels.reduce((n, v, i) => n + (got[((i % 3) * plane + Math.floor(i / 3)) as number] === v ? 0 : 1), 0);
@@ -91,16 +95,17 @@ describe('object-detection parity with Ultralytics 8.4 predict', () => {
     const python = parityPython();
     if (!python) return;
     const photos = tempDir();
+    const odd = await writeOddImages(join(DIR, 'wide.png'), tempDir());
     const answer = await reference<Answer>(python, 'yolo_predict', {
       model: MODEL,
-      images: [join(DIR, 'wide.png'), join(DIR, 'tall.png')],
+      images: [join(DIR, 'wide.png'), join(DIR, 'tall.png'), odd.p3, odd.grey16],
       photos,
       imgsz: IMGSZ,
       conf: CONF,
       iou: IOU,
     });
     const files = answer.results.map((r) => r.file);
-    expect(files.length).toBe(11);
+    expect(files.length).toBe(14);
     // The case is not trivial: every image has detections, both classes appear, sizes vary up and down.
     expect(answer.results.every((r) => r.detections.length > 0)).toBe(true);
     expect(new Set(answer.results.flatMap((r) => r.detections.map((d) => d.label)))).toEqual(new Set(['cat', 'dog']));

@@ -18,7 +18,9 @@ interface Reference {
 }
 
 describe('text-classification: modelctl (ONNX export) against transformers’ pipeline (its PyTorch model)', () => {
-  it('short, long, accented, non-Latin and emoji texts: the same labels in the same order, scores within 1e-4', async () => {
+  it('short, long, accented, non-Latin and emoji texts: the same labels in the same order, scores within 1e-4', {
+    timeout: 240_000,
+  }, async () => {
     const python = parityPython();
     if (!python) return;
     const ref = await reference<Reference>(python, 'text_classification', { folder: join(FIXTURES, 'hf-bert-tiny'), texts: TEXTS });

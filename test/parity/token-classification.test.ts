@@ -23,7 +23,9 @@ interface Reference {
 const withoutScore = ({ score: _, ...rest }: TokenEntity) => rest;
 
 describe('token-classification: modelctl against transformers’ pipeline over the same ONNX file', () => {
-  it('every aggregation strategy, on short, long, accented, non-Latin and emoji texts: the same entities', async () => {
+  it('every aggregation strategy, on short, long, accented, non-Latin and emoji texts: the same entities', {
+    timeout: 240_000,
+  }, async () => {
     const python = parityPython();
     if (!python) return;
     const ref = await reference<Reference>(python, 'token_classification', { folder: FOLDER, texts: TEXTS, strategies: AGGREGATIONS });

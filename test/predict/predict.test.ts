@@ -118,7 +118,7 @@ describe('predict against the frameworks’ own outputs', () => {
     await rejects(
       predict({ model: 'st', registry, input: { kind: 'rows', rows: [] } }),
       'INVALID_INPUT',
-      /safetensors model; predict runs ONNX/,
+      /safetensors model; predict runs ONNX and cannot tell how to convert/,
     );
     await rejects(
       predict({ model: hand, input: { kind: 'tensors', tensors: { x: [[1, 2, 3, 4]] } } }),

@@ -4,8 +4,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
+import { postJson, serve } from '../serve/helpers.js';
 
 const firstLine = (text: string): string => text.trim().split('\n')[0] ?? '';
 
@@ -47,6 +49,30 @@ describe('predict text-generation from the command line', () => {
     const noTemplate = await cli(['predict', 'gpt2', '--chat', 'hi'], { home });
     expect(noTemplate.exitCode).toBe(2);
     expect(firstLine(noTemplate.stderr)).toBe('error: gpt2 has no chat template');
+
+    // serve's task-level predict: the same tokens, the decoding settings in transformers' names.
+    const server = await serve({ registry: new Registry({ home }) });
+    const url = `${server.url}/v1/models/gpt2/predict`;
+    const served = await postJson(url, { texts: [prompt], max_new_tokens: 24 });
+    expect(served.status, JSON.stringify(served.body)).toBe(200);
+    expect(served.body.predictions[0].tokens).toEqual(p.tokens);
+    const sampled = { texts: [prompt], max_new_tokens: 10, do_sample: true, temperature: 1.4, top_p: 0.9, seed: 5, stop: ['zz'] };
+    const [s1, s2] = [await postJson(url, sampled), await postJson(url, sampled)];
+    expect(s1.body.predictions[0].seed).toBe(5);
+    expect(s1.body.predictions[0].tokens).toEqual(s2.body.predictions[0].tokens);
+    expect((await postJson(url, { texts: [prompt], stop: 5 })).status).toBe(400);
+    const cold = await postJson(url, { texts: [prompt], do_sample: true, temperature: 0 });
+    expect(cold.status).toBe(400);
+    expect(JSON.stringify(cold.body)).toMatch(/temperature must be a number above 0/);
+
+    // A registered Hugging Face folder is exported once on first use (auto-convert), then generates and chats.
+    const registered = await cli(['register', join(FIXTURES, 'gen-llama-tiny'), '--name', 'llama-src'], { home });
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    const env = { MODELCTL_PYTHON: familyPython(root, 'hf') };
+    const chat = await cli(['predict', 'llama-src', '--chat', 'hi 🙂', '--max-new-tokens', '4', '--json'], { home, env });
+    expect(chat.exitCode, chat.stderr).toBe(0);
+    expect(JSON.parse(chat.stdout)).toMatchObject({ model: 'llama-src:1.0.1', task: 'text-generation' });
+    expect(JSON.parse(chat.stdout).predictions[0].prompt).toMatch(/^<s><\|start\|>system<\|end\|>\n/);
 
     const bert = join(FIXTURES, 'optimum-bert', 'model.onnx');
     const flags = await cli(['predict', bert, 'a text', '--temperature', '0.5'], { home });

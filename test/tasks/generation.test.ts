@@ -3,6 +3,8 @@
  * (computed at test time in .venv-parity, test/parity/py/logits_processors.py), the seeded sampler, the text stream
  * (stop strings, characters split across byte-level tokens), the settings and the chat template lookup.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { chatTemplateOf, parseMessages, renderChat } from '../../src/tasks/generation/chat.js';
@@ -10,6 +12,7 @@ import { generationSettings } from '../../src/tasks/generation/config.js';
 import { argmax, processLogits, softmax } from '../../src/tasks/generation/processors.js';
 import { drawIndex, seededRandom } from '../../src/tasks/generation/sampler.js';
 import { TextStream, type GenerationTokenizer } from '../../src/tasks/generation/text.js';
+import { FIXTURES } from '../helpers.js';
 import { parityPython, reference } from '../parity/reference.js';
 
 const VOCAB = 64;
@@ -65,6 +68,28 @@ describe('logits processors: the same scores as transformers’ processors, chai
         for (const [k, v] of want.entries())
           if (v !== null) expect(Math.abs((mine[k] as number) - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v)));
       }
+    }
+  });
+
+  it('ties: equal logits are kept or removed as transformers does (top-k keeps all equal to the k-th)', async () => {
+    const python = parityPython();
+    if (!python) return;
+    const row = [0, 0, 0, 0, 1, 3, 3, 2, 0, 0];
+    const cases: ProcCase[] = [{ top_k: 2 }, { top_k: 5 }, { top_p: 0.5 }, { top_p: 0.9 }, { top_k: 6, top_p: 0.6 }];
+    const ref = await reference<{ cases: Array<Array<Array<number | null>>> }>(python, 'logits_processors', {
+      rows: [row],
+      ids: [[0]],
+      cases,
+    });
+    for (const [c, settings] of cases.entries()) {
+      const mine = Float32Array.from(row);
+      processLogits(mine, [0], {
+        doSample: true,
+        ...(settings.top_k !== undefined ? { topK: settings.top_k } : {}),
+        ...(settings.top_p !== undefined ? { topP: settings.top_p } : {}),
+      });
+      const want = (ref.cases[c]?.[0] ?? []).map((v) => v ?? Number.NEGATIVE_INFINITY);
+      expect(Array.from(mine), JSON.stringify(settings)).toEqual(want);
     }
   });
 
@@ -201,5 +226,55 @@ describe('chat templates', () => {
       'm',
     );
     expect(rendered).toBe('<s>[user] hi\n[assistant]');
+  });
+});
+
+/** Templates in the styles real chat models use: whitespace control, loop variables, filters, tests, tools checks. */
+const TEMPLATES = [
+  // ChatML (Qwen-like), with a default system message and loop.first.
+  "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|start|>system\\nYou are helpful.<|eot|>\\n' }}{% endif %}{{'<|start|>' + message['role'] + '\\n' + message['content'] + '<|eot|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|start|>assistant\\n' }}{% endif %}",
+  // Llama-3.1-like: tools tested against none, trim filter, block whitespace control.
+  `{{- bos_token }}
+{%- if tools is not none %}
+    {{- "Tools: " + tools | length | string + "\\n" }}
+{%- endif %}
+{%- for message in messages %}
+    {{- '<|start|>' + message['role'] + '<|end|>\\n\\n' + message['content'] | trim + '<|eot|>' }}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|start|>assistant<|end|>\\n\\n' }}
+{%- endif %}`,
+  // Mistral-like: alternation checked with raise_exception, loop.index0, namespace, tojson.
+  "{% set ns = namespace(n=0) %}{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% set ns.n = ns.n + 1 %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}{{ ns.n | tojson }}",
+];
+
+describe('chat templates rendered as transformers renders them', () => {
+  it('ChatML, Llama-3.1 and Mistral styles, accents and emoji; a template that raises is refused', async () => {
+    const python = parityPython();
+    if (!python) return;
+    const folder = join(FIXTURES, 'gen-llama-tiny');
+    const config = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8'));
+    const conversations = [
+      [{ role: 'user', content: '  héllo 東京 🙂  ' }],
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'one' },
+        { role: 'assistant', content: 'two 🎉' },
+        { role: 'user', content: 'three' },
+      ],
+      [
+        { role: 'user', content: 'a' },
+        { role: 'user', content: 'b' },
+      ],
+    ];
+    const cases = TEMPLATES.flatMap((template) => conversations.map((messages) => ({ template, messages })));
+    const ref = await reference<{ rendered: Array<string | { error: string }> }>(python, 'chat_template', { folder, cases });
+    for (const [i, c] of cases.entries()) {
+      const want = ref.rendered[i];
+      const got = renderChat(c.template, c.messages, config, 'm');
+      if (typeof want === 'string') expect(await got, JSON.stringify(c)).toBe(want);
+      else await expect(got).rejects.toThrow(/Conversation roles must alternate/);
+    }
+    expect(ref.rendered.filter((r) => typeof r !== 'string').length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,7 @@
 import { benchModel } from '../../bench/index.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
+import { autoConvert } from './convert-progress.js';
 import { renderBench } from '../render/bench.js';
 import { startProgress } from '../render/progress.js';
 import type { BenchFlags } from '../specs/bench.js';
@@ -14,10 +15,12 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
     });
   const { threads, seqLen, warmup, iterations, durationMs, failIfSlower } = options;
   const progress = await startProgress(out, 'opening the model...');
+  const conversion = autoConvert(options, ctx, progress);
   try {
     const result = await benchModel({
       model,
       registry: openRegistry(ctx),
+      autoConvert: conversion.autoConvert,
       batchSizes: options.batchSizes,
       shapes: options.shapes ?? [],
       ...(seqLen !== undefined ? { seqLen } : {}),

@@ -17,6 +17,7 @@ import {
 } from '../../predict/predict.js';
 import { checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
+import { autoConvert } from './convert-progress.js';
 import { openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
@@ -131,10 +132,13 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   ).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), or --question with --context',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
     });
   }
-  const resolved = await resolveModel(model, registry, { verify: options.verify === true });
+  const conversion = autoConvert(options, ctx);
+  const resolved = await resolveModel(model, registry, { verify: options.verify === true, autoConvert: conversion.autoConvert }).finally(
+    conversion.stop,
+  );
   const explicitTask = options.task;
   const task = (await chooseTask(explicitTask, resolved, registry)).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not

@@ -3,6 +3,7 @@ import { cudaAvailability, cudaMissingError } from '../../runtime/cuda.js';
 import { startServer, type ServeEvent } from '../../serve/index.js';
 import { openRegistry, type CliContext } from '../context.js';
 import type { ServeFlags } from '../specs/serve.js';
+import { autoConvert } from './convert-progress.js';
 
 /** Runs until SIGTERM or Ctrl-C, then finishes the requests in flight (up to --shutdown-timeout) and exits 0. */
 export async function run(_args: string[], options: ServeFlags, ctx: CliContext): Promise<number> {
@@ -38,6 +39,8 @@ export async function run(_args: string[], options: ServeFlags, ctx: CliContext)
       ...(options.fallback ? { fallback: options.fallback } : {}),
     },
     ...(options.verify === true ? { verify: true } : {}),
+    // Conversions are said in the log, without a spinner (several requests may wait on one).
+    autoConvert: autoConvert(options, ctx, { update() {}, bytes() {}, succeed() {}, stop() {} }).autoConvert,
     onEvent: log,
   });
   if (out.json) out.stdout.write(`${JSON.stringify({ url: server.url, host: server.host, port: server.port })}\n`);

@@ -3,9 +3,9 @@ import type { Device } from '../../runtime/device.js';
 import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { duration, flag, int, list, text, value, type CommandSpec } from '../declare.js';
-import { deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
+import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
-export interface BenchFlags {
+export interface BenchFlags extends ConvertFlags {
   batchSizes: number[];
   shapes?: string[];
   seqLen?: number;
@@ -44,6 +44,7 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     'gate CI on a stored baseline',
   arguments: [['<model>', 'a registry model (name[:version|@alias]) or an ONNX file']],
   options: {
+    ...convertOptions,
     batchSizes: value('--batch-sizes <list>', 'batch sizes to measure, comma-separated', batchSizes, { default: '1' }),
     shapes: list(
       '--shape <name=dims>',

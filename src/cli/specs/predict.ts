@@ -3,9 +3,9 @@ import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { flag, int, text, value, type CommandSpec } from '../declare.js';
 import { generationOptions, type GenerationFlags } from './generation.js';
-import { deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
+import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
-export interface PredictFlags extends GenerationFlags {
+export interface PredictFlags extends ConvertFlags, GenerationFlags {
   input?: string;
   file?: string;
   task?: string;
@@ -89,6 +89,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     threads: threadsOption(),
     optimization: optimizationOption,
     failFast: flag('--fail-fast', 'streams (.jsonl, .csv, .txt, stdin): stop at the first bad record instead of reporting it and going on'),
+    ...convertOptions,
     verify: flag(
       '--verify',
       "re-hash the registry model's files before use (default: re-hash only those whose size, mtime or inode changed)",

@@ -1,9 +1,9 @@
 import type { Device } from '../../runtime/device.js';
 import { ModelctlError } from '../../errors.js';
 import { duration, flag, int, size, text, value, wholeNumber, type CommandSpec } from '../declare.js';
-import { deviceOption, fallbackOption, threadsOption } from './session.js';
+import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, threadsOption } from './session.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends ConvertFlags {
   host: string;
   port: number;
   maxModelsInRam: number;
@@ -33,6 +33,7 @@ export const serveCommand: CommandSpec<ServeFlags> = {
   name: 'serve',
   description: 'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1',
   options: {
+    ...convertOptions,
     host: text('--host <host>', 'address to listen on (0.0.0.0: every interface)', { default: '127.0.0.1' }),
     port: value('--port <port>', 'port (0 picks a free one)', port, { default: '8080' }),
     maxModelsInRam: int('--max-models-in-ram <n>', 'ONNX Runtime sessions kept loaded; the least recently used is evicted', 1, {

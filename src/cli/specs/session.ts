@@ -2,7 +2,7 @@ import { parseDevice, type Device } from '../../runtime/device.js';
 import { parseGraphOptimization, type GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { checkThreads } from '../../runtime/threads.js';
-import { value, type OptionSpec } from '../declare.js';
+import { flag, text, value, type OptionSpec } from '../declare.js';
 
 /** The ONNX Runtime session options predict, bench and serve share, declared once. */
 
@@ -34,3 +34,17 @@ export const optimizationOption: OptionSpec<GraphOptimization> = value(
   parseGraphOptimization,
   { default: 'all' },
 );
+
+/** predict, bench and serve on a registered model that is not ONNX: convert it once (default) or refuse. */
+export const convertOptions = {
+  convert: flag('--no-convert', 'refuse a registered model that is not ONNX instead of exporting it once and running the export'),
+  python: text(
+    '--python <path>',
+    'the Python interpreter a conversion runs with (default: $MODELCTL_PYTHON, the managed environment, python3)',
+  ),
+};
+
+export interface ConvertFlags {
+  convert: boolean;
+  python?: string;
+}

@@ -4,7 +4,8 @@ import { ModelctlError } from '../../errors.js';
  * Chat prompts: messages rendered with the model's own chat template (tokenizer_config.json's chat_template, or
  * chat_template.jinja / chat_template.json beside it) by @huggingface/jinja, with what transformers'
  * apply_chat_template gives the template: the messages, add_generation_prompt, the tokenizer's special tokens
- * (bos_token, eos_token, ...), raise_exception; trim_blocks and lstrip_blocks as transformers sets them.
+ * (bos_token, eos_token, ...), tools and documents as None, raise_exception; trim_blocks and lstrip_blocks as
+ * transformers sets them.
  */
 
 export interface ChatMessage {
@@ -85,9 +86,13 @@ export async function renderChat(
     if (c !== undefined) specials[key] = c;
   }
   try {
+    // tools and documents are None in transformers' render when not given: templates test `tools is not none`,
+    // which an undefined variable would pass.
     return new Template(template).render({
       ...specials,
       messages: messages.map((m) => ({ ...m })),
+      tools: null,
+      documents: null,
       add_generation_prompt: true,
     });
   } catch (err) {

@@ -36,6 +36,45 @@ export function applyTemperature(logits: Float32Array, temperature: number): voi
   for (let i = 0; i < logits.length; i++) logits[i] = f32((logits[i] as number) / temperature);
 }
 
+/** The k-th largest value (k >= 1, k < length): a min-heap of the k largest seen, O(n log k) rather than a sort. */
+function kthLargest(values: Float32Array, k: number): number {
+  const heap = new Float32Array(k);
+  let size = 0;
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < size && (heap[l] as number) < (heap[m] as number)) m = l;
+      if (r < size && (heap[r] as number) < (heap[m] as number)) m = r;
+      if (m === i) return;
+      const t = heap[i] as number;
+      heap[i] = heap[m] as number;
+      heap[m] = t;
+      i = m;
+    }
+  };
+  for (let n = 0; n < values.length; n++) {
+    const v = values[n] as number;
+    if (size < k) {
+      let i = size++;
+      heap[i] = v;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if ((heap[parent] as number) <= (heap[i] as number)) break;
+        const t = heap[i] as number;
+        heap[i] = heap[parent] as number;
+        heap[parent] = t;
+        i = parent;
+      }
+    } else if (v > (heap[0] as number)) {
+      heap[0] = v;
+      down(0);
+    }
+  }
+  return heap[0] as number;
+}
+
 /**
  * TopKLogitsWarper: every logit below the k-th largest becomes -Infinity (ties with the k-th are kept, as
  * `scores < topk(scores, k)[..., -1]` keeps them).
@@ -43,8 +82,7 @@ export function applyTemperature(logits: Float32Array, temperature: number): voi
 export function applyTopK(logits: Float32Array, k: number, minTokensToKeep = 1): void {
   const keep = Math.min(Math.max(k, minTokensToKeep), logits.length);
   if (keep >= logits.length) return;
-  const sorted = Float32Array.from(logits).sort();
-  const threshold = sorted[logits.length - keep] as number;
+  const threshold = kthLargest(logits, keep);
   for (let i = 0; i < logits.length; i++) if ((logits[i] as number) < threshold) logits[i] = Number.NEGATIVE_INFINITY;
 }
 
@@ -54,22 +92,41 @@ export function applyTopK(logits: Float32Array, k: number, minTokensToKeep = 1):
  */
 export function applyTopP(logits: Float32Array, topP: number, minTokensToKeep = 1): void {
   if (topP >= 1) return;
-  const n = logits.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (logits[a] as number) - (logits[b] as number) || a - b);
-  const probs = softmax(Float32Array.from(order, (i) => logits[i] as number));
+  // Tokens already at -Infinity (after top-k: all but k) have probability 0: they stay removed whatever their rank,
+  // and leave the cumulative sum unchanged, so only the others count. Their values are sorted (a typed-array sort,
+  // no index comparator) to find how many go; which ones then follows from the value order, ties by index.
+  const kept: number[] = [];
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) !== Number.NEGATIVE_INFINITY) kept.push(logits[i] as number);
+  const n = kept.length;
+  const sorted = Float32Array.from(kept).sort();
+  const probs = softmax(sorted);
   const threshold = f32(1 - topP);
   let cumulative = 0;
-  for (let r = 0; r < n - minTokensToKeep; r++) {
-    cumulative = f32(cumulative + (probs[r] as number));
+  let removed = 0;
+  while (removed < n - minTokensToKeep) {
+    cumulative = f32(cumulative + (probs[removed] as number));
     if (cumulative > threshold) break;
-    logits[order[r] as number] = Number.NEGATIVE_INFINITY;
+    removed++;
+  }
+  if (removed === 0) return;
+  const cut = sorted[removed - 1] as number;
+  // Every value below the last removed one goes; of those equal to it, the first ones by index, as many as ranked.
+  let equal = removed;
+  for (let r = 0; r < removed; r++) if ((sorted[r] as number) < cut) equal--;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i] as number;
+    if (v < cut) logits[i] = Number.NEGATIVE_INFINITY;
+    else if (v === cut && equal > 0) {
+      logits[i] = Number.NEGATIVE_INFINITY;
+      equal--;
+    }
   }
 }
 
 /** Softmax in float32 after subtracting the maximum; -Infinity gives 0. */
 export function softmax(logits: Float32Array): Float32Array {
   let max = Number.NEGATIVE_INFINITY;
-  for (const v of logits) if (v > max) max = v;
+  for (let i = 0; i < logits.length; i++) if ((logits[i] as number) > max) max = logits[i] as number;
   const out = new Float32Array(logits.length);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) {

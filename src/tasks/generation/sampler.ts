@@ -54,7 +54,7 @@ export function freshSeed(): number {
 /** One index drawn with the given probabilities (they need not sum to exactly 1; zeros are never drawn). */
 export function drawIndex(probs: Float32Array, random: Random): number {
   let total = 0;
-  for (const p of probs) total += p;
+  for (let i = 0; i < probs.length; i++) total += probs[i] as number;
   let u = random.next() * total;
   let last = -1;
   for (let i = 0; i < probs.length; i++) {

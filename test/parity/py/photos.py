@@ -22,6 +22,8 @@ VARIANTS = {
     "china-301x97.jpg": ("china.jpg", (100, 200, 552, 345), (301, 97), 90),
     "flower-20x13.png": ("flower.jpg", (300, 150, 400, 215), (20, 13), None),
     "china-1000x333.png": ("china.jpg", (0, 100, 640, 313), (1000, 333), None),
+    # a CMYK JPEG (Pillow writes Adobe's inverted CMYK): Pillow and cv2 turn it into RGB each by its own formula
+    "flower-cmyk-150x99.jpg": ("flower.jpg", (100, 100, 400, 298), (150, 99), 90),
 }
 
 
@@ -39,6 +41,8 @@ def write_photos(folder: str) -> list[str]:
             im = im.crop(box)
         if size:
             im = im.resize(size, Image.Resampling.LANCZOS)
+        if "cmyk" in name:
+            im = im.convert("CMYK")
         if quality is None:
             im.save(out / name)
         elif "exif6" in name:
