@@ -15,7 +15,7 @@ import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
 import { generateTexts, prepareGeneration } from './generation.js';
-import { prepareSeq2Seq } from './seq2seq.js';
+import { prepareSeq2Seq, refuseSeq2SeqOptions } from './seq2seq.js';
 import { SEQ2SEQ_TASKS, isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
@@ -162,6 +162,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined, task)
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
+  refuseSeq2SeqOptions(task, options.generation);
   const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
   const seq2seq = isSeq2SeqTask(task) ? await prepareSeq2Seq(options.model, m, options) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;

@@ -8,7 +8,7 @@ import { loadOrt, openSession } from '../runtime/index.js';
 import { maxPositionsOf } from '../tasks/text-generation.js';
 import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
 import { seq2seqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
-import { generateSeq2Seq, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
+import { generateSeq2Seq, isSeq2SeqTask, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { prepareGeneration } from './generation.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
@@ -24,6 +24,17 @@ export interface Seq2SeqRunner {
 }
 
 const MERGED = 'decoder_model_merged.onnx';
+
+/** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
+export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
+  if (isSeq2SeqTask(task) || !generation) return;
+  const given = (['numBeams', 'lengthPenalty', 'earlyStopping', 'noRepeatNgramSize'] as const).find((k) => generation[k] !== undefined);
+  if (given)
+    throw new ModelctlError(
+      'USAGE',
+      `${given} is for encoder-decoder models (text2text-generation, translation, summarization), not ${task}`,
+    );
+}
 
 /** The decoder's path: the registry version's onnxParts.decoder, else decoder_model_merged.onnx beside the encoder file. */
 async function decoderPath(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<string> {

@@ -4,12 +4,15 @@
  * test time (test/parity/py/beam_search.py). Any difference in tokens or scores is the search's. Then the settings:
  * generation_config.json read as transformers reads it, and the options refused before anything runs.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ModelctlError } from '../../src/errors.js';
+import { ModelctlError } from '../../src/errors.js';
 import { beamSearch } from '../../src/tasks/generation/beam.js';
 import { applyNoRepeatNgram, logSoftmax, processSeq2Seq, type ConstraintSettings } from '../../src/tasks/generation/constraints.js';
 import { seededRandom } from '../../src/tasks/generation/sampler.js';
 import { seq2seqSettings } from '../../src/tasks/generation/seq2seq-config.js';
+import { openPredictor } from '../../src/predict/predict.js';
+import { FIXTURES } from '../helpers.js';
 import { parityPython, reference } from '../parity/reference.js';
 
 const VOCAB = 12;
@@ -180,5 +183,19 @@ describe('seq2seq settings', () => {
     const scores = new Float32Array(4).fill(0.5);
     processSeq2Seq(scores, [0, 3, 3], s, 4);
     expect(Array.from(scores)).toEqual([Number.NEGATIVE_INFINITY, 0, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+  });
+});
+
+describe('beam-search options on another task', () => {
+  it('are refused before the model loads, not ignored', async () => {
+    const err = await openPredictor({
+      model: join(FIXTURES, 'optimum-bert', 'model.onnx'),
+      generation: { numBeams: 4 },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelctlError);
+    expect((err as ModelctlError).code).toBe('USAGE');
+    expect((err as ModelctlError).message).toBe(
+      'numBeams is for encoder-decoder models (text2text-generation, translation, summarization), not text-classification',
+    );
   });
 });

@@ -48,6 +48,17 @@ describe('predict text2text-generation from the command line', () => {
       expect(Object.keys(JSON.parse(r.stdout).predictions[0])).toContain(key);
     }
 
+    // Sampling: a seed repeats itself, another seed gives other tokens.
+    const sampled = async (seed: string) => {
+      const r = await cli(['predict', 't5', text, '--max-new-tokens', '16', '--temperature', '1.5', '--seed', seed, '--json'], { home });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).predictions[0];
+    };
+    const [a, b, other] = [await sampled('7'), await sampled('7'), await sampled('8')];
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.seed).toBe(7);
+    expect(other.tokens).not.toEqual(a.tokens);
+
     // A stop string from inside the greedy text: the text ends right before it.
     const greedy = JSON.parse((await cli(['predict', 't5', text, ...gen, '--json'], { home })).stdout).predictions[0];
     const whole = greedy.generated_text as string;
