@@ -102,7 +102,8 @@ export class Seq2SeqDecoderState {
    */
   async step(tokens: readonly number[], sources: readonly number[] | null): Promise<Float32Array[]> {
     if (tokens.length !== this.rows) throw new Error(`${tokens.length} tokens for ${this.rows} rows`);
-    if (sources && this.started) {
+    // Beams that each continue themselves leave the cache as it is.
+    if (sources && this.started && sources.some((s, r) => s !== r)) {
       for (const slot of this.layout.slots) {
         if (slot.part !== 'decoder') continue;
         const old = this.past.get(slot.input) as Tensor;
