@@ -164,7 +164,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   refuseSeq2SeqOptions(task, options.generation);
   const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
-  const seq2seq = isSeq2SeqTask(task) ? await prepareSeq2Seq(options.model, m, options) : undefined;
+  const seq2seq = isSeq2SeqTask(task) ? await prepareSeq2Seq(options.model, m, task, options) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
@@ -194,7 +194,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
     if (generation && input.kind === 'texts') return { predictions: await generateTexts(ctx, generation, input.texts, options) };
-    if (seq2seq && input.kind === 'texts') return { predictions: await seq2seq.run(ctx, input.texts, task) };
+    if (seq2seq && input.kind === 'texts') return { predictions: await seq2seq.run(ctx, input.texts) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };

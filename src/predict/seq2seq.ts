@@ -19,7 +19,7 @@ import type { PredictOptions, ResolvedModel } from './types.js';
  */
 
 export interface Seq2SeqRunner {
-  run(encoder: RunContext, texts: readonly string[], task: string): Promise<Seq2SeqPrediction[]>;
+  run(encoder: RunContext, texts: readonly string[]): Promise<Seq2SeqPrediction[]>;
   close(): Promise<void>;
 }
 
@@ -63,16 +63,35 @@ async function decoderPath(model: string, m: ResolvedModel, registry: Registry |
   return beside;
 }
 
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * What transformers 4's pipelines take from config.json for a task (transformers 5 has none for these tasks):
+ * task_specific_params[task] over generation_config.json, and its "prefix" (else config.json's prefix) put before each
+ * text, as T5 checkpoints expect ("summarize: "). As pipeline("translation") in 4.57, the task "translation" reads no
+ * translation_XX_to_YY entry.
+ */
+export function taskParams(task: string, modelConfig: unknown): { prefix: string; generation: Record<string, unknown> } {
+  const config = record(modelConfig);
+  const { prefix, ...generation } = record(record(config.task_specific_params)[task]);
+  const fallback = typeof config.prefix === 'string' ? config.prefix : '';
+  return { prefix: typeof prefix === 'string' ? prefix : fallback, generation };
+}
+
 export async function prepareSeq2Seq(
   model: string,
   m: ResolvedModel,
+  task: string,
   options: Pick<PredictOptions, 'registry' | 'generation' | 'signal'> & Parameters<typeof openSession>[1],
 ): Promise<Seq2SeqRunner> {
   const base = await prepareGeneration(model, m, options.registry);
   const g = options.generation ?? {};
   if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not encoder-decoder ones');
   // Checked before the decoder loads: a bad option is a usage error whatever the model.
-  const settings = seq2seqSettings(g, base.generationConfig, base.modelConfig);
+  const params = taskParams(task, base.modelConfig);
+  const settings = seq2seqSettings(g, { ...record(base.generationConfig), ...params.generation }, base.modelConfig);
   const path = await decoderPath(model, m, options.registry);
   const summary = await readOnnxSummary(path);
   const layout = seq2seqDecoderLayout(summary.inputs, summary.outputs);
@@ -82,14 +101,14 @@ export async function prepareSeq2Seq(
   const maxPositions = maxPositionsOf(base.modelConfig);
   const setup: Seq2SeqSetup = { tokenizer: base.tokenizer, decoder, layout, ...(maxPositions !== undefined ? { maxPositions } : {}) };
   return {
-    async run(encoder, texts, task) {
+    async run(encoder, texts) {
       if (texts.length === 0)
         throw new ModelctlError('INVALID_INPUT', 'no text given', { hint: 'give the text as an argument or --file texts.txt' });
       const out: Seq2SeqPrediction[] = [];
       for (const [index, text] of texts.entries()) {
         const onText = g.onText;
         out.push(
-          await generateSeq2Seq(encoder, setup, text, settings, task, {
+          await generateSeq2Seq(encoder, setup, params.prefix + text, settings, task, {
             ...(onText ? { onText: (piece: string) => onText(piece, index) } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
           }),

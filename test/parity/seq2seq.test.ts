@@ -4,16 +4,18 @@
  * fixtures/generative/build.py): greedy and beam search give the same new tokens and text, greedy every step's
  * processed scores within 1e-4, beam search the same sequences_scores within 1e-4. The BART fixture's
  * generation_config.json is a summarization checkpoint's (4 beams, length_penalty 2, no_repeat_ngram_size 3,
- * early_stopping, min_length, forced BOS and EOS), so its defaults are checked as they come.
+ * early_stopping, min_length, forced BOS and EOS), so its defaults are checked as they come. transformers 5 has no
+ * summarization or translation pipeline: their output names and config.json's task_specific_params and prefix are
+ * checked against transformers 4.57's pipelines (the hf converter environment).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
-import { parityPython, reference } from './reference.js';
+import { converterReferencePython, parityPython, reference } from './reference.js';
 
 interface Case {
   text: string;
@@ -172,5 +174,46 @@ describe('encoder-decoder generation: modelctl (encoder + merged decoder with it
 
   it('BART as a summarizer: its generation_config.json (beams, length penalty, n-grams, forced BOS/EOS) followed', async () => {
     await checkModel('s2s-bart-tiny', 'bart-tiny', 'summarization', BART_CASES);
+  }, 300_000);
+});
+
+describe('the output of transformers 4’s summarization, translation and text2text-generation pipelines', () => {
+  it('names, task_specific_params (prefix, beams, n-grams) and config.json’s prefix as the pipelines use them', async () => {
+    const root = converterRoot();
+    const python = converterReferencePython();
+    if (!root || !python) return;
+    // The T5 fixture with what T5 checkpoints carry in config.json.
+    const folder = join(fileDir('modelctl-s2s-tsp-'), 't5');
+    cpSync(join(FIXTURES, 's2s-t5-tiny'), folder, { recursive: true });
+    const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+    config.prefix = 'paraphrase: ';
+    config.task_specific_params = {
+      summarization: { prefix: 'summarize: ', num_beams: 3, no_repeat_ngram_size: 2, early_stopping: true, length_penalty: 2 },
+      translation_en_to_de: { prefix: 'translate English to German: ' },
+    };
+    writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
+    const home = fileDir('modelctl-s2s-tsp-home-');
+    const exported = await cli(['export', folder, '--name', 't5-tsp', '--python', familyPython(root, 'hf')], { home });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const cases = [
+      { task: 'summarization', text: 'The quick brown fox jumps over the lazy dog.', max_new_tokens: 10 },
+      { task: 'translation', text: 'the house is wonderful.', max_new_tokens: 9, num_beams: 1 },
+      { task: 'text2text-generation', text: 'héllo wörld, ça va? 🙂', max_new_tokens: 8, num_beams: 1 },
+    ];
+    // Lengths and beams given where the pipelines' own defaults (4 beams, 256 new tokens) would differ from
+    // generate()'s, which modelctl follows; summarization's beams come from task_specific_params on both sides.
+    const ref = await reference<{ cases: Array<Record<string, string>> }>(python, 'seq2seq_pipeline', { folder, cases });
+    for (const [i, c] of cases.entries()) {
+      const r = await cli(['predict', 't5-tsp', c.text, '--task', c.task, '--max-new-tokens', String(c.max_new_tokens), '--json'], {
+        home,
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const p = JSON.parse(r.stdout).predictions[0] as Generated;
+      const want = ref.cases[i] as Record<string, string>;
+      const key = TEXT_KEY[c.task] as string;
+      expect(Object.keys(want)).toEqual([key]);
+      expect(p[key], JSON.stringify(c)).toBe(want[key]);
+      expect(p.num_beams).toBe(c.task === 'summarization' ? 3 : 1);
+    }
   }, 300_000);
 });
