@@ -160,6 +160,10 @@ const SCHEMAS: Record<string, Schema> = {
       seed: { type: 'integer', minimum: 0 },
       repetition_penalty: { type: 'number', minimum: 0, exclusiveMinimum: true },
       stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+      num_beams: { type: 'integer', minimum: 1, description: 'text2text-generation, translation, summarization: beam search' },
+      length_penalty: { type: 'number' },
+      early_stopping: { oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['never'] }] },
+      no_repeat_ngram_size: { type: 'integer', minimum: 0 },
     },
   },
   PredictResult: {

@@ -1,9 +1,10 @@
-import type { GenerationOptions } from '../tasks/text-generation.js';
+import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
 import { HttpError } from './http.js';
 
 /**
  * The decoding settings of a /v1 predict request to a text-generation model, in transformers' names (max_new_tokens,
- * do_sample, temperature, top_k, top_p, seed, repetition_penalty, stop): what `predict` takes as flags. Values of
+ * do_sample, temperature, top_k, top_p, seed, repetition_penalty, stop; and for encoder-decoder models num_beams,
+ * length_penalty, early_stopping, no_repeat_ngram_size): what `predict` takes as flags. Values of
  * the wrong type are a 400 here; out-of-range values are refused by the library with the CLI's message.
  */
 
@@ -14,7 +15,7 @@ function numberField(body: Record<string, unknown>, key: string): number | undef
   return v;
 }
 
-export function generationFromBody(body: Record<string, unknown>): GenerationOptions {
+export function generationFromBody(body: Record<string, unknown>): Seq2SeqOptions {
   const doSample = body.do_sample;
   if (doSample !== undefined && doSample !== null && typeof doSample !== 'boolean')
     throw new HttpError(400, '"do_sample" must be true or false');
@@ -28,7 +29,17 @@ export function generationFromBody(body: Record<string, unknown>): GenerationOpt
   const topP = numberField(body, 'top_p');
   const seed = numberField(body, 'seed');
   const repetitionPenalty = numberField(body, 'repetition_penalty');
+  const numBeams = numberField(body, 'num_beams');
+  const lengthPenalty = numberField(body, 'length_penalty');
+  const noRepeatNgramSize = numberField(body, 'no_repeat_ngram_size');
+  const early = body.early_stopping;
+  if (early !== undefined && early !== null && typeof early !== 'boolean' && early !== 'never')
+    throw new HttpError(400, '"early_stopping" must be true, false or "never"');
   return {
+    ...(numBeams !== undefined ? { numBeams } : {}),
+    ...(lengthPenalty !== undefined ? { lengthPenalty } : {}),
+    ...(noRepeatNgramSize !== undefined ? { noRepeatNgramSize } : {}),
+    ...(typeof early === 'boolean' || early === 'never' ? { earlyStopping: early } : {}),
     ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
     ...(typeof doSample === 'boolean' ? { doSample } : {}),
     ...(temperature !== undefined ? { temperature } : {}),

@@ -9,6 +9,7 @@ import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
 import { generationFromBody } from './v1-generation.js';
+import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
  * Task-level prediction: the inputs `modelctl predict` takes, as JSON, and the same JSON document back that
@@ -124,7 +125,7 @@ export async function v1Predict(
       ...(aggregation !== undefined ? { aggregation: aggregation as (typeof AGGREGATIONS)[number] } : {}),
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
-      ...(task === 'text-generation' ? { generation: generationFromBody(body) } : {}),
+      ...(task === 'text-generation' || isSeq2SeqTask(task) ? { generation: generationFromBody(body) } : {}),
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
     sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));

@@ -8,7 +8,9 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { converterRoot, familyPython } from '../convert/env.js';
+import { Registry } from '../../src/registry/index.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
+import { postJson, serve } from '../serve/helpers.js';
 
 const firstLine = (text: string): string => text.trim().split('\n')[0] ?? '';
 
@@ -58,6 +60,17 @@ describe('predict text2text-generation from the command line', () => {
     expect(a.tokens).toEqual(b.tokens);
     expect(a.seed).toBe(7);
     expect(other.tokens).not.toEqual(a.tokens);
+
+    // serve's task-level predict: the same tokens, beam search in transformers' names.
+    const server = await serve({ registry: new Registry({ home }) });
+    const url = `${server.url}/v1/models/t5/predict`;
+    for (const beams of [1, 3]) {
+      const want = JSON.parse((await cli(['predict', 't5', text, ...gen, '--num-beams', String(beams), '--json'], { home })).stdout);
+      const served = await postJson(url, { texts: [text], max_new_tokens: 12, no_repeat_ngram_size: 2, num_beams: beams });
+      expect(served.status, JSON.stringify(served.body)).toBe(200);
+      expect(served.body.predictions[0].tokens).toEqual(want.predictions[0].tokens);
+    }
+    expect((await postJson(url, { texts: [text], early_stopping: 'soon' })).status).toBe(400);
 
     // A stop string from inside the greedy text: the text ends right before it.
     const greedy = JSON.parse((await cli(['predict', 't5', text, ...gen, '--json'], { home })).stdout).predictions[0];

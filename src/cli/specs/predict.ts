@@ -41,7 +41,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
   name: 'predict',
   description:
     'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
-    'feature-extraction, text-generation), questions (question-answering), images (image-classification, object-detection) or raw tensors',
+    'feature-extraction, text-generation, text2text-generation, translation, summarization), questions (question-answering), images (image-classification, object-detection) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
     ['[values...]', 'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, or image files for an image model'],
@@ -60,7 +60,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     task: text(
       '--task <task>',
       'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
-        'question-answering, text-generation, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
+        'question-answering, text-generation, text2text-generation, translation, summarization, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
     ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
