@@ -45,7 +45,7 @@ describe('audio-classification: modelctl (ONNX export) against transformers’ p
     const root = converterRoot();
     if (!python || !root) return;
     const e = await exportEncoders(root, ['wav2vec2-cls']);
-    const files = (e.cases['hf-audio-classification']?.inputs as string[]).map((f) => join(e.src, f));
+    const files = ((e.cases['hf-audio-classification']?.inputs ?? []) as string[]).map((f) => join(e.src, f));
     expect(files.length).toBeGreaterThanOrEqual(6);
     const ref = await reference<Reference>(python, 'audio_classification', { folder: join(e.src, 'wav2vec2-cls'), files });
     expect(ref.rates.every((r) => r === 16000)).toBe(true);
@@ -93,7 +93,7 @@ describe('audio-classification: modelctl (ONNX export) against transformers’ p
     const root = converterRoot();
     if (!python || !root) return;
     const e = await exportEncoders(root, ['wav2vec2-cls']);
-    const files = (e.cases['hf-audio-resampled']?.inputs as string[]).map((f) => join(e.src, f));
+    const files = ((e.cases['hf-audio-resampled']?.inputs ?? []) as string[]).map((f) => join(e.src, f));
     const ref = await reference<Reference>(python, 'audio_classification', { folder: join(e.src, 'wav2vec2-cls'), files });
     expect(ref.rates.some((r) => r > 16000) && ref.rates.some((r) => r < 16000)).toBe(true);
     for (const [i, file] of files.entries()) {
