@@ -5,8 +5,8 @@
  * file as the float array scipy.io.wavfile reads (scaled as ffmpeg scales integers, channels averaged): this machine
  * has no ffmpeg for the pipeline to read files itself.
  *
- * Files at 16 kHz (PCM 8/16/24/32-bit, float32, WAVE_FORMAT_EXTENSIBLE, mono and stereo): the same labels in the
- * same order, scores within 1e-4. Files at 44.1 and 8 kHz: modelctl resamples as torchaudio.functional.resample
+ * Files at 16 kHz (PCM 8/16/24/32-bit, float32, WAVE_FORMAT_EXTENSIBLE, mono and stereo): the samples scipy reads
+ * (within 1e-7), the same labels in the same order, scores within 1e-4. Files at 44.1 and 8 kHz: modelctl resamples as torchaudio.functional.resample
  * does (what the pipeline calls for audio at another rate), but the reference environment has no torchaudio, so
  * the reference resamples with scipy's resample_poly, another filter: the waveforms are compared within 1e-2 and
  * the scores within 5e-3 (measured: 4.6e-3 and 2.6e-3 at worst; against torchaudio 2.11's resample, run once by
@@ -28,6 +28,7 @@ import { parityPython, reference } from './reference.js';
 interface Reference {
   results: LabelScore[][];
   rates: number[];
+  decoded: number[][];
   waveforms: Array<number[] | null>;
 }
 
@@ -49,6 +50,9 @@ describe('audio-classification: modelctl (ONNX export) against transformers’ p
     expect(files.length).toBeGreaterThanOrEqual(6);
     const ref = await reference<Reference>(python, 'audio_classification', { folder: join(e.src, 'wav2vec2-cls'), files });
     expect(ref.rates.every((r) => r === 16000)).toBe(true);
+    // The samples modelctl decodes are scipy's, scaled and averaged (float32 rounding apart).
+    for (const [i, file] of files.entries())
+      expect(maxDiff(Array.from(decodeWav(readFileSync(file), file).samples), ref.decoded[i] as number[])).toBeLessThan(1e-7);
     const r = await predict({ model: 'wav2vec2-cls', registry: e.registry, input: { kind: 'audio', files }, threads: 1 });
     expect(r.task).toBe('audio-classification');
     expect(labels(r.predictions)).toEqual(ref.results.map((ls) => ls.map((l) => l.label)));

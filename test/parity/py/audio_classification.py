@@ -6,7 +6,8 @@ soundfile scale them (integers by 2^(bits-1), 8-bit unsigned around 128), its ch
 rate than the feature extractor's is resampled with scipy.signal.resample_poly (a polyphase Kaiser-window filter:
 another resampler than modelctl's, so only a looser agreement is expected) before the pipeline sees it. Answer:
 {"results": [[{"label", "score"}, ... every label, best first] per file], "rates": [the file's rate],
-"waveforms": [the resampled waveform, or null when the file was at the extractor's rate]}.
+"decoded": [the mono waveform as read], "waveforms": [the resampled waveform, or null when the file was at the
+extractor's rate]}.
 """
 import json
 import sys
@@ -37,10 +38,11 @@ def read(path):
     return rate, x.astype(np.float32)
 
 
-results, rates, waveforms = [], [], []
+results, rates, decoded, waveforms = [], [], [], []
 for path in request["files"]:
     rate, x = read(path)
     rates.append(rate)
+    decoded.append(x.tolist())
     if rate != target:
         g = gcd(rate, target)
         x = resample_poly(x.astype(np.float64), target // g, rate // g).astype(np.float32)
@@ -48,4 +50,4 @@ for path in request["files"]:
     else:
         waveforms.append(None)
     results.append(classify(x, top_k=None))
-print(json.dumps({"results": results, "rates": rates, "waveforms": waveforms}))
+print(json.dumps({"results": results, "rates": rates, "decoded": decoded, "waveforms": waveforms}))
