@@ -19,8 +19,8 @@ import { decodeWav } from '../../src/inputs/audio.js';
 import { predict } from '../../src/predict/predict.js';
 import { resampleAudio } from '../../src/tasks/audio-resample.js';
 import type { LabelScore } from '../../src/tasks/text-classification.js';
-import { converterRoot } from '../convert/env.js';
-import { cli } from '../helpers.js';
+import { converterRoot, familyPython } from '../convert/env.js';
+import { cli, fileDir, writeText } from '../helpers.js';
 import { postJson, serve } from '../serve/helpers.js';
 import { exportEncoders, maxDiff } from './encoders.js';
 import { parityPython, reference } from './reference.js';
@@ -114,5 +114,25 @@ describe('audio-classification: modelctl (ONNX export) against transformers’ p
         ref.results.flat().map((l) => l.score),
       ),
     ).toBeLessThan(5e-3);
+  }, 240_000);
+
+  it('export validates on WAV files given as --sample-input, one waveform per run (a padded batch moved this model 3e-4)', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const e = await exportEncoders(root, ['wav2vec2-cls']);
+    const dir = fileDir('modelctl-wav-samples-');
+    const at16k = ((e.cases['hf-audio-classification']?.inputs ?? []) as string[]).map((f) => join(e.src, f));
+    const wavs = writeText(join(dir, 'wavs.json'), JSON.stringify(at16k.filter((f) => !/float|extensible/.test(f))));
+    const args = ['export', join(e.src, 'wav2vec2-cls'), '--python', familyPython(root, 'hf'), '--json'];
+    const r = await cli([...args, '--name', 'w2v-wav', '--sample-input', wavs], { home: e.home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.validation).toMatchObject({ passed: true, samples: 4 });
+    expect(doc.validation.max_abs_diff).toBeLessThan(1e-4);
+    const resampled = ((e.cases['hf-audio-resampled']?.inputs ?? []) as string[]).map((f) => join(e.src, f));
+    const other = writeText(join(dir, 'other.json'), JSON.stringify(resampled.slice(0, 1)));
+    const refused = await cli([...args, '--name', 'w2v-44k', '--sample-input', other], { home: e.home });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/is at 44100 Hz; the feature extractor takes 16000 Hz/);
   }, 240_000);
 });
