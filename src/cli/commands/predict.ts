@@ -156,7 +156,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   const given = [options.input !== undefined, options.file !== undefined, values.length > 0, asked].filter(Boolean).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), or --question with --context',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), or --question with --context',
     });
   }
   const resolved = await resolveModel(model, registry, { verify: options.verify === true });
