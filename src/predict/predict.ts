@@ -4,15 +4,7 @@ import type { InputKind, RecordStream } from '../inputs/types.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import { IMAGE_TASKS, isImageTask, predictImages, prepareImage, type ImageSetup } from './image.js';
 import { AUDIO_TASKS, isAudioTask, prepareAudio, predictAudio, type AudioSetup } from './audio.js';
-import {
-  TEXT_TASKS,
-  checkZeroShotOptions,
-  isTextTask,
-  prepareText,
-  runMaskOrZeroShot,
-  withCandidateLabels,
-  type TextSetup,
-} from './text.js';
+import { TEXT_TASKS, checkZeroShot, isTextTask, maskOrZeroShot, prepareText, zeroShotTask, type TextSetup } from './text.js';
 import type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
 import { loadOrt, openSession, type OpenedSession } from '../runtime/index.js';
 import { predictRaw } from '../tasks/raw.js';
@@ -139,7 +131,7 @@ async function predictTexts(
   task: string,
   texts: string[],
   size: number,
-  options: Pick<PredictOptions, 'topK' | 'aggregation' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel'>,
+  options: Pick<PredictOptions, 'topK' | 'aggregation' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel' | 'batchSize'>,
 ): Promise<Prediction[]> {
   if (texts.length === 0) {
     throw new ModelctlError('INVALID_INPUT', 'no texts given', {
@@ -155,7 +147,7 @@ async function predictTexts(
     else if (task === 'token-classification')
       out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
     else if (task === 'fill-mask' || task === 'zero-shot-classification')
-      out.push(...((await runMaskOrZeroShot(ctx, setup, task, chunk, options)) as Prediction[]));
+      out.push(...((await maskOrZeroShot(ctx, setup, task, chunk, options)) as Prediction[]));
     else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
   }
   return out;
@@ -164,10 +156,10 @@ async function predictTexts(
 /** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
-  const { task, reason } = withCandidateLabels(await chooseTask(options.task, m, options.registry), options);
+  const { task, reason } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
   checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
-  await checkZeroShotOptions(task, options);
+  await checkZeroShot(task, options);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text =
@@ -263,7 +255,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   if ('kind' in options.input) input = options.input;
   else {
     // Read before the model loads: a missing or broken file is reported without waiting for a session.
-    const { task } = withCandidateLabels(await chooseTask(options.task, m, options.registry), options);
+    const { task } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
     checkRunnableTask(task, PREDICT_TASKS, 'predict');
     input = await readInput(options.input, inputKind(task), { firstInput: m.summary.inputs[0]?.name ?? 'input' });
   }

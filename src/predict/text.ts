@@ -47,14 +47,14 @@ export function zeroShotFields(doc: Record<string, unknown>, where: string): Omi
 }
 
 /** Candidate labels given for a model that is a text classifier (an NLI model exported as one) make it zero-shot. */
-export function withCandidateLabels(chosen: { task: string; reason: string }, options: ZeroShotFlags): { task: string; reason: string } {
+export function zeroShotTask(chosen: { task: string; reason: string }, options: ZeroShotFlags): { task: string; reason: string } {
   if (options.task === undefined && options.candidateLabels !== undefined && chosen.task === 'text-classification')
     return { task: 'zero-shot-classification', reason: `${chosen.reason}, and candidate labels were given` };
   return chosen;
 }
 
 /** The zero-shot options, refused before anything is loaded: labels for a zero-shot model only, and always for one. */
-export async function checkZeroShotOptions(task: string, options: ZeroShotFlags): Promise<void> {
+export async function checkZeroShot(task: string, options: ZeroShotFlags): Promise<void> {
   const given = options.candidateLabels !== undefined || options.hypothesisTemplate !== undefined || options.multiLabel !== undefined;
   if (task !== 'zero-shot-classification') {
     if (given)
@@ -74,12 +74,12 @@ export async function checkZeroShotOptions(task: string, options: ZeroShotFlags)
 }
 
 /** One chunk of texts through fill-mask or zero-shot-classification (their modules load only when they run). */
-export async function runMaskOrZeroShot(
+export async function maskOrZeroShot(
   ctx: RunContext,
   setup: TextSetup,
   task: 'fill-mask' | 'zero-shot-classification',
   texts: string[],
-  options: Pick<PredictOptions, 'topK' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel'>,
+  options: Pick<PredictOptions, 'topK' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel' | 'batchSize'>,
 ): Promise<unknown[]> {
   if (task === 'fill-mask') return (await import('../tasks/fill-mask.js')).fillMasks(ctx, setup.tokenizer, texts, options.topK);
   const { classifyZeroShot } = await import('../tasks/zero-shot-classification.js');
@@ -87,6 +87,7 @@ export async function runMaskOrZeroShot(
     candidateLabels: options.candidateLabels ?? [],
     ...(options.hypothesisTemplate !== undefined ? { hypothesisTemplate: options.hypothesisTemplate } : {}),
     ...(options.multiLabel !== undefined ? { multiLabel: options.multiLabel } : {}),
+    ...(options.batchSize !== undefined ? { pairsPerRun: options.batchSize } : {}),
   });
 }
 

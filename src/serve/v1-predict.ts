@@ -4,7 +4,7 @@ import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
 import { PREDICT_TASKS, chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
-import { withCandidateLabels, zeroShotFields } from '../predict/text.js';
+import { zeroShotTask, zeroShotFields } from '../predict/text.js';
 import { checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
@@ -93,7 +93,7 @@ export async function v1Predict(
   const explicit = body.task === undefined ? undefined : typeof body.task === 'string' ? body.task : undefined;
   if (body.task !== undefined && explicit === undefined) throw new HttpError(400, '"task" must be a string');
   const zeroShot = zeroShotFields(body, 'the request');
-  const task = withCandidateLabels(await chooseTask(explicit, m.resolved, ctx.registry), { task: explicit, ...zeroShot }).task;
+  const task = zeroShotTask(await chooseTask(explicit, m.resolved, ctx.registry), { task: explicit, ...zeroShot }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // 501 for a task not supported yet, before the body is read as another's
   const aggregation = body.aggregation;
   if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation)))

@@ -18,6 +18,8 @@ export interface ZeroShotOptions {
   /** Python format syntax: {} (or {0}) is the label, {{ and }} are braces. Default "This example is {}.". */
   hypothesisTemplate?: string;
   multiLabel?: boolean;
+  /** (text, label) pairs per ONNX Runtime run (default 32): a run's memory grows with it, not with the labels. */
+  pairsPerRun?: number;
 }
 
 export interface ZeroShotPrediction {
@@ -117,7 +119,7 @@ function softmax(xs: readonly number[]): number[] {
   return e.map((x) => x / sum);
 }
 
-/** One batch of texts: every (text, label) pair in one run; one prediction per text, in order. */
+/** One batch of texts: their (text, label) pairs in runs of `pairsPerRun`; one prediction per text, in order. */
 export async function classifyZeroShot(
   ctx: RunContext,
   tokenizer: TextTokenizer,
@@ -132,24 +134,29 @@ export async function classifyZeroShot(
   const hyps = labels.map((l) => hypothesis(options.hypothesisTemplate ?? DEFAULT_HYPOTHESIS_TEMPLATE, l));
   const entail = entailmentId(modelConfig);
   const pairs = texts.flatMap((t) => hyps.map((h) => encodePair(tokenizer, t, h)));
-  const batch = tokenizer.padRows(pairs);
   const fetch = tensorOutputs(ctx);
   const name = fetch.find((n) => n === 'logits') ?? fetch[0];
   if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
-  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
-  const dims = out?.dims ?? [];
-  const width = dims[1] as number;
-  if (!out || dims.length !== 2 || dims[0] !== pairs.length || width <= entail) {
-    throw new ModelctlError(
-      'INVALID_INPUT',
-      `output ${name} has shape [${dims.join(', ')}]; zero-shot classification needs [pairs, NLI labels]`,
-      {
-        hint: 'the model is not an NLI sequence classifier',
-      },
-    );
+  const step = options.pairsPerRun ?? 32;
+  const logits: number[] = [];
+  let width = 0;
+  for (let from = 0; from < pairs.length; from += step) {
+    const run = pairs.slice(from, from + step);
+    const out = (await runSession(ctx, textFeeds(ctx, tokenizer.padRows(run)), [name]))[name];
+    const dims = out?.dims ?? [];
+    width = dims[1] as number;
+    if (!out || dims.length !== 2 || dims[0] !== run.length || width <= entail) {
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `output ${name} has shape [${dims.join(', ')}]; zero-shot classification needs [pairs, NLI labels]`,
+        {
+          hint: 'the model is not an NLI sequence classifier',
+        },
+      );
+    }
+    for (const v of Array.from(out.data as ArrayLike<number>)) logits.push(Number(v));
   }
   const contradiction = entail === 0 ? width - 1 : 0;
-  const logits = Array.from(out.data as ArrayLike<number>, Number);
   const at = (pair: number, label: number) => logits[pair * width + label] as number;
   return texts.map((sequence, i) => {
     const rows = labels.map((_, k) => i * labels.length + k);

@@ -18,7 +18,7 @@ import {
 import { checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { parseCandidateLabels } from '../../tasks/zero-shot-classification.js';
-import { withCandidateLabels, zeroShotFields } from '../../predict/text.js';
+import { zeroShotTask, zeroShotFields } from '../../predict/text.js';
 import { parseJsonText } from '../../util/text.js';
 import { openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
@@ -163,7 +163,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   const explicitTask = options.task;
   const doc = zeroShotDocument(options);
   const zs = zeroShot(options, doc);
-  const task = withCandidateLabels(await chooseTask(explicitTask, resolved, registry), { task: explicitTask, ...zs }).task;
+  const task = zeroShotTask(await chooseTask(explicitTask, resolved, registry), { task: explicitTask, ...zs }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
   const { threads, batchSize, topK, conf, iou } = options;
   const agg = aggregation(options.aggregation);
