@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
 import type { MaskFill } from '../../src/tasks/fill-mask.js';
 import { converterRoot } from '../convert/env.js';
-import { cli } from '../helpers.js';
+import { cli, fileDir, writeText } from '../helpers.js';
 import { postJson, serve } from '../serve/helpers.js';
 import { exportEncoders, maxDiff } from './encoders.js';
 import { parityPython, reference } from './reference.js';
@@ -106,6 +106,20 @@ describe('fill-mask: modelctl (ONNX export) against transformers’ pipeline (it
     const none = await cli(['predict', 'bert-mlm', 'no mask here'], { home: e.home });
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toMatch(/no mask token \[MASK\] in the text/);
+    // In a stream the text without a mask is one error record; the others are answered.
+    const file = writeText(join(fileDir('modelctl-fill-'), 'texts.txt'), `${texts[0]}\nno mask here\n${texts[1]}\n`);
+    const stream = await cli(['predict', 'bert-mlm', '--file', file, '--top-k', '3'], { home: e.home });
+    expect(stream.exitCode).toBe(2);
+    const lines = stream.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.line, l.error?.code ?? 'ok'])).toEqual([
+      [1, 'ok'],
+      [2, 'INVALID_INPUT'],
+      [3, 'ok'],
+    ]);
+    check([lines[0].masks, lines[2].masks], ref.results.slice(0, 2));
     const s = await serve({ registry: e.registry });
     const http = await postJson(`${s.url}/v1/models/bert-mlm/predict`, { texts, top_k: 3 });
     expect(http.status, JSON.stringify(http.body)).toBe(200);
