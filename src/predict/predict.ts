@@ -159,7 +159,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const { task, reason } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
   checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
-  await checkZeroShot(task, options);
+  checkZeroShot(task, options);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text =

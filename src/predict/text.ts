@@ -5,7 +5,7 @@ import type { Registry } from '../registry/index.js';
 import { readSentencePipeline, type SentencePipeline } from '../tasks/sentence-transformers.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { parseCandidateLabels } from '../tasks/zero-shot-classification.js';
+import { DEFAULT_HYPOTHESIS_TEMPLATE, classifyZeroShot, hypothesis, parseCandidateLabels } from '../tasks/zero-shot-classification.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
 
 /**
@@ -54,7 +54,7 @@ export function zeroShotTask(chosen: { task: string; reason: string }, options: 
 }
 
 /** The zero-shot options, refused before anything is loaded: labels for a zero-shot model only, and always for one. */
-export async function checkZeroShot(task: string, options: ZeroShotFlags): Promise<void> {
+export function checkZeroShot(task: string, options: ZeroShotFlags): void {
   const given = options.candidateLabels !== undefined || options.hypothesisTemplate !== undefined || options.multiLabel !== undefined;
   if (task !== 'zero-shot-classification') {
     if (given)
@@ -64,7 +64,6 @@ export async function checkZeroShot(task: string, options: ZeroShotFlags): Promi
       );
     return;
   }
-  const { hypothesis, DEFAULT_HYPOTHESIS_TEMPLATE } = await import('../tasks/zero-shot-classification.js');
   const first = options.candidateLabels?.[0];
   if (first === undefined)
     throw new ModelctlError('USAGE', 'zero-shot classification needs candidate labels', {
@@ -73,7 +72,7 @@ export async function checkZeroShot(task: string, options: ZeroShotFlags): Promi
   hypothesis(options.hypothesisTemplate ?? DEFAULT_HYPOTHESIS_TEMPLATE, first);
 }
 
-/** One chunk of texts through fill-mask or zero-shot-classification (their modules load only when they run). */
+/** One chunk of texts through fill-mask (its module loads when it runs) or zero-shot-classification. */
 export async function maskOrZeroShot(
   ctx: RunContext,
   setup: TextSetup,
@@ -82,7 +81,6 @@ export async function maskOrZeroShot(
   options: Pick<PredictOptions, 'topK' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel' | 'batchSize'>,
 ): Promise<unknown[]> {
   if (task === 'fill-mask') return (await import('../tasks/fill-mask.js')).fillMasks(ctx, setup.tokenizer, texts, options.topK);
-  const { classifyZeroShot } = await import('../tasks/zero-shot-classification.js');
   return classifyZeroShot(ctx, setup.tokenizer, texts, setup.modelConfig, {
     candidateLabels: options.candidateLabels ?? [],
     ...(options.hypothesisTemplate !== undefined ? { hypothesisTemplate: options.hypothesisTemplate } : {}),
