@@ -4,7 +4,7 @@ import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import { copyLocalFile, downloadUrl, type FetchedFile } from '../hub/download/index.js';
 import { redactUrl } from '../hub/pull-source.js';
-import { checkName, checkNewName, checkNewVersion } from '../registry/names.js';
+import { checkName, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
 import { commitPull } from './inspect-and-commit.js';
 import { transport, type PullOptions, type PullResult } from './options.js';
@@ -54,7 +54,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });
   }
   const name = checkNewName(o.name ?? nameFrom(file, '--name my-model'));
-  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.version !== undefined) checkSemverVersion(o.version);
   o.onProgress?.({ type: 'resolving', source: shown });
   let done = 0;
   let total = 0;
@@ -93,7 +93,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
 export async function pullFolder(o: PullOptions, path: string): Promise<PullResult> {
   const abs = resolve(expandHome(path));
   const name = checkNewName(o.name ?? nameFrom(basename(abs), '--name my-model'));
-  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.version !== undefined) checkSemverVersion(o.version);
   await checkOutsideHome(abs, o.registry.home);
   o.onProgress?.({ type: 'resolving', source: path });
   const inspection = await inspectModel(abs, o.signal ? { signal: o.signal } : {});

@@ -5,8 +5,9 @@ import { placeBlob, type IngestedFile } from './blobs.js';
 import { isEnoent } from './fsutil.js';
 import { withLock, type LockOptions } from './lock.js';
 import { MANIFEST_SCHEMA, manifestProblems, sealManifest, type Lineage, type Manifest } from './manifest.js';
-import { LATEST, checkNewName, checkNewVersion } from './names.js';
+import { LATEST, checkNewName, checkNewVersion, checkSemverVersion } from './names.js';
 import { nextPatchVersion } from './semver.js';
+import { compareVersions } from './store.js';
 import type { Store } from './store.js';
 
 /** A file of a new version: a fresh copy in tmp/ (placed under the lock), or a blob the store already holds. */
@@ -48,7 +49,12 @@ export async function commitVersion(
 ): Promise<Committed> {
   // Every new version passes here: a name or version Windows reserves is refused whichever command made it.
   checkNewName(v.name);
-  if (v.version !== undefined) checkNewVersion(v.version);
+  if (v.version !== undefined) {
+    // A Hub pull names its version after the commit; every other version is semver, so that latest is well defined.
+    const commit = v.lineage.source?.kind === 'hub' ? v.lineage.source.commit : undefined;
+    if (typeof commit === 'string' && commit.startsWith(v.version)) checkNewVersion(v.version);
+    else checkSemverVersion(v.version);
+  }
   return withLock(
     store.layout,
     async () => {
@@ -109,11 +115,28 @@ export async function commitVersion(
       const problems = manifestProblems(manifest);
       if (problems.length > 0) throw new ModelctlError('INVALID_INPUT', `cannot store this model: its manifest ${problems.join('; ')}`);
       await store.writeManifest(manifest);
-      const moved = [...(v.latest ? [LATEST] : []), ...v.aliases];
+      const takesLatest = v.latest && (await outranksLatest(store, manifest, aliases[LATEST]));
+      const moved = [...(takesLatest ? [LATEST] : []), ...v.aliases];
       for (const alias of moved) aliases[alias] = version;
       if (moved.length > 0) await store.writeAliases(v.name, aliases);
       return { manifest, aliases: moved, newBlobs, reusedBlobs: v.files.length - newBlobs };
     },
     { ...(options.signal ? { signal: options.signal } : {}), ...options.lock },
   );
+}
+
+/**
+ * Whether a new version takes `latest`: when it is the highest by semver precedence (1.10.0 > 1.9.0 > 1.10.0-rc.1),
+ * or, where either side is not semver (a Hub commit id), the newer by registration. A latest that no longer reads
+ * is replaced.
+ */
+async function outranksLatest(store: Store, m: Manifest, latest: string | undefined): Promise<boolean> {
+  if (latest === undefined) return true;
+  let current: Manifest;
+  try {
+    current = await store.manifest(m.name, latest);
+  } catch {
+    return true;
+  }
+  return compareVersions(m, current) >= 0;
 }

@@ -6,7 +6,7 @@ import { ingestFile, type IngestedFile } from './blobs.js';
 import { commitVersion } from './commit.js';
 import type { LockOptions } from './lock.js';
 import { isSafeRelativePath, type Manifest } from './manifest.js';
-import { checkAlias, checkNewName, checkNewVersion } from './names.js';
+import { checkAlias, checkNewName, checkSemverVersion } from './names.js';
 import type { Store } from './store.js';
 import { checkOutsideHome } from '../util/paths.js';
 import { buildMetadata } from './inspection-metadata.js';
@@ -67,7 +67,7 @@ function checkKeys(kind: string, record: Record<string, unknown> | undefined): v
  */
 export async function register(store: Store, options: RegisterOptions): Promise<RegisterResult> {
   const name = checkNewName(options.name);
-  if (options.version !== undefined) checkNewVersion(options.version);
+  if (options.version !== undefined) checkSemverVersion(options.version);
   const aliasNames = [...new Set(options.aliases ?? [])].map(checkAlias);
   checkKeys('tag', options.tags);
   checkKeys('metric', options.metrics);
