@@ -29,8 +29,10 @@ function result(committed: Awaited<ReturnType<typeof commitPull>>, files: Fetche
   return {
     manifest: committed.manifest,
     aliases: committed.aliases,
-    upToDate: false,
-    files: files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
+    upToDate: committed.upToDate,
+    files: committed.upToDate
+      ? committed.manifest.files.map((f) => ({ path: f.path, size: f.size, from: 'store' as const }))
+      : files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
     downloadedBytes: downloaded,
     resumedRequests: resumed,
     newBlobs: committed.newBlobs,
@@ -85,6 +87,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+    idempotent: true,
   });
   return result(committed, [fetched], got.received, got.resumed);
 }
@@ -129,6 +132,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+    idempotent: true,
   });
   return result(committed, fetched, 0, 0);
 }

@@ -43,6 +43,8 @@ export interface RegisterResult {
   /** Blobs written by this call; the others were already in the store (identical content is stored once). */
   newBlobs: number;
   reusedBlobs: number;
+  /** True when a version of this name already held the same content: that version is the answer, none is made. */
+  upToDate: boolean;
   warnings: string[];
 }
 
@@ -139,6 +141,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
         lineage: { operation: 'register', source: options.source ?? { kind: 'path', path: source } },
         aliases: aliasNames,
         latest: options.latest !== false,
+        idempotent: true,
       },
       {
         clock,

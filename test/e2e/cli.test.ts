@@ -27,11 +27,20 @@ describe('modelctl (spawned binary)', () => {
     );
     expect(reg.stderr).toBe('');
 
-    const again = await cli(['register', onnx, '--name', 'iris', '--json'], { home });
+    // The same content again is the same version (issue 18): "up to date", nothing new.
+    const same = await cli(['register', onnx, '--name', 'iris'], { home });
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(normalize(same.stdout)).toMatch(
+      /^Up to date iris:1\.0\.0 holds the same content \(1 file, [\d.]+ (B|KiB)\); no new version\n?$/,
+    );
+    const sameJson = JSON.parse((await cli(['register', onnx, '--name', 'iris', '--json'], { home })).stdout);
+    expect([sameJson.upToDate, sameJson.manifest.version]).toEqual([true, '1.0.0']);
+
+    const again = await cli(['register', onnx, '--name', 'iris', '--description', 'the same bytes, described', '--json'], { home });
     expect(again.exitCode).toBe(0);
     const json = JSON.parse(again.stdout);
     expect(json.manifest.version).toBe('1.0.1');
-    expect(json.newBlobs).toBe(0);
+    expect([json.newBlobs, json.upToDate]).toEqual([0, false]);
 
     const list = await cli(['list'], { home });
     expect(list.exitCode).toBe(0);

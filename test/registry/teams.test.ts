@@ -60,3 +60,27 @@ describe('latest is the highest semver version (issue 18)', () => {
     expect((await registry.list()).entries).toEqual([]);
   });
 });
+
+describe('same content, same version (issue 18)', () => {
+  it('registering the same file again answers with the version that holds it', async () => {
+    const { registry, dir } = setup();
+    const file = model(dir, 'a');
+    const first = await registry.register({ path: file, name: 'm', tags: { team: 'ml' } });
+    const again = await registry.register({ path: file, name: 'm' });
+    expect([first.upToDate, again.upToDate, again.manifest.digest]).toEqual([false, true, first.manifest.digest]);
+    expect([again.newBlobs, again.reusedBlobs, again.aliases]).toEqual([0, 1, []]);
+    // The same tags (a subset of the version's), the same explicit version: still the same version.
+    expect((await registry.register({ path: file, name: 'm', tags: { team: 'ml' }, version: '1.0.0' })).upToDate).toBe(true);
+    // An alias asked for moves to the version that holds the content.
+    const aliased = await registry.register({ path: file, name: 'm', aliases: ['production'] });
+    expect([aliased.upToDate, aliased.aliases]).toEqual([true, ['production']]);
+    expect((await registry.resolve('m@production')).version).toBe('1.0.0');
+    // Other metadata, or another explicit version, is a new version as asked.
+    expect((await registry.register({ path: file, name: 'm', tags: { team: 'cv' } })).manifest.version).toBe('1.0.1');
+    expect((await registry.register({ path: file, name: 'm', version: '2.0.0' })).manifest.version).toBe('2.0.0');
+    expect((await registry.register({ path: file, name: 'm', task: 'text-classification' })).manifest.version).toBe('2.0.1');
+    // Under another name it is another model.
+    expect((await registry.register({ path: file, name: 'other' })).upToDate).toBe(false);
+    expect((await registry.list({ name: 'm' })).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1', '2.0.0', '2.0.1']);
+  });
+});
