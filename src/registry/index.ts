@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { globToRegExp } from '../util/glob.js';
 import { ModelctlError } from '../errors.js';
+import type { EditOptions, EditResult } from './edit.js';
 import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
 import type { LockOptions } from './lock.js';
@@ -279,6 +280,15 @@ export class Registry {
       },
       { purpose: `tag --remove ${name}`, ...this.lockOptions },
     );
+  }
+
+  /**
+   * Sets or removes tags and metrics, or the description, of an existing version: a new sealed manifest for the same
+   * version, written atomically under the lock, that keeps the earlier states in its `history`.
+   */
+  async edit(ref: string | ModelRef, edit: EditOptions): Promise<EditResult> {
+    const { editVersion } = await import('./edit.js');
+    return editVersion(this.store, registryRef(ref), edit, { clock: this.clock, lock: this.lockOptions });
   }
 
   async validate(options: Omit<ValidateOptions, 'ref'> & { ref?: string | ModelRef } = {}): Promise<ValidateResult> {

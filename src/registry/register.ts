@@ -10,6 +10,7 @@ import { checkAlias, checkNewName, checkSemverVersion } from './names.js';
 import type { Store } from './store.js';
 import { checkOutsideHome } from '../util/paths.js';
 import { buildMetadata } from './inspection-metadata.js';
+import { checkMetadataKeys } from './metadata-keys.js';
 
 export interface RegisterOptions {
   path: string;
@@ -48,18 +49,7 @@ export interface RegisterResult {
   warnings: string[];
 }
 
-const SAFE_KEY = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const TASK = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-function checkKeys(kind: string, record: Record<string, unknown> | undefined): void {
-  for (const key of Object.keys(record ?? {})) {
-    if (!SAFE_KEY.test(key)) {
-      throw new ModelctlError('USAGE', `invalid ${kind} key ${JSON.stringify(key)}`, {
-        hint: 'keys hold letters, digits and . _ : / - (at most 128 characters)',
-      });
-    }
-  }
-}
 
 /**
  * Registers a file or folder as a new version: inspect, copy-and-hash every file into the store's tmp folder
@@ -71,11 +61,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
   const name = checkNewName(options.name);
   if (options.version !== undefined) checkSemverVersion(options.version);
   const aliasNames = [...new Set(options.aliases ?? [])].map(checkAlias);
-  checkKeys('tag', options.tags);
-  checkKeys('metric', options.metrics);
-  for (const [key, value] of Object.entries(options.metrics ?? {})) {
-    if (!Number.isFinite(value)) throw new ModelctlError('USAGE', `metric ${key} is not a finite number`);
-  }
+  checkMetadataKeys(options);
   if (options.task !== undefined && !TASK.test(options.task)) {
     throw new ModelctlError('USAGE', `invalid task ${JSON.stringify(options.task)}`, {
       hint: 'a task looks like text-classification or object-detection',

@@ -317,6 +317,15 @@ export class Store {
     await this.writeIndex(manifest.name);
   }
 
+  /** Replaces a version's manifest with a new sealed one (an edit of its tags, metrics or description). */
+  async replaceManifest(manifest: Manifest): Promise<void> {
+    await writeFileAtomic(this.layout.manifest(manifest.name, manifest.version), serializeManifest(manifest), {
+      tmpDir: this.layout.tmpDir,
+      mode: 0o444,
+    });
+    await this.writeIndex(manifest.name);
+  }
+
   async writeAliases(name: string, aliases: Aliases): Promise<void> {
     const sorted = Object.fromEntries(Object.entries(aliases).sort(([a], [b]) => a.localeCompare(b)));
     await writeFileAtomic(this.layout.aliases(name), `${JSON.stringify(sorted, null, 2)}\n`, { tmpDir: this.layout.tmpDir });

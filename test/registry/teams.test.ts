@@ -1,6 +1,8 @@
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/index.js';
+import { manifestDigest } from '../../src/registry/manifest.js';
 import { rejects, tempDir, writeSafetensors } from '../helpers.js';
 
 function setup(): { registry: Registry; dir: string } {
@@ -82,5 +84,60 @@ describe('same content, same version (issue 18)', () => {
     // Under another name it is another model.
     expect((await registry.register({ path: file, name: 'other' })).upToDate).toBe(false);
     expect((await registry.list({ name: 'm' })).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1', '2.0.0', '2.0.1']);
+  });
+});
+
+describe('editing tags, metrics and description (issue 18)', () => {
+  it('writes a new sealed manifest for the same version and keeps the earlier states in its history', async () => {
+    const { registry, dir } = setup();
+    const file = model(dir, 'a');
+    const first = await registry.register({ path: file, name: 'm', tags: { team: 'nlp', stage: 'dev' }, metrics: { f1: 0.5 } });
+    const path = join(registry.home, 'models', 'm', 'versions', '1.0.0.json');
+    const edited = await registry.edit('m:1.0.0', {
+      tags: { team: 'ml' },
+      untag: ['stage'],
+      metrics: { accuracy: 0.93 },
+      unmetric: ['f1'],
+      description: 'logistic regression',
+    });
+    expect(edited.changed).toBe(true);
+    expect(edited.previousDigest).toBe(first.manifest.digest);
+    const m = await registry.resolve('m:1.0.0');
+    expect(m).toMatchObject({ version: '1.0.0', tags: { team: 'ml' }, metrics: { accuracy: 0.93 }, description: 'logistic regression' });
+    expect([m.files, m.createdAt, m.lineage]).toEqual([first.manifest.files, first.manifest.createdAt, first.manifest.lineage]);
+    // Sealed: the file on disk is the new manifest, its digest is its content's, read-only; the old state is in history.
+    const onDisk = JSON.parse(readFileSync(path, 'utf8'));
+    expect(onDisk.digest).toBe(manifestDigest(onDisk));
+    expect(onDisk.digest).not.toBe(first.manifest.digest);
+    expect(statSync(path).mode & 0o222).toBe(0);
+    expect(m.history).toEqual([
+      { digest: first.manifest.digest, replacedAt: expect.any(String), tags: { team: 'nlp', stage: 'dev' }, metrics: { f1: 0.5 } },
+    ]);
+    // A second edit appends; an edit that changes nothing writes nothing.
+    const cleared = await registry.edit('m', { description: null });
+    expect([cleared.changed, cleared.manifest.description, cleared.manifest.history?.length]).toEqual([true, undefined, 2]);
+    expect(cleared.manifest.history?.[1]).toMatchObject({ digest: m.digest, description: 'logistic regression' });
+    const same = await registry.edit('m:1.0.0', { tags: { team: 'ml' } });
+    expect([same.changed, same.manifest.digest]).toEqual([false, cleared.manifest.digest]);
+    // list (from the index) and validate see the edit.
+    expect((await registry.list({ tags: ['team=ml'] })).entries.map((e) => e.version)).toEqual(['1.0.0']);
+    expect(await registry.validate({ strict: true })).toMatchObject({ ok: true, problems: [] });
+    // Refusals: nothing to change, a bad key, set and removed at once, a missing version.
+    await rejects(registry.edit('m:1.0.0', {}), 'USAGE', /nothing to change/);
+    await rejects(registry.edit('m:1.0.0', { tags: { 'a b': 'x' } }), 'USAGE');
+    await rejects(registry.edit('m:1.0.0', { metrics: { acc: Number.NaN } }), 'USAGE');
+    await rejects(registry.edit('m:1.0.0', { tags: { k: 'v' }, untag: ['k'] }), 'USAGE', /both set and removed/);
+    await rejects(registry.edit('m:9.9.9', { tags: { k: 'v' } }), 'NOT_FOUND');
+  });
+
+  it('a hand edit of an edited manifest is still detected', async () => {
+    const { registry, dir } = setup();
+    await registry.register({ path: model(dir, 'a'), name: 'm' });
+    await registry.edit('m:1.0.0', { metrics: { accuracy: 0.9 } });
+    const path = join(registry.home, 'models', 'm', 'versions', '1.0.0.json');
+    const { chmodSync, writeFileSync } = await import('node:fs');
+    chmodSync(path, 0o644);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"accuracy": 0.9', '"accuracy": 0.99'));
+    await rejects(registry.resolve('m:1.0.0'), 'CORRUPT_MANIFEST', /modified after it was written/);
   });
 });
