@@ -7,6 +7,7 @@ export { Registry, type RegistryOptions, type ListFilter, type ListEntry, type M
 export type { RegisterOptions, RegisterResult, RegisterEvent } from './registry/register.js';
 export type { GcOptions, GcResult, EvictedVersion } from './registry/gc.js';
 export type { EditOptions, EditResult } from './registry/edit.js';
+export { parseMetricCondition, type MetricCondition } from './registry/metric-filter.js';
 export type { ValidateOptions, ValidateResult, Problem } from './registry/validate.js';
 export type { VerifiedFiles, VerifyOptions } from './registry/verify.js';
 export type { Manifest, ManifestFile, ManifestEdit, Lineage } from './registry/manifest.js';

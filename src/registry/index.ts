@@ -7,6 +7,7 @@ import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
 import type { LockOptions } from './lock.js';
 import type { Manifest } from './manifest.js';
+import { meetsCondition, parseMetricCondition, type MetricCondition } from './metric-filter.js';
 import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.js';
 import type { RegisterOptions, RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
@@ -28,6 +29,8 @@ export interface ListFilter {
   format?: string;
   /** k=v pairs that must all match; a bare key only needs to be present. */
   tags?: string[];
+  /** Metric conditions that must all hold, as text (`accuracy>=0.9`; >, >=, <, <=, =) or parsed. */
+  metrics?: Array<string | MetricCondition>;
 }
 
 export interface ListEntry {
@@ -40,6 +43,7 @@ export interface ListEntry {
   createdAt: string;
   lastUsed: string | null;
   tags: Record<string, string>;
+  metrics: Record<string, number>;
 }
 
 export interface ModelInfo {
@@ -102,12 +106,14 @@ export class Registry {
       const eq = t.indexOf('=');
       return eq < 0 ? { key: t } : { key: t.slice(0, eq), value: t.slice(eq + 1) };
     });
+    const metricChecks = (filter.metrics ?? []).map((c) => (typeof c === 'string' ? parseMetricCondition(c) : c));
     const selected = manifests.filter(
       (m) =>
         (!pattern || pattern.test(m.name)) &&
         (!filter.task || m.task === filter.task) &&
         (!filter.format || m.format === filter.format) &&
-        tagChecks.every((t) => Object.hasOwn(m.tags, t.key) && (t.value === undefined || m.tags[t.key] === t.value)),
+        tagChecks.every((t) => Object.hasOwn(m.tags, t.key) && (t.value === undefined || m.tags[t.key] === t.value)) &&
+        metricChecks.every((c) => meetsCondition(m.metrics, c)),
     );
     const aliasesByName = new Map<string, Record<string, string>>();
     for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
@@ -128,6 +134,7 @@ export class Registry {
         createdAt: m.createdAt,
         lastUsed: used === undefined ? null : new Date(used).toISOString(),
         tags: m.tags,
+        metrics: m.metrics,
       };
     });
     return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };

@@ -19,6 +19,7 @@ export interface VersionSummary {
   size: number;
   createdAt: string;
   tags: Record<string, string>;
+  metrics: Record<string, number>;
   digest: string;
 }
 
@@ -31,6 +32,7 @@ export function versionSummary(m: Manifest): VersionSummary {
     size: m.size,
     createdAt: m.createdAt,
     tags: m.tags,
+    metrics: m.metrics,
     digest: m.digest,
   };
 }
@@ -193,7 +195,11 @@ export class Store {
   private readIndex(name: string): Record<string, VersionSummary> | undefined {
     try {
       const index = JSON.parse(readFileSync(this.layout.index(name), 'utf8')) as { versions?: Record<string, VersionSummary> };
-      return index.versions && typeof index.versions === 'object' ? index.versions : undefined;
+      if (!index.versions || typeof index.versions !== 'object') return undefined;
+      // An index written before summaries held metrics is read past (the manifests are read) until the next write.
+      return Object.values(index.versions).every((v) => v && typeof v.metrics === 'object' && v.metrics !== null)
+        ? index.versions
+        : undefined;
     } catch {
       return undefined; // missing or damaged: derived data, rebuilt by the next write
     }

@@ -36,4 +36,20 @@ describe('the registry as teams use it (issue 18, spawned binary)', () => {
     expect(bad.exitCode).toBe(2);
     expect((await cli(['validate', '--strict'], { home })).exitCode).toBe(0);
   });
+
+  it("list --metric 'accuracy>=0.9' with --tag, and metrics and tags in list --json", async () => {
+    const home = tempDir();
+    const reg = (name: string, ...extra: string[]) => cli(['register', IRIS, '--name', name, ...extra], { home });
+    expect((await reg('good', '--tag', 'team=nlp', '--metric', 'accuracy=0.95')).exitCode).toBe(0);
+    expect((await reg('weak', '--tag', 'team=nlp', '--metric', 'accuracy=0.6')).exitCode).toBe(0);
+    expect((await reg('other', '--tag', 'team=cv', '--metric', 'accuracy=0.97')).exitCode).toBe(0);
+    const r = await cli(['list', '--tag', 'team=nlp', '--metric', 'accuracy>=0.9', '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.models.map((m: { name: string }) => m.name)).toEqual(['good']);
+    expect(doc.models[0]).toMatchObject({ tags: { team: 'nlp' }, metrics: { accuracy: 0.95 } });
+    const bad = await cli(['list', '--metric', 'accuracy=>0.9'], { home });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/^error: metric condition "accuracy=>0.9" compares with ">0.9", not a number/);
+  });
 });

@@ -141,3 +141,43 @@ describe('editing tags, metrics and description (issue 18)', () => {
     await rejects(registry.resolve('m:1.0.0'), 'CORRUPT_MANIFEST', /modified after it was written/);
   });
 });
+
+describe('search by metric (issue 18)', () => {
+  it('list --metric: >, >=, <, <=, =, repeatable, AND with tags; metrics in every entry', async () => {
+    const { registry, dir } = setup();
+    const rows: Array<[string, Record<string, string>, Record<string, number>]> = [
+      ['a', { team: 'nlp' }, { accuracy: 0.95, f1: 0.9 }],
+      ['b', { team: 'nlp' }, { accuracy: 0.9 }],
+      ['c', { team: 'nlp' }, { accuracy: 0.5 }],
+      ['d', { team: 'cv' }, { accuracy: 0.99 }],
+      ['e', { team: 'nlp' }, {}],
+    ];
+    for (const [name, tags, metrics] of rows) await registry.register({ path: model(dir, name), name, tags, metrics });
+    const names = async (tags: string[], metrics: string[]): Promise<string[]> =>
+      (await registry.list({ tags, metrics })).entries.map((e) => e.name);
+    expect(await names(['team=nlp'], ['accuracy>=0.9'])).toEqual(['a', 'b']);
+    expect(await names([], ['accuracy>0.9'])).toEqual(['a', 'd']);
+    expect(await names([], ['accuracy<0.9'])).toEqual(['c']);
+    expect(await names([], ['accuracy<=0.9'])).toEqual(['b', 'c']);
+    expect(await names([], ['accuracy=0.9'])).toEqual(['b']);
+    expect(await names([], ['accuracy >= 0.9', 'f1>0.5'])).toEqual(['a']);
+    expect(await names(['team=nlp'], [])).toEqual(['a', 'b', 'c', 'e']);
+    expect((await registry.list({ name: 'a' })).entries[0]).toMatchObject({ tags: { team: 'nlp' }, metrics: { accuracy: 0.95, f1: 0.9 } });
+    for (const bad of ['accuracy', 'accuracy>>0.9', 'accuracy>=high', '>=0.9', 'accuracy~0.9']) {
+      await rejects(registry.list({ metrics: [bad] }), 'USAGE', /metric condition/);
+    }
+  });
+
+  it('an index written before summaries held metrics is read past, and rewritten by the next change', async () => {
+    const { registry, dir } = setup();
+    await registry.register({ path: model(dir, 'a'), name: 'a', metrics: { accuracy: 0.95 } });
+    const index = join(registry.home, 'models', 'a', 'index.json');
+    const { writeFileSync } = await import('node:fs');
+    const old = JSON.parse(readFileSync(index, 'utf8'));
+    for (const v of Object.values(old.versions) as Array<Record<string, unknown>>) delete v.metrics;
+    writeFileSync(index, JSON.stringify(old));
+    expect((await registry.list({ metrics: ['accuracy>0.9'] })).entries.map((e) => e.name)).toEqual(['a']);
+    await registry.edit('a:1.0.0', { tags: { t: 'x' } });
+    expect(Object.values(JSON.parse(readFileSync(index, 'utf8')).versions)[0]).toMatchObject({ metrics: { accuracy: 0.95 } });
+  });
+});

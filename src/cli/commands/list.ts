@@ -10,6 +10,7 @@ export async function run(_args: string[], options: ListFlags, ctx: CliContext):
     ...(options.task !== undefined ? { task: options.task } : {}),
     ...(options.format !== undefined ? { format: options.format } : {}),
     tags: options.tags ?? [],
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   for (const f of failures) out.warn(`${f.name}:${f.version} skipped: ${f.error.message} (run \`modelctl validate\`)`);
   out.result({ models: entries, unreadable: failures.map((f) => `${f.name}:${f.version}`) }, () => {
