@@ -39,7 +39,13 @@ export interface ListEntry {
   aliases: string[];
   format: string;
   task: string | null;
+  /** The bytes of its files (what a copy of the version takes). */
   size: number;
+  /**
+   * The bytes of the blobs no other version in the registry holds: what removing this version frees. Identical
+   * content is stored once, so the sizes of several versions do not add up to the store's.
+   */
+  uniqueSize: number;
   createdAt: string;
   lastUsed: string | null;
   tags: Record<string, string>;
@@ -98,10 +104,20 @@ export class Registry {
     return this.store.resolve(registryRef(ref));
   }
 
-  async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[] }> {
+  /**
+   * The versions the filter selects. `storedSize` is the bytes their distinct blobs take in the store (identical
+   * content once), beside the sum of their `size`s.
+   */
+  async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[]; storedSize: number }> {
     const exact = filter.name && !filter.name.includes('*') ? filter.name : undefined;
     const pattern = filter.name?.includes('*') ? globToRegExp(filter.name) : undefined;
-    const { summaries: manifests, failures } = await this.store.summaries(exact ? checkName(exact) : undefined);
+    if (exact) checkName(exact);
+    // Every model's summaries, even for one name: a blob's other holders may be versions of other models.
+    const { summaries: every, failures: allFailures } = await this.store.summaries();
+    const holders = new Map<string, number>();
+    for (const m of every) for (const sha of Object.keys(m.blobs)) holders.set(sha, (holders.get(sha) ?? 0) + 1);
+    const manifests = exact ? every.filter((m) => m.name === exact) : every;
+    const failures = exact ? allFailures.filter((f) => f.name === exact) : allFailures;
     const tagChecks = (filter.tags ?? []).map((t) => {
       const eq = t.indexOf('=');
       return eq < 0 ? { key: t } : { key: t.slice(0, eq), value: t.slice(eq + 1) };
@@ -131,13 +147,20 @@ export class Registry {
         format: m.format,
         task: m.task,
         size: m.size,
+        uniqueSize: Object.entries(m.blobs).reduce((n, [sha, size]) => n + (holders.get(sha) === 1 ? size : 0), 0),
         createdAt: m.createdAt,
         lastUsed: used === undefined ? null : new Date(used).toISOString(),
         tags: m.tags,
         metrics: m.metrics,
       };
     });
-    return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };
+    const stored = new Map<string, number>();
+    for (const m of selected) for (const [sha, size] of Object.entries(m.blobs)) stored.set(sha, size);
+    return {
+      entries,
+      failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures,
+      storedSize: [...stored.values()].reduce((a, b) => a + b, 0),
+    };
   }
 
   async info(ref: string | ModelRef): Promise<ModelInfo> {

@@ -20,6 +20,8 @@ export interface VersionSummary {
   createdAt: string;
   tags: Record<string, string>;
   metrics: Record<string, number>;
+  /** The version's blobs (sha256 and size; a blob two paths share counted once): what list's sizes need. */
+  blobs: Record<string, number>;
   digest: string;
 }
 
@@ -33,6 +35,7 @@ export function versionSummary(m: Manifest): VersionSummary {
     createdAt: m.createdAt,
     tags: m.tags,
     metrics: m.metrics,
+    blobs: Object.fromEntries(m.files.map((f) => [f.sha256, f.size])),
     digest: m.digest,
   };
 }
@@ -196,10 +199,11 @@ export class Store {
     try {
       const index = JSON.parse(readFileSync(this.layout.index(name), 'utf8')) as { versions?: Record<string, VersionSummary> };
       if (!index.versions || typeof index.versions !== 'object') return undefined;
-      // An index written before summaries held metrics is read past (the manifests are read) until the next write.
-      return Object.values(index.versions).every((v) => v && typeof v.metrics === 'object' && v.metrics !== null)
-        ? index.versions
-        : undefined;
+      // An index written before summaries held metrics and blobs is read past (the manifests are read) until the
+      // next write rewrites it.
+      const current = (v: VersionSummary | null): boolean =>
+        !!v && typeof v.metrics === 'object' && v.metrics !== null && typeof v.blobs === 'object' && v.blobs !== null;
+      return Object.values(index.versions).every(current) ? index.versions : undefined;
     } catch {
       return undefined; // missing or damaged: derived data, rebuilt by the next write
     }

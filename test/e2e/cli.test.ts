@@ -48,11 +48,16 @@ describe('modelctl (spawned binary)', () => {
       .trim()
       .split('\n')
       .map((l) => l.split(/\s{2,}/));
-    expect(rows[0]).toEqual(['NAME', 'VERSION', 'ALIASES', 'FORMAT', 'TASK', 'SIZE', 'LAST USED']);
-    expect(rows.slice(1).map((r) => r.slice(0, 5))).toEqual([
+    expect(rows[0]).toEqual(['NAME', 'VERSION', 'ALIASES', 'FORMAT', 'TASK', 'SIZE', 'UNIQUE', 'LAST USED']);
+    expect(rows.slice(1, 3).map((r) => r.slice(0, 5))).toEqual([
       ['iris', '1.0.0', 'production', 'onnx', 'tabular-classification'],
       ['iris', '1.0.1', 'latest', 'onnx', 'tabular-classification'],
     ]);
+    // Both versions hold the same blob: neither holds bytes of its own, and the footer says what is stored.
+    expect(rows.slice(1, 3).map((r) => r[6])).toEqual(['0 B', '0 B']);
+    expect(rows[3]?.join('  ')).toMatch(
+      /^2 version\(s\): ([\d.]+ (B|KiB)) of files, ([\d.]+ (B|KiB)) stored; [\d.]+ (B|KiB) saved by storing identical content once$/,
+    );
 
     const info = await cli(['info', 'iris@production', '--json'], { home });
     const parsed = JSON.parse(info.stdout);
@@ -243,6 +248,6 @@ describe('modelctl (spawned binary)', () => {
       error: { code: 'NOT_FOUND', exitCode: 3, message: 'no model named nope', hint: 'run `modelctl list` to see the registered models' },
     });
     const empty = await cli(['list', '--json'], { home });
-    expect(JSON.parse(empty.stdout)).toEqual({ models: [], unreadable: [] });
+    expect(JSON.parse(empty.stdout)).toEqual({ models: [], unreadable: [], total: { versions: 0, size: 0, storedSize: 0 } });
   });
 });

@@ -52,4 +52,22 @@ describe('the registry as teams use it (issue 18, spawned binary)', () => {
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/^error: metric condition "accuracy=>0.9" compares with ">0.9", not a number/);
   });
+
+  it('validate --strict with only garbage says what failed; gc says "never used" as list does', async () => {
+    const home = tempDir();
+    expect((await cli(['register', IRIS, '--name', 'iris'], { home })).exitCode).toBe(0);
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const orphan = join(home, 'blobs', 'sha256', 'ab');
+    mkdirSync(orphan, { recursive: true });
+    writeFileSync(join(orphan, 'ab'.repeat(32)), 'x');
+    const v = await cli(['validate', '--strict'], { home });
+    expect(v.exitCode).toBe(1);
+    expect(normalize(v.stdout).trim().split('\n').at(-1)).toMatch(
+      /^failed 1 version\(s\), 1 blob\(s\), [\d.]+ (B|KiB) checked: no damage, but --strict fails on garbage \(1 unreferenced blob\(s\)\): run `modelctl gc`$/,
+    );
+    expect(normalize((await cli(['list'], { home })).stdout)).toMatch(/never\n/);
+    const gc = await cli(['gc', '--older-than', '0s', '--dry-run'], { home });
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(normalize(gc.stdout)).toMatch(/^would evict iris:1\.0\.0 \([\d.]+ (B|KiB), older-than, never used, created <time>\)/);
+  });
 });

@@ -181,3 +181,50 @@ describe('search by metric (issue 18)', () => {
     expect(Object.values(JSON.parse(readFileSync(index, 'utf8')).versions)[0]).toMatchObject({ metrics: { accuracy: 0.95 } });
   });
 });
+
+describe('gc, validate and list agree with what they report (issue 18)', () => {
+  it('gc says "never" used for a version list calls never used, and gives its creation time apart', async () => {
+    const { registry, dir } = setup();
+    await registry.register({ path: model(dir, 'a'), name: 'unused' });
+    await registry.register({ path: model(dir, 'b'), name: 'used' });
+    await registry.touch('used');
+    const listed = (await registry.list()).entries.map((e) => [e.name, e.lastUsed === null]);
+    expect(listed).toEqual([
+      ['unused', true],
+      ['used', false],
+    ]);
+    const gc = await registry.gc({ olderThanMs: -1, keepAliased: false, dryRun: true });
+    const byName = Object.fromEntries(gc.evicted.map((e) => [e.name, e]));
+    expect(byName.unused?.lastUsed).toBeNull();
+    expect(byName.unused?.createdAt).toBe((await registry.resolve('unused')).createdAt);
+    expect(byName.used?.lastUsed).toBe((await registry.list({ name: 'used' })).entries[0]?.lastUsed);
+  });
+});
+
+describe('list sizes with deduplication (issue 18)', () => {
+  it('gives each version its size and the bytes only it holds, and the stored total', async () => {
+    const { registry, dir } = setup();
+    const { copyFileSync, mkdirSync } = await import('node:fs');
+    const shared = model(dir, 'shared');
+    const own = model(dir, 'own');
+    const folder = join(dir, 'two');
+    mkdirSync(folder);
+    copyFileSync(shared, join(folder, 'model.safetensors'));
+    const a = await registry.register({ path: shared, name: 'a' });
+    const b = await registry.register({ path: own, name: 'b' });
+    const sharedSize = a.manifest.size;
+    const ownSize = b.manifest.size;
+    await registry.register({ path: shared, name: 'c' }); // shares a's blob
+    const { entries, storedSize } = await registry.list();
+    expect(entries.map((e) => [e.name, e.size, e.uniqueSize])).toEqual([
+      ['a', sharedSize, 0],
+      ['b', ownSize, ownSize],
+      ['c', sharedSize, 0],
+    ]);
+    expect(storedSize).toBe(sharedSize + ownSize);
+    // A name filter still counts holders in other models.
+    expect((await registry.list({ name: 'a' })).entries[0]?.uniqueSize).toBe(0);
+    await registry.remove('c');
+    expect((await registry.list({ name: 'a' })).entries[0]?.uniqueSize).toBe(sharedSize);
+  });
+});
