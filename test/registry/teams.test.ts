@@ -51,6 +51,32 @@ describe('latest is the highest semver version (issue 18)', () => {
     expect((await registry.resolve('m')).version).toBe('2.0.0');
   });
 
+  it('a registry holding versions made before the rule (v3, 7) still reads, lists and removes them', async () => {
+    const { registry, dir } = setup();
+    const { sealManifest } = await import('../../src/registry/manifest.js');
+    const first = await registry.register({ path: model(dir, 'a'), name: 'm' });
+    const { digest: _d, ...rest } = first.manifest;
+    // As an older modelctl wrote them: the same files under versions that are not semver, registered later.
+    for (const [version, at] of [
+      ['v3', '2030-01-01T00:00:00.000Z'],
+      ['7', '2030-01-02T00:00:00.000Z'],
+    ] as const) {
+      await registry.store.writeManifest(sealManifest({ ...rest, version, createdAt: at }));
+    }
+    await registry.store.writeAliases('m', { latest: '7' });
+    expect((await registry.list({ name: 'm' })).entries.map((e) => e.version)).toEqual(['1.0.0', 'v3', '7']);
+    expect((await registry.resolve('m')).version).toBe('7');
+    expect((await registry.resolve('m:v3')).version).toBe('v3');
+    expect((await registry.validate({ strict: true })).ok).toBe(true);
+    // A new version defaults to the next patch of the highest semver one; an odd latest registered later keeps it.
+    const next = await registry.register({ path: model(dir, 'b'), name: 'm' });
+    expect([next.manifest.version, next.aliases]).toEqual(['1.0.1', []]);
+    await registry.remove('m:7');
+    expect((await registry.resolve('m')).version).toBe('v3');
+    await registry.remove('m:v3');
+    expect((await registry.resolve('m')).version).toBe('1.0.1');
+  });
+
   it('refuses a version that is not semver (exit 2, with a hint)', async () => {
     const { registry, dir } = setup();
     const file = model(dir, 'a');
