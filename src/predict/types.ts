@@ -6,13 +6,16 @@ import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import type { VerifiedFiles } from '../registry/verify.js';
 import type { OpenedSession, SessionOptions } from '../runtime/index.js';
+import type { AudioClassificationPrediction } from '../tasks/audio-classification.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { FillMaskPrediction } from '../tasks/fill-mask.js';
 import type { DetectionPrediction } from '../tasks/object-detection.js';
 import type { AnsweredQuestion } from '../tasks/question-answering.js';
 import type { TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
+import type { ZeroShotPrediction } from '../tasks/zero-shot-classification.js';
 
 /** predict's shared types: every file of src/predict imports them; this file imports none of its siblings. */
 
@@ -60,8 +63,17 @@ export interface PredictOptions extends SessionOptions {
   autoConvert?: AutoConvert;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
-  /** text- and image-classification: the K best labels per text or image (default: every label); question-answering: the K best answers too. */
+  /**
+   * text-, image- and audio-classification: the K best labels per input (default: every label); question-answering:
+   * the K best answers too; fill-mask: the K best tokens per mask (default 5).
+   */
   topK?: number;
+  /** zero-shot-classification: the labels to score (given without a task, they make a text classifier zero-shot). */
+  candidateLabels?: string[];
+  /** zero-shot-classification: the hypothesis each label is put in (default "This example is {}."). */
+  hypothesisTemplate?: string;
+  /** zero-shot-classification: score each label alone (entailment against contradiction) instead of against each other. */
+  multiLabel?: boolean;
   /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
   normalize?: boolean;
   /** token-classification: how tokens become entities (default none: every token not tagged O). */
@@ -82,7 +94,10 @@ export type Prediction = TabularPrediction & { label_name?: string } & Partial<T
   Partial<EmbeddingPrediction> &
   Partial<TokenClassificationPrediction> &
   Partial<AnsweredQuestion> &
-  Partial<DetectionPrediction>;
+  Partial<DetectionPrediction> &
+  Partial<FillMaskPrediction> &
+  Partial<ZeroShotPrediction> &
+  Partial<AudioClassificationPrediction>;
 
 export interface PredictResult {
   model: string;

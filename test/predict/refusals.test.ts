@@ -61,10 +61,7 @@ describe('a known task predict does not run yet is NOT_AVAILABLE (exit 9); an un
     'translation_en_to_fr',
     'summarization',
     'automatic-speech-recognition',
-    'audio-classification',
     'image-to-text',
-    'zero-shot-classification',
-    'fill-mask',
     'image-segmentation',
     'text-generation-with-past',
   ];
