@@ -228,6 +228,14 @@ export function openApiDocument(): Schema {
             explode: true,
             description: 'key=value or key',
           },
+          {
+            name: 'metric',
+            in: 'query',
+            schema: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]{1,128}(>=|<=|==|=|>|<)[^\\s]+$' } },
+            style: 'form',
+            explode: true,
+            description: 'A condition on a metric, e.g. accuracy>=0.9 (>, >=, <, <=, =); all must hold',
+          },
         ],
       }),
       post: op(
@@ -235,6 +243,7 @@ export function openApiDocument(): Schema {
         'Upload a model file (streamed) and register it as a new version',
         'registry',
         {
+          '200': { description: 'Up to date: a version of that name already holds this content', content: json({ type: 'object' }) },
           '201': { description: 'Registered', content: json({ type: 'object' }) },
           '409': { description: 'The version exists', content: json(ref('Error')) },
           '413': { description: 'Larger than --max-upload', content: json(ref('Error')) },
