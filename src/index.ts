@@ -22,6 +22,7 @@ export { embedMetadata, type EmbedMetadataOptions, type EmbedMetadataResult } fr
 export { VERSION } from './version.js';
 export { predict, openPredictor, predictStream, inputKind, resolveModel, PREDICT_TASKS } from './predict/predict.js';
 export type { PredictOptions, PredictResult, Predictor, StreamOutcome } from './predict/predict.js';
+export type { ChatMessage, GenerationOptions, GenerationPrediction } from './tasks/text-generation.js';
 export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { pull, type PullOptions, type PullResult, type PullEvent, type PulledFile } from './pull/pull.js';

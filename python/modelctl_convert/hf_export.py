@@ -5,6 +5,7 @@ import shutil
 
 from .common import Converted, version_of
 from .events import conversion, progress, require, usage, warning
+from .hf_decoder import carry_generation_files, validate_decoder, wants_past
 from .hf_validate import check_preprocessors, validate
 
 
@@ -102,11 +103,16 @@ def export_hf(args, out):
     if not task:
         task = _infer_task(args, TasksManager)
         progress("task", f"task inferred from the model: {task}")
+    # A causal LM is exported with its KV cache (one decoder taking past_key_values) and registered as text-generation.
+    if task == "text-generation-with-past":
+        export_task, task = task, "text-generation"
+    else:
+        export_task = wants_past(task, model_dir, args.trust_remote_code)
     out_dir = os.path.dirname(out)
-    progress("convert", f"optimum {version_of('optimum')} / optimum-onnx {version_of('optimum-onnx')}: {task}")
+    progress("convert", f"optimum {version_of('optimum')} / optimum-onnx {version_of('optimum-onnx')}: {export_task}")
     try:
         exporters.main_export(
-            model_dir, output=out_dir, task=task, opset=args.opset, device="cpu", library_name=library,
+            model_dir, output=out_dir, task=export_task, opset=args.opset, device="cpu", library_name=library,
             trust_remote_code=args.trust_remote_code, do_validation=False, no_post_process=False,
         )
     except Exception as e:
@@ -116,15 +122,19 @@ def export_hf(args, out):
         raise conversion(f"optimum wrote {', '.join(produced) or 'no ONNX file'}, not one model.onnx: models split into several files are not supported yet")
     if st:
         _carry_sentence_transformers(args.source, model_dir, st[1], out_dir)
+    if export_task == "text-generation-with-past":
+        carry_generation_files(model_dir, out_dir)
 
     check_preprocessors(model_dir, out_dir)
 
     def check(onnx_path):
         # Loaded as the export loaded it (a sentence-transformers folder as plain transformers).
         model = TasksManager.get_model_from_task(
-            task, model_dir, framework="pt", trust_remote_code=args.trust_remote_code, library_name=library
+            export_task, model_dir, framework="pt", trust_remote_code=args.trust_remote_code, library_name=library
         )
         model.eval()
+        if export_task == "text-generation-with-past":
+            return validate_decoder(onnx_path, model, model_dir, args.samples, args.trust_remote_code)
         return validate(onnx_path, model, model_dir, args.samples, args.trust_remote_code)
 
     return Converted(

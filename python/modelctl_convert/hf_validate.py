@@ -13,6 +13,8 @@ AUDIO_INPUTS = {"input_values", "input_features"}
 # ONNX element types of the inputs optimum writes.
 NUMPY_TYPES = {"tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(float)": "float32", "tensor(float16)": "float16",
                "tensor(bool)": "bool"}
+# config.json names of a model's number of positions (GPT-2: n_positions), in the order transformers reads them.
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
 # What a folder's preprocessors are saved as; optimum saves them beside model.onnx when it can load them.
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
@@ -104,6 +106,26 @@ def _waveforms(samples, rate):
     return [chirp.astype(np.float32), tones.astype(np.float32)]
 
 
+def max_positions(config, tokenizer=None):
+    """The fewest positions the model and its tokenizer allow (None when neither says): a tokenizer without a
+    model_max_length of its own (transformers writes 1e30) would otherwise let a long sample run past the model's
+    position embeddings."""
+    limits = [getattr(config, k, None) for k in POSITION_KEYS] if config is not None else []
+    if tokenizer is not None:
+        limits.append(getattr(tokenizer, "model_max_length", None))
+    limits = [n for n in limits if isinstance(n, int) and 0 < n < 1_000_000]
+    return min(limits) if limits else None
+
+
+def _config(source, trust_remote_code):
+    try:
+        import transformers
+
+        return transformers.AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except Exception:  # the model's own loader reports a broken config; the limit is only a refinement
+        return None
+
+
 def _load(kind, source, trust_remote_code):
     import transformers
 
@@ -143,15 +165,17 @@ def sample_batches(source, names, samples, trust_remote_code):
         enc.update(extractor(waves, sampling_rate=rate, padding=True, return_tensors="np", **kwargs))
     if "input_ids" in wanted:
         tokenizer = _load("AutoTokenizer", source, trust_remote_code)
+        limit = max_positions(_config(source, trust_remote_code), tokenizer)
+        cut = {"truncation": True, "max_length": limit} if limit else {"truncation": True}
         texts = _texts(None if enc else samples)
         if enc:
             texts = (texts * len(next(iter(enc.values()))))[: len(next(iter(enc.values())))]
         if tokenizer.pad_token is None and len(texts) > 1:
             if enc:
                 raise conversion("validation: the tokenizer has no pad token, so it cannot pair texts with a batch of images or audio")
-            batches = [dict(tokenizer([t], truncation=True, return_tensors="np")) for t in texts]
+            batches = [dict(tokenizer([t], return_tensors="np", **cut)) for t in texts]
         else:
-            enc.update(tokenizer(texts, padding=True, truncation=True, return_tensors="np"))
+            enc.update(tokenizer(texts, padding=True, return_tensors="np", **cut))
     return batches if batches is not None else [dict(enc)]
 
 

@@ -20,6 +20,8 @@ export const PROCESSOR_FILES = [
   'preprocessor_config.json',
   'processor_config.json',
   'feature_extractor_config.json',
+  // text-generation: end tokens and sampling defaults (the chat template travels in tokenizer_config.json).
+  'generation_config.json',
 ] as const;
 
 /** Marker files of a sentence-transformers folder: the model is an embedder whatever its architecture. */

@@ -15,6 +15,7 @@ import { tagTexts } from '../tasks/token-classification.js';
 import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
+import { generateTexts, prepareGeneration } from './generation.js';
 
 /**
  * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
@@ -30,6 +31,7 @@ export const PREDICT_TASKS = [
   'tabular-regression',
   ...TEXT_TASKS,
   'question-answering',
+  'text-generation',
   ...IMAGE_TASKS,
   ...AUDIO_TASKS,
   'raw',
@@ -85,7 +87,7 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Refuses an input of the wrong kind for the task, before anything is loaded. */
 function checkInputKind(task: string, kind: PredictInput['kind']): void {
-  if (isTextTask(task) && kind !== 'texts')
+  if ((isTextTask(task) || task === 'text-generation') && kind !== 'texts')
     throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, {
       hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
     });
@@ -168,6 +170,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
   const audio = isAudioTask(task) ? await prepareAudio(options.model, m, options.registry) : undefined;
+  const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
@@ -196,6 +199,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     rowName?: (index: number) => string,
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
+    if (generation && input.kind === 'texts') return { predictions: await generateTexts(ctx, generation, input.texts, options) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };

@@ -14,6 +14,7 @@ import type { AnsweredQuestion } from '../tasks/question-answering.js';
 import type { TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
+import type { ChatMessage, GenerationOptions, GenerationPrediction } from '../tasks/text-generation.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
 import type { ZeroShotPrediction } from '../tasks/zero-shot-classification.js';
 
@@ -82,6 +83,14 @@ export interface PredictOptions extends SessionOptions {
   conf?: number;
   /** object-detection: the IoU above which NMS drops the lower-scored box of a class (default 0.45). */
   iou?: number;
+  /** text-generation: decoding settings, a chat conversation instead of text prompts, and the text as it comes. */
+  generation?: GenerationOptions & {
+    chat?: ChatMessage[];
+    /** The new text of prompt `index` as it grows. */
+    onText?: (piece: string, index: number) => void;
+  };
+  /** Stops a generation between two tokens. */
+  signal?: AbortSignal;
   /**
    * A session already open on the model (serve's cache): used instead of opening one, and left open by close().
    * Ignored for a ZipMap classifier, whose session must declare the extra output.
@@ -97,7 +106,8 @@ export type Prediction = TabularPrediction & { label_name?: string } & Partial<T
   Partial<DetectionPrediction> &
   Partial<FillMaskPrediction> &
   Partial<ZeroShotPrediction> &
-  Partial<AudioClassificationPrediction>;
+  Partial<AudioClassificationPrediction> &
+  Partial<GenerationPrediction>;
 
 export interface PredictResult {
   model: string;

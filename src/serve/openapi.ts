@@ -157,6 +157,13 @@ const SCHEMAS: Record<string, Schema> = {
       candidate_labels: { type: 'array', items: { type: 'string' }, description: 'zero-shot-classification (or a comma-separated string)' },
       hypothesis_template: { type: 'string', description: 'zero-shot-classification, {} for the label' },
       multi_label: { type: 'boolean', description: 'zero-shot-classification' },
+      max_new_tokens: { type: 'integer', minimum: 1, description: 'text-generation, as the other fields below' },
+      do_sample: { type: 'boolean' },
+      temperature: { type: 'number', minimum: 0, exclusiveMinimum: true },
+      top_p: { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: 1 },
+      seed: { type: 'integer', minimum: 0 },
+      repetition_penalty: { type: 'number', minimum: 0, exclusiveMinimum: true },
+      stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     },
   },
   PredictResult: {

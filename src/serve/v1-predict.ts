@@ -9,6 +9,7 @@ import { checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
+import { generationFromBody } from './v1-generation.js';
 
 /**
  * Task-level prediction: the inputs `modelctl predict` takes, as JSON, and the same JSON document back that
@@ -132,6 +133,7 @@ export async function v1Predict(
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
       ...zeroShot,
+      ...(task === 'text-generation' ? { generation: generationFromBody(body) } : {}),
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
     sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));

@@ -59,9 +59,9 @@ describe('predict on a model of another format, or for a task it does not run ye
 
   it('a known task not supported yet: exit 9 before the inputs are read; an unknown task: exit 2', async () => {
     const bert = join(FIXTURES, 'optimum-bert', 'model.onnx');
-    const later = await cli(['predict', bert, 'a text to continue', '--task', 'text-generation']);
+    const later = await cli(['predict', bert, 'a text to continue', '--task', 'text2text-generation']);
     expect(later.exitCode).toBe(9);
-    expect(firstLine(later.stderr)).toBe('error: predict does not support text-generation models yet');
+    expect(firstLine(later.stderr)).toBe('error: predict does not support text2text-generation models yet');
     const stream = await cli(['predict', IRIS, '--file', join(FIXTURES, 'bad', 'not-a-model.txt'), '--task', 'summarization']);
     expect(stream.exitCode).toBe(9);
     const typo = await cli(['predict', IRIS, '5.1,3.5,1.4,0.2', '--task', 'tabular-clasification']);

@@ -55,7 +55,6 @@ describe('a model file of another format is named as such, with the way to ONNX'
 // issue 14, item 6: tasks a later version will run answered exit 2 "unknown task" instead of the documented exit 9.
 describe('a known task predict does not run yet is NOT_AVAILABLE (exit 9); an unknown name stays USAGE (exit 2)', () => {
   const later = [
-    'text-generation',
     'text2text-generation',
     'translation',
     'translation_en_to_fr',

@@ -26,6 +26,7 @@ import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
+import { refuseGenerationFlags, runGeneration } from './predict-generate.js';
 
 function aggregation(v: string | undefined): (typeof AGGREGATIONS)[number] | undefined {
   if (v === undefined) return undefined;
@@ -154,10 +155,12 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   const out = ctx.out.withJson(options.json === true || (options.table !== true && ctx.out.stdout.isTTY !== true));
   const registry = openRegistry(ctx);
   const asked = options.question !== undefined || options.context !== undefined;
-  const given = [options.input !== undefined, options.file !== undefined, values.length > 0, asked].filter(Boolean).length;
+  const given = [options.input !== undefined, options.file !== undefined, values.length > 0, asked, options.chat !== undefined].filter(
+    Boolean,
+  ).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), or --question with --context',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
     });
   }
   const conversion = autoConvert(options, ctx);
@@ -169,6 +172,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   const zs = zeroShot(options, doc);
   const task = zeroShotTask(await chooseTask(explicitTask, resolved, registry), { task: explicitTask, ...zs }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
+  refuseGenerationFlags(task, options);
   const { threads, batchSize, topK, conf, iou } = options;
   const agg = aggregation(options.aggregation);
   if (agg !== undefined && task !== 'token-classification')
@@ -193,6 +197,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     graphOptimization: options.optimization,
   };
 
+  if (task === 'text-generation') return runGeneration(out, settings, options, inputSource(options, values), ctx.signal);
   const kind = inputKind(task);
   if (asked && (options.question === undefined || options.context === undefined)) {
     throw new ModelctlError('USAGE', `--${options.question === undefined ? 'question' : 'context'} is missing`, {

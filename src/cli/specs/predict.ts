@@ -2,9 +2,10 @@ import type { Device } from '../../runtime/device.js';
 import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { flag, int, text, value, type CommandSpec } from '../declare.js';
+import { generationOptions, type GenerationFlags } from './generation.js';
 import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
-export interface PredictFlags extends ConvertFlags {
+export interface PredictFlags extends ConvertFlags, GenerationFlags {
   input?: string;
   file?: string;
   task?: string;
@@ -43,7 +44,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
   name: 'predict',
   description:
     'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
-    'feature-extraction, fill-mask, zero-shot-classification), questions (question-answering), images (image-classification, ' +
+    'feature-extraction, fill-mask, zero-shot-classification, text-generation), questions (question-answering), images (image-classification, ' +
     'object-detection), audio (audio-classification) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
@@ -66,14 +67,14 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     task: text(
       '--task <task>',
       'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
-        'question-answering, fill-mask, zero-shot-classification, image-classification, object-detection, audio-classification or raw ' +
+        'question-answering, text-generation, fill-mask, zero-shot-classification, image-classification, object-detection, audio-classification or raw ' +
         '(default: embedded metadata, then the registry, then the files beside the model; a text classifier given --candidate-labels is zero-shot)',
     ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
       '--top-k <k>',
       'text/image/audio classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers; ' +
-        'fill-mask: the K best tokens per mask (default 5)',
+        'fill-mask: the K best tokens per mask (default 5); text-generation: sample from the K most probable tokens (default: generation_config.json, else 50)',
       1,
     ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
@@ -102,6 +103,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
       '--multi-label',
       'zero-shot-classification: score each label alone (entailment vs contradiction), not against the others',
     ),
+    ...generationOptions,
     device: deviceOption,
     fallback: fallbackOption,
     threads: threadsOption(),
@@ -132,5 +134,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     'modelctl predict ./bert-mlm/model.onnx "Paris is the [MASK] of France." --top-k 3',
     'modelctl predict ./nli/model.onnx "the match ended 2-1" --candidate-labels sports,politics --multi-label',
     'modelctl predict ./wav2vec2-ks/model.onnx yes.wav no.wav --top-k 2',
+    'modelctl predict gpt2 "Once upon a time" --max-new-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7',
+    'modelctl predict llama-chat --chat conversation.jsonl --stop "User:" --json',
   ],
 };

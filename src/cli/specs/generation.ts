@@ -1,0 +1,54 @@
+import { ModelctlError } from '../../errors.js';
+import { flag, int, list, text, value, type OptionSpecs } from '../declare.js';
+
+/** predict's text-generation flags (--top-k is predict's own, shared with the classifiers). */
+export interface GenerationFlags {
+  maxNewTokens?: number;
+  /** Absent unless --sample or --no-sample is given: generation_config.json decides (and the sampling flags imply it). */
+  sample?: boolean;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  repetitionPenalty?: number;
+  stop?: string[];
+  chat?: string;
+}
+
+function positiveNumber(textValue: string, flagName: string): number {
+  const v = Number(textValue);
+  if (textValue.trim() === '' || !Number.isFinite(v) || v <= 0)
+    throw new ModelctlError('USAGE', `${flagName} takes a number above 0, got "${textValue}"`);
+  return v;
+}
+
+function topP(textValue: string, flagName: string): number {
+  const v = positiveNumber(textValue, flagName);
+  if (v > 1) throw new ModelctlError('USAGE', `${flagName} takes a number above 0 and at most 1, got "${textValue}"`);
+  return v;
+}
+
+export const generationOptions: OptionSpecs<GenerationFlags> = {
+  maxNewTokens: int('--max-new-tokens <n>', 'text-generation: new tokens at most (default: generation_config.json, else 20)', 1),
+  sample: flag(
+    '--sample',
+    "text-generation: sample the next token (default: generation_config.json's do_sample; --temperature, --top-p, --top-k and --seed imply it)",
+    { negation: 'text-generation: greedy decoding, whatever generation_config.json or the sampling flags say' },
+  ),
+  temperature: value('--temperature <t>', 'text-generation: divide the logits by T before sampling', positiveNumber),
+  topP: value('--top-p <p>', 'text-generation: sample from the fewest tokens whose probabilities add up to P', topP),
+  seed: int(
+    '--seed <n>',
+    'text-generation: seed of the sampler: the same seed gives the same tokens (default: random, printed with --json)',
+    0,
+  ),
+  repetitionPenalty: value(
+    '--repetition-penalty <r>',
+    "text-generation: divide the scores of tokens already in the text by R (transformers' repetition_penalty)",
+    positiveNumber,
+  ),
+  stop: list('--stop <text>', 'text-generation: stop when the text ends with TEXT (repeatable; TEXT is not printed)'),
+  chat: text(
+    '--chat <file|prompt>',
+    'text-generation: a conversation (.jsonl of {"role", "content"}, or a JSON array) or one user message, rendered with the model\'s chat template',
+  ),
+};

@@ -1,0 +1,104 @@
+import { ModelctlError } from '../../errors.js';
+
+/**
+ * Chat prompts: messages rendered with the model's own chat template (tokenizer_config.json's chat_template, or
+ * chat_template.jinja / chat_template.json beside it) by @huggingface/jinja, with what transformers'
+ * apply_chat_template gives the template: the messages, add_generation_prompt, the tokenizer's special tokens
+ * (bos_token, eos_token, ...), tools and documents as None, raise_exception; trim_blocks and lstrip_blocks as
+ * transformers sets them.
+ */
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** A special token as tokenizer_config.json writes it: a string, or an AddedToken object with `content`. */
+function content(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const c = record(value).content;
+  return typeof c === 'string' ? c : undefined;
+}
+
+/**
+ * The default template of a model: tokenizer_config.json's chat_template (a string, or a list of named templates,
+ * "default" taken), else chat_template.jinja's text, else chat_template.json's {"chat_template": ...}.
+ */
+export function chatTemplateOf(tokenizerConfig: unknown, jinja?: string, json?: unknown): string | undefined {
+  const pick = (t: unknown): string | undefined => {
+    if (typeof t === 'string') return t;
+    if (Array.isArray(t)) {
+      const named = t.map(record).find((x) => x.name === 'default') ?? record(t[0]);
+      return typeof named.template === 'string' ? named.template : undefined;
+    }
+    return undefined;
+  };
+  return pick(record(tokenizerConfig).chat_template) ?? jinja ?? pick(record(json).chat_template);
+}
+
+/** Messages from JSON Lines ({"role", "content"} per line) or a JSON array of them. */
+export function parseMessages(text: string, where: string): ChatMessage[] {
+  const trimmed = text.trim();
+  let items: unknown[];
+  try {
+    items = trimmed.startsWith('[')
+      ? (JSON.parse(trimmed) as unknown[])
+      : trimmed
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as unknown);
+  } catch (err) {
+    throw new ModelctlError('INVALID_INPUT', `${where}: not JSON Lines of messages (${(err as Error).message})`, {
+      hint: 'one {"role": "user", "content": "..."} per line',
+    });
+  }
+  return items.map((m, i) => {
+    const r = record(m);
+    if (typeof r.role !== 'string' || typeof r.content !== 'string')
+      throw new ModelctlError('INVALID_INPUT', `${where}: message ${i + 1} needs a string "role" and "content"`, {
+        hint: 'one {"role": "user", "content": "..."} per line',
+      });
+    return { role: r.role, content: r.content };
+  });
+}
+
+/** The conversation as the prompt text the model continues (add_generation_prompt: the assistant's turn opened). */
+export async function renderChat(
+  template: string | undefined,
+  messages: readonly ChatMessage[],
+  tokenizerConfig: unknown,
+  model: string,
+): Promise<string> {
+  if (template === undefined) {
+    throw new ModelctlError('INVALID_INPUT', `${model} has no chat template`, {
+      hint: 'give the prompt as text instead of --chat, or export the model from a folder whose tokenizer has a chat_template',
+    });
+  }
+  const { Template } = await import('@huggingface/jinja');
+  const config = record(tokenizerConfig);
+  const specials: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const c = key.endsWith('_token') ? content(value) : undefined;
+    if (c !== undefined) specials[key] = c;
+  }
+  try {
+    // tools and documents are None in transformers' render when not given: templates test `tools is not none`,
+    // which an undefined variable would pass.
+    return new Template(template).render({
+      ...specials,
+      messages: messages.map((m) => ({ ...m })),
+      tools: null,
+      documents: null,
+      add_generation_prompt: true,
+    });
+  } catch (err) {
+    throw new ModelctlError('INVALID_INPUT', `the chat template of ${model} failed: ${(err as Error).message.split('\n')[0]}`, {
+      hint: 'check the roles and order of the messages the template accepts',
+      cause: err,
+    });
+  }
+}
