@@ -6,9 +6,11 @@ export { ModelctlError, EXIT_CODES, isModelctlError, type ErrorCode } from './er
 export { Registry, type RegistryOptions, type ListFilter, type ListEntry, type ModelInfo, type RemoveResult } from './registry/index.js';
 export type { RegisterOptions, RegisterResult, RegisterEvent } from './registry/register.js';
 export type { GcOptions, GcResult, EvictedVersion } from './registry/gc.js';
+export type { EditOptions, EditResult } from './registry/edit.js';
+export { parseMetricCondition, type MetricCondition } from './registry/metric-filter.js';
 export type { ValidateOptions, ValidateResult, Problem } from './registry/validate.js';
 export type { VerifiedFiles, VerifyOptions } from './registry/verify.js';
-export type { Manifest, ManifestFile, Lineage } from './registry/manifest.js';
+export type { Manifest, ManifestFile, ManifestEdit, Lineage } from './registry/manifest.js';
 export { parseRef, type ModelRef } from './registry/names.js';
 export { defaultHome } from './registry/layout.js';
 export { inspectModel } from './formats/index.js';

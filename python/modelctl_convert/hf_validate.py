@@ -54,18 +54,47 @@ def _images(samples, size_hint):
     return out
 
 
-def _waveforms(samples, rate):
-    """The given waveforms (.npy, .json: one list or a list of lists, at the extractor's rate), else a chirp with
-    noise (1 s) and a two-tone burst (0.6 s): different lengths, so padding and its attention mask are checked."""
+def _read_wav(path, rate):
+    """A PCM WAV file (Python's wave module: 8-bit unsigned, 16/24/32-bit signed) as mono floats, scaled as ffmpeg
+    scales integers and its channels averaged, as modelctl's predict reads it. The file must be at `rate`: the check
+    compares the two models on the same waveform, and resampling belongs to predict, not to the check."""
+    import wave
+
     import numpy as np
 
+    try:
+        with wave.open(path, "rb") as w:
+            channels, width, file_rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error) as e:
+        raise usage(f"--sample-input: {path} is not a PCM WAV file Python's wave module reads ({e})") from e
+    if file_rate != rate:
+        raise usage(f"--sample-input: {path} is at {file_rate} Hz; the feature extractor takes {rate} Hz (give files at that rate)")
+    if width == 1:
+        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128) / 128
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        x = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)).astype(np.float64) / 2 ** 31
+    else:
+        x = np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64) / 2 ** (8 * width - 1)
+    return x.reshape(-1, channels).mean(axis=1).astype(np.float32)
+
+
+def _waveforms(samples, rate):
+    """The given waveforms (.npy, .json: one list or a list of lists, at the extractor's rate, or a list of WAV file
+    paths), else a chirp with noise (1 s) and a two-tone burst (0.6 s): different lengths, so padding and its
+    attention mask are checked."""
+    import numpy as np
+
+    if isinstance(samples, list) and samples and all(isinstance(p, str) for p in samples):
+        return [_read_wav(p, rate) for p in samples]
     if samples is not None:
         nested = isinstance(samples, list) and samples and isinstance(samples[0], list)
         rows = samples if nested or (isinstance(samples, np.ndarray) and samples.ndim == 2) else [samples]
         try:
             waves = [np.asarray(r, dtype=np.float32).reshape(-1) for r in rows]
         except (TypeError, ValueError) as e:
-            raise usage(f"--sample-input for an audio model: waveforms of numbers ({e})") from e
+            raise usage(f"--sample-input for an audio model: waveforms of numbers, or WAV file paths ({e})") from e
         if not waves or any(w.size == 0 for w in waves):
             raise usage("--sample-input for an audio model: an empty waveform (give at least one sample per waveform)")
         return waves
@@ -112,7 +141,8 @@ def _load(kind, source, trust_remote_code):
 
 def sample_batches(source, names, samples, trust_remote_code):
     """[(feeds, count)]: the model's inputs from its own preprocessors. A tokenizer without a pad token (GPT-2)
-    cannot pad a batch, so its texts go one at a time rather than with a pad token made up for the check."""
+    cannot pad a batch, so its texts go one at a time rather than with a pad token made up for the check; waveforms
+    go one at a time too."""
     wanted = set(names)
     enc = {}
     batches = None
@@ -126,7 +156,13 @@ def sample_batches(source, names, samples, trust_remote_code):
         extractor = _load("AutoFeatureExtractor", source, trust_remote_code)
         rate = getattr(extractor, "sampling_rate", 16000)
         kwargs = {"return_attention_mask": True} if "attention_mask" in wanted else {}
-        enc.update(extractor(_waveforms(samples, rate), sampling_rate=rate, padding=True, return_tensors="np", **kwargs))
+        waves = _waveforms(samples, rate)
+        if "input_ids" not in wanted:
+            # One waveform per run, unpadded, as transformers' audio pipelines and modelctl's predict run them: a
+            # padded batch is not what a model without an attention mask (Wav2Vec2 base) is given, and the long run
+            # of padding moves its outputs by more than the tolerance (3e-4 seen on a random Wav2Vec2 classifier).
+            return [dict(extractor([w], sampling_rate=rate, return_tensors="np", **kwargs)) for w in waves]
+        enc.update(extractor(waves, sampling_rate=rate, padding=True, return_tensors="np", **kwargs))
     if "input_ids" in wanted:
         tokenizer = _load("AutoTokenizer", source, trust_remote_code)
         limit = max_positions(_config(source, trust_remote_code), tokenizer)

@@ -9,6 +9,7 @@ import { registerCommand } from './specs/register.js';
 import { listCommand } from './specs/list.js';
 import { infoCommand } from './specs/info.js';
 import { rmCommand } from './specs/rm.js';
+import { setCommand } from './specs/set.js';
 import { tagCommand } from './specs/tag.js';
 import { validateCommand } from './specs/validate.js';
 import { gcCommand } from './specs/gc.js';
@@ -79,6 +80,7 @@ const COMMANDS: Entry[] = [
   command(infoCommand, () => import('./commands/info.js')),
   command(rmCommand, () => import('./commands/rm.js')),
   command(tagCommand, () => import('./commands/tag.js')),
+  command(setCommand, () => import('./commands/set.js')),
   command(validateCommand, () => import('./commands/validate.js')),
   command(gcCommand, () => import('./commands/gc.js')),
   command(embedMetadataCommand, () => import('./commands/embed-metadata.js')),

@@ -95,14 +95,26 @@ function nonEmpty(texts: string[], where: string): string[] {
   return texts;
 }
 
-function images(): never {
-  throw new ModelctlError('INVALID_INPUT', 'an image model takes image files', { hint: 'give image files as arguments or --file IMAGE' });
+/** Files a task decodes itself (images with sharp, audio in audio.ts): any extension, named on the command line or by --file. */
+function filesKind(kind: 'images' | 'audio', noun: string, hint: string): Kind<never> {
+  const refuse = (): never => {
+    throw new ModelctlError('INVALID_INPUT', `an ${noun} model takes ${noun} files`, { hint });
+  };
+  return {
+    noun: kind,
+    files: { '*': 'path' },
+    unreadable: { as: kind, hint: `give ${noun} files` },
+    record: refuse,
+    document: refuse,
+    values: (files) => ({ kind, files }),
+    batch: refuse,
+  };
 }
 
 /**
  * The kinds of input, one entry each. A new kind is one entry here: chat messages would read a JSON Lines record of
- * {"messages": [{"role", "content"}, ...]} in record() and a list of them in document(); audio (wav, flac, mp3)
- * would map its extensions to a decoder of its own (a file beside this one) as images map theirs to 'path'.
+ * {"messages": [{"role", "content"}, ...]} in record() and a list of them in document(). Image and audio files are
+ * paths the task decodes (sharp; audio.ts beside this file).
  */
 // biome-ignore lint/suspicious/noExplicitAny: each kind reads its own item type; callers narrow by kind
 export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
@@ -179,16 +191,8 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     },
     batch: (pairs: QuestionContext[]) => ({ kind: 'questions', pairs }),
   },
-  images: {
-    noun: 'images',
-    // Any file: the task decodes it (sharp), so no extension list can be complete.
-    files: { '*': 'path' },
-    unreadable: { as: 'images', hint: 'give image files' },
-    record: images,
-    document: images,
-    values: (files) => ({ kind: 'images', files }),
-    batch: images,
-  },
+  images: filesKind('images', 'image', 'give image files as arguments or --file IMAGE'),
+  audio: filesKind('audio', 'audio', 'give WAV files as arguments or --file AUDIO.wav'),
 };
 
 export function noItems(kind: InputKind, where: string): ModelctlError {

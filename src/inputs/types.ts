@@ -4,16 +4,17 @@ import type { Row } from '../tasks/tabular.js';
 
 /** The input room's shared types: imported by every file of src/inputs, importing none of them. */
 
-/** One input for a run of predict: rows of a table, named tensors, texts, image files or question/context pairs. */
+/** One input for a run of predict: rows of a table, named tensors, texts, image or audio files, or question/context pairs. */
 export type PredictInput =
   | { kind: 'rows'; rows: Row[]; columns?: string[] }
   | { kind: 'tensors'; tensors: Record<string, unknown> }
   | { kind: 'texts'; texts: string[] }
   | { kind: 'images'; files: string[] }
+  | { kind: 'audio'; files: string[] }
   | { kind: 'questions'; pairs: QuestionContext[] };
 
 /** What a task reads its input as; each kind is an entry of KINDS (open.ts). */
-export type InputKind = 'rows' | 'tensors' | 'texts' | 'questions' | 'images';
+export type InputKind = 'rows' | 'tensors' | 'texts' | 'questions' | 'images' | 'audio';
 
 /** Where an input comes from. */
 export type InputSource =

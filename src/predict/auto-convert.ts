@@ -21,7 +21,8 @@ function exportedFrom(candidate: Manifest, source: Manifest): boolean {
     l.operation === 'export' &&
     l.parent === `${source.name}:${source.version}` &&
     from?.kind === 'registry' &&
-    from.digest === source.digest &&
+    // An export of an earlier state of the version (before `modelctl set` edited its tags or metrics) is still its export.
+    (from.digest === source.digest || (source.history ?? []).some((h) => h.digest === from.digest)) &&
     o.validate !== false &&
     o.optimize === undefined &&
     o.quantize === undefined &&

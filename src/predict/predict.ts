@@ -3,7 +3,8 @@ import { KINDS, noItems, readInput } from '../inputs/open.js';
 import type { InputKind, RecordStream } from '../inputs/types.js';
 import type { OnnxSummary } from '../onnx/summary.js';
 import { IMAGE_TASKS, isImageTask, predictImages, prepareImage, type ImageSetup } from './image.js';
-import { TEXT_TASKS, isTextTask, prepareText, type TextSetup } from './text.js';
+import { AUDIO_TASKS, isAudioTask, prepareAudio, predictAudio, type AudioSetup } from './audio.js';
+import { TEXT_TASKS, checkZeroShot, isTextTask, maskOrZeroShot, prepareText, zeroShotTask, type TextSetup } from './text.js';
 import type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
 import { loadOrt, openSession, type OpenedSession } from '../runtime/index.js';
 import { predictRaw } from '../tasks/raw.js';
@@ -14,9 +15,7 @@ import { tagTexts } from '../tasks/token-classification.js';
 import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
-import { generateTexts, prepareGeneration } from './generation.js';
-import { prepareSeq2Seq, refuseSeq2SeqOptions } from './seq2seq.js';
-import { SEQ2SEQ_TASKS, isSeq2SeqTask } from '../tasks/seq2seq.js';
+import { GENERATIVE_TASKS, isGenerativeTask, prepareGenerative } from './generative.js';
 
 /**
  * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
@@ -32,9 +31,9 @@ export const PREDICT_TASKS = [
   'tabular-regression',
   ...TEXT_TASKS,
   'question-answering',
-  'text-generation',
-  ...SEQ2SEQ_TASKS,
+  ...GENERATIVE_TASKS,
   ...IMAGE_TASKS,
+  ...AUDIO_TASKS,
   'raw',
 ] as const;
 
@@ -50,6 +49,7 @@ export function inputKind(task: string): InputKind {
   if (task === 'raw') return 'tensors';
   if (task.startsWith('tabular-')) return 'rows';
   if (isImageTask(task)) return 'images';
+  if (isAudioTask(task)) return 'audio';
   return 'texts';
 }
 
@@ -87,7 +87,7 @@ function labelNames(m: ResolvedModel): Record<string, string> | undefined {
 
 /** Refuses an input of the wrong kind for the task, before anything is loaded. */
 function checkInputKind(task: string, kind: PredictInput['kind']): void {
-  if ((isTextTask(task) || task === 'text-generation' || isSeq2SeqTask(task)) && kind !== 'texts')
+  if ((isTextTask(task) || isGenerativeTask(task)) && kind !== 'texts')
     throw new ModelctlError('INVALID_INPUT', `a ${task} model takes texts`, {
       hint: 'give texts as arguments, --input \'["text", ...]\', or --file texts.txt',
     });
@@ -98,6 +98,10 @@ function checkInputKind(task: string, kind: PredictInput['kind']): void {
   if (isImageTask(task) && kind !== 'images')
     throw new ModelctlError('INVALID_INPUT', `an ${task} model takes image files`, {
       hint: 'give image files as arguments or --file IMAGE',
+    });
+  if (isAudioTask(task) && kind !== 'audio')
+    throw new ModelctlError('INVALID_INPUT', `an ${task} model takes audio files`, {
+      hint: 'give WAV files as arguments or --file AUDIO.wav',
     });
   if (task === 'raw' && kind !== 'tensors')
     throw new ModelctlError('INVALID_INPUT', 'a raw model takes named tensors', { hint: '--input \'{"NAME": [[...]]}\'' });
@@ -110,7 +114,7 @@ function checkInputKind(task: string, kind: PredictInput['kind']): void {
 /** Batch size and top-k of the text and image tasks, refused before anything is loaded. */
 function checkBatching(task: string, options: Pick<PredictOptions, 'batchSize' | 'topK'>): number {
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!isTextTask(task) && !isImageTask(task) && task !== 'question-answering') return size;
+  if (!isTextTask(task) && !isImageTask(task) && !isAudioTask(task) && task !== 'question-answering') return size;
   if (!Number.isSafeInteger(size) || size < 1 || size > MAX_BATCH_SIZE) {
     throw new ModelctlError('USAGE', `batch size must be a whole number from 1 to ${MAX_BATCH_SIZE}, not ${String(size)}`, {
       hint: `--batch-size ${DEFAULT_BATCH_SIZE} is the default`,
@@ -129,7 +133,7 @@ async function predictTexts(
   task: string,
   texts: string[],
   size: number,
-  options: Pick<PredictOptions, 'topK' | 'aggregation'>,
+  options: Pick<PredictOptions, 'topK' | 'aggregation' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel' | 'batchSize'>,
 ): Promise<Prediction[]> {
   if (texts.length === 0) {
     throw new ModelctlError('INVALID_INPUT', 'no texts given', {
@@ -144,6 +148,8 @@ async function predictTexts(
     if (embedTexts) out.push(...((await embedTexts(ctx, tokenizer, chunk, setup.normalize, setup.sentence)) as Prediction[]));
     else if (task === 'token-classification')
       out.push(...((await tagTexts(ctx, tokenizer, chunk, modelConfig, options.aggregation)) as Prediction[]));
+    else if (task === 'fill-mask' || task === 'zero-shot-classification')
+      out.push(...((await maskOrZeroShot(ctx, setup, task, chunk, options)) as Prediction[]));
     else out.push(...((await classifyTexts(ctx, tokenizer, chunk, modelConfig, options.topK)) as Prediction[]));
   }
   return out;
@@ -152,9 +158,10 @@ async function predictTexts(
 /** Resolves the model and task, loads what the task needs (tokenizer, processor) and opens an ONNX Runtime session. */
 export async function openPredictor(options: Omit<PredictOptions, 'input'> & { inputKind?: PredictInput['kind'] }): Promise<Predictor> {
   const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
-  const { task, reason } = await chooseTask(options.task, m, options.registry);
+  const { task, reason } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
   checkRunnableTask(task, PREDICT_TASKS, 'predict');
   if (options.inputKind) checkInputKind(task, options.inputKind);
+  checkZeroShot(task, options);
   const size = checkBatching(task, options);
   // The tokenizer or processor is found (or its absence reported) before ONNX Runtime loads the model.
   const text =
@@ -162,9 +169,8 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined, task)
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
-  refuseSeq2SeqOptions(task, options.generation);
-  const generation = task === 'text-generation' ? await prepareGeneration(options.model, m, options.registry) : undefined;
-  const seq2seq = isSeq2SeqTask(task) ? await prepareSeq2Seq(options.model, m, task, options) : undefined;
+  const audio = isAudioTask(task) ? await prepareAudio(options.model, m, options.registry) : undefined;
+  const generative = await prepareGenerative(task, options.model, m, options);
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
   const borrowed = zipmap ? undefined : options.opened;
@@ -193,8 +199,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     rowName?: (index: number) => string,
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
-    if (generation && input.kind === 'texts') return { predictions: await generateTexts(ctx, generation, input.texts, options) };
-    if (seq2seq && input.kind === 'texts') return { predictions: await seq2seq.run(ctx, input.texts) };
+    if (generative && input.kind === 'texts') return { predictions: await generative.run(ctx, input.texts) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };
@@ -208,6 +213,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       };
     if (input.kind === 'images')
       return { predictions: await predictImages(ctx, image as ImageSetup, input.files, { ...options, batchSize: size }) };
+    if (input.kind === 'audio') return { predictions: await predictAudio(ctx, audio as AudioSetup, input.files, options) };
     if (task === 'raw') return { outputs: await predictRaw(ctx, (input as { tensors: Record<string, unknown> }).tensors) };
     const rows = input.kind === 'rows' ? input.rows : tensorsAsRows(input.tensors, m.summary);
     const predictions = await predictTabular(ctx, rows, task, {
@@ -241,7 +247,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       return { ...base, timings: { loadMs, runMs: performance.now() - t1 }, ...body };
     },
     close: async () => {
-      await seq2seq?.close();
+      await generative?.close();
       if (!borrowed) await opened.session.release();
     },
   };
@@ -254,7 +260,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   if ('kind' in options.input) input = options.input;
   else {
     // Read before the model loads: a missing or broken file is reported without waiting for a session.
-    const { task } = await chooseTask(options.task, m, options.registry);
+    const { task } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
     checkRunnableTask(task, PREDICT_TASKS, 'predict');
     input = await readInput(options.input, inputKind(task), { firstInput: m.summary.inputs[0]?.name ?? 'input' });
   }

@@ -4,17 +4,89 @@ import { companions, readCompanionJson, type Companions } from '../registry/comp
 import type { Registry } from '../registry/index.js';
 import { readSentencePipeline, type SentencePipeline } from '../tasks/sentence-transformers.js';
 import { loadTokenizer, type TextTokenizer, type TokenizerFiles } from '../tasks/tokenize.js';
-import type { ResolvedModel } from './types.js';
+import type { RunContext } from '../tasks/tensors.js';
+import { DEFAULT_HYPOTHESIS_TEMPLATE, classifyZeroShot, hypothesis, parseCandidateLabels } from '../tasks/zero-shot-classification.js';
+import type { PredictOptions, ResolvedModel } from './types.js';
 
 /**
  * The text tasks of predict: where a model's tokenizer and config come from (the embedded metadata, else the
  * files beside the model). Texts are read by src/inputs and run in batches by predict.ts.
  */
 
-export const TEXT_TASKS = ['text-classification', 'token-classification', 'feature-extraction'] as const;
+export const TEXT_TASKS = [
+  'text-classification',
+  'token-classification',
+  'feature-extraction',
+  'fill-mask',
+  'zero-shot-classification',
+] as const;
 
 export function isTextTask(task: string): boolean {
   return (TEXT_TASKS as readonly string[]).includes(task);
+}
+
+type ZeroShotFlags = Pick<PredictOptions, 'task' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel'>;
+
+/**
+ * The zero-shot pipeline's keywords in a JSON document (a request body, --input): "candidate_labels" (a list or a
+ * comma-separated string), "hypothesis_template", "multi_label". Absent keys stay absent.
+ */
+export function zeroShotFields(doc: Record<string, unknown>, where: string): Omit<ZeroShotFlags, 'task'> {
+  const out: Omit<ZeroShotFlags, 'task'> = {};
+  if (doc.candidate_labels !== undefined) out.candidateLabels = parseCandidateLabels(doc.candidate_labels, `${where} "candidate_labels"`);
+  const template = doc.hypothesis_template;
+  if (template !== undefined) {
+    if (typeof template !== 'string') throw new ModelctlError('INVALID_INPUT', `${where}: "hypothesis_template" must be a string`);
+    out.hypothesisTemplate = template;
+  }
+  if (doc.multi_label !== undefined) {
+    if (typeof doc.multi_label !== 'boolean') throw new ModelctlError('INVALID_INPUT', `${where}: "multi_label" must be true or false`);
+    out.multiLabel = doc.multi_label;
+  }
+  return out;
+}
+
+/** Candidate labels given for a model that is a text classifier (an NLI model exported as one) make it zero-shot. */
+export function zeroShotTask(chosen: { task: string; reason: string }, options: ZeroShotFlags): { task: string; reason: string } {
+  if (options.task === undefined && options.candidateLabels !== undefined && chosen.task === 'text-classification')
+    return { task: 'zero-shot-classification', reason: `${chosen.reason}, and candidate labels were given` };
+  return chosen;
+}
+
+/** The zero-shot options, refused before anything is loaded: labels for a zero-shot model only, and always for one. */
+export function checkZeroShot(task: string, options: ZeroShotFlags): void {
+  const given = options.candidateLabels !== undefined || options.hypothesisTemplate !== undefined || options.multiLabel !== undefined;
+  if (task !== 'zero-shot-classification') {
+    if (given)
+      throw new ModelctlError(
+        'USAGE',
+        `candidate labels, hypothesis template and multi-label are for zero-shot-classification, not ${task}`,
+      );
+    return;
+  }
+  const first = options.candidateLabels?.[0];
+  if (first === undefined)
+    throw new ModelctlError('USAGE', 'zero-shot classification needs candidate labels', {
+      hint: '--candidate-labels sports,politics,science (or "candidate_labels" in a request)',
+    });
+  hypothesis(options.hypothesisTemplate ?? DEFAULT_HYPOTHESIS_TEMPLATE, first);
+}
+
+/** One chunk of texts through fill-mask (its module loads when it runs) or zero-shot-classification. */
+export async function maskOrZeroShot(
+  ctx: RunContext,
+  setup: TextSetup,
+  task: 'fill-mask' | 'zero-shot-classification',
+  texts: string[],
+  options: Pick<PredictOptions, 'topK' | 'candidateLabels' | 'hypothesisTemplate' | 'multiLabel' | 'batchSize'>,
+): Promise<unknown[]> {
+  if (task === 'fill-mask') return (await import('../tasks/fill-mask.js')).fillMasks(ctx, setup.tokenizer, texts, options.topK);
+  return classifyZeroShot(ctx, setup.tokenizer, texts, setup.modelConfig, {
+    candidateLabels: options.candidateLabels ?? [],
+    ...(options.hypothesisTemplate !== undefined ? { hypothesisTemplate: options.hypothesisTemplate } : {}),
+    ...(options.multiLabel !== undefined ? { multiLabel: options.multiLabel } : {}),
+    ...(options.batchSize !== undefined ? { pairsPerRun: options.batchSize } : {}),
+  });
 }
 
 /**

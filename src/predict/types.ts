@@ -6,7 +6,9 @@ import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import type { VerifiedFiles } from '../registry/verify.js';
 import type { OpenedSession, SessionOptions } from '../runtime/index.js';
+import type { AudioClassificationPrediction } from '../tasks/audio-classification.js';
 import type { EmbeddingPrediction } from '../tasks/feature-extraction.js';
+import type { FillMaskPrediction } from '../tasks/fill-mask.js';
 import type { DetectionPrediction } from '../tasks/object-detection.js';
 import type { AnsweredQuestion } from '../tasks/question-answering.js';
 import type { TabularPrediction } from '../tasks/tabular.js';
@@ -16,6 +18,7 @@ import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
 import type { Seq2SeqPrediction } from '../tasks/seq2seq.js';
 import type { ChatMessage, GenerationPrediction } from '../tasks/text-generation.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
+import type { ZeroShotPrediction } from '../tasks/zero-shot-classification.js';
 
 /** predict's shared types: every file of src/predict imports them; this file imports none of its siblings. */
 
@@ -63,8 +66,17 @@ export interface PredictOptions extends SessionOptions {
   autoConvert?: AutoConvert;
   /** Text and image tasks: texts or images per session run (default 32). */
   batchSize?: number;
-  /** text- and image-classification: the K best labels per text or image (default: every label); question-answering: the K best answers too. */
+  /**
+   * text-, image- and audio-classification: the K best labels per input (default: every label); question-answering:
+   * the K best answers too; fill-mask: the K best tokens per mask (default 5).
+   */
   topK?: number;
+  /** zero-shot-classification: the labels to score (given without a task, they make a text classifier zero-shot). */
+  candidateLabels?: string[];
+  /** zero-shot-classification: the hypothesis each label is put in (default "This example is {}."). */
+  hypothesisTemplate?: string;
+  /** zero-shot-classification: score each label alone (entailment against contradiction) instead of against each other. */
+  multiLabel?: boolean;
   /** feature-extraction: unit-length vectors (default: when a sentence-transformers modules.json has Normalize). */
   normalize?: boolean;
   /** token-classification: how tokens become entities (default none: every token not tagged O). */
@@ -94,6 +106,9 @@ export type Prediction = TabularPrediction & { label_name?: string } & Partial<T
   Partial<TokenClassificationPrediction> &
   Partial<AnsweredQuestion> &
   Partial<DetectionPrediction> &
+  Partial<FillMaskPrediction> &
+  Partial<ZeroShotPrediction> &
+  Partial<AudioClassificationPrediction> &
   Partial<GenerationPrediction> &
   Partial<Seq2SeqPrediction>;
 

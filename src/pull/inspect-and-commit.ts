@@ -22,6 +22,8 @@ export interface CommitPullOptions {
   onWait?: () => void;
   /** When the version exists already: is it this same pull (then it is a success, not a conflict)? */
   sameAs?: (existing: Manifest) => boolean;
+  /** Same content, same version: an existing version holding these files is the answer (URLs and folders). */
+  idempotent?: boolean;
 }
 
 export interface CommitPullResult {
@@ -89,6 +91,7 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           lineage: { operation: 'pull', source: o.source },
           aliases: [],
           latest: true,
+          ...(o.idempotent ? { idempotent: true } : {}),
         },
         {
           clock: o.clock,
@@ -96,7 +99,7 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           lock: { purpose: `pull ${o.name}`, ...(o.onWait ? { onWait: o.onWait } : {}) },
         },
       );
-      return { ...committed, upToDate: false, warnings: inspection.warnings };
+      return { ...committed, warnings: committed.upToDate ? [] : inspection.warnings };
     } catch (err) {
       // Two pulls of the same repo at once: the one that commits second finds the same version already there.
       if (err instanceof ModelctlError && err.code === 'VERSION_EXISTS' && o.version !== undefined && o.sameAs) {

@@ -7,7 +7,7 @@ import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-sou
 import { selectFiles } from '../hub/select-files.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
-import { LATEST, checkNewName, checkNewVersion } from '../registry/names.js';
+import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { commitPull, preloadFormats } from './inspect-and-commit.js';
 import { transport, type PullOptions, type PullResult } from './options.js';
 
@@ -113,7 +113,7 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
   }
   const revision = checkRevision(o.revision ?? source.revision ?? 'main');
   const name = checkNewName(o.name ?? source.repo);
-  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.version !== undefined) checkSemverVersion(o.version);
   try {
     new URL(settings.endpoint);
   } catch {

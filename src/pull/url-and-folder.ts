@@ -4,7 +4,7 @@ import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
 import { copyLocalFile, downloadUrl, type FetchedFile } from '../hub/download/index.js';
 import { redactUrl } from '../hub/pull-source.js';
-import { checkName, checkNewName, checkNewVersion } from '../registry/names.js';
+import { checkName, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
 import { commitPull } from './inspect-and-commit.js';
 import { transport, type PullOptions, type PullResult } from './options.js';
@@ -29,8 +29,10 @@ function result(committed: Awaited<ReturnType<typeof commitPull>>, files: Fetche
   return {
     manifest: committed.manifest,
     aliases: committed.aliases,
-    upToDate: false,
-    files: files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
+    upToDate: committed.upToDate,
+    files: committed.upToDate
+      ? committed.manifest.files.map((f) => ({ path: f.path, size: f.size, from: 'store' as const }))
+      : files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
     downloadedBytes: downloaded,
     resumedRequests: resumed,
     newBlobs: committed.newBlobs,
@@ -54,7 +56,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     throw new ModelctlError('USAGE', `${shown} does not name a file`, { hint: 'give the URL of the model file itself' });
   }
   const name = checkNewName(o.name ?? nameFrom(file, '--name my-model'));
-  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.version !== undefined) checkSemverVersion(o.version);
   o.onProgress?.({ type: 'resolving', source: shown });
   let done = 0;
   let total = 0;
@@ -85,6 +87,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+    idempotent: true,
   });
   return result(committed, [fetched], got.received, got.resumed);
 }
@@ -93,7 +96,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
 export async function pullFolder(o: PullOptions, path: string): Promise<PullResult> {
   const abs = resolve(expandHome(path));
   const name = checkNewName(o.name ?? nameFrom(basename(abs), '--name my-model'));
-  if (o.version !== undefined) checkNewVersion(o.version);
+  if (o.version !== undefined) checkSemverVersion(o.version);
   await checkOutsideHome(abs, o.registry.home);
   o.onProgress?.({ type: 'resolving', source: path });
   const inspection = await inspectModel(abs, o.signal ? { signal: o.signal } : {});
@@ -129,6 +132,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
+    idempotent: true,
   });
   return result(committed, fetched, 0, 0);
 }

@@ -31,7 +31,10 @@ export interface EvictedVersion {
   name: string;
   version: string;
   size: number;
+  /** When it was last used (predict, serve, bench), as list shows it; null when never. */
   lastUsed: string | null;
+  /** When it was registered: what ranks a never-used version in the least-recently-used order. */
+  createdAt: string;
   reason: 'older-than' | 'max-models' | 'max-size';
 }
 
@@ -64,7 +67,9 @@ export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
 interface Candidate {
   manifest: Manifest;
+  /** The last use, or the creation time of a version never used: the LRU order. */
   lastUse: number;
+  used: number | undefined;
   protected: boolean;
 }
 
@@ -92,7 +97,8 @@ function chooseEvictions(candidates: Candidate[], options: GcOptions, now: numbe
       name: c.manifest.name,
       version: c.manifest.version,
       size: c.manifest.size,
-      lastUsed: Number.isFinite(c.lastUse) ? new Date(c.lastUse).toISOString() : null,
+      lastUsed: c.used === undefined ? null : new Date(c.used).toISOString(),
+      createdAt: c.manifest.createdAt,
       reason,
     });
   };
@@ -146,6 +152,7 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
         candidates.push({
           manifest: m,
           lastUse: used ?? Date.parse(m.createdAt),
+          used,
           protected: (options.keepAliased ?? true) && (aliasCache.get(m.name)?.has(m.version) ?? false),
         });
       }

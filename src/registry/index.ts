@@ -2,10 +2,12 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { globToRegExp } from '../util/glob.js';
 import { ModelctlError } from '../errors.js';
+import type { EditOptions, EditResult } from './edit.js';
 import type { GcOptions, GcResult } from './gc.js';
 import { defaultHome } from './layout.js';
 import type { LockOptions } from './lock.js';
 import type { Manifest } from './manifest.js';
+import { meetsCondition, parseMetricCondition, type MetricCondition } from './metric-filter.js';
 import { LATEST, checkAlias, checkName, parseRef, type ModelRef } from './names.js';
 import type { RegisterOptions, RegisterResult } from './register.js';
 import { Store, type ManifestFailure } from './store.js';
@@ -27,6 +29,8 @@ export interface ListFilter {
   format?: string;
   /** k=v pairs that must all match; a bare key only needs to be present. */
   tags?: string[];
+  /** Metric conditions that must all hold, as text (`accuracy>=0.9`; >, >=, <, <=, =) or parsed. */
+  metrics?: Array<string | MetricCondition>;
 }
 
 export interface ListEntry {
@@ -35,10 +39,17 @@ export interface ListEntry {
   aliases: string[];
   format: string;
   task: string | null;
+  /** The bytes of its files (what a copy of the version takes). */
   size: number;
+  /**
+   * The bytes of the blobs no other version in the registry holds: what removing this version frees. Identical
+   * content is stored once, so the sizes of several versions do not add up to the store's.
+   */
+  uniqueSize: number;
   createdAt: string;
   lastUsed: string | null;
   tags: Record<string, string>;
+  metrics: Record<string, number>;
 }
 
 export interface ModelInfo {
@@ -93,20 +104,32 @@ export class Registry {
     return this.store.resolve(registryRef(ref));
   }
 
-  async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[] }> {
+  /**
+   * The versions the filter selects. `storedSize` is the bytes their distinct blobs take in the store (identical
+   * content once), beside the sum of their `size`s.
+   */
+  async list(filter: ListFilter = {}): Promise<{ entries: ListEntry[]; failures: ManifestFailure[]; storedSize: number }> {
     const exact = filter.name && !filter.name.includes('*') ? filter.name : undefined;
     const pattern = filter.name?.includes('*') ? globToRegExp(filter.name) : undefined;
-    const { summaries: manifests, failures } = await this.store.summaries(exact ? checkName(exact) : undefined);
+    if (exact) checkName(exact);
+    // Every model's summaries, even for one name: a blob's other holders may be versions of other models.
+    const { summaries: every, failures: allFailures } = await this.store.summaries();
+    const holders = new Map<string, number>();
+    for (const m of every) for (const sha of Object.keys(m.blobs)) holders.set(sha, (holders.get(sha) ?? 0) + 1);
+    const manifests = exact ? every.filter((m) => m.name === exact) : every;
+    const failures = exact ? allFailures.filter((f) => f.name === exact) : allFailures;
     const tagChecks = (filter.tags ?? []).map((t) => {
       const eq = t.indexOf('=');
       return eq < 0 ? { key: t } : { key: t.slice(0, eq), value: t.slice(eq + 1) };
     });
+    const metricChecks = (filter.metrics ?? []).map((c) => (typeof c === 'string' ? parseMetricCondition(c) : c));
     const selected = manifests.filter(
       (m) =>
         (!pattern || pattern.test(m.name)) &&
         (!filter.task || m.task === filter.task) &&
         (!filter.format || m.format === filter.format) &&
-        tagChecks.every((t) => Object.hasOwn(m.tags, t.key) && (t.value === undefined || m.tags[t.key] === t.value)),
+        tagChecks.every((t) => Object.hasOwn(m.tags, t.key) && (t.value === undefined || m.tags[t.key] === t.value)) &&
+        metricChecks.every((c) => meetsCondition(m.metrics, c)),
     );
     const aliasesByName = new Map<string, Record<string, string>>();
     for (const name of new Set(selected.map((m) => m.name))) aliasesByName.set(name, await this.store.aliases(name).catch(() => ({})));
@@ -124,12 +147,20 @@ export class Registry {
         format: m.format,
         task: m.task,
         size: m.size,
+        uniqueSize: Object.entries(m.blobs).reduce((n, [sha, size]) => n + (holders.get(sha) === 1 ? size : 0), 0),
         createdAt: m.createdAt,
         lastUsed: used === undefined ? null : new Date(used).toISOString(),
         tags: m.tags,
+        metrics: m.metrics,
       };
     });
-    return { entries, failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures };
+    const stored = new Map<string, number>();
+    for (const m of selected) for (const [sha, size] of Object.entries(m.blobs)) stored.set(sha, size);
+    return {
+      entries,
+      failures: pattern ? failures.filter((f) => pattern.test(f.name)) : failures,
+      storedSize: [...stored.values()].reduce((a, b) => a + b, 0),
+    };
   }
 
   async info(ref: string | ModelRef): Promise<ModelInfo> {
@@ -279,6 +310,15 @@ export class Registry {
       },
       { purpose: `tag --remove ${name}`, ...this.lockOptions },
     );
+  }
+
+  /**
+   * Sets or removes tags and metrics, or the description, of an existing version: a new sealed manifest for the same
+   * version, written atomically under the lock, that keeps the earlier states in its `history`.
+   */
+  async edit(ref: string | ModelRef, edit: EditOptions): Promise<EditResult> {
+    const { editVersion } = await import('./edit.js');
+    return editVersion(this.store, registryRef(ref), edit, { clock: this.clock, lock: this.lockOptions });
   }
 
   async validate(options: Omit<ValidateOptions, 'ref'> & { ref?: string | ModelRef } = {}): Promise<ValidateResult> {

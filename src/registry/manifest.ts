@@ -36,8 +36,19 @@ export interface Manifest {
   license?: string;
   lineage: Lineage;
   createdAt: string;
+  /** The earlier states of an edited version (`modelctl set`), oldest first; absent on a version never edited. */
+  history?: ManifestEdit[];
   /** sha256 of the canonical JSON of every other field: a manifest edited after it was written is detected. */
   digest: string;
+}
+
+/** What an edited version said before an edit, and when the edit replaced it. */
+export interface ManifestEdit {
+  digest: string;
+  replacedAt: string;
+  tags: Record<string, string>;
+  metrics: Record<string, number>;
+  description?: string;
 }
 
 /** A copy with every object's keys sorted: the same manifest always gives the same bytes, however it was built. */
@@ -109,6 +120,12 @@ export function manifestProblems(value: unknown): string[] {
   need(isRecord(value.lineage) && typeof value.lineage.operation === 'string', 'lineage.operation is missing');
   need(typeof value.createdAt === 'string' && Number.isFinite(Date.parse(value.createdAt)), 'createdAt is not a date');
   need(typeof value.digest === 'string', 'digest is missing');
+  need(
+    value.history === undefined ||
+      (Array.isArray(value.history) &&
+        value.history.every((h: unknown) => isRecord(h) && typeof h.digest === 'string' && typeof h.replacedAt === 'string')),
+    'history must be a list of earlier states (digest and replacedAt each)',
+  );
   if (!Array.isArray(value.files) || value.files.length === 0) {
     problems.push('files must be a non-empty list');
   } else {

@@ -1,4 +1,5 @@
 import { ModelctlError } from '../errors.js';
+import { isSemver } from './semver.js';
 
 /**
  * Names follow Hugging Face repo ids (`org/name` or `name`): the same characters, and the same two rules that keep
@@ -74,6 +75,32 @@ export function checkVersion(version: string): string {
     });
   }
   return version;
+}
+
+/**
+ * A version a user gives (--version): semantic versioning, so that `latest` (the highest version) is well defined.
+ * The only other versions modelctl makes itself are Hub commit ids (a pull's default); versions registered before
+ * this rule stay readable.
+ */
+export function checkSemverVersion(version: string): string {
+  checkNewVersion(version);
+  if (!isSemver(version)) {
+    throw new ModelctlError('INVALID_NAME', `version ${printable(version)} is not a semantic version`, {
+      hint: `write MAJOR.MINOR.PATCH with an optional -prerelease, e.g. ${suggestSemver(version)} (latest is the highest version by semver precedence)`,
+    });
+  }
+  return version;
+}
+
+function suggestSemver(version: string): string {
+  const numbers = version
+    .replace(/^v/i, '')
+    .split(/[.]/)
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number);
+  if (numbers.length === 0 || numbers.length > 3) return '1.2.0';
+  while (numbers.length < 3) numbers.push(0);
+  return numbers.join('.');
 }
 
 export function checkAlias(alias: string): string {

@@ -6,10 +6,11 @@ import { ingestFile, type IngestedFile } from './blobs.js';
 import { commitVersion } from './commit.js';
 import type { LockOptions } from './lock.js';
 import { isSafeRelativePath, type Manifest } from './manifest.js';
-import { checkAlias, checkNewName, checkNewVersion } from './names.js';
+import { checkAlias, checkNewName, checkSemverVersion } from './names.js';
 import type { Store } from './store.js';
 import { checkOutsideHome } from '../util/paths.js';
 import { buildMetadata } from './inspection-metadata.js';
+import { checkMetadataKeys } from './metadata-keys.js';
 
 export interface RegisterOptions {
   path: string;
@@ -43,21 +44,12 @@ export interface RegisterResult {
   /** Blobs written by this call; the others were already in the store (identical content is stored once). */
   newBlobs: number;
   reusedBlobs: number;
+  /** True when a version of this name already held the same content: that version is the answer, none is made. */
+  upToDate: boolean;
   warnings: string[];
 }
 
-const SAFE_KEY = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const TASK = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-function checkKeys(kind: string, record: Record<string, unknown> | undefined): void {
-  for (const key of Object.keys(record ?? {})) {
-    if (!SAFE_KEY.test(key)) {
-      throw new ModelctlError('USAGE', `invalid ${kind} key ${JSON.stringify(key)}`, {
-        hint: 'keys hold letters, digits and . _ : / - (at most 128 characters)',
-      });
-    }
-  }
-}
 
 /**
  * Registers a file or folder as a new version: inspect, copy-and-hash every file into the store's tmp folder
@@ -67,13 +59,9 @@ function checkKeys(kind: string, record: Record<string, unknown> | undefined): v
  */
 export async function register(store: Store, options: RegisterOptions): Promise<RegisterResult> {
   const name = checkNewName(options.name);
-  if (options.version !== undefined) checkNewVersion(options.version);
+  if (options.version !== undefined) checkSemverVersion(options.version);
   const aliasNames = [...new Set(options.aliases ?? [])].map(checkAlias);
-  checkKeys('tag', options.tags);
-  checkKeys('metric', options.metrics);
-  for (const [key, value] of Object.entries(options.metrics ?? {})) {
-    if (!Number.isFinite(value)) throw new ModelctlError('USAGE', `metric ${key} is not a finite number`);
-  }
+  checkMetadataKeys(options);
   if (options.task !== undefined && !TASK.test(options.task)) {
     throw new ModelctlError('USAGE', `invalid task ${JSON.stringify(options.task)}`, {
       hint: 'a task looks like text-classification or object-detection',
@@ -139,6 +127,7 @@ export async function register(store: Store, options: RegisterOptions): Promise<
         lineage: { operation: 'register', source: options.source ?? { kind: 'path', path: source } },
         aliases: aliasNames,
         latest: options.latest !== false,
+        idempotent: true,
       },
       {
         clock,

@@ -36,6 +36,11 @@ function comparePre(a: string[], b: string[]): number {
   return 0;
 }
 
+/** Strict semver 2.0.0 (MAJOR.MINOR.PATCH[-pre][+build], no leading "v"): what a new version must be. */
+export function isSemver(text: string): boolean {
+  return !text.startsWith('v') && parseSemver(text) !== undefined;
+}
+
 /** Orders semver versions by precedence; returns undefined when either side is not semver. */
 export function compareSemver(a: string, b: string): number | undefined {
   const x = parseSemver(a);

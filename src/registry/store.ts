@@ -19,6 +19,9 @@ export interface VersionSummary {
   size: number;
   createdAt: string;
   tags: Record<string, string>;
+  metrics: Record<string, number>;
+  /** The version's blobs (sha256 and size; a blob two paths share counted once): what list's sizes need. */
+  blobs: Record<string, number>;
   digest: string;
 }
 
@@ -31,6 +34,8 @@ export function versionSummary(m: Manifest): VersionSummary {
     size: m.size,
     createdAt: m.createdAt,
     tags: m.tags,
+    metrics: m.metrics,
+    blobs: Object.fromEntries(m.files.map((f) => [f.sha256, f.size])),
     digest: m.digest,
   };
 }
@@ -193,7 +198,12 @@ export class Store {
   private readIndex(name: string): Record<string, VersionSummary> | undefined {
     try {
       const index = JSON.parse(readFileSync(this.layout.index(name), 'utf8')) as { versions?: Record<string, VersionSummary> };
-      return index.versions && typeof index.versions === 'object' ? index.versions : undefined;
+      if (!index.versions || typeof index.versions !== 'object') return undefined;
+      // An index written before summaries held metrics and blobs is read past (the manifests are read) until the
+      // next write rewrites it.
+      const current = (v: VersionSummary | null): boolean =>
+        !!v && typeof v.metrics === 'object' && v.metrics !== null && typeof v.blobs === 'object' && v.blobs !== null;
+      return Object.values(index.versions).every(current) ? index.versions : undefined;
     } catch {
       return undefined; // missing or damaged: derived data, rebuilt by the next write
     }
@@ -313,6 +323,15 @@ export class Store {
       tmpDir: this.layout.tmpDir,
       mode: 0o444,
       exclusive: true,
+    });
+    await this.writeIndex(manifest.name);
+  }
+
+  /** Replaces a version's manifest with a new sealed one (an edit of its tags, metrics or description). */
+  async replaceManifest(manifest: Manifest): Promise<void> {
+    await writeFileAtomic(this.layout.manifest(manifest.name, manifest.version), serializeManifest(manifest), {
+      tmpDir: this.layout.tmpDir,
+      mode: 0o444,
     });
     await this.writeIndex(manifest.name);
   }

@@ -134,7 +134,7 @@ const SCHEMAS: Record<string, Schema> = {
   },
   PredictRequest: {
     type: 'object',
-    description: 'One of rows, inputs, text(s), image(s) or question with context, as `modelctl predict` takes them',
+    description: 'One of rows, inputs, text(s), image(s), audio or question with context, as `modelctl predict` takes them',
     properties: {
       rows: { type: 'array', items: {}, description: 'Rows of numbers, or objects of feature values' },
       columns: { type: 'array', items: { type: 'string' } },
@@ -143,6 +143,7 @@ const SCHEMAS: Record<string, Schema> = {
       texts: { type: 'array', items: { type: 'string' } },
       image: { type: 'string', description: 'base64' },
       images: { type: 'array', items: { type: 'string' } },
+      audio: { type: 'array', items: { type: 'string' }, description: 'base64 WAV files' },
       question: { type: 'string' },
       context: { type: 'string' },
       questions: { type: 'array', items: { type: 'object', properties: { question: { type: 'string' }, context: { type: 'string' } } } },
@@ -153,6 +154,9 @@ const SCHEMAS: Record<string, Schema> = {
       aggregation: { type: 'string', enum: ['none', 'simple', 'first', 'max', 'average'] },
       conf: { type: 'number', minimum: 0, maximum: 1 },
       iou: { type: 'number', minimum: 0, maximum: 1 },
+      candidate_labels: { type: 'array', items: { type: 'string' }, description: 'zero-shot-classification (or a comma-separated string)' },
+      hypothesis_template: { type: 'string', description: 'zero-shot-classification, {} for the label' },
+      multi_label: { type: 'boolean', description: 'zero-shot-classification' },
       max_new_tokens: { type: 'integer', minimum: 1, description: 'text-generation, as the other fields below' },
       do_sample: { type: 'boolean' },
       temperature: { type: 'number', minimum: 0, exclusiveMinimum: true },
@@ -235,6 +239,14 @@ export function openApiDocument(): Schema {
             explode: true,
             description: 'key=value or key',
           },
+          {
+            name: 'metric',
+            in: 'query',
+            schema: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]{1,128}(>=|<=|==|=|>|<)[^\\s]+$' } },
+            style: 'form',
+            explode: true,
+            description: 'A condition on a metric, e.g. accuracy>=0.9 (>, >=, <, <=, =); all must hold',
+          },
         ],
       }),
       post: op(
@@ -242,6 +254,7 @@ export function openApiDocument(): Schema {
         'Upload a model file (streamed) and register it as a new version',
         'registry',
         {
+          '200': { description: 'Up to date: a version of that name already holds this content', content: json({ type: 'object' }) },
           '201': { description: 'Registered', content: json({ type: 'object' }) },
           '409': { description: 'The version exists', content: json(ref('Error')) },
           '413': { description: 'Larger than --max-upload', content: json(ref('Error')) },

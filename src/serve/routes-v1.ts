@@ -7,6 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ModelctlError } from '../errors.js';
 import type { Manifest } from '../registry/manifest.js';
+import { parseMetricCondition, type MetricCondition } from '../registry/metric-filter.js';
 import { checkName } from '../registry/names.js';
 import { isEnoent, tempName } from '../registry/fsutil.js';
 import { modelPath, type Route, type ServeContext } from './context.js';
@@ -37,6 +38,18 @@ function keyValues(url: URL, key: string): Record<string, string> {
     out[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return out;
+}
+
+/** The query parameters GET /v1/models knows; any other is a 400, never silently ignored. */
+const LIST_FILTERS = ['name', 'task', 'format', 'tag', 'metric'];
+
+function metricCondition(text: string): MetricCondition {
+  try {
+    return parseMetricCondition(text);
+  } catch (err) {
+    if (err instanceof ModelctlError) throw new HttpError(400, err.message, err.hint ? { hint: err.hint } : {});
+    throw err;
+  }
 }
 
 /** Streams the body into a private temporary file, then registers it: the registry hashes it as it copies it in. */
@@ -89,7 +102,8 @@ async function upload(ctx: ServeContext, req: IncomingMessage, res: ServerRespon
       source: { kind: 'upload', filename, via: 'modelctl serve' },
     });
     ctx.manager.forget(name);
-    sendJson(res, 201, { manifest: result.manifest, aliases: result.aliases });
+    // The same content again is the version that holds it (200, upToDate), not a new identical version.
+    sendJson(res, result.upToDate ? 200 : 201, { manifest: result.manifest, aliases: result.aliases, upToDate: result.upToDate });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -217,11 +231,18 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
       return {
         label: '/v1/models',
         handle: async (_q, res, url) => {
+          const unknown = [...new Set(url.searchParams.keys())].filter((k) => !LIST_FILTERS.includes(k));
+          if (unknown.length > 0) {
+            throw new HttpError(400, `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, {
+              hint: `GET /v1/models filters by ${LIST_FILTERS.join(', ')} (e.g. ?tag=team=nlp&metric=accuracy>=0.9)`,
+            });
+          }
           const { entries, failures } = await ctx.registry.list({
             ...(param(url, 'name') ? { name: param(url, 'name') as string } : {}),
             ...(param(url, 'task') ? { task: param(url, 'task') as string } : {}),
             ...(param(url, 'format') ? { format: param(url, 'format') as string } : {}),
             tags: url.searchParams.getAll('tag'),
+            metrics: url.searchParams.getAll('metric').map(metricCondition),
           });
           sendJson(res, 200, { models: entries, unreadable: failures.map((f) => `${f.name}:${f.version}`) });
         },

@@ -4,6 +4,7 @@ import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
 import { PREDICT_TASKS, chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
+import { zeroShotTask, zeroShotFields } from '../predict/text.js';
 import { checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
@@ -13,13 +14,14 @@ import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
  * Task-level prediction: the inputs `modelctl predict` takes, as JSON, and the same JSON document back that
- * `predict --json` prints. Images come as base64 strings and are written to a private temporary folder because
- * the image pipeline reads files.
+ * `predict --json` prints. Images and audio come as base64 strings and are written to a private temporary folder
+ * because their pipelines read files. Zero-shot requests add the pipeline's "candidate_labels", "hypothesis_template"
+ * and "multi_label".
  */
 
-const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'question', 'questions'] as const;
+const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'audio', 'question', 'questions'] as const;
 const INPUT_HINT =
-  'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" (base64 strings), or "question" with "context"';
+  'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" or "audio" (base64 strings), or "question" with "context"';
 
 function optionalNumber(body: Record<string, unknown>, key: string, check: (n: number) => boolean, what: string): number | undefined {
   const v = body[key];
@@ -28,12 +30,12 @@ function optionalNumber(body: Record<string, unknown>, key: string, check: (n: n
   return v;
 }
 
-function images(value: unknown): Buffer[] {
+function images(value: unknown, what = 'image', key = '"images"'): Buffer[] {
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new HttpError(400, '"images" is empty', { hint: 'give at least one base64 image' });
+  if (list.length === 0) throw new HttpError(400, `${key} is empty`, { hint: `give at least one base64 ${what}` });
   return list.map((v, i) => {
     const text = typeof v === 'string' ? v.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '') : '';
-    if (text === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) throw new HttpError(400, `image ${i + 1} is not a base64 string`);
+    if (text === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) throw new HttpError(400, `${what} ${i + 1} is not a base64 string`);
     return Buffer.from(text, 'base64');
   });
 }
@@ -56,6 +58,10 @@ async function input(body: Record<string, unknown>, task: string, files: string[
     throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
   if (kind === 'images') {
     if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
+    return readInput({ values: files }, kind);
+  }
+  if (kind === 'audio') {
+    if (body.audio === undefined) throw new HttpError(400, `a ${task} model takes "audio": base64 WAV files`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'texts') {
@@ -88,7 +94,8 @@ export async function v1Predict(
   const m = await ctx.manager.model(name, version);
   const explicit = body.task === undefined ? undefined : typeof body.task === 'string' ? body.task : undefined;
   if (body.task !== undefined && explicit === undefined) throw new HttpError(400, '"task" must be a string');
-  const task = (await chooseTask(explicit, m.resolved, ctx.registry)).task;
+  const zeroShot = zeroShotFields(body, 'the request');
+  const task = zeroShotTask(await chooseTask(explicit, m.resolved, ctx.registry), { task: explicit, ...zeroShot }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // 501 for a task not supported yet, before the body is read as another's
   const aggregation = body.aggregation;
   if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation)))
@@ -103,12 +110,13 @@ export async function v1Predict(
   let dir: string | undefined;
   try {
     const files: string[] = [];
-    if (inputKind(task) === 'images' && (body.image !== undefined || body.images !== undefined)) {
-      const decoded = images(body.images ?? body.image);
-      dir = join(ctx.registry.store.layout.tmpDir, tempName('serve-images'));
+    const audio = inputKind(task) === 'audio' && body.audio !== undefined;
+    if ((inputKind(task) === 'images' && (body.image !== undefined || body.images !== undefined)) || audio) {
+      const decoded = audio ? images(body.audio, 'audio file', '"audio"') : images(body.images ?? body.image);
+      dir = join(ctx.registry.store.layout.tmpDir, tempName(audio ? 'serve-audio' : 'serve-images'));
       await mkdir(dir, { recursive: true });
       for (const [i, bytes] of decoded.entries()) {
-        const file = join(dir, `image-${i + 1}`);
+        const file = join(dir, `${audio ? 'audio' : 'image'}-${i + 1}`);
         await writeFile(file, bytes);
         files.push(file);
       }
@@ -125,6 +133,7 @@ export async function v1Predict(
       ...(aggregation !== undefined ? { aggregation: aggregation as (typeof AGGREGATIONS)[number] } : {}),
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
+      ...zeroShot,
       ...(task === 'text-generation' || isSeq2SeqTask(task) ? { generation: generationFromBody(body) } : {}),
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.

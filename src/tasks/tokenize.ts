@@ -109,7 +109,7 @@ export class TextTokenizer {
   /** A fixed sequence length the ONNX graph demands (every batch is padded to it), when it has one. */
   readonly fixedLength: number | undefined;
   readonly padId: number;
-  private readonly truncateLeft: boolean;
+  readonly truncateLeft: boolean;
   private readonly padLeft: boolean;
   private specials: number | undefined;
   private readonly charCache = new Map<string, string>();
@@ -314,6 +314,27 @@ export class TextTokenizer {
   /** Tokens back to text with the tokenizer's decoder (WordPiece joins "##" pieces), as transformers' convert_tokens_to_string. */
   tokensToString(tokens: readonly string[]): string {
     return this.tokenizer.decoder ? this.tokenizer.decoder.decode([...tokens]) : tokens.join(' ');
+  }
+
+  /** A text's tokens without special tokens, as the library's tokenize() cuts it. */
+  tokens(text: string): string[] {
+    return this.tokenizer.tokenize(text);
+  }
+
+  /** The id of a token of the vocabulary (added tokens included). */
+  tokenId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
+  /** tokenizer_config.json's special token `key` (mask_token, ...) as text, when it names one. */
+  configToken(key: string): string | undefined {
+    return tokenContent(record(this.files.config)[key]);
+  }
+
+  /** Ids back to text as transformers' decode() does: the tokenizer's decoder, then its clean-up when the config asks. */
+  decode(ids: readonly number[], skipSpecialTokens: boolean): string {
+    const cleanUp = record(this.files.config).clean_up_tokenization_spaces;
+    return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens, clean_up_tokenization_spaces: cleanUp === true });
   }
 
   get subwordPrefix(): string | undefined {

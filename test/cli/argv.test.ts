@@ -56,6 +56,14 @@ describe('argv to options', () => {
     [['info', 'm@prod', '--json'], { name: 'info', args: ['m@prod'], options: { json: true } }],
     [['rm', 'm', '--all-versions', '-y'], { name: 'rm', args: ['m'], options: { allVersions: true, yes: true } }],
     [['tag', 'm', 'prod', '--remove'], { name: 'tag', args: ['m', 'prod'], options: { remove: true } }],
+    [
+      ['set', 'm:1.0.0', '--tag', 'a=1', '--untag', 'b', '--metric', 'acc=0.5', '--unmetric', 'f1', '--clear-description'],
+      {
+        name: 'set',
+        args: ['m:1.0.0'],
+        options: { tags: { a: '1' }, untag: ['b'], metrics: { acc: 0.5 }, unmetric: ['f1'], clearDescription: true },
+      },
+    ],
     [['validate'], { name: 'validate', args: [], options: {} }],
     [['validate', 'm:1.0.0', '--strict'], { name: 'validate', args: ['m:1.0.0'], options: { strict: true } }],
     [
@@ -311,6 +319,7 @@ describe('argv to options', () => {
       'info',
       'rm',
       'tag',
+      'set',
       'validate',
       'gc',
       'embed-metadata',

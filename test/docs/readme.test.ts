@@ -27,6 +27,7 @@ describe('README library examples', () => {
       'register(',
       'list(',
       'tag(',
+      'edit(',
       'info(',
       'validate(',
       'gc(',

@@ -76,6 +76,13 @@ describe('auto-convert: a registered model that is not ONNX runs through its ONN
       const bench = await cli(['bench', source, '--iterations', '3', '--warmup', '1', '--json'], { home, env });
       expect(bench.exitCode, bench.stderr).toBe(0);
       expect((await registry.list({ name: 'diabetes' })).entries).toHaveLength(2);
+      // Tags edited on the source version (a new sealed manifest): its export is still found.
+      const set = await cli(['set', source, '--tag', 'team=ml'], { home, env });
+      expect(set.exitCode, set.stderr).toBe(0);
+      const edited = await cli(['predict', source, ...rows, '--json'], { home, env });
+      expect(edited.exitCode, edited.stderr).toBe(0);
+      expect(edited.stderr).toContain(`running its export diabetes:${onnx.version}`);
+      expect((await registry.list({ name: 'diabetes' })).entries).toHaveLength(2);
       await rejects(
         predict({ model: source, registry, input: { kind: 'rows', rows: REFERENCE.input }, autoConvert: { convert: false } }),
         'INVALID_INPUT',

@@ -27,11 +27,20 @@ describe('modelctl (spawned binary)', () => {
     );
     expect(reg.stderr).toBe('');
 
-    const again = await cli(['register', onnx, '--name', 'iris', '--json'], { home });
+    // The same content again is the same version (issue 18): "up to date", nothing new.
+    const same = await cli(['register', onnx, '--name', 'iris'], { home });
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(normalize(same.stdout)).toMatch(
+      /^Up to date iris:1\.0\.0 holds the same content \(1 file, [\d.]+ (B|KiB)\); no new version\n?$/,
+    );
+    const sameJson = JSON.parse((await cli(['register', onnx, '--name', 'iris', '--json'], { home })).stdout);
+    expect([sameJson.upToDate, sameJson.manifest.version]).toEqual([true, '1.0.0']);
+
+    const again = await cli(['register', onnx, '--name', 'iris', '--description', 'the same bytes, described', '--json'], { home });
     expect(again.exitCode).toBe(0);
     const json = JSON.parse(again.stdout);
     expect(json.manifest.version).toBe('1.0.1');
-    expect(json.newBlobs).toBe(0);
+    expect([json.newBlobs, json.upToDate]).toEqual([0, false]);
 
     const list = await cli(['list'], { home });
     expect(list.exitCode).toBe(0);
@@ -39,11 +48,16 @@ describe('modelctl (spawned binary)', () => {
       .trim()
       .split('\n')
       .map((l) => l.split(/\s{2,}/));
-    expect(rows[0]).toEqual(['NAME', 'VERSION', 'ALIASES', 'FORMAT', 'TASK', 'SIZE', 'LAST USED']);
-    expect(rows.slice(1).map((r) => r.slice(0, 5))).toEqual([
+    expect(rows[0]).toEqual(['NAME', 'VERSION', 'ALIASES', 'FORMAT', 'TASK', 'SIZE', 'UNIQUE', 'LAST USED']);
+    expect(rows.slice(1, 3).map((r) => r.slice(0, 5))).toEqual([
       ['iris', '1.0.0', 'production', 'onnx', 'tabular-classification'],
       ['iris', '1.0.1', 'latest', 'onnx', 'tabular-classification'],
     ]);
+    // Both versions hold the same blob: neither holds bytes of its own, and the footer says what is stored.
+    expect(rows.slice(1, 3).map((r) => r[6])).toEqual(['0 B', '0 B']);
+    expect(rows[3]?.join('  ')).toMatch(
+      /^2 version\(s\): ([\d.]+ (B|KiB)) of files, ([\d.]+ (B|KiB)) stored; [\d.]+ (B|KiB) saved by storing identical content once$/,
+    );
 
     const info = await cli(['info', 'iris@production', '--json'], { home });
     const parsed = JSON.parse(info.stdout);
@@ -234,6 +248,6 @@ describe('modelctl (spawned binary)', () => {
       error: { code: 'NOT_FOUND', exitCode: 3, message: 'no model named nope', hint: 'run `modelctl list` to see the registered models' },
     });
     const empty = await cli(['list', '--json'], { home });
-    expect(JSON.parse(empty.stdout)).toEqual({ models: [], unreadable: [] });
+    expect(JSON.parse(empty.stdout)).toEqual({ models: [], unreadable: [], total: { versions: 0, size: 0, storedSize: 0 } });
   });
 });

@@ -26,7 +26,7 @@ describe('crash safety', () => {
     const durations: number[] = [];
     for (let i = 0; i < 3; i++) {
       const started = Date.now();
-      const full = await cli(['register', big, '--name', 'big'], { home });
+      const full = await cli(['register', big, '--name', 'big', '--tag', `timing=${i}`], { home }); // a tag each: same bytes, new version
       expect(full.exitCode, full.stderr).toBe(0);
       durations.push(Date.now() - started);
     }
@@ -43,7 +43,7 @@ describe('crash safety', () => {
     let committed = 3;
     let killedMidway = 0;
     for (let i = 0; i < 20; i++) {
-      const child = spawnCli(['register', big, '--name', 'big'], home);
+      const child = spawnCli(['register', big, '--name', 'big', '--tag', `run=${i}`], home);
       // Three kills in four land during the copy (the long part); the rest anywhere in the process's life.
       const duringCopy = i % 4 !== 3;
       if (duringCopy) await copying();

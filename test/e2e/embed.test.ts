@@ -152,7 +152,8 @@ describe('embed-metadata keeps away from what it must not touch', () => {
     const home = tempDir();
     const dir = tempDir();
     await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
-    await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris'], { home });
+    // The same bytes make a second version only with other metadata (same content, same version).
+    await cli(['register', join(FIXTURES, 'iris-logreg', 'model.onnx'), '--name', 'iris', '--description', 'second'], { home });
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'file'), 'x');
     const bad = await cli(['embed-metadata', 'iris', '--out', join(dir, 'file', 'sub', 'm.onnx')], { home });

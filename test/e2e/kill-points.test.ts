@@ -8,12 +8,12 @@ import { CONFIG, safetensors } from '../hub/fixtures.js';
 import { HubServer, newCommitId } from '../hub/server.js';
 
 /**
- * Every file system mutation of register, pull (a local folder and a loopback Hub), embed-metadata, rm and gc is a
+ * Every file system mutation of register, pull (a local folder and a loopback Hub), embed-metadata, set, rm and gc is a
  * point where the process can die. Each command is run against a copy of one registry with
  * MODELCTL_TEST_KILL_AT = 1, 2, ... (kill-hook.cjs SIGKILLs the process just before its Nth mutation) until it
  * completes. After each kill, validate must find no problem (garbage at worst), one `gc` with no grace must leave
  * `validate --strict` clean and nothing else behind, and every version committed before must still be there,
- * unchanged (except those the command itself removes).
+ * unchanged (except those the command itself removes, or edits: those hold the old manifest or the whole new one).
  */
 
 const HOOK = join(ROOT, 'test', 'e2e', 'kill-hook.cjs');
@@ -100,6 +100,8 @@ interface Scenario {
   args: string[];
   /** Versions the command may remove. */
   removes?: string[];
+  /** Versions the command edits (`set`): after a kill, each holds its old manifest or the whole new one. */
+  edits?: string[];
   env?: () => Record<string, string>;
 }
 
@@ -108,6 +110,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'pull (local folder)', args: ['pull', join(FIXTURES, 'torch-statedict'), '--name', 'pulled'] },
   { name: 'pull (loopback Hub)', args: ['pull', 'hf:acme/tiny-bert'], env: () => hubEnv },
   { name: 'embed-metadata', args: ['embed-metadata', 'keep', '--task', 'tabular-classification'] },
+  { name: 'set (tags and metrics)', args: ['set', 'ext:1.0.0', '--tag', 'team=ml', '--metric', 'accuracy=0.9'], edits: ['ext:1.0.0'] },
   { name: 'rm (one of two versions, with aliases)', args: ['rm', 'ext:1.0.0', '--yes'], removes: ['ext:1.0.0'] },
   { name: 'rm (the only version)', args: ['rm', 'old', '--yes'], removes: ['old:1.0.0'] },
   // Evicts ext:1.0.1 (latest, least recently made) and old:1.0.0; `latest` of ext moves, so aliases are rewritten.
@@ -155,6 +158,11 @@ describe('SIGKILL at every file system mutation', () => {
         const now = await snapshot(home);
         for (const [ref, digest] of committed) {
           if (s.removes?.includes(ref) && !now.has(ref)) continue;
+          if (s.edits?.includes(ref) && now.get(ref) !== digest) {
+            const edited = await registry.resolve(ref);
+            expect([edited.tags.team, edited.metrics.accuracy, edited.history?.[0]?.digest], ref).toEqual(['ml', 0.9, digest]);
+            continue;
+          }
           expect(now.get(ref), `${ref} after kill point ${n} of ${s.name}`).toBe(digest);
         }
         expect((await registry.resolve('keep@production')).version).toBe('1.0.0');

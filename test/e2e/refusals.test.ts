@@ -71,9 +71,9 @@ describe('predict on a model of another format, or for a task it does not run ye
 
   it('serve answers 501 NOT_AVAILABLE for such a task, 400 for an unknown one', async () => {
     const server = await serve();
-    const later = await postJson(`${server.url}/v1/models/iris/predict`, { task: 'fill-mask', texts: ['the [MASK] is here'] });
+    const later = await postJson(`${server.url}/v1/models/iris/predict`, { task: 'image-segmentation', texts: ['a text'] });
     expect(later.status).toBe(501);
-    expect(later.body).toMatchObject({ code: 'NOT_AVAILABLE', error: 'predict does not support fill-mask models yet' });
+    expect(later.body).toMatchObject({ code: 'NOT_AVAILABLE', error: 'predict does not support image-segmentation models yet' });
     const typo = await postJson(`${server.url}/v1/models/iris/predict`, { task: 'fil-mask', rows: [[1, 2, 3, 4]] });
     expect(typo.status).toBe(400);
     expect(typo.body).toMatchObject({ code: 'USAGE', error: 'unknown task "fil-mask"' });

@@ -338,4 +338,35 @@ describe('pull from a loopback Hub', () => {
     const err = await failure(pull(opts(reg, `${server.cdnUrl}/files/missing.onnx`)));
     expect([err.code, err.exitCode]).toEqual(['NOT_FOUND', 3]);
   });
+
+  it('pulls the same URL or folder again as "up to date", not a new identical version (issue 18)', async () => {
+    const reg = registry();
+    const file = safetensors(1 << 16);
+    server.files.set('weights/classifier.safetensors', file);
+    const url = `${server.cdnUrl}/files/weights/classifier.safetensors`;
+    const first = await pull(opts(reg, url));
+    const again = await pull(opts(reg, url));
+    expect([first.upToDate, again.upToDate]).toEqual([false, true]);
+    expect(again.manifest.digest).toBe(first.manifest.digest);
+    expect(again.files).toEqual([{ path: 'classifier.safetensors', size: file.length, from: 'store' }]);
+    const dir = tempDir();
+    for (const f of bert.files) if (BERT_DEFAULT.includes(f.path)) writeFileSync(join(dir, f.path), f.content);
+    const folder = await pull(opts(reg, dir, { name: 'local-bert' }));
+    const folderAgain = await pull(opts(reg, dir, { name: 'local-bert' }));
+    expect([folder.upToDate, folderAgain.upToDate, folderAgain.manifest.version]).toEqual([false, true, '1.0.0']);
+    // Changed content is a new version; going back to the first content answers with the version that holds it,
+    // and latest stays on the highest version.
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), extra: 1 }));
+    expect((await pull(opts(reg, dir, { name: 'local-bert' }))).manifest.version).toBe('1.0.1');
+    for (const f of bert.files) if (f.path === 'config.json') writeFileSync(join(dir, f.path), f.content);
+    const back = await pull(opts(reg, dir, { name: 'local-bert' }));
+    expect([back.upToDate, back.manifest.version, back.aliases]).toEqual([true, '1.0.0', []]);
+    expect((await reg.resolve('local-bert')).version).toBe('1.0.1');
+    expect((await reg.list()).entries.map((e) => `${e.name}:${e.version}`)).toEqual([
+      'classifier:1.0.0',
+      'local-bert:1.0.0',
+      'local-bert:1.0.1',
+    ]);
+    expect(tmpLeft(reg)).toEqual([]);
+  });
 });

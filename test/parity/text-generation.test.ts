@@ -13,7 +13,7 @@ import { predict } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
-import { parityPython, reference } from './reference.js';
+import { converterReferencePython, parityPython, reference } from './reference.js';
 
 type Message = { role: string; content: string };
 type Case = { prompt?: string; messages?: Message[]; max_new_tokens: number; repetition_penalty?: number };
@@ -210,4 +210,30 @@ describe('export validation of a tokenizer without a length of its own (issue 16
       expect(JSON.parse(r.stdout).validation).toMatchObject({ passed: true, samples: 2 });
     }
   }, 300_000);
+});
+
+describe('text-generation on other decoder architectures (built at test time, transformers 4.57 as reference)', () => {
+  it('Qwen2, Phi-3, GPT-NeoX, Falcon (multi-query) and BLOOM (ALiBi) export with their cache and give generate()’s greedy tokens', async () => {
+    const root = converterRoot();
+    const python = converterReferencePython();
+    if (!root || !python) return;
+    const prompt = 'The quick brown 東京 🙂';
+    const archs = ['qwen2', 'phi3', 'gpt_neox', 'falcon', 'bloom'];
+    const ref = await reference<{ models: Record<string, { folder: string; tokens: number[] }> }>(python, 'causal_lm_zoo', {
+      tokenizer: join(FIXTURES, 'gen-llama-tiny'),
+      out: fileDir('modelctl-textgen-zoo-'),
+      archs,
+      prompt,
+      max_new_tokens: 12,
+    });
+    const home = fileDir('modelctl-textgen-home-');
+    for (const arch of archs) {
+      const want = ref.models[arch] as { folder: string; tokens: number[] };
+      const exported = await cli(['export', want.folder, '--name', arch, '--python', familyPython(root, 'hf'), '--json'], { home });
+      expect(exported.exitCode, `${arch}: ${exported.stderr}`).toBe(0);
+      const r = await cli(['predict', arch, prompt, '--max-new-tokens', '12', '--no-sample', '--json'], { home });
+      expect(r.exitCode, `${arch}: ${r.stderr}`).toBe(0);
+      expect(JSON.parse(r.stdout).predictions[0].tokens, arch).toEqual(want.tokens);
+    }
+  }, 400_000);
 });

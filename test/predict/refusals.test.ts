@@ -57,10 +57,7 @@ describe('a known task predict does not run yet is NOT_AVAILABLE (exit 9); an un
   const later = [
     'translation_en_to_fr',
     'automatic-speech-recognition',
-    'audio-classification',
     'image-to-text',
-    'zero-shot-classification',
-    'fill-mask',
     'image-segmentation',
     'text-generation-with-past',
   ];

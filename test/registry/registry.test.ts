@@ -57,9 +57,9 @@ describe('register', () => {
     const file = join(dir, 'w.safetensors');
     writeSafetensors(file, 2048);
     const a = await registry.register({ path: file, name: 'm' });
-    const b = await registry.register({ path: file, name: 'm' });
+    const b = await registry.register({ path: file, name: 'm', description: 'same bytes, another version' });
     const c = await registry.register({ path: file, name: 'other', version: '2.3.9' });
-    const d = await registry.register({ path: file, name: 'other' });
+    const d = await registry.register({ path: file, name: 'other', description: 'same bytes, another version' });
     expect([a.manifest.version, b.manifest.version, c.manifest.version, d.manifest.version]).toEqual(['1.0.0', '1.0.1', '2.3.9', '2.3.10']);
     expect([a.newBlobs, b.newBlobs, b.reusedBlobs]).toEqual([1, 0, 1]);
     expect(blobCount(home)).toBe(1);
@@ -70,7 +70,11 @@ describe('register', () => {
     const file = join(dir, 'w.safetensors');
     writeSafetensors(file, 512);
     await registry.register({ path: file, name: 'm', version: '1.0.0' });
-    await rejects(registry.register({ path: file, name: 'm', version: '1.0.0' }), 'VERSION_EXISTS');
+    // The same content at the same version is that version (up to date); other content cannot take it.
+    expect((await registry.register({ path: file, name: 'm', version: '1.0.0' })).upToDate).toBe(true);
+    const other = join(dir, 'other.safetensors');
+    writeSafetensors(other, 512);
+    await rejects(registry.register({ path: other, name: 'm', version: '1.0.0' }), 'VERSION_EXISTS');
     for (const name of ['../evil', '/abs', 'a/b/c', 'a--b', 'a..b', 'bad\u0007name', '', 'x/']) {
       await rejects(registry.register({ path: file, name }), 'INVALID_NAME');
     }
@@ -183,7 +187,7 @@ describe('hardening', () => {
     writeSafetensors(f, 256);
     await registry.register({ path: f, name: 'm', aliases: ['production'] });
     const plan = await registry.planRemove('m@production');
-    await registry.register({ path: f, name: 'm' });
+    await registry.register({ path: f, name: 'm', tags: { another: 'version' } });
     await registry.tag('m:1.0.1', 'production');
     await rejects(registry.remove('m@production', { expect: plan.map((p) => p.version) }), 'CONFLICT');
     expect((await registry.list()).entries.map((e) => e.version)).toEqual(['1.0.0', '1.0.1']);
@@ -294,7 +298,7 @@ describe('validate', () => {
     const f = join(dir, 'a.safetensors');
     writeSafetensors(f, 1024);
     await registry.register({ path: f, name: 'a' });
-    await registry.register({ path: f, name: 'a' });
+    await registry.register({ path: f, name: 'a', description: 'same bytes, another version' });
     const index = join(home, 'models', 'a', 'index.json');
     const full = readFileSync(index, 'utf8');
     // As a crash between the manifest and the index would leave it: the index lacks the newest version.

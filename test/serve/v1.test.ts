@@ -25,6 +25,25 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     expect(stats.body.registry).toMatchObject({ models: 2, versions: 2, unreadable: 0 });
   });
 
+  it('filters the listing by tag and metric, shows both, and refuses an unknown filter (issue 18)', async () => {
+    const s = await serve();
+    await s.registry.edit('iris:1.0.0', { tags: { team: 'nlp' }, metrics: { accuracy: 0.95 } });
+    await s.registry.edit('org/hand:1.0.0', { tags: { team: 'nlp' }, metrics: { accuracy: 0.7 } });
+    const refs = (body: { models: Array<{ name: string; version: string }> }): string[] => body.models.map((m) => `${m.name}:${m.version}`);
+    const good = await getJson(`${s.url}/v1/models?tag=team=nlp&metric=${encodeURIComponent('accuracy>=0.9')}`);
+    expect([good.status, refs(good.body)]).toEqual([200, ['iris:1.0.0']]);
+    expect(good.body.models[0]).toMatchObject({ tags: { team: 'nlp' }, metrics: { accuracy: 0.95 } });
+    const both = await getJson(
+      `${s.url}/v1/models?metric=${encodeURIComponent('accuracy>0.5')}&metric=${encodeURIComponent('accuracy<0.9')}`,
+    );
+    expect(refs(both.body)).toEqual(['org/hand:1.0.0']);
+    for (const bad of ['min_accuracy=0.9', 'tags=team=nlp', `metric=${encodeURIComponent('accuracy>=high')}`, 'metric=accuracy']) {
+      const r = await getJson(`${s.url}/v1/models?${bad}`);
+      expect(r.status, bad).toBe(400);
+      expect(r.body.error, bad).toMatch(/unknown query parameter|metric condition/);
+    }
+  });
+
   it('registers a streamed upload, downloads it byte for byte, validates, and removes it', async () => {
     const s = await serve();
     const bytes = readFileSync(HANDBUILT);
@@ -36,8 +55,11 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     expect(up.status).toBe(201);
     expect(up.body.manifest).toMatchObject({ name: 'team/up', version: '2.0.0', format: 'onnx', tags: { team: 'ml' } });
     expect(up.body.aliases.sort()).toEqual(['latest', 'staging']);
+    // The same bytes again are the version that holds them (issue 18); other bytes cannot take that version.
     const again = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0`, { method: 'POST', body: bytes });
-    expect(again.status).toBe(409);
+    expect([again.status, again.body.upToDate, again.body.manifest.digest]).toEqual([200, true, up.body.manifest.digest]);
+    const clash = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0`, { method: 'POST', body: readFileSync(IRIS) });
+    expect(clash.status).toBe(409);
     const junk = await getJson(`${s.url}/v1/models?name=team/junk`, { method: 'POST', body: 'not a model at all' });
     expect(junk.status).toBe(400);
     const down = await fetch(`${s.url}/v1/models/team%2Fup/versions/staging/download`);

@@ -2,6 +2,7 @@
  * `modelctl predict` on a text-generation model as a person and a script use it: the text printed as it comes equals
  * the JSON's generated_text, stop strings cut the text, and what does not fit is refused in one line.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
@@ -45,6 +46,19 @@ describe('predict text-generation from the command line', () => {
     // Two prompts: one prediction each, in order.
     const two = await cli(['predict', 'gpt2', prompt, 'héllo 🙂', '--max-new-tokens', '6', '--json'], { home });
     expect(JSON.parse(two.stdout).predictions).toHaveLength(2);
+
+    // A stream of prompts: JSON Lines out, a bad line reported with its number while the others go on (exit 2).
+    const prompts = join(home, 'prompts.jsonl');
+    writeFileSync(prompts, `${JSON.stringify(prompt)}\n{"not": "a text"}\n${JSON.stringify('héllo 🙂')}\n`);
+    const stream = await cli(['predict', 'gpt2', '--file', prompts, '--max-new-tokens', '4'], { home });
+    expect(stream.exitCode).toBe(2);
+    const lines = stream.stdout.split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.line, l.prediction ? 'prediction' : l.error.code])).toEqual([
+      [1, 'prediction'],
+      [2, 'INVALID_INPUT'],
+      [3, 'prediction'],
+    ]);
+    expect(lines[0].prediction.tokens).toEqual(p.tokens.slice(0, 4));
 
     const noTemplate = await cli(['predict', 'gpt2', '--chat', 'hi'], { home });
     expect(noTemplate.exitCode).toBe(2);

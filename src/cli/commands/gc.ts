@@ -18,7 +18,8 @@ export async function run(_args: string[], options: GcFlags, ctx: CliContext): P
     const { c } = out;
     const verb = result.dryRun ? 'would evict' : 'evicted';
     const lines = result.evicted.map(
-      (e) => `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, last used ${e.lastUsed ?? 'never'})`,
+      (e) =>
+        `${c.red(verb)} ${e.name}:${e.version} (${formatBytes(e.size)}, ${e.reason}, ${e.lastUsed ? `last used ${e.lastUsed}` : `never used, created ${e.createdAt}`})`,
     );
     const freed = result.dryRun ? 'would free' : 'freed';
     const leftovers = [

@@ -108,16 +108,26 @@ export async function runGeneration(
   try {
     if (opened?.stream) {
       let count = 0;
+      let failed: ModelctlError | undefined;
       for await (const record of opened.stream.records) {
         if (signal.aborted) break;
         count++;
-        if (record.error) throw record.error;
+        // A line that cannot be read is reported with its number and the others go on, as for the other tasks.
+        if (record.error) {
+          failed ??= record.error;
+          const own = record.error.message;
+          const message = own.includes(`line ${record.line}`) ? own : `${opened.stream.where} line ${record.line}: ${own}`;
+          if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, error: { code: record.error.code, message } })}\n`);
+          out.warn(message);
+          if (options.failFast) break;
+          continue;
+        }
         const r = await predictor.run({ kind: 'texts', texts: [String(record.value)] });
         if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, prediction: r.predictions?.[0] })}\n`);
         else await finishText();
       }
       if (count === 0) throw new ModelctlError('INVALID_INPUT', `${opened.stream.where} holds no prompt`);
-      return 0;
+      return failed ? failed.exitCode : 0;
     }
     const texts = opened?.input.kind === 'texts' ? opened.input.texts : [];
     const result = await predictor.run({ kind: 'texts', texts });

@@ -18,6 +18,9 @@ import {
 import { checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { autoConvert } from './convert-progress.js';
+import { parseCandidateLabels } from '../../tasks/zero-shot-classification.js';
+import { zeroShotTask, zeroShotFields } from '../../predict/text.js';
+import { parseJsonText } from '../../util/text.js';
 import { openRegistry, type CliContext } from '../context.js';
 import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
@@ -113,9 +116,35 @@ function recordsInput(answered: StreamOutcome[]): PredictInput {
   return { kind: 'rows', rows: [] };
 }
 
+type ZeroShot = ReturnType<typeof zeroShotFields>;
+
+/**
+ * Zero-shot settings: the flags, over what an --input document of the pipeline's keywords says
+ * ({"sequences": ..., "candidate_labels": [...], "hypothesis_template": ..., "multi_label": ...}).
+ */
+function zeroShot(options: PredictFlags, doc: Record<string, unknown> | undefined): ZeroShot {
+  return {
+    ...(doc ? zeroShotFields(doc, '--input') : {}),
+    ...(options.candidateLabels !== undefined
+      ? { candidateLabels: parseCandidateLabels(options.candidateLabels, '--candidate-labels') }
+      : {}),
+    ...(options.hypothesisTemplate !== undefined ? { hypothesisTemplate: options.hypothesisTemplate } : {}),
+    ...(options.multiLabel !== undefined ? { multiLabel: options.multiLabel } : {}),
+  };
+}
+
+/** An --input object holding candidate_labels: the zero-shot keywords, and its texts under "sequences", "text" or "texts". */
+function zeroShotDocument(options: PredictFlags): Record<string, unknown> | undefined {
+  if (options.input === undefined) return undefined;
+  const value = parseJsonText(options.input, '--input');
+  const doc = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return doc && 'candidate_labels' in doc ? doc : undefined;
+}
+
 /** Where the input comes from: --file (- for stdin), --input, --question with --context, or the values. */
-function inputSource(options: PredictFlags, values: string[]): InputSource {
+function inputSource(options: PredictFlags, values: string[], doc?: Record<string, unknown>): InputSource {
   if (options.file !== undefined) return { file: options.file };
+  if (doc) return { value: doc.sequences ?? doc.text ?? doc.texts, where: '--input' };
   if (options.input !== undefined) return { json: options.input, where: '--input' };
   if (options.question !== undefined)
     return { value: { question: options.question, context: String(options.context) }, where: 'the question' };
@@ -132,7 +161,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   ).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image files for an image model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
     });
   }
   const conversion = autoConvert(options, ctx);
@@ -140,7 +169,9 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     conversion.stop,
   );
   const explicitTask = options.task;
-  const task = (await chooseTask(explicitTask, resolved, registry)).task;
+  const doc = zeroShotDocument(options);
+  const zs = zeroShot(options, doc);
+  const task = zeroShotTask(await chooseTask(explicitTask, resolved, registry), { task: explicitTask, ...zs }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // before the inputs are read as what this task is not
   refuseGenerationFlags(task, options);
   const { threads, batchSize, topK, conf, iou } = options;
@@ -158,6 +189,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     ...(topK !== undefined ? { topK } : {}),
     ...(typeof options.normalize === 'boolean' ? { normalize: options.normalize } : {}),
     ...(agg !== undefined ? { aggregation: agg } : {}),
+    ...zs,
     conf,
     iou,
     device: options.device,
@@ -179,16 +211,17 @@ export async function run([model = '', ...values]: string[], options: PredictFla
       hint: 'or --input \'{"question": "...", "context": "..."}\'',
     });
   }
-  if (kind === 'images' && options.input !== undefined) {
-    throw new ModelctlError('USAGE', `a ${task} model takes image files, not --input`, {
-      hint: 'give image files as arguments or --file IMAGE',
+  if ((kind === 'images' || kind === 'audio') && options.input !== undefined) {
+    const what = kind === 'images' ? 'image' : 'audio';
+    throw new ModelctlError('USAGE', `a ${task} model takes ${what} files, not --input`, {
+      hint: `give ${what} files as arguments or --file ${kind === 'images' ? 'IMAGE' : 'AUDIO.wav'}`,
     });
   }
   if (options.file === '-') {
     // Ctrl-C: a read of stdin that waits for more input must end too.
     ctx.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
   }
-  const opened = await openInput(inputSource(options, values), kind, {
+  const opened = await openInput(inputSource(options, values, doc), kind, {
     stdin: process.stdin,
     firstInput: resolved.summary.inputs[0]?.name ?? 'input',
   });

@@ -38,6 +38,13 @@ export async function run([path = '']: string[], options: RegisterFlags, ctx: Cl
   out.result(result, () => {
     const c = out.c;
     const params = typeof m.metadata.parameters === 'number' ? `, ${formatCount(m.metadata.parameters)} parameters` : '';
+    if (result.upToDate) {
+      const lines = [
+        `${c.green('Up to date')} ${c.bold(`${m.name}:${m.version}`)} holds the same content (${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)}); no new version`,
+      ];
+      if (result.aliases.length > 0) lines.push(`aliases: ${result.aliases.join(', ')}`);
+      return lines.join('\n');
+    }
     const stored = result.newBlobs === 0 ? 'content already stored' : `${result.newBlobs} new blob${result.newBlobs === 1 ? '' : 's'}`;
     const lines = [
       `${c.green('Registered')} ${c.bold(`${m.name}:${m.version}`)} (${m.format}${m.task ? `, ${m.task}` : ''}, ${m.files.length} file${m.files.length === 1 ? '' : 's'}, ${formatBytes(m.size)}${params}; ${stored})`,

@@ -33,7 +33,19 @@ export async function run([ref]: string[], options: ValidateFlags, ctx: CliConte
       lines.push(`${c.yellow('garbage')} ${g.staleRecords} usage record(s) or baseline(s) of removed versions: ${gc} them`);
     for (const name of g.emptyModels) lines.push(`${c.yellow('garbage')} the folder of model ${name} holds no version: ${gc} it`);
     const summary = `${result.versions} version(s), ${result.blobs} blob(s), ${formatBytes(result.bytes)} checked`;
-    lines.push(result.ok ? `${c.green('ok')} ${summary}` : `${c.red('failed')} ${summary}: ${result.problems.length} problem(s)`);
+    if (result.ok) lines.push(`${c.green('ok')} ${summary}`);
+    else if (result.problems.length > 0) lines.push(`${c.red('failed')} ${summary}: ${result.problems.length} problem(s)`);
+    else {
+      // Nothing is damaged: --strict fails on the garbage listed above, and says so.
+      const items = [
+        g.orphanBlobs > 0 ? `${g.orphanBlobs} unreferenced blob(s)` : '',
+        g.staleTmpFiles > 0 ? `${g.staleTmpFiles} stale temporary file(s) or folder(s)` : '',
+        g.staleViews > 0 ? `${g.staleViews} stale view(s)` : '',
+        g.staleRecords > 0 ? `${g.staleRecords} stale record(s)` : '',
+        g.emptyModels.length > 0 ? `${g.emptyModels.length} empty model folder(s)` : '',
+      ].filter(Boolean);
+      lines.push(`${c.red('failed')} ${summary}: no damage, but --strict fails on garbage (${items.join(', ')}): run \`modelctl gc\``);
+    }
     return lines.join('\n');
   });
   return result.ok ? 0 : 1;

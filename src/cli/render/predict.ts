@@ -71,11 +71,30 @@ function renderSpans(out: Output, r: PredictResult, texts: string[]): string {
   );
 }
 
-/** The best label per image file, or the K asked for. */
-function renderImages(out: Output, r: PredictResult, files: string[], topK: number | undefined): string {
+/** Fill-mask: per mask of each text, its candidates (the K asked for, 5 by default) and the texts they make. */
+function renderFills(out: Output, r: PredictResult, texts: string[]): string {
   return renderTable(
     out.c,
-    ['IMAGE', 'LABEL', 'SCORE'],
+    ['TEXT', 'MASK', 'TOKEN', 'SCORE', 'SEQUENCE'],
+    (r.predictions ?? []).flatMap((p, i) =>
+      (p.masks ?? []).flatMap((fills, m) =>
+        fills.map((f, k) => [
+          m === 0 && k === 0 ? shorten(texts[i] ?? '') : '',
+          k === 0 ? String(m + 1) : '',
+          printable(f.token_str),
+          f.score.toFixed(4),
+          shorten(f.sequence, 60),
+        ]),
+      ),
+    ),
+  );
+}
+
+/** The best label per image or audio file, or the K asked for. */
+function renderFiles(out: Output, r: PredictResult, files: string[], topK: number | undefined, head = 'IMAGE'): string {
+  return renderTable(
+    out.c,
+    [head, 'LABEL', 'SCORE'],
     (r.predictions ?? []).flatMap((p, i) =>
       (p.labels ?? [])
         .slice(0, topK ?? 1)
@@ -146,10 +165,13 @@ export function renderResult(
       result,
       input.pairs.map((p) => p.question),
     );
-  if (input.kind === 'texts')
+  if (input.kind === 'texts') {
+    if (result.task === 'fill-mask') return renderFills(out, result, input.texts);
     return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
+  }
   if (input.kind === 'images')
-    return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderImages(out, result, input.files, topK);
+    return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderFiles(out, result, input.files, topK);
+  if (input.kind === 'audio') return renderFiles(out, result, input.files, topK, 'AUDIO');
   return renderRows(out, result, rowNames);
 }
 

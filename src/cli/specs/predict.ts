@@ -19,6 +19,9 @@ export interface PredictFlags extends ConvertFlags, GenerationFlags {
   iou: number;
   question?: string;
   context?: string;
+  candidateLabels?: string;
+  hypothesisTemplate?: string;
+  multiLabel?: boolean;
   device: Device;
   fallback?: 'cpu';
   threads?: number;
@@ -41,10 +44,14 @@ export const predictCommand: CommandSpec<PredictFlags> = {
   name: 'predict',
   description:
     'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
-    'feature-extraction, text-generation, text2text-generation, translation, summarization), questions (question-answering), images (image-classification, object-detection) or raw tensors',
+    'feature-extraction, fill-mask, zero-shot-classification, text-generation, text2text-generation, translation, summarization), questions (question-answering), images (image-classification, ' +
+    'object-detection), audio (audio-classification) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
-    ['[values...]', 'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, or image files for an image model'],
+    [
+      '[values...]',
+      'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, image or WAV files for an image or audio model',
+    ],
   ],
   options: {
     input: text(
@@ -55,18 +62,19 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     file: text(
       '--file <file>',
       'a .csv (with header), .jsonl, .json or .npy file; texts: .txt (one per line) or .jsonl ({"text": ...}); - reads stdin; ' +
-        'an image file (PNG, JPEG, WebP...) for an image model',
+        'an image file (PNG, JPEG, WebP...) for an image model; a WAV file for an audio model',
     ),
     task: text(
       '--task <task>',
       'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
-        'question-answering, text-generation, text2text-generation, translation, summarization, image-classification, object-detection or raw (default: embedded metadata, then the registry, then the files beside the model)',
+        'question-answering, text-generation, text2text-generation, translation, summarization, fill-mask, zero-shot-classification, image-classification, object-detection, audio-classification or raw ' +
+        '(default: embedded metadata, then the registry, then the files beside the model; a text classifier given --candidate-labels is zero-shot)',
     ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),
     topK: int(
       '--top-k <k>',
-      'text/image classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers; ' +
-        'text-generation: sample from the K most probable tokens (default: generation_config.json, else 50)',
+      'text/image/audio classification: the K best labels (default: all with --json, the best in the table); question answering: the K best answers; ' +
+        'fill-mask: the K best tokens per mask (default 5); text-generation: sample from the K most probable tokens (default: generation_config.json, else 50)',
       1,
     ),
     normalize: flag('--normalize', 'feature-extraction: unit-length embeddings (default: on when modules.json has a Normalize module)', {
@@ -83,6 +91,18 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     }),
     question: text('--question <text>', 'question-answering: the question (with --context)'),
     context: text('--context <text>', 'question-answering: the text holding the answer (with --question)'),
+    candidateLabels: text(
+      '--candidate-labels <labels>',
+      'zero-shot-classification: the labels to score, comma-separated (an NLI model exported as text-classification becomes zero-shot)',
+    ),
+    hypothesisTemplate: text(
+      '--hypothesis-template <text>',
+      'zero-shot-classification: the hypothesis with {} for the label (default "This example is {}.")',
+    ),
+    multiLabel: flag(
+      '--multi-label',
+      'zero-shot-classification: score each label alone (entailment vs contradiction), not against the others',
+    ),
     ...generationOptions,
     device: deviceOption,
     fallback: fallbackOption,
@@ -111,6 +131,9 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     'modelctl predict ./ner/model.onnx "Alice lives in Paris" --aggregation simple',
     'modelctl predict ./qa/model.onnx --question "who lives in Paris?" --context "Alice lives in Paris."',
     'modelctl predict ./yolov8n.onnx street.jpg --conf 0.5 --iou 0.45',
+    'modelctl predict ./bert-mlm/model.onnx "Paris is the [MASK] of France." --top-k 3',
+    'modelctl predict ./nli/model.onnx "the match ended 2-1" --candidate-labels sports,politics --multi-label',
+    'modelctl predict ./wav2vec2-ks/model.onnx yes.wav no.wav --top-k 2',
     'modelctl predict gpt2 "Once upon a time" --max-new-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7',
     'modelctl predict llama-chat --chat conversation.jsonl --stop "User:" --json',
   ],

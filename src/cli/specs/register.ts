@@ -14,7 +14,7 @@ export interface RegisterFlags {
   json?: boolean;
 }
 
-function metrics(texts: string[], flag: string): Record<string, number> {
+export function metrics(texts: string[], flag: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, text] of Object.entries(keyValues(texts, flag))) {
     const value = Number(text);

@@ -7,7 +7,7 @@ export interface TagFlags {
 
 export const tagCommand: CommandSpec<TagFlags> = {
   name: 'tag',
-  description: 'point an alias at a version, or remove an alias',
+  description: 'point an alias (production, staging...) at a version, or remove one; key=value tags are set with `modelctl set`',
   arguments: [
     ['<ref>', 'name:version to tag (with --remove: the model name)'],
     ['<alias>', 'alias, e.g. production'],

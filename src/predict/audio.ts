@@ -1,0 +1,69 @@
+import { ModelctlError } from '../errors.js';
+import { companions, readCompanionJson } from '../registry/companion-files.js';
+import type { Registry } from '../registry/index.js';
+import type { AudioClassificationPrediction, AudioExtractorConfig } from '../tasks/audio-classification.js';
+import type { RunContext } from '../tasks/tensors.js';
+import type { ResolvedModel } from './types.js';
+
+/**
+ * The audio tasks of predict: where a model's feature extractor config and config.json come from (the embedded
+ * metadata, else the files beside the model or in its registry version, as for image tasks), and running audio
+ * files, decoded by src/inputs/audio.ts.
+ */
+
+export const AUDIO_TASKS = ['audio-classification'] as const;
+
+export function isAudioTask(task: string): boolean {
+  return (AUDIO_TASKS as readonly string[]).includes(task);
+}
+
+export interface AudioSetup {
+  extractor: AudioExtractorConfig;
+  modelConfig: unknown;
+}
+
+/** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
+export async function prepareAudio(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<AudioSetup> {
+  const { parseAudioExtractorConfig, audioInput } = await import('../tasks/audio-classification.js');
+  const files = companions(m, registry?.store.layout);
+  const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
+  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
+  let extractor: AudioExtractorConfig;
+  if (embedded !== undefined) extractor = parseAudioExtractorConfig(embedded, 'the embedded preprocessor_config.json');
+  else {
+    const raw = await readCompanionJson(files, 'preprocessor_config.json');
+    if (raw === undefined) {
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `no feature extractor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
+        {
+          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
+        },
+      );
+    }
+    extractor = parseAudioExtractorConfig(raw, `preprocessor_config.json of ${files.where}`);
+  }
+  audioInput(m.summary.inputs); // a model that cannot take a waveform is refused before ONNX Runtime loads it
+  return { extractor, modelConfig };
+}
+
+/** Audio files, decoded one at a time and run one per session run; predictions in the order of the files. */
+export async function predictAudio(
+  ctx: RunContext,
+  setup: AudioSetup,
+  files: readonly string[],
+  options: { topK?: number },
+): Promise<AudioClassificationPrediction[]> {
+  if (files.length === 0)
+    throw new ModelctlError('INVALID_INPUT', 'no audio files given', { hint: 'give WAV files as arguments or --file AUDIO.wav' });
+  const [{ readAudioFile }, { classifyWaveforms }] = await Promise.all([
+    import('../inputs/audio.js'),
+    import('../tasks/audio-classification.js'),
+  ]);
+  const out: AudioClassificationPrediction[] = [];
+  for (const file of files) {
+    const { samples, sampleRate } = await readAudioFile(file);
+    out.push(...(await classifyWaveforms(ctx, setup.extractor, [{ samples, sampleRate }], setup.modelConfig, options.topK)));
+  }
+  return out;
+}
