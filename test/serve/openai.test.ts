@@ -183,5 +183,19 @@ describe('serve: OpenAI-compatible completions', () => {
     const sample = { model: 'gpt2-tiny', prompt, max_tokens: 16, temperature: 1.2, top_p: 0.95, seed: 5 };
     const [a, b] = [await postJson(`${s.url}/v1/completions`, sample), await postJson(`${s.url}/v1/completions`, sample)];
     expect(a.body.choices[0].text).toBe(b.body.choices[0].text);
+    // A client that goes away mid-stream: the server stops that generation and goes on serving.
+    const controller = new AbortController();
+    const streamed = await fetch(`${s.url}/v1/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'gpt2-tiny', prompt, max_tokens: 40, temperature: 0, stream: true }),
+      headers: { 'content-type': 'application/json' },
+      signal: controller.signal,
+    });
+    const reader = (streamed.body as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^data: \{/);
+    controller.abort();
+    await reader.read().catch(() => undefined);
+    const after = await postJson(`${s.url}/v1/completions`, { model: 'gpt2-tiny', prompt, max_tokens: 20, temperature: 0 });
+    expect(after.body.choices[0].text).toBe(free.generated_text);
   }, 300_000);
 });
