@@ -26,6 +26,8 @@ export { parseTolerance } from './tolerance.js';
 export interface BenchOptions extends SessionOptions {
   model: string;
   registry?: Registry;
+  /** The model already resolved (the CLI resolves it once to choose the kind of bench). */
+  resolved?: ResolvedModel;
   /** A registered model that is not ONNX: its ONNX export is timed, made now when there is none. */
   autoConvert?: AutoConvert;
   /** A second model (reference or path), or what to change for the second side: "threads=4", "device=cuda:0", "optimization=basic". */
@@ -198,7 +200,9 @@ export async function benchModel(options: BenchOptions): Promise<BenchOutcome> {
     ...(options.fallback ? { fallback: options.fallback } : {}),
   };
   checkSessionOptions(session);
-  const m = await resolveModel(options.model, options.registry, { ...(options.autoConvert ? { autoConvert: options.autoConvert } : {}) });
+  const m =
+    options.resolved ??
+    (await resolveModel(options.model, options.registry, { ...(options.autoConvert ? { autoConvert: options.autoConvert } : {}) }));
   if ((options.saveBaseline || wantsBaseline) && !m.manifest) {
     throw new ModelctlError('USAGE', 'baselines are stored with a registry version, and this is a file', {
       hint: `register it first: \`modelctl register ${options.model} --name NAME\``,

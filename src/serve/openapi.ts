@@ -1,4 +1,5 @@
 import { VERSION } from '../version.js';
+import { OPENAI_PATHS, OPENAI_SCHEMAS } from './openapi-openai.js';
 
 /**
  * The OpenAPI 3.0 document served at /openapi.json: every endpoint, its parameters and bodies, and the error body.
@@ -348,6 +349,7 @@ export function openApiDocument(): Schema {
       }),
     },
     '/openapi.json': { get: op('openapi', 'This document', 'health', ok('OpenAPI 3.0')) },
+    ...OPENAI_PATHS,
   };
   return {
     openapi: '3.0.3',
@@ -355,10 +357,10 @@ export function openApiDocument(): Schema {
       title: 'modelctl serve',
       version: VERSION,
       description:
-        'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction and the registry API under /v1.',
+        'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction, the registry API and OpenAI-compatible completions under /v1.',
     },
     servers: [{ url: '/' }],
-    components: { schemas: SCHEMAS, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: { schemas: { ...SCHEMAS, ...OPENAI_SCHEMAS }, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{}, { bearer: [] }],
     paths,
   };

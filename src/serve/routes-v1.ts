@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ModelctlError } from '../errors.js';
+import type { ListEntry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { parseMetricCondition, type MetricCondition } from '../registry/metric-filter.js';
 import { checkName } from '../registry/names.js';
 import { isEnoent, tempName } from '../registry/fsutil.js';
 import { modelPath, type Route, type ServeContext } from './context.js';
 import { HttpError, bodyStream, sendJson, tooLarge } from './http.js';
+import { openAiModel, openAiRoute } from './openai.js';
 import { v1Predict } from './v1-predict.js';
 
 /** The registry over HTTP (list, get, upload, remove, download, validate, stats) and task-level predict. */
@@ -183,6 +185,16 @@ async function download(ctx: ServeContext, res: ServerResponse, url: URL, ref: s
   );
 }
 
+/** OpenAI's list entries: one per name (its newest version's time), then one per name:version. */
+function openAiModels(entries: ListEntry[]): ReturnType<typeof openAiModel>[] {
+  const newest = new Map<string, string>();
+  for (const e of entries) if ((newest.get(e.name) ?? '') < e.createdAt) newest.set(e.name, e.createdAt);
+  return [
+    ...[...newest].map(([name, at]) => openAiModel(name, at)),
+    ...entries.map((e) => openAiModel(`${e.name}:${e.version}`, e.createdAt)),
+  ];
+}
+
 async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string): Promise<void> {
   checkName(name);
   const { entries } = await ctx.registry.list({ name });
@@ -191,7 +203,8 @@ async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string
       hint: 'GET /v1/models lists what the registry holds',
     });
   const aliases = Object.fromEntries(entries.flatMap((e) => e.aliases.map((a) => [a, e.version])));
-  sendJson(res, 200, { name, versions: entries, aliases });
+  const newest = entries.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
+  sendJson(res, 200, { name, versions: entries, aliases, ...openAiModel(name, newest.createdAt) });
 }
 
 async function stats(ctx: ServeContext, res: ServerResponse): Promise<void> {
@@ -225,6 +238,8 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
       handle: async (_q, res, url) => sendJson(res, 200, await ctx.registry.validate({ strict: flag(url, 'strict'), signal: ctx.signal })),
     };
   }
+  const openAi = openAiRoute(ctx, method, segs);
+  if (openAi) return openAi;
   if (head !== 'models') return undefined;
   if (rest.length === 0) {
     if (method === 'GET') {
@@ -244,7 +259,13 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
             tags: url.searchParams.getAll('tag'),
             metrics: url.searchParams.getAll('metric').map(metricCondition),
           });
-          sendJson(res, 200, { models: entries, unreadable: failures.map((f) => `${f.name}:${f.version}`) });
+          // `object` and `data` are OpenAI's model list (client.models.list()): each name, then each name:version.
+          sendJson(res, 200, {
+            models: entries,
+            unreadable: failures.map((f) => `${f.name}:${f.version}`),
+            object: 'list',
+            data: openAiModels(entries),
+          });
         },
       };
     }

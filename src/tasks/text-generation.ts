@@ -51,8 +51,11 @@ export interface GenerationPrediction {
   timings: { prefill_ms: number; first_token_ms: number; decode_ms: number; decode_tokens_per_second: number | null };
 }
 
-/** One prompt: a text (tokenized with the tokenizer's special tokens) or chat messages (rendered by the template). */
-export type GenerationPrompt = { text: string } | { messages: ChatMessage[] };
+/**
+ * One prompt: a text (tokenized with the tokenizer's special tokens), chat messages (rendered by the template), or
+ * token ids as they are (bench: a prompt of an exact length).
+ */
+export type GenerationPrompt = { text: string } | { messages: ChatMessage[] } | { ids: number[] };
 
 function positive(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 1_000_000 ? value : undefined;
@@ -74,6 +77,7 @@ export function settingsFor(setup: Pick<GenerationSetup, 'generationConfig' | 'm
 }
 
 async function promptIds(setup: GenerationSetup, prompt: GenerationPrompt, model: string): Promise<{ ids: number[]; rendered?: string }> {
+  if ('ids' in prompt) return { ids: [...prompt.ids] };
   if ('messages' in prompt) {
     const rendered = await renderChat(setup.chatTemplate, prompt.messages, setup.tokenizerConfig, model);
     return { ids: setup.tokenizer.encode(rendered, false), rendered };

@@ -1,6 +1,9 @@
+import { isGenerationModel } from '../../bench/generation.js';
 import { benchModel } from '../../bench/index.js';
+import { resolveModel } from '../../predict/predict.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
+import { runGenerationBench } from './bench-generation.js';
 import { autoConvert } from './convert-progress.js';
 import { renderBench } from '../render/bench.js';
 import { startProgress } from '../render/progress.js';
@@ -17,9 +20,17 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
   const progress = await startProgress(out, 'opening the model...');
   const conversion = autoConvert(options, ctx, progress);
   try {
+    const registry = openRegistry(ctx);
+    const resolved = await resolveModel(model, registry, { autoConvert: conversion.autoConvert });
+    if (await isGenerationModel(resolved, registry)) return await runGenerationBench(model, resolved, registry, options, ctx, progress);
+    if (options.promptTokens !== undefined || options.newTokens !== undefined)
+      throw new ModelctlError('USAGE', '--prompt-tokens and --new-tokens are for text-generation models', {
+        hint: 'drop them; --seq-len and --shape size the inputs of other models',
+      });
     const result = await benchModel({
       model,
-      registry: openRegistry(ctx),
+      registry,
+      resolved,
       autoConvert: conversion.autoConvert,
       batchSizes: options.batchSizes,
       shapes: options.shapes ?? [],

@@ -23,6 +23,8 @@ export interface BenchFlags extends ConvertFlags {
   baseline?: boolean;
   /** A fraction: 0.1 for 10%. */
   failIfSlower?: number;
+  promptTokens?: number[];
+  newTokens?: number;
   json?: boolean;
 }
 
@@ -31,7 +33,7 @@ function batchSizes(text: string, flag: string): number[] {
   const sizes = text.split(',').map((s) => s.trim());
   if (sizes.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) {
     throw new ModelctlError('USAGE', `${flag} takes whole numbers of at least 1, comma-separated, got "${text}"`, {
-      hint: 'e.g. --batch-sizes 1,8,32',
+      hint: `e.g. ${flag} ${flag === '--prompt-tokens' ? '16,128' : '1,8,32'}`,
     });
   }
   return [...new Set(sizes.map(Number))];
@@ -41,7 +43,7 @@ export const benchCommand: CommandSpec<BenchFlags> = {
   name: 'bench',
   description:
     'measure latency (mean, min, p50, p90, p95, p99, max), throughput and memory of a model with ONNX Runtime; compare two sides interleaved; ' +
-    'gate CI on a stored baseline',
+    'gate CI on a stored baseline; a text-generation model: time to first token, prefill and decode tokens/s',
   arguments: [['<model>', 'a registry model (name[:version|@alias]) or an ONNX file']],
   options: {
     ...convertOptions,
@@ -53,7 +55,7 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     ),
     seqLen: int('--seq-len <n>', "size of symbolic sequence dimensions (default 128, at most the model's positions)", 1),
     warmup: int('--warmup <n>', 'untimed runs before timing each configuration', 0, { default: '5' }),
-    iterations: int('--iterations <n>', 'timed runs per configuration (default 100 unless --duration is given)', 1),
+    iterations: int('--iterations <n>', 'timed runs per configuration (default 100 unless --duration is given; text-generation: 5)', 1),
     durationMs: duration('--duration <time>', 'time each configuration for this long, e.g. 10s (with --iterations: whichever ends first)'),
     threads: threadsOption(),
     device: deviceOption,
@@ -72,6 +74,8 @@ export const benchCommand: CommandSpec<BenchFlags> = {
       'exit 1 when the median latency is more than pct above the baseline, e.g. 10%',
       parseTolerance,
     ),
+    promptTokens: value('--prompt-tokens <list>', 'text-generation: prompt lengths in tokens, comma-separated (default 16)', batchSizes),
+    newTokens: int('--new-tokens <n>', 'text-generation: tokens generated per run (default 32)', 1),
     json: flag('--json', 'print JSON'),
   },
   examples: [
@@ -83,5 +87,6 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     'modelctl bench org/bert --e2e --file reviews.txt --batch-sizes 8',
     'modelctl bench org/bert --threads 1 --save-baseline',
     'modelctl bench org/bert --threads 1 --fail-if-slower 10% --json',
+    'modelctl bench org/llama --prompt-tokens 16,128 --new-tokens 64',
   ],
 };
