@@ -17,8 +17,8 @@ CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
 def wants_past(task, model_dir, trust_remote_code):
-    """text-generation becomes text-generation-with-past when optimum can export the model's cache."""
-    if task != "text-generation":
+    """text-generation and text2text-generation become TASK-with-past when optimum can export the model's cache."""
+    if task not in ("text-generation", "text2text-generation"):
         return task
     import optimum.exporters.onnx.model_configs  # noqa: F401 - registers the model types optimum-onnx exports
     from optimum.exporters.tasks import TasksManager
@@ -29,7 +29,7 @@ def wants_past(task, model_dir, trust_remote_code):
         supported = TasksManager.get_supported_tasks_for_model_type(config.model_type, exporter="onnx", library_name="transformers")
     except Exception:  # an unknown model type: optimum itself will say so, for the task as given
         return task
-    return "text-generation-with-past" if "text-generation-with-past" in supported else task
+    return f"{task}-with-past" if f"{task}-with-past" in supported else task
 
 
 def carry_generation_files(model_dir, out_dir):

@@ -6,7 +6,7 @@ import shutil
 from .common import Converted, version_of
 from .events import conversion, progress, require, usage, warning
 from .hf_decoder import carry_generation_files, validate_decoder, wants_past
-from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, seq2seq_task, validate_seq2seq, wants_seq2seq_past
+from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, seq2seq_task, validate_seq2seq
 from .hf_validate import check_preprocessors, validate
 
 
@@ -112,8 +112,6 @@ def export_hf(args, out):
         export_task, task = task, "text-generation"
     elif task == "text2text-generation-with-past":
         export_task, task = task, "text2text-generation"
-    elif task == "text2text-generation":
-        export_task = wants_seq2seq_past(task, model_dir, args.trust_remote_code)
     else:
         export_task = wants_past(task, model_dir, args.trust_remote_code)
     seq2seq = export_task == "text2text-generation-with-past"

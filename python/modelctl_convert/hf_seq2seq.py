@@ -36,22 +36,6 @@ def seq2seq_task(task, model_dir, trust_remote_code):
     return "text2text-generation" if config.is_encoder_decoder and arch.endswith("ForConditionalGeneration") else task
 
 
-def wants_seq2seq_past(task, model_dir, trust_remote_code):
-    """text2text-generation becomes text2text-generation-with-past when optimum can export the model's cache."""
-    if task != "text2text-generation":
-        return task
-    import optimum.exporters.onnx.model_configs  # noqa: F401 - registers the model types optimum-onnx exports
-    from optimum.exporters.tasks import TasksManager
-    from transformers import AutoConfig
-
-    try:
-        config = AutoConfig.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
-        supported = TasksManager.get_supported_tasks_for_model_type(config.model_type, exporter="onnx", library_name="transformers")
-    except Exception:  # an unknown model type: optimum itself will say so, for the task as given
-        return task
-    return "text2text-generation-with-past" if "text2text-generation-with-past" in supported else task
-
-
 def keep_parts(out_dir):
     """Leaves the encoder and the merged decoder in out_dir; returns their names by role."""
     produced = sorted(f for f in os.listdir(out_dir) if f.endswith(".onnx"))
