@@ -1,6 +1,7 @@
 import { ModelctlError } from '../errors.js';
-import { runSession, tensorOutputs, type RunContext } from './tensors.js';
-import { textFeeds, type TextTokenizer } from './tokenize.js';
+import type { RunContext } from './tensors.js';
+import { tokenLogits } from './text-feeds.js';
+import type { TextTokenizer } from './tokenize.js';
 
 /**
  * Masked language models (BertForMaskedLM, RobertaForMaskedLM and kin), answered as transformers' fill-mask
@@ -93,22 +94,17 @@ export async function fillMasks(
       });
     }
   });
-  const fetch = tensorOutputs(ctx);
-  const name = fetch.find((n) => n === 'logits') ?? fetch[0];
-  if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
-  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
-  const dims = out?.dims ?? [];
+  const { data: logits, width: vocab } = await tokenLogits(
+    ctx,
+    batch,
+    texts.length,
+    'fill-mask needs [batch, tokens, vocabulary]',
+    'the model is not a masked language model: try --task feature-extraction or --task raw',
+  );
   const width = batch.inputIds[0]?.length ?? 0;
-  if (!out || dims.length !== 3 || dims[0] !== texts.length || dims[1] !== width) {
-    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; fill-mask needs [batch, tokens, vocabulary]`, {
-      hint: 'the model is not a masked language model: try --task feature-extraction or --task raw',
-    });
-  }
-  const vocab = dims[2] as number;
   // The pipeline drops the pad token's id from the filled text (numpy compares with None when there is none).
   const padToken = tokenizer.configToken('pad_token');
   const pad = padToken !== undefined ? tokenizer.tokenId(padToken) : undefined;
-  const logits = out.data as ArrayLike<number>;
   return rows.map((ids, i) => {
     const positions = ids.flatMap((id, p) => (id === mask.id ? [p] : []));
     const single = positions.length === 1;

@@ -1,6 +1,6 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
-import { makeTensor, type RunContext } from './tensors.js';
+import { makeTensor, runSession, tensorOutputs, type RunContext } from './tensors.js';
 
 /** Padded rows of ids from ./tokenize.ts, and the ONNX input tensors made of them (moved here to keep tokenize.ts short). */
 export interface EncodedBatch {
@@ -59,4 +59,27 @@ export function textFeeds(ctx: RunContext, batch: EncodedBatch): Record<string, 
   if (!feeds.input_ids)
     throw new ModelctlError('INVALID_INPUT', 'the model has no input_ids input: it does not take text', { hint: 'run it with --task raw' });
   return feeds;
+}
+
+/**
+ * One run of a per-token head (token classification, masked LM): its `logits` output (else the first tensor
+ * output), checked to be [texts, tokens, width]; `needs` and `hint` word the refusal of another shape.
+ */
+export async function tokenLogits(
+  ctx: RunContext,
+  batch: EncodedBatch,
+  rows: number,
+  needs: string,
+  hint: string,
+): Promise<{ data: ArrayLike<number>; width: number }> {
+  const fetch = tensorOutputs(ctx);
+  const name = fetch.find((n) => n === 'logits') ?? fetch[0];
+  if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
+  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
+  const dims = out?.dims ?? [];
+  const tokens = batch.inputIds[0]?.length ?? 0;
+  if (!out || dims.length !== 3 || dims[0] !== rows || dims[1] !== tokens) {
+    throw new ModelctlError('INVALID_INPUT', `output ${name} has shape [${dims.join(', ')}]; ${needs}`, { hint });
+  }
+  return { data: out.data as ArrayLike<number>, width: dims[2] as number };
 }

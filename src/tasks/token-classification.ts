@@ -1,7 +1,8 @@
 import { ModelctlError } from '../errors.js';
-import { runSession, tensorOutputs, type RunContext } from './tensors.js';
+import type { RunContext } from './tensors.js';
+import { tokenLogits } from './text-feeds.js';
 import { labelName } from './text-classification.js';
-import { textFeeds, type TextTokenizer } from './tokenize.js';
+import type { TextTokenizer } from './tokenize.js';
 
 /**
  * Token classification heads (BertForTokenClassification and kin, NER): a softmax per token, then entities as
@@ -250,23 +251,14 @@ export async function tagTexts(
     return { text, spans, keep, truncated: keep < spans.tokens.length, framed: tokenizer.frame(tokens) };
   });
   const batch = tokenizer.padRows(encoded.map((e) => e.framed));
-  const fetch = tensorOutputs(ctx);
-  const name = fetch.find((n) => n === 'logits') ?? fetch[0];
-  if (!name) throw new ModelctlError('INVALID_INPUT', 'the model has no tensor output');
-  const out = (await runSession(ctx, textFeeds(ctx, batch), [name]))[name];
-  const dims = out?.dims ?? [];
+  const { data, width: labels } = await tokenLogits(
+    ctx,
+    batch,
+    texts.length,
+    'token classification needs [batch, tokens, labels]',
+    'the model is not a token classifier: try --task text-classification or --task raw',
+  );
   const width = batch.inputIds[0]?.length ?? 0;
-  if (!out || dims.length !== 3 || dims[0] !== texts.length || dims[1] !== width) {
-    throw new ModelctlError(
-      'INVALID_INPUT',
-      `output ${name} has shape [${dims.join(', ')}]; token classification needs [batch, tokens, labels]`,
-      {
-        hint: 'the model is not a token classifier: try --task text-classification or --task raw',
-      },
-    );
-  }
-  const labels = dims[2] as number;
-  const data = out.data as ArrayLike<number>;
   const names = Array.from({ length: labels }, (_, j) => labelName(modelConfig, j));
   const probs = new Float64Array(labels);
   return encoded.map((e, row) => {
