@@ -25,7 +25,8 @@ export type { PredictOptions, PredictResult, Predictor, StreamOutcome } from './
 export type { ChatMessage, GenerationOptions, GenerationPrediction } from './tasks/text-generation.js';
 export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
-export { pull, type PullOptions, type PullResult, type PullEvent, type PulledFile } from './pull/pull.js';
+export { pull, planPull, type PullOptions, type PullResult, type PullDryRun, type PullEvent, type PulledFile } from './pull/pull.js';
+export { checkout } from './pull/write-out.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
 export {
   SessionCache,

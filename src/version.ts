@@ -4,3 +4,6 @@ import { packageVersion } from './util/package-root.js';
 export const VERSION: string = packageVersion();
 
 export const TOOL = `modelctl ${VERSION}`;
+
+/** What every request to a Hub (and to a URL) says it comes from. */
+export const USER_AGENT = `modelctl/${VERSION}`;

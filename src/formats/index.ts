@@ -13,6 +13,8 @@ export { SUPPORTED_FORMATS_HINT } from './file.js';
 
 export interface InspectOptions {
   signal?: AbortSignal;
+  /** What messages call the model (default: the path), e.g. the Hub repo a staging folder holds. */
+  display?: string;
 }
 
 /**
@@ -28,9 +30,10 @@ export async function inspectModel(path: string, options: InspectOptions = {}): 
   } catch (err) {
     throw fsError(err, path);
   }
-  if (st.isDirectory()) return inspectFolder(abs, path, options.signal);
-  if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${path} is neither a regular file nor a folder`);
+  const display = options.display ?? path;
+  if (st.isDirectory()) return inspectFolder(abs, display, options.signal);
+  if (!st.isFile()) throw new ModelctlError('INVALID_INPUT', `${display} is neither a regular file nor a folder`);
   // saved_model.pb is meaningless without its variables/ folder: the model is the folder.
-  if (basename(abs) === 'saved_model.pb') return inspectFolder(dirname(abs), dirname(path), options.signal);
-  return inspectFile(abs, basename(abs), st.size, path, options.signal);
+  if (basename(abs) === 'saved_model.pb') return inspectFolder(dirname(abs), options.display ?? dirname(path), options.signal);
+  return inspectFile(abs, basename(abs), st.size, display, options.signal);
 }

@@ -25,6 +25,13 @@ export interface NodeHttpOptions {
    * global agent, whose trusted certificates NODE_EXTRA_CA_CERTS extends.
    */
   httpsAgent?: HttpsAgent;
+  /** No byte for this long and the request fails with ETIMEDOUT (default IDLE_MS). */
+  idleMs?: number;
+}
+
+/** The transport settings of `o`, without anything else it carries. */
+export function nodeHttpOptions(o: NodeHttpOptions): NodeHttpOptions {
+  return { ...(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}), ...(o.idleMs !== undefined ? { idleMs: o.idleMs } : {}) };
 }
 
 function sendable(body: unknown): body is Body {
@@ -38,7 +45,7 @@ export interface SendOptions extends NodeHttpOptions {
 
 /**
  * One request over node:http(s), without following redirects: resolves with the response once its headers are
- * in, rejects with the system error (ETIMEDOUT after IDLE_MS without a byte).
+ * in, rejects with the system error (ETIMEDOUT after `idleMs` without a byte).
  */
 export function sendRequest(url: URL, method: string, headers: Record<string, string>, o: SendOptions = {}): Promise<IncomingMessage> {
   const tls = url.protocol === 'https:';
@@ -46,7 +53,8 @@ export function sendRequest(url: URL, method: string, headers: Record<string, st
   const agent = tls && o.httpsAgent ? { agent: o.httpsAgent } : {};
   return new Promise((resolve, reject) => {
     const req = send(url, { method, headers, ...agent, ...(o.signal ? { signal: o.signal } : {}) }, resolve);
-    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    const idle = o.idleMs ?? IDLE_MS;
+    req.setTimeout(idle, () => req.destroy(Object.assign(new Error(`no data for ${idle / 1000} s`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end(o.payload);
   });

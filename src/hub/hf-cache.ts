@@ -3,22 +3,26 @@ import { basename, join, posix } from 'node:path';
 import { isCommitId } from './pull-source.js';
 
 /**
- * The Hugging Face cache as huggingface_hub lays it out, read only:
- *   $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)/models--ORG--NAME/
+ * The Hugging Face cache as huggingface_hub lays it out (read here; hf-cache-write.ts writes it):
+ *   $HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)/models--ORG--NAME/ (datasets--, spaces--)
  *     refs/REV                 the commit a branch or tag pointed at when last downloaded
  *     snapshots/COMMIT/PATH -> ../../blobs/ETAG   (ETAG: the sha256 for LFS files, the git blob id otherwise)
  * Because blobs are named by content, a file is found for any commit that holds the same content.
  */
 
-export function repoCacheDir(cacheDir: string, repo: string): string {
-  return join(cacheDir, `models--${repo.split('/').join('--')}`);
+export type RepoType = 'model' | 'dataset' | 'space';
+export const REPO_TYPES: readonly RepoType[] = ['model', 'dataset', 'space'];
+
+/** The repo's folder in the cache: models--ORG--NAME (datasets--, spaces--). */
+export function repoCacheDir(cacheDir: string, repo: string, type: RepoType = 'model'): string {
+  return join(cacheDir, `${type}s--${repo.split('/').join('--')}`);
 }
 
 /** The commit a revision means according to the cache (a commit id means itself), or undefined. */
-export async function cachedCommit(cacheDir: string, repo: string, revision: string): Promise<string | undefined> {
+export async function cachedCommit(repoDir: string, revision: string): Promise<string | undefined> {
   if (isCommitId(revision)) return revision;
   try {
-    const text = (await readFile(join(repoCacheDir(cacheDir, repo), 'refs', revision), 'utf8')).trim();
+    const text = (await readFile(join(repoDir, 'refs', revision), 'utf8')).trim();
     return isCommitId(text) ? text : undefined;
   } catch {
     return undefined;
@@ -26,9 +30,9 @@ export async function cachedCommit(cacheDir: string, repo: string, revision: str
 }
 
 /** The cached blob with this etag, if it is a regular file of the expected size. */
-export async function cachedBlob(cacheDir: string, repo: string, etag: string, size?: number): Promise<string | undefined> {
+export async function cachedBlob(repoDir: string, etag: string, size?: number): Promise<string | undefined> {
   if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) return undefined;
-  const path = join(repoCacheDir(cacheDir, repo), 'blobs', etag);
+  const path = join(repoDir, 'blobs', etag);
   try {
     const st = await stat(path);
     return st.isFile() && (size === undefined || st.size === size) ? path : undefined;
@@ -46,8 +50,8 @@ export interface SnapshotFile {
 }
 
 /** The files of a cached snapshot (offline mode), with the etag each one links to. */
-export async function snapshotFiles(cacheDir: string, repo: string, commit: string): Promise<SnapshotFile[] | undefined> {
-  const root = join(repoCacheDir(cacheDir, repo), 'snapshots', commit);
+export async function snapshotFiles(repoDir: string, commit: string): Promise<SnapshotFile[] | undefined> {
+  const root = join(repoDir, 'snapshots', commit);
   const out: SnapshotFile[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {

@@ -22,7 +22,14 @@ export interface FailureContext {
   tokenGiven: boolean;
 }
 
-const TOKEN_HINT = 'set HF_TOKEN (or pass --token) to a token with read access: https://huggingface.co/settings/tokens';
+/** Where tokens are made and repo pages are: on the configured endpoint (HF_ENDPOINT, --endpoint), not huggingface.co. */
+function tokenHint(endpoint: string | undefined): string {
+  return `set HF_TOKEN (or pass --token) to a token with read access: ${endpoint ?? 'https://huggingface.co'}/settings/tokens`;
+}
+
+function repoPage(ctx: FailureContext): string {
+  return ctx.endpoint && ctx.what.startsWith('hf:') ? `${ctx.endpoint}/${ctx.what.slice(3)}` : "the repo's page";
+}
 
 export function httpFailure(res: { status: number; headers: { get(name: string): string | null } }): HttpFailure {
   return {
@@ -44,8 +51,8 @@ export function failureError(f: HttpFailure, ctx: FailureContext): ModelctlError
   if (f.errorCode === 'GatedRepo') {
     return new ModelctlError('PERMISSION_DENIED', `${ctx.what} is gated: access must be requested and granted before download${server}`, {
       hint: ctx.tokenGiven
-        ? "accept the conditions on the repo's page with the account of your token, then try again"
-        : `accept the conditions on the repo's page, then ${TOKEN_HINT}`,
+        ? `accept the conditions on ${repoPage(ctx)} with the account of your token, then try again`
+        : `accept the conditions on ${repoPage(ctx)}, then ${tokenHint(ctx.endpoint)}`,
       details,
     });
   }
@@ -70,7 +77,7 @@ export function failureError(f: HttpFailure, ctx: FailureContext): ModelctlError
     return new ModelctlError('PERMISSION_DENIED', msg, {
       hint: ctx.tokenGiven
         ? 'check the repo id, and that your token can read this repo'
-        : `check the repo id; if it is private, ${TOKEN_HINT}`,
+        : `check the repo id; if it is private, ${tokenHint(ctx.endpoint)}`,
       details,
     });
   }
@@ -101,13 +108,18 @@ export function connectionError(err: unknown, ctx: { what: string; endpoint?: st
   if (err instanceof ModelctlError) return err;
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const code = cause?.code ?? (err as NodeJS.ErrnoException | undefined)?.code;
-  const reason = code ?? (err instanceof Error ? err.message : String(err));
+  const message = (cause as { message?: string } | undefined)?.message ?? (err instanceof Error ? err.message : String(err));
+  // A stall (sendRequest's idle timer) says for how long; other failures are named by their system code.
+  const stalled = code === 'ETIMEDOUT' && message.startsWith('no data for');
+  const reason = stalled ? message : (code ?? message);
   // OpenSSL's verification codes (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED, ...) and Node's ERR_TLS_*/ERR_SSL_*.
   const tls = code !== undefined && /CERT|ERR_TLS_|ERR_SSL_/.test(code);
   return new ModelctlError('NETWORK', `cannot reach ${ctx.endpoint ?? ctx.what}: ${oneLine(reason)}`, {
-    hint: tls
-      ? "the server's TLS certificate was refused; if a proxy or a mirror uses its own certificate authority, point NODE_EXTRA_CA_CERTS at its PEM file"
-      : 'check the network (and HF_ENDPOINT or --endpoint); HF_HUB_OFFLINE=1 uses only what is already on this machine',
+    hint: stalled
+      ? 'the server stopped sending; raise --timeout (or HF_HUB_DOWNLOAD_TIMEOUT, in seconds) for a slow link'
+      : tls
+        ? "the server's TLS certificate was refused; if a proxy or a mirror uses its own certificate authority, point NODE_EXTRA_CA_CERTS at its PEM file"
+        : 'check the network (and HF_ENDPOINT or --endpoint); HF_HUB_OFFLINE=1 uses only what is already on this machine',
     cause: err,
   });
 }

@@ -1,7 +1,9 @@
 import { HubApiError, listFiles, pathsInfo } from '@huggingface/hub';
 import { ModelctlError } from '../errors.js';
-import { fetchOverNodeHttp, type NodeHttpOptions } from './fetch-over-node-http.js';
+import { USER_AGENT } from '../version.js';
+import { fetchOverNodeHttp, nodeHttpOptions, type NodeHttpOptions } from './fetch-over-node-http.js';
 import { connectionError, failureError, httpFailure, type FailureContext, type HttpFailure } from './http-errors.js';
+import type { RepoType } from './hf-cache.js';
 import { isCommitId } from './pull-source.js';
 import { selectFiles } from './select-files.js';
 
@@ -22,6 +24,7 @@ export interface HubFile {
 
 export interface HubPlan {
   repo: string;
+  repoType: RepoType;
   revision: string;
   commit: string;
   endpoint: string;
@@ -39,16 +42,17 @@ export interface HubClientOptions extends NodeHttpOptions {
 
 /**
  * The fetch handed to @huggingface/hub (and to downloads, when a fetch was injected): adds the token only for
- * requests to the endpoint's own origin (a redirect to a CDN never carries it), and remembers the Hub's
+ * requests to the endpoint's own origin (a redirect to a CDN never carries it), says it is modelctl (User-Agent), and remembers the Hub's
  * X-Error-Code of a failed response, which the library's error drops.
  */
 export function hubFetch(options: HubClientOptions): { fetch: typeof fetch; lastFailure: () => HttpFailure | undefined } {
-  const base = options.fetch ?? fetchOverNodeHttp(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {});
+  const base = options.fetch ?? fetchOverNodeHttp(nodeHttpOptions(options));
   const origin = new URL(options.endpoint).origin;
   let failure: HttpFailure | undefined;
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init?.headers);
+    headers.set('user-agent', USER_AGENT);
     if (options.token && new URL(url).origin === origin && !headers.has('authorization'))
       headers.set('authorization', `Bearer ${options.token}`);
     const res = await base(input, { ...init, headers, ...(options.signal && !init?.signal ? { signal: options.signal } : {}) });
@@ -58,12 +62,19 @@ export function hubFetch(options: HubClientOptions): { fetch: typeof fetch; last
   return { fetch: wrapped, lastFailure: () => failure };
 }
 
-function fileUrl(endpoint: string, repo: string, revision: string, path: string): string {
-  return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path.split('/').map(encodeURIComponent).join('/')}`;
+/** A file's download URL, as hf builds it: datasets and spaces under their prefix, models at the root. */
+function fileUrl(endpoint: string, type: RepoType, repo: string, revision: string, path: string): string {
+  const prefix = type === 'model' ? '' : `${type}s/`;
+  return `${endpoint}/${prefix}${repo}/resolve/${encodeURIComponent(revision)}/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-export function resolveUrl(plan: Pick<HubPlan, 'endpoint' | 'repo' | 'commit'>, path: string): string {
-  return fileUrl(plan.endpoint, plan.repo, plan.commit, path);
+export function resolveUrl(plan: Pick<HubPlan, 'endpoint' | 'repo' | 'repoType' | 'commit'>, path: string): string {
+  return fileUrl(plan.endpoint, plan.repoType, plan.repo, plan.commit, path);
+}
+
+/** How messages name a repo: hf:ORG/NAME for models, hf:datasets/ORG/NAME for the others (hf's own URL form). */
+export function repoLabel(repo: string, type: RepoType = 'model'): string {
+  return `hf:${type === 'model' ? '' : `${type}s/`}${repo}`;
 }
 
 function libraryError(err: unknown, failure: HttpFailure | undefined, ctx: FailureContext): ModelctlError {
@@ -81,6 +92,7 @@ function libraryError(err: unknown, failure: HttpFailure | undefined, ctx: Failu
 async function resolveCommit(
   client: ReturnType<typeof hubFetch>,
   options: HubClientOptions,
+  type: RepoType,
   repo: string,
   revision: string,
   path: string,
@@ -88,7 +100,7 @@ async function resolveCommit(
 ): Promise<string> {
   let res: Response;
   try {
-    res = await client.fetch(fileUrl(options.endpoint, repo, revision, path), { method: 'HEAD', redirect: 'manual' });
+    res = await client.fetch(fileUrl(options.endpoint, type, repo, revision, path), { method: 'HEAD', redirect: 'manual' });
   } catch (err) {
     throw libraryError(err, undefined, ctx);
   }
@@ -111,20 +123,24 @@ async function resolveCommit(
 export async function planHubPull(
   options: HubClientOptions & {
     repo: string;
+    repoType?: RepoType;
     revision: string;
     include?: string[];
     exclude?: string[];
+    /** Exact file names (positional arguments): each must be in the repo. */
+    files?: string[];
     /** Called once the files are chosen, with the largest one's size, while two requests are still to come. */
     onChosen?: (largest: number) => void;
   },
 ): Promise<HubPlan> {
   const client = hubFetch(options);
   const { repo, revision } = options;
-  const ctx: FailureContext = { what: `hf:${repo}`, revision, endpoint: options.endpoint, tokenGiven: Boolean(options.token) };
+  const type = options.repoType ?? 'model';
+  const ctx: FailureContext = { what: repoLabel(repo, type), revision, endpoint: options.endpoint, tokenGiven: Boolean(options.token) };
   const listed: HubFile[] = [];
   try {
     for await (const entry of listFiles({
-      repo: { type: 'model', name: repo },
+      repo: { type, name: repo },
       revision,
       recursive: true,
       hubUrl: options.endpoint,
@@ -137,15 +153,25 @@ export async function planHubPull(
   } catch (err) {
     throw libraryError(err, client.lastFailure(), ctx);
   }
-  const { selected, skippedWeights } = selectFiles(
+  const {
+    selected,
+    skippedWeights,
+    missing: absent,
+  } = selectFiles(
     listed.map((f) => f.path),
     options.include,
     options.exclude,
+    options.files,
   );
+  if (absent.length > 0) {
+    throw new ModelctlError('NOT_FOUND', `${absent.join(', ')} not found in ${ctx.what}@${revision}`, {
+      hint: `the repo holds ${listed.length} file(s); check the file names (paths are relative to the repo's root)`,
+    });
+  }
   if (selected.length === 0) {
     throw new ModelctlError(
       'NOT_FOUND',
-      `no file of hf:${repo}@${revision} matches${options.include?.length ? ` --include ${options.include.join(' ')}` : ' the default selection'}${options.exclude?.length ? ` minus --exclude ${options.exclude.join(' ')}` : ''}`,
+      `no file of ${ctx.what}@${revision} matches${options.include?.length ? ` --include ${options.include.join(' ')}` : ' the default selection'}${options.exclude?.length ? ` minus --exclude ${options.exclude.join(' ')}` : ''}`,
       {
         hint: `the repo holds ${listed.length} file(s)${
           listed.length
@@ -160,12 +186,12 @@ export async function planHubPull(
   }
   const chosen = new Set(selected);
   options.onChosen?.(listed.reduce((max, f) => (chosen.has(f.path) && f.size > max ? f.size : max), 0));
-  const commit = isCommitId(revision) ? revision : await resolveCommit(client, options, repo, revision, selected[0] as string, ctx);
+  const commit = isCommitId(revision) ? revision : await resolveCommit(client, options, type, repo, revision, selected[0] as string, ctx);
   let infos: HubFile[];
   try {
     infos = (
       await pathsInfo({
-        repo: { type: 'model', name: repo },
+        repo: { type, name: repo },
         paths: selected,
         revision: commit,
         hubUrl: options.endpoint,
@@ -182,13 +208,21 @@ export async function planHubPull(
   if (missing.length > 0) {
     throw new ModelctlError(
       'CONFLICT',
-      `hf:${repo}@${revision} moved while pulling: ${missing.slice(0, 3).join(', ')} is not in commit ${commit.slice(0, 7)}`,
+      `${ctx.what}@${revision} moved while pulling: ${missing.slice(0, 3).join(', ')} is not in commit ${commit.slice(0, 7)}`,
       {
         hint: 'run the pull again (or pin a commit with --revision)',
       },
     );
   }
-  return { repo, revision, commit, endpoint: options.endpoint, files: selected.map((p) => byPath.get(p) as HubFile), skippedWeights };
+  return {
+    repo,
+    repoType: type,
+    revision,
+    commit,
+    endpoint: options.endpoint,
+    files: selected.map((p) => byPath.get(p) as HubFile),
+    skippedWeights,
+  };
 }
 
 function toHubFile(entry: { path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }): HubFile {

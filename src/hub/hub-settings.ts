@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ModelctlError } from '../errors.js';
 
 /**
  * Where the Hub is, with what token, whether offline, and where the HF cache lies: huggingface_hub's environment
@@ -13,7 +14,33 @@ export interface HubSettings {
   endpoint: string;
   token: string | undefined;
   offline: boolean;
+  /** What made it offline (the flag beats the variable): messages name only that. */
+  offlineBy?: OfflineBy;
   cacheDir: string;
+  /** A connection that sends nothing for this long is dead (HF_HUB_DOWNLOAD_TIMEOUT, --timeout; hf's 10 s). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUT_S = 10;
+
+/** Seconds (a positive number, fractions allowed) as hf reads HF_HUB_DOWNLOAD_TIMEOUT; `where` names the source. */
+export function parseTimeout(text: string, where: string): number {
+  const n = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n > 0) || n > 86_400) {
+    throw new ModelctlError('USAGE', `${where} takes seconds (a number above 0, at most 86400), got ${JSON.stringify(text)}`, {
+      hint: `e.g. ${where} 30`,
+    });
+  }
+  return n;
+}
+
+export type OfflineBy = '--offline' | 'HF_HUB_OFFLINE';
+
+/** Why a pull is offline and how to undo it, in the words of what the user did. */
+export function offlineWords(by: OfflineBy | undefined): { why: string; undo: string } {
+  return by === '--offline'
+    ? { why: '--offline was given', undo: 'drop --offline' }
+    : { why: 'HF_HUB_OFFLINE is set', undo: 'unset HF_HUB_OFFLINE' };
 }
 
 function hfHome(env: NodeJS.ProcessEnv): string {
@@ -39,13 +66,26 @@ function hubToken(env: NodeJS.ProcessEnv): string | undefined {
 /** Flags beat the environment; the environment beats the defaults. */
 export function hubSettings(
   env: NodeJS.ProcessEnv,
-  flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string } = {},
+  flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string; timeout?: number } = {},
 ): HubSettings {
   const endpoint = (flags.endpoint || env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+  const offlineBy: OfflineBy | undefined =
+    flags.offline !== undefined
+      ? flags.offline
+        ? '--offline'
+        : undefined
+      : TRUE.has((env.HF_HUB_OFFLINE ?? '').toLowerCase())
+        ? 'HF_HUB_OFFLINE'
+        : undefined;
   return {
     endpoint,
     token: flags.token || hubToken(env),
-    offline: flags.offline ?? TRUE.has((env.HF_HUB_OFFLINE ?? '').toLowerCase()),
+    offline: offlineBy !== undefined,
+    ...(offlineBy ? { offlineBy } : {}),
     cacheDir: flags.cacheDir ?? hubCacheDir(env),
+    timeoutMs:
+      1000 *
+      (flags.timeout ??
+        (env.HF_HUB_DOWNLOAD_TIMEOUT ? parseTimeout(env.HF_HUB_DOWNLOAD_TIMEOUT, 'HF_HUB_DOWNLOAD_TIMEOUT') : DEFAULT_TIMEOUT_S)),
   };
 }

@@ -26,11 +26,13 @@ const INDEX_OF = /^(.*)\.index\.json$/i;
 
 export interface Selection {
   selected: string[];
+  /** Files named exactly (`pull org/name config.json`) that the repo does not hold. */
+  missing: string[];
   /** Files left out by the default selection because another weight format was taken (reported, not fatal). */
   skippedWeights: string[];
 }
 
-function defaultSelection(paths: string[]): Selection {
+function defaultSelection(paths: string[]): Omit<Selection, 'missing'> {
   const weights = WEIGHTS.find((w) => paths.some((p) => w.test.test(p)));
   const hasOnnx = new Set(paths.filter((p) => /\.onnx$/i.test(p) && !QUANTIZED.test(p)).map((p) => posix.dirname(p)));
   const selected: string[] = [];
@@ -64,14 +66,20 @@ function defaultSelection(paths: string[]): Selection {
   return { selected: filtered, skippedWeights: [...skippedWeights, ...selected.filter((p) => !filtered.includes(p))] };
 }
 
-export function selectFiles(paths: string[], include: string[] = [], exclude: string[] = []): Selection {
+/**
+ * The files to take: `files` (exact names, as `hf download REPO FILE...` takes them) and `include` globs replace
+ * the default selection; `exclude` applies last.
+ */
+export function selectFiles(paths: string[], include: string[] = [], exclude: string[] = [], files: string[] = []): Selection {
   const sorted = [...paths].sort();
   const ex = exclude.map(globToRegExp);
   const keep = (p: string) => !ex.some((r) => r.test(p));
-  if (include.length > 0) {
+  const missing = files.filter((f) => !paths.includes(f));
+  if (include.length > 0 || files.length > 0) {
     const inc = include.map(globToRegExp);
-    return { selected: sorted.filter((p) => inc.some((r) => r.test(p)) && keep(p)), skippedWeights: [] };
+    const named = new Set(files);
+    return { selected: sorted.filter((p) => (named.has(p) || inc.some((r) => r.test(p))) && keep(p)), skippedWeights: [], missing };
   }
   const d = defaultSelection(sorted);
-  return { selected: d.selected.filter(keep), skippedWeights: d.skippedWeights };
+  return { selected: d.selected.filter(keep), skippedWeights: d.skippedWeights, missing };
 }

@@ -15,6 +15,8 @@ export interface CommitPullOptions {
   version?: string;
   files: FetchedFile[];
   source: Record<string, unknown>;
+  /** What messages call the source (a repo, URL or folder): never the staging folder in tmp/. */
+  display: string;
   /** A single-file source: inspect the file itself, not a folder around it. */
   single?: boolean;
   clock: () => Date;
@@ -72,7 +74,10 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
     }
     const first = o.files[0] as FetchedFile;
     const { inspectModel } = await preloadFormats();
-    const inspection = await inspectModel(o.single ? join(stage, ...first.path.split('/')) : stage, o.signal ? { signal: o.signal } : {});
+    const inspection = await inspectModel(o.single ? join(stage, ...first.path.split('/')) : stage, {
+      display: o.display,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     const files: NewFile[] = o.files.map((f) =>
       f.origin === 'store' ? { path: f.path, sha256: f.sha256, size: f.size } : { path: f.path, file: f.file },
     );

@@ -1,5 +1,6 @@
 import type { Agent as HttpsAgent } from 'node:https';
 import type { FileOrigin } from '../hub/download/index.js';
+import type { RepoType } from '../hub/hf-cache.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 
@@ -34,6 +35,20 @@ export interface PullOptions {
   signal?: AbortSignal;
   clock?: () => Date;
   onProgress?: (event: PullEvent) => void;
+  /** Hub repo type (default model): datasets and spaces live under their own URL prefix and cache folder. */
+  repoType?: RepoType;
+  /** Exact file names to take (`hf download REPO FILE...`), beside --include globs; each must exist. */
+  files?: string[];
+  /** Also write the version's files into this folder (exact paths, byte-identical copies). */
+  localDir?: string;
+  /** Overwrite files in `localDir` that hold other content (otherwise a CONFLICT before anything is fetched). */
+  force?: boolean;
+  /** Write the Hub files into the HF cache too (default: MODELCTL_HF_CACHE_WRITE=1). */
+  hfCache?: boolean;
+  /** Download again even what the store or the HF cache holds. */
+  forceDownload?: boolean;
+  /** Seconds without a byte before a request counts as stalled (default: $HF_HUB_DOWNLOAD_TIMEOUT, else 10). */
+  timeout?: number;
   /** Retry policy of a download (tests shorten the waits). */
   retries?: number;
   backoff?: (attempt: number) => number;
@@ -66,9 +81,32 @@ export interface PullResult {
   /** Files of another weight format the default selection left out. */
   skippedWeights: string[];
   warnings: string[];
+  /** With localDir: the folder, the files written and those already there with the same content. */
+  localDir?: { dir: string; written: string[]; same: string[] };
+  /** With hfCache: the repo's cache folder, blobs written, and damaged ones replaced. */
+  hfCache?: { dir: string; written: string[]; replaced: string[] };
+}
+
+/** `pull --dry-run`: what a pull would do, found with the listing requests only. */
+export interface PullDryRun {
+  /** hf:ORG/NAME@REV (hf:datasets/ORG/NAME@REV), the commit it means, and the version it would register. */
+  source: string;
+  commit: string;
+  ref: string;
+  /** That version is registered already, from this same commit and files. */
+  registered: boolean;
+  /** Each file, with where it already is (`null`: it would be downloaded). */
+  files: Array<{ path: string; size: number; have: 'store' | 'hf-cache' | null }>;
+  toDownload: number;
+  skippedWeights: string[];
 }
 
 /** The HTTP seams of the options, as the download functions take them. */
 export function transport(o: PullOptions): { fetch?: typeof fetch; httpsAgent?: HttpsAgent } {
   return { ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}) };
+}
+
+/** The transport with the stall timeout the settings chose (--timeout, HF_HUB_DOWNLOAD_TIMEOUT, 10 s). */
+export function transportWithTimeout(o: PullOptions, idleMs: number): { fetch?: typeof fetch; httpsAgent?: HttpsAgent; idleMs: number } {
+  return { ...transport(o), idleMs };
 }

@@ -1,28 +1,37 @@
 import { ModelctlError } from '../errors.js';
-import { fetchHubFiles, warmHasherFor, type FetchReport } from '../hub/download/index.js';
-import { snapshotFiles, cachedCommit } from '../hub/hf-cache.js';
-import { hubSettings, type HubSettings } from '../hub/hub-settings.js';
-import { planHubPull, type HubFile, type HubPlan } from '../hub/hub-plan.js';
+import { fetchHubFiles, inStore, warmHasherFor, type FetchReport } from '../hub/download/index.js';
+import { cachedBlob, repoCacheDir, type RepoType } from '../hub/hf-cache.js';
+import { writeHfCache } from '../hub/hf-cache-write.js';
+import { hubSettings, offlineWords, type HubSettings } from '../hub/hub-settings.js';
+import { planHubPull, repoLabel, type HubFile, type HubPlan } from '../hub/hub-plan.js';
 import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-source.js';
-import { selectFiles } from '../hub/select-files.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { commitPull, preloadFormats } from './inspect-and-commit.js';
-import { transport, type PullOptions, type PullResult } from './options.js';
+import { SHORT_SHA, offlinePlan, pulledBefore } from './offline.js';
+import { transportWithTimeout, type PullDryRun, type PullOptions, type PullResult } from './options.js';
+import { checkWriteOut, writeVersionOut, type OutFile, type WriteOutCheck } from './write-out.js';
 
-export type { PullEvent, PullOptions, PulledFile, PullResult } from './options.js';
+export type { PullDryRun, PullEvent, PullOptions, PulledFile, PullResult } from './options.js';
 
-export const SHORT_SHA = 7;
+export { SHORT_SHA };
 
 function sameFiles(m: Manifest, paths: string[]): boolean {
   return m.files.length === paths.length && paths.every((p) => m.files.some((f) => f.path === p));
 }
 
 /** A version made by this very pull earlier (the same repo, commit and files)? */
-function samePull(m: Manifest, repo: string, commit: string, paths: string[]): boolean {
+function samePull(m: Manifest, plan: HubPlan, paths: string[]): boolean {
   const s = m.lineage.source ?? {};
-  return m.lineage.operation === 'pull' && s.kind === 'hub' && s.repo === repo && s.commit === commit && sameFiles(m, paths);
+  return (
+    m.lineage.operation === 'pull' &&
+    s.kind === 'hub' &&
+    s.repo === plan.repo &&
+    (s.repoType ?? 'model') === plan.repoType &&
+    s.commit === plan.commit &&
+    sameFiles(m, paths)
+  );
 }
 
 async function existing(registry: Registry, name: string, version: string): Promise<Manifest | undefined> {
@@ -50,63 +59,21 @@ async function upToDate(registry: Registry, m: Manifest, skippedWeights: string[
   };
 }
 
-/** Offline: the commit and its files come from the HF cache, whose blob names are the checksums to verify. */
-async function offlinePlan(settings: HubSettings, repo: string, revision: string, o: PullOptions): Promise<HubPlan> {
-  const commit = await cachedCommit(settings.cacheDir, repo, revision);
-  const snapshot = commit ? await snapshotFiles(settings.cacheDir, repo, commit) : undefined;
-  if (!commit || !snapshot) {
-    throw new ModelctlError(
-      'NETWORK',
-      `offline (HF_HUB_OFFLINE is set) and hf:${repo}@${revision} is neither in the registry nor in the HF cache (${settings.cacheDir})`,
-      {
-        hint: 'unset HF_HUB_OFFLINE to download it, or point HF_HOME / HF_HUB_CACHE at a cache that holds it',
-      },
-    );
-  }
-  const byPath = new Map(snapshot.filter((f) => f.etag).map((f) => [f.path, f]));
-  const { selected, skippedWeights } = selectFiles([...byPath.keys()], o.include, o.exclude);
-  if (selected.length === 0) {
-    throw new ModelctlError('NOT_FOUND', `offline: the HF cache holds no file of hf:${repo}@${revision} that the selection takes`, {
-      hint: 'check --include / --exclude, or unset HF_HUB_OFFLINE',
-    });
-  }
-  const files: HubFile[] = selected.map((p) => {
-    const f = byPath.get(p) as { etag: string; size: number };
-    return f.etag.length === 64
-      ? { path: p, size: f.size, oid: '', lfs: { oid: f.etag, size: f.size } }
-      : { path: p, size: f.size, oid: f.etag };
-  });
-  return { repo, revision, commit, endpoint: settings.endpoint, files, skippedWeights };
+interface HubStart {
+  settings: HubSettings;
+  repoType: RepoType;
+  revision: string;
+  name: string;
 }
 
-/** A registry version of this repo at this commit, found without the network (offline mode). */
-async function pulledBefore(
-  registry: Registry,
-  name: string,
-  repo: string,
-  revision: string,
-  settings: HubSettings,
-): Promise<Manifest | undefined> {
-  const commit = await cachedCommit(settings.cacheDir, repo, revision);
-  const { entries } = await registry.list({ name });
-  const candidates = commit
-    ? entries.filter((e) => e.version === commit.slice(0, SHORT_SHA))
-    : entries.filter((e) => e.aliases.includes(LATEST));
-  for (const e of candidates) {
-    const m = await registry.resolve(`${e.name}:${e.version}`);
-    const s = m.lineage.source ?? {};
-    if (s.kind === 'hub' && s.repo === repo && (commit ? s.commit === commit : s.revision === revision)) return m;
-  }
-  return undefined;
-}
-
-async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub' }>): Promise<PullResult> {
-  const env = o.env ?? process.env;
-  const settings = hubSettings(env, {
+/** The checks every Hub pull (and its dry run) makes before its first request. */
+function hubStart(o: PullOptions, source: Extract<PullSource, { kind: 'hub' }>): HubStart {
+  const settings = hubSettings(o.env ?? process.env, {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.token ? { token: o.token } : {}),
     ...(o.offline !== undefined ? { offline: o.offline } : {}),
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
   });
   if (o.revision && source.revision && o.revision !== source.revision) {
     throw new ModelctlError('USAGE', `two revisions given: @${source.revision} and --revision ${o.revision}`, { hint: 'give one' });
@@ -121,54 +88,132 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
       hint: 'e.g. --endpoint https://huggingface.co (or HF_ENDPOINT)',
     });
   }
-  o.onProgress?.({ type: 'resolving', source: `hf:${source.repo}@${revision}` });
-  if (settings.offline) {
-    const before = await pulledBefore(o.registry, name, source.repo, revision, settings);
-    if (before && (o.version === undefined || o.version === before.version)) return upToDate(o.registry, before, []);
+  return { settings, repoType: o.repoType ?? 'model', revision, name };
+}
+
+/** What the pull will fetch: from the HF cache when offline, else listed by the Hub. */
+function hubPlan(o: PullOptions, start: HubStart, repo: string): Promise<HubPlan> {
+  const { settings, repoType, revision } = start;
+  if (settings.offline) return offlinePlan(settings, repo, repoType, revision, o);
+  return planHubPull({
+    repo,
+    repoType,
+    revision,
+    endpoint: settings.endpoint,
+    token: settings.token,
+    onChosen: warmHasherFor,
+    ...(o.include ? { include: o.include } : {}),
+    ...(o.exclude ? { exclude: o.exclude } : {}),
+    ...(o.files ? { files: o.files } : {}),
+    ...transportWithTimeout(o, settings.timeoutMs),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+}
+
+/** What a Hub file's content must hash to, for comparing files already in a --local-dir. */
+function expected(f: HubFile): OutFile {
+  return f.lfs ? { path: f.path, size: f.size, sha256: f.lfs.oid } : { path: f.path, size: f.size, gitOid: f.oid };
+}
+
+/** After the version is registered (or found up to date): its files into --local-dir and the HF cache. */
+async function writeThrough(
+  o: PullOptions,
+  start: HubStart,
+  plan: HubPlan,
+  result: PullResult,
+  out: WriteOutCheck | undefined,
+): Promise<PullResult> {
+  const layout = o.registry.store.layout;
+  const shaOf = new Map(result.manifest.files.map((f) => [f.path, f.sha256]));
+  const blobOf = (path: string): string => layout.blob(shaOf.get(path) as string);
+  let done = result;
+  if (out) done = { ...done, localDir: await writeVersionOut(o.registry, result.manifest, out) };
+  const env = o.env ?? process.env;
+  const wanted = o.hfCache ?? ['1', 'true', 'yes', 'on'].includes((env.MODELCTL_HF_CACHE_WRITE ?? '').toLowerCase());
+  if (wanted && !start.settings.offline) {
+    const dir = repoCacheDir(start.settings.cacheDir, plan.repo, plan.repoType);
+    const files = plan.files.map((f) => ({ path: f.path, etag: f.lfs?.oid ?? f.oid, size: f.size, source: blobOf(f.path) }));
+    const written = await writeHfCache(dir, plan.commit, plan.revision, files);
+    done = { ...done, hfCache: { dir, ...written } };
   }
-  const plan = settings.offline
-    ? await offlinePlan(settings, source.repo, revision, o)
-    : await planHubPull({
-        repo: source.repo,
-        revision,
-        endpoint: settings.endpoint,
-        token: settings.token,
-        onChosen: warmHasherFor,
-        ...(o.include ? { include: o.include } : {}),
-        ...(o.exclude ? { exclude: o.exclude } : {}),
-        ...transport(o),
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
+  return done;
+}
+
+/** `pull --dry-run`: the plan, what is already here, and what would be downloaded; nothing is fetched or written. */
+export async function planPull(o: PullOptions): Promise<PullDryRun> {
+  const source = parsePullSource(o.source);
+  if (source.kind !== 'hub') throw new ModelctlError('USAGE', '--dry-run applies to Hub repos only', { hint: 'pull ORG/NAME --dry-run' });
+  const start = hubStart(o, source);
+  const plan = await hubPlan(o, start, source.repo);
+  const repoDir = repoCacheDir(start.settings.cacheDir, plan.repo, plan.repoType);
+  const files: PullDryRun['files'] = [];
+  for (const f of plan.files) {
+    const sha = f.lfs?.oid;
+    const stored = !o.forceDownload && sha !== undefined && (await inStore(o.registry.store.layout, sha, f.size));
+    const cached = !o.forceDownload && !stored && (await cachedBlob(repoDir, f.lfs?.oid ?? f.oid, f.size)) !== undefined;
+    files.push({ path: f.path, size: f.size, have: stored ? 'store' : cached ? 'hf-cache' : null });
+  }
+  const version = o.version ?? plan.commit.slice(0, SHORT_SHA);
+  const there = await existing(o.registry, start.name, version);
+  return {
+    source: `${repoLabel(plan.repo, plan.repoType)}@${plan.revision}`,
+    commit: plan.commit,
+    ref: `${start.name}:${version}`,
+    registered:
+      there !== undefined &&
+      samePull(
+        there,
+        plan,
+        plan.files.map((f) => f.path),
+      ),
+    files,
+    toDownload: files.filter((f) => f.have === null).reduce((n, f) => n + f.size, 0),
+    skippedWeights: plan.skippedWeights,
+  };
+}
+
+async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub' }>): Promise<PullResult> {
+  const start = hubStart(o, source);
+  const { settings, name, repoType, revision } = start;
+  o.onProgress?.({ type: 'resolving', source: `${repoLabel(source.repo, repoType)}@${revision}` });
+  if (settings.offline) {
+    const before = await pulledBefore(o.registry, name, source.repo, repoType, revision, settings);
+    if (before && (o.version === undefined || o.version === before.version)) {
+      const out = o.localDir !== undefined ? await checkWriteOut(o.localDir, before.files, o.force === true) : undefined;
+      const result = await upToDate(o.registry, before, []);
+      return out ? { ...result, localDir: await writeVersionOut(o.registry, before, out) } : result;
+    }
+  }
+  const plan = await hubPlan(o, start, source.repo);
+  // A --local-dir holding other content is refused before anything is downloaded or registered.
+  const out = o.localDir !== undefined ? await checkWriteOut(o.localDir, plan.files.map(expected), o.force === true) : undefined;
   const version = o.version ?? plan.commit.slice(0, SHORT_SHA);
   const paths = plan.files.map((f) => f.path);
   const there = await existing(o.registry, name, version);
   if (there) {
-    if (samePull(there, plan.repo, plan.commit, paths)) return upToDate(o.registry, there, plan.skippedWeights);
-    throw new ModelctlError(
-      'VERSION_EXISTS',
-      `${name}:${version} already exists${there.lineage.source?.commit === plan.commit ? ' with other files' : ''}`,
-      {
-        hint: 'versions are immutable: choose another --version (or --name)',
-      },
-    );
+    if (samePull(there, plan, paths) && !o.forceDownload)
+      return writeThrough(o, start, plan, await upToDate(o.registry, there, plan.skippedWeights), out);
+    if (!samePull(there, plan, paths)) {
+      throw new ModelctlError(
+        'VERSION_EXISTS',
+        `${name}:${version} already exists${there.lineage.source?.commit === plan.commit ? ' with other files' : ''}`,
+        { hint: 'versions are immutable: choose another --version (or --name)' },
+      );
+    }
   }
+  const label = `${repoLabel(plan.repo, plan.repoType)}@${plan.revision}`;
   const total = plan.files.reduce((n, f) => n + f.size, 0);
-  o.onProgress?.({
-    type: 'resolved',
-    source: `hf:${plan.repo}@${plan.revision}`,
-    commit: plan.commit,
-    files: plan.files.length,
-    bytes: total,
-  });
+  o.onProgress?.({ type: 'resolved', source: label, commit: plan.commit, files: plan.files.length, bytes: total });
   let done = 0;
   void preloadFormats().catch(() => {}); // commit awaits it again and reports a failure there
   const report: FetchReport = await fetchHubFiles(plan, {
     layout: o.registry.store.layout,
     token: settings.token,
     cacheDir: settings.cacheDir,
-    offline: settings.offline,
+    offline: settings.offlineBy ?? false,
     concurrency: o.concurrency ?? 4,
-    ...transport(o),
+    ...(o.forceDownload ? { forceDownload: true } : {}),
+    ...transportWithTimeout(o, settings.timeoutMs),
     ...(o.signal ? { signal: o.signal } : {}),
     onBytes: (n) => {
       done += n;
@@ -177,6 +222,7 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
     ...(o.retries !== undefined ? { retries: o.retries } : {}),
     ...(o.backoff ? { backoff: o.backoff } : {}),
   });
+  const damaged = report.damagedInCache.map((p) => `${p}: the HF cache copy was damaged; downloaded it again`);
   o.onProgress?.({ type: 'committing' });
   const committed = await commitPull({
     registry: o.registry,
@@ -184,16 +230,26 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
     version,
     files: report.files,
     // Where it came from, never with what credentials: the token stays out of every manifest.
-    source: { kind: 'hub', repo: plan.repo, revision: plan.revision, commit: plan.commit, endpoint: plan.endpoint, files: paths.length },
+    source: {
+      kind: 'hub',
+      repo: plan.repo,
+      ...(plan.repoType !== 'model' ? { repoType: plan.repoType } : {}),
+      revision: plan.revision,
+      commit: plan.commit,
+      endpoint: plan.endpoint,
+      files: paths.length,
+    },
+    display: label,
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
-    sameAs: (m) => samePull(m, plan.repo, plan.commit, paths),
+    sameAs: (m) => samePull(m, plan, paths),
   });
   if (committed.upToDate) {
-    return { ...(await upToDate(o.registry, committed.manifest, plan.skippedWeights)), downloadedBytes: report.downloaded };
+    const same = await upToDate(o.registry, committed.manifest, plan.skippedWeights);
+    return writeThrough(o, start, plan, { ...same, downloadedBytes: report.downloaded, warnings: damaged }, out);
   }
-  return {
+  const result: PullResult = {
     manifest: committed.manifest,
     aliases: committed.aliases,
     upToDate: false,
@@ -202,8 +258,9 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
     resumedRequests: report.resumed,
     newBlobs: committed.newBlobs,
     skippedWeights: plan.skippedWeights,
-    warnings: committed.warnings,
+    warnings: [...damaged, ...committed.warnings],
   };
+  return writeThrough(o, start, plan, result, out);
 }
 
 /**
@@ -219,17 +276,25 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     ['--exclude', options.exclude?.length],
     ['--endpoint', options.endpoint],
     ['--token', options.token],
+    ['file names after the source', options.files?.length],
+    ['--repo-type', options.repoType !== undefined && options.repoType !== 'model'],
+    ['--local-dir', options.localDir !== undefined],
+    ['--hf-cache', options.hfCache],
+    ['--force-download', options.forceDownload],
   ] as const) {
-    if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
+    if (given) {
+      throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, {
+        hint: flag === '--local-dir' ? 'pull it, then `modelctl checkout NAME:VERSION DIR`' : 'pull hf:ORG/NAME --include GLOB',
+      });
+    }
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
   const { pullFolder, pullUrl } = await import('./url-and-folder.js');
   if (source.kind === 'url') {
-    const env = options.env ?? process.env;
-    const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
-    if (offline)
-      throw new ModelctlError('NETWORK', `offline: ${source.url.protocol}// URLs need the network`, {
-        hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it',
+    const { offlineBy } = hubSettings(options.env ?? process.env, options.offline !== undefined ? { offline: options.offline } : {});
+    if (offlineBy)
+      throw new ModelctlError('NETWORK', `offline (${offlineWords(offlineBy).why}): ${source.url.protocol}// URLs need the network`, {
+        hint: `${offlineWords(offlineBy).undo} to download it`,
       });
     return pullUrl(options, source.url);
   }

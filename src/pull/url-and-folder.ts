@@ -7,7 +7,8 @@ import { redactUrl } from '../hub/pull-source.js';
 import { checkName, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
 import { commitPull } from './inspect-and-commit.js';
-import { transport, type PullOptions, type PullResult } from './options.js';
+import { transportWithTimeout, type PullOptions, type PullResult } from './options.js';
+import { hubSettings } from '../hub/hub-settings.js';
 
 /** A registry name from a file or folder name: "bert-base.onnx" -> "bert-base". */
 function nameFrom(text: string, flagHint: string): string {
@@ -62,7 +63,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
   let total = 0;
   const got = await downloadUrl(url, {
     tmpDir: o.registry.store.layout.tmpDir,
-    ...transport(o),
+    ...transportWithTimeout(o, hubSettings(o.env ?? process.env, o.timeout !== undefined ? { timeout: o.timeout } : {}).timeoutMs),
     ...(o.signal ? { signal: o.signal } : {}),
     onSize: (bytes) => {
       total = bytes;
@@ -84,6 +85,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     files: [fetched],
     single: true,
     source: { kind: 'url', url: shown, sha256: got.file.sha256 },
+    display: shown,
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
@@ -129,6 +131,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
     files: fetched,
     single: !(await stat(abs)).isDirectory(),
     source: { kind: 'path', path: abs },
+    display: path,
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),

@@ -114,7 +114,14 @@ describe('modelctl pull (spawned binary)', () => {
     // A URL is never fetched offline, and a malformed one is a usage error, not a crash.
     const url = await cli(['pull', 'http://127.0.0.1:9/model.onnx', '--offline'], { home, env });
     expect(url.exitCode).toBe(7);
-    expect(url.stderr).toMatch(/^error: offline: http:\/\/ URLs need the network/);
+    // Only the flag was given: the message names the flag, not HF_HUB_OFFLINE (issue 18).
+    expect(url.stderr).toMatch(/^error: offline \(--offline was given\): http:\/\/ URLs need the network/);
+    expect(url.stderr).not.toMatch(/HF_HUB_OFFLINE/);
+    const flagOnly = await cli(['pull', 'hf:acme/tiny-bert', '--offline'], { home, env });
+    expect(flagOnly.exitCode).toBe(7);
+    expect(flagOnly.stderr).toMatch(/^error: offline \(--offline was given\)/);
+    expect(flagOnly.stderr).toMatch(/\nhint: drop --offline/);
+    expect(flagOnly.stderr).not.toMatch(/HF_HUB_OFFLINE is set/);
     const badEscape = await cli(['pull', 'http://127.0.0.1:9/%zz.onnx'], { home, env });
     expect(badEscape.exitCode).toBe(2);
     expect(badEscape.stderr).toMatch(/malformed %-escape/);

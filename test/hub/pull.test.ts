@@ -250,7 +250,7 @@ describe('pull from a loopback Hub', () => {
     expect(r.files.filter((f) => f.from === 'network').length).toBe(BERT_DEFAULT.length - 1);
   });
 
-  it('refuses a damaged HF cache copy', async () => {
+  it('downloads a damaged HF cache copy again when online, and refuses it offline naming `hf cache rm` (issue 18)', async () => {
     const cache = join(hfHome, 'hub');
     const root = writeHfCache(
       cache,
@@ -260,8 +260,16 @@ describe('pull from a loopback Hub', () => {
     );
     const blob = join(root, 'blobs', readdirSync(join(root, 'blobs'))[0] as string);
     writeFileSync(blob, readFileSync(blob, 'utf8').replace('bert', 'BERT'));
-    const err = await failure(pull(opts(registry(), 'hf:acme/tiny-bert')));
+    const offline = { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_HUB_OFFLINE: '1' };
+    writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path !== 'config.json'));
+    const err = await failure(pull(opts(registry(), 'hf:acme/tiny-bert', { env: offline })));
     expect([err.code, err.message]).toEqual(['INTEGRITY', expect.stringMatching(/config\.json from the HF cache failed verification/)]);
+    expect(err.hint).toMatch(/hf cache rm/);
+    expect(err.hint).not.toMatch(/hf cache delete/);
+    const r = await pull(opts(registry(), 'hf:acme/tiny-bert'));
+    expect(r.files.find((f) => f.path === 'config.json')?.from).toBe('network');
+    expect(r.warnings).toEqual(['config.json: the HF cache copy was damaged; downloaded it again']);
+    expect(server.requests.some((q) => q.method === 'GET' && q.path.endsWith('/config.json'))).toBe(true);
   });
 
   it('offline: resolves from the HF cache, then from the registry; otherwise a clear error', async () => {

@@ -1,4 +1,5 @@
 import { ModelctlError } from '../../errors.js';
+import { USER_AGENT } from '../../version.js';
 import { connectionError, failureError, httpFailure, isAbort, type FailureContext } from '../http-errors.js';
 import type { HashingSink } from './hashing-sink.js';
 import type { BodyResponse, Getter } from './http-get.js';
@@ -87,7 +88,11 @@ export async function getWithResume(req: DownloadRequest): Promise<DownloadStats
     signal?.throwIfAborted();
     if (total !== undefined && sink.size === total && stats.requests > 0) break;
     const from = sink.size;
-    const headers: Record<string, string> = { ...req.headers, ...(from > 0 ? { Range: `bytes=${from}-` } : {}) };
+    const headers: Record<string, string> = {
+      'user-agent': USER_AGENT,
+      ...req.headers,
+      ...(from > 0 ? { Range: `bytes=${from}-` } : {}),
+    };
     let res: BodyResponse;
     stats.requests++;
     if (from > 0) stats.resumed++;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { REDIRECT, sendRequest, type NodeHttpOptions } from '../fetch-over-node-http.js';
+import { REDIRECT, nodeHttpOptions, sendRequest, type NodeHttpOptions } from '../fetch-over-node-http.js';
 
 /** What a download needs of a response: the status, headers, and the body as a stream of chunks. */
 export interface BodyResponse {
@@ -62,7 +62,7 @@ export interface HttpGetterOptions extends NodeHttpOptions {
  * `authOrigin` (the Hub), never to the CDN it redirects to.
  */
 export function httpGetter(options: HttpGetterOptions = {}): Getter {
-  const transport: NodeHttpOptions = options.httpsAgent ? { httpsAgent: options.httpsAgent } : {};
+  const transport: NodeHttpOptions = nodeHttpOptions(options);
   return async (url, headers, signal) => {
     let target = new URL(url);
     for (let n = 0; ; n++) {

@@ -1,10 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { ModelctlError } from '../../errors.js';
 import type { Layout } from '../../registry/layout.js';
-import type { NodeHttpOptions } from '../fetch-over-node-http.js';
-import { cachedBlob } from '../hf-cache.js';
+import { nodeHttpOptions, type NodeHttpOptions } from '../fetch-over-node-http.js';
+import { cachedBlob, repoCacheDir } from '../hf-cache.js';
+import { offlineWords, type OfflineBy } from '../hub-settings.js';
 import { isAbort } from '../http-errors.js';
-import { hubFetch, resolveUrl, type HubFile, type HubPlan } from '../hub-plan.js';
+import { hubFetch, repoLabel, resolveUrl, type HubFile, type HubPlan } from '../hub-plan.js';
 import { getWithResume, type DownloadStats } from './get-with-resume.js';
 import { HashingSink, type HashedFile } from './hashing-sink.js';
 import { fetchGetter, httpGetter } from './http-get.js';
@@ -22,9 +23,11 @@ export interface FetchOptions extends NodeHttpOptions {
   layout: Layout;
   token: string | undefined;
   cacheDir: string;
-  /** Only the HF cache and the store: no request at all. */
-  offline: boolean;
+  /** Only the HF cache and the store: no request at all (and what made it so, for messages). */
+  offline: OfflineBy | false;
   concurrency: number;
+  /** Download every file again, ignoring copies in the store and the HF cache (hf's --force-download). */
+  forceDownload?: boolean;
   fetch?: typeof fetch;
   signal?: AbortSignal;
   onBytes?: (delta: number) => void;
@@ -34,6 +37,8 @@ export interface FetchOptions extends NodeHttpOptions {
 
 export interface FetchReport {
   files: FetchedFile[];
+  /** Files whose HF cache copy was damaged and that were downloaded again instead. */
+  damagedInCache: string[];
   downloaded: number;
   requests: number;
   resumed: number;
@@ -44,29 +49,35 @@ function expectation(f: HubFile): { kind: 'sha256' | 'git'; digest: string } {
   return f.lfs ? { kind: 'sha256', digest: f.lfs.oid } : { kind: 'git', digest: f.oid };
 }
 
+/** What is wrong with `got` (the size, or the digest), or undefined when it is the expected content. */
+function mismatch(f: { size: number }, expected: { kind: 'sha256' | 'git'; digest: string }, got: HashedFile): string | undefined {
+  const actual = expected.kind === 'sha256' ? got.sha256 : got.gitOid;
+  if (got.size !== f.size) return `${got.size} bytes instead of ${f.size}`;
+  if (actual !== expected.digest)
+    return `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
+  return undefined;
+}
+
 function verify(
   f: { path: string; size: number },
   expected: { kind: 'sha256' | 'git'; digest: string },
   got: HashedFile,
   where: string,
 ): void {
-  const actual = expected.kind === 'sha256' ? got.sha256 : got.gitOid;
-  if (got.size !== f.size || actual !== expected.digest) {
-    const what =
-      got.size !== f.size
-        ? `${got.size} bytes instead of ${f.size}`
-        : `${expected.kind === 'sha256' ? 'sha256' : 'git blob id'} ${actual?.slice(0, 12)} instead of ${expected.digest.slice(0, 12)}`;
+  const what = mismatch(f, expected, got);
+  if (what !== undefined) {
     throw new ModelctlError('INTEGRITY', `${f.path} from ${where} failed verification (${what}); nothing was registered`, {
       hint:
         where === 'the HF cache'
-          ? 'the cached copy is damaged: delete it from the HF cache (hf cache delete) and pull again'
+          ? 'the cached copy is damaged: remove it from the HF cache (hf cache rm, or delete the blob) and pull again online'
           : 'the download was corrupted or the server sent other content than it listed; pull again',
-      details: { file: f.path, expected: expected.digest, actual: actual ?? null },
+      details: { file: f.path, expected: expected.digest, actual: (expected.kind === 'sha256' ? got.sha256 : got.gitOid) ?? null },
     });
   }
 }
 
-async function inStore(layout: Layout, sha256: string, size: number): Promise<boolean> {
+/** Whether the registry's store holds this blob at this size (a stat; verify-on-use checks it when it is read). */
+export async function inStore(layout: Layout, sha256: string, size: number): Promise<boolean> {
   const st = await stat(layout.blob(sha256)).catch(() => undefined);
   return st?.isFile() === true && st.size === size;
 }
@@ -114,32 +125,41 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
     ? fetchGetter(hubFetch({ endpoint: plan.endpoint, token: options.token, fetch: options.fetch }).fetch)
     : httpGetter({
         ...(options.token ? { authorization: `Bearer ${options.token}`, authOrigin: new URL(plan.endpoint).origin } : {}),
-        ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
+        ...nodeHttpOptions(options),
       });
   const results = new Map<string, FetchedFile>();
   const sinks: HashingSink[] = [];
-  const report = { downloaded: 0, requests: 0, resumed: 0 };
+  const report = { downloaded: 0, requests: 0, resumed: 0, damagedInCache: [] as string[] };
+  const repoDir = repoCacheDir(options.cacheDir, plan.repo, plan.repoType);
+  const label = repoLabel(plan.repo, plan.repoType);
   const work = async (f: HubFile, signal: AbortSignal): Promise<void> => {
     const expected = expectation(f);
-    if (expected.kind === 'sha256' && (await inStore(options.layout, expected.digest, f.size))) {
+    const reuse = options.forceDownload !== true;
+    if (reuse && expected.kind === 'sha256' && (await inStore(options.layout, expected.digest, f.size))) {
       options.onBytes?.(f.size);
       results.set(f.path, { path: f.path, origin: 'store', sha256: expected.digest, size: f.size });
       return;
     }
     const gitSize = expected.kind === 'git' ? { gitSize: f.size } : {};
-    const cached = await cachedBlob(options.cacheDir, plan.repo, expected.digest, f.size);
+    const cached = reuse ? await cachedBlob(repoDir, expected.digest, f.size) : undefined;
     if (cached) {
       const sink = await HashingSink.create(options.layout.tmpDir, { ...gitSize, size: f.size });
       sinks.push(sink);
       await copyThroughSink(cached, sink, signal, options.onBytes);
       const got = await sink.finish();
-      verify(f, expected, got, 'the HF cache');
-      results.set(f.path, { path: f.path, origin: 'hf-cache', file: got });
-      return;
+      // A damaged cached copy is an error offline; online the file is downloaded as if it were not cached.
+      if (options.offline || mismatch(f, expected, got) === undefined) {
+        verify(f, expected, got, 'the HF cache');
+        results.set(f.path, { path: f.path, origin: 'hf-cache', file: got });
+        return;
+      }
+      await sink.discard();
+      report.damagedInCache.push(f.path);
     }
     if (options.offline) {
-      throw new ModelctlError('NETWORK', `${f.path} of hf:${plan.repo} is not in the HF cache and HF_HUB_OFFLINE is set`, {
-        hint: 'unset HF_HUB_OFFLINE to download it',
+      const words = offlineWords(options.offline);
+      throw new ModelctlError('NETWORK', `${f.path} of ${label} is not in the HF cache and ${words.why}`, {
+        hint: `${words.undo} to download it`,
       });
     }
     // A partial file a killed pull left for this content is taken over; otherwise a new, resumable one.
@@ -154,7 +174,7 @@ export async function fetchHubFiles(plan: HubPlan, options: FetchOptions): Promi
       size: f.size,
       sink,
       get,
-      ctx: { what: `hf:${plan.repo}`, revision: plan.commit, file: f.path, endpoint: plan.endpoint, tokenGiven: Boolean(options.token) },
+      ctx: { what: label, revision: plan.commit, file: f.path, endpoint: plan.endpoint, tokenGiven: Boolean(options.token) },
       signal,
       ...(options.onBytes ? { onBytes: options.onBytes } : {}),
       onResponse: (res) => {

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { NodeHttpOptions } from '../fetch-over-node-http.js';
+import { nodeHttpOptions, type NodeHttpOptions } from '../fetch-over-node-http.js';
 import { redactUrl } from '../pull-source.js';
 import { getWithResume } from './get-with-resume.js';
 import { HashingSink, type HashedFile } from './hashing-sink.js';
@@ -72,7 +72,7 @@ export async function downloadUrl(url: URL, o: UrlDownloadOptions): Promise<{ fi
       url: url.href,
       headers: {},
       sink,
-      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}),
+      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(nodeHttpOptions(o)),
       ctx: { what: redactUrl(url), tokenGiven: false },
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onSize ? { onResponse: (res) => o.onSize?.(announcedSize(res)) } : {}),

@@ -1,0 +1,73 @@
+import { chmod, lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { tempName, writeFileAtomic } from '../registry/fsutil.js';
+import { kernelCopy } from '../util/fs.js';
+import { compareFile, expectedFromEtag } from './local-digest.js';
+import { isCommitId } from './pull-source.js';
+
+/**
+ * Write-through into the Hugging Face cache (`pull --hf-cache`, MODELCTL_HF_CACHE_WRITE=1), in the layout
+ * huggingface_hub reads (hf-cache.ts): blobs/ETAG (the LFS sha256, else the git blob id), snapshots/COMMIT/PATH as
+ * a relative symlink to ../../blobs/ETAG, refs/REVISION holding the commit. Every name appears whole or not at all
+ * (a temporary name, then rename); a blob already there is kept only if its size and digest are right, otherwise
+ * it is replaced.
+ */
+
+export interface CacheFile {
+  path: string;
+  etag: string;
+  size: number;
+  /** Where the bytes are now (a registry blob): copied (a reflink where the filesystem has them), never linked. */
+  source: string;
+}
+
+export interface CacheWriteReport {
+  /** Blobs written (new or replacing a damaged one), and the damaged ones among them. */
+  written: string[];
+  replaced: string[];
+}
+
+async function placeBlob(blob: string, f: CacheFile): Promise<'kept' | 'written' | 'replaced'> {
+  const state = await compareFile(blob, expectedFromEtag(f.etag, f.size));
+  if (state === 'same') return 'kept';
+  const tmp = `${blob}.${tempName('modelctl')}.incomplete`;
+  await mkdir(dirname(blob), { recursive: true });
+  try {
+    await kernelCopy(f.source, tmp);
+    await chmod(tmp, 0o644);
+    await rename(tmp, blob);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  return state === 'absent' ? 'written' : 'replaced';
+}
+
+async function placeLink(link: string, blob: string): Promise<void> {
+  const target = relative(dirname(link), blob);
+  const current = await lstat(link).catch(() => undefined);
+  if (current?.isSymbolicLink() && (await readlink(link)) === target) return;
+  await mkdir(dirname(link), { recursive: true });
+  const tmp = join(dirname(link), `.${tempName('modelctl-link')}`);
+  await symlink(target, tmp);
+  try {
+    await rename(tmp, link);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Writes `files` of `commit` into the repo's cache folder (repoCacheDir), and refs/REVISION when it is a name. */
+export async function writeHfCache(repoDir: string, commit: string, revision: string, files: CacheFile[]): Promise<CacheWriteReport> {
+  const report: CacheWriteReport = { written: [], replaced: [] };
+  for (const f of files) {
+    const blob = join(repoDir, 'blobs', f.etag);
+    const placed = await placeBlob(blob, f);
+    if (placed !== 'kept') report.written.push(f.path);
+    if (placed === 'replaced') report.replaced.push(f.path);
+    await placeLink(join(repoDir, 'snapshots', commit, ...f.path.split('/')), blob);
+  }
+  if (!isCommitId(revision)) await writeFileAtomic(join(repoDir, 'refs', ...revision.split('/')), commit);
+  return report;
+}
