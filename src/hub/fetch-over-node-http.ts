@@ -52,9 +52,18 @@ export function sendRequest(url: URL, method: string, headers: Record<string, st
   const send = tls ? httpsRequest : httpRequest;
   const agent = tls && o.httpsAgent ? { agent: o.httpsAgent } : {};
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers, ...agent, ...(o.signal ? { signal: o.signal } : {}) }, resolve);
+    let response: IncomingMessage | undefined;
+    const req = send(url, { method, headers, ...agent, ...(o.signal ? { signal: o.signal } : {}) }, (res) => {
+      response = res;
+      resolve(res);
+    });
     const idle = o.idleMs ?? IDLE_MS;
-    req.setTimeout(idle, () => req.destroy(Object.assign(new Error(`no data for ${idle / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.setTimeout(idle, () => {
+      // A stall mid-body fails the body's reader with this error too, not with the reset it causes.
+      const stalled = Object.assign(new Error(`no data for ${idle / 1000} s`), { code: 'ETIMEDOUT' });
+      response?.destroy(stalled);
+      req.destroy(stalled);
+    });
     req.on('error', reject);
     req.end(o.payload);
   });

@@ -261,7 +261,12 @@ describe('pull from a loopback Hub', () => {
     const blob = join(root, 'blobs', readdirSync(join(root, 'blobs'))[0] as string);
     writeFileSync(blob, readFileSync(blob, 'utf8').replace('bert', 'BERT'));
     const offline = { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_HUB_OFFLINE: '1' };
-    writeHfCache(cache, 'acme/tiny-bert', bert.commit, bert.files.filter((f) => f.path !== 'config.json'));
+    writeHfCache(
+      cache,
+      'acme/tiny-bert',
+      bert.commit,
+      bert.files.filter((f) => f.path !== 'config.json'),
+    );
     const err = await failure(pull(opts(registry(), 'hf:acme/tiny-bert', { env: offline })));
     expect([err.code, err.message]).toEqual(['INTEGRITY', expect.stringMatching(/config\.json from the HF cache failed verification/)]);
     expect(err.hint).toMatch(/hf cache rm/);

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * A loopback Hugging Face Hub: the endpoints @huggingface/hub and huggingface_hub use to download a model, with
  * the Hub's headers and error codes, serving fixture repos from memory.
  *
- *   GET  /api/models/ORG/NAME/tree/REV[/PATH]?recursive=&expand=   listing (files and folders, LFS facts)
+ *   GET  /api/models/ORG/NAME/tree/REV[/PATH]?recursive=&expand=   listing (files and folders, LFS facts);
+ *        /api/datasets/... and /api/spaces/... for repos of those types (resolve: /datasets/ORG/NAME/resolve/...)
  *   POST /api/models/ORG/NAME/paths-info/REV   {"paths": [...]}       the same facts for given paths
  *   HEAD|GET /ORG/NAME/resolve/REV/PATH         small files: 200/206 with ETag = git blob id and X-Repo-Commit;
  *                                               LFS files: 302 to the CDN with X-Linked-Etag / X-Linked-Size
@@ -32,6 +33,8 @@ export interface FixtureRepo {
   commits: Record<string, FixtureFile[]>;
   private?: boolean;
   gated?: boolean;
+  /** Default model. */
+  type?: 'model' | 'dataset' | 'space';
 }
 
 export interface LoggedRequest {
@@ -40,6 +43,7 @@ export interface LoggedRequest {
   path: string;
   range?: string;
   authorization?: string;
+  userAgent?: string;
 }
 
 export interface Faults {
@@ -230,6 +234,7 @@ export class HubServer {
       path: req.url ?? '',
       ...(req.headers.range ? { range: req.headers.range } : {}),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
     });
   }
 
@@ -246,8 +251,8 @@ export class HubServer {
   }
 
   /** The repo a request may see, or the error the Hub would answer. */
-  private access(req: IncomingMessage, res: ServerResponse, id: string): FixtureRepo | undefined {
-    const repo = this.repos.find((r) => r.id === id);
+  private access(req: IncomingMessage, res: ServerResponse, id: string, type = 'model'): FixtureRepo | undefined {
+    const repo = this.repos.find((r) => r.id === id && (r.type ?? 'model') === type);
     const auth = req.headers.authorization;
     const authed = auth === `Bearer ${this.token}`;
     if (!repo || (repo.private && !authed)) {
@@ -279,10 +284,15 @@ export class HubServer {
   private handleHub(req: IncomingMessage, res: ServerResponse): void {
     this.log('hub', req);
     const [rawPath = '', query = ''] = (req.url ?? '').split('?');
-    const parts = rawPath.split('/').slice(1).map(decodeURIComponent);
-    if (parts[0] === 'api' && parts[1] === 'models') {
+    let parts = rawPath.split('/').slice(1).map(decodeURIComponent);
+    const kinds: Record<string, string> = { models: 'model', datasets: 'dataset', spaces: 'space' };
+    const apiType = parts[0] === 'api' ? kinds[parts[1] ?? ''] : undefined;
+    // /datasets/ORG/NAME/resolve/... and /spaces/...: the type's prefix before the repo id.
+    const fileType = parts[0] === 'datasets' || parts[0] === 'spaces' ? kinds[parts[0]] : undefined;
+    if (fileType) parts = parts.slice(1);
+    if (apiType) {
       const id = `${parts[2]}/${parts[3]}`;
-      const repo = this.access(req, res, id);
+      const repo = this.access(req, res, id, apiType);
       if (!repo) return;
       const commit = this.commitOf(res, repo, parts[5] ?? 'main');
       if (!commit) return;
@@ -312,7 +322,7 @@ export class HubServer {
     }
     if (parts[2] === 'resolve') {
       const id = `${parts[0]}/${parts[1]}`;
-      const repo = this.access(req, res, id);
+      const repo = this.access(req, res, id, fileType ?? 'model');
       if (!repo) return;
       const commit = this.commitOf(res, repo, parts[3] ?? '');
       if (!commit) return;
