@@ -325,6 +325,7 @@ describe('argv to options', () => {
       'embed-metadata',
       'predict',
       'pull',
+      'checkout',
       'export',
       'bench',
       'setup',

@@ -34,6 +34,7 @@ describe('README library examples', () => {
       'remove(',
       'predict(',
       'pull(',
+      'checkout(',
       'describePath(',
       'embedMetadata(',
       'exportModel(',

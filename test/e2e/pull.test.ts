@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -201,5 +201,56 @@ describe('modelctl pull (spawned binary)', () => {
     expect(readdirSync(tmpDir)).toEqual([]);
     const validate = await cli(['validate', '--strict', '--json'], { home });
     expect(JSON.parse(validate.stdout)).toMatchObject({ ok: true, problems: [] });
+  });
+});
+
+describe('modelctl pull / checkout: writing out and hf download habits (issue 18)', () => {
+  it('file names as arguments, --dry-run, --local-dir with its conflict exit code, checkout, bad values', async () => {
+    const home = tempDir();
+    const short = bert.commit.slice(0, 7);
+    const dry = await cli(['pull', 'acme/tiny-bert', 'config.json', 'model.safetensors', '--dry-run'], { home, env });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    const lines = normalize(dry.stdout).split('\n');
+    expect(lines[0]).toBe(`Dry run hf:acme/tiny-bert@main (${short}) -> acme/tiny-bert:${short}`);
+    expect(lines.slice(1, 4).map((l) => l.split(/\s{2,}/))).toEqual([
+      ['FILE', 'SIZE', 'SOURCE'],
+      ['config.json', expect.any(String), 'download'],
+      ['model.safetensors', '8.00 MiB', 'download'],
+    ]);
+    expect(lines.at(-1)).toMatch(/^2 file\(s\), .* to download; nothing was downloaded or registered$/);
+    expect(server.requests.some((q) => q.method === 'GET' && q.path.includes('/resolve/'))).toBe(false);
+    expect((await cli(['list', '--json'], { home })).stdout).not.toContain('tiny-bert');
+
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.json'), 'mine');
+    const refused = await cli(['pull', 'acme/tiny-bert', 'config.json', 'model.safetensors', '--local-dir', dir], { home, env });
+    expect(refused.exitCode).toBe(8);
+    expect(refused.stderr).toMatch(
+      /^error: .* already holds other content at config\.json\nhint: nothing was written or registered; pass --force/,
+    );
+    const forced = await cli(['pull', 'acme/tiny-bert', 'config.json', 'model.safetensors', '--local-dir', dir, '--force'], { home, env });
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(normalize(forced.stdout)).toContain(`local dir: ${dir} (2 written, 0 already there)`);
+    expect(
+      readFileSync(join(dir, 'model.safetensors')).equals(bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer),
+    ).toBe(true);
+
+    const out = tempDir();
+    const co = await cli(['checkout', `acme/tiny-bert:${short}`, out], { home });
+    expect(co.exitCode, co.stderr).toBe(0);
+    expect(normalize(co.stdout)).toBe(`Checked out acme/tiny-bert:${short} into ${out} (2 written, 0 already there)`);
+    writeFileSync(join(out, 'config.json'), 'edited');
+    const conflict = await cli(['checkout', `acme/tiny-bert:${short}`, out, '--json'], { home });
+    expect(conflict.exitCode).toBe(8);
+    expect(JSON.parse(conflict.stdout).error).toMatchObject({ code: 'CONFLICT', exitCode: 8 });
+
+    const badType = await cli(['pull', 'acme/tiny-bert', '--repo-type', 'repo'], { home, env });
+    expect(badType.exitCode).toBe(2);
+    const badTimeout = await cli(['pull', 'acme/tiny-bert', '--timeout', '0'], { home, env });
+    expect(badTimeout.exitCode).toBe(2);
+    expect(badTimeout.stderr).toMatch(/^error: --timeout takes seconds/);
+    const notHub = await cli(['pull', './fixtures', '--local-dir', dir], { home, env });
+    expect(notHub.exitCode).toBe(2);
+    expect(notHub.stderr).toMatch(/--local-dir applies to Hub repos only\nhint: pull it, then `modelctl checkout/);
   });
 });
