@@ -61,6 +61,20 @@ describe('pull: what to take and from where', () => {
     expect(globToRegExp('config.json').test('configXjson')).toBe(false);
   });
 
+  it('file names given as arguments are exact (no glob), join --include, and report the missing ones', () => {
+    const repo = ['config.json', 'onnx/model.onnx', 'pytorch_model.bin', 'model.safetensors', 'a[1].json'];
+    expect(selectFiles(repo, [], [], ['a[1].json', 'onnx/model.onnx'])).toEqual({
+      selected: ['a[1].json', 'onnx/model.onnx'],
+      skippedWeights: [],
+      missing: [],
+    });
+    expect(selectFiles(repo, ['*.bin'], ['onnx/*'], ['config.json', 'onnx/model.onnx', 'nope.txt'])).toEqual({
+      selected: ['config.json', 'pytorch_model.bin'],
+      skippedWeights: [],
+      missing: ['nope.txt'],
+    });
+  });
+
   it('parses sources and refuses what could escape', () => {
     expect(parsePullSource('hf:org/name@v1.0')).toEqual({ kind: 'hub', repo: 'org/name', revision: 'v1.0' });
     expect(parsePullSource('org/name')).toEqual({ kind: 'hub', repo: 'org/name' });
