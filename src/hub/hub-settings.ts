@@ -17,6 +17,8 @@ export interface HubSettings {
   /** What made it offline (the flag beats the variable): messages name only that. */
   offlineBy?: OfflineBy;
   cacheDir: string;
+  /** Write pulled Hub files into the HF cache too (--hf-cache, MODELCTL_HF_CACHE_WRITE=1). */
+  writeCache: boolean;
   /** A connection that sends nothing for this long is dead (HF_HUB_DOWNLOAD_TIMEOUT, --timeout; hf's 10 s). */
   timeoutMs: number;
 }
@@ -66,7 +68,7 @@ function hubToken(env: NodeJS.ProcessEnv): string | undefined {
 /** Flags beat the environment; the environment beats the defaults. */
 export function hubSettings(
   env: NodeJS.ProcessEnv,
-  flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string; timeout?: number } = {},
+  flags: { endpoint?: string; token?: string; offline?: boolean; cacheDir?: string; timeout?: number; writeCache?: boolean } = {},
 ): HubSettings {
   const endpoint = (flags.endpoint || env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
   const offlineBy: OfflineBy | undefined =
@@ -83,6 +85,7 @@ export function hubSettings(
     offline: offlineBy !== undefined,
     ...(offlineBy ? { offlineBy } : {}),
     cacheDir: flags.cacheDir ?? hubCacheDir(env),
+    writeCache: flags.writeCache ?? TRUE.has((env.MODELCTL_HF_CACHE_WRITE ?? '').toLowerCase()),
     timeoutMs:
       1000 *
       (flags.timeout ??

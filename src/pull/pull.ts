@@ -74,6 +74,7 @@ function hubStart(o: PullOptions, source: Extract<PullSource, { kind: 'hub' }>):
     ...(o.offline !== undefined ? { offline: o.offline } : {}),
     ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
     ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+    ...(o.hfCache !== undefined ? { writeCache: o.hfCache } : {}),
   });
   if (o.revision && source.revision && o.revision !== source.revision) {
     throw new ModelctlError('USAGE', `two revisions given: @${source.revision} and --revision ${o.revision}`, { hint: 'give one' });
@@ -128,9 +129,8 @@ async function writeThrough(
   const blobOf = (path: string): string => layout.blob(shaOf.get(path) as string);
   let done = result;
   if (out) done = { ...done, localDir: await writeVersionOut(o.registry, result.manifest, out) };
-  const env = o.env ?? process.env;
-  const wanted = o.hfCache ?? ['1', 'true', 'yes', 'on'].includes((env.MODELCTL_HF_CACHE_WRITE ?? '').toLowerCase());
-  if (wanted && !start.settings.offline) {
+  // Offline, the files came from the HF cache (or the registry): there is nothing new to write into it.
+  if (start.settings.writeCache && !start.settings.offline) {
     const dir = repoCacheDir(start.settings.cacheDir, plan.repo, plan.repoType);
     const files = plan.files.map((f) => ({ path: f.path, etag: f.lfs?.oid ?? f.oid, size: f.size, source: blobOf(f.path) }));
     const written = await writeHfCache(dir, plan.commit, plan.revision, files);
