@@ -90,8 +90,10 @@ function describe(
   return { name: v.name, dataType, shape: v.shape };
 }
 
-/** The io of one version as Triton sees it, with or without the first dimension as the batch dimension. */
-function tensorConfigs(version: OnnxVersion): { inputs: TensorConfig[]; outputs: TensorConfig[]; batchable: boolean; skipped: string[] } {
+type GraphTensor = ReturnType<typeof describe>;
+
+/** The io of one version as Triton can describe it, and whether its first dimension can be the batch dimension. */
+function graphTensors(version: OnnxVersion): { inputs: GraphTensor[]; outputs: GraphTensor[]; batchable: boolean; skipped: string[] } {
   const { summary, ref } = version;
   const inputs = summary.inputs.map((v) => {
     if (v.kind !== 'tensor') {
@@ -109,15 +111,21 @@ function tensorConfigs(version: OnnxVersion): { inputs: TensorConfig[]; outputs:
     });
   }
   const outputs = tensorOutputs.map((v) => describe(ref, v, 'output'));
-  const all = [...inputs, ...outputs];
-  const batchable = all.every((t) => t.shape.length >= 1 && freeDim(t.shape[0]));
-  const shaped = (batched: boolean) => (t: { name: string; dataType: string; shape: Array<number | string | null> }) => {
-    const dims = (batched ? t.shape.slice(1) : t.shape).map((d) => (typeof d === 'number' ? d : -1));
-    const reshapeToScalar = batched && dims.length === 0;
-    return { name: t.name, dataType: t.dataType, dims: reshapeToScalar ? [1] : dims, reshapeToScalar };
-  };
-  return { inputs: inputs.map(shaped(batchable)), outputs: outputs.map(shaped(batchable)), batchable, skipped };
+  const batchable = [...inputs, ...outputs].every((t) => t.shape.length >= 1 && freeDim(t.shape[0]));
+  return { inputs, outputs, batchable, skipped };
 }
+
+/** A tensor's config: free dimensions are -1; batched, the first dimension is left out (a [batch] tensor is [1], reshaped to []). */
+function tensorConfig(t: GraphTensor, batched: boolean): TensorConfig {
+  const dims = (batched ? t.shape.slice(1) : t.shape).map((d) => (typeof d === 'number' ? d : -1));
+  const reshapeToScalar = batched && dims.length === 0;
+  return { name: t.name, dataType: t.dataType, dims: reshapeToScalar ? [1] : dims, reshapeToScalar };
+}
+
+const ioConfig = (g: { inputs: GraphTensor[]; outputs: GraphTensor[] }, batched: boolean) => ({
+  inputs: g.inputs.map((t) => tensorConfig(t, batched)),
+  outputs: g.outputs.map((t) => tensorConfig(t, batched)),
+});
 
 function tensorBlock(field: 'input' | 'output', tensors: TensorConfig[]): string[] {
   const items = tensors.map((t) => {
@@ -169,11 +177,11 @@ interface ModelPlan extends Omit<TritonModel, 'outcome'> {
 }
 
 function planModel(name: string, versions: OnnxVersion[], options: TritonOptions): ModelPlan {
-  const first = tensorConfigs(versions[0] as OnnxVersion);
-  const io = { inputs: first.inputs, outputs: first.outputs };
+  const first = graphTensors(versions[0] as OnnxVersion);
+  // Compared as Triton sees them: dimensions named differently ("batch", "N") are the same free dimension.
+  const unbatched = JSON.stringify(ioConfig(first, false));
   for (const v of versions.slice(1)) {
-    const other = tensorConfigs(v);
-    if (JSON.stringify({ inputs: other.inputs, outputs: other.outputs }) !== JSON.stringify(io)) {
+    if (JSON.stringify(ioConfig(graphTensors(v), false)) !== unbatched) {
       throw new ModelctlError('INVALID_INPUT', `${versions[0]?.ref} and ${v.ref} have different inputs or outputs`, {
         hint: 'Triton serves the versions of one model with one config.pbtxt; deploy them as separate models',
       });
@@ -181,6 +189,7 @@ function planModel(name: string, versions: OnnxVersion[], options: TritonOptions
   }
   const refs = versions.map((v) => v.ref);
   const maxBatchSize = chooseBatchSize(refs[0] as string, first.batchable, options.maxBatchSize);
+  const io = ioConfig(first, maxBatchSize > 0);
   const entries: Entry[] = [{ relPath: 'config.pbtxt', text: tritonConfig(name, io, maxBatchSize, refs) }];
   versions.forEach((v, i) => {
     const folder = String(i + 1);
