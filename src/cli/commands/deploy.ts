@@ -1,4 +1,5 @@
 import { ModelctlError } from '../../errors.js';
+import { deployImage } from '../../deploy/image.js';
 import { deployKserve } from '../../deploy/kserve.js';
 import { deployTriton } from '../../deploy/triton.js';
 import { openRegistry, type CliContext } from '../context.js';
@@ -9,7 +10,21 @@ const ONLY_FOR: Record<string, { flag: string; target: string }> = {
   maxBatchSize: { flag: '--max-batch-size', target: 'triton' },
   storageUri: { flag: '--storage-uri', target: 'kserve' },
   image: { flag: '--image', target: 'kserve' },
+  tag: { flag: '--tag', target: 'image' },
 };
+
+async function image(refs: string[], options: DeployFlags, ctx: CliContext): Promise<number> {
+  if (refs.length !== 1) throw new ModelctlError('USAGE', `deploy image takes one model reference, got ${refs.length}`);
+  if (options.out === undefined) throw new ModelctlError('USAGE', 'deploy image needs --out FILE', { hint: 'e.g. --out image.tar' });
+  const result = await deployImage(openRegistry(ctx), refs[0] as string, {
+    out: options.out,
+    ...(options.tag !== undefined ? { tag: options.tag } : {}),
+    force: options.force === true,
+    signal: ctx.signal,
+  });
+  ctx.out.result(result, () => `${ctx.out.c.bold(result.ref)} ${result.outcome}: ${result.out} (tag ${result.tag}, ${result.digest})`);
+  return 0;
+}
 
 export async function run([word = '', ...refs]: string[], options: DeployFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
@@ -18,6 +33,7 @@ export async function run([word = '', ...refs]: string[], options: DeployFlags, 
     if (options[key as keyof DeployFlags] !== undefined && only.target !== target)
       throw new ModelctlError('USAGE', `${only.flag} is for deploy ${only.target}, not deploy ${target}`);
   }
+  if (target === 'image') return image(refs, options, ctx);
   const registry = openRegistry(ctx);
   if (target === 'triton') {
     if (options.out === undefined)
