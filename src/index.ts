@@ -48,6 +48,9 @@ export {
   type LatencyStats,
   type GateVerdict,
 } from './bench/index.js';
+export { deployTriton, type TritonOptions, type TritonModel } from './deploy/triton.js';
+export { deployKserve, type KserveOptions, type KserveResult } from './deploy/kserve.js';
+export { deployImage, type ImageOptions, type ImageResult } from './deploy/image.js';
 export { exportModel, type ExportOptions, type ExportResult, type ExportEvent, type Validation } from './export/export.js';
 export { setupPython, type SetupPythonOptions, type SetupResult, type SetupEvent } from './convert/setup.js';
 export { checkFamilies, findPython, runConverter, type FamilyCheck, type Interpreter, type ConverterEvent } from './convert/run.js';

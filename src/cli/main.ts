@@ -21,6 +21,7 @@ import { exportCommand } from './specs/export.js';
 import { benchCommand } from './specs/bench.js';
 import { setupCommand } from './specs/setup.js';
 import { serveCommand } from './specs/serve.js';
+import { deployCommand } from './specs/deploy.js';
 
 /**
  * Registers every command from its declaration (specs/) and lazy-loads the module of the one that runs, so that
@@ -92,6 +93,7 @@ const COMMANDS: Entry[] = [
   command(benchCommand, () => import('./commands/bench.js')),
   command(setupCommand, () => import('./commands/setup.js')),
   command(serveCommand, () => import('./commands/serve.js')),
+  command(deployCommand, () => import('./commands/deploy.js')),
 ];
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -330,6 +330,7 @@ describe('argv to options', () => {
       'bench',
       'setup',
       'serve',
+      'deploy',
     ]);
     for (const c of program.commands) expect(helpOf(c), c.name()).toContain('Examples:');
   });
