@@ -16,6 +16,7 @@ import { gcCommand } from './specs/gc.js';
 import { embedMetadataCommand } from './specs/embed-metadata.js';
 import { predictCommand } from './specs/predict.js';
 import { pullCommand } from './specs/pull.js';
+import { pushCommand } from './specs/push.js';
 import { exportCommand } from './specs/export.js';
 import { benchCommand } from './specs/bench.js';
 import { setupCommand } from './specs/setup.js';
@@ -86,6 +87,7 @@ const COMMANDS: Entry[] = [
   command(embedMetadataCommand, () => import('./commands/embed-metadata.js')),
   command(predictCommand, () => import('./commands/predict.js')),
   command(pullCommand, () => import('./commands/pull.js')),
+  command(pushCommand, () => import('./commands/push.js')),
   command(exportCommand, () => import('./commands/export.js')),
   command(benchCommand, () => import('./commands/bench.js')),
   command(setupCommand, () => import('./commands/setup.js')),

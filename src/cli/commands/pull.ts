@@ -41,6 +41,7 @@ export async function run([source = '']: string[], options: PullFlags, ctx: CliC
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.offline ? { offline: true } : {}),
+      ...(options.insecure ? { insecure: true } : {}),
       concurrency: options.concurrency,
       env: ctx.env,
       signal: ctx.signal,

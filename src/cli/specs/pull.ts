@@ -4,7 +4,7 @@ import { flag, list, text, value, wholeNumber, type CommandSpec } from '../decla
 
 /** The library's options of the same names (--concurrency always set), --progress and --json. */
 export interface PullFlags
-  extends Pick<PullOptions, 'revision' | 'include' | 'exclude' | 'name' | 'version' | 'endpoint' | 'token' | 'offline'>,
+  extends Pick<PullOptions, 'revision' | 'include' | 'exclude' | 'name' | 'version' | 'endpoint' | 'token' | 'offline' | 'insecure'>,
     Required<Pick<PullOptions, 'concurrency'>> {
   progress?: boolean;
   json?: boolean;
@@ -18,8 +18,14 @@ function concurrency(text: string, flag: string): number {
 
 export const pullCommand: CommandSpec<PullFlags> = {
   name: 'pull',
-  description: 'download a model from the Hugging Face Hub, a URL or a folder into the registry, every file verified',
-  arguments: [['<source>', 'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, or a path (./folder)']],
+  description:
+    'download a model from the Hugging Face Hub, a URL, a folder or an MLflow Model Registry into the registry, every file verified',
+  arguments: [
+    [
+      '<source>',
+      'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, a path (./folder), or mlflow://HOST:PORT/NAME@ALIAS or .../NAME/VERSION',
+    ],
+  ],
   options: {
     revision: text('--revision <rev>', 'Hub branch, tag or commit (default: main)'),
     include: list('--include <glob>', 'take only files matching (repeatable; replaces the default selection)'),
@@ -30,6 +36,7 @@ export const pullCommand: CommandSpec<PullFlags> = {
     token: text('--token <token>', 'Hub token (default: $HF_TOKEN, else the token hf auth login saved); never printed or stored'),
     concurrency: value('--concurrency <n>', 'files downloaded at once', concurrency, { default: '4' }),
     offline: flag('--offline', 'use only the registry and the HF cache (also HF_HUB_OFFLINE=1)'),
+    insecure: flag('--insecure', 'allow plain http to an mlflow:// server that is not on loopback'),
     progress: flag('--progress', 'print progress on stderr even when it is not a terminal'),
     json: flag('--json', 'print JSON'),
   },
@@ -40,5 +47,6 @@ export const pullCommand: CommandSpec<PullFlags> = {
     'HF_HUB_OFFLINE=1 modelctl pull hf:org/model    # from the registry or the HF cache only',
     'modelctl pull https://example.com/models/resnet18.onnx --name resnet18',
     'modelctl pull ./exported-folder --name org/exported',
+    'modelctl pull mlflow://127.0.0.1:5000/iris@champion --name iris    # MLFLOW_TRACKING_TOKEN authenticates',
   ],
 };
