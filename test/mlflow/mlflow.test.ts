@@ -16,6 +16,7 @@ import { FIXTURES, cli, fileDir, tempDir } from '../helpers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CHECK = join(HERE, 'check_mlflow.py');
+const LOG = join(HERE, 'log_onnx.py');
 const IRIS = join(FIXTURES, 'iris-logreg', 'model.onnx');
 const IRIS_INPUT = JSON.parse(readFileSync(join(FIXTURES, 'iris-logreg', 'reference.json'), 'utf8')).input as number[][];
 const EXIT = { USAGE: 2, NOT_FOUND: 3, NETWORK: 7 };
@@ -194,6 +195,26 @@ describe('push to and pull from an MLflow Model Registry', () => {
     expect(byNumber.exitCode, byNumber.stderr).toBe(0);
     expect(JSON.parse(byNumber.stdout).manifest).toMatchObject({ name: 'iris-logreg', lineage: { source: { version: '2' } } });
   }, 180_000);
+
+  it('pulls a model MLflow logged itself (mlflow.onnx.log_model): the ONNX file, its tags and its run metrics', async () => {
+    if (!python || !server) return;
+    const logged = await execa(python, [LOG, server.url, IRIS, 'iris-by-mlflow', 'prod', 'owner=ds'], { reject: false, stdin: 'ignore' });
+    expect(logged.exitCode, logged.stderr).toBe(0);
+    const version = logged.stdout.trim().split('\n').pop();
+    const home = tempDir('modelctl-mlflow-home-');
+    const r = await cli(['pull', `${server.remote}/iris-by-mlflow@prod`], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const info = await new Registry({ home }).info('iris-by-mlflow');
+    // MLflow's own files (MLmodel, conda.yaml, python_env.yaml, requirements.txt) stay out of the version.
+    expect(info.manifest.files.map((f) => f.path)).toEqual(['model.onnx']);
+    expect(info.manifest.format).toBe('onnx');
+    expect(info.manifest.task).toBe('tabular-classification');
+    expect(info.manifest.tags).toEqual({ owner: 'ds' });
+    expect(info.manifest.metrics).toEqual({ f1: 0.93 });
+    expect(info.manifest.lineage.source).toMatchObject({ kind: 'mlflow', model: 'iris-by-mlflow', version, alias: 'prod' });
+    // onnx.save of the loaded fixture writes the same bytes.
+    expect(sha256(readFileSync(info.blobPaths['model.onnx'] as string))).toBe(sha256(readFileSync(IRIS)));
+  }, 120_000);
 
   it('an alias, a version or a model MLflow does not have is NOT_FOUND, and nothing is registered', async () => {
     if (!python || !server) return;
