@@ -27,6 +27,7 @@ export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { pull, planPull, type PullOptions, type PullResult, type PullDryRun, type PullEvent, type PulledFile } from './pull/pull.js';
 export { checkout } from './pull/write-out.js';
+export { pushToMlflow, type MlflowPushOptions, type MlflowPushResult } from './mlflow/push.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
 export {
   SessionCache,

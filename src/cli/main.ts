@@ -17,6 +17,7 @@ import { embedMetadataCommand } from './specs/embed-metadata.js';
 import { predictCommand } from './specs/predict.js';
 import { pullCommand } from './specs/pull.js';
 import { checkoutCommand } from './specs/checkout.js';
+import { pushCommand } from './specs/push.js';
 import { exportCommand } from './specs/export.js';
 import { benchCommand } from './specs/bench.js';
 import { setupCommand } from './specs/setup.js';
@@ -89,6 +90,7 @@ const COMMANDS: Entry[] = [
   command(predictCommand, () => import('./commands/predict.js')),
   command(pullCommand, () => import('./commands/pull.js')),
   command(checkoutCommand, () => import('./commands/checkout.js')),
+  command(pushCommand, () => import('./commands/push.js')),
   command(exportCommand, () => import('./commands/export.js')),
   command(benchCommand, () => import('./commands/bench.js')),
   command(setupCommand, () => import('./commands/setup.js')),
