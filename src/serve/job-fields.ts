@@ -1,33 +1,43 @@
 import { FRAMEWORKS } from '../convert/families.js';
 
-/** The JSON bodies of pull and export requests: one description serves the checks (v1-jobs.ts) and the OpenAPI document. */
+/**
+ * The JSON bodies of pull and export requests. One description serves the checks (v1-jobs.ts) and the OpenAPI
+ * document (openapi-registry.ts), so the fuzzer and the server agree on what a valid body is.
+ */
 
-/** The JSON fields a job request takes: one description serves the checks below and the OpenAPI document. */
 export type FieldSchema =
-  | { type: 'string'; enum?: readonly string[]; description?: string }
+  | { type: 'string'; minLength: 1; enum?: readonly string[]; description?: string }
   | { type: 'integer' | 'number'; minimum: number; description?: string }
   | { type: 'boolean'; description?: string }
-  | { type: 'array'; items: { type: 'string' }; description?: string };
+  | { type: 'array'; items: { type: 'string'; minLength: 1 }; description?: string };
+
+const text = (description?: string, values?: readonly string[]): FieldSchema => ({
+  type: 'string',
+  minLength: 1,
+  ...(values ? { enum: values } : {}),
+  ...(description ? { description } : {}),
+});
+const globs = (description: string): FieldSchema => ({ type: 'array', items: { type: 'string', minLength: 1 }, description });
 
 export const PULL_FIELDS: Record<string, FieldSchema> = {
-  source: { type: 'string', description: 'A Hub repo: ORG/NAME or hf:ORG/NAME[@REVISION] (URLs and server paths: `modelctl pull`)' },
-  name: { type: 'string', description: 'Registry name (default: the repo id)' },
-  revision: { type: 'string', description: 'Branch, tag or commit (default main)' },
-  version: { type: 'string', description: "Version (default: the commit's short sha)" },
-  include: { type: 'array', items: { type: 'string' }, description: 'Globs of files to take' },
-  exclude: { type: 'array', items: { type: 'string' }, description: 'Globs of files to leave out' },
+  source: text('A Hub repo: ORG/NAME or hf:ORG/NAME[@REVISION] (URLs and server paths: `modelctl pull`)'),
+  name: text('Registry name (default: the repo id)'),
+  revision: text('Branch, tag or commit (default main)'),
+  version: text("Version (default: the commit's short sha)"),
+  include: globs('Globs of files to take'),
+  exclude: globs('Globs of files to leave out'),
 };
 
 export const EXPORT_FIELDS: Record<string, FieldSchema> = {
-  framework: { type: 'string', enum: ['auto', ...FRAMEWORKS] },
-  task: { type: 'string' },
+  framework: text(undefined, ['auto', ...FRAMEWORKS]),
+  task: text(),
   opset: { type: 'integer', minimum: 1 },
   atol: { type: 'number', minimum: 0 },
   validate: { type: 'boolean', description: 'Compare ONNX Runtime with the source framework (default true)' },
-  optimize: { type: 'string', enum: ['O1', 'O2', 'O3'] },
-  quantize: { type: 'string', enum: ['int8', 'fp16'] },
-  name: { type: 'string', description: 'Registry name of the ONNX version (default: the source name)' },
-  version: { type: 'string' },
+  optimize: text(undefined, ['O1', 'O2', 'O3']),
+  quantize: text(undefined, ['int8', 'fp16']),
+  name: text('Registry name of the ONNX version (default: the source name)'),
+  version: text(),
 };
 
 export function fits(value: unknown, f: FieldSchema): boolean {

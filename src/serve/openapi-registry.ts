@@ -38,7 +38,11 @@ export const REGISTRY_SCHEMAS: Record<string, Schema> = {
         required: ['name', 'version'],
         properties: { name: { type: 'string' }, version: { type: 'string' }, upToDate: { type: 'boolean' } },
       },
-      error: ref('Error'),
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } },
+      },
       links: { type: 'object', required: ['self'], properties: { self: { type: 'string' }, model: { type: 'string' } } },
     },
   },

@@ -19,8 +19,10 @@ export function registryRoute(ctx: ServeContext, method: string, segs: string[])
   if (head !== 'models') return undefined;
   if (rest.length === 0)
     return method === 'GET' ? { label: '/model-registry/models', handle: async (_q, res, url) => listModels(ctx, res, url) } : undefined;
-  // A model named `upload` is still read and removed here: only POST means an upload.
-  if (rest.length === 1 && rest[0] === 'upload' && method === 'POST')
-    return { label: '/model-registry/models/upload', handle: async (req, res, url) => upload(ctx, req, res, url) };
+  // Here `models/upload` is the upload and nothing else (a model named "upload" is read and removed under /v1).
+  if (rest.length === 1 && rest[0] === 'upload')
+    return method === 'POST'
+      ? { label: '/model-registry/models/upload', handle: async (req, res, url) => upload(ctx, req, res, url) }
+      : undefined;
   return modelRoute(ctx, method, rest, '/model-registry', ACTIONS);
 }
