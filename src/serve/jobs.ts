@@ -51,7 +51,7 @@ export class Jobs {
   readonly #signal: AbortSignal;
   readonly #jobs = new Map<string, JobView>();
   readonly #waiting: Array<{ view: JobView; body: JobBody }> = [];
-  #running = 0;
+  readonly #runs = new Set<Promise<void>>();
 
   constructor(max: number, signal: AbortSignal) {
     if (!Number.isSafeInteger(max) || max < 1)
@@ -89,15 +89,20 @@ export class Jobs {
     return [...this.#jobs.values()].reverse();
   }
 
+  /** Resolves once no job runs or waits: after the server's signal is aborted, once every job has stopped. */
+  async settled(): Promise<void> {
+    while (this.#runs.size > 0) await Promise.all(this.#runs);
+  }
+
   #next(): void {
-    while (this.#running < this.#max && this.#waiting.length > 0) {
+    while (this.#runs.size < this.#max && this.#waiting.length > 0) {
       const { view, body } = this.#waiting.shift() as { view: JobView; body: JobBody };
-      this.#running++;
-      void this.#run(view, body).finally(() => {
-        this.#running--;
+      const run: Promise<void> = this.#run(view, body).finally(() => {
+        this.#runs.delete(run);
         this.#forgetOld();
         this.#next();
       });
+      this.#runs.add(run);
     }
   }
 

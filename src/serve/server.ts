@@ -66,7 +66,7 @@ export interface RunningServer {
   port: number;
   manager: ModelManager;
   metrics: Metrics;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 30 s), then frees every session. */
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 30 s), interrupts the jobs and waits for them to stop, then frees every session. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -274,6 +274,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       stopping.abort(new ModelctlError('INTERRUPTED', 'the server is shutting down'));
       server.closeAllConnections();
       await stopped;
+      // Pull and export jobs were cut by the signal: they finish cleaning up before the server says it stopped.
+      await ctx.jobs.settled();
       await ctx.manager.cache.clear();
     })();
     return closing;

@@ -131,6 +131,25 @@ describe('serve: pull and export as jobs', () => {
     for (let i = 1; i < jobs.length; i++) expect(jobs[i].startedAt >= jobs[i - 1].finishedAt).toBe(true);
   });
 
+  it('a server that stops interrupts its running and waiting jobs, and waits for them: nothing half-pulled is registered', async () => {
+    const registry = emptyRegistry();
+    const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
+    const weights = bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer;
+    hub.faults.slow.set(sha256(weights), 16 << 10);
+    const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
+    const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
+    for (;;) {
+      const view = (await getJson(`${s.url}${running.body.links.self}`)).body;
+      if (view.progress.bytes > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await getJson(`${s.url}${waiting.body.links.self}`)).body.status).toBe('queued');
+    await s.close(1000);
+    expect((await registry.list()).entries).toEqual([]);
+    // The waiting job never started: the weights were asked for once, by the job that was cut.
+    expect(hub.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(1);
+  });
+
   it('exports a registered sklearn pickle through the jobs API; the ONNX version predicts what sklearn predicted', async () => {
     const root = converterRoot();
     if (!root) return;
