@@ -32,7 +32,8 @@ function port(text: string, flag: string): number {
 
 export const serveCommand: CommandSpec<ServeFlags> = {
   name: 'serve',
-  description: 'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1 and /model-registry, pull and export as jobs',
+  description:
+    'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1 and /model-registry, pull and export as jobs',
   options: {
     ...convertOptions,
     host: text('--host <host>', 'address to listen on (0.0.0.0: every interface)', { default: '127.0.0.1' }),
