@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from '../registry/index.js';
+import type { Jobs } from './jobs.js';
 import type { Metrics } from './metrics.js';
 import type { ModelManager } from './models.js';
 
@@ -19,6 +20,12 @@ export interface ServeContext {
   ready(): boolean;
   /** Aborted when the server stops for good (uploads in progress are cut). */
   signal: AbortSignal;
+  /** Pull and export jobs started over HTTP. */
+  jobs: Jobs;
+  /** The environment pull and export jobs read (HF_ENDPOINT, HF_TOKEN, MODELCTL_PYTHON...); default process.env. */
+  jobEnv?: NodeJS.ProcessEnv;
+  /** The interpreter export jobs run (serve --python); else MODELCTL_PYTHON, the managed environment, python3. */
+  python?: string;
 }
 
 export interface Route {

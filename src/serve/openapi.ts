@@ -1,55 +1,12 @@
 import { VERSION } from '../version.js';
 import { OPENAI_PATHS, OPENAI_SCHEMAS } from './openapi-openai.js';
+import { type Schema, json, ok, op, ref, strict, versioned } from './openapi-parts.js';
+import { REGISTRY_SCHEMAS, registryPaths } from './openapi-registry.js';
 
 /**
  * The OpenAPI 3.0 document served at /openapi.json: every endpoint, its parameters and bodies, and the error body.
  * Tests fuzz the server from it (schemathesis), so it must say what the routes really accept.
  */
-
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Schema) => ({ 'application/json': { schema } });
-
-const ERRORS = {
-  '400': { description: 'Bad request: the body, a parameter or the input does not fit', content: json(ref('Error')) },
-  '401': { description: 'A bearer token is required (--token)', content: json(ref('Error')) },
-  '404': { description: 'No such model, version, alias or endpoint', content: json(ref('Error')) },
-};
-
-function op(operationId: string, summary: string, tag: string, responses: Record<string, unknown>, extra: Schema = {}): Schema {
-  return { operationId, summary, tags: [tag], ...extra, responses: { ...responses, ...ERRORS } };
-}
-
-const NAME: Schema = {
-  name: 'name',
-  in: 'path',
-  required: true,
-  description: 'Model name; `org/name` is sent as one segment, `org%2Fname` (the plain slash form is accepted too)',
-  schema: { type: 'string' },
-};
-const VERSION_PARAM: Schema = {
-  name: 'version',
-  in: 'path',
-  required: true,
-  description: 'A registry version (1.0.0) or an alias (production)',
-  schema: { type: 'string' },
-};
-const ok = (description: string, schema: Schema = { type: 'object' }) => ({ '200': { description, content: json(schema) } });
-const strict: Schema = {
-  name: 'strict',
-  in: 'query',
-  schema: { type: 'boolean' },
-  description: 'Count garbage (orphan blobs, stale temporary files) as problems',
-};
-
-/** The v2 model paths with and without `/versions/{version}`. */
-function versioned(base: string, suffix: string, build: (params: Schema[], id: string) => Schema): Record<string, Schema> {
-  return {
-    [`${base}/{name}${suffix}`]: build([NAME], ''),
-    [`${base}/{name}/versions/{version}${suffix}`]: build([NAME, VERSION_PARAM], 'Version'),
-  };
-}
 
 const TENSOR_IN: Schema = {
   type: 'object',
@@ -226,99 +183,8 @@ export function openApiDocument(): Schema {
       }),
     })),
     ...versioned('/v2/models', '/infer', infer),
-    '/v1/models': {
-      get: op('listModels', 'Versions in the registry', 'registry', ok('Versions'), {
-        parameters: [
-          { name: 'name', in: 'query', schema: { type: 'string' }, description: 'A name, or a glob with *' },
-          { name: 'task', in: 'query', schema: { type: 'string' } },
-          { name: 'format', in: 'query', schema: { type: 'string' } },
-          {
-            name: 'tag',
-            in: 'query',
-            schema: { type: 'array', items: { type: 'string' } },
-            style: 'form',
-            explode: true,
-            description: 'key=value or key',
-          },
-          {
-            name: 'metric',
-            in: 'query',
-            schema: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.:/-]{1,128}(>=|<=|==|=|>|<)[^\\s]+$' } },
-            style: 'form',
-            explode: true,
-            description: 'A condition on a metric, e.g. accuracy>=0.9 (>, >=, <, <=, =); all must hold',
-          },
-        ],
-      }),
-      post: op(
-        'registerModel',
-        'Upload a model file (streamed) and register it as a new version',
-        'registry',
-        {
-          '200': { description: 'Up to date: a version of that name already holds this content', content: json({ type: 'object' }) },
-          '201': { description: 'Registered', content: json({ type: 'object' }) },
-          '409': { description: 'The version exists', content: json(ref('Error')) },
-          '413': { description: 'Larger than --max-upload', content: json(ref('Error')) },
-        },
-        {
-          parameters: [
-            { name: 'name', in: 'query', required: true, schema: { type: 'string' } },
-            {
-              name: 'filename',
-              in: 'query',
-              schema: { type: 'string' },
-              description: 'File name for format detection (default model.onnx)',
-            },
-            { name: 'version', in: 'query', schema: { type: 'string' } },
-            { name: 'task', in: 'query', schema: { type: 'string' } },
-            { name: 'description', in: 'query', schema: { type: 'string' } },
-            { name: 'license', in: 'query', schema: { type: 'string' } },
-            { name: 'alias', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-            { name: 'tag', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-            { name: 'metric', in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true },
-            { name: 'latest', in: 'query', schema: { type: 'boolean' } },
-          ],
-          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-        },
-      ),
-    },
-    '/v1/models/{name}': {
-      get: op('getModel', 'Every version and alias of a model', 'registry', ok('The model'), { parameters: [NAME] }),
-      delete: op('removeModel', 'Remove every version (?all_versions=true)', 'registry', ok('What was removed'), {
-        parameters: [NAME, { name: 'all_versions', in: 'query', schema: { type: 'boolean' } }],
-      }),
-    },
-    '/v1/models/{name}/versions/{version}': {
-      get: op('getModelVersion', 'One version: manifest, aliases, last use', 'registry', ok('The version'), {
-        parameters: [NAME, VERSION_PARAM],
-      }),
-      delete: op('removeModelVersion', 'Remove one version and the blobs nothing else uses', 'registry', ok('What was removed'), {
-        parameters: [NAME, VERSION_PARAM],
-      }),
-    },
-    ...versioned('/v1/models', '/download', (p, v) => ({
-      get: op(
-        `downloadModel${v}`,
-        'The model file (the primary one, or ?file=)',
-        'registry',
-        { '200': { description: 'The file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } },
-        { parameters: [...p, { name: 'file', in: 'query', schema: { type: 'string' } }] },
-      ),
-    })),
-    ...versioned('/v1/models', '/export', (p, v) => ({
-      post: op(
-        `exportModel${v}`,
-        'Convert to ONNX (not available yet over HTTP: 501, use `modelctl export`)',
-        'registry',
-        { '501': { description: 'Not available yet', content: json(ref('Error')) } },
-        { parameters: p },
-      ),
-    })),
-    ...versioned('/v1/models', '/validate', (p, v) => ({
-      post: op(`validateModel${v}`, "Re-hash the model's blobs and check its manifests", 'registry', ok('Validation result'), {
-        parameters: [...p, strict],
-      }),
-    })),
+    ...registryPaths('/v1'),
+    ...registryPaths('/model-registry'),
     ...versioned('/v1/models', '/predict', (p, v) => ({
       post: op(
         `predict${v}`,
@@ -328,21 +194,11 @@ export function openApiDocument(): Schema {
         { parameters: p, requestBody: { required: true, content: json(ref('PredictRequest')) } },
       ),
     })),
-    '/v1/pull': {
-      post: op(
-        'pullModel',
-        'Register a model from the Hugging Face Hub (not available yet over HTTP: 501, use `modelctl pull`)',
-        'registry',
-        { '501': { description: 'Not available yet', content: json(ref('Error')) } },
-        { requestBody: { content: json({ type: 'object', properties: { source: { type: 'string' } } }) } },
-      ),
-    },
     '/v1/validate': {
       post: op('validateRegistry', 'Re-hash every blob; check manifests, aliases and ONNX files', 'registry', ok('Validation result'), {
         parameters: [strict],
       }),
     },
-    '/v1/stats': { get: op('stats', "Registry size and the server's model cache", 'registry', ok('Statistics')) },
     '/metrics': {
       get: op('metrics', 'Prometheus metrics', 'health', {
         '200': { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
@@ -360,7 +216,10 @@ export function openApiDocument(): Schema {
         'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction, the registry API and OpenAI-compatible completions under /v1.',
     },
     servers: [{ url: '/' }],
-    components: { schemas: { ...SCHEMAS, ...OPENAI_SCHEMAS }, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: {
+      schemas: { ...SCHEMAS, ...REGISTRY_SCHEMAS, ...OPENAI_SCHEMAS },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
     security: [{}, { bearer: [] }],
     paths,
   };

@@ -8,9 +8,11 @@ import { checkSessionOptions, type SessionOptions } from '../runtime/index.js';
 import { VERSION } from '../version.js';
 import type { Route, ServeContext } from './context.js';
 import { HttpError, errorReply, pathSegments, sendJson, sendText } from './http.js';
+import { Jobs } from './jobs.js';
 import { Metrics } from './metrics.js';
 import { ModelManager } from './models.js';
 import { openApiDocument } from './openapi.js';
+import { registryRoute } from './routes-registry.js';
 import { v1Route } from './routes-v1.js';
 import { v2Route } from './routes-v2.js';
 import type { AutoConvert } from '../predict/types.js';
@@ -44,6 +46,10 @@ export interface ServeOptions {
   resolveTtlMs?: number;
   /** Re-hash a version's files each time it is loaded, and each file before it is downloaded (not only on a changed fingerprint). */
   verify?: boolean;
+  /** Pull and export jobs run at once; more wait in order (default 2). */
+  maxJobs?: number;
+  /** The environment pull and export jobs read (HF_ENDPOINT, HF_TOKEN, HF_HOME, MODELCTL_PYTHON...); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** A registered model that is not ONNX: its ONNX export is served, made on first use when there is none. */
   autoConvert?: AutoConvert;
   onEvent?: (event: ServeEvent) => void;
@@ -60,7 +66,7 @@ export interface RunningServer {
   port: number;
   manager: ModelManager;
   metrics: Metrics;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 30 s), then frees every session. */
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 30 s), interrupts the jobs and waits for them to stop, then frees every session. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -114,6 +120,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     verify: options.verify === true,
     ready: () => accepting,
     signal: stopping.signal,
+    jobs: new Jobs(options.maxJobs ?? 2, stopping.signal),
+    ...(options.env ? { jobEnv: options.env } : {}),
+    ...(options.autoConvert?.python ? { python: options.autoConvert.python } : {}),
   };
   const tokenDigest = options.token ? digest(options.token) : undefined;
   const emit = options.onEvent ?? (() => undefined);
@@ -123,6 +132,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const [head, ...rest] = segs;
     if (head === 'v2') return v2Route(ctx, method, rest);
     if (head === 'v1') return v1Route(ctx, method, rest);
+    if (head === 'model-registry') return registryRoute(ctx, method, rest);
     if (method !== 'GET') return undefined;
     if (segs.length === 0)
       return {
@@ -264,6 +274,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       stopping.abort(new ModelctlError('INTERRUPTED', 'the server is shutting down'));
       server.closeAllConnections();
       await stopped;
+      // Pull and export jobs were cut by the signal: they finish cleaning up before the server says it stopped.
+      await ctx.jobs.settled();
       await ctx.manager.cache.clear();
     })();
     return closing;

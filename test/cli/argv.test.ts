@@ -235,14 +235,15 @@ describe('argv to options', () => {
           maxWaitMs: 5,
           maxBody: 64e6,
           maxUpload: 16e9,
+          maxJobs: 2,
           shutdownTimeoutMs: 30_000,
           device: { kind: 'cpu' },
         },
       },
     ],
     [
-      ['serve', '--port', '0', '--max-memory', '512MiB', '--shutdown-timeout', '2m'],
-      { name: 'serve', args: [], options: { port: 0, maxMemory: 512 * 1024 ** 2, shutdownTimeoutMs: 120_000 } },
+      ['serve', '--port', '0', '--max-memory', '512MiB', '--shutdown-timeout', '2m', '--max-jobs', '1'],
+      { name: 'serve', args: [], options: { port: 0, maxMemory: 512 * 1024 ** 2, shutdownTimeoutMs: 120_000, maxJobs: 1 } },
     ],
     [['pull', 'hf:org/m'], { name: 'pull', args: ['hf:org/m'], options: { concurrency: 4 } }],
     [

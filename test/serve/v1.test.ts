@@ -60,8 +60,11 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     expect([again.status, again.body.upToDate, again.body.manifest.digest]).toEqual([200, true, up.body.manifest.digest]);
     const clash = await getJson(`${s.url}/v1/models?name=team/up&version=2.0.0`, { method: 'POST', body: readFileSync(IRIS) });
     expect(clash.status).toBe(409);
+    // Without ?filename= the bytes name the format (issue 18): text that is no model is a 415, not a broken model.onnx.
     const junk = await getJson(`${s.url}/v1/models?name=team/junk`, { method: 'POST', body: 'not a model at all' });
-    expect(junk.status).toBe(400);
+    expect([junk.status, junk.body.code]).toEqual([415, 'UNKNOWN_FORMAT']);
+    const claimed = await getJson(`${s.url}/v1/models?name=team/junk&filename=model.onnx`, { method: 'POST', body: 'not a model at all' });
+    expect(claimed.status).toBe(400);
     const down = await fetch(`${s.url}/v1/models/team%2Fup/versions/staging/download`);
     expect(down.status).toBe(200);
     const got = Buffer.from(await down.arrayBuffer());
@@ -113,16 +116,6 @@ describe('serve: the registry API and task-level predict under /v1', () => {
     }
   });
 
-  it('answers 501 with the CLI command for pull and export, until they come over HTTP', async () => {
-    const s = await serve();
-    const pull = await postJson(`${s.url}/v1/pull`, { source: 'hf:org/model' });
-    expect(pull.status).toBe(501);
-    expect(pull.body.error).toMatch(/modelctl pull/);
-    const exp = await postJson(`${s.url}/v1/models/iris/export`, {});
-    expect(exp.status).toBe(501);
-    expect(exp.body.error).toMatch(/modelctl export/);
-  });
-
   it('describes every endpoint in /openapi.json and counts requests in /metrics', async () => {
     const s = await serve();
     const doc = (await getJson(`${s.url}/openapi.json`)).body;
@@ -138,6 +131,15 @@ describe('serve: the registry API and task-level predict under /v1', () => {
       '/v1/stats',
       '/v1/validate',
       '/v1/pull',
+      '/v1/jobs/{id}',
+      '/model-registry/models',
+      '/model-registry/models/upload',
+      '/model-registry/models/{name}/register-from-hub',
+      '/model-registry/models/{name}/versions/{version}',
+      '/model-registry/models/{name}/download',
+      '/model-registry/models/{name}/export',
+      '/model-registry/models/{name}/validate',
+      '/model-registry/stats',
       '/metrics',
     ]) {
       expect(doc.paths, path).toHaveProperty([path]);

@@ -33,6 +33,9 @@ export async function run(_args: string[], options: ServeFlags, ctx: CliContext)
     ...(token !== undefined ? { token } : {}),
     maxBody: options.maxBody,
     maxUpload: options.maxUpload,
+    maxJobs: options.maxJobs,
+    // Pull and export jobs read the environment the command was given (HF_ENDPOINT, HF_TOKEN, MODELCTL_PYTHON...).
+    env: ctx.env,
     session: {
       device,
       ...(threads !== undefined ? { threads } : {}),

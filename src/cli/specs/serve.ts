@@ -15,6 +15,7 @@ export interface ServeFlags extends ConvertFlags {
   token?: string;
   maxBody: number;
   maxUpload: number;
+  maxJobs: number;
   device: Device;
   fallback?: 'cpu';
   threads?: number;
@@ -31,7 +32,8 @@ function port(text: string, flag: string): number {
 
 export const serveCommand: CommandSpec<ServeFlags> = {
   name: 'serve',
-  description: 'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1',
+  description:
+    'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1 and /model-registry, pull and export as jobs',
   options: {
     ...convertOptions,
     host: text('--host <host>', 'address to listen on (0.0.0.0: every interface)', { default: '127.0.0.1' }),
@@ -54,6 +56,7 @@ export const serveCommand: CommandSpec<ServeFlags> = {
     ),
     maxBody: size('--max-body <size>', 'largest JSON or inference request', { default: '64MB' }),
     maxUpload: size('--max-upload <size>', 'largest uploaded model file', { default: '16GB' }),
+    maxJobs: int('--max-jobs <n>', 'pull and export jobs started over HTTP that run at once; the rest wait in order', 1, { default: '2' }),
     device: deviceOption,
     fallback: fallbackOption,
     threads: threadsOption('intra-op threads per session (default: ONNX Runtime chooses)'),
@@ -69,5 +72,6 @@ export const serveCommand: CommandSpec<ServeFlags> = {
     'curl localhost:8080/v2/models/iris',
     'curl -X POST localhost:8080/v2/models/iris/infer -d \'{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}\'',
     'curl -X POST localhost:8080/v1/models/iris/predict -d \'{"rows":[[5.1,3.5,1.4,0.2]]}\'',
+    'curl -X POST localhost:8080/v1/pull -d \'{"source":"hf:org/name"}\'   # then GET /v1/jobs/{id}',
   ],
 };

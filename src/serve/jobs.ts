@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { ModelctlError } from '../errors.js';
+
+/**
+ * Long operations over HTTP (pull, export) as jobs: a request starts one and gets its id at once (202); the job runs
+ * in this process through the library API, at most `max` at a time, the rest waiting in order. A client polls
+ * GET /v1/jobs/{id} for the status, the progress the operation reports, and the result or the error.
+ */
+
+export type JobKind = 'pull' | 'export';
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface JobProgress {
+  /** Bytes received so far (pull), of `totalBytes` (0 while unknown, and for export). */
+  bytes: number;
+  totalBytes: number;
+  /** Files the operation takes (pull: the selected files; export: 0 until the result is known). */
+  files: number;
+  /** What the operation is doing now, in its own words (resolving, downloading, a converter stage...). */
+  stage: string;
+}
+
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  /** What was asked (the request body as the job understood it, never a token). */
+  request: Record<string, unknown>;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  progress: JobProgress;
+  result?: { name: string; version: string; upToDate?: boolean };
+  error?: { code: string; message: string; hint?: string };
+  links: { self: string; model?: string };
+}
+
+/** What a job's body gets: a progress reporter and the signal that cuts it when the server stops. */
+export interface JobRun {
+  progress(update: Partial<JobProgress>): void;
+  signal: AbortSignal;
+}
+
+export type JobBody = (run: JobRun) => Promise<{ name: string; version: string; upToDate?: boolean }>;
+
+/** Finished jobs kept for polling; the oldest finished ones are forgotten past this many. */
+const KEEP_FINISHED = 500;
+
+export class Jobs {
+  readonly #max: number;
+  readonly #signal: AbortSignal;
+  readonly #jobs = new Map<string, JobView>();
+  readonly #waiting: Array<{ view: JobView; body: JobBody }> = [];
+  readonly #runs = new Set<Promise<void>>();
+
+  constructor(max: number, signal: AbortSignal) {
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new ModelctlError('USAGE', `--max-jobs takes a whole number of at least 1, got ${String(max)}`);
+    this.#max = max;
+    this.#signal = signal;
+  }
+
+  /** Queues a job and returns its view (status queued, or running when a slot was free). */
+  start(kind: JobKind, request: Record<string, unknown>, body: JobBody): JobView {
+    if (this.#signal.aborted)
+      throw new ModelctlError('INTERRUPTED', 'the server is shutting down', { hint: 'start the job on a running server' });
+    const id = randomUUID();
+    const view: JobView = {
+      id,
+      kind,
+      status: 'queued',
+      request,
+      createdAt: new Date().toISOString(),
+      progress: { bytes: 0, totalBytes: 0, files: 0, stage: 'queued' },
+      links: { self: `/v1/jobs/${id}` },
+    };
+    this.#jobs.set(id, view);
+    this.#waiting.push({ view, body });
+    this.#next();
+    return view;
+  }
+
+  get(id: string): JobView | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** Every job kept, newest first. */
+  list(): JobView[] {
+    return [...this.#jobs.values()].reverse();
+  }
+
+  /** Resolves once no job runs or waits: after the server's signal is aborted, once every job has stopped. */
+  async settled(): Promise<void> {
+    while (this.#runs.size > 0) await Promise.all(this.#runs);
+  }
+
+  #next(): void {
+    while (this.#runs.size < this.#max && this.#waiting.length > 0) {
+      const { view, body } = this.#waiting.shift() as { view: JobView; body: JobBody };
+      const run: Promise<void> = this.#run(view, body).finally(() => {
+        this.#runs.delete(run);
+        this.#forgetOld();
+        this.#next();
+      });
+      this.#runs.add(run);
+    }
+  }
+
+  async #run(view: JobView, body: JobBody): Promise<void> {
+    view.status = 'running';
+    view.startedAt = new Date().toISOString();
+    view.progress.stage = 'starting';
+    try {
+      this.#signal.throwIfAborted();
+      const result = await body({ progress: (p) => Object.assign(view.progress, p), signal: this.#signal });
+      view.result = result;
+      view.links.model = `/v1/models/${encodeURIComponent(result.name)}/versions/${encodeURIComponent(result.version)}`;
+      view.progress.stage = 'done';
+      view.status = 'succeeded';
+    } catch (err) {
+      const e = err instanceof ModelctlError ? err : this.#signal.aborted ? this.#signal.reason : undefined;
+      view.error =
+        e instanceof ModelctlError
+          ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
+          : { code: 'INTERNAL', message: `unexpected failure: ${(err as Error)?.message ?? String(err)}` };
+      view.status = 'failed';
+    } finally {
+      view.finishedAt = new Date().toISOString();
+    }
+  }
+
+  #forgetOld(): void {
+    const finished = [...this.#jobs.values()].filter((j) => j.status === 'succeeded' || j.status === 'failed');
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.#jobs.delete(j.id);
+  }
+}
