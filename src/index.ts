@@ -27,6 +27,7 @@ export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { pull, planPull, type PullOptions, type PullResult, type PullDryRun, type PullEvent, type PulledFile } from './pull/pull.js';
 export { checkout } from './pull/write-out.js';
+export { pushToMlflow, type MlflowPushOptions, type MlflowPushResult } from './mlflow/push.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
 export {
   SessionCache,
@@ -48,6 +49,9 @@ export {
   type LatencyStats,
   type GateVerdict,
 } from './bench/index.js';
+export { deployTriton, type TritonOptions, type TritonModel } from './deploy/triton.js';
+export { deployKserve, type KserveOptions, type KserveResult } from './deploy/kserve.js';
+export { deployImage, type ImageOptions, type ImageResult } from './deploy/image.js';
 export { exportModel, type ExportOptions, type ExportResult, type ExportEvent, type Validation } from './export/export.js';
 export { setupPython, type SetupPythonOptions, type SetupResult, type SetupEvent } from './convert/setup.js';
 export { checkFamilies, findPython, runConverter, type FamilyCheck, type Interpreter, type ConverterEvent } from './convert/run.js';

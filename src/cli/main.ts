@@ -17,10 +17,12 @@ import { embedMetadataCommand } from './specs/embed-metadata.js';
 import { predictCommand } from './specs/predict.js';
 import { pullCommand } from './specs/pull.js';
 import { checkoutCommand } from './specs/checkout.js';
+import { pushCommand } from './specs/push.js';
 import { exportCommand } from './specs/export.js';
 import { benchCommand } from './specs/bench.js';
 import { setupCommand } from './specs/setup.js';
 import { serveCommand } from './specs/serve.js';
+import { deployCommand } from './specs/deploy.js';
 
 /**
  * Registers every command from its declaration (specs/) and lazy-loads the module of the one that runs, so that
@@ -88,10 +90,12 @@ const COMMANDS: Entry[] = [
   command(predictCommand, () => import('./commands/predict.js')),
   command(pullCommand, () => import('./commands/pull.js')),
   command(checkoutCommand, () => import('./commands/checkout.js')),
+  command(pushCommand, () => import('./commands/push.js')),
   command(exportCommand, () => import('./commands/export.js')),
   command(benchCommand, () => import('./commands/bench.js')),
   command(setupCommand, () => import('./commands/setup.js')),
   command(serveCommand, () => import('./commands/serve.js')),
+  command(deployCommand, () => import('./commands/deploy.js')),
 ];
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -26,6 +26,10 @@ export interface CommitPullOptions {
   sameAs?: (existing: Manifest) => boolean;
   /** Same content, same version: an existing version holding these files is the answer (URLs and folders). */
   idempotent?: boolean;
+  /** What the source says of the model (an MLflow model version's tags, its run's metrics); default none. */
+  tags?: Record<string, string>;
+  metrics?: Record<string, number>;
+  description?: string;
 }
 
 export interface CommitPullResult {
@@ -91,8 +95,9 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           task: inspection.task ?? null,
           files,
           metadata: buildMetadata(inspection),
-          tags: {},
-          metrics: {},
+          tags: o.tags ?? {},
+          metrics: o.metrics ?? {},
+          ...(o.description ? { description: o.description } : {}),
           lineage: { operation: 'pull', source: o.source },
           aliases: [],
           latest: true,

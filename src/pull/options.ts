@@ -7,7 +7,7 @@ import type { Manifest } from '../registry/manifest.js';
 /** What `pull` takes and gives back, shared by the Hub path (pull.ts) and the URL and folder paths. */
 
 export interface PullOptions {
-  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, or a folder/file path. */
+  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, a folder/file path, or mlflow://HOST:PORT/NAME@ALIAS|/N. */
   source: string;
   registry: Registry;
   revision?: string;
@@ -22,6 +22,8 @@ export interface PullOptions {
   token?: string;
   offline?: boolean;
   cacheDir?: string;
+  /** Plain http to a server that is not on loopback (mlflow://). */
+  insecure?: boolean;
   /** Files downloaded at once (default 4). */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;

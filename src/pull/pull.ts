@@ -5,6 +5,7 @@ import { writeHfCache } from '../hub/hf-cache-write.js';
 import { hubSettings, offlineWords, type HubSettings } from '../hub/hub-settings.js';
 import { planHubPull, repoLabel, type HubFile, type HubPlan } from '../hub/hub-plan.js';
 import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-source.js';
+import { isMlflowUri } from '../mlflow/target.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
@@ -268,8 +269,9 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
  * Nothing is registered unless every file arrived and verified.
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
-  const source = parsePullSource(options.source);
-  if (source.kind === 'hub') return pullHub(options, source);
+  const mlflow = isMlflowUri(options.source);
+  const source = mlflow ? undefined : parsePullSource(options.source);
+  if (source?.kind === 'hub') return pullHub(options, source);
   for (const [flag, given] of [
     ['--revision', options.revision],
     ['--include', options.include?.length],
@@ -287,6 +289,11 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         hint: flag === '--local-dir' ? 'pull it, then `modelctl checkout NAME:VERSION DIR`' : 'pull hf:ORG/NAME --include GLOB',
       });
     }
+  }
+  if (!source) {
+    if (options.offline) throw new ModelctlError('USAGE', '--offline applies to Hub repos only', { hint: 'mlflow:// needs its server' });
+    const { pullFromMlflow } = await import('../mlflow/pull.js');
+    return pullFromMlflow(options);
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
   const { pullFolder, pullUrl } = await import('./url-and-folder.js');

@@ -1,6 +1,11 @@
 import { ModelctlError } from '../errors.js';
 
 const SAFE_KEY = /^[A-Za-z0-9_.:/-]{1,128}$/;
+
+/** Whether a tag or metric key is one modelctl stores (what arrives from elsewhere may not be). */
+export function isSafeKey(key: string): boolean {
+  return SAFE_KEY.test(key);
+}
 function checkKeys(kind: string, record: Record<string, unknown> | undefined): void {
   for (const key of Object.keys(record ?? {})) {
     if (!SAFE_KEY.test(key)) {

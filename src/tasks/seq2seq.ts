@@ -2,11 +2,10 @@ import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import { beamSearch } from './generation/beam.js';
 import { logSoftmax, processSeq2Seq } from './generation/constraints.js';
-import { argmax, softmax } from './generation/processors.js';
-import { drawIndex, freshSeed, seededRandom } from './generation/sampler.js';
+import { decodeLoop } from './generation/loop.js';
 import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
 import { Seq2SeqDecoderState, type Seq2SeqDecoderLayout } from './generation/seq2seq-decoder.js';
-import { TextStream, type GenerationTokenizer } from './generation/text.js';
+import type { GenerationTokenizer } from './generation/text.js';
 import { runSession, type RunContext } from './tensors.js';
 
 /**
@@ -133,38 +132,23 @@ export async function generateSeq2Seq(
       if (textOut) options.onText?.(textOut);
       extra.sequence_score = r.score;
     } else {
-      const seed = settings.doSample ? (settings.seed ?? freshSeed()) : undefined;
-      const random = seed !== undefined ? seededRandom(seed) : undefined;
-      const eos = new Set(settings.eosTokenIds);
-      const stream = new TextStream(setup.tokenizer, settings.stop);
-      const sequence = [...start];
-      const scores: number[][] = [];
-      tokens = [];
-      while (sequence.length < maxLength) {
-        if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
-        const [logits] = (await state.step([sequence.at(-1) as number], null)) as [Float32Array];
-        processSeq2Seq(logits, sequence, settings, maxLength);
-        if (settings.outputScores) scores.push(Array.from(logits));
-        const next = random ? drawIndex(softmax(logits), random) : argmax(logits);
-        if (tokens.length === 0) firstToken = performance.now();
-        sequence.push(next);
-        tokens.push(next);
-        if (eos.has(next)) {
-          finish = 'eos';
-          break;
-        }
-        const piece = stream.push(next);
-        if (piece) options.onText?.(piece);
-        if (stream.stopped) {
-          finish = 'stop';
-          break;
-        }
-      }
-      const rest = stream.finish();
-      if (rest) options.onText?.(rest);
-      textOut = stream.value;
-      if (seed !== undefined) extra.seed = seed;
-      if (settings.outputScores) extra.scores = scores;
+      const r = await decodeLoop(
+        {
+          tokenizer: setup.tokenizer,
+          sequence: [...start],
+          budget: maxLength - start.length,
+          first: async () => ((await state.step(start, null)) as [Float32Array])[0],
+          next: async (token) => ((await state.step([token], null)) as [Float32Array])[0],
+          process: (logits, sequence) => processSeq2Seq(logits, sequence, settings, maxLength),
+          onText: options.onText,
+          signal: options.signal,
+        },
+        settings,
+      );
+      ({ tokens, finish, text: textOut } = r);
+      firstToken = r.firstTokenAt;
+      if (r.seed !== undefined) extra.seed = r.seed;
+      if (r.scores) extra.scores = r.scores;
     }
     const decodeMs = performance.now() - t1;
     return {

@@ -2,9 +2,9 @@ import { ModelctlError } from '../errors.js';
 import { renderChat, type ChatMessage } from './generation/chat.js';
 import { generationSettings, type GenerationOptions, type GenerationSettings } from './generation/config.js';
 import { DecoderState, decoderLayout, type DecoderLayout } from './generation/decoder.js';
-import { argmax, processLogits, softmax } from './generation/processors.js';
-import { drawIndex, freshSeed, seededRandom } from './generation/sampler.js';
-import { TextStream, type GenerationTokenizer } from './generation/text.js';
+import { decodeLoop, type FinishReason } from './generation/loop.js';
+import { processLogits } from './generation/processors.js';
+import type { GenerationTokenizer } from './generation/text.js';
 import type { RunContext } from './tensors.js';
 
 /**
@@ -32,7 +32,7 @@ export interface GenerationSetup {
   maxPositions?: number;
 }
 
-export type FinishReason = 'eos' | 'stop' | 'length';
+export type { FinishReason } from './generation/loop.js';
 
 export interface GenerationPrediction {
   /** The new text only (the prompt is not repeated), special tokens left out, cut before a stop string. */
@@ -108,61 +108,37 @@ export async function generate(
       hint: 'shorten the prompt (the new tokens need positions too)',
     });
   }
-  const seed = settings.doSample ? (settings.seed ?? freshSeed()) : undefined;
-  const random = seed !== undefined ? seededRandom(seed) : undefined;
-  const eos = new Set(settings.eosTokenIds);
-  const stream = new TextStream(setup.tokenizer, settings.stop);
   const state = new DecoderState(ctx, setup.layout);
-  const seen = [...ids];
-  const tokens: number[] = [];
-  const scores: number[][] = [];
-  let finish: FinishReason = 'length';
+  const sequence = [...ids];
   const t0 = performance.now();
-  let firstToken = 0;
-  let decodeStart = 0;
   try {
-    let logits = await state.feed(ids, seen);
-    const prefillMs = performance.now() - t0;
-    for (;;) {
-      if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
-      processLogits(logits, seen, settings);
-      if (settings.outputScores) scores.push(Array.from(logits));
-      const next = random ? drawIndex(softmax(logits), random) : argmax(logits);
-      if (tokens.length === 0) {
-        firstToken = performance.now() - t0;
-        decodeStart = performance.now();
-      }
-      tokens.push(next);
-      seen.push(next);
-      if (eos.has(next)) {
-        finish = 'eos';
-        break;
-      }
-      const piece = stream.push(next);
-      if (piece) options.onText?.(piece);
-      if (stream.stopped) {
-        finish = 'stop';
-        break;
-      }
-      if (tokens.length >= settings.maxNewTokens || (limit !== undefined && seen.length >= limit)) break;
-      logits = await state.feed([next], seen);
-    }
-    const rest = stream.finish();
-    if (rest) options.onText?.(rest);
-    const decodeMs = performance.now() - decodeStart;
+    const r = await decodeLoop(
+      {
+        tokenizer: setup.tokenizer,
+        sequence,
+        budget: Math.min(settings.maxNewTokens, limit !== undefined ? limit - ids.length : Number.POSITIVE_INFINITY),
+        first: () => state.feed(ids, sequence),
+        next: (token) => state.feed([token], sequence),
+        process: (logits, seen) => processLogits(logits, seen, settings),
+        onText: options.onText,
+        signal: options.signal,
+      },
+      settings,
+    );
+    const decodeMs = r.endAt - r.firstTokenAt;
     return {
-      generated_text: stream.value,
-      tokens,
-      finish_reason: finish,
+      generated_text: r.text,
+      tokens: r.tokens,
+      finish_reason: r.finish,
       prompt_tokens: ids.length,
       ...(rendered !== undefined ? { prompt: rendered } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(settings.outputScores ? { scores } : {}),
+      ...(r.seed !== undefined ? { seed: r.seed } : {}),
+      ...(r.scores ? { scores: r.scores } : {}),
       timings: {
-        prefill_ms: prefillMs,
-        first_token_ms: firstToken,
+        prefill_ms: r.prefilledAt - t0,
+        first_token_ms: r.firstTokenAt - t0,
         decode_ms: decodeMs,
-        decode_tokens_per_second: tokens.length > 1 && decodeMs > 0 ? ((tokens.length - 1) * 1000) / decodeMs : null,
+        decode_tokens_per_second: r.tokens.length > 1 && decodeMs > 0 ? ((r.tokens.length - 1) * 1000) / decodeMs : null,
       },
     };
   } finally {

@@ -246,6 +246,18 @@ describe('argv to options', () => {
     ],
     [['pull', 'hf:org/m'], { name: 'pull', args: ['hf:org/m'], options: { concurrency: 4 } }],
     [
+      ['pull', 'mlflow://10.0.0.5:5000/iris@champion', '--insecure'],
+      { name: 'pull', args: ['mlflow://10.0.0.5:5000/iris@champion'], options: { insecure: true } },
+    ],
+    [
+      ['push', 'iris:1.0.0', 'mlflow://127.0.0.1:5000/iris', '--alias', 'champion', '--alias', 'staging', '--experiment', 'e1'],
+      {
+        name: 'push',
+        args: ['iris:1.0.0', 'mlflow://127.0.0.1:5000/iris'],
+        options: { alias: ['champion', 'staging'], experiment: 'e1' },
+      },
+    ],
+    [
       ['embed-metadata', 'm.onnx', '--features', 'a, b,,c', '--set', 'k=v'],
       { name: 'embed-metadata', args: ['m.onnx'], options: { features: ['a', 'b', 'c'], set: { k: 'v' } } },
     ],
@@ -326,10 +338,12 @@ describe('argv to options', () => {
       'predict',
       'pull',
       'checkout',
+      'push',
       'export',
       'bench',
       'setup',
       'serve',
+      'deploy',
     ]);
     for (const c of program.commands) expect(helpOf(c), c.name()).toContain('Examples:');
   });

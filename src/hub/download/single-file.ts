@@ -58,6 +58,8 @@ export interface UrlDownloadOptions extends NodeHttpOptions {
   onBytes?: (delta: number) => void;
   retries?: number;
   backoff?: (attempt: number) => number;
+  /** Sent with every request of this download (e.g. the authorization of an MLflow server); never shown. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -70,10 +72,10 @@ export async function downloadUrl(url: URL, o: UrlDownloadOptions): Promise<{ fi
   try {
     const stats = await getWithResume({
       url: url.href,
-      headers: {},
+      headers: o.headers ?? {},
       sink,
       get: o.fetch ? fetchGetter(o.fetch) : httpGetter(nodeHttpOptions(o)),
-      ctx: { what: redactUrl(url), tokenGiven: false },
+      ctx: { what: redactUrl(url), tokenGiven: o.headers?.authorization !== undefined },
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onSize ? { onResponse: (res) => o.onSize?.(announcedSize(res)) } : {}),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),

@@ -67,9 +67,18 @@ export function decoderLayout(inputs: readonly OnnxValueInfo[], outputs: readonl
   return { slots, positionIds: names.has('position_ids'), attentionMask: names.has('attention_mask'), logits: 'logits' };
 }
 
-/** One sequence's decoder state: the cache tensors and how many positions they hold. */
+/**
+ * One sequence's decoder state: the cache tensors and how many positions they hold.
+ *
+ * Nothing of the cache is copied in JavaScript: the present.* tensors a run returns are handed, as they are, to the
+ * next run as its past_key_values.* (the graph itself appends the new position to them). onnxruntime-node 1.30 does
+ * take pre-allocated outputs, but it returns a fresh copy of each output even then, so double-buffered outputs would
+ * save no copy and are not used. The attention mask is a view of one buffer of ones that grows by doubling, and the
+ * logits of the last position a view of the run's output, not copies.
+ */
 export class DecoderState {
   private past = new Map<string, Tensor>();
+  private ones = new BigInt64Array(0);
   /** Positions in the cache (tokens already run). */
   length = 0;
 
@@ -86,6 +95,12 @@ export class DecoderState {
     );
   }
 
+  /** [1, total] ones, over a buffer kept from run to run. */
+  private mask(total: number): Tensor {
+    if (this.ones.length < total) this.ones = new BigInt64Array(Math.max(total, 2 * this.ones.length, 64)).fill(1n);
+    return new this.ctx.Tensor('int64', this.ones.subarray(0, total), [1, total]);
+  }
+
   private emptyPast(slot: PastSlot): Tensor {
     const dims = [1, slot.heads, 0, slot.headDim];
     return slot.dtype === 'float16'
@@ -94,8 +109,9 @@ export class DecoderState {
   }
 
   /**
-   * Runs `ids` after what the cache holds; returns the logits of the last position (a fresh array the caller may
-   * change). Without a cache in the graph, the whole sequence so far is run again each time.
+   * Runs `ids` after what the cache holds; returns the logits of the last position (a view of this run's output,
+   * which the caller may change: nothing else reads it). Without a cache in the graph, the whole sequence so far is
+   * run again each time.
    */
   async feed(ids: readonly number[], history: readonly number[]): Promise<Float32Array> {
     const cached = this.layout.slots.length > 0;
@@ -103,7 +119,7 @@ export class DecoderState {
     const start = cached ? this.length : 0;
     const total = start + run.length;
     const feeds: Record<string, Tensor> = { input_ids: this.int64([...run], [1, run.length]) };
-    if (this.layout.attentionMask) feeds.attention_mask = this.int64(new Array<number>(total).fill(1), [1, total]);
+    if (this.layout.attentionMask) feeds.attention_mask = this.mask(total);
     if (this.layout.positionIds)
       feeds.position_ids = this.int64(
         Array.from({ length: run.length }, (_, i) => start + i),
@@ -128,10 +144,7 @@ export class DecoderState {
       });
     }
     const vocab = dims[2] as number;
-    const data = logits.data as Float32Array;
-    const last = Float32Array.from(data.subarray((run.length - 1) * vocab, run.length * vocab));
-    logits.dispose?.();
-    return last;
+    return (logits.data as Float32Array).subarray((run.length - 1) * vocab, run.length * vocab);
   }
 
   dispose(): void {

@@ -79,6 +79,7 @@ export class Seq2SeqDecoderState {
   private readonly past = new Map<string, Tensor>();
   private readonly hidden: Tensor;
   private readonly mask: Tensor;
+  private readonly branch: [Tensor, Tensor];
   private started = false;
 
   /** `encoderStates` is the encoder's last_hidden_state [1, source, hidden]; it is repeated for each of `rows`. */
@@ -90,15 +91,24 @@ export class Seq2SeqDecoderState {
   ) {
     const [, source, hidden] = encoderStates.dims as [number, number, number];
     const one = encoderStates.data as Float32Array;
-    const states = new Float32Array(rows * one.length);
-    for (let r = 0; r < rows; r++) states.set(one, r * one.length);
+    let states = one;
+    if (rows > 1) {
+      states = new Float32Array(rows * one.length);
+      for (let r = 0; r < rows; r++) states.set(one, r * one.length);
+    }
     this.hidden = new ctx.Tensor('float32', states, [rows, source, hidden]);
     this.mask = new ctx.Tensor('int64', new BigInt64Array(rows * source).fill(1n), [rows, source]);
+    this.branch = [new ctx.Tensor('bool', Uint8Array.of(0), [1]), new ctx.Tensor('bool', Uint8Array.of(1), [1])];
   }
 
   /**
    * Runs one token per row (after reordering the self-attention cache so that row r continues row sources[r]);
-   * returns each row's next-token logits.
+   * returns each row's next-token logits (views of the run's output, which the caller may change).
+   *
+   * No cache tensor is copied in JavaScript unless beams are reordered: the present.N.decoder.* outputs are the next
+   * step's past inputs as they are, the cross-attention cache of the first step is fed again unchanged, and after the
+   * first step present.N.encoder.* are not fetched at all (the graph passes them through; fetching them would only
+   * have onnxruntime-node copy them out every step).
    */
   async step(tokens: readonly number[], sources: readonly number[] | null): Promise<Float32Array[]> {
     if (tokens.length !== this.rows) throw new Error(`${tokens.length} tokens for ${this.rows} rows`);
@@ -119,20 +129,17 @@ export class Seq2SeqDecoderState {
       ),
       encoder_hidden_states: this.hidden,
       encoder_attention_mask: this.mask,
-      use_cache_branch: new this.ctx.Tensor('bool', Uint8Array.from([this.started ? 1 : 0]), [1]),
+      use_cache_branch: this.branch[this.started ? 1 : 0],
     };
     for (const slot of this.layout.slots)
       feeds[slot.input] =
         this.past.get(slot.input) ?? new this.ctx.Tensor('float32', new Float32Array(0), [this.rows, slot.heads, 0, slot.headDim]);
-    const out = await runSession(this.ctx, feeds, ['logits', ...this.layout.slots.map((s) => s.output)]);
-    for (const slot of this.layout.slots) {
+    // The cross-attention cache of the first step is the one every later step reads.
+    const wanted = this.layout.slots.filter((s) => !this.started || s.part === 'decoder');
+    const out = await runSession(this.ctx, feeds, ['logits', ...wanted.map((s) => s.output)]);
+    for (const slot of wanted) {
       const present = out[slot.output];
       if (!present) throw refuse(`the decoder gave no ${slot.output}`);
-      // The cross-attention cache of the first step is the one every later step reads.
-      if (slot.part === 'encoder' && this.started) {
-        present.dispose?.();
-        continue;
-      }
       const old = this.past.get(slot.input);
       if (old && old !== present) old.dispose?.();
       this.past.set(slot.input, present);
@@ -144,9 +151,7 @@ export class Seq2SeqDecoderState {
       throw refuse(`the decoder's logits have shape [${dims.join(', ')}]; [${this.rows}, 1, vocab] expected`);
     const vocab = dims[2] as number;
     const data = logits.data as Float32Array;
-    const rows = Array.from({ length: this.rows }, (_, r) => Float32Array.from(data.subarray(r * vocab, (r + 1) * vocab)));
-    logits.dispose?.();
-    return rows;
+    return Array.from({ length: this.rows }, (_, r) => data.subarray(r * vocab, (r + 1) * vocab));
   }
 
   dispose(): void {

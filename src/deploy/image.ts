@@ -1,0 +1,226 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, posix, relative } from 'node:path';
+import { ModelctlError, ioError } from '../errors.js';
+import type { Registry } from '../registry/index.js';
+import { Layout } from '../registry/layout.js';
+import { packageRoot } from '../util/package-root.js';
+import { TarWriter } from '../util/tar.js';
+import { SERVE_PORT } from './kserve.js';
+import { resolveOnnxVersion } from './onnx-version.js';
+import { writeOutput, type WriteOutcome } from './output.js';
+
+/**
+ * `deploy image`: an OCI image (an OCI image layout, archived as one tar: what `skopeo` calls oci-archive) built
+ * without Docker. No base image: one layer holds a registry home with the version (its blobs and its sealed
+ * manifest, byte for byte), one holds modelctl (bin/, the bundled dist/, package.json) with `modelctl` on PATH, and
+ * the config runs `modelctl serve` on port 8080. Layers are plain tars with fixed owners and times (the version's
+ * creation time), so the same version and modelctl give the same image digest. The image carries no Node.js and
+ * none of modelctl's npm dependencies: it is meant to sit on a base that has them.
+ */
+
+export interface ImageOptions {
+  out: string;
+  /** The tag in the layout's index (default: the version). */
+  tag?: string;
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ImageResult {
+  ref: string;
+  out: string;
+  tag: string;
+  /** sha256:... of the image manifest. */
+  digest: string;
+  layers: Array<{ digest: string; size: number; what: string }>;
+  outcome: WriteOutcome;
+}
+
+export const IMAGE_HOME = '/var/lib/modelctl';
+const APP_DIR = 'opt/modelctl';
+const MEDIA = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  index: 'application/vnd.oci.image.index.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+} as const;
+
+interface Blob {
+  digest: string;
+  size: number;
+  /** A staged file, or bytes. */
+  path?: string;
+  bytes?: Buffer;
+}
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const jsonBlob = (value: unknown): Blob => {
+  const bytes = Buffer.from(JSON.stringify(value));
+  return { digest: sha256(bytes), size: bytes.length, bytes };
+};
+
+/** Every parent folder of `paths`, each once, parents first. */
+function parents(paths: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) for (let d = posix.dirname(p); d !== '.' && d !== '/'; d = posix.dirname(d)) dirs.add(d);
+  return [...dirs].sort();
+}
+
+async function filesUnder(root: string, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(join(root, dir), { withFileTypes: true })) {
+    const rel = posix.join(dir, d.name);
+    if (d.isDirectory()) out.push(...(await filesUnder(root, rel)));
+    else if (d.isFile()) out.push(rel);
+  }
+  return out.sort();
+}
+
+type Item = { path: string; source: string; size: number; mode: number } | { path: string; link: string };
+
+async function writeLayer(path: string, items: Item[], mtime: number): Promise<Blob> {
+  const tar = await TarWriter.create(path);
+  try {
+    for (const dir of parents(items.map((i) => i.path))) await tar.directory(dir, { mtime });
+    for (const item of items) {
+      if ('link' in item) await tar.symlink(item.path, item.link, { mtime });
+      else await tar.file(item.path, item.source, item.size, { mode: item.mode, mtime });
+    }
+    const { sha256: hex, size } = await tar.finish();
+    return { digest: `sha256:${hex}`, size, path };
+  } catch (err) {
+    await tar.abort();
+    throw err;
+  }
+}
+
+/** The modelctl that is running: its launcher, bundle and package.json. */
+async function modelctlItems(): Promise<Item[]> {
+  const root = packageRoot();
+  const bundle = root === null ? undefined : await stat(join(root, 'dist', 'bundle')).catch(() => undefined);
+  if (root === null || !bundle?.isDirectory()) {
+    throw new ModelctlError('NOT_AVAILABLE', 'deploy image needs the built modelctl (dist/bundle), and it is not beside this one', {
+      hint: 'run `npm run build` in the modelctl checkout, or use an installed modelctl',
+    });
+  }
+  const files = ['package.json', 'bin/modelctl.cjs', ...(await filesUnder(root, 'dist/bundle'))];
+  const items: Item[] = [];
+  for (const f of files) {
+    const st = await stat(join(root, f));
+    items.push({ path: `${APP_DIR}/${f}`, source: join(root, f), size: st.size, mode: f.startsWith('bin/') ? 0o755 : 0o644 });
+  }
+  items.push({ path: 'usr/local/bin/modelctl', link: `/${APP_DIR}/bin/modelctl.cjs` });
+  return items;
+}
+
+export async function deployImage(registry: Registry, ref: string, options: ImageOptions): Promise<ImageResult> {
+  const version = await resolveOnnxVersion(registry, ref, 'the image', options.signal);
+  const { manifest } = version;
+  const tag = options.tag ?? manifest.version;
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(tag)) {
+    throw new ModelctlError('USAGE', `"${tag}" is not an image tag`, { hint: 'a tag is letters, digits, _ . and -, at most 128' });
+  }
+  const mtime = Math.floor(Date.parse(manifest.createdAt) / 1000);
+  const staging = join(registry.store.layout.tmpDir, `image-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(staging, { recursive: true });
+    // The version as a registry home inside the image: its blobs and its sealed manifest, as they are in the store.
+    const inside = new Layout(IMAGE_HOME);
+    const strip = (p: string): string => relative('/', p).split('\\').join('/');
+    const seen = new Set<string>();
+    const modelItems: Item[] = [];
+    for (const f of manifest.files) {
+      if (seen.has(f.sha256)) continue;
+      seen.add(f.sha256);
+      modelItems.push({ path: strip(inside.blob(f.sha256)), source: registry.store.layout.blob(f.sha256), size: f.size, mode: 0o444 });
+    }
+    const manifestFile = registry.store.layout.manifest(manifest.name, manifest.version);
+    const manifestSize = (await stat(manifestFile)).size;
+    modelItems.push({
+      path: strip(inside.manifest(manifest.name, manifest.version)),
+      source: manifestFile,
+      size: manifestSize,
+      mode: 0o444,
+    });
+    const aliasesPath = join(staging, 'aliases.json');
+    await writeFile(aliasesPath, `${JSON.stringify({ latest: manifest.version }, null, 2)}\n`);
+    modelItems.push({ path: strip(inside.aliases(manifest.name)), source: aliasesPath, size: (await stat(aliasesPath)).size, mode: 0o644 });
+    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime);
+    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime);
+    const created = new Date(mtime * 1000).toISOString();
+    const config = jsonBlob({
+      created,
+      architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
+      os: 'linux',
+      config: {
+        Entrypoint: ['modelctl', 'serve', '--host', '0.0.0.0', '--port', String(SERVE_PORT)],
+        Env: ['PATH=/usr/local/bin:/usr/bin:/bin', `MODELCTL_HOME=${IMAGE_HOME}`],
+        ExposedPorts: { [`${SERVE_PORT}/tcp`]: {} },
+        Labels: { 'modelctl.dev/model': version.ref, 'modelctl.dev/manifest-digest': manifest.digest },
+      },
+      rootfs: { type: 'layers', diff_ids: [modelLayer.digest, appLayer.digest] },
+      history: [
+        { created, created_by: `modelctl deploy image: ${version.ref}` },
+        { created, created_by: 'modelctl deploy image: modelctl' },
+      ],
+    });
+    const layers = [modelLayer, appLayer];
+    const imageManifest = jsonBlob({
+      schemaVersion: 2,
+      mediaType: MEDIA.manifest,
+      config: { mediaType: MEDIA.config, digest: config.digest, size: config.size },
+      layers: layers.map((l) => ({ mediaType: MEDIA.layer, digest: l.digest, size: l.size })),
+      annotations: { 'org.opencontainers.image.created': created, 'org.opencontainers.image.title': manifest.name },
+    });
+    const index = {
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [
+        {
+          mediaType: MEDIA.manifest,
+          digest: imageManifest.digest,
+          size: imageManifest.size,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    };
+    const archivePath = join(staging, 'image.tar');
+    const archive = await TarWriter.create(archivePath);
+    try {
+      await archive.bytes('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })), { mtime });
+      await archive.bytes('index.json', Buffer.from(JSON.stringify(index)), { mtime });
+      await archive.directory('blobs', { mtime });
+      await archive.directory('blobs/sha256', { mtime });
+      for (const blob of [imageManifest, config, ...layers]) {
+        const name = `blobs/sha256/${blob.digest.slice('sha256:'.length)}`;
+        if (blob.bytes) await archive.bytes(name, blob.bytes, { mtime });
+        else await archive.file(name, blob.path as string, blob.size, { mtime });
+      }
+    } catch (err) {
+      await archive.abort();
+      throw err;
+    }
+    const done = await archive.finish();
+    const outcome = await writeOutput(options.out, [{ relPath: '', blob: archivePath, sha256: done.sha256, size: done.size }], {
+      single: true,
+      force: options.force === true,
+      what: 'image archive',
+    });
+    return {
+      ref: version.ref,
+      out: options.out,
+      tag,
+      digest: imageManifest.digest,
+      layers: [
+        { digest: modelLayer.digest, size: modelLayer.size, what: 'model' },
+        { digest: appLayer.digest, size: appLayer.size, what: 'modelctl' },
+      ],
+      outcome,
+    };
+  } catch (err) {
+    throw ioError(err);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
