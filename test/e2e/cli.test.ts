@@ -189,6 +189,7 @@ describe('modelctl (spawned binary)', () => {
     expect(help.exitCode).toBe(0);
     for (const name of [
       'pull',
+      'checkout',
       'register',
       'export',
       'embed-metadata',

@@ -14,7 +14,7 @@ import type { Registry } from '../../src/registry/index.js';
 import { VERSION } from '../../src/version.js';
 import { rejection as failure, tempDir } from '../helpers.js';
 import { parityPython } from '../parity/reference.js';
-import { BERT_DEFAULT, CONFIG, bertRepo, registry } from './fixtures.js';
+import { BERT_DEFAULT, CONFIG, bertRepo, registry, writeHfCache } from './fixtures.js';
 import { HubServer, gitBlobId, newCommitId, sha256, type FixtureFile } from './server.js';
 
 const READ_CACHE = join(resolve(dirname(fileURLToPath(import.meta.url))), 'py', 'read_hf_cache.py');
@@ -97,6 +97,19 @@ describe('writing a version out (--local-dir, checkout)', () => {
     expect(readFileSync(join(dir, 'vocab.txt')).equals(content(bert.files, 'vocab.txt'))).toBe(true);
     // Editing the checked-out copy never touches the registry.
     expect((await reg.validate()).ok).toBe(true);
+  });
+
+  it('offline, --local-dir writes out a version the registry holds, without the HF cache or the network', async () => {
+    const reg = registry();
+    await pull(opts(reg, 'hf:acme/tiny-bert'));
+    const before = server.requests.length;
+    const dir = tempDir();
+    const env = { HF_ENDPOINT: server.url, HF_HOME: tempDir(), HF_HUB_OFFLINE: '1' };
+    const r = await pull(opts(reg, 'hf:acme/tiny-bert', { env, localDir: dir }));
+    expect(r.upToDate).toBe(true);
+    expect(r.localDir?.written.sort()).toEqual(BERT_DEFAULT);
+    for (const p of BERT_DEFAULT) expect(readFileSync(join(dir, p)).equals(content(bert.files, p))).toBe(true);
+    expect(server.requests.length).toBe(before);
   });
 });
 
@@ -187,18 +200,23 @@ describe('hf download habits', () => {
   it('--dry-run lists files, sizes and what is cached; downloads and registers nothing', async () => {
     const reg = registry();
     await pull(opts(reg, 'acme/tiny-bert', { files: ['model.safetensors'], name: 'other/copy' }));
+    writeHfCache(
+      join(hfHome, 'hub'),
+      'acme/tiny-bert',
+      bert.commit,
+      bert.files.filter((f) => f.path === 'vocab.txt'),
+    );
     const before = fileGets().length;
     const plan = await planPull(opts(reg, 'acme/tiny-bert'));
     expect(fileGets().length).toBe(before);
     expect(plan.commit).toBe(bert.commit);
     expect(plan.ref).toBe(`acme/tiny-bert:${bert.commit.slice(0, 7)}`);
     expect(plan.registered).toBe(false);
+    const where: Record<string, string> = { 'model.safetensors': 'store', 'vocab.txt': 'hf-cache' };
     expect(plan.files.map((f) => [f.path, f.size, f.have])).toEqual(
-      BERT_DEFAULT.map((p) => [p, content(bert.files, p).length, p === 'model.safetensors' ? 'store' : null]),
+      BERT_DEFAULT.map((p) => [p, content(bert.files, p).length, where[p] ?? null]),
     );
-    expect(plan.toDownload).toBe(
-      BERT_DEFAULT.filter((p) => p !== 'model.safetensors').reduce((n, p) => n + content(bert.files, p).length, 0),
-    );
+    expect(plan.toDownload).toBe(BERT_DEFAULT.filter((p) => !where[p]).reduce((n, p) => n + content(bert.files, p).length, 0));
     expect((await reg.list({ name: 'acme/tiny-bert' })).entries).toEqual([]);
   });
 
