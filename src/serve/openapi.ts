@@ -213,7 +213,7 @@ export function openApiDocument(): Schema {
       title: 'modelctl serve',
       version: VERSION,
       description:
-        'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction, the registry API and OpenAI-compatible completions under /v1.',
+        'The Open Inference Protocol (KServe v2) over a modelctl registry, with task-level prediction, the registry API (under /v1 and the same operations under /model-registry), pull and export as jobs polled at /v1/jobs/{id}, and OpenAI-compatible completions under /v1.',
     },
     servers: [{ url: '/' }],
     components: {

@@ -82,6 +82,7 @@ describe('serve: the /model-registry paths', () => {
       ['keras-v3', 'model.keras', 'model.keras', 'keras'],
       ['keras-h5', 'model.h5', 'model.h5', 'keras-h5'],
       ['sklearn-pickle', 'model.pkl', 'model.pkl', 'pickle'],
+      ['sklearn-joblib', 'model.joblib', 'model.joblib', 'joblib'],
     ] as const) {
       const bytes = readFileSync(join(FIXTURES, fixture, file));
       const r = await getJson(`${s.url}/v1/models?name=up/${fixture}`, { method: 'POST', body: bytes });
@@ -101,6 +102,11 @@ describe('serve: the /model-registry paths', () => {
       expect(r.body.error).toMatch(/not a model format modelctl recognises/);
       expect(r.body.hint).toMatch(/\?filename=/);
     }
-    expect((await getJson(`${s.url}/v1/models?name=up/*`)).body.models).toHaveLength(11);
+    // A compressed joblib is a zlib stream: its bytes do not say joblib, so it is a 415 until ?filename= says so.
+    const compressed = readFileSync(join(FIXTURES, 'sklearn-joblib-compressed', 'model-compressed.joblib'));
+    expect((await getJson(`${s.url}/v1/models?name=up/z`, { method: 'POST', body: compressed })).status).toBe(415);
+    const z = await getJson(`${s.url}/v1/models?name=up/z&filename=model.joblib`, { method: 'POST', body: compressed });
+    expect([z.status, z.body.manifest?.format]).toEqual([201, 'joblib']);
+    expect((await getJson(`${s.url}/v1/models?name=up/*`)).body.models).toHaveLength(13);
   });
 });
