@@ -78,23 +78,38 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+interface OutputOptions {
+  force?: boolean;
+  single?: boolean;
+  /** Names the target in the refusal ("Triton model folder"). */
+  what: string;
+}
+
 /**
- * Writes `entries` as the folder `target` (or, with `single`, the one text entry as the file `target`). `what` names
- * the target in the refusal ("Triton model folder").
+ * Whether `target` can be written: absent, or already holding this content ("same"), or different and `force`
+ * given; otherwise the CONFLICT refusal. Callers writing several targets check them all first.
  */
-export async function writeOutput(
+export async function checkOutput(
   target: string,
   entries: readonly Entry[],
-  options: { force?: boolean; single?: boolean; what: string },
-): Promise<WriteOutcome> {
-  const single = options.single === true;
-  const present = await exists(target);
-  if (present && (await sameContent(target, entries, single))) return 'unchanged';
-  if (present && !options.force) {
+  options: OutputOptions,
+): Promise<'absent' | 'same' | 'replace'> {
+  if (!(await exists(target))) return 'absent';
+  if (await sameContent(target, entries, options.single === true)) return 'same';
+  if (!options.force) {
     throw new ModelctlError('CONFLICT', `${target} already exists with different content`, {
       hint: `pass --force to replace the ${options.what}, or choose another --out`,
     });
   }
+  return 'replace';
+}
+
+/** Writes `entries` as the folder `target` (or, with `single`, the one entry as the file `target`). */
+export async function writeOutput(target: string, entries: readonly Entry[], options: OutputOptions): Promise<WriteOutcome> {
+  const single = options.single === true;
+  const state = await checkOutput(target, entries, options);
+  if (state === 'same') return 'unchanged';
+  const present = state === 'replace';
   const parent = dirname(target);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = join(parent, `.${basename(target)}.modelctl-${tag}`);

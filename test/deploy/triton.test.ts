@@ -223,6 +223,10 @@ describe('deploy triton', () => {
     writeFileSync(deployed, bytes);
     expect(readFileSync(blob).equals(original)).toBe(true);
     expect((await cli(['deploy', 'triton', 'iris:1.1.0', '--out', out], { home })).exitCode).toBe(8);
+    // Several models: every folder is checked before any is written, so a refusal writes none of them.
+    const several = await cli(['deploy', 'triton', 'org/bert', 'iris:1.0.0', '--out', out], { home });
+    expect(several.exitCode).toBe(8);
+    expect(readdirSync(out)).toEqual(['iris']);
   });
 
   it('refuses a model that is not ONNX, suggesting export, and writes nothing for any reference given', async () => {
@@ -252,6 +256,6 @@ describe('deploy triton', () => {
     expect(mixed.stderr).toMatch(/mix:1\.0\.0 and mix:2\.0\.0 have different inputs or outputs/);
     const target = await cli(['deploy', 'docker', 'iris'], { home });
     expect(target.exitCode).toBe(2);
-    expect(target.stderr).toMatch(/deploy takes a target \(triton, kserve\), got "docker"/);
+    expect(target.stderr).toMatch(/deploy takes a target \(triton, kserve, image\), got "docker"/);
   });
 });
