@@ -13,7 +13,11 @@ import { fsyncDir, kernelCopy } from '../util/fs.js';
  * deployed file edited by hand must not change the registry.
  */
 
-export type Entry = { relPath: string; text: string } | { relPath: string; blob: string; sha256: string; size: number };
+/**
+ * What goes into the output: a text, or a file's bytes by sha256 and size: a blob of the store (copied) or, with
+ * `move`, a file the caller staged for this output alone (renamed into place when on the same filesystem).
+ */
+export type Entry = { relPath: string; text: string } | { relPath: string; blob: string; sha256: string; size: number; move?: boolean };
 
 export type WriteOutcome = 'created' | 'unchanged' | 'replaced';
 
@@ -62,7 +66,13 @@ async function writeEntry(path: string, entry: Entry): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   if ('text' in entry) await writeFile(path, entry.text, { flag: 'wx' });
   else {
-    await kernelCopy(entry.blob, path);
+    const moved =
+      entry.move === true &&
+      (await rename(entry.blob, path).then(
+        () => true,
+        () => false,
+      ));
+    if (!moved) await kernelCopy(entry.blob, path);
     // Blobs are read-only; the copy is the user's to edit or remove.
     await chmod(path, 0o644);
   }

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
 import { FIXTURES, cli, fileDir, tempDir } from '../helpers.js';
@@ -134,6 +134,8 @@ describe('deploy image', () => {
     expect(readFileSync(out).equals(bytes)).toBe(true);
     const forced = await build('iris', out, '--tag', 'prod', '--force');
     expect([forced.outcome, forced.tag]).toEqual(['replaced', 'prod']);
+    // Built beside the output and renamed into place: nothing else is left in the folder.
+    expect(readdirSync(dirname(out))).toEqual(['iris.tar']);
   });
 
   it('refuses bad input with a one-line error and the documented exit code', async () => {
