@@ -79,11 +79,13 @@ async function filesUnder(root: string, dir: string): Promise<string[]> {
 
 type Item = { path: string; source: string; size: number; mode: number } | { path: string; link: string };
 
-async function writeLayer(path: string, items: Item[], mtime: number): Promise<Blob> {
+async function writeLayer(path: string, items: Item[], mtime: number, signal?: AbortSignal): Promise<Blob> {
   const tar = await TarWriter.create(path);
   try {
     for (const dir of parents(items.map((i) => i.path))) await tar.directory(dir, { mtime });
     for (const item of items) {
+      // Ctrl-C between files: the staging folder is removed by the caller.
+      signal?.throwIfAborted();
       if ('link' in item) await tar.symlink(item.path, item.link, { mtime });
       else await tar.file(item.path, item.source, item.size, { mode: item.mode, mtime });
     }
@@ -147,8 +149,8 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
     const aliasesPath = join(staging, 'aliases.json');
     await writeFile(aliasesPath, `${JSON.stringify({ latest: manifest.version }, null, 2)}\n`);
     modelItems.push({ path: strip(inside.aliases(manifest.name)), source: aliasesPath, size: (await stat(aliasesPath)).size, mode: 0o644 });
-    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime);
-    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime);
+    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime, options.signal);
+    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime, options.signal);
     const created = new Date(mtime * 1000).toISOString();
     const config = jsonBlob({
       created,
