@@ -80,6 +80,29 @@ export async function cli(args: string[], options: { home?: string; env?: Record
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * `modelctl serve --port 0 --json` spawned (from `bin`, by default the built one), with its address once it listens;
+ * stop it with a signal (`child.kill('SIGTERM')`).
+ */
+export function startServe(home: string, args: string[] = [], bin = BIN) {
+  const child = execa('node', [bin, 'serve', '--port', '0', '--json', ...args], {
+    reject: false,
+    env: { NO_COLOR: '1', MODELCTL_HOME: home },
+    stdin: 'ignore',
+    buffer: true,
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split('\n')[0] as string;
+      if (seen.includes('\n')) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${r.stderr}`)));
+  });
+  return { child, url };
+}
+
 /** Starts the binary without waiting (for kill and concurrency tests). */
 export function spawnCli(args: string[], home: string): ResultPromise {
   return execa('node', [BIN, ...args], { reject: false, env: { NO_COLOR: '1', MODELCTL_HOME: home }, stdin: 'ignore' });

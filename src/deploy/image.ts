@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, posix, relative } from 'node:path';
+import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { ModelctlError, ioError } from '../errors.js';
 import type { Registry } from '../registry/index.js';
 import { Layout } from '../registry/layout.js';
@@ -79,11 +79,13 @@ async function filesUnder(root: string, dir: string): Promise<string[]> {
 
 type Item = { path: string; source: string; size: number; mode: number } | { path: string; link: string };
 
-async function writeLayer(path: string, items: Item[], mtime: number): Promise<Blob> {
+async function writeLayer(path: string, items: Item[], mtime: number, signal?: AbortSignal): Promise<Blob> {
   const tar = await TarWriter.create(path);
   try {
     for (const dir of parents(items.map((i) => i.path))) await tar.directory(dir, { mtime });
     for (const item of items) {
+      // Ctrl-C between files: the staging folder is removed by the caller.
+      signal?.throwIfAborted();
       if ('link' in item) await tar.symlink(item.path, item.link, { mtime });
       else await tar.file(item.path, item.source, item.size, { mode: item.mode, mtime });
     }
@@ -123,6 +125,7 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
   }
   const mtime = Math.floor(Date.parse(manifest.createdAt) / 1000);
   const staging = join(registry.store.layout.tmpDir, `image-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let archiveStaged: string | undefined;
   try {
     await mkdir(staging, { recursive: true });
     // The version as a registry home inside the image: its blobs and its sealed manifest, as they are in the store.
@@ -146,8 +149,8 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
     const aliasesPath = join(staging, 'aliases.json');
     await writeFile(aliasesPath, `${JSON.stringify({ latest: manifest.version }, null, 2)}\n`);
     modelItems.push({ path: strip(inside.aliases(manifest.name)), source: aliasesPath, size: (await stat(aliasesPath)).size, mode: 0o644 });
-    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime);
-    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime);
+    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime, options.signal);
+    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime, options.signal);
     const created = new Date(mtime * 1000).toISOString();
     const config = jsonBlob({
       created,
@@ -185,7 +188,16 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
         },
       ],
     };
-    const archivePath = join(staging, 'image.tar');
+    // Built beside the output when its folder exists (one rename into place, not a copy of the whole archive).
+    const outDir = dirname(resolve(options.out));
+    const besideOut = await stat(outDir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    const archivePath = besideOut
+      ? join(outDir, `.${basename(options.out)}.modelctl-build-${process.pid}-${randomBytes(4).toString('hex')}`)
+      : join(staging, 'image.tar');
+    archiveStaged = archivePath;
     const archive = await TarWriter.create(archivePath);
     try {
       await archive.bytes('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })), { mtime });
@@ -202,7 +214,7 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
       throw err;
     }
     const done = await archive.finish();
-    const outcome = await writeOutput(options.out, [{ relPath: '', blob: archivePath, sha256: done.sha256, size: done.size }], {
+    const outcome = await writeOutput(options.out, [{ relPath: '', blob: archivePath, sha256: done.sha256, size: done.size, move: true }], {
       single: true,
       force: options.force === true,
       what: 'image archive',
@@ -222,5 +234,6 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
     throw ioError(err);
   } finally {
     await rm(staging, { recursive: true, force: true });
+    if (archiveStaged !== undefined) await rm(archiveStaged, { force: true });
   }
 }

@@ -13,7 +13,11 @@ import { fsyncDir, kernelCopy } from '../util/fs.js';
  * deployed file edited by hand must not change the registry.
  */
 
-export type Entry = { relPath: string; text: string } | { relPath: string; blob: string; sha256: string; size: number };
+/**
+ * What goes into the output: a text, or a file's bytes by sha256 and size: a blob of the store (copied) or, with
+ * `move`, a file the caller staged for this output alone (renamed into place when on the same filesystem).
+ */
+export type Entry = { relPath: string; text: string } | { relPath: string; blob: string; sha256: string; size: number; move?: boolean };
 
 export type WriteOutcome = 'created' | 'unchanged' | 'replaced';
 
@@ -62,7 +66,13 @@ async function writeEntry(path: string, entry: Entry): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   if ('text' in entry) await writeFile(path, entry.text, { flag: 'wx' });
   else {
-    await kernelCopy(entry.blob, path);
+    const moved =
+      entry.move === true &&
+      (await rename(entry.blob, path).then(
+        () => true,
+        () => false,
+      ));
+    if (!moved) await kernelCopy(entry.blob, path);
     // Blobs are read-only; the copy is the user's to edit or remove.
     await chmod(path, 0o644);
   }
@@ -78,23 +88,38 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+interface OutputOptions {
+  force?: boolean;
+  single?: boolean;
+  /** Names the target in the refusal ("Triton model folder"). */
+  what: string;
+}
+
 /**
- * Writes `entries` as the folder `target` (or, with `single`, the one text entry as the file `target`). `what` names
- * the target in the refusal ("Triton model folder").
+ * Whether `target` can be written: absent, or already holding this content ("same"), or different and `force`
+ * given; otherwise the CONFLICT refusal. Callers writing several targets check them all first.
  */
-export async function writeOutput(
+export async function checkOutput(
   target: string,
   entries: readonly Entry[],
-  options: { force?: boolean; single?: boolean; what: string },
-): Promise<WriteOutcome> {
-  const single = options.single === true;
-  const present = await exists(target);
-  if (present && (await sameContent(target, entries, single))) return 'unchanged';
-  if (present && !options.force) {
+  options: OutputOptions,
+): Promise<'absent' | 'same' | 'replace'> {
+  if (!(await exists(target))) return 'absent';
+  if (await sameContent(target, entries, options.single === true)) return 'same';
+  if (!options.force) {
     throw new ModelctlError('CONFLICT', `${target} already exists with different content`, {
       hint: `pass --force to replace the ${options.what}, or choose another --out`,
     });
   }
+  return 'replace';
+}
+
+/** Writes `entries` as the folder `target` (or, with `single`, the one entry as the file `target`). */
+export async function writeOutput(target: string, entries: readonly Entry[], options: OutputOptions): Promise<WriteOutcome> {
+  const single = options.single === true;
+  const state = await checkOutput(target, entries, options);
+  if (state === 'same') return 'unchanged';
+  const present = state === 'replace';
   const parent = dirname(target);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const staging = join(parent, `.${basename(target)}.modelctl-${tag}`);

@@ -3,7 +3,7 @@ import { ModelctlError } from '../errors.js';
 import type { OnnxValueInfo } from '../onnx/summary.js';
 import type { Registry } from '../registry/index.js';
 import { resolveOnnxVersion, type OnnxVersion } from './onnx-version.js';
-import { writeOutput, type Entry, type WriteOutcome } from './output.js';
+import { checkOutput, writeOutput, type Entry, type WriteOutcome } from './output.js';
 
 /**
  * `deploy triton`: registry versions -> a Triton Inference Server model repository. One folder per model name, its
@@ -227,9 +227,12 @@ export async function deployTriton(
     byName.set(name, list);
   }
   const plans = [...byName].map(([name, versions]) => planModel(name, versions, options));
+  const output = { force: options.force === true, what: 'Triton model folder' };
+  // Every model folder is checked before any is written: a refusal leaves the whole repository as it was.
+  for (const plan of plans) await checkOutput(plan.dir, plan.entries, output);
   const models: TritonModel[] = [];
   for (const { entries, ...plan } of plans) {
-    const outcome = await writeOutput(plan.dir, entries, { force: options.force === true, what: 'Triton model folder' });
+    const outcome = await writeOutput(plan.dir, entries, output);
     models.push({ ...plan, outcome });
   }
   return { models };

@@ -1,9 +1,9 @@
 import { execa } from 'execa';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
-import { FIXTURES, cli, fileDir, tempDir } from '../helpers.js';
+import { FIXTURES, ROOT, cli, fileDir, startServe, tempDir } from '../helpers.js';
 
 /**
  * deploy image, inspected by the real OCI tools: skopeo reads the archive (manifest, config, layers), umoci unpacks
@@ -121,6 +121,33 @@ describe('deploy image', () => {
     expect(result.layers.map((l) => l.what)).toEqual(['model', 'modelctl']);
   });
 
+  it("the image's modelctl serves its model over the v2 protocol (given Node and the npm dependencies the base would hold)", async () => {
+    if (!toolsAvailable()) return;
+    const out = join(tempDir(), 'iris.tar');
+    await build('iris', out);
+    const rootfs = await unpack(out, '1.0.0');
+    // What the base image would provide beside the layers: node (this one) and node_modules where Node finds them.
+    symlinkSync(join(ROOT, 'node_modules'), join(rootfs, 'opt', 'modelctl', 'node_modules'));
+    const launcher = join(rootfs, 'opt', 'modelctl', 'bin', 'modelctl.cjs');
+    const { child, url: pending } = startServe(join(rootfs, 'var', 'lib', 'modelctl'), [], launcher);
+    try {
+      const url = await pending;
+      const meta = (await (await fetch(`${url}/v2/models/iris`)).json()) as { versions: string[]; platform: string };
+      expect([meta.versions, meta.platform]).toEqual([['1.0.0'], 'onnxruntime_onnx']);
+      const infer = await fetch(`${url}/v2/models/iris/infer`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+      });
+      expect(infer.status).toBe(200);
+      const answer = (await infer.json()) as { model_version: string; outputs: Array<{ name: string; data: number[] }> };
+      expect(answer.model_version).toBe('1.0.0');
+      expect(answer.outputs.find((o) => o.name === 'label')?.data).toEqual([0]);
+    } finally {
+      child.kill('SIGTERM');
+      await child;
+    }
+  });
+
   it('the same version gives the same image: left alone; another is refused without --force', async () => {
     const out = join(tempDir(), 'iris.tar');
     const first = await build('iris', out);
@@ -134,6 +161,8 @@ describe('deploy image', () => {
     expect(readFileSync(out).equals(bytes)).toBe(true);
     const forced = await build('iris', out, '--tag', 'prod', '--force');
     expect([forced.outcome, forced.tag]).toEqual(['replaced', 'prod']);
+    // Built beside the output and renamed into place: nothing else is left in the folder.
+    expect(readdirSync(dirname(out))).toEqual(['iris.tar']);
   });
 
   it('refuses bad input with a one-line error and the documented exit code', async () => {

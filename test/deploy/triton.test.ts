@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pbString, tritonConfig } from '../../src/deploy/triton.js';
 import { Registry } from '../../src/registry/index.js';
 import { FIXTURES, ROOT, cli, fileDir, tempDir } from '../helpers.js';
 import { pythonAvailable, testPython } from '../python.js';
@@ -50,9 +51,10 @@ const TRITON_NAMES: Record<string, string> = {
   BOOL: 'TYPE_BOOL',
 };
 
-async function parse(modelDir: string, version = 1): Promise<Parsed> {
+async function parse(modelDir: string, version: number | null = 1): Promise<Parsed> {
   const script = join(ROOT, 'test', 'deploy', 'triton_config.py');
-  const r = await execa(testPython() as string, [script, join(modelDir, 'config.pbtxt'), join(modelDir, String(version), 'model.onnx')], {
+  const model = version === null ? [] : [join(modelDir, String(version), 'model.onnx')];
+  const r = await execa(testPython() as string, [script, join(modelDir, 'config.pbtxt'), ...model], {
     reject: false,
     stdin: 'ignore',
   });
@@ -125,6 +127,26 @@ function expectCopyOf(deployed: string, blob: string): void {
   expect(st.ino).not.toBe(statSync(blob).ino);
   expect(st.nlink).toBe(1);
 }
+
+describe('config.pbtxt text', () => {
+  it('escapes names so that protobuf text format reads them back exactly', async () => {
+    if (!pythonAvailable()) return;
+    const odd = ['in"put', 'back\\slash', 'new\nline\ttab\r', 'ctl\u0001\u007f', 'é 😀 名前', "single'quote", '#hash'];
+    const io = {
+      inputs: odd.map((name) => ({ name, dataType: 'TYPE_FP32', dims: [-1, 3], reshapeToScalar: false })),
+      outputs: [{ name: 'out"\\', dataType: 'TYPE_STRING', dims: [1], reshapeToScalar: true }],
+    };
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.pbtxt'), tritonConfig('mo"del\\', io, 4, ['a:1.0.0', 'a:2.0.0']));
+    const { config } = await parse(dir, null);
+    expect(config.name).toBe('mo"del\\');
+    expect(config.input.map((t) => t.name)).toEqual(odd);
+    expect(config.input.map((t) => [t.data_type, t.dims, t.reshape])).toEqual(odd.map(() => ['TYPE_FP32', [-1, 3], null]));
+    expect(config.output).toEqual([{ name: 'out"\\', data_type: 'TYPE_STRING', dims: [1], reshape: [] }]);
+    expect([config.max_batch_size, config.dynamic_batching, config.version_policy]).toEqual([4, true, 'all']);
+    expect(pbString('a"b')).toBe('"a\\"b"');
+  });
+});
 
 describe('deploy triton', () => {
   it('writes a model repository for an sklearn model (two versions) and a transformer, every field from the graph', async () => {
@@ -223,6 +245,10 @@ describe('deploy triton', () => {
     writeFileSync(deployed, bytes);
     expect(readFileSync(blob).equals(original)).toBe(true);
     expect((await cli(['deploy', 'triton', 'iris:1.1.0', '--out', out], { home })).exitCode).toBe(8);
+    // Several models: every folder is checked before any is written, so a refusal writes none of them.
+    const several = await cli(['deploy', 'triton', 'org/bert', 'iris:1.0.0', '--out', out], { home });
+    expect(several.exitCode).toBe(8);
+    expect(readdirSync(out)).toEqual(['iris']);
   });
 
   it('refuses a model that is not ONNX, suggesting export, and writes nothing for any reference given', async () => {
@@ -252,6 +278,6 @@ describe('deploy triton', () => {
     expect(mixed.stderr).toMatch(/mix:1\.0\.0 and mix:2\.0\.0 have different inputs or outputs/);
     const target = await cli(['deploy', 'docker', 'iris'], { home });
     expect(target.exitCode).toBe(2);
-    expect(target.stderr).toMatch(/deploy takes a target \(triton, kserve\), got "docker"/);
+    expect(target.stderr).toMatch(/deploy takes a target \(triton, kserve, image\), got "docker"/);
   });
 });

@@ -4,7 +4,7 @@ reads it) and an ONNX model with the onnx library; prints both as one JSON docum
 tritonclient's grpc package refuses to import without grpcio (only the [http] extra is installed), so its generated
 model_config_pb2 module is loaded from its file: the message classes need protobuf alone.
 
-Usage: triton_config.py CONFIG_PBTXT MODEL_ONNX
+Usage: triton_config.py CONFIG_PBTXT [MODEL_ONNX]  (without a model, "graph" is null)
 """
 
 import importlib.util
@@ -55,12 +55,19 @@ def graph_values(values, skip=()):
 
 
 def main():
-    config_path, model_path = sys.argv[1], sys.argv[2]
+    config_path = sys.argv[1]
+    model_path = sys.argv[2] if len(sys.argv) > 2 else None
     mc = model_config_module()
     with open(config_path, encoding="utf-8") as f:
         config = text_format.Parse(f.read(), mc.ModelConfig())
-    model = onnx.load(model_path, load_external_data=False)
-    initializers = {i.name for i in model.graph.initializer}
+    graph = None
+    if model_path is not None:
+        model = onnx.load(model_path, load_external_data=False)
+        initializers = {i.name for i in model.graph.initializer}
+        graph = {
+            "inputs": graph_values(model.graph.input, initializers),
+            "outputs": graph_values(model.graph.output),
+        }
     json.dump(
         {
             "config": {
@@ -73,10 +80,7 @@ def main():
                 "version_policy": config.version_policy.WhichOneof("policy_choice"),
                 "default_model_filename": config.default_model_filename,
             },
-            "graph": {
-                "inputs": graph_values(model.graph.input, initializers),
-                "outputs": graph_values(model.graph.output),
-            },
+            "graph": graph,
         },
         sys.stdout,
     )

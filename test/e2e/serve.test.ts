@@ -1,30 +1,10 @@
-import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, FIXTURES, cli, tempDir } from '../helpers.js';
+import { FIXTURES, cli, startServe, tempDir } from '../helpers.js';
 
 /** `modelctl serve` as a person or a supervisor runs it: the spawned binary, stopped by a signal. */
-
-function startServe(home: string, args: string[] = []) {
-  const child = execa('node', [BIN, 'serve', '--port', '0', '--json', ...args], {
-    reject: false,
-    env: { NO_COLOR: '1', MODELCTL_HOME: home },
-    stdin: 'ignore',
-    buffer: true,
-  });
-  const url = new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const line = seen.split('\n')[0] as string;
-      if (seen.includes('\n')) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${r.stderr}`)));
-  });
-  return { child, url };
-}
 
 describe('modelctl serve (spawned binary)', () => {
   it('serves, and on SIGTERM finishes the upload in flight before exiting 0', async () => {
