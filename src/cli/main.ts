@@ -20,6 +20,7 @@ import { exportCommand } from './specs/export.js';
 import { benchCommand } from './specs/bench.js';
 import { setupCommand } from './specs/setup.js';
 import { serveCommand } from './specs/serve.js';
+import { pushCommand } from './specs/push.js';
 
 /**
  * Registers every command from its declaration (specs/) and lazy-loads the module of the one that runs, so that
@@ -90,6 +91,7 @@ const COMMANDS: Entry[] = [
   command(benchCommand, () => import('./commands/bench.js')),
   command(setupCommand, () => import('./commands/setup.js')),
   command(serveCommand, () => import('./commands/serve.js')),
+  command(pushCommand, () => import('./commands/push.js')),
 ];
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -1,4 +1,5 @@
 import type { Agent as HttpsAgent } from 'node:https';
+import type { Credentials } from '../oci/auth.js';
 import type { FileOrigin } from '../hub/download/index.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
@@ -6,7 +7,7 @@ import type { Manifest } from '../registry/manifest.js';
 /** What `pull` takes and gives back, shared by the Hub path (pull.ts) and the URL and folder paths. */
 
 export interface PullOptions {
-  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, or a folder/file path. */
+  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, oci://HOST/REPO[:TAG|@DIGEST], or a folder/file path. */
   source: string;
   registry: Registry;
   revision?: string;
@@ -21,6 +22,9 @@ export interface PullOptions {
   token?: string;
   offline?: boolean;
   cacheDir?: string;
+  /** For oci:// sources: who to be to the registry (else the environment or the Docker config), and plain HTTP. */
+  credentials?: Credentials;
+  insecure?: boolean;
   /** Files downloaded at once (default 4). */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;

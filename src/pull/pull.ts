@@ -5,6 +5,7 @@ import { hubSettings, type HubSettings } from '../hub/hub-settings.js';
 import { planHubPull, type HubFile, type HubPlan } from '../hub/hub-plan.js';
 import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-source.js';
 import { selectFiles } from '../hub/select-files.js';
+import { isOciRef } from '../oci/ref.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
@@ -207,11 +208,16 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
 }
 
 /**
- * `modelctl pull`: a Hub repo, a URL or a local folder into the registry as a new version, every file verified.
+ * `modelctl pull`: a Hub repo, a URL, an OCI artifact (src/oci/pull.ts) or a local folder into the registry as a new version, every file verified.
  * Nothing is registered unless every file arrived and verified.
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
-  const source = parsePullSource(options.source);
+  const source = isOciRef(options.source) ? ({ kind: 'oci' } as const) : parsePullSource(options.source);
+  if (source.kind !== 'oci' && (options.credentials || options.insecure)) {
+    throw new ModelctlError('USAGE', 'registry credentials and --insecure apply to oci:// sources only', {
+      hint: 'pull oci://HOST/REPO:TAG --username USER --password-stdin',
+    });
+  }
   if (source.kind === 'hub') return pullHub(options, source);
   for (const [flag, given] of [
     ['--revision', options.revision],
@@ -221,6 +227,10 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     ['--token', options.token],
   ] as const) {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
+  }
+  if (source.kind === 'oci') {
+    const { pullOci } = await import('../oci/pull.js');
+    return pullOci(options);
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
   const { pullFolder, pullUrl } = await import('./url-and-folder.js');

@@ -1,6 +1,7 @@
 import { pull, type PullEvent, type PullResult } from '../../pull/pull.js';
 import { formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
+import { credentialsFrom } from '../registry-login.js';
 import { startByteProgress } from '../render/progress-bar.js';
 import type { PullFlags } from '../specs/pull.js';
 
@@ -17,6 +18,7 @@ function summary(r: PullResult): string {
 
 export async function run([source = '']: string[], options: PullFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
+  const credentials = await credentialsFrom(options);
   const registry = openRegistry(ctx);
   const progress = startByteProgress(out, { force: options.progress === true });
   const onProgress = (e: PullEvent): void => {
@@ -41,6 +43,8 @@ export async function run([source = '']: string[], options: PullFlags, ctx: CliC
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.offline ? { offline: true } : {}),
+      ...(credentials ? { credentials } : {}),
+      ...(options.insecure ? { insecure: true } : {}),
       concurrency: options.concurrency,
       env: ctx.env,
       signal: ctx.signal,

@@ -1,11 +1,13 @@
 import { ModelctlError } from '../../errors.js';
 import type { PullOptions } from '../../pull/pull.js';
 import { flag, list, text, value, wholeNumber, type CommandSpec } from '../declare.js';
+import { registryLoginOptions, type RegistryLoginFlags } from './registry-login.js';
 
 /** The library's options of the same names (--concurrency always set), --progress and --json. */
 export interface PullFlags
   extends Pick<PullOptions, 'revision' | 'include' | 'exclude' | 'name' | 'version' | 'endpoint' | 'token' | 'offline'>,
-    Required<Pick<PullOptions, 'concurrency'>> {
+    Required<Pick<PullOptions, 'concurrency'>>,
+    RegistryLoginFlags {
   progress?: boolean;
   json?: boolean;
 }
@@ -18,8 +20,13 @@ function concurrency(text: string, flag: string): number {
 
 export const pullCommand: CommandSpec<PullFlags> = {
   name: 'pull',
-  description: 'download a model from the Hugging Face Hub, a URL or a folder into the registry, every file verified',
-  arguments: [['<source>', 'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, or a path (./folder)']],
+  description: 'download a model from the Hugging Face Hub, a URL, an OCI registry or a folder into the registry, every file verified',
+  arguments: [
+    [
+      '<source>',
+      'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, oci://HOST/REPO[:TAG|@sha256:...], or a path (./folder)',
+    ],
+  ],
   options: {
     revision: text('--revision <rev>', 'Hub branch, tag or commit (default: main)'),
     include: list('--include <glob>', 'take only files matching (repeatable; replaces the default selection)'),
@@ -30,6 +37,7 @@ export const pullCommand: CommandSpec<PullFlags> = {
     token: text('--token <token>', 'Hub token (default: $HF_TOKEN, else the token hf auth login saved); never printed or stored'),
     concurrency: value('--concurrency <n>', 'files downloaded at once', concurrency, { default: '4' }),
     offline: flag('--offline', 'use only the registry and the HF cache (also HF_HUB_OFFLINE=1)'),
+    ...registryLoginOptions,
     progress: flag('--progress', 'print progress on stderr even when it is not a terminal'),
     json: flag('--json', 'print JSON'),
   },
@@ -40,5 +48,6 @@ export const pullCommand: CommandSpec<PullFlags> = {
     'HF_HUB_OFFLINE=1 modelctl pull hf:org/model    # from the registry or the HF cache only',
     'modelctl pull https://example.com/models/resnet18.onnx --name resnet18',
     'modelctl pull ./exported-folder --name org/exported',
+    'modelctl pull oci://localhost:5000/models/bert:1.0.0',
   ],
 };
