@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { ROOT } from '../helpers.js';
+import { ROOT, fileDir } from '../helpers.js';
 import { testPython } from '../python.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
@@ -37,6 +37,8 @@ async function installRegistry(): Promise<string | undefined> {
  * elsewhere warns loudly and returns false so the test can return early.
  */
 export async function registryAvailable(): Promise<boolean> {
+  // Credentials come from the tests alone, never from the user's Docker config.
+  process.env.DOCKER_CONFIG = fileDir('modelctl-docker-config-');
   const problem = (await installRegistry()) ?? (testPython() ? undefined : 'the Python test environment (.venv-test) is unavailable');
   if (!problem) return true;
   if (process.env.CI === 'true') throw new Error(problem);
@@ -123,11 +125,13 @@ const ORAS_SCRIPT = join(ROOT, 'test', 'oci', 'oras_client.py');
 
 /** Runs the real oras Python client (test/oci/oras_client.py); returns its JSON answer. */
 export async function oras(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  // oras' login writes $HOME/.docker/config.json: a HOME of its own keeps the user's file (and modelctl) out of it.
+  const home = mkdtempSync(join(tmpdir(), 'modelctl-oras-home-'));
   const r = await execa(testPython() as string, [ORAS_SCRIPT, ...args], {
     reject: false,
     stdin: 'ignore',
-    env: { PYTHONIOENCODING: 'utf-8', PYTHONDONTWRITEBYTECODE: '1', ...env },
-  });
+    env: { PYTHONIOENCODING: 'utf-8', PYTHONDONTWRITEBYTECODE: '1', HOME: home, DOCKER_CONFIG: join(home, '.docker'), ...env },
+  }).finally(() => rmSync(home, { recursive: true, force: true }));
   expect(r.exitCode, `oras_client.py ${args.join(' ')}:\n${r.stderr}`).toBe(0);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }

@@ -203,7 +203,7 @@ describe('pull from the distribution registry', () => {
   it('refuses plain HTTP to a registry off loopback unless --insecure, and a push target that is not oci://', async () => {
     expect(parseOciRef('oci://registry.example.com/team/bert:1.0.0').origin).toBe('https://registry.example.com');
     expect(parseOciRef('oci://registry.example.com:5000/team/bert', { insecure: true }).origin).toBe('http://registry.example.com:5000');
-    expect(parseOciRef('oci://localhost:5000/bert@sha256:' + 'a'.repeat(64))).toMatchObject({
+    expect(parseOciRef(`oci://localhost:5000/bert@sha256:${'a'.repeat(64)}`)).toMatchObject({
       origin: 'http://localhost:5000',
       repo: 'bert',
     });

@@ -4,7 +4,8 @@
   oras_client.py push HOST/REPO:TAG DIR FILE...      -> {"status": HTTP status}
   oras_client.py manifest HOST/REPO:TAG              -> the manifest as JSON
 
-Credentials, when the registry needs them, come from ORAS_USER and ORAS_PASSWORD. Plain HTTP (loopback).
+Credentials, when the registry needs them, come from ORAS_USER and ORAS_PASSWORD (oras' login saves them under
+$HOME/.docker: the tests give it a HOME of its own). Plain HTTP (loopback).
 """
 
 import json
@@ -16,13 +17,14 @@ import oras.client
 
 def client(target):
     host = target.split("/", 1)[0]
-    c = oras.client.OrasClient(hostname=host, insecure=True)
-    if os.environ.get("ORAS_USER"):
+    login = bool(os.environ.get("ORAS_USER"))
+    # htpasswd registries answer with a Basic challenge: oras' default backend expects a token service.
+    c = oras.client.OrasClient(hostname=host, insecure=True, auth_backend="basic" if login else "token")
+    if login:
         c.login(
             hostname=host,
             username=os.environ["ORAS_USER"],
             password=os.environ["ORAS_PASSWORD"],
-            insecure=True,
         )
     return c
 
