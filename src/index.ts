@@ -26,6 +26,7 @@ export type { ChatMessage, GenerationOptions, GenerationPrediction } from './tas
 export { openInput, readInput } from './inputs/open.js';
 export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, RecordStream } from './inputs/types.js';
 export { pull, type PullOptions, type PullResult, type PullEvent, type PulledFile } from './pull/pull.js';
+export { pushOci, type OciPushOptions, type OciPushResult, type OciPushEvent } from './oci/push.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
 export {
   SessionCache,

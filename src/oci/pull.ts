@@ -60,6 +60,17 @@ function labelsOf(m: Manifest | undefined): {
   };
 }
 
+/** A tag that is not there: the hint names the tags that are (the repository's tag list). */
+async function withTags(client: OciClient, err: ModelctlError): Promise<ModelctlError> {
+  const tags = await client.tags().catch(() => undefined);
+  if (tags === undefined) return err;
+  const shown = tags.length > 10 ? `${tags.slice(0, 10).join(', ')} and ${tags.length - 10} more` : tags.join(', ');
+  return new ModelctlError('NOT_FOUND', err.message, {
+    hint: tags.length ? `tags of ${client.ref.repo}: ${shown}` : `${client.ref.repo} has no tags`,
+    ...(err.details ? { details: err.details } : {}),
+  });
+}
+
 export async function pullOci(o: PullOptions): Promise<PullResult> {
   const ref = parseOciRef(o.source, o.insecure ? { insecure: true } : {});
   if (o.version !== undefined) checkSemverVersion(o.version);
@@ -70,7 +81,9 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
     ...(o.signal ? { signal: o.signal } : {}),
   });
   o.onProgress?.({ type: 'resolving', source: ref.text });
-  const got = await client.getManifest(manifestReference(ref), ACCEPT);
+  const got = await client.getManifest(manifestReference(ref), ACCEPT).catch(async (err: unknown) => {
+    throw ref.digest === undefined && err instanceof ModelctlError && err.code === 'NOT_FOUND' ? await withTags(client, err) : err;
+  });
   const artifact = readArtifact(got.bytes, ref.text);
   const pushed = artifact.modelctl;
   const name = checkNewName(o.name ?? (typeof pushed?.name === 'string' ? pushed.name : nameOf(ref)));

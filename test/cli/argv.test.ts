@@ -329,6 +329,7 @@ describe('argv to options', () => {
       'bench',
       'setup',
       'serve',
+      'push',
     ]);
     for (const c of program.commands) expect(helpOf(c), c.name()).toContain('Examples:');
   });

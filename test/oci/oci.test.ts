@@ -189,13 +189,13 @@ describe('pull from the distribution registry', () => {
     expect(files(await registry.materialize(await registry.resolve('iris:1.0.0')))).toEqual(files(dir));
   });
 
-  it('answers a tag that is not there with exit 3 and registers nothing', async () => {
+  it('answers a tag that is not there with exit 3, naming the tags there, and registers nothing', async () => {
     if (!reg) return;
     const home = tempDir();
     const r = await cli(['pull', `oci://${reg.host}/models/bert:missing`], { home });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toBe(
-      `error: models/bert:missing not found on ${reg.host} (MANIFEST_UNKNOWN: manifest unknown)\nhint: check the repository, the tag or the digest`,
+      `error: models/bert:missing not found on ${reg.host} (MANIFEST_UNKNOWN: manifest unknown)\nhint: tags of models/bert: 1.0.0, again`,
     );
     expect((await new Registry({ home }).list()).entries).toEqual([]);
   });
