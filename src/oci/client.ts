@@ -5,7 +5,7 @@ import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { ModelctlError } from '../errors.js';
 import { connectionError, isAbort } from '../hub/http-errors.js';
 import { basicHeader, fetchToken, parseChallenge, type Credentials } from './auth.js';
-import type { OciRef } from './ref.js';
+import { isLoopback, type OciRef } from './ref.js';
 
 /**
  * The OCI distribution API of one repository (and the repositories blobs are mounted from), over node:http(s).
@@ -163,6 +163,7 @@ export class OciClient {
       return true;
     }
     if (challenge.scheme === 'bearer') {
+      this.checkRealm(challenge.params.realm);
       const token = await fetchToken(
         challenge,
         this.scopes,
@@ -176,6 +177,24 @@ export class OciClient {
       return true;
     }
     return false;
+  }
+
+  /** Credentials go to a token service over HTTPS, unless plain HTTP was accepted for this registry or it is loopback. */
+  private checkRealm(realm: string | undefined): void {
+    let url: URL;
+    try {
+      url = new URL(realm ?? '');
+    } catch {
+      return; // fetchToken names the bad realm
+    }
+    if (url.protocol === 'https:' || this.ref.origin.startsWith('http:') || isLoopback(url.hostname)) return;
+    throw new ModelctlError(
+      'NETWORK',
+      `${this.ref.host} sends its token requests to plain HTTP (${url.origin}): credentials would travel in clear`,
+      {
+        hint: 'use --insecure only if you trust the network between here and the token service',
+      },
+    );
   }
 
   /** A failure other than auth, as one line naming what was asked. */

@@ -2,7 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { downloadUrl, type FetchedFile } from '../hub/download/index.js';
 import type { Manifest } from '../registry/manifest.js';
-import { checkNewName, checkSemverVersion } from '../registry/names.js';
+import { checkNewName, checkNewVersion, checkSemverVersion } from '../registry/names.js';
 import { blobIntact } from '../registry/verify.js';
 import { commitPull } from '../pull/inspect-and-commit.js';
 import type { PullOptions, PullResult } from '../pull/options.js';
@@ -34,10 +34,10 @@ function nameOf(ref: OciRef): string {
   }
 }
 
-function semverOrUndefined(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
+function validOrUndefined(v: unknown, check: (v: string) => string): string | undefined {
+  if (typeof v !== 'string') return undefined;
   try {
-    return checkSemverVersion(v);
+    return check(v);
   } catch {
     return undefined;
   }
@@ -87,7 +87,8 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
   const artifact = readArtifact(got.bytes, ref.text);
   const pushed = artifact.modelctl;
   const name = checkNewName(o.name ?? (typeof pushed?.name === 'string' ? pushed.name : nameOf(ref)));
-  const version = o.version ?? semverOrUndefined(pushed?.version) ?? semverOrUndefined(ref.tag);
+  // A version modelctl pushed keeps its version (a Hub pull's commit id too); a plain tag is taken when it is semver.
+  const version = o.version ?? validOrUndefined(pushed?.version, checkNewVersion) ?? validOrUndefined(ref.tag, checkSemverVersion);
   const total = artifact.layers.reduce((n, l) => n + l.size, 0);
   o.onProgress?.({ type: 'resolved', source: ref.text, commit: got.digest, files: artifact.layers.length, bytes: total });
   let done = 0;

@@ -24,7 +24,7 @@ export interface OciPushOptions {
   insecure?: boolean;
   /** Other repositories of the same registry to mount blobs from. */
   mountFrom?: string[];
-  /** Blobs larger than this go up in PATCH chunks of this size (default 64 MiB). */
+  /** Blobs larger than this go up in PATCH chunks of this size (default 256 MiB). */
   chunkSize?: number;
   env?: NodeJS.ProcessEnv;
   httpsAgent?: HttpsAgent;
@@ -49,7 +49,7 @@ export interface OciPushResult {
   uploadedBytes: number;
 }
 
-export const DEFAULT_CHUNK = 64 * 1024 * 1024;
+export const DEFAULT_CHUNK = 256 * 1024 * 1024;
 
 /** Where the version came from, when that is another repository of this registry: its blobs are there. */
 function lineageRepo(m: Manifest, target: OciRef): string | undefined {

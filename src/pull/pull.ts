@@ -228,20 +228,24 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   ] as const) {
     if (given) throw new ModelctlError('USAGE', `${flag} applies to Hub repos only`, { hint: 'pull hf:ORG/NAME --include GLOB' });
   }
+  if (source.kind === 'url' || source.kind === 'oci') {
+    const env = options.env ?? process.env;
+    const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
+    if (offline)
+      throw new ModelctlError(
+        'NETWORK',
+        `offline: ${source.kind === 'oci' ? 'oci:' : source.url.protocol}// ${source.kind === 'oci' ? 'references' : 'URLs'} need the network`,
+        {
+          hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it',
+        },
+      );
+  }
   if (source.kind === 'oci') {
     const { pullOci } = await import('../oci/pull.js');
     return pullOci(options);
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
   const { pullFolder, pullUrl } = await import('./url-and-folder.js');
-  if (source.kind === 'url') {
-    const env = options.env ?? process.env;
-    const offline = options.offline ?? ['1', 'true', 'yes', 'on'].includes(String(env.HF_HUB_OFFLINE ?? '').toLowerCase());
-    if (offline)
-      throw new ModelctlError('NETWORK', `offline: ${source.url.protocol}// URLs need the network`, {
-        hint: 'unset HF_HUB_OFFLINE (or drop --offline) to download it',
-      });
-    return pullUrl(options, source.url);
-  }
+  if (source.kind === 'url') return pullUrl(options, source.url);
   return pullFolder(options, source.path);
 }

@@ -18,7 +18,7 @@ export const pushCommand: CommandSpec<PushFlags> = {
   options: {
     ...registryLoginOptions,
     mountFrom: list('--mount-from <repo>', 'another repository of the same registry to mount blobs from instead of uploading (repeatable)'),
-    chunkSize: size('--chunk-size <size>', 'blobs larger than this are uploaded in chunks of this size (default 64MiB)'),
+    chunkSize: size('--chunk-size <size>', 'blobs larger than this are uploaded in chunks of this size (default 256MiB)'),
     progress: flag('--progress', 'print progress on stderr even when it is not a terminal'),
     json: flag('--json', 'print JSON'),
   },
