@@ -19,11 +19,13 @@ async function installRegistry(): Promise<string | undefined> {
   if (existsSync(REGISTRY_BIN)) return undefined;
   if (process.getuid?.() !== 0) return `${REGISTRY_BIN} is missing and installing it needs root (apt-get install docker-registry)`;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Both OCI test files may install at once: the second waits for dpkg's lock instead of failing.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
   const install = () =>
-    execa('apt-get', ['install', '-y', '--no-install-recommends', 'docker-registry'], { reject: false, env, stdin: 'ignore' });
+    execa('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'docker-registry'], { reject: false, env, stdin: 'ignore' });
   let r = await install();
   if (r.exitCode !== 0) {
-    await execa('apt-get', ['update'], { reject: false, env, stdin: 'ignore' });
+    await execa('apt-get', [...lock, 'update'], { reject: false, env, stdin: 'ignore' });
     r = await install();
   }
   if (r.exitCode !== 0 || !existsSync(REGISTRY_BIN)) return `apt-get install docker-registry failed: ${r.stderr.slice(-500)}`;

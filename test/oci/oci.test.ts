@@ -214,6 +214,9 @@ describe('pull from the distribution registry', () => {
     });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^error: cannot push to "mlflow2:\/\/somewhere\/x": push knows oci:\/\//);
+    const noStdin = await cli(['push', 'bert:1.0.0', 'oci://127.0.0.1:1/a/b:1', '--username', 'me'], { home });
+    expect(noStdin.exitCode).toBe(2);
+    expect(noStdin.stderr).toMatch(/^error: --username needs --password-stdin \(a password is never given as an argument\)\n/);
     const bad = await cli(['pull', 'oci://127.0.0.1:1/Upper/Case:1'], { home });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/^error: invalid repository name "Upper\/Case"/);
