@@ -202,6 +202,7 @@ describe('modelctl (spawned binary)', () => {
       'tag',
       'setup',
       'serve',
+      'push',
     ]) {
       expect(help.stdout).toContain(`  ${name}`);
     }
