@@ -93,6 +93,7 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
   o.onProgress?.({ type: 'resolved', source: ref.text, commit: got.digest, files: artifact.layers.length, bytes: total });
   let done = 0;
   let downloaded = 0;
+  let resumed = 0;
   const layout = o.registry.store.layout;
   const fetched: FetchedFile[] = [];
   const fetchOne = async (l: PulledLayer): Promise<FetchedFile> => {
@@ -115,6 +116,7 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
       },
     });
     downloaded += got.received;
+    resumed += got.resumed;
     if (got.file.sha256 !== l.sha256 || got.file.size !== l.size) {
       await unlink(got.file.tmpPath).catch(() => {});
       throw new ModelctlError(
@@ -179,7 +181,7 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
     upToDate: committed.upToDate,
     files: fetched.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
     downloadedBytes: downloaded,
-    resumedRequests: 0,
+    resumedRequests: resumed,
     newBlobs: committed.newBlobs,
     skippedWeights: [],
     warnings: committed.warnings,

@@ -132,6 +132,24 @@ describe('bearer tokens (a token service in front of the real registry)', () => 
   });
 });
 
+describe('a cut connection', () => {
+  it('resumes a blob with a Range request and registers the whole file', async () => {
+    if (!open) return;
+    await pushOci({ registry: source, ref: 'iris:1.0.0', target: `oci://${open.host}/resumed/iris:1.0.0` });
+    const proxy = await startProxy({ upstream: open.host, cut: true });
+    try {
+      const home = tempDir();
+      const r = await pull({ source: `oci://${proxy.host}/resumed/iris:1.0.0`, registry: new Registry({ home }), backoff: () => 10 });
+      expect(r.resumedRequests).toBe(1);
+      expect(proxy.ranges).toHaveLength(1);
+      expect(proxy.ranges[0]).toMatch(/^bytes=\d+-$/);
+      expect(r.manifest.files).toEqual((await source.resolve('iris:1.0.0')).files);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('bytes that do not match their digest', () => {
   for (const corrupt of ['manifest', 'blob'] as const) {
     it(`a ${corrupt} changed on the way: exit 4, nothing registered, nothing left in tmp/`, async () => {

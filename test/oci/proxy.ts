@@ -10,6 +10,8 @@ export interface ProxyOptions {
   /** Requests need `Bearer <token>`; the token endpoint /token takes these Basic credentials. */
   bearer?: { user: string; password: string; token: string };
   corrupt?: 'manifest' | 'blob';
+  /** The first blob GET sends half its body, then the connection is cut. */
+  cut?: boolean;
 }
 
 export interface Proxy {
@@ -20,6 +22,8 @@ export interface Proxy {
   authorizations: string[];
   /** "METHOD /path" of every registry request, in order. */
   requests: string[];
+  /** The Range headers of blob requests. */
+  ranges: string[];
   close(): Promise<void>;
 }
 
@@ -36,6 +40,8 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
   const scopes: string[] = [];
   const authorizations: string[] = [];
   const requests: string[] = [];
+  const ranges: string[] = [];
+  let cutDone = false;
   let host = '';
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${host}`);
@@ -50,6 +56,7 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
       return;
     }
     requests.push(`${req.method} ${url.pathname}`);
+    if (req.headers.range) ranges.push(req.headers.range);
     if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (o.bearer && req.headers.authorization !== `Bearer ${o.bearer.token}`) {
       const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(url.pathname)?.[1] ?? '';
@@ -79,6 +86,12 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
       data[at] = isManifest ? 'S'.charCodeAt(0) : (data[at] as number) ^ 0xff;
     }
     const out = { ...up.headers };
+    if (o.cut && isBlob && !cutDone && up.statusCode === 200 && data.length > 1) {
+      cutDone = true;
+      res.writeHead(200, out);
+      res.write(data.subarray(0, data.length >> 1), () => res.socket?.destroy());
+      return;
+    }
     if (out.location) out.location = out.location.replace(`//${o.upstream}`, `//${host}`);
     res.writeHead(up.statusCode ?? 502, out).end(data);
   };
@@ -94,6 +107,7 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
     scopes,
     authorizations,
     requests,
+    ranges,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
