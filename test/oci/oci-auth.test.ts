@@ -150,6 +150,24 @@ describe('a cut connection', () => {
   });
 });
 
+describe('a failing registry', () => {
+  it("answers HTTP 500 on the manifest with exit 7 and the registry's words; nothing registered", async () => {
+    if (!open) return;
+    const proxy = await startProxy({ upstream: open.host, manifestStatus: 500 });
+    try {
+      const home = tempDir();
+      const r = await cli(['pull', `oci://${proxy.host}/checked/iris:1.0.0`], { home });
+      expect(r.exitCode).toBe(7);
+      expect(r.stderr).toBe(
+        `error: ${proxy.host} answered HTTP 500 for checked/iris:1.0.0 (UNKNOWN: storage backend unavailable)\nhint: the registry failed; try again later`,
+      );
+      expect((await new Registry({ home }).list()).entries).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('bytes that do not match their digest', () => {
   for (const corrupt of ['manifest', 'blob'] as const) {
     it(`a ${corrupt} changed on the way: exit 4, nothing registered, nothing left in tmp/`, async () => {

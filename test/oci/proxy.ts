@@ -12,6 +12,8 @@ export interface ProxyOptions {
   corrupt?: 'manifest' | 'blob';
   /** The first blob GET sends half its body, then the connection is cut. */
   cut?: boolean;
+  /** Manifest GETs are answered with this status and a registry-style error body. */
+  manifestStatus?: number;
 }
 
 export interface Proxy {
@@ -66,6 +68,12 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
           'www-authenticate': `Bearer realm="http://${host}/token",service="modelctl-test",scope="repository:${repo}:pull"`,
         })
         .end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      return;
+    }
+    if (o.manifestStatus && /\/manifests\//.test(url.pathname) && req.method === 'GET') {
+      res
+        .writeHead(o.manifestStatus, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"UNKNOWN","message":"storage backend unavailable"}]}');
       return;
     }
     const payload = await body(req);
