@@ -28,6 +28,7 @@ export type { InputKind, InputSource, InputRecord, OpenedInput, PredictInput, Re
 export { pull, planPull, type PullOptions, type PullResult, type PullDryRun, type PullEvent, type PulledFile } from './pull/pull.js';
 export { checkout } from './pull/write-out.js';
 export { pushToMlflow, type MlflowPushOptions, type MlflowPushResult } from './mlflow/push.js';
+export { pushOci, type OciPushOptions, type OciPushResult, type OciPushEvent } from './oci/push.js';
 export { describePath, type PathDescription } from './info/describe-path.js';
 export {
   SessionCache,

@@ -134,7 +134,7 @@ export async function pullFromMlflow(o: PullOptions): Promise<PullResult> {
     for (const f of files) {
       const got = await downloadUrl(client.artifactUrl(`${root}/${f.path}`), {
         tmpDir: o.registry.store.layout.tmpDir,
-        headers: target.server.headers,
+        ...(target.server.headers.authorization ? { authorization: target.server.headers.authorization } : {}),
         ...(o.fetch ? { fetch: o.fetch } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         onBytes: (n) => {
@@ -176,9 +176,7 @@ export async function pullFromMlflow(o: PullOptions): Promise<PullResult> {
       artifactUri: artifact_uri,
       ...(lineage['modelctl.ref'] ? { pushedFrom: lineage['modelctl.ref'], pushedDigest: lineage['modelctl.digest'] } : {}),
     },
-    tags,
-    metrics,
-    ...(mv.description ? { description: mv.description } : {}),
+    labels: { tags, metrics, ...(mv.description ? { description: mv.description } : {}) },
     clock: o.clock ?? (() => new Date()),
     ...(o.signal ? { signal: o.signal } : {}),
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),

@@ -2,7 +2,7 @@ import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import type { FetchedFile } from '../hub/download/index.js';
-import { commitVersion, type NewFile } from '../registry/commit.js';
+import { commitVersion, type NewFile, type NewVersion } from '../registry/commit.js';
 import { buildMetadata } from '../registry/inspection-metadata.js';
 import { tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
@@ -26,10 +26,8 @@ export interface CommitPullOptions {
   sameAs?: (existing: Manifest) => boolean;
   /** Same content, same version: an existing version holding these files is the answer (URLs and folders). */
   idempotent?: boolean;
-  /** What the source says of the model (an MLflow model version's tags, its run's metrics); default none. */
-  tags?: Record<string, string>;
-  metrics?: Record<string, number>;
-  description?: string;
+  /** Labels the source carried along (an OCI artifact modelctl pushed, an MLflow model version's tags and its run's metrics): kept on the new version. */
+  labels?: Pick<NewVersion, 'tags' | 'metrics' | 'description' | 'license'>;
 }
 
 export interface CommitPullResult {
@@ -95,9 +93,10 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
           task: inspection.task ?? null,
           files,
           metadata: buildMetadata(inspection),
-          tags: o.tags ?? {},
-          metrics: o.metrics ?? {},
-          ...(o.description ? { description: o.description } : {}),
+          tags: o.labels?.tags ?? {},
+          metrics: o.labels?.metrics ?? {},
+          ...(o.labels?.description !== undefined ? { description: o.labels.description } : {}),
+          ...(o.labels?.license !== undefined ? { license: o.labels.license } : {}),
           lineage: { operation: 'pull', source: o.source },
           aliases: [],
           latest: true,

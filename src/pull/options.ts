@@ -1,4 +1,5 @@
 import type { Agent as HttpsAgent } from 'node:https';
+import type { Credentials } from '../oci/auth.js';
 import type { FileOrigin } from '../hub/download/index.js';
 import type { RepoType } from '../hub/hf-cache.js';
 import type { Registry } from '../registry/index.js';
@@ -7,7 +8,7 @@ import type { Manifest } from '../registry/manifest.js';
 /** What `pull` takes and gives back, shared by the Hub path (pull.ts) and the URL and folder paths. */
 
 export interface PullOptions {
-  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, a folder/file path, or mlflow://HOST:PORT/NAME@ALIAS|/N. */
+  /** hf:ORG/NAME[@REV], ORG/NAME, an http(s) URL, oci://HOST/REPO[:TAG|@DIGEST], mlflow://HOST:PORT/NAME@ALIAS|/N, or a folder/file path. */
   source: string;
   registry: Registry;
   revision?: string;
@@ -22,7 +23,9 @@ export interface PullOptions {
   token?: string;
   offline?: boolean;
   cacheDir?: string;
-  /** Plain http to a server that is not on loopback (mlflow://). */
+  /** For oci:// sources: who to be to the registry (else the environment or the Docker config). */
+  credentials?: Credentials;
+  /** Plain http to a server that is not on loopback (oci://, mlflow://). */
   insecure?: boolean;
   /** Files downloaded at once (default 4). */
   concurrency?: number;

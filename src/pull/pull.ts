@@ -6,6 +6,7 @@ import { hubSettings, offlineWords, type HubSettings } from '../hub/hub-settings
 import { planHubPull, repoLabel, type HubFile, type HubPlan } from '../hub/hub-plan.js';
 import { checkRevision, parsePullSource, type PullSource } from '../hub/pull-source.js';
 import { isMlflowUri } from '../mlflow/target.js';
+import { isOciRef } from '../oci/ref.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
@@ -265,13 +266,24 @@ async function pullHub(o: PullOptions, source: Extract<PullSource, { kind: 'hub'
 }
 
 /**
- * `modelctl pull`: a Hub repo, a URL or a local folder into the registry as a new version, every file verified.
+ * `modelctl pull`: a Hub repo, a URL, an OCI artifact (src/oci/pull.ts) or a local folder into the registry as a new version, every file verified.
  * Nothing is registered unless every file arrived and verified.
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
-  const mlflow = isMlflowUri(options.source);
-  const source = mlflow ? undefined : parsePullSource(options.source);
-  if (source?.kind === 'hub') return pullHub(options, source);
+  const source = isOciRef(options.source)
+    ? ({ kind: 'oci' } as const)
+    : isMlflowUri(options.source)
+      ? ({ kind: 'mlflow' } as const)
+      : parsePullSource(options.source);
+  if (source.kind !== 'oci' && options.credentials) {
+    throw new ModelctlError('USAGE', 'registry credentials apply to oci:// sources only', {
+      hint: 'pull oci://HOST/REPO:TAG --username USER --password-stdin',
+    });
+  }
+  if (options.insecure && source.kind !== 'oci' && source.kind !== 'mlflow') {
+    throw new ModelctlError('USAGE', '--insecure applies to oci:// and mlflow:// sources only', { hint: 'drop --insecure' });
+  }
+  if (source.kind === 'hub') return pullHub(options, source);
   for (const [flag, given] of [
     ['--revision', options.revision],
     ['--include', options.include?.length],
@@ -290,20 +302,25 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       });
     }
   }
-  if (!source) {
-    if (options.offline) throw new ModelctlError('USAGE', '--offline applies to Hub repos only', { hint: 'mlflow:// needs its server' });
+  if (source.kind === 'url' || source.kind === 'oci' || source.kind === 'mlflow') {
+    const { offlineBy } = hubSettings(options.env ?? process.env, options.offline !== undefined ? { offline: options.offline } : {});
+    if (offlineBy) {
+      const what = source.kind === 'url' ? `${source.url.protocol}// URLs` : `${source.kind}:// references`;
+      throw new ModelctlError('NETWORK', `offline (${offlineWords(offlineBy).why}): ${what} need the network`, {
+        hint: `${offlineWords(offlineBy).undo} to download it`,
+      });
+    }
+  }
+  if (source.kind === 'oci') {
+    const { pullOci } = await import('../oci/pull.js');
+    return pullOci(options);
+  }
+  if (source.kind === 'mlflow') {
     const { pullFromMlflow } = await import('../mlflow/pull.js');
     return pullFromMlflow(options);
   }
   // URLs and folders need more of the library at once; a Hub pull does not load it before its first request.
   const { pullFolder, pullUrl } = await import('./url-and-folder.js');
-  if (source.kind === 'url') {
-    const { offlineBy } = hubSettings(options.env ?? process.env, options.offline !== undefined ? { offline: options.offline } : {});
-    if (offlineBy)
-      throw new ModelctlError('NETWORK', `offline (${offlineWords(offlineBy).why}): ${source.url.protocol}// URLs need the network`, {
-        hint: `${offlineWords(offlineBy).undo} to download it`,
-      });
-    return pullUrl(options, source.url);
-  }
+  if (source.kind === 'url') return pullUrl(options, source.url);
   return pullFolder(options, source.path);
 }

@@ -203,6 +203,7 @@ describe('modelctl (spawned binary)', () => {
       'tag',
       'setup',
       'serve',
+      'push',
     ]) {
       expect(help.stdout).toContain(`  ${name}`);
     }

@@ -264,7 +264,9 @@ describe('push to and pull from an MLflow Model Registry', () => {
     expect((await cli(['register', IRIS, '--name', 'iris'], { home })).exitCode).toBe(0);
     const scheme = await cli(['push', 'iris', 'ftp://example.com/iris'], { home });
     expect(scheme.exitCode).toBe(EXIT.USAGE);
-    expect(scheme.stderr).toMatch(/cannot push to "ftp:\/\/example\.com\/iris".*\nhint: give one of: mlflow:\/\/HOST:PORT\/NAME/);
+    expect(scheme.stderr).toMatch(
+      /cannot push to "ftp:\/\/example\.com\/iris".*\nhint: give one of: oci:\/\/\S+, mlflow:\/\/HOST:PORT\/NAME/,
+    );
     const plain = await cli(['push', 'iris', 'mlflow:///iris'], { home, env: { MLFLOW_TRACKING_URI: 'http://mlflow.example.com:5000' } });
     expect(plain.exitCode).toBe(EXIT.USAGE);
     expect(plain.stderr).toMatch(/refusing plain http to mlflow\.example\.com:5000/);

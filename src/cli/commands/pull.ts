@@ -1,6 +1,7 @@
 import { planPull, pull, type PullDryRun, type PullEvent, type PullOptions, type PullResult } from '../../pull/pull.js';
 import { formatBytes } from '../../util/units.js';
 import { openRegistry, type CliContext } from '../context.js';
+import { credentialsFrom } from '../registry-login.js';
 import { startByteProgress } from '../render/progress-bar.js';
 import { renderTable } from '../render/table.js';
 import type { PullFlags } from '../specs/pull.js';
@@ -46,6 +47,7 @@ function writtenOut(r: PullResult): string[] {
 
 export async function run([source = '', ...files]: string[], options: PullFlags, ctx: CliContext): Promise<number> {
   const { out } = ctx;
+  const credentials = await credentialsFrom(options);
   const registry = openRegistry(ctx);
   const request: PullOptions = {
     source,
@@ -60,6 +62,7 @@ export async function run([source = '', ...files]: string[], options: PullFlags,
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     ...(options.token !== undefined ? { token: options.token } : {}),
     ...(options.offline ? { offline: true } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(options.insecure ? { insecure: true } : {}),
     ...(options.localDir !== undefined ? { localDir: options.localDir } : {}),
     ...(options.force ? { force: true } : {}),

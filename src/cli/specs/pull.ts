@@ -3,6 +3,7 @@ import { REPO_TYPES } from '../../hub/hf-cache.js';
 import { parseTimeout } from '../../hub/hub-settings.js';
 import type { PullOptions } from '../../pull/pull.js';
 import { choice, flag, list, text, value, wholeNumber, type CommandSpec } from '../declare.js';
+import { registryLoginOptions, type RegistryLoginFlags } from './registry-login.js';
 
 /** The library's options of the same names (--concurrency always set), --dry-run, --progress and --json. */
 export interface PullFlags
@@ -22,9 +23,9 @@ export interface PullFlags
       | 'hfCache'
       | 'forceDownload'
       | 'timeout'
-      | 'insecure'
     >,
-    Required<Pick<PullOptions, 'concurrency'>> {
+    Required<Pick<PullOptions, 'concurrency'>>,
+    RegistryLoginFlags {
   dryRun?: boolean;
   progress?: boolean;
   json?: boolean;
@@ -39,11 +40,11 @@ function concurrency(text: string, flag: string): number {
 export const pullCommand: CommandSpec<PullFlags> = {
   name: 'pull',
   description:
-    'download a model from the Hugging Face Hub, a URL, a folder or an MLflow Model Registry into the registry, every file verified',
+    'download a model from the Hugging Face Hub, a URL, an OCI registry, an MLflow Model Registry or a folder into the registry, every file verified',
   arguments: [
     [
       '<source>',
-      'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, a path (./folder), or mlflow://HOST:PORT/NAME@ALIAS or .../NAME/VERSION',
+      'hf:ORG/NAME[@REV] or ORG/NAME (the Hub), an https:// URL of a file, oci://HOST/REPO[:TAG|@sha256:...], mlflow://HOST:PORT/NAME@ALIAS or .../NAME/VERSION, or a path (./folder)',
     ],
     ['[files...]', 'Hub only: take exactly these files (paths in the repo), as `hf download REPO FILE...` does'],
   ],
@@ -68,7 +69,7 @@ export const pullCommand: CommandSpec<PullFlags> = {
       parseTimeout,
     ),
     offline: flag('--offline', 'use only the registry and the HF cache (also HF_HUB_OFFLINE=1)'),
-    insecure: flag('--insecure', 'allow plain http to an mlflow:// server that is not on loopback'),
+    ...registryLoginOptions,
     progress: flag('--progress', 'print progress on stderr even when it is not a terminal'),
     json: flag('--json', 'print JSON'),
   },
@@ -83,5 +84,6 @@ export const pullCommand: CommandSpec<PullFlags> = {
     'modelctl pull https://example.com/models/resnet18.onnx --name resnet18',
     'modelctl pull ./exported-folder --name org/exported',
     'modelctl pull mlflow://127.0.0.1:5000/iris@champion --name iris    # MLFLOW_TRACKING_TOKEN authenticates',
+    'modelctl pull oci://localhost:5000/models/bert:1.0.0',
   ],
 };

@@ -50,6 +50,10 @@ function announcedSize(res: BodyResponse): number {
 
 export interface UrlDownloadOptions extends NodeHttpOptions {
   tmpDir: string;
+  /** Sent to the URL's origin only, never to where it redirects (an OCI registry's blob store). */
+  authorization?: string;
+  /** The size expected, when known: a longer body is refused, and large files are hashed in a worker. */
+  size?: number;
   /** Replaces node:http(s) (tests, library users with their own HTTP stack). */
   fetch?: typeof fetch;
   signal?: AbortSignal;
@@ -58,8 +62,6 @@ export interface UrlDownloadOptions extends NodeHttpOptions {
   onBytes?: (delta: number) => void;
   retries?: number;
   backoff?: (attempt: number) => number;
-  /** Sent with every request of this download (e.g. the authorization of an MLflow server); never shown. */
-  headers?: Record<string, string>;
 }
 
 /**
@@ -68,14 +70,16 @@ export interface UrlDownloadOptions extends NodeHttpOptions {
  * checksum known in advance there is nothing to recognise a partial file by.
  */
 export async function downloadUrl(url: URL, o: UrlDownloadOptions): Promise<{ file: HashedFile; received: number; resumed: number }> {
-  const sink = await HashingSink.create(o.tmpDir);
+  const sink = await HashingSink.create(o.tmpDir, o.size !== undefined ? { size: o.size } : {});
+  const auth = o.authorization ? { authorization: o.authorization, authOrigin: url.origin } : {};
   try {
     const stats = await getWithResume({
       url: url.href,
-      headers: o.headers ?? {},
+      headers: {},
+      ...(o.size !== undefined ? { size: o.size } : {}),
       sink,
-      get: o.fetch ? fetchGetter(o.fetch) : httpGetter(nodeHttpOptions(o)),
-      ctx: { what: redactUrl(url), tokenGiven: o.headers?.authorization !== undefined },
+      get: o.fetch ? fetchGetter(o.fetch) : httpGetter({ ...auth, ...nodeHttpOptions(o) }),
+      ctx: { what: redactUrl(url), tokenGiven: o.authorization !== undefined },
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onSize ? { onResponse: (res) => o.onSize?.(announcedSize(res)) } : {}),
       ...(o.onBytes ? { onBytes: o.onBytes } : {}),
