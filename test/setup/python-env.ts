@@ -65,7 +65,7 @@ const MLFLOW_VENV: TestVenv = {
   venv: join(ROOT, '.venv-mlflow'),
   requirements: join(ROOT, 'test', 'py', 'mlflow-requirements.txt'),
   noDeps: true,
-  smoke: 'import mlflow, mlflow.onnx, mlflow.server, onnxruntime, sqlalchemy',
+  smoke: 'import mlflow, mlflow.onnx, mlflow.server, flask_wtf, onnxruntime, sqlalchemy',
   timeoutMinutes: 15, // about 1 minute from PyPI (90 wheels, mlflow's server and pandas, scipy, pyarrow among them)
 };
 const WIN = process.platform === 'win32';
