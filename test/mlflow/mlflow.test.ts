@@ -232,6 +232,20 @@ describe('push to and pull from an MLflow Model Registry', () => {
     expect(sha256(readFileSync(info.blobPaths['model.onnx'] as string))).toBe(sha256(readFileSync(IRIS)));
   }, 120_000);
 
+  it('refuses a model without the ONNX flavor (mlflow.sklearn.log_model), registering nothing', async () => {
+    if (!python || !server) return;
+    const logged = await execa(python, [LOG, server.url, IRIS, 'sk-by-mlflow', 'prod', 'owner=ds', '--sklearn'], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    expect(logged.exitCode, logged.stderr).toBe(0);
+    const home = tempDir('modelctl-mlflow-home-');
+    const r = await cli(['pull', `${server.remote}/sk-by-mlflow@prod`], { home });
+    expect(r.exitCode).toBe(EXIT.USAGE);
+    expect(r.stderr).toMatch(/sk-by-mlflow\/1 is not an MLflow model in the ONNX flavor/);
+    expect((await new Registry({ home }).list()).entries).toEqual([]);
+  }, 120_000);
+
   it('an alias, a version or a model MLflow does not have is NOT_FOUND, and nothing is registered', async () => {
     if (!python || !server) return;
     const home = await irisHome();
