@@ -125,9 +125,9 @@ export async function pushToMlflow(o: MlflowPushOptions): Promise<MlflowPushResu
     tags: asTags({ 'mlflow.source.name': 'modelctl', 'mlflow.source.type': 'LOCAL', ...lineage }),
   });
   const runId = created.run.info.run_id;
-  const folder = `${proxyPath(created.run.info.artifact_uri, target.server)}/${ARTIFACT_PATH}`;
   const total = manifest.size;
   try {
+    const folder = `${proxyPath(created.run.info.artifact_uri, target.server)}/${ARTIFACT_PATH}`;
     let done = 0;
     for (const f of manifest.files) {
       o.onProgress?.({ type: 'uploading', path: f.path, done, total });

@@ -5,7 +5,7 @@
  * pushed is loaded by MLflow itself (mlflow.pyfunc, MlflowClient) in check_mlflow.py.
  */
 import { execa, type ResultPromise } from 'execa';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -73,44 +73,60 @@ async function started(url: string, proc: ResultPromise): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  python = mlflowPython();
-  if (!python) return;
+/** Starts `mlflow server` in a fresh folder; with `auth`, MLflow's basic-auth app with an admin of that password. */
+async function startMlflow(python: string, auth?: { password: string }): Promise<MlflowServer> {
   const dir = fileDir('modelctl-mlflow-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const artifacts = join(dir, 'artifacts');
+  const args = ['server', '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--artifacts-destination', artifacts];
+  // No job runner: these tests start no MLflow jobs, and its huey consumers outlive a SIGTERM.
+  const env: Record<string, string> = {
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+    ...(auth ? { MLFLOW_AUTH_ADMIN_PASSWORD: auth.password, MLFLOW_FLASK_SERVER_SECRET_KEY: randomBytes(16).toString('hex') } : {}),
+  };
+  // basic-auth keeps its users in basic_auth.db of the working folder: the temp folder.
   const proc = execa(
     join(dirname(python), 'mlflow'),
-    [
-      'server',
-      '--backend-store-uri',
-      `sqlite:///${join(dir, 'mlflow.db')}`,
-      '--artifacts-destination',
-      artifacts,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--workers',
-      '1',
-    ],
-    { cwd: dir, detached: true, reject: false, all: true, stdin: 'ignore' },
+    [...args, ...(auth ? ['--app-name', 'basic-auth'] : []), '--host', '127.0.0.1', '--port', String(port), '--workers', '1'],
+    { cwd: dir, detached: true, reject: false, all: true, stdin: 'ignore', env },
   );
-  server = { url, remote: `mlflow://127.0.0.1:${port}`, artifacts, proc };
+  const s = { url, remote: `mlflow://127.0.0.1:${port}`, artifacts, proc };
+  servers.push(s);
   await started(url, proc);
-}, 240_000);
+  return s;
+}
 
-afterAll(async () => {
-  if (!server?.proc.pid) return;
-  // The server's uvicorn and job runner are its children: stop the whole process group.
+const servers: MlflowServer[] = [];
+const ADMIN_PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
+let authServer: MlflowServer | undefined;
+
+beforeAll(async () => {
+  python = mlflowPython();
+  if (!python) return;
+  [server, authServer] = await Promise.all([startMlflow(python), startMlflow(python, { password: ADMIN_PASSWORD })]);
+}, 300_000);
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-server.proc.pid, 'SIGTERM');
+    process.kill(-pid, signal);
   } catch {
     // already gone
   }
-  await server.proc;
-});
+}
+
+afterAll(async () => {
+  for (const s of servers) {
+    const pid = s.proc.pid;
+    if (!pid) continue;
+    // The server's uvicorn worker is its child: stop the whole process group, and kill what is left after a while.
+    signalGroup(pid, 'SIGTERM');
+    const late = setTimeout(() => signalGroup(pid, 'SIGKILL'), 15_000);
+    await s.proc;
+    clearTimeout(late);
+    signalGroup(pid, 'SIGKILL');
+  }
+}, 60_000);
 
 /** A registry holding iris-logreg as iris:1.0.0 with a tag, a metric and a description. */
 async function irisHome(): Promise<string> {
@@ -216,6 +232,20 @@ describe('push to and pull from an MLflow Model Registry', () => {
     expect(sha256(readFileSync(info.blobPaths['model.onnx'] as string))).toBe(sha256(readFileSync(IRIS)));
   }, 120_000);
 
+  it('refuses a model without the ONNX flavor (mlflow.sklearn.log_model), registering nothing', async () => {
+    if (!python || !server) return;
+    const logged = await execa(python, [LOG, server.url, IRIS, 'sk-by-mlflow', 'prod', 'owner=ds', '--sklearn'], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    expect(logged.exitCode, logged.stderr).toBe(0);
+    const home = tempDir('modelctl-mlflow-home-');
+    const r = await cli(['pull', `${server.remote}/sk-by-mlflow@prod`], { home });
+    expect(r.exitCode).toBe(EXIT.USAGE);
+    expect(r.stderr).toMatch(/sk-by-mlflow\/1 is not an MLflow model in the ONNX flavor/);
+    expect((await new Registry({ home }).list()).entries).toEqual([]);
+  }, 120_000);
+
   it('an alias, a version or a model MLflow does not have is NOT_FOUND, and nothing is registered', async () => {
     if (!python || !server) return;
     const home = await irisHome();
@@ -257,6 +287,34 @@ describe('push to and pull from an MLflow Model Registry', () => {
     });
     const { runs: found } = (await runs.json()) as { runs: Array<{ info: { status: string } }> };
     expect(found.map((x) => x.info.status)).toEqual(['FAILED']);
+  }, 120_000);
+
+  it('authenticates with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD against basic-auth; without them, a clear 401', async () => {
+    if (!python || !authServer) return;
+    const home = await irisHome();
+    const target = `${authServer.remote}/iris-auth`;
+    const wrong = { MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 'not-the-password' };
+    for (const env of [{}, wrong] as Array<Record<string, string>>) {
+      const refused = await cli(['push', 'iris', target], { home, env });
+      expect(refused.exitCode).toBe(EXIT.USAGE);
+      expect(refused.stderr).toMatch(/refused GET experiments\/get-by-name \(HTTP 401\)/);
+      expect(refused.stderr).toMatch(/hint: set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD/);
+    }
+    const env = { MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: ADMIN_PASSWORD };
+    const pushed = await cli(['push', 'iris', target, '--alias', 'prod', '--json'], { home, env });
+    expect(pushed.exitCode, pushed.stderr).toBe(0);
+    expect(JSON.parse(pushed.stdout)).toMatchObject({ version: '1', aliases: ['prod'] });
+    const anonymous = await cli(['pull', `${target}@prod`, '--name', 'iris-auth'], { home });
+    expect(anonymous.exitCode).toBe(EXIT.USAGE);
+    const pulled = await cli(['pull', `${target}@prod`, '--name', 'iris-auth', '--json'], { home, env });
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    const info = await new Registry({ home }).info('iris-auth');
+    expect(readFileSync(info.blobPaths['model.onnx'] as string).equals(readFileSync(IRIS))).toBe(true);
+    // The password is sent, never shown or recorded.
+    for (const text of [pushed.stdout, pushed.stderr, pulled.stdout, pulled.stderr, JSON.stringify(info.manifest)]) {
+      expect(text).not.toContain(ADMIN_PASSWORD);
+      expect(text).not.toContain(Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64'));
+    }
   }, 120_000);
 
   it('refuses what it cannot push: another scheme, plain http off loopback, a model that is not ONNX; an unreachable server', async () => {
