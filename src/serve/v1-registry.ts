@@ -56,7 +56,16 @@ function openAiModels(entries: ListEntry[]): ReturnType<typeof openAiModel>[] {
   ];
 }
 
+/**
+ * GET /v1/models/{name}: the model with its versions and aliases. An OpenAI model id `name:version` (or
+ * `name:alias`, as the list and client.models.retrieve() give them) answers that one version.
+ */
 export async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string): Promise<void> {
+  if (name.includes(':')) {
+    const { manifest, aliases, lastUsed } = await ctx.registry.info(name);
+    sendJson(res, 200, { manifest, aliases, lastUsed, ...openAiModel(name, manifest.createdAt) });
+    return;
+  }
   checkName(name);
   const { entries } = await ctx.registry.list({ name });
   if (entries.length === 0)
