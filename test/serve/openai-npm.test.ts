@@ -182,6 +182,17 @@ describe('serve: the openai npm client', () => {
       expect(err).toMatchObject({ status: 404, type: 'not_found_error', code: 'model_not_found', param: 'model' });
     }
 
+    // A name@alias id retrieves that version; without an OpenAI SDK's headers the endpoint keeps modelctl's shape.
+    await registry.tag('gpt2-tiny:1.0.0', 'prod');
+    for (const id of ['gpt2-tiny@prod', 'gpt2-tiny:prod'])
+      expect(await client.models.retrieve(id)).toMatchObject({ id, object: 'model', manifest: { version: '1.0.0' } });
+    const plain = await fetch(`${s.url}/v1/models/gpt2-tiny:9.9.9`, { headers: { authorization: 'Bearer sesame' } });
+    expect(plain.status).toBe(404);
+    expect(await plain.json()).toMatchObject({ error: expect.stringMatching(/9\.9\.9/), code: 'NOT_FOUND' });
+    const badId = await raised(() => client.models.retrieve('no such model!'));
+    expect(badId).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(badId).toMatchObject({ status: 400, type: 'invalid_request_error' });
+
     // Bad parameters: 400, BadRequestError, naming the parameter.
     for (const [call, param] of [
       [() => client.completions.create({ model: 'gpt2-tiny', prompt, max_tokens: 2, n: 2 }), 'n'],
