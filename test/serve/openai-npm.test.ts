@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
+import type { GenerationOptions } from '../../src/tasks/text-generation.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
 import { serve } from './helpers.js';
@@ -32,12 +33,18 @@ async function exported(folder: string, name: string): Promise<Registry | null> 
 }
 
 /** What `modelctl predict` generates greedily for the same prompt (the library, as the CLI runs it). */
-async function greedy(registry: Registry, model: string, prompt: { text?: string; chat?: Message[] }, max: number) {
+async function greedy(
+  registry: Registry,
+  model: string,
+  prompt: { text?: string; chat?: Message[] },
+  max: number,
+  more: GenerationOptions = { doSample: false },
+) {
   const r = await predict({
     model,
     registry,
     input: { kind: 'texts', texts: prompt.text !== undefined ? [prompt.text] : [] },
-    generation: { maxNewTokens: max, doSample: false, ...(prompt.chat ? { chat: prompt.chat } : {}) },
+    generation: { maxNewTokens: max, ...more, ...(prompt.chat ? { chat: prompt.chat } : {}) },
   });
   const p = r.predictions?.[0] as { generated_text: string; tokens: number[]; prompt_tokens: number; finish_reason: string };
   return {
@@ -147,6 +154,24 @@ describe('serve: the openai npm client', () => {
     const want = await greedy(registry, 'gpt2-tiny', { text: prompt }, 8);
     const ok = await client.completions.create({ model: 'gpt2-tiny', prompt, max_tokens: 8, temperature: 0 });
     expect(ok.choices[0]?.text).toBe(want.generated_text);
+    // A stop string from the middle of the greedy text, and seeded sampling: what predict gives with the same settings.
+    const free = await greedy(registry, 'gpt2-tiny', { text: prompt }, 20);
+    const stop = free.generated_text.slice(Math.floor(free.generated_text.length / 2)).slice(0, 2);
+    expect(stop.length).toBe(2);
+    const stopped = await greedy(registry, 'gpt2-tiny', { text: prompt }, 20, { doSample: false, stop: [stop] });
+    const cut = await client.completions.create({ model: 'gpt2-tiny', prompt, max_tokens: 20, temperature: 0, stop });
+    expect(cut.choices[0]).toMatchObject({ text: stopped.generated_text, finish_reason: 'stop' });
+    expect(cut.usage).toMatchObject(stopped.usage);
+    const sampling = { doSample: true, temperature: 1.3, topP: 0.9, seed: 7 };
+    const sampled = await greedy(registry, 'gpt2-tiny', { text: prompt }, 16, sampling);
+    const drawn = await client.completions.create({ model: 'gpt2-tiny', prompt, max_tokens: 16, temperature: 1.3, top_p: 0.9, seed: 7 });
+    expect(drawn.choices[0]?.text).toBe(sampled.generated_text);
+    // An error found before the first token of a stream is still a plain status the client raises.
+    const noTemplate = await raised(() =>
+      client.chat.completions.create({ model: 'gpt2-tiny', messages: CHAT, max_tokens: 2, stream: true }),
+    );
+    expect(noTemplate).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(noTemplate).toMatchObject({ status: 400, type: 'invalid_request_error' });
 
     // A wrong or missing key: 401, AuthenticationError, on the completions and on the model list alike.
     // (The client refuses an empty apiKey itself; a null default header removes its Authorization.)
