@@ -26,10 +26,27 @@ function finishReason(p: GenerationPrediction): 'stop' | 'length' {
   return p.finish_reason === 'length' ? 'length' : 'stop';
 }
 
-/** The OpenAI error body for any error a route threw (internal ones are rethrown to the server's handler). */
-export function openAiError(err: unknown): { status: number; body: Record<string, unknown>; headers: Record<string, string> } {
+/**
+ * Whether an error on this request answers in OpenAI's shape: always on the completions paths; on the model list
+ * and one model (GET /v1/models[/{id}], modelctl's own endpoints too) when an OpenAI client asks, as its SDKs say
+ * with their `X-Stainless-Lang` header, so client.models.retrieve() of an unknown model raises its NotFoundError
+ * with `code` and `type`, while modelctl's clients keep the `{"error": "message"}` shape.
+ */
+export function speaksOpenAi(headers: IncomingMessage['headers'], method: string, segs: string[]): boolean {
+  if (segs[0] !== 'v1') return false;
+  const rest = segs.slice(1);
+  if (completionKind(rest)) return true;
+  return rest[0] === 'models' && rest.length <= 3 && method === 'GET' && headers['x-stainless-lang'] !== undefined;
+}
+
+/** The status, OpenAI error body and headers for any error a route threw; `internal` is true for bugs (500). */
+export function openAiReply(err: unknown): {
+  status: number;
+  body: { error: Record<string, unknown> };
+  headers: Record<string, string>;
+  internal: boolean;
+} {
   const reply = errorReply(err);
-  if (reply.internal) throw err;
   const code = String(reply.body.code ?? '');
   const type =
     reply.status === 401
@@ -43,12 +60,13 @@ export function openAiError(err: unknown): { status: number; body: Record<string
   return {
     status: reply.status,
     headers: reply.headers,
+    internal: reply.internal,
     body: {
       error: {
         message: String(reply.body.error),
         type,
         param,
-        code: reply.status === 404 ? 'model_not_found' : code.toLowerCase(),
+        code: reply.status === 404 ? 'model_not_found' : reply.status === 401 ? 'invalid_api_key' : code.toLowerCase(),
         ...(reply.body.hint ? { hint: reply.body.hint } : {}),
       },
     },
@@ -176,7 +194,9 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
     if (!events?.started) throw err;
     // Mid-stream: the status is gone already; the error is the stream's last event.
     if (!res.destroyed) {
-      events.send(openAiError(err).body);
+      const reply = openAiReply(err);
+      if (reply.internal) throw err;
+      events.send(reply.body);
       res.end();
     }
     return;
@@ -191,27 +211,21 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
   events.end();
 }
 
-/** The OpenAI routes among the segments after `v1`, or undefined. */
+function completionKind(segs: string[]): OpenAiKind | undefined {
+  if (segs.length === 2 && segs[0] === 'chat' && segs[1] === 'completions') return 'chat';
+  return segs.length === 1 && segs[0] === 'completions' ? 'completion' : undefined;
+}
+
+/**
+ * The OpenAI routes among the segments after `v1`, or undefined. Their errors (this route's and the server's: a
+ * missing token, a wrong method) take OpenAI's shape in the server's handler (speaksOpenAi).
+ */
 export function openAiRoute(ctx: ServeContext, method: string, segs: string[]): Route | undefined {
-  const kind: OpenAiKind | undefined =
-    segs.length === 2 && segs[0] === 'chat' && segs[1] === 'completions'
-      ? 'chat'
-      : segs.length === 1 && segs[0] === 'completions'
-        ? 'completion'
-        : undefined;
+  const kind = completionKind(segs);
   if (!kind || method !== 'POST') return undefined;
   return {
     label: kind === 'chat' ? '/v1/chat/completions' : '/v1/completions',
-    handle: async (req, res) => {
-      try {
-        await complete(ctx, req, res, kind);
-      } catch (err) {
-        if (res.headersSent) throw err;
-        const reply = openAiError(err);
-        if (!req.complete) res.setHeader('connection', 'close');
-        sendJson(res, reply.status, reply.body, reply.headers);
-      }
-    },
+    handle: async (req, res) => complete(ctx, req, res, kind),
   };
 }
 

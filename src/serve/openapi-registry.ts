@@ -143,7 +143,13 @@ export function registryPaths(prefix: '/v1' | '/model-registry'): Record<string,
     [models]: design ? { get: list } : { get: list, post: upload },
     ...(design ? { [`${models}/upload`]: { post: upload } } : {}),
     [`${models}/{name}`]: {
-      get: op(id('getModel'), 'Every version and alias of a model', 'registry', ok('The model'), { parameters: [NAME] }),
+      get: op(
+        id('getModel'),
+        'Every version and alias of a model (an OpenAI id name:version, name:alias or name@alias: that version)',
+        'registry',
+        ok('The model'),
+        { parameters: [NAME] },
+      ),
       delete: op(id('removeModel'), 'Remove every version (?all_versions=true)', 'registry', ok('What was removed'), {
         parameters: [NAME, { name: 'all_versions', in: 'query', schema: { type: 'boolean' } }],
       }),

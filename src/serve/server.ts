@@ -12,6 +12,7 @@ import { Jobs } from './jobs.js';
 import { Metrics } from './metrics.js';
 import { ModelManager } from './models.js';
 import { openApiDocument } from './openapi.js';
+import { openAiReply, speaksOpenAi } from './openai.js';
 import { registryRoute } from './routes-registry.js';
 import { v1Route } from './routes-v1.js';
 import { v2Route } from './routes-v2.js';
@@ -162,6 +163,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     let label = 'unmatched';
     let path = '/';
+    let segs: string[] = [];
     try {
       let url: URL;
       try {
@@ -170,7 +172,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         throw new HttpError(400, 'the request target is not a valid URL');
       }
       path = url.pathname;
-      const segs = pathSegments(url.pathname);
+      segs = pathSegments(url.pathname);
       const health = segs[0] === 'v2' && segs[1] === 'health';
       if (!health && !authorized(req)) {
         throw new HttpError(401, 'a bearer token is required', {
@@ -193,7 +195,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (!accepting) res.setHeader('connection', 'close');
       await r.handle(req, res, url);
     } catch (err) {
-      const reply = errorReply(err);
+      const reply = speaksOpenAi(req.headers, method, segs) ? openAiReply(err) : errorReply(err);
       if (reply.internal) emit({ type: 'error', method, path, error: err });
       if (res.headersSent) res.destroy();
       else {

@@ -56,7 +56,19 @@ function openAiModels(entries: ListEntry[]): ReturnType<typeof openAiModel>[] {
   ];
 }
 
+/**
+ * GET /v1/models/{name}: the model with its versions and aliases. An OpenAI model id `name:version` (or
+ * `name:alias`, `name@alias`; client.models.retrieve() sends what the list gives) answers that one version.
+ */
 export async function modelSummary(ctx: ServeContext, res: ServerResponse, name: string): Promise<void> {
+  if (/[:@]/.test(name)) {
+    const colon = name.indexOf(':');
+    // `name:x` as the completions read their `model`: a version, else an alias.
+    const m = colon < 0 ? undefined : await ctx.manager.manifest(name.slice(0, colon), name.slice(colon + 1));
+    const { manifest, aliases, lastUsed } = await ctx.registry.info(m ? `${m.name}:${m.version}` : name);
+    sendJson(res, 200, { manifest, aliases, lastUsed, ...openAiModel(name, manifest.createdAt) });
+    return;
+  }
   checkName(name);
   const { entries } = await ctx.registry.list({ name });
   if (entries.length === 0)
