@@ -12,6 +12,7 @@ import {
   type GenerationPrediction,
   type GenerationSetup,
 } from '../tasks/text-generation.js';
+import type { GenerationSettings } from '../tasks/generation/config.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
 
 /**
@@ -50,6 +51,14 @@ export async function prepareGeneration(
     ...(chatTemplate !== undefined ? { chatTemplate } : {}),
     ...(maxPositions !== undefined ? { maxPositions } : {}),
   };
+}
+
+/** Warns, once, of generation_config.json's settings that would change the output and that are not applied. */
+export function warnIgnored(settings: Pick<GenerationSettings, 'ignored'>, onWarning: ((message: string) => void) | undefined): void {
+  if (settings.ignored.length === 0) return;
+  onWarning?.(
+    `generation_config.json sets ${settings.ignored.join(', ')}, which modelctl does not apply: the output may differ from transformers' generate()`,
+  );
 }
 
 /** The prompts (texts, or the one chat conversation of options.generation.chat) continued in order. */

@@ -1,6 +1,7 @@
 import { SEQ2SEQ_TASKS, isSeq2SeqTask } from '../tasks/seq2seq.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { generateTexts, prepareGeneration } from './generation.js';
+import { settingsFor } from '../tasks/text-generation.js';
+import { generateTexts, prepareGeneration, warnIgnored } from './generation.js';
 import { prepareSeq2Seq, refuseSeq2SeqOptions } from './seq2seq.js';
 import type { PredictOptions, Prediction, ResolvedModel } from './types.js';
 
@@ -34,6 +35,7 @@ export async function prepareGenerative(
   refuseSeq2SeqOptions(task, options.generation);
   if (task === 'text-generation') {
     const base = await prepareGeneration(model, m, options.registry);
+    warnIgnored(settingsFor(base, options.generation ?? {}), options.generation?.onWarning);
     return { run: (ctx, texts) => generateTexts(ctx, base, texts, options), close: async () => {} };
   }
   if (!isSeq2SeqTask(task)) return undefined;

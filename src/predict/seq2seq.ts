@@ -10,7 +10,7 @@ import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
 import { seq2seqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
 import { generateSeq2Seq, isSeq2SeqTask, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { prepareGeneration } from './generation.js';
+import { prepareGeneration, warnIgnored } from './generation.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
 
 /**
@@ -28,7 +28,7 @@ const MERGED = 'decoder_model_merged.onnx';
 /** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
 export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
   if (isSeq2SeqTask(task) || !generation) return;
-  const given = (['numBeams', 'lengthPenalty', 'earlyStopping', 'noRepeatNgramSize'] as const).find((k) => generation[k] !== undefined);
+  const given = (['numBeams', 'lengthPenalty', 'earlyStopping'] as const).find((k) => generation[k] !== undefined);
   if (given)
     throw new ModelctlError(
       'USAGE',
@@ -92,6 +92,7 @@ export async function prepareSeq2Seq(
   // Checked before the decoder loads: a bad option is a usage error whatever the model.
   const params = taskParams(task, base.modelConfig);
   const settings = seq2seqSettings(g, { ...record(base.generationConfig), ...params.generation }, base.modelConfig);
+  warnIgnored(settings, g.onWarning);
   const path = await decoderPath(model, m, options.registry);
   const summary = await readOnnxSummary(path);
   const layout = seq2seqDecoderLayout(summary.inputs, summary.outputs);

@@ -90,6 +90,8 @@ export interface PredictOptions extends SessionOptions {
     chat?: ChatMessage[];
     /** The new text of prompt `index` as it grows. */
     onText?: (piece: string, index: number) => void;
+    /** Called once per predict with a one-line warning (generation_config.json settings modelctl does not apply). */
+    onWarning?: (message: string) => void;
   };
   /** Stops a generation between two tokens. */
   signal?: AbortSignal;

@@ -1,7 +1,8 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../errors.js';
 import { beamSearch } from './generation/beam.js';
-import { logSoftmax, processSeq2Seq } from './generation/constraints.js';
+import { maxLengthFor } from './generation/config.js';
+import { logSoftmax, processScores } from './generation/constraints.js';
 import { decodeLoop } from './generation/loop.js';
 import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
 import { Seq2SeqDecoderState, type Seq2SeqDecoderLayout } from './generation/seq2seq-decoder.js';
@@ -93,7 +94,8 @@ export async function generateSeq2Seq(
       hint: 'shorten the text, or split it',
     });
   // The decoder's length limit, its start token included (transformers' max_length), within its positions.
-  const maxLength = Math.min(settings.maxNewTokens + 1, limit ?? Number.POSITIVE_INFINITY);
+  const maxLength = maxLengthFor(settings, 1, limit);
+  const place = { inputLength: 1, maxLength };
   const t0 = performance.now();
   const states = await encode(encoder, ids);
   const encoderMs = performance.now() - t0;
@@ -119,7 +121,7 @@ export async function generateSeq2Seq(
           );
           return logits.map((row, b) => {
             const scores = logSoftmax(row);
-            processSeq2Seq(scores, sequences[b] as readonly number[], settings, maxLength);
+            processScores(scores, sequences[b] as readonly number[], settings, place);
             return scores;
           });
         },
@@ -139,7 +141,7 @@ export async function generateSeq2Seq(
           budget: maxLength - start.length,
           first: async () => ((await state.step(start, null)) as [Float32Array])[0],
           next: async (token) => ((await state.step([token], null)) as [Float32Array])[0],
-          process: (logits, sequence) => processSeq2Seq(logits, sequence, settings, maxLength),
+          process: (logits, sequence) => processScores(logits, sequence, settings, place),
           onText: options.onText,
           signal: options.signal,
         },

@@ -3,7 +3,8 @@ import { renderChat, type ChatMessage } from './generation/chat.js';
 import { generationSettings, type GenerationOptions, type GenerationSettings } from './generation/config.js';
 import { DecoderState, decoderLayout, type DecoderLayout } from './generation/decoder.js';
 import { decodeLoop, type FinishReason } from './generation/loop.js';
-import { processLogits } from './generation/processors.js';
+import { maxLengthFor } from './generation/config.js';
+import { processScores } from './generation/constraints.js';
 import type { GenerationTokenizer } from './generation/text.js';
 import type { RunContext } from './tensors.js';
 
@@ -110,16 +111,17 @@ export async function generate(
   }
   const state = new DecoderState(ctx, setup.layout);
   const sequence = [...ids];
+  const place = { inputLength: ids.length, maxLength: maxLengthFor(settings, ids.length, limit) };
   const t0 = performance.now();
   try {
     const r = await decodeLoop(
       {
         tokenizer: setup.tokenizer,
         sequence,
-        budget: Math.min(settings.maxNewTokens, limit !== undefined ? limit - ids.length : Number.POSITIVE_INFINITY),
+        budget: place.maxLength - ids.length,
         first: () => state.feed(ids, sequence),
         next: (token) => state.feed([token], sequence),
-        process: (logits, seen) => processLogits(logits, seen, settings),
+        process: (logits, seen) => processScores(logits, seen, settings, place),
         onText: options.onText,
         signal: options.signal,
       },

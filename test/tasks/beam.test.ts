@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { beamSearch } from '../../src/tasks/generation/beam.js';
-import { applyNoRepeatNgram, logSoftmax, processSeq2Seq, type ConstraintSettings } from '../../src/tasks/generation/constraints.js';
+import { applyNoRepeatNgram, logSoftmax, processScores, type ChainSettings } from '../../src/tasks/generation/constraints.js';
 import { seededRandom } from '../../src/tasks/generation/sampler.js';
 import { seq2seqSettings } from '../../src/tasks/generation/seq2seq-config.js';
+import { maxLengthFor } from '../../src/tasks/generation/config.js';
 import { openPredictor } from '../../src/predict/predict.js';
 import { FIXTURES } from '../helpers.js';
 import { parityPython, reference } from '../parity/reference.js';
@@ -63,8 +64,20 @@ const CASES: BeamCase[] = [
   },
 ];
 
+/** Every processor off (greedy). */
+const NO_CONSTRAINTS: ChainSettings = {
+  doSample: false,
+  noRepeatNgramSize: 0,
+  badWordsIds: [],
+  minLength: 0,
+  eosTokenIds: [],
+  suppressTokens: [],
+  beginSuppressTokens: [],
+};
+
 async function ours(rows: number[][], c: BeamCase) {
-  const settings: ConstraintSettings = {
+  const settings: ChainSettings = {
+    ...NO_CONSTRAINTS,
     noRepeatNgramSize: c.no_repeat_ngram_size ?? 0,
     minLength: c.min_length ?? 0,
     eosTokenIds: c.eos,
@@ -80,7 +93,7 @@ async function ours(rows: number[][], c: BeamCase) {
     async (sequences) =>
       sequences.map((seq) => {
         const scores = logSoftmax(Float32Array.from(rows[((seq.at(-1) as number) * 7 + seq.length) % ROWS] as number[]));
-        processSeq2Seq(scores, seq, settings, maxLength);
+        processScores(scores, seq, settings, { inputLength: 1, maxLength });
         return scores;
       }),
   );
@@ -147,7 +160,9 @@ describe('seq2seq settings', () => {
       eos_token_id: 2,
     };
     const s = seq2seqSettings({}, g, {});
-    expect(s).toMatchObject({ numBeams: 4, lengthPenalty: 2, noRepeatNgramSize: 3, earlyStopping: true, minLength: 4, maxNewTokens: 23 });
+    expect(s).toMatchObject({ numBeams: 4, lengthPenalty: 2, noRepeatNgramSize: 3, earlyStopping: true, minLength: 4, maxLength: 24 });
+    // max_length counts the decoder start token: 23 new tokens.
+    expect(maxLengthFor(s, 1) - 1).toBe(23);
     expect(s).toMatchObject({ forcedBosTokenId: 0, forcedEosTokenId: [2], decoderStartTokenId: 2, eosTokenIds: [2] });
     expect(seq2seqSettings({ numBeams: 1, maxNewTokens: 5, earlyStopping: 'never' }, g, {})).toMatchObject({
       numBeams: 1,
@@ -155,10 +170,9 @@ describe('seq2seq settings', () => {
       earlyStopping: 'never',
     });
     // Without max_length: 20 new tokens; config.json's decoder_start_token_id stands in.
-    expect(seq2seqSettings({}, { eos_token_id: 1 }, { decoder_start_token_id: 0 })).toMatchObject({
-      maxNewTokens: 20,
-      decoderStartTokenId: 0,
-    });
+    const plain = seq2seqSettings({}, { eos_token_id: 1 }, { decoder_start_token_id: 0 });
+    expect(plain).toMatchObject({ decoderStartTokenId: 0 });
+    expect(maxLengthFor(plain, 1) - 1).toBe(20);
   });
 
   it('refuses beam sampling, stop strings with beams, bad numbers and a model without a decoder start token', () => {
@@ -179,9 +193,9 @@ describe('seq2seq settings', () => {
   });
 
   it('processes in transformers’ order: the forced end token wins over min_length at the last position', () => {
-    const s: ConstraintSettings = { noRepeatNgramSize: 0, minLength: 10, eosTokenIds: [1], forcedEosTokenId: [1], doSample: false };
+    const s: ChainSettings = { ...NO_CONSTRAINTS, minLength: 10, eosTokenIds: [1], forcedEosTokenId: [1] };
     const scores = new Float32Array(4).fill(0.5);
-    processSeq2Seq(scores, [0, 3, 3], s, 4);
+    processScores(scores, [0, 3, 3], s, { inputLength: 1, maxLength: 4 });
     expect(Array.from(scores)).toEqual([Number.NEGATIVE_INFINITY, 0, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]);
   });
 });

@@ -8,14 +8,21 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
 import { chatTemplateOf, parseMessages, renderChat } from '../../src/tasks/generation/chat.js';
-import { generationSettings } from '../../src/tasks/generation/config.js';
-import { argmax, processLogits, softmax } from '../../src/tasks/generation/processors.js';
+import { generationSettings, maxLengthFor } from '../../src/tasks/generation/config.js';
+import { processScores } from '../../src/tasks/generation/constraints.js';
+import { argmax, softmax, type ProcessorSettings } from '../../src/tasks/generation/processors.js';
 import { drawIndex, seededRandom } from '../../src/tasks/generation/sampler.js';
 import { TextStream, type GenerationTokenizer } from '../../src/tasks/generation/text.js';
 import { FIXTURES } from '../helpers.js';
 import { parityPython, reference } from '../parity/reference.js';
 
 const VOCAB = 64;
+
+/** The processors chain with only the value processors of `s` (repetition penalty, sampling warpers) on. */
+function processLogits(logits: Float32Array, seen: readonly number[], s: ProcessorSettings): void {
+  const off = { noRepeatNgramSize: 0, badWordsIds: [], minLength: 0, eosTokenIds: [], suppressTokens: [], beginSuppressTokens: [] };
+  processScores(logits, seen, { ...off, ...s }, { inputLength: seen.length, maxLength: Number.POSITIVE_INFINITY });
+}
 
 /** Rows of distinct float32 logits from the seeded sampler, and token histories with repeats. */
 function rows(): { logits: number[][]; ids: number[][] } {
@@ -164,7 +171,22 @@ describe('the text stream', () => {
 describe('generation settings', () => {
   it('the call over generation_config.json over transformers’ defaults', () => {
     const defaults = generationSettings({}, {}, { eos_token_id: 3 });
-    expect(defaults).toMatchObject({ maxNewTokens: 20, doSample: false, topK: 50, topP: 1, temperature: 1, eosTokenIds: [3] });
+    expect(defaults).toMatchObject({ doSample: false, topK: 50, topP: 1, temperature: 1, eosTokenIds: [3], ignored: [] });
+    // 20 new tokens after the prompt, as generate()'s default max_length; never beyond the model's positions.
+    expect(maxLengthFor(defaults, 5)).toBe(25);
+    expect(maxLengthFor(defaults, 5, 16)).toBe(16);
+    // generation_config.json's max_length counts the prompt; max_new_tokens (the call's, or the file's) comes first.
+    const long = generationSettings({}, { max_length: 12 }, {});
+    expect([maxLengthFor(long, 5), maxLengthFor(long, 12)]).toEqual([12, 13]);
+    expect(maxLengthFor(generationSettings({ maxNewTokens: 3 }, { max_length: 12 }, {}), 5)).toBe(8);
+    // Settings that would change the output and that are not applied are named; sampling-only ones only when sampling.
+    expect(generationSettings({}, { num_beams: 4, min_p: 0.1, sequence_bias: { '[1]': -1 } }, {}).ignored).toEqual([
+      'num_beams',
+      'sequence_bias',
+    ]);
+    expect(generationSettings({ doSample: true }, { min_p: 0.1, typical_p: 1 }, {}).ignored).toEqual(['min_p']);
+    expect(() => generationSettings({}, { bad_words_ids: [1, 2] }, {})).toThrow(/bad_words_ids is not a list of token id lists/);
+    expect(() => generationSettings({}, { suppress_tokens: [-1] }, {})).toThrow(/suppress_tokens is not a list of token ids/);
     const configured = generationSettings(
       { topP: 0.5 },
       { do_sample: true, top_k: 0, temperature: 0.6, eos_token_id: [1, 4], max_new_tokens: 7 },

@@ -14,9 +14,19 @@ import type { PredictFlags } from '../specs/predict.js';
  * ({generated_text, tokens, finish_reason, ...} per prompt; JSON Lines for a stream of prompts).
  */
 
-const GENERATION_FLAGS = ['maxNewTokens', 'sample', 'temperature', 'topP', 'seed', 'repetitionPenalty', 'stop', 'chat'] as const;
+const GENERATION_FLAGS = [
+  'maxNewTokens',
+  'sample',
+  'temperature',
+  'topP',
+  'seed',
+  'repetitionPenalty',
+  'noRepeatNgramSize',
+  'stop',
+  'chat',
+] as const;
 /** Flags of encoder-decoder generation only (--chat is text-generation's only). */
-const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping', 'noRepeatNgramSize'] as const;
+const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
 
 /** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
@@ -98,7 +108,12 @@ export async function runGeneration(
         ended = piece.endsWith('\n');
         pending.push(write(out.stdout, piece));
       };
-  const generation = { ...generationFromFlags(options), ...(chat ? { chat } : {}), ...(onText ? { onText } : {}) };
+  const generation = {
+    ...generationFromFlags(options),
+    ...(chat ? { chat } : {}),
+    ...(onText ? { onText } : {}),
+    onWarning: (message: string) => out.warn(message),
+  };
   const predictor = await openPredictor({ ...settings, generation, signal, inputKind: 'texts' });
   const finishText = async () => {
     await Promise.all(pending);

@@ -73,7 +73,7 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
   ),
   noRepeatNgramSize: int(
     '--no-repeat-ngram-size <n>',
-    'text2text-generation, translation, summarization: no N-gram occurs twice (default: generation_config.json, else off)',
+    'text-generation, text2text-generation, translation, summarization: no N-gram of N tokens occurs twice (default: generation_config.json, else off)',
     0,
   ),
   chat: text(

@@ -1,7 +1,7 @@
 /**
- * The logits processors of text generation, on one row of next-token logits (a Float32Array over the vocabulary,
- * changed in place), in the order transformers' generate() applies them (GenerationMixin._get_logits_processor):
- * repetition penalty first, then, only when sampling, temperature, top-k and top-p. The arithmetic is done in
+ * The logits processors of text generation that act on the scores' values, on one row of next-token logits (a
+ * Float32Array over the vocabulary, changed in place): the repetition penalty and, only when sampling, temperature,
+ * top-k and top-p (the whole chain, in generate()'s order, is constraints.ts' processScores). The arithmetic is done in
  * float32 as PyTorch does, so that greedy choices and scores match the reference to the last bit where they can.
  */
 
@@ -151,9 +151,8 @@ export function argmax(values: Float32Array): number {
   return best;
 }
 
-/** The whole chain on one row of logits, in place; `seen` is every token id of the sequence so far. */
-export function processLogits(logits: Float32Array, seen: readonly number[], s: ProcessorSettings): void {
-  if (s.repetitionPenalty !== undefined && s.repetitionPenalty !== 1) applyRepetitionPenalty(logits, seen, s.repetitionPenalty);
+/** The warpers of sampling (temperature, top-k, top-p), in place; nothing when greedy. */
+export function applyWarpers(logits: Float32Array, s: ProcessorSettings): void {
   if (!s.doSample) return;
   if (s.temperature !== undefined && s.temperature !== 1) applyTemperature(logits, s.temperature);
   if (s.topK !== undefined && s.topK !== 0) applyTopK(logits, s.topK);

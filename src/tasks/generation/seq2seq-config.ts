@@ -2,11 +2,10 @@ import { ModelctlError } from '../../errors.js';
 import { generationSettings, tokenIds, type GenerationOptions, type GenerationSettings } from './config.js';
 
 /**
- * The settings of encoder-decoder generation: text-generation's (config.ts) plus what seq2seq checkpoints ship in
- * generation_config.json: beam search (num_beams, length_penalty, early_stopping), no_repeat_ngram_size,
- * min_length, forced_bos_token_id / forced_eos_token_id and the decoder_start_token_id. transformers' defaults when
+ * The settings of encoder-decoder generation: text-generation's (config.ts, the logits processors included) plus
+ * beam search (num_beams, length_penalty, early_stopping) and the decoder_start_token_id. transformers' defaults when
  * neither the call nor the file says: one beam, length_penalty 1, early_stopping false, 20 new tokens (transformers 5;
- * a max_length in the file counts the decoder start token, so max_length - 1 new tokens).
+ * a max_length in the file counts the decoder start token, so max_length - 1 new tokens: config.ts' maxLengthFor).
  */
 
 export interface Seq2SeqOptions extends GenerationOptions {
@@ -16,19 +15,12 @@ export interface Seq2SeqOptions extends GenerationOptions {
   lengthPenalty?: number;
   /** true: stop once numBeams beams are finished; false: a heuristic; 'never': the canonical beam search. */
   earlyStopping?: boolean | 'never';
-  /** No n-gram of this size occurs twice (default: generation_config.json, else off). */
-  noRepeatNgramSize?: number;
 }
 
 export interface Seq2SeqSettings extends GenerationSettings {
   numBeams: number;
   lengthPenalty: number;
   earlyStopping: boolean | 'never';
-  noRepeatNgramSize: number;
-  /** The decoder sequence (start token included) ends no earlier than this, unless max_length comes first. */
-  minLength: number;
-  forcedBosTokenId?: number;
-  forcedEosTokenId?: number[];
   decoderStartTokenId: number;
 }
 
@@ -45,8 +37,6 @@ function check(o: Seq2SeqOptions): void {
     throw new ModelctlError('USAGE', `the number of beams must be a whole number from 1 to 64, not ${String(o.numBeams)}`);
   if (o.lengthPenalty !== undefined && !Number.isFinite(o.lengthPenalty))
     throw new ModelctlError('USAGE', `length penalty must be a number, not ${String(o.lengthPenalty)}`);
-  if (o.noRepeatNgramSize !== undefined && !(Number.isSafeInteger(o.noRepeatNgramSize) && o.noRepeatNgramSize >= 0))
-    throw new ModelctlError('USAGE', `no-repeat n-gram size must be a whole number (0 turns it off), not ${String(o.noRepeatNgramSize)}`);
 }
 
 /**
@@ -57,18 +47,7 @@ export function seq2seqSettings(o: Seq2SeqOptions, generationConfig: unknown, mo
   check(o);
   const g = record(generationConfig);
   const c = record(modelConfig);
-  // generation_config.json's max_length counts the decoder start token; without one, transformers 5 makes 20 new tokens.
-  const maxLength = int(g.max_length);
-  const base = generationSettings(
-    {
-      ...o,
-      ...(o.maxNewTokens === undefined && int(g.max_new_tokens) === undefined && maxLength !== undefined
-        ? { maxNewTokens: Math.max(1, maxLength - 1) }
-        : {}),
-    },
-    generationConfig,
-    modelConfig,
-  );
+  const base = generationSettings(o, generationConfig, modelConfig, true);
   const numBeams = o.numBeams ?? int(g.num_beams) ?? 1;
   if (numBeams > 1 && base.doSample) {
     throw new ModelctlError('USAGE', 'beam search does not sample here: give --num-beams 1 to sample, or --no-sample', {
@@ -84,17 +63,11 @@ export function seq2seqSettings(o: Seq2SeqOptions, generationConfig: unknown, mo
     });
   }
   const early = o.earlyStopping ?? g.early_stopping;
-  const forcedBos = int(g.forced_bos_token_id);
-  const forcedEos = tokenIds(g.forced_eos_token_id);
   return {
     ...base,
     numBeams,
     lengthPenalty: o.lengthPenalty ?? (typeof g.length_penalty === 'number' ? g.length_penalty : 1),
     earlyStopping: early === true || early === 'never' ? early : false,
-    noRepeatNgramSize: o.noRepeatNgramSize ?? int(g.no_repeat_ngram_size) ?? 0,
-    minLength: int(g.min_length) ?? 0,
-    ...(forcedBos !== undefined ? { forcedBosTokenId: forcedBos } : {}),
-    ...(forcedEos.length > 0 ? { forcedEosTokenId: forcedEos } : {}),
     decoderStartTokenId: start,
   };
 }
