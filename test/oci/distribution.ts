@@ -1,6 +1,6 @@
 /**
  * The real CNCF distribution registry (Debian's `docker-registry`, /usr/bin/docker-registry) for the OCI tests:
- * installed with apt when absent (CI runs as root; under CI=true a failed install fails the tests), configured by
+ * installed by test/setup/debian-packages.ts when absent (under CI=true a missing registry fails the tests), configured by
  * a YAML file written here, storing in a temp folder, listening on a free loopback port; optionally behind
  * htpasswd (bcrypt) auth. Also the real `oras` Python client from .venv-test (test/oci/oras_client.py).
  */
@@ -15,23 +15,9 @@ import { testPython } from '../python.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
-async function installRegistry(): Promise<string | undefined> {
-  if (existsSync(REGISTRY_BIN)) return undefined;
-  if (process.getuid?.() !== 0) return `${REGISTRY_BIN} is missing and installing it needs root (apt-get install docker-registry)`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  // Both OCI test files may install at once: the second waits for dpkg's lock instead of failing.
-  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
-  const install = () =>
-    execa('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'docker-registry'], { reject: false, env, stdin: 'ignore' });
-  let r = await install();
-  if (r.exitCode !== 0) {
-    await execa('apt-get', [...lock, 'update'], { reject: false, env, stdin: 'ignore' });
-    r = await install();
-  }
-  if (r.exitCode !== 0 || !existsSync(REGISTRY_BIN)) return `apt-get install docker-registry failed: ${r.stderr.slice(-500)}`;
-  // The package starts a system service on its default port; these tests run their own.
-  await execa('sh', ['-c', 'service docker-registry stop || systemctl stop docker-registry || true'], { reject: false, stdin: 'ignore' });
-  return undefined;
+/** The registry binary comes from test/setup/debian-packages.ts (apt, before the tests); here it is only looked for. */
+function registryMissing(): string | undefined {
+  return existsSync(REGISTRY_BIN) ? undefined : `${REGISTRY_BIN} is missing (apt-get install docker-registry)`;
 }
 
 /**
@@ -41,7 +27,7 @@ async function installRegistry(): Promise<string | undefined> {
 export async function registryAvailable(): Promise<boolean> {
   // Credentials come from the tests alone, never from the user's Docker config.
   process.env.DOCKER_CONFIG = fileDir('modelctl-docker-config-');
-  const problem = (await installRegistry()) ?? (testPython() ? undefined : 'the Python test environment (.venv-test) is unavailable');
+  const problem = registryMissing() ?? (testPython() ? undefined : 'the Python test environment (.venv-test) is unavailable');
   if (!problem) return true;
   if (process.env.CI === 'true') throw new Error(problem);
   console.warn(`\n!!! NOT CHECKED: the OCI tests need the distribution registry and oras: ${problem}\n`);
