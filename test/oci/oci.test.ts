@@ -222,7 +222,11 @@ describe('pull from the distribution registry', () => {
     const bad = await cli(['pull', 'oci://127.0.0.1:1/Upper/Case:1'], { home });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/^error: invalid repository name "Upper\/Case"/);
-    await rejects(pull({ source: 'hf:org/model', registry: new Registry({ home }), insecure: true }), 'USAGE', /--insecure applies to oci:\/\/ and mlflow:\/\/ sources only/);
+    await rejects(
+      pull({ source: 'hf:org/model', registry: new Registry({ home }), insecure: true }),
+      'USAGE',
+      /--insecure applies to oci:\/\/ and mlflow:\/\/ sources only/,
+    );
     await rejects(
       pull({ source: 'oci://127.0.0.1:1/a/b:1', registry: new Registry({ home }), offline: true }),
       'NETWORK',
