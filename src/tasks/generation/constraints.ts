@@ -2,7 +2,8 @@ import { applyRepetitionPenalty, applyTemperature, applyTopK, applyTopP } from '
 
 /**
  * The logits processors seq2seq checkpoints switch on (transformers' NoRepeatNGramLogitsProcessor,
- * MinLengthLogitsProcessor, ForcedBOSTokenLogitsProcessor, ForcedEOSTokenLogitsProcessor), on one row of scores
+ * MinLengthLogitsProcessor, ForcedBOSTokenLogitsProcessor, ForcedEOSTokenLogitsProcessor, and Whisper's
+ * SuppressTokensLogitsProcessor and SuppressTokensAtBeginLogitsProcessor), on one row of scores
  * (changed in place), and the whole chain in the order GenerationMixin._get_logits_processor builds it. `sequence`
  * is the decoder's sequence so far, its start token included, as transformers' input_ids there.
  */
@@ -18,6 +19,10 @@ export interface ConstraintSettings {
   temperature?: number;
   topK?: number;
   topP?: number;
+  /** Never generated (transformers' SuppressTokensLogitsProcessor: Whisper's suppress_tokens). */
+  suppressTokens?: readonly number[];
+  /** Not generated first: banned when the sequence is `at` long (SuppressTokensAtBeginLogitsProcessor). */
+  beginSuppress?: { at: number; tokens: readonly number[] };
 }
 
 const f32 = Math.fround;
@@ -64,6 +69,11 @@ export function processSeq2Seq(scores: Float32Array, sequence: readonly number[]
   if (sequence.length < s.minLength) for (const id of s.eosTokenIds) if (id < scores.length) scores[id] = Number.NEGATIVE_INFINITY;
   if (s.forcedBosTokenId !== undefined && sequence.length === 1) only(scores, [s.forcedBosTokenId]);
   if (s.forcedEosTokenId !== undefined && sequence.length === maxLength - 1) only(scores, s.forcedEosTokenId);
+  const ban = (ids: readonly number[]) => {
+    for (const id of ids) if (id >= 0 && id < scores.length) scores[id] = Number.NEGATIVE_INFINITY;
+  };
+  if (s.suppressTokens) ban(s.suppressTokens);
+  if (s.beginSuppress && sequence.length === s.beginSuppress.at) ban(s.beginSuppress.tokens);
   if (!s.doSample) return;
   if (s.temperature !== undefined && s.temperature !== 1) applyTemperature(scores, s.temperature);
   if (s.topK !== undefined && s.topK !== 0) applyTopK(scores, s.topK);
