@@ -161,7 +161,14 @@ async function decodeFlac(bytes: Uint8Array, where: string): Promise<DecodedAudi
   const decoder = new FLACDecoder();
   await decoder.ready;
   try {
-    return mixDown(await decoder.decodeFile(bytes), where, 'flac');
+    const decoded = await decoder.decodeFile(bytes);
+    // libFLAC's integers come out divided by 2^(bits-1) - 1; WAV's (and ffmpeg's, soundfile's) by 2^(bits-1).
+    const bits = decoded.bitDepth;
+    if (bits >= 8 && bits <= 24) {
+      const [from, to] = [2 ** (bits - 1) - 1, 2 ** (bits - 1)];
+      for (const c of decoded.channelData) for (let i = 0; i < c.length; i++) c[i] = Math.round((c[i] as number) * from) / to;
+    }
+    return mixDown(decoded, where, 'flac');
   } finally {
     decoder.free();
   }

@@ -56,7 +56,8 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
   const speech = options.speech ?? {};
   // Whisper's max_length counts the whole prompt (start, language, task, no-timestamps tokens).
   const prompt = whisperPrompt(generationConfig, speech);
-  const promptLength = 1 + (Object.keys(record(generationConfig.lang_to_id)).length > 0 ? 1 : 0) + prompt.rest.length;
+  const promptLength =
+    1 + (prompt.language !== undefined || Object.keys(record(generationConfig.lang_to_id)).length > 0 ? 1 : 0) + prompt.rest.length;
   const maxLength = generationConfig.max_length;
   const fromLength =
     g.maxNewTokens === undefined && generationConfig.max_new_tokens === undefined && typeof maxLength === 'number'

@@ -19,7 +19,8 @@ import { runSession, type RunContext } from './tensors.js';
  * - the encoder run once per window, the decoder prompted with <|startoftranscript|> <|lang|> <|task|>
  *   <|notimestamps|> from generation_config.json (lang_to_id, task_to_id, no_timestamps_token_id); with no
  *   language given, a multilingual model's language is detected per window as transformers' detect_language does
- *   (one decoder step on <|startoftranscript|>, the best language token); then greedy decoding with suppress_tokens
+ *   (one decoder step on <|startoftranscript|>, the best language token), and no task token follows unless a task
+ *   is named (transformers' _retrieve_init_tokens); then greedy decoding with suppress_tokens
  *   and begin_suppress_tokens (the shared encoder-decoder loop, seq2seq.ts);
  * - the windows' text tokens merged as the pipeline's tokenizer._decode_asr merges them without timestamps: special
  *   tokens left out, a change of language token closing a group, the windows of a group joined where they overlap
@@ -90,20 +91,24 @@ function languages(g: Record<string, unknown>): Map<number, string> {
 export function whisperPrompt(g: Record<string, unknown>, o: SpeechOptions): { language?: number; rest: number[] } {
   const langs = languages(g);
   let language: number | undefined;
-  if (o.language !== undefined) {
-    const code = o.language.replace(/^<\|(.*)\|>$/, '$1').toLowerCase();
+  const named = o.language ?? (typeof g.language === 'string' ? g.language : undefined);
+  if (named !== undefined) {
+    const code = named.replace(/^<\|(.*)\|>$/, '$1').toLowerCase();
     language = [...langs].find(([, c]) => c === code)?.[0];
     if (language === undefined) {
       throw usage(
-        langs.size === 0 ? 'the model is not multilingual: it takes no --language' : `the model knows no language "${o.language}"`,
+        langs.size === 0 ? 'the model is not multilingual: it takes no --language' : `the model knows no language "${named}"`,
         langs.size > 0 ? `its languages: ${[...langs.values()].join(', ')}` : undefined,
       );
     }
   }
   const tasks = record(g.task_to_id);
   const rest: number[] = [];
-  if (langs.size > 0) {
-    const task = o.task ?? (typeof g.task === 'string' ? g.task : 'transcribe');
+  // As transformers' _retrieve_init_tokens: a task token when a task is asked (or configured), else transcribe's when
+  // a language is; none when the language is detected and no task named.
+  const asked = o.task ?? (typeof g.task === 'string' ? g.task : undefined);
+  const task = asked ?? (language !== undefined ? 'transcribe' : undefined);
+  if (langs.size > 0 && task !== undefined) {
     const id = tasks[task];
     if (typeof id !== 'number') throw usage(`the model has no task token for "${task}" (generation_config.json's task_to_id)`);
     rest.push(id);

@@ -96,7 +96,10 @@ describe('the decoder prompt from generation_config.json', () => {
       language: id('<|fr|>'),
       rest: rest('translate'),
     });
-    expect(whisperPrompt(GENERATION, {})).toEqual({ rest: rest('transcribe') });
+    // Detected language, no task named: no task token (transformers' _retrieve_init_tokens).
+    expect(whisperPrompt(GENERATION, {})).toEqual({ rest: [GENERATION.no_timestamps_token_id] });
+    expect(whisperPrompt(GENERATION, { task: 'translate' })).toEqual({ rest: rest('translate') });
+    expect(whisperPrompt({ ...GENERATION, language: 'de' }, {})).toEqual({ language: id('<|de|>'), rest: rest('transcribe') });
   });
 
   it('refuses a language the model lacks, and a language or translation for an English-only model', () => {

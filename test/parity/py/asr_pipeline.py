@@ -45,7 +45,8 @@ if "long" in request:
 
 asr = pipeline("automatic-speech-recognition", model=request["folder"], device="cpu")
 model, extractor = asr.model, asr.feature_extractor
-lang_of = {v: k.strip("<|>") for k, v in model.generation_config.lang_to_id.items()}
+config = model.generation_config
+lang_of = {v: k.strip("<|>") for k, v in config.lang_to_id.items()}
 results = []
 for case in request["cases"]:
     x = read(case["file"])
@@ -73,9 +74,11 @@ for case in request["cases"]:
             out = model.generate(features, return_dict_in_generate=True, output_scores=True, **kwargs)
             language = case.get("language") or lang_of[int(model.detect_language(input_features=features)[0])]
         sequences = out["sequences"][0].tolist()
-        # The prompt: <|startoftranscript|> <|lang|> <|task|> <|notimestamps|>, when generate() leaves it in.
-        if sequences and sequences[0] == model.generation_config.decoder_start_token_id:
-            sequences = sequences[4:]
+        # The prompt (<|startoftranscript|> <|lang|> [<|task|>] <|notimestamps|>), when generate() leaves it in.
+        # Its length, as _retrieve_init_tokens builds it: a task token only when a task or a language is named.
+        if sequences and sequences[0] == config.decoder_start_token_id:
+            named = case.get("task") is not None or case.get("language") is not None
+            sequences = sequences[3 + int(named):]
         windows.append({"tokens": sequences, "language": language})
         for step in out["scores"] if out.get("scores") is not None else []:
             top = torch.topk(step[0].float(), 2).values
