@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeAudio } from '../../src/inputs/audio.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, ROOT, cli, fileDir } from '../helpers.js';
+import { Registry } from '../../src/registry/index.js';
+import { postJson, serve } from '../serve/helpers.js';
 import { parityPython, reference } from './reference.js';
 
 const AUDIO = join(ROOT, 'fixtures', 'asr', 'audio');
@@ -128,6 +130,20 @@ describe('automatic-speech-recognition: modelctl (Whisper encoder + merged decod
     }
     // The codec's error at least 20 dB under the signal (the encoder's delay and padding removed: aligned).
     expect(10 * Math.log10(power / err)).toBeGreaterThan(20);
+    // serve's task-level predict: the clip as base64, the same tokens as the command line's.
+    const server = await serve({ registry: new Registry({ home }) });
+    const served = await postJson(`${server.url}/v1/models/whisper/predict`, {
+      audio: [readFileSync(CLIP).toString('base64')],
+      language: 'en',
+      max_new_tokens: 12,
+    });
+    expect(served.status, JSON.stringify(served.body)).toBe(200);
+    expect(served.body.predictions[0].windows[0].tokens).toEqual((ref.cases[0] as RefCase).windows[0]?.tokens.slice(0, 12));
+    const badTask = await postJson(`${server.url}/v1/models/whisper/predict`, {
+      audio: [readFileSync(CLIP).toString('base64')],
+      speech_task: 'sing',
+    });
+    expect(badTask.status).toBe(400);
     const flacRun = await cli(['predict', 'whisper', join(AUDIO, 'speech.flac'), '--language', 'en', '--json'], { home });
     expect(flacRun.exitCode, flacRun.stderr).toBe(0);
     expect(JSON.parse(flacRun.stdout).predictions[0].windows[0].tokens).toEqual((ref.cases[0] as RefCase).windows[0]?.tokens);
