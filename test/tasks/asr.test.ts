@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeAudio } from '../../src/inputs/audio.js';
+import { maxLengthFor } from '../../src/tasks/generation/config.js';
+import { processScores } from '../../src/tasks/generation/constraints.js';
+import { seq2seqSettings } from '../../src/tasks/generation/seq2seq-config.js';
 import { mergeOverlaps, speechWindows, whisperPrompt } from '../../src/tasks/speech-recognition.js';
 import { FIXTURES, ROOT, cli } from '../helpers.js';
 
@@ -108,6 +111,31 @@ describe('the decoder prompt from generation_config.json', () => {
     expect(() => whisperPrompt(english, { language: 'en' })).toThrow(/not multilingual: it takes no --language/);
     expect(() => whisperPrompt(english, { task: 'translate' })).toThrow(/not multilingual: it only transcribes/);
     expect(whisperPrompt(english, {})).toEqual({ rest: [GENERATION.no_timestamps_token_id] });
+  });
+
+  it('goes through the shared processor chain: begin_suppress_tokens at the first new token only, suppress_tokens always', () => {
+    const settings = seq2seqSettings({ numBeams: 1 }, GENERATION, {});
+    const suppress = GENERATION.suppress_tokens as number[];
+    const begin = GENERATION.begin_suppress_tokens as number[];
+    expect(settings.suppressTokens).toEqual(suppress);
+    expect(settings.beginSuppressTokens).toEqual(begin);
+    // <|startoftranscript|> <|en|> <|transcribe|> <|notimestamps|>: four tokens, so the first new token is the fifth.
+    const prompt = [
+      settings.decoderStartTokenId,
+      id('<|en|>') as number,
+      task('transcribe') as number,
+      GENERATION.no_timestamps_token_id as number,
+    ];
+    // max_length counts the prompt: 64 in all, 60 new tokens.
+    const place = { inputLength: prompt.length, maxLength: maxLengthFor(settings, prompt.length) };
+    expect(place.maxLength).toBe(GENERATION.max_length);
+    const banned = (sequence: number[]) => {
+      const scores = new Float32Array(512).fill(1);
+      processScores(scores, sequence, settings, place);
+      return [...scores.keys()].filter((i) => scores[i] === Number.NEGATIVE_INFINITY).sort((a, b) => a - b);
+    };
+    expect(banned(prompt)).toEqual([...new Set([...suppress, ...begin])].sort((a, b) => a - b));
+    expect(banned([...prompt, 5])).toEqual([...suppress].sort((a, b) => a - b));
   });
 });
 
