@@ -6,7 +6,7 @@ import shutil
 from .common import Converted, version_of
 from .events import conversion, progress, require, usage, warning
 from .hf_decoder import carry_generation_files, validate_decoder, wants_past
-from .hf_seq2seq import SEQ2SEQ_TASKS, keep_parts, seq2seq_task, validate_seq2seq
+from .hf_seq2seq import SEQ2SEQ_EXPORTS, SEQ2SEQ_TASKS, keep_parts, seq2seq_task, validate_seq2seq
 from .hf_validate import check_preprocessors, validate
 
 
@@ -108,13 +108,13 @@ def export_hf(args, out):
         progress("task", f"task inferred from the model: {task}")
     # A causal LM is exported with its KV cache (one decoder taking past_key_values) and registered as text-generation.
     # An encoder-decoder model likewise: the encoder plus one merged decoder with its cache, as text2text-generation.
-    if task == "text-generation-with-past":
-        export_task, task = task, "text-generation"
-    elif task == "text2text-generation-with-past":
-        export_task, task = task, "text2text-generation"
+    # A speech recognizer (Whisper) too: its encoder reads log-mel features, and it is registered as
+    # automatic-speech-recognition.
+    if task in ("text-generation-with-past", *SEQ2SEQ_EXPORTS):
+        export_task, task = task, task[: -len("-with-past")]
     else:
         export_task = wants_past(task, model_dir, args.trust_remote_code)
-    seq2seq = export_task == "text2text-generation-with-past"
+    seq2seq = export_task in SEQ2SEQ_EXPORTS
     if seq2seq and asked:
         task = asked
     out_dir = os.path.dirname(out)
@@ -132,7 +132,7 @@ def export_hf(args, out):
         raise conversion(f"optimum wrote {', '.join(produced) or 'no ONNX file'}, not one model.onnx: models split into several files are not supported yet")
     if st:
         _carry_sentence_transformers(args.source, model_dir, st[1], out_dir)
-    if export_task in ("text-generation-with-past", "text2text-generation-with-past"):
+    if export_task == "text-generation-with-past" or seq2seq:
         carry_generation_files(model_dir, out_dir)
 
     check_preprocessors(model_dir, out_dir)

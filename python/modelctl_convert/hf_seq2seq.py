@@ -1,11 +1,12 @@
-"""Encoder-decoder models (T5, BART, Marian...: text2text-generation, translation, summarization), exported with the
-decoder's KV cache and validated the way generation runs them.
+"""Encoder-decoder models (T5, BART, Marian...: text2text-generation, translation, summarization; Whisper:
+automatic-speech-recognition), exported with the decoder's KV cache and validated the way generation runs them.
 
 optimum-onnx 0.1.0 exports text2text-generation-with-past as encoder_model.onnx, decoder_model.onnx (first step),
 decoder_with_past_model.onnx (later steps) and, in its post-processing, decoder_model_merged.onnx: both decoders in one
 graph, an If on the use_cache_branch input choosing between them, their weights shared. modelctl keeps the encoder and
 the merged decoder (half the bytes of three files) and registers them as one version; the two unmerged decoders are
-removed. Validation runs each sample through both frameworks: the encoder (last_hidden_state), the merged decoder's
+removed. Validation runs each sample (a text; for Whisper, the log-mel features of a waveform as its feature extractor
+computes them) through both frameworks: the encoder (last_hidden_state), the merged decoder's
 first step (use_cache_branch false: the decoder start token, empty self-attention past; logits, and the present.*
 self- and cross-attention caches) and one cached step (use_cache_branch true, fed the cache the first step returned).
 """
@@ -13,9 +14,11 @@ import os
 
 from .common import max_abs_diff, ort_session
 from .events import conversion
-from .hf_validate import _load, _texts, max_positions
+from .hf_validate import _load, _texts, _waveforms, max_positions
 
 SEQ2SEQ_TASKS = ("text2text-generation", "translation", "summarization")
+# optimum's tasks that export an encoder and a decoder with its cache (Whisper's encoder reads log-mel features).
+SEQ2SEQ_EXPORTS = ("text2text-generation-with-past", "automatic-speech-recognition-with-past")
 ENCODER = "encoder_model.onnx"
 MERGED = "decoder_model_merged.onnx"
 UNMERGED = ("decoder_model.onnx", "decoder_with_past_model.onnx")
@@ -79,6 +82,26 @@ def _presents(got, out_names, layers):
     return out
 
 
+def _encoder_samples(encoder, model, source, samples, trust_remote_code):
+    """(the encoder's feeds, the encoder attention mask or None) per sample: a speech encoder (input_features) gets
+    the log-mel features of the sample waveforms, a text encoder the tokens of the sample texts (empty ones skipped)."""
+    import numpy as np
+
+    if "input_features" in {i.name for i in encoder.get_inputs()}:
+        extractor = _load("AutoFeatureExtractor", source, trust_remote_code)
+        for wave in _waveforms(samples, extractor.sampling_rate):
+            features = extractor(wave, sampling_rate=extractor.sampling_rate, return_tensors="np")["input_features"]
+            yield {"input_features": features.astype(np.float32)}, None
+        return
+    tokenizer = _load("AutoTokenizer", source, trust_remote_code)
+    limit = max_positions(model.config, tokenizer)
+    for text in _texts(samples):
+        kwargs = {"truncation": True, "max_length": limit} if limit else {}
+        ids = tokenizer(text, return_tensors="np", **kwargs)["input_ids"].astype(np.int64)
+        if ids.shape[1] > 0:
+            yield {"input_ids": ids, "attention_mask": np.ones_like(ids)}, np.ones_like(ids)
+
+
 def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
     """The validation record: encoder, decoder first step and cached step of ONNX Runtime against PyTorch."""
     import numpy as np
@@ -92,8 +115,6 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
     if "use_cache_branch" not in dec_inputs or not past_names:
         raise conversion(f"validation: {MERGED} has no use_cache_branch or past_key_values inputs")
     layers = len({n.split(".")[1] for n in past_names})
-    tokenizer = _load("AutoTokenizer", source, trust_remote_code)
-    limit = max_positions(model.config, tokenizer)
     start = model.generation_config.decoder_start_token_id
     if start is None:
         start = model.config.decoder_start_token_id
@@ -113,27 +134,22 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
         steps[step][1].append(b)
 
     count = 0
-    for text in _texts(samples):
-        kwargs = {"truncation": True, "max_length": limit} if limit else {}
-        enc = tokenizer(text, return_tensors="np", **kwargs)
-        ids = enc["input_ids"].astype(np.int64)
-        if ids.shape[1] == 0:
-            continue
-        mask = np.ones_like(ids)
-        (hidden,) = encoder.run(None, {"input_ids": ids, "attention_mask": mask})
+    for feeds, mask in _encoder_samples(encoder, model, source, samples, trust_remote_code):
+        (hidden,) = encoder.run(None, feeds)
         with torch.no_grad():
-            ref_enc = model.get_encoder()(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+            ref_enc = model.get_encoder()(**{k: torch.from_numpy(v) for k, v in feeds.items()})
         collect("encoder", "encoder.last_hidden_state", ref_enc.last_hidden_state.numpy(), hidden)
+        torch_mask = {} if mask is None else {"attention_mask": torch.from_numpy(mask)}
+        onnx_mask = {"encoder_attention_mask": mask} if "encoder_attention_mask" in dec_inputs else {}
 
         first = np.array([[start]], np.int64)
-        feeds = {"encoder_attention_mask": mask, "input_ids": first, "encoder_hidden_states": hidden,
-                 "use_cache_branch": np.array([False])}
+        feeds = {**onnx_mask, "input_ids": first, "encoder_hidden_states": hidden, "use_cache_branch": np.array([False])}
         for name in past_names:
             shape = dec_inputs[name].shape
             feeds[name] = np.zeros((1, shape[1], 0, shape[3]), np.float32)
         got = dict(zip(out_names, decoder.run(None, feeds)))
         with torch.no_grad():
-            ref = model(encoder_outputs=(ref_enc.last_hidden_state,), attention_mask=torch.from_numpy(mask),
+            ref = model(encoder_outputs=(ref_enc.last_hidden_state,), **torch_mask,
                         decoder_input_ids=torch.from_numpy(first), use_cache=True)
         collect("decoder_first_step", "logits", ref.logits.numpy(), got["logits"])
         for i, (ref_t, got_t) in enumerate(zip(_legacy(ref.past_key_values), _presents(got, out_names, layers))):
@@ -141,13 +157,12 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
                 collect("decoder_first_step", f"present.{i}.{part}", r.numpy(), g)
 
         nxt = np.array([[int(np.argmax(got["logits"][0, -1]))]], np.int64)
-        feeds = {"encoder_attention_mask": mask, "input_ids": nxt, "encoder_hidden_states": hidden,
-                 "use_cache_branch": np.array([True])}
+        feeds = {**onnx_mask, "input_ids": nxt, "encoder_hidden_states": hidden, "use_cache_branch": np.array([True])}
         for name in past_names:
             feeds[name] = got["present." + name[len("past_key_values."):]]
         got2 = dict(zip(out_names, decoder.run(None, feeds)))
         with torch.no_grad():
-            ref2 = model(encoder_outputs=(ref_enc.last_hidden_state,), attention_mask=torch.from_numpy(mask),
+            ref2 = model(encoder_outputs=(ref_enc.last_hidden_state,), **torch_mask,
                          decoder_input_ids=torch.from_numpy(nxt), past_key_values=ref.past_key_values, use_cache=True)
         collect("decoder_cached_step", "logits", ref2.logits.numpy(), got2["logits"])
         for i, ref_t in enumerate(_legacy(ref2.past_key_values)):
@@ -155,7 +170,7 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
                 collect("decoder_cached_step", f"present.{i}.{part}", r.numpy(), got2[f"present.{i}.{part}"])
         count += 1
     if count == 0:
-        raise conversion("validation: no sample text gave any token")
+        raise conversion("validation: no sample gave any encoder input (every text was empty of tokens)")
     outputs = {n: max_abs_diff(np.concatenate(a), np.concatenate(b)) for n, (a, b) in seen.items()}
     return {"max_abs_diff": max(outputs.values()), "outputs": outputs, "samples": count,
             "steps": {k: max_abs_diff(np.concatenate(a), np.concatenate(b)) for k, (a, b) in steps.items()}}

@@ -5,8 +5,10 @@ import { ModelctlError, fsError } from '../errors.js';
  * Audio files to the mono float waveform an audio model's feature extractor takes. WAV is read here (RIFF chunks,
  * PCM 8/16/24/32-bit integers and 32/64-bit floats, plain or WAVE_FORMAT_EXTENSIBLE): integers scale by 2^(bits-1)
  * (8-bit PCM is unsigned, centred on 128), as ffmpeg's and soundfile's float conversions do; several channels are
- * averaged into one, as transformers' audio pipelines take them. FLAC, MP3 and Ogg are recognised by their
- * signatures and refused with what to do: decoding them needs a codec library modelctl does not ship yet.
+ * averaged into one, as transformers' audio pipelines take them. FLAC (@wasm-audio-decoders/flac, libFLAC) and MP3
+ * (mpg123-decoder, libmpg123; the encoder's delay and padding removed when the file's LAME/Xing header names them)
+ * are recognised by their signatures and decoded to float samples by those WebAssembly builds; their channels are
+ * averaged the same way. Ogg, MP4/M4A and AIFF are refused with what to do.
  */
 
 export interface DecodedAudio {
@@ -92,7 +94,7 @@ export function decodeWav(buffer: Uint8Array, where: string): DecodedAudio {
   if (buffer.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') {
     const other = otherFormat(buffer);
     if (other)
-      throw new ModelctlError('NOT_AVAILABLE', `${where} is ${other} audio, which predict does not decode yet (it reads WAV)`, {
+      throw new ModelctlError('NOT_AVAILABLE', `${where} is ${other} audio, which predict does not decode (it reads WAV, FLAC and MP3)`, {
         hint: CONVERT_HINT,
       });
     throw bad(where, buffer.length >= 4 && tag(0) === 'RIFX' ? 'big-endian RIFX' : 'no RIFF/WAVE header');
@@ -130,10 +132,71 @@ export function decodeWav(buffer: Uint8Array, where: string): DecodedAudio {
   return { samples, sampleRate, channels, encoding };
 }
 
+/** The decoders' output (one Float32Array per channel) as mono samples. */
+function mixDown(
+  decoded: { channelData: Float32Array[]; samplesDecoded: number; sampleRate: number; errors: Array<{ message: string }> },
+  where: string,
+  encoding: string,
+): DecodedAudio {
+  const { channelData, samplesDecoded, sampleRate } = decoded;
+  const first = decoded.errors[0];
+  if (first)
+    throw new ModelctlError('INVALID_INPUT', `${where} is not ${encoding} audio modelctl can decode: ${first.message}`, {
+      hint: CONVERT_HINT,
+    });
+  if (samplesDecoded === 0 || channelData.length === 0 || !(sampleRate > 0))
+    throw new ModelctlError('INVALID_INPUT', `${where} holds no audio samples`);
+  const channels = channelData.length;
+  const samples = new Float32Array(samplesDecoded);
+  for (let i = 0; i < samplesDecoded; i++) {
+    let sum = 0;
+    for (const c of channelData) sum += c[i] as number;
+    samples[i] = channels === 1 ? sum : sum / channels;
+  }
+  return { samples, sampleRate, channels, encoding };
+}
+
+async function decodeFlac(bytes: Uint8Array, where: string): Promise<DecodedAudio> {
+  const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
+  const decoder = new FLACDecoder();
+  await decoder.ready;
+  try {
+    const decoded = await decoder.decodeFile(bytes);
+    // libFLAC's integers come out divided by 2^(bits-1) - 1; WAV's (and ffmpeg's, soundfile's) by 2^(bits-1).
+    const bits = decoded.bitDepth;
+    if (bits >= 8 && bits <= 24) {
+      const [from, to] = [2 ** (bits - 1) - 1, 2 ** (bits - 1)];
+      for (const c of decoded.channelData) for (let i = 0; i < c.length; i++) c[i] = Math.round((c[i] as number) * from) / to;
+    }
+    return mixDown(decoded, where, 'flac');
+  } finally {
+    decoder.free();
+  }
+}
+
+async function decodeMp3(bytes: Uint8Array, where: string): Promise<DecodedAudio> {
+  const { MPEGDecoder } = await import('mpg123-decoder');
+  const decoder = new MPEGDecoder();
+  await decoder.ready;
+  try {
+    return mixDown(decoder.decode(bytes), where, 'mp3');
+  } finally {
+    decoder.free();
+  }
+}
+
+/** Decodes an audio file's bytes: WAV, FLAC or MP3 by their signatures. */
+export async function decodeAudio(bytes: Uint8Array, where: string): Promise<DecodedAudio> {
+  const other = otherFormat(bytes);
+  if (other === 'FLAC') return decodeFlac(bytes, where);
+  if (other === 'MP3') return decodeMp3(bytes, where);
+  return decodeWav(bytes, where);
+}
+
 /** Reads and decodes an audio file. */
 export async function readAudioFile(path: string): Promise<DecodedAudio> {
   const bytes = await readFile(path).catch((err: unknown) => {
     throw fsError(err, path);
   });
-  return decodeWav(bytes, path);
+  return decodeAudio(bytes, path);
 }

@@ -8,10 +8,11 @@ import type { ResolvedModel } from './types.js';
 /**
  * The audio tasks of predict: where a model's feature extractor config and config.json come from (the embedded
  * metadata, else the files beside the model or in its registry version, as for image tasks), and running audio
- * files, decoded by src/inputs/audio.ts.
+ * files, decoded by src/inputs/audio.ts, through a classifier (speech recognition, a generative task, runs in
+ * ./speech.ts).
  */
 
-export const AUDIO_TASKS = ['audio-classification'] as const;
+export const AUDIO_TASKS = ['audio-classification', 'automatic-speech-recognition'] as const;
 
 export function isAudioTask(task: string): boolean {
   return (AUDIO_TASKS as readonly string[]).includes(task);
@@ -22,27 +23,34 @@ export interface AudioSetup {
   modelConfig: unknown;
 }
 
-/** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
-export async function prepareAudio(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<AudioSetup> {
-  const { parseAudioExtractorConfig, audioInput } = await import('../tasks/audio-classification.js');
+/** preprocessor_config.json, raw: the embedded hf_processor_config's first, else the file beside the model; and config.json. */
+export async function readExtractorConfig(
+  model: string,
+  m: ResolvedModel,
+  registry: Registry | undefined,
+): Promise<{ raw: unknown; where: string; modelConfig: unknown }> {
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
   const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
-  let extractor: AudioExtractorConfig;
-  if (embedded !== undefined) extractor = parseAudioExtractorConfig(embedded, 'the embedded preprocessor_config.json');
-  else {
-    const raw = await readCompanionJson(files, 'preprocessor_config.json');
-    if (raw === undefined) {
-      throw new ModelctlError(
-        'INVALID_INPUT',
-        `no feature extractor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
-        {
-          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
-        },
-      );
-    }
-    extractor = parseAudioExtractorConfig(raw, `preprocessor_config.json of ${files.where}`);
+  if (embedded !== undefined) return { raw: embedded, where: 'the embedded preprocessor_config.json', modelConfig };
+  const raw = await readCompanionJson(files, 'preprocessor_config.json');
+  if (raw === undefined) {
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `no feature extractor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
+      {
+        hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
+      },
+    );
   }
+  return { raw, where: `preprocessor_config.json of ${files.where}`, modelConfig };
+}
+
+/** The raw-waveform extractor and config.json, checked against the model's input. */
+export async function prepareAudio(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<AudioSetup> {
+  const { parseAudioExtractorConfig, audioInput } = await import('../tasks/audio-classification.js');
+  const { raw, where, modelConfig } = await readExtractorConfig(model, m, registry);
+  const extractor = parseAudioExtractorConfig(raw, where);
   audioInput(m.summary.inputs); // a model that cannot take a waveform is refused before ONNX Runtime loads it
   return { extractor, modelConfig };
 }

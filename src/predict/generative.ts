@@ -3,11 +3,13 @@ import type { RunContext } from '../tasks/tensors.js';
 import { settingsFor } from '../tasks/text-generation.js';
 import { generateTexts, prepareGeneration, warnIgnored } from './generation.js';
 import { prepareSeq2Seq, refuseSeq2SeqOptions } from './seq2seq.js';
-import type { PredictOptions, Prediction, ResolvedModel } from './types.js';
+import { ModelctlError } from '../errors.js';
+import type { PredictInput, PredictOptions, Prediction, ResolvedModel } from './types.js';
 
 /**
  * The tasks that generate text, for predict: a decoder-only model's (text-generation, ./generation.ts) and an
- * encoder-decoder model's (text2text-generation, translation, summarization, ./seq2seq.ts), behind one interface.
+ * encoder-decoder model's (text2text-generation, translation, summarization, ./seq2seq.ts; automatic-speech-recognition
+ * from audio files, ./speech.ts), behind one interface.
  */
 
 export const GENERATIVE_TASKS = ['text-generation', ...SEQ2SEQ_TASKS] as const;
@@ -17,9 +19,14 @@ export function isGenerativeTask(task: string): boolean {
 }
 
 export interface Generative {
-  /** The texts (prompts, or inputs to transform) generated from, one after the other. */
-  run(ctx: RunContext, texts: readonly string[]): Promise<Prediction[]>;
+  /** The texts (prompts, or inputs to transform) or audio files (speech recognition) generated from, one after the other. */
+  run(ctx: RunContext, input: PredictInput): Promise<Prediction[]>;
   close(): Promise<void>;
+}
+
+function texts(input: PredictInput): readonly string[] {
+  if (input.kind !== 'texts') throw new ModelctlError('INVALID_INPUT', 'a text generation model takes texts');
+  return input.texts;
 }
 
 /**
@@ -36,9 +43,18 @@ export async function prepareGenerative(
   if (task === 'text-generation') {
     const base = await prepareGeneration(model, m, options.registry);
     warnIgnored(settingsFor(base, options.generation ?? {}), options.generation?.onWarning);
-    return { run: (ctx, texts) => generateTexts(ctx, base, texts, options), close: async () => {} };
+    return { run: (ctx, input) => generateTexts(ctx, base, texts(input), options), close: async () => {} };
+  }
+  if (task === 'automatic-speech-recognition') {
+    const { prepareSpeech } = await import('./speech.js');
+    const runner = await prepareSpeech(model, m, options);
+    const files = (input: PredictInput) => {
+      if (input.kind !== 'audio') throw new ModelctlError('INVALID_INPUT', 'a speech recognition model takes audio files');
+      return input.files;
+    };
+    return { run: async (ctx, input) => (await runner.run(ctx, files(input))) as Prediction[], close: () => runner.close() };
   }
   if (!isSeq2SeqTask(task)) return undefined;
   const runner = await prepareSeq2Seq(model, m, task, options);
-  return { run: (ctx, texts) => runner.run(ctx, texts), close: () => runner.close() };
+  return { run: (ctx, input) => runner.run(ctx, texts(input)), close: () => runner.close() };
 }

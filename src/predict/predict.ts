@@ -169,7 +169,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
       ? await prepareText(options.model, m, options.registry, isTextTask(task) ? options.normalize : undefined, task)
       : undefined;
   const image = isImageTask(task) ? await prepareImage(options.model, m, options.registry, task) : undefined;
-  const audio = isAudioTask(task) ? await prepareAudio(options.model, m, options.registry) : undefined;
+  const audio = task === 'audio-classification' ? await prepareAudio(options.model, m, options.registry) : undefined;
   const generative = await prepareGenerative(task, options.model, m, options);
   const zipmap = task === 'tabular-classification' ? await zipMapOutputs(m) : undefined;
   const t0 = performance.now();
@@ -199,7 +199,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     rowName?: (index: number) => string,
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
-    if (generative && input.kind === 'texts') return { predictions: await generative.run(ctx, input.texts) };
+    if (generative && (input.kind === 'texts' || input.kind === 'audio')) return { predictions: await generative.run(ctx, input) };
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };

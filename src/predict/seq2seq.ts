@@ -7,7 +7,7 @@ import type { Registry } from '../registry/index.js';
 import { loadOrt, openSession } from '../runtime/index.js';
 import { maxPositionsOf } from '../tasks/text-generation.js';
 import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
-import { seq2seqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
+import { seq2seqDecoderLayout, type Seq2SeqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
 import { generateSeq2Seq, isSeq2SeqTask, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { prepareGeneration, warnIgnored } from './generation.js';
@@ -80,6 +80,21 @@ export function taskParams(task: string, modelConfig: unknown): { prefix: string
   return { prefix: typeof prefix === 'string' ? prefix : fallback, generation };
 }
 
+/** The decoder beside the encoder, checked and opened as a second session. */
+export async function openSeq2SeqDecoder(
+  model: string,
+  m: ResolvedModel,
+  options: Pick<PredictOptions, 'registry'> & Parameters<typeof openSession>[1],
+): Promise<{ decoder: RunContext; layout: Seq2SeqDecoderLayout; release: () => Promise<void> }> {
+  const path = await decoderPath(model, m, options.registry);
+  const summary = await readOnnxSummary(path);
+  const layout = seq2seqDecoderLayout(summary.inputs, summary.outputs);
+  const opened = await openSession(path, options, undefined, summary.externalData);
+  const ort = await loadOrt();
+  const decoder: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: summary.inputs, outputs: summary.outputs };
+  return { decoder, layout, release: () => opened.session.release() };
+}
+
 export async function prepareSeq2Seq(
   model: string,
   m: ResolvedModel,
@@ -93,12 +108,7 @@ export async function prepareSeq2Seq(
   const params = taskParams(task, base.modelConfig);
   const settings = seq2seqSettings(g, { ...record(base.generationConfig), ...params.generation }, base.modelConfig);
   warnIgnored(settings, g.onWarning);
-  const path = await decoderPath(model, m, options.registry);
-  const summary = await readOnnxSummary(path);
-  const layout = seq2seqDecoderLayout(summary.inputs, summary.outputs);
-  const opened = await openSession(path, options, undefined, summary.externalData);
-  const ort = await loadOrt();
-  const decoder: RunContext = { session: opened.session, Tensor: ort.Tensor, inputs: summary.inputs, outputs: summary.outputs };
+  const { decoder, layout, release } = await openSeq2SeqDecoder(model, m, options);
   const maxPositions = maxPositionsOf(base.modelConfig);
   const setup: Seq2SeqSetup = { tokenizer: base.tokenizer, decoder, layout, ...(maxPositions !== undefined ? { maxPositions } : {}) };
   return {
@@ -117,6 +127,6 @@ export async function prepareSeq2Seq(
       }
       return out;
     },
-    close: () => opened.session.release(),
+    close: release,
   };
 }

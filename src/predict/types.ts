@@ -15,6 +15,7 @@ import type { TabularPrediction } from '../tasks/tabular.js';
 import type { JsonTensor } from '../tasks/tensors.js';
 import type { TextClassificationPrediction } from '../tasks/text-classification.js';
 import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
+import type { SpeechOptions, SpeechPrediction } from '../tasks/speech-recognition.js';
 import type { Seq2SeqPrediction } from '../tasks/seq2seq.js';
 import type { ChatMessage, GenerationPrediction } from '../tasks/text-generation.js';
 import type { Aggregation, TokenClassificationPrediction } from '../tasks/token-classification.js';
@@ -93,6 +94,8 @@ export interface PredictOptions extends SessionOptions {
     /** Called once per predict with a one-line warning (generation_config.json settings modelctl does not apply). */
     onWarning?: (message: string) => void;
   };
+  /** automatic-speech-recognition: language, transcribe or translate, and how long audio is cut into windows. */
+  speech?: SpeechOptions;
   /** Stops a generation between two tokens. */
   signal?: AbortSignal;
   /**
@@ -112,7 +115,8 @@ export type Prediction = TabularPrediction & { label_name?: string } & Partial<T
   Partial<ZeroShotPrediction> &
   Partial<AudioClassificationPrediction> &
   Partial<GenerationPrediction> &
-  Partial<Seq2SeqPrediction>;
+  Partial<Seq2SeqPrediction> &
+  Partial<SpeechPrediction>;
 
 export interface PredictResult {
   model: string;

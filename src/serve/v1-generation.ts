@@ -1,4 +1,5 @@
 import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
+import type { SpeechOptions } from '../tasks/speech-recognition.js';
 import { HttpError } from './http.js';
 
 /**
@@ -48,5 +49,21 @@ export function generationFromBody(body: Record<string, unknown>): Seq2SeqOption
     ...(seed !== undefined ? { seed } : {}),
     ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}),
     ...(Array.isArray(stops) && stops.length > 0 ? { stop: stops as string[] } : {}),
+  };
+}
+
+/** automatic-speech-recognition's settings: language, speech_task (transcribe or translate), chunk_length_s, stride_length_s. */
+export function speechFromBody(body: Record<string, unknown>): SpeechOptions {
+  const { language, speech_task: task } = body;
+  if (language !== undefined && language !== null && typeof language !== 'string') throw new HttpError(400, '"language" must be a string');
+  if (task !== undefined && task !== null && task !== 'transcribe' && task !== 'translate')
+    throw new HttpError(400, '"speech_task" must be "transcribe" or "translate"');
+  const chunkLength = numberField(body, 'chunk_length_s');
+  const stride = numberField(body, 'stride_length_s');
+  return {
+    ...(typeof language === 'string' ? { language } : {}),
+    ...(task === 'transcribe' || task === 'translate' ? { task } : {}),
+    ...(chunkLength !== undefined ? { chunkLength } : {}),
+    ...(stride !== undefined ? { stride } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
-import { generationFromBody } from './v1-generation.js';
+import { generationFromBody, speechFromBody } from './v1-generation.js';
 import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
@@ -134,7 +134,10 @@ export async function v1Predict(
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
       ...zeroShot,
-      ...(task === 'text-generation' || isSeq2SeqTask(task) ? { generation: generationFromBody(body) } : {}),
+      ...(task === 'text-generation' || isSeq2SeqTask(task) || task === 'automatic-speech-recognition'
+        ? { generation: generationFromBody(body) }
+        : {}),
+      ...(task === 'automatic-speech-recognition' ? { speech: speechFromBody(body) } : {}),
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
     sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));

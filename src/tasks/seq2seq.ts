@@ -93,19 +93,57 @@ export async function generateSeq2Seq(
     throw new ModelctlError('INVALID_INPUT', `the text is ${ids.length} tokens; the model reads ${limit} at most`, {
       hint: 'shorten the text, or split it',
     });
-  // The decoder's length limit, its start token included (transformers' max_length), within its positions.
-  const maxLength = maxLengthFor(settings, 1, limit);
-  const place = { inputLength: 1, maxLength };
   const t0 = performance.now();
   const states = await encode(encoder, ids);
-  const encoderMs = performance.now() - t0;
+  const encoded: Encoded = {
+    states,
+    prompt: [settings.decoderStartTokenId],
+    promptTokens: ids.length,
+    t0,
+    encoderMs: performance.now() - t0,
+  };
+  return decodeSeq2Seq(setup, encoded, settings, task, options);
+}
+
+/** An input the encoder has read: its states, the decoder's prompt (the start token, or Whisper's forced tokens), timings. */
+export interface Encoded {
+  states: Tensor;
+  prompt: readonly number[];
+  /** The input's length in its own units (tokens of the text; for audio, the encoder's frames). */
+  promptTokens: number;
+  t0: number;
+  encoderMs: number;
+}
+
+/**
+ * The decoder run from the encoder's states: the prompt's tokens fed first (all but the last only fill the cache),
+ * then one new token a step, greedy, sampled or by beam search, until an end token or the length limit (the prompt
+ * counted, as transformers' max_length). Disposes of the states.
+ */
+export async function decodeSeq2Seq(
+  setup: Seq2SeqSetup,
+  encoded: Encoded,
+  settings: Seq2SeqSettings,
+  task: string,
+  options: { onText?: (piece: string) => void; signal?: AbortSignal } = {},
+): Promise<Seq2SeqPrediction> {
+  const { states, prompt, t0, encoderMs } = encoded;
+  const limit = setup.maxPositions;
+  // The decoder's length limit, the prompt included (transformers' max_length), within its positions.
+  const maxLength = maxLengthFor(settings, prompt.length, limit);
+  // The processors' input_ids length (min_new_tokens, begin_suppress_tokens' begin index) is the prompt's.
+  const place = { inputLength: prompt.length, maxLength };
   const rows = settings.numBeams;
   const state = new Seq2SeqDecoderState(setup.decoder, setup.layout, states, rows);
   states.dispose?.();
-  const start = [settings.decoderStartTokenId];
+  const start = [...prompt];
+  const last = prompt.at(-1);
+  if (last === undefined) throw new ModelctlError('INVALID_INPUT', 'the decoder has no prompt to start from');
   const t1 = performance.now();
   let firstToken = t1;
   try {
+    // All but the prompt's last token only fill the cache (each row the same); the last gives the first logits.
+    for (const token of prompt.slice(0, -1)) await state.step(new Array<number>(rows).fill(token), null);
     let tokens: number[];
     let finish: Seq2SeqPrediction['finish_reason'] = 'length';
     let textOut: string;
@@ -139,7 +177,7 @@ export async function generateSeq2Seq(
           tokenizer: setup.tokenizer,
           sequence: [...start],
           budget: maxLength - start.length,
-          first: async () => ((await state.step(start, null)) as [Float32Array])[0],
+          first: async () => ((await state.step([last], null)) as [Float32Array])[0],
           next: async (token) => ((await state.step([token], null)) as [Float32Array])[0],
           process: (logits, sequence) => processScores(logits, sequence, settings, place),
           onText: options.onText,
@@ -157,7 +195,7 @@ export async function generateSeq2Seq(
       [TEXT_KEY[task] ?? 'generated_text']: textOut,
       tokens,
       finish_reason: finish,
-      prompt_tokens: ids.length,
+      prompt_tokens: encoded.promptTokens,
       num_beams: rows,
       ...extra,
       timings: {

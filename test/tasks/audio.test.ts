@@ -69,13 +69,20 @@ describe('WAV files', () => {
 
   it('refuses what it cannot read: other containers (exit 9, with a conversion hint), odd encodings, no samples', async () => {
     const dir = tempDir();
-    const flac = join(dir, 'a.flac');
-    writeFileSync(flac, Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(40)]));
-    const err = await rejects(readAudioFile(flac), 'NOT_AVAILABLE', /a\.flac is FLAC audio, which predict does not decode yet/);
+    const ogg = join(dir, 'a.ogg');
+    writeFileSync(ogg, Buffer.concat([Buffer.from('OggS'), Buffer.alloc(40)]));
+    const err = await rejects(
+      readAudioFile(ogg),
+      'NOT_AVAILABLE',
+      /a\.ogg is Ogg audio, which predict does not decode \(it reads WAV, FLAC and MP3\)/,
+    );
     expect(err.exitCode).toBe(9);
     expect(err.hint).toMatch(/ffmpeg -i FILE -ac 1 -ar 16000 out\.wav/);
+    // FLAC and MP3 signatures over bytes that hold no frame: decoded to nothing, refused as input.
+    writeFileSync(join(dir, 'a.flac'), Buffer.concat([Buffer.from('fLaC'), Buffer.alloc(40)]));
+    await rejects(readAudioFile(join(dir, 'a.flac')), 'INVALID_INPUT', /a\.flac holds no audio samples/);
     writeFileSync(join(dir, 'b.mp3'), Buffer.concat([Buffer.from('ID3'), Buffer.alloc(40)]));
-    await rejects(readAudioFile(join(dir, 'b.mp3')), 'NOT_AVAILABLE', /MP3 audio/);
+    await rejects(readAudioFile(join(dir, 'b.mp3')), 'INVALID_INPUT', /b\.mp3 holds no audio samples/);
     writeFileSync(join(dir, 'c.wav'), 'not audio at all');
     await rejects(readAudioFile(join(dir, 'c.wav')), 'INVALID_INPUT', /c\.wav is not a WAV file modelctl can read: no RIFF\/WAVE header/);
     const twelve = wav({ channels: 1, rate: 16000, bits: 12, data: Buffer.alloc(4) });

@@ -28,17 +28,45 @@ const GENERATION_FLAGS = [
 /** Flags of encoder-decoder generation only (--chat is text-generation's only). */
 const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
 
+/** Flags of speech recognition (with --max-new-tokens). */
+const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride'] as const;
+const ASR = 'automatic-speech-recognition';
+
 /** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
   const seq2seq = isSeq2SeqTask(task);
   const allowed: readonly string[] =
-    task === 'text-generation' ? GENERATION_FLAGS : seq2seq ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS] : [];
-  const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
+    task === 'text-generation'
+      ? GENERATION_FLAGS
+      : seq2seq
+        ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS]
+        : task === ASR
+          ? ['maxNewTokens', ...SPEECH_FLAGS]
+          : [];
+  const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS, ...SPEECH_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
   if (given.length > 0) {
     const name = (given[0] as string).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const kind = (SEQ2SEQ_FLAGS as readonly string[]).includes(given[0] as string) ? 'encoder-decoder' : 'text-generation';
+    const kind = (SEQ2SEQ_FLAGS as readonly string[]).includes(given[0] as string)
+      ? 'encoder-decoder'
+      : (SPEECH_FLAGS as readonly string[]).includes(given[0] as string)
+        ? 'speech recognition'
+        : 'text-generation';
     throw new ModelctlError('USAGE', `--${name} is for ${kind} models, not ${task}`);
   }
+}
+
+/** Speech recognition's library options from the flags (greedy decoding: --max-new-tokens only). */
+export function speechFromFlags(task: string, o: PredictFlags): Pick<PredictOptions, 'generation' | 'speech'> {
+  if (task !== ASR) return {};
+  return {
+    generation: o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {},
+    speech: {
+      ...(o.language !== undefined ? { language: o.language } : {}),
+      ...(o.speechTask !== undefined ? { task: o.speechTask } : {}),
+      ...(o.chunkLength !== undefined ? { chunkLength: o.chunkLength } : {}),
+      ...(o.stride !== undefined ? { stride: o.stride } : {}),
+    },
+  };
 }
 
 /** The library's generation options from the flags; a sampling flag turns sampling on unless --no-sample says otherwise. */

@@ -26,7 +26,7 @@ import type { Output } from '../render/output.js';
 import { renderError } from '../render/errors.js';
 import { jsonLine, renderResult } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
-import { refuseGenerationFlags, runGeneration } from './predict-generate.js';
+import { refuseGenerationFlags, runGeneration, speechFromFlags } from './predict-generate.js';
 import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
 
 function aggregation(v: string | undefined): (typeof AGGREGATIONS)[number] | undefined {
@@ -196,6 +196,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     ...(threads !== undefined ? { threads } : {}),
     ...(options.fallback ? { fallback: options.fallback } : {}),
     graphOptimization: options.optimization,
+    ...speechFromFlags(task, options),
   };
 
   if (task === 'text-generation' || isSeq2SeqTask(task))

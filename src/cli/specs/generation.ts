@@ -17,6 +17,11 @@ export interface GenerationFlags {
   lengthPenalty?: number;
   earlyStopping?: 'true' | 'false' | 'never';
   noRepeatNgramSize?: number;
+  /** automatic-speech-recognition (Whisper). */
+  language?: string;
+  speechTask?: 'transcribe' | 'translate';
+  chunkLength?: number;
+  stride?: number;
 }
 
 function positiveNumber(textValue: string, flagName: string): number {
@@ -75,6 +80,27 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
     '--no-repeat-ngram-size <n>',
     'text-generation, text2text-generation, translation, summarization: no N-gram of N tokens occurs twice (default: generation_config.json, else off)',
     0,
+  ),
+  language: text('--language <code>', 'automatic-speech-recognition: the spoken language (en, de...; default: detected per 30 s window)'),
+  speechTask: choice(
+    '--speech-task <task>',
+    "automatic-speech-recognition: transcribe (the spoken language's text) or translate (into English) (default: generation_config.json, else transcribe)",
+    ['transcribe', 'translate'] as const,
+  ),
+  chunkLength: value(
+    '--chunk-length <seconds>',
+    "automatic-speech-recognition: audio longer than this is cut into windows of this length (default 30, the model's window)",
+    positiveNumber,
+  ),
+  stride: value(
+    '--stride <seconds>',
+    "automatic-speech-recognition: overlap on each side of a window, merged away as transformers' pipeline does (default: chunk length / 6)",
+    (t, f) => {
+      const v = Number(t);
+      if (t.trim() === '' || !Number.isFinite(v) || v < 0)
+        throw new ModelctlError('USAGE', `${f} takes a number of seconds of at least 0, got "${t}"`);
+      return v;
+    },
   ),
   chat: text(
     '--chat <file|prompt>',

@@ -5,7 +5,8 @@ import { applyRepetitionPenalty, applyWarpers, type ProcessorSettings } from './
  * in the order GenerationMixin._get_logits_processor builds them: RepetitionPenalty, NoRepeatNGram, NoBadWords,
  * MinLength, MinNewTokensLength, ForcedBOSToken, ForcedEOSToken, SuppressTokens, SuppressTokensAtBegin, then, only
  * when sampling, temperature, top-k and top-p (processors.ts). `sequence` is transformers' input_ids there: the
- * prompt and the new tokens (decoder-only), or the decoder's start token and the new tokens (encoder-decoder).
+ * prompt and the new tokens (decoder-only), or the decoder's prompt (its start token; Whisper's start, language, task
+ * and no-timestamps tokens) and the new tokens (encoder-decoder).
  */
 
 export interface ChainSettings extends ProcessorSettings {

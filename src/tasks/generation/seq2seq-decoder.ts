@@ -7,7 +7,8 @@ import { runSession, type RunContext } from '../tensors.js';
  * The decoder of an encoder-decoder export (optimum's decoder_model_merged.onnx) run with its KV cache, for a batch of
  * rows (one for greedy decoding, num_beams for beam search) over one encoded input:
  *
- * - inputs: input_ids [rows, 1], encoder_hidden_states [rows, source, hidden], encoder_attention_mask [rows, source],
+ * - inputs: input_ids [rows, 1], encoder_hidden_states [rows, source, hidden], encoder_attention_mask [rows, source]
+ *   (not Whisper's),
  *   past_key_values.N.decoder.key/value (self-attention cache), past_key_values.N.encoder.key/value (cross-attention
  *   keys and values of the encoder states), use_cache_branch [1] (false: the first step, the past inputs ignored).
  * - outputs: logits and present.N.decoder/encoder.key/value.
@@ -28,10 +29,13 @@ interface Slot {
 export interface Seq2SeqDecoderLayout {
   slots: Slot[];
   hidden: number;
+  /** Whether the decoder takes encoder_attention_mask (a text encoder's; Whisper's decoder, over fixed 30 s windows, has none). */
+  mask: boolean;
 }
 
 const PAST = /^past_key_values\.(\d+)\.(decoder|encoder)\.(key|value)$/;
-const FIXED = ['input_ids', 'encoder_hidden_states', 'encoder_attention_mask', 'use_cache_branch'];
+const FIXED = ['input_ids', 'encoder_hidden_states', 'use_cache_branch'];
+const OPTIONAL = ['encoder_attention_mask'];
 
 function refuse(message: string): ModelctlError {
   return new ModelctlError('INVALID_INPUT', message, {
@@ -50,7 +54,8 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
   for (const i of inputs) {
     const m = PAST.exec(i.name);
     if (!m) {
-      if (!FIXED.includes(i.name)) throw refuse(`the decoder takes an input modelctl does not feed: ${i.name}`);
+      if (!FIXED.includes(i.name) && !OPTIONAL.includes(i.name))
+        throw refuse(`the decoder takes an input modelctl does not feed: ${i.name}`);
       continue;
     }
     const output = `present.${m[1]}.${m[2]}.${m[3]}`;
@@ -62,7 +67,7 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
   }
   if (slots.length === 0) throw refuse('the decoder has no past_key_values inputs');
   const hidden = inputs.find((i) => i.name === 'encoder_hidden_states')?.shape?.[2];
-  return { slots, hidden: typeof hidden === 'number' ? hidden : -1 };
+  return { slots, hidden: typeof hidden === 'number' ? hidden : -1, mask: names.has('encoder_attention_mask') };
 }
 
 /** The rows of `t` ([rows, ...]) in the order of `sources` (row r of the result is row sources[r] of `t`). */
@@ -128,7 +133,7 @@ export class Seq2SeqDecoderState {
         [this.rows, 1],
       ),
       encoder_hidden_states: this.hidden,
-      encoder_attention_mask: this.mask,
+      ...(this.layout.mask ? { encoder_attention_mask: this.mask } : {}),
       use_cache_branch: this.branch[this.started ? 1 : 0],
     };
     for (const slot of this.layout.slots)

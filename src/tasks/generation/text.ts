@@ -20,6 +20,14 @@ export class GenerationTokenizer {
     return this.tokenizer.decode([...ids], { skip_special_tokens: true });
   }
 
+  /** Whether `id` is a special token: one that skip_special_tokens leaves out of the text. */
+  isSpecial(id: number): boolean {
+    return (
+      this.tokenizer.decode([id], { skip_special_tokens: true }) === '' &&
+      this.tokenizer.decode([id], { skip_special_tokens: false }) !== ''
+    );
+  }
+
   tokenId(token: string): number | undefined {
     return this.tokenizer.token_to_id(token) ?? undefined;
   }

@@ -1,0 +1,270 @@
+import type { Tensor } from 'onnxruntime-node';
+import { ModelctlError } from '../errors.js';
+import { resampleAudio } from './audio-resample.js';
+import { tokenIds } from './generation/config.js';
+import { argmax } from './generation/processors.js';
+import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
+import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
+import { decodeSeq2Seq, type Seq2SeqSetup } from './seq2seq.js';
+import { runSession, type RunContext } from './tensors.js';
+
+/**
+ * automatic-speech-recognition with Whisper, as transformers' pipeline("automatic-speech-recognition") runs it with
+ * greedy decoding (num_beams=1; the pipeline's own default is 5 beams) and without timestamps:
+ *
+ * - the waveform at the feature extractor's rate (resampled as audio-classification does, audio-resample.ts), cut
+ *   into windows of chunk_length seconds overlapping by `stride` seconds on each side when it is longer than one
+ *   window (the pipeline's chunk_iter; its chunk_length_s and stride_length_s), each window's log-mel features
+ *   computed by transformers.js' WhisperFeatureExtractor (padded to 30 s);
+ * - the encoder run once per window, the decoder prompted with <|startoftranscript|> <|lang|> <|task|>
+ *   <|notimestamps|> from generation_config.json (lang_to_id, task_to_id, no_timestamps_token_id); with no
+ *   language given, a multilingual model's language is detected per window as transformers' detect_language does
+ *   (one decoder step on <|startoftranscript|>, the best language token), and no task token follows unless a task
+ *   is named (transformers' _retrieve_init_tokens); then greedy decoding with suppress_tokens
+ *   and begin_suppress_tokens (the shared encoder-decoder loop, seq2seq.ts);
+ * - the windows' text tokens merged as the pipeline's tokenizer._decode_asr merges them without timestamps: special
+ *   tokens left out, a change of language token closing a group, the windows of a group joined where they overlap
+ *   best (_find_longest_common_sequence), each group decoded, the texts concatenated.
+ */
+
+export interface SpeechOptions {
+  /** A language code (en) or token (<|en|>) of generation_config.json's lang_to_id; default: detected. */
+  language?: string;
+  /** transcribe or translate (default: generation_config.json's task, else transcribe). */
+  task?: 'transcribe' | 'translate';
+  /** Seconds per window (default 30, the feature extractor's chunk_length); longer audio is cut into windows. */
+  chunkLength?: number;
+  /** Seconds of overlap on each side of a window (default chunkLength / 6). */
+  stride?: number;
+}
+
+export interface SpeechWindow {
+  start_s: number;
+  end_s: number;
+  language?: string;
+  /** The new tokens of this window (the prompt left out), an end token included when one ended it. */
+  tokens: number[];
+  finish_reason: 'eos' | 'stop' | 'length';
+}
+
+export interface SpeechPrediction {
+  text: string;
+  /** The language code of the first window's language token. */
+  language?: string;
+  /** The windows' text tokens, merged. */
+  tokens: number[];
+  windows: SpeechWindow[];
+  resampled_from?: number;
+}
+
+export type FeatureExtractor = (audio: Float32Array) => Promise<{ input_features: { data: unknown; dims: readonly number[] } }>;
+
+export interface SpeechSetup {
+  seq2seq: Seq2SeqSetup;
+  extractor: FeatureExtractor;
+  samplingRate: number;
+  /** Samples per window of the extractor (n_samples: 30 s). */
+  windowSamples: number;
+  generationConfig: Record<string, unknown>;
+  settings: Seq2SeqSettings;
+  /** Whether a token id is a special token (left out of the text, as skip_special_tokens leaves it). */
+  isSpecial: (id: number) => boolean;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function usage(message: string, hint?: string): ModelctlError {
+  return new ModelctlError('USAGE', message, hint ? { hint } : {});
+}
+
+/** generation_config.json's languages: token id -> code ("<|en|>" -> "en"). */
+function languages(g: Record<string, unknown>): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const [token, id] of Object.entries(record(g.lang_to_id)))
+    if (typeof id === 'number') out.set(id, token.replace(/^<\|(.*)\|>$/, '$1'));
+  return out;
+}
+
+/** The prompt after the start token: [language token or undefined (detect), task token?, no-timestamps token?]. */
+export function whisperPrompt(g: Record<string, unknown>, o: SpeechOptions): { language?: number; rest: number[] } {
+  const langs = languages(g);
+  let language: number | undefined;
+  const named = o.language ?? (typeof g.language === 'string' ? g.language : undefined);
+  if (named !== undefined) {
+    const code = named.replace(/^<\|(.*)\|>$/, '$1').toLowerCase();
+    language = [...langs].find(([, c]) => c === code)?.[0];
+    if (language === undefined) {
+      throw usage(
+        langs.size === 0 ? 'the model is not multilingual: it takes no --language' : `the model knows no language "${named}"`,
+        langs.size > 0 ? `its languages: ${[...langs.values()].join(', ')}` : undefined,
+      );
+    }
+  }
+  const tasks = record(g.task_to_id);
+  const rest: number[] = [];
+  // As transformers' _retrieve_init_tokens: a task token when a task is asked (or configured), else transcribe's when
+  // a language is; none when the language is detected and no task named.
+  const asked = o.task ?? (typeof g.task === 'string' ? g.task : undefined);
+  const task = asked ?? (language !== undefined ? 'transcribe' : undefined);
+  if (langs.size > 0 && task !== undefined) {
+    const id = tasks[task];
+    if (typeof id !== 'number') throw usage(`the model has no task token for "${task}" (generation_config.json's task_to_id)`);
+    rest.push(id);
+  } else if (o.task === 'translate') throw usage('the model is not multilingual: it only transcribes');
+  const noTimestamps = tokenIds(g.no_timestamps_token_id)[0];
+  if (noTimestamps !== undefined) rest.push(noTimestamps);
+  return { ...(language !== undefined ? { language } : {}), rest };
+}
+
+/** The pipeline's chunk_iter: [start, end, stride left, stride right] in samples, for audio of `length` samples. */
+export function speechWindows(length: number, chunk: number, stride: number): Array<[number, number, number, number]> {
+  if (length <= chunk) return [[0, length, 0, 0]];
+  const step = chunk - 2 * stride;
+  if (step <= 0) throw usage(`the chunk length must be more than twice the stride (${chunk} samples, stride ${stride})`);
+  const out: Array<[number, number, number, number]> = [];
+  for (let start = 0; start < length; start += step) {
+    const end = Math.min(start + chunk, length);
+    const left = start === 0 ? 0 : stride;
+    const last = start + chunk >= length;
+    if (end - start > left) out.push([start, end, left, last ? 0 : stride]);
+    if (last) break;
+  }
+  return out;
+}
+
+/** transformers' _find_longest_common_sequence (no timestamps): consecutive windows joined where they overlap best. */
+export function mergeOverlaps(sequences: readonly (readonly number[])[]): number[] {
+  let left = [...(sequences[0] ?? [])];
+  const total: number[] = [];
+  for (const right of sequences.slice(1)) {
+    let best = 0;
+    let found: [number, number, number, number] = [left.length, left.length, 0, 0];
+    for (let i = 1; i < left.length + right.length; i++) {
+      const leftStart = Math.max(0, left.length - i);
+      const leftStop = Math.min(left.length, left.length + right.length - i);
+      const rightStart = Math.max(0, i - left.length);
+      let matches = 0;
+      for (let k = 0; k < leftStop - leftStart; k++) if (left[leftStart + k] === right[rightStart + k]) matches++;
+      const matching = matches / i + i / 10000;
+      if (matches > 1 && matching > best) {
+        best = matching;
+        found = [leftStart, leftStop, rightStart, Math.min(right.length, i)];
+      }
+    }
+    const [ls, le, rs, re] = found;
+    total.push(...left.slice(0, Math.floor((ls + le) / 2)));
+    left = right.slice(Math.floor((rs + re) / 2));
+  }
+  return [...total, ...left];
+}
+
+async function encodeFeatures(encoder: RunContext, extractor: FeatureExtractor, samples: Float32Array): Promise<Tensor> {
+  const { input_features: f } = await extractor(samples);
+  const input = encoder.inputs.find((i) => i.name === 'input_features');
+  if (!input)
+    throw new ModelctlError('INVALID_INPUT', 'the encoder takes no input_features', {
+      hint: 'export the Whisper model with `modelctl export FOLDER` (encoder_model.onnx reads log-mel features)',
+    });
+  const feeds = { input_features: new encoder.Tensor('float32', f.data as Float32Array, [...f.dims]) };
+  const name = encoder.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? encoder.outputs[0]?.name ?? 'last_hidden_state';
+  const states = (await runSession(encoder, feeds, [name]))[name];
+  if (states?.dims.length !== 3 || states.type !== 'float32')
+    throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 last_hidden_state [1, frames, hidden]');
+  return states;
+}
+
+/** transformers' detect_language: the best language token after <|startoftranscript|>. */
+async function detectLanguage(setup: SpeechSetup, states: Tensor, langs: readonly number[]): Promise<number> {
+  const probe = new Seq2SeqDecoderState(setup.seq2seq.decoder, setup.seq2seq.layout, states, 1);
+  try {
+    const [logits] = (await probe.step([setup.settings.decoderStartTokenId], null)) as [Float32Array];
+    const only = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
+    for (const id of langs) if (id < logits.length) only[id] = logits[id] as number;
+    return argmax(only);
+  } finally {
+    probe.dispose();
+  }
+}
+
+/** One waveform (at its own rate) to its text. */
+export async function transcribe(
+  encoder: RunContext,
+  setup: SpeechSetup,
+  wave: { samples: Float32Array; sampleRate: number },
+  options: SpeechOptions & { signal?: AbortSignal },
+): Promise<SpeechPrediction> {
+  const g = setup.generationConfig;
+  const prompt = whisperPrompt(g, options);
+  const langs = languages(g);
+  const x = resampleAudio(wave.samples, wave.sampleRate, setup.samplingRate);
+  const chunkS = options.chunkLength ?? setup.windowSamples / setup.samplingRate;
+  const strideS = options.stride ?? chunkS / 6;
+  if (!(chunkS > 0 && strideS >= 0)) throw usage('the chunk length must be above 0 seconds and the stride at least 0');
+  const chunk = Math.round(chunkS * setup.samplingRate);
+  if (chunk > setup.windowSamples)
+    throw usage(`the chunk length is at most ${setup.windowSamples / setup.samplingRate} seconds (the model's window)`);
+  const windows: SpeechWindow[] = [];
+  for (const [start, end] of speechWindows(x.length, chunk, Math.round(strideS * setup.samplingRate))) {
+    if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
+    const t0 = performance.now();
+    const states = await encodeFeatures(encoder, setup.extractor, x.subarray(start, end));
+    const language = prompt.language ?? (langs.size > 0 ? await detectLanguage(setup, states, [...langs.keys()]) : undefined);
+    const tokens = [setup.settings.decoderStartTokenId, ...(language !== undefined ? [language] : []), ...prompt.rest];
+    // begin_suppress_tokens apply at the prompt's end (the shared chain's begin index: the prompt's length).
+    const encoded = { states, prompt: tokens, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
+    const r = await decodeSeq2Seq(setup.seq2seq, encoded, setup.settings, 'automatic-speech-recognition', options);
+    const code = language !== undefined ? langs.get(language) : undefined;
+    windows.push({
+      start_s: start / setup.samplingRate,
+      end_s: end / setup.samplingRate,
+      ...(code !== undefined ? { language: code } : {}),
+      tokens: r.tokens,
+      finish_reason: r.finish_reason,
+    });
+  }
+  const { text, tokens } = mergeWindows(setup, windows, langs);
+  const first = windows[0]?.language;
+  return {
+    text,
+    ...(first !== undefined ? { language: first } : {}),
+    tokens,
+    windows,
+    ...(wave.sampleRate !== setup.samplingRate ? { resampled_from: wave.sampleRate } : {}),
+  };
+}
+
+/** The pipeline's _decode_asr without timestamps: groups split where the language token changes, each merged and decoded. */
+function mergeWindows(
+  setup: SpeechSetup,
+  windows: readonly SpeechWindow[],
+  langs: Map<number, string>,
+): { text: string; tokens: number[] } {
+  const noTimestamps = tokenIds(setup.generationConfig.no_timestamps_token_id)[0];
+  const timestampBegin = noTimestamps !== undefined ? noTimestamps + 1 : Number.POSITIVE_INFINITY;
+  const groups: number[][] = [];
+  let previous: number[][] = [];
+  let lastLanguage: string | undefined;
+  for (const w of windows) {
+    // generate() leaves the prompt (and its language token) out: a language token here is one the model generated.
+    let current: number[] = [];
+    for (const id of w.tokens) {
+      if (setup.isSpecial(id)) {
+        const code = langs.get(id);
+        if (code === undefined) continue;
+        if (lastLanguage !== undefined && code !== lastLanguage) {
+          groups.push(mergeOverlaps([...previous, current]));
+          previous = [];
+          current = [];
+        }
+        lastLanguage = code;
+      } else if (id < timestampBegin) current.push(id);
+    }
+    if (current.length > 0) previous.push(current);
+    else if (!previous.some((p) => p.length > 0)) previous = [];
+  }
+  if (previous.length > 0) groups.push(mergeOverlaps(previous));
+  const decode = setup.seq2seq.tokenizer;
+  return { text: groups.map((g) => decode.decode(g)).join(''), tokens: groups.flat() };
+}
