@@ -11,9 +11,11 @@ import { FIXTURES, ROOT, cli, fileDir, tempDir } from '../helpers.js';
  * deploy image --base, run for real: the test makes a tiny base image from this machine's Node (the node binary,
  * /usr/bin/env, and the shared libraries ldd lists for them and for the native bindings modelctl loads), packed as
  * an OCI layout with modelctl's own tar writer, and archived by skopeo. The built image is inspected with skopeo,
- * unpacked by umoci, and its entrypoint run under chroot with the config's Env: nothing from the host but the kernel.
- * Needs skopeo, umoci (Debian packages, installed by test/setup/debian-packages.ts) and root (for chroot); without
- * them the test fails under CI=true and warns elsewhere.
+ * unpacked by umoci into an OCI runtime bundle, and run by runc (the OCI runtime; the bundle's own config.json, only
+ * its command changed and the host's network kept so the test reaches the server), with chroot and the config's Env
+ * as the fallback where runc is missing: nothing from the host but the kernel. Needs skopeo, umoci and runc (Debian
+ * packages, installed by test/setup/debian-packages.ts) and root; without them the test fails under CI=true and warns
+ * elsewhere.
  */
 
 const onPath = (tool: string): boolean => (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, tool)));
@@ -112,6 +114,34 @@ async function makeBase(dir: string): Promise<{ layerDigest: string; env: string
   return { layerDigest, env: envList };
 }
 
+interface RuntimeSpec {
+  process: { args: string[]; env: string[]; terminal?: boolean };
+  linux: { namespaces: Array<{ type: string }> };
+}
+
+let containers = 0;
+
+/**
+ * Runs `args` in the unpacked image: with runc, in a container made from the bundle's config.json (the command
+ * replaced, no terminal, the host's network namespace so the test reaches a server); else under chroot with only the
+ * image's Env. Answers the running process, with `cleanup` removing the container.
+ */
+function runInImage(bundle: string, spec: RuntimeSpec, env: string[], args: string[]) {
+  if (!onPath('runc')) {
+    const child = execa('chroot', [join(bundle, 'rootfs'), '/usr/bin/env', '-i', ...env, ...args], { reject: false, stdin: 'ignore' });
+    return Object.assign(child, { cleanup: async () => {} });
+  }
+  const id = `modelctl-test-${process.pid}-${++containers}`;
+  const run = {
+    ...spec,
+    process: { ...spec.process, args, terminal: false },
+    linux: { ...spec.linux, namespaces: spec.linux.namespaces.filter((n) => n.type !== 'network') },
+  };
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(run));
+  const child = execa('runc', ['run', '--bundle', bundle, id], { reject: false, stdin: 'ignore' });
+  return Object.assign(child, { cleanup: () => execa('runc', ['delete', '--force', id], { reject: false }).then(() => {}) });
+}
+
 let home: string;
 let baseDir: string;
 let base: { layerDigest: string; env: string[] };
@@ -133,7 +163,7 @@ interface Config {
 }
 
 describe('deploy image --base', () => {
-  it('builds an image whose entrypoint runs under chroot: predict and serve answer as on the host', async () => {
+  it('builds an image runc runs (chroot without runc): predict and the serve entrypoint answer as on the host', async () => {
     if (!canRun()) return;
     const dir = tempDir();
     // The base archived by skopeo (oci-archive:FILE:TAG), as a user would make it from docker://node:20-slim.
@@ -162,18 +192,21 @@ describe('deploy image --base', () => {
     mkdirSync(layout);
     await execa('tar', ['-xf', out, '-C', layout]);
     const bundle = join(dir, 'bundle');
-    await execa('umoci', ['unpack', '--rootless', '--image', `${layout}:1.0.0`, bundle]);
-    const rootfs = join(bundle, 'rootfs');
-    // The image's own Env and nothing of the host's (env -i), run as its entrypoint's program.
-    const inImage = (args: string[]) =>
-      execa('chroot', [rootfs, '/usr/bin/env', '-i', ...config.config.Env, ...args], { reject: false, stdin: 'ignore' });
+    await execa('umoci', ['unpack', '--image', `${layout}:1.0.0`, bundle]);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as RuntimeSpec;
+    // umoci's runtime config runs the image's entrypoint with the image's Env.
+    expect(spec.process.args).toEqual(config.config.Entrypoint);
+    expect(spec.process.env).toEqual(expect.arrayContaining(config.config.Env));
+    const inImage = (args: string[]) => runInImage(bundle, spec, config.config.Env, args);
     const input = JSON.stringify({
       input: [
         [5.1, 3.5, 1.4, 0.2],
         [6.7, 3.0, 5.2, 2.3],
       ],
     });
-    const inside = await inImage(['modelctl', 'predict', 'iris', '--input', input, '--json']);
+    const running = inImage(['modelctl', 'predict', 'iris', '--input', input, '--json']);
+    const inside = await running;
+    await running.cleanup();
     expect(inside.exitCode, String(inside.stderr)).toBe(0);
     const host = await cli(['predict', 'iris', '--input', input, '--json'], { home });
     expect(host.exitCode, host.stderr).toBe(0);
@@ -184,15 +217,7 @@ describe('deploy image --base', () => {
     expect(answer(String(inside.stdout))).toEqual(answer(host.stdout));
 
     // The entrypoint itself, on a free port instead of 8080 (the last --port wins).
-    const child = execa(
-      'chroot',
-      [rootfs, '/usr/bin/env', '-i', ...config.config.Env, ...config.config.Entrypoint, '--port', '0', '--json'],
-      {
-        reject: false,
-        stdin: 'ignore',
-        buffer: true,
-      },
-    );
+    const child = inImage([...config.config.Entrypoint, '--port', '0', '--json']);
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let seen = '';
@@ -214,6 +239,7 @@ describe('deploy image --base', () => {
     } finally {
       child.kill('SIGTERM');
       await child;
+      await child.cleanup();
     }
   }, 300_000);
 });
