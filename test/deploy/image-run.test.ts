@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, rmSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -242,4 +242,41 @@ describe('deploy image --base', () => {
       await child.cleanup();
     }
   }, 300_000);
+  it('refuses a broken base with a one-line error (exit 2) and writes nothing', async () => {
+    if (!canRun()) return;
+    const dir = tempDir();
+    const out = join(dir, 'img.tar');
+    const copy = (name: string, change: (layout: string, index: { manifests: Array<Record<string, unknown>> }) => void) => {
+      const layout = join(dir, name);
+      cpSync(baseDir, layout, { recursive: true });
+      const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Array<Record<string, unknown>> };
+      change(layout, index);
+      writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+      return layout;
+    };
+    const manifestOf = (layout: string, index: { manifests: Array<Record<string, unknown>> }) =>
+      join(layout, 'blobs', 'sha256', String(index.manifests[0]?.digest).slice(7));
+    const tampered = copy('tampered', (layout, index) => writeFileSync(manifestOf(layout, index), '{}'));
+    const noLayer = copy('nolayer', (layout) => rmSync(join(layout, 'blobs', 'sha256', base.layerDigest.slice(7))));
+    const two = copy('two', (_layout, index) => {
+      index.manifests.push({ ...index.manifests[0], annotations: { 'org.opencontainers.image.ref.name': 'other' } });
+    });
+    const cases: Array<[string, RegExp]> = [
+      [`oci:${tampered}:base`, /has a blob that does not match its digest: sha256:/],
+      [`oci:${noLayer}:base`, /lacks the layer sha256:/],
+      [`oci:${baseDir}:nosuch`, /has no image tagged nosuch \(tags: base\)/],
+      [`oci:${two}`, /holds 2 images: name one with :TAG/],
+    ];
+    for (const [ref, message] of cases) {
+      const r = await cli(['deploy', 'image', 'iris', '--base', ref, '--out', out], { home });
+      expect(r.exitCode, ref).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')[0]).toMatch(/^error: the base image oci:/);
+      expect(existsSync(out)).toBe(false);
+    }
+    // Both tags of a layout holding two images are usable by name.
+    const ok = await cli(['deploy', 'image', 'iris', '--base', `oci:${two}:other`, '--out', out, '--json'], { home });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect((JSON.parse(ok.stdout) as { layers: Array<{ digest: string }> }).layers[0]?.digest).toBe(base.layerDigest);
+  });
 });
