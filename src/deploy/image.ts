@@ -6,23 +6,28 @@ import type { Registry } from '../registry/index.js';
 import { Layout } from '../registry/layout.js';
 import { packageRoot } from '../util/package-root.js';
 import { TarWriter } from '../util/tar.js';
+import { type BaseImage, readBase } from './image-base.js';
+import { runtimeDependencyItems } from './image-deps.js';
 import { SERVE_PORT } from './kserve.js';
 import { resolveOnnxVersion } from './onnx-version.js';
 import { writeOutput, type WriteOutcome } from './output.js';
 
 /**
  * `deploy image`: an OCI image (an OCI image layout, archived as one tar: what `skopeo` calls oci-archive) built
- * without Docker. No base image: one layer holds a registry home with the version (its blobs and its sealed
- * manifest, byte for byte), one holds modelctl (bin/, the bundled dist/, package.json) with `modelctl` on PATH, and
- * the config runs `modelctl serve` on port 8080. Layers are plain tars with fixed owners and times (the version's
- * creation time), so the same version and modelctl give the same image digest. The image carries no Node.js and
- * none of modelctl's npm dependencies: it is meant to sit on a base that has them.
+ * without Docker. One layer holds a registry home with the version (its blobs and its sealed manifest, byte for
+ * byte), one holds modelctl (bin/, the bundled dist/, package.json) with `modelctl` on PATH, one the npm packages it
+ * needs at run time (image-deps.ts), and the config runs `modelctl serve` on port 8080. Layers are plain tars with
+ * fixed owners and times (the version's creation time), so the same version and modelctl give the same image digest.
+ * Node.js itself comes from `--base` (image-base.ts): the base's layers go first, as they are, and its config (Env,
+ * WorkingDir, User, platform, history) is the start of ours. Without a base the image holds no Node.js.
  */
 
 export interface ImageOptions {
   out: string;
   /** The tag in the layout's index (default: the version). */
   tag?: string;
+  /** A base image holding Node.js >= 20: oci:DIR[:TAG] or oci-archive:FILE[:TAG]. */
+  base?: string;
   force?: boolean;
   signal?: AbortSignal;
 }
@@ -34,8 +39,13 @@ export interface ImageResult {
   /** sha256:... of the image manifest. */
   digest: string;
   layers: Array<{ digest: string; size: number; what: string }>;
+  /** The image's platform (the base's, or this machine's without one). */
+  platform: string;
   outcome: WriteOutcome;
 }
+
+/** What each of modelctl's own layers holds, in order (the result's `what`). */
+const WHAT = ['model', 'modelctl', 'dependencies'];
 
 export const IMAGE_HOME = '/var/lib/modelctl';
 const APP_DIR = 'opt/modelctl';
@@ -52,6 +62,9 @@ interface Blob {
   /** A staged file, or bytes. */
   path?: string;
   bytes?: Buffer;
+  /** The layer's media type when it is not an uncompressed tar (a base's layers are kept as they are). */
+  mediaType?: string;
+  what?: string;
 }
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -97,8 +110,8 @@ async function writeLayer(path: string, items: Item[], mtime: number, signal?: A
   }
 }
 
-/** The modelctl that is running: its launcher, bundle and package.json. */
-async function modelctlItems(): Promise<Item[]> {
+/** The folder of the modelctl that is running, checked to hold the built bundle. */
+async function builtRoot(): Promise<string> {
   const root = packageRoot();
   const bundle = root === null ? undefined : await stat(join(root, 'dist', 'bundle')).catch(() => undefined);
   if (root === null || !bundle?.isDirectory()) {
@@ -106,6 +119,11 @@ async function modelctlItems(): Promise<Item[]> {
       hint: 'run `npm run build` in the modelctl checkout, or use an installed modelctl',
     });
   }
+  return root;
+}
+
+/** The modelctl that is running: its launcher, bundle and package.json. */
+async function modelctlItems(root: string): Promise<Item[]> {
   const files = ['package.json', 'bin/modelctl.cjs', ...(await filesUnder(root, 'dist/bundle'))];
   const items: Item[] = [];
   for (const f of files) {
@@ -114,6 +132,36 @@ async function modelctlItems(): Promise<Item[]> {
   }
   items.push({ path: 'usr/local/bin/modelctl', link: `/${APP_DIR}/bin/modelctl.cjs` });
   return items;
+}
+
+/** The npm packages modelctl runs with, under /opt/modelctl/node_modules, for the image's platform. */
+async function dependencyItems(root: string, os: string, arch: string): Promise<Item[]> {
+  return (await runtimeDependencyItems(root, os, arch)).map((d) =>
+    'link' in d ? { path: `${APP_DIR}/node_modules/${d.rel}`, link: d.link } : { ...d, path: `${APP_DIR}/node_modules/${d.rel}` },
+  );
+}
+
+/** The image config: the base's (Env with its PATH, WorkingDir, User, platform, history) with ours on top. */
+function imageConfig(base: BaseImage | undefined, ours: Blob[], created: string, ref: string, manifestDigest: string): Blob {
+  const from = base?.config ?? {};
+  const baseRun = (from.config ?? {}) as { Env?: string[] };
+  const env = (baseRun.Env ?? ['PATH=/usr/local/bin:/usr/bin:/bin']).filter((e) => !e.startsWith('MODELCTL_HOME='));
+  const { Cmd: _cmd, Entrypoint: _entrypoint, Healthcheck: _health, ...kept } = baseRun as Record<string, unknown>;
+  return jsonBlob({
+    ...from,
+    created,
+    architecture: from.architecture ?? (process.arch === 'arm64' ? 'arm64' : 'amd64'),
+    os: from.os ?? 'linux',
+    config: {
+      ...kept,
+      Entrypoint: ['modelctl', 'serve', '--host', '0.0.0.0', '--port', String(SERVE_PORT)],
+      Env: [...env, `MODELCTL_HOME=${IMAGE_HOME}`],
+      ExposedPorts: { [`${SERVE_PORT}/tcp`]: {} },
+      Labels: { 'modelctl.dev/model': ref, 'modelctl.dev/manifest-digest': manifestDigest },
+    },
+    rootfs: { type: 'layers', diff_ids: [...(base?.config.rootfs?.diff_ids ?? []), ...ours.map((l) => l.digest)] },
+    history: [...(base?.config.history ?? []), ...ours.map((l) => ({ created, created_by: `modelctl deploy image: ${l.what}` }))],
+  });
 }
 
 export async function deployImage(registry: Registry, ref: string, options: ImageOptions): Promise<ImageResult> {
@@ -149,31 +197,29 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
     const aliasesPath = join(staging, 'aliases.json');
     await writeFile(aliasesPath, `${JSON.stringify({ latest: manifest.version }, null, 2)}\n`);
     modelItems.push({ path: strip(inside.aliases(manifest.name)), source: aliasesPath, size: (await stat(aliasesPath)).size, mode: 0o644 });
-    const modelLayer = await writeLayer(join(staging, 'model.tar'), modelItems, mtime, options.signal);
-    const appLayer = await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(), mtime, options.signal);
-    const created = new Date(mtime * 1000).toISOString();
-    const config = jsonBlob({
-      created,
-      architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
-      os: 'linux',
-      config: {
-        Entrypoint: ['modelctl', 'serve', '--host', '0.0.0.0', '--port', String(SERVE_PORT)],
-        Env: ['PATH=/usr/local/bin:/usr/bin:/bin', `MODELCTL_HOME=${IMAGE_HOME}`],
-        ExposedPorts: { [`${SERVE_PORT}/tcp`]: {} },
-        Labels: { 'modelctl.dev/model': version.ref, 'modelctl.dev/manifest-digest': manifest.digest },
+    const base = options.base === undefined ? undefined : await readBase(options.base, staging, options.signal);
+    const os = base?.config.os ?? 'linux';
+    const arch = base?.config.architecture ?? (process.arch === 'arm64' ? 'arm64' : 'amd64');
+    const root = await builtRoot();
+    const ours: Blob[] = [
+      { ...(await writeLayer(join(staging, 'model.tar'), modelItems, mtime, options.signal)), what: version.ref },
+      { ...(await writeLayer(join(staging, 'modelctl.tar'), await modelctlItems(root), mtime, options.signal)), what: 'modelctl' },
+      {
+        ...(await writeLayer(join(staging, 'deps.tar'), await dependencyItems(root, os, arch), mtime, options.signal)),
+        what: 'npm dependencies',
       },
-      rootfs: { type: 'layers', diff_ids: [modelLayer.digest, appLayer.digest] },
-      history: [
-        { created, created_by: `modelctl deploy image: ${version.ref}` },
-        { created, created_by: 'modelctl deploy image: modelctl' },
-      ],
-    });
-    const layers = [modelLayer, appLayer];
+    ];
+    const created = new Date(mtime * 1000).toISOString();
+    const config = imageConfig(base, ours, created, version.ref, manifest.digest);
+    const layers: Blob[] = [
+      ...(base?.layers ?? []).map((l) => ({ digest: l.digest, size: l.size, path: l.path, mediaType: l.mediaType, what: 'base' })),
+      ...ours,
+    ];
     const imageManifest = jsonBlob({
       schemaVersion: 2,
       mediaType: MEDIA.manifest,
       config: { mediaType: MEDIA.config, digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: MEDIA.layer, digest: l.digest, size: l.size })),
+      layers: layers.map((l) => ({ mediaType: l.mediaType ?? MEDIA.layer, digest: l.digest, size: l.size })),
       annotations: { 'org.opencontainers.image.created': created, 'org.opencontainers.image.title': manifest.name },
     });
     const index = {
@@ -204,7 +250,11 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
       await archive.bytes('index.json', Buffer.from(JSON.stringify(index)), { mtime });
       await archive.directory('blobs', { mtime });
       await archive.directory('blobs/sha256', { mtime });
+      const names = new Set<string>();
       for (const blob of [imageManifest, config, ...layers]) {
+        // A base may hold one layer twice (an empty one, say): one blob in the archive.
+        if (names.has(blob.digest)) continue;
+        names.add(blob.digest);
         const name = `blobs/sha256/${blob.digest.slice('sha256:'.length)}`;
         if (blob.bytes) await archive.bytes(name, blob.bytes, { mtime });
         else await archive.file(name, blob.path as string, blob.size, { mtime });
@@ -224,10 +274,12 @@ export async function deployImage(registry: Registry, ref: string, options: Imag
       out: options.out,
       tag,
       digest: imageManifest.digest,
-      layers: [
-        { digest: modelLayer.digest, size: modelLayer.size, what: 'model' },
-        { digest: appLayer.digest, size: appLayer.size, what: 'modelctl' },
-      ],
+      layers: layers.map((l, i) => ({
+        digest: l.digest,
+        size: l.size,
+        what: i < layers.length - ours.length ? 'base' : (WHAT[i - layers.length + ours.length] as string),
+      })),
+      platform: `${os}/${arch}`,
       outcome,
     };
   } catch (err) {

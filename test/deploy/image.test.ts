@@ -1,9 +1,9 @@
 import { execa } from 'execa';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
-import { FIXTURES, ROOT, cli, fileDir, startServe, tempDir } from '../helpers.js';
+import { FIXTURES, cli, fileDir, startServe, tempDir } from '../helpers.js';
 
 /**
  * deploy image, inspected by the real OCI tools: skopeo reads the archive (manifest, config, layers), umoci unpacks
@@ -57,7 +57,7 @@ async function unpack(archive: string, tag: string): Promise<string> {
 }
 
 describe('deploy image', () => {
-  it('builds an OCI archive skopeo reads: the manifest, the config running modelctl serve, two layers', async () => {
+  it('builds an OCI archive skopeo reads: the manifest, the config running modelctl serve, three layers', async () => {
     if (!toolsAvailable()) return;
     const out = join(tempDir(), 'iris.tar');
     const result = await build('iris', out);
@@ -118,16 +118,19 @@ describe('deploy image', () => {
     const launcher = join(rootfs, 'opt', 'modelctl', 'bin', 'modelctl.cjs');
     expect(lstatSync(launcher).mode & 0o111).not.toBe(0);
     expect(readFileSync(join(rootfs, 'opt', 'modelctl', 'dist', 'bundle', 'main.js')).length).toBeGreaterThan(0);
-    expect(result.layers.map((l) => l.what)).toEqual(['model', 'modelctl']);
+    expect(result.layers.map((l) => l.what)).toEqual(['model', 'modelctl', 'dependencies']);
+    // The npm packages modelctl runs with, onnxruntime-node's binding for this platform only.
+    const ortBin = join(rootfs, 'opt', 'modelctl', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux');
+    expect(readdirSync(ortBin)).toEqual([process.arch]);
+    expect(existsSync(join(rootfs, 'opt', 'modelctl', 'node_modules', 'vitest'))).toBe(false);
   });
 
-  it("the image's modelctl serves its model over the v2 protocol (given Node and the npm dependencies the base would hold)", async () => {
+  it("the image's modelctl serves its model over the v2 protocol with the npm dependencies the image holds (and this Node)", async () => {
     if (!toolsAvailable()) return;
     const out = join(tempDir(), 'iris.tar');
     await build('iris', out);
     const rootfs = await unpack(out, '1.0.0');
-    // What the base image would provide beside the layers: node (this one) and node_modules where Node finds them.
-    symlinkSync(join(ROOT, 'node_modules'), join(rootfs, 'opt', 'modelctl', 'node_modules'));
+    // No base here: this machine's node runs the image's modelctl, which loads only the image's node_modules.
     const launcher = join(rootfs, 'opt', 'modelctl', 'bin', 'modelctl.cjs');
     const { child, url: pending } = startServe(join(rootfs, 'var', 'lib', 'modelctl'), [], launcher);
     try {
@@ -173,6 +176,10 @@ describe('deploy image', () => {
       [['iris', 'org/ext', '--out', out], 2, /deploy image takes one model reference, got 2/],
       [['iris', '--out', out, '--tag', 'a b'], 2, /"a b" is not an image tag/],
       [['iris', '--out', out, '--image', 'x'], 2, /--image is for deploy kserve, not deploy image/],
+      [['iris', '--out', out, '--base', 'docker://node:20'], 2, /--base takes oci:DIR\[:TAG\] or oci-archive:FILE\[:TAG\]/],
+      [['iris', '--out', out, '--base', `oci:${join(home, 'nothere')}`], 2, /the base image oci:.* is not there \(no such folder\)/],
+      [['iris', '--out', out, '--base', `oci-archive:${join(home, 'no.tar')}:x`], 2, /is not there \(no such archive\)/],
+      [['iris', '--out', out, '--base', `oci:${home}`], 2, /is not an OCI image layout \(no readable index.json\)/],
       [['nosuch', '--out', out], 3, /nosuch/],
     ];
     for (const [args, code, message] of cases) {

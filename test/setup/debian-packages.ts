@@ -2,7 +2,8 @@
  * Vitest globalSetup: the Debian packages some tests run for real, installed once before any test when absent, so
  * a fresh clone needs nothing but `npm ci && npm test` on a Debian machine where the run is root (as CI is):
  * - docker-registry: the CNCF distribution registry the OCI tests push to and pull from (test/oci/);
- * - skopeo and umoci: the OCI tools that inspect and unpack what `deploy image` builds (test/deploy/image.test.ts).
+ * - skopeo and umoci: the OCI tools that inspect and unpack what `deploy image` builds (test/deploy/image.test.ts);
+ * - runc: the OCI runtime that runs the image built on a base (test/deploy/image-run.test.ts).
  * The tests themselves only check that the programs are there. Without root or apt: CI=true fails here; elsewhere
  * a loud warning, and each of those tests says what it could not check.
  */
@@ -14,6 +15,7 @@ const PACKAGES: { name: string; program: string }[] = [
   { name: 'docker-registry', program: 'docker-registry' },
   { name: 'skopeo', program: 'skopeo' },
   { name: 'umoci', program: 'umoci' },
+  { name: 'runc', program: 'runc' },
 ];
 
 const onPath = (program: string): boolean =>

@@ -11,6 +11,7 @@ const ONLY_FOR: Record<string, { flag: string; target: string }> = {
   storageUri: { flag: '--storage-uri', target: 'kserve' },
   image: { flag: '--image', target: 'kserve' },
   tag: { flag: '--tag', target: 'image' },
+  base: { flag: '--base', target: 'image' },
 };
 
 async function image(refs: string[], options: DeployFlags, ctx: CliContext): Promise<number> {
@@ -19,10 +20,14 @@ async function image(refs: string[], options: DeployFlags, ctx: CliContext): Pro
   const result = await deployImage(openRegistry(ctx), refs[0] as string, {
     out: options.out,
     ...(options.tag !== undefined ? { tag: options.tag } : {}),
+    ...(options.base !== undefined ? { base: options.base } : {}),
     force: options.force === true,
     signal: ctx.signal,
   });
-  ctx.out.result(result, () => `${ctx.out.c.bold(result.ref)} ${result.outcome}: ${result.out} (tag ${result.tag}, ${result.digest})`);
+  ctx.out.result(
+    result,
+    () => `${ctx.out.c.bold(result.ref)} ${result.outcome}: ${result.out} (tag ${result.tag}, ${result.platform}, ${result.digest})`,
+  );
   return 0;
 }
 

@@ -10,6 +10,7 @@ export interface DeployFlags {
   storageUri?: string;
   image?: string;
   tag?: string;
+  base?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -41,6 +42,10 @@ export const deployCommand: CommandSpec<DeployFlags> = {
     storageUri: text('--storage-uri <uri>', 'kserve: where the cluster fetches the ONNX artifact (oci://HOST/REPO:TAG for a modelcar)'),
     image: text('--image <image>', 'kserve: a container image holding modelctl and the model, run as `modelctl serve` on port 8080'),
     tag: text('--tag <tag>', "image: the tag in the archive's index (default: the version)"),
+    base: text(
+      '--base <ref>',
+      'image: a base image with Node.js >= 20, oci:DIR[:TAG] or oci-archive:FILE[:TAG] (skopeo copy docker://node:20-slim oci-archive:node.tar)',
+    ),
     force: flag('--force', 'replace an existing output with different content'),
     json: flag('--json', 'print JSON'),
   },
@@ -48,6 +53,6 @@ export const deployCommand: CommandSpec<DeployFlags> = {
     'modelctl deploy triton iris:1.0.0 iris:1.1.0 org/bert --out model_repository',
     'modelctl deploy kserve iris --storage-uri oci://registry.example.com/models/iris:1.1.0 --out iris.yaml',
     'modelctl deploy kserve iris --image registry.example.com/modelctl-iris:1.1.0 | kubectl apply -f -',
-    'modelctl deploy image iris --out iris.tar && skopeo copy oci-archive:iris.tar docker://registry.example.com/modelctl-iris:1.1.0',
+    'modelctl deploy image iris --base oci-archive:node.tar --out iris.tar && skopeo copy oci-archive:iris.tar docker://registry.example.com/modelctl-iris:1.1.0',
   ],
 };

@@ -1,0 +1,99 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ModelctlError } from '../errors.js';
+
+/**
+ * Reads a tar archive's folders and regular files into a folder: enough for an OCI image layout archived as one tar
+ * (what `skopeo copy ... oci-archive:` writes). ustar, GNU long names and pax `path` records are understood; links
+ * and devices are refused (a layout has none), and so is any path that would land outside the folder.
+ */
+
+const BLOCK = 512;
+
+function field(h: Buffer, start: number, length: number): string {
+  const raw = h.subarray(start, start + length);
+  const end = raw.indexOf(0);
+  return raw.subarray(0, end === -1 ? raw.length : end).toString('utf8');
+}
+
+function size(h: Buffer): number {
+  if ((h[124] ?? 0) & 0x80) return Number(h.readBigUInt64BE(128));
+  return Number.parseInt(field(h, 124, 12).trim() || '0', 8);
+}
+
+function paxPath(body: Buffer): string | undefined {
+  let found: string | undefined;
+  let off = 0;
+  while (off < body.length) {
+    const space = body.indexOf(0x20, off);
+    if (space === -1) break;
+    const len = Number.parseInt(body.subarray(off, space).toString('ascii'), 10);
+    if (!Number.isFinite(len) || len <= 0) break;
+    const record = body.subarray(space + 1, off + len - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    if (record.slice(0, eq) === 'path') found = record.slice(eq + 1);
+    off += len;
+  }
+  return found;
+}
+
+/** Extracts `archive` into `dest` (which must exist); answers the relative paths of the files written. */
+export async function extractTar(archive: string, dest: string, signal?: AbortSignal): Promise<string[]> {
+  const bad = (why: string) => new ModelctlError('INVALID_INPUT', `${archive} is not a tar archive modelctl can read: ${why}`);
+  const handle = await open(archive, 'r');
+  const files: string[] = [];
+  try {
+    const { size: total } = await handle.stat();
+    let pos = 0;
+    let longName: string | undefined;
+    const read = async (length: number): Promise<Buffer> => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, pos);
+      if (bytesRead !== length) throw bad('it ends in the middle of an entry');
+      pos += length;
+      return buf;
+    };
+    while (pos + BLOCK <= total) {
+      signal?.throwIfAborted();
+      const h = await read(BLOCK);
+      if (h.every((b) => b === 0)) break;
+      const type = field(h, 156, 1) || '0';
+      const length = size(h);
+      const padded = Math.ceil(length / BLOCK) * BLOCK;
+      if (type === 'x' || type === 'L') {
+        const body = await read(padded);
+        longName = type === 'L' ? field(body, 0, length) : (paxPath(body.subarray(0, length)) ?? longName);
+        continue;
+      }
+      if (type === 'g') {
+        pos += padded;
+        continue;
+      }
+      const prefix = field(h, 345, 155);
+      const name = longName ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
+      longName = undefined;
+      const rel = posix.normalize(name).replace(/\/$/, '');
+      if (rel.startsWith('/') || rel === '..' || rel.startsWith('../')) throw bad(`the entry "${name}" points outside it`);
+      if (type === '5') {
+        if (rel !== '.') await mkdir(join(dest, rel), { recursive: true });
+        continue;
+      }
+      if (type !== '0' && type !== '7') throw bad(`"${name}" is neither a file nor a folder`);
+      await mkdir(dirname(join(dest, rel)), { recursive: true });
+      if (pos + length > total) throw bad('it ends in the middle of an entry');
+      if (length === 0) await writeFile(join(dest, rel), '');
+      else
+        await pipeline(
+          handle.createReadStream({ start: pos, end: pos + length - 1, autoClose: false }),
+          createWriteStream(join(dest, rel)),
+        );
+      pos += padded;
+      files.push(rel);
+    }
+    return files;
+  } finally {
+    await handle.close();
+  }
+}
