@@ -20,6 +20,8 @@ export interface ImageToTextRunner {
   close(): Promise<void>;
 }
 
+const PIPELINE_MAX_NEW_TOKENS = 256;
+
 function record(value: unknown): Record<string, unknown> {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
@@ -32,7 +34,11 @@ export async function prepareImageToText(
   const g = options.generation ?? {};
   if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not image-to-text');
   const base = await prepareGeneration(model, m, options.registry);
-  const settings = seq2seqSettings(g, base.generationConfig, base.modelConfig);
+  // transformers' pipeline("image-to-text") generates 256 new tokens at most unless generation_config.json bounds
+  // the length (within the decoder's positions here, where the pipeline would index past them).
+  const config = record(base.generationConfig);
+  const bounded = g.maxNewTokens !== undefined || config.max_new_tokens !== undefined || config.max_length !== undefined;
+  const settings = seq2seqSettings(bounded ? g : { ...g, maxNewTokens: PIPELINE_MAX_NEW_TOKENS }, config, base.modelConfig);
   warnIgnored(settings, g.onWarning);
   const image = await prepareImage(model, m, options.registry);
   if (!('processor' in image)) throw new ModelctlError('INVALID_INPUT', `${model} has no image processor`);
