@@ -17,9 +17,10 @@ CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
 def wants_past(task, model_dir, trust_remote_code):
-    """text-generation, text2text-generation and automatic-speech-recognition become TASK-with-past when optimum can
-    export the model's cache (for speech recognition: Whisper, an encoder-decoder; CTC models have no cache)."""
-    if task not in ("text-generation", "text2text-generation", "automatic-speech-recognition"):
+    """text-generation, text2text-generation, automatic-speech-recognition and image-to-text become TASK-with-past
+    when optimum can export the model's cache (for speech recognition: Whisper, an encoder-decoder; CTC models have
+    no cache)."""
+    if task not in ("text-generation", "text2text-generation", "automatic-speech-recognition", "image-to-text"):
         return task
     import optimum.exporters.onnx.model_configs  # noqa: F401 - registers the model types optimum-onnx exports
     from optimum.exporters.tasks import TasksManager

@@ -1,12 +1,12 @@
 """Encoder-decoder models (T5, BART, Marian...: text2text-generation, translation, summarization; Whisper:
-automatic-speech-recognition), exported with the decoder's KV cache and validated the way generation runs them.
+automatic-speech-recognition; VisionEncoderDecoder: image-to-text), exported with the decoder's KV cache and validated the way generation runs them.
 
 optimum-onnx 0.1.0 exports text2text-generation-with-past as encoder_model.onnx, decoder_model.onnx (first step),
 decoder_with_past_model.onnx (later steps) and, in its post-processing, decoder_model_merged.onnx: both decoders in one
 graph, an If on the use_cache_branch input choosing between them, their weights shared. modelctl keeps the encoder and
 the merged decoder (half the bytes of three files) and registers them as one version; the two unmerged decoders are
 removed. Validation runs each sample (a text; for Whisper, the log-mel features of a waveform as its feature extractor
-computes them) through both frameworks: the encoder (last_hidden_state), the merged decoder's
+computes them; for an image model, the pixel_values of a sample image as its image processor makes them) through both frameworks: the encoder (last_hidden_state), the merged decoder's
 first step (use_cache_branch false: the decoder start token, empty self-attention past; logits, and the present.*
 self- and cross-attention caches) and one cached step (use_cache_branch true, fed the cache the first step returned).
 """
@@ -14,11 +14,12 @@ import os
 
 from .common import max_abs_diff, ort_session
 from .events import conversion
-from .hf_validate import _load, _texts, _waveforms, max_positions
+from .hf_validate import _images, _load, _texts, _waveforms, max_positions
 
 SEQ2SEQ_TASKS = ("text2text-generation", "translation", "summarization")
-# optimum's tasks that export an encoder and a decoder with its cache (Whisper's encoder reads log-mel features).
-SEQ2SEQ_EXPORTS = ("text2text-generation-with-past", "automatic-speech-recognition-with-past")
+# optimum's tasks that export an encoder and a decoder with its cache (Whisper's encoder reads log-mel features, a
+# VisionEncoderDecoder's pixel values).
+SEQ2SEQ_EXPORTS = ("text2text-generation-with-past", "automatic-speech-recognition-with-past", "image-to-text-with-past")
 ENCODER = "encoder_model.onnx"
 MERGED = "decoder_model_merged.onnx"
 UNMERGED = ("decoder_model.onnx", "decoder_with_past_model.onnx")
@@ -74,19 +75,28 @@ def _kv(cache, i):
     return cache[i][0], cache[i][1]
 
 
-def _presents(got, out_names, layers):
-    """The ONNX present.* outputs in the order of _legacy's tuples."""
-    out = []
-    for i in range(layers):
-        out.append(tuple(got[f"present.{i}.{part}.{kv}"] for part in ("decoder", "encoder") for kv in ("key", "value")))
-    return out
+def _parts(past_names):
+    """The cache parts of each layer, in the order of _legacy's tuples: self- and cross-attention keys and values, or
+    (a GPT-2 decoder of a VisionEncoderDecoder, which recomputes cross-attention each step) self-attention only."""
+    if any(".encoder." in n for n in past_names):
+        return ("decoder.key", "decoder.value", "encoder.key", "encoder.value")
+    return ("key", "value")
 
 
 def _encoder_samples(encoder, model, source, samples, trust_remote_code):
     """(the encoder's feeds, the encoder attention mask or None) per sample: a speech encoder (input_features) gets
-    the log-mel features of the sample waveforms, a text encoder the tokens of the sample texts (empty ones skipped)."""
+    the log-mel features of the sample waveforms, an image encoder (pixel_values) the processed sample images, a
+    text encoder the tokens of the sample texts (empty ones skipped)."""
     import numpy as np
 
+    if "pixel_values" in {i.name for i in encoder.get_inputs()}:
+        processor = _load("AutoImageProcessor", source, trust_remote_code)
+        size = getattr(processor, "size", None) or {}
+        hint = int(size.get("height") or size.get("shortest_edge") or 224) if isinstance(size, dict) else 224
+        for image in _images(samples, hint):
+            pixels = processor(images=image, return_tensors="np", input_data_format="channels_last")["pixel_values"]
+            yield {"pixel_values": pixels.astype(np.float32)}, None
+        return
     if "input_features" in {i.name for i in encoder.get_inputs()}:
         extractor = _load("AutoFeatureExtractor", source, trust_remote_code)
         for wave in _waveforms(samples, extractor.sampling_rate):
@@ -115,6 +125,8 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
     if "use_cache_branch" not in dec_inputs or not past_names:
         raise conversion(f"validation: {MERGED} has no use_cache_branch or past_key_values inputs")
     layers = len({n.split(".")[1] for n in past_names})
+    parts = _parts(past_names)
+    own = parts[:2]  # the self-attention cache, the one that grows
     start = model.generation_config.decoder_start_token_id
     if start is None:
         start = model.config.decoder_start_token_id
@@ -152,9 +164,9 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
             ref = model(encoder_outputs=(ref_enc.last_hidden_state,), **torch_mask,
                         decoder_input_ids=torch.from_numpy(first), use_cache=True)
         collect("decoder_first_step", "logits", ref.logits.numpy(), got["logits"])
-        for i, (ref_t, got_t) in enumerate(zip(_legacy(ref.past_key_values), _presents(got, out_names, layers))):
-            for part, r, g in zip(("decoder.key", "decoder.value", "encoder.key", "encoder.value"), ref_t, got_t):
-                collect("decoder_first_step", f"present.{i}.{part}", r.numpy(), g)
+        for i, ref_t in zip(range(layers), _legacy(ref.past_key_values)):
+            for part, r in zip(parts, ref_t):
+                collect("decoder_first_step", f"present.{i}.{part}", r.numpy(), got[f"present.{i}.{part}"])
 
         nxt = np.array([[int(np.argmax(got["logits"][0, -1]))]], np.int64)
         feeds = {**onnx_mask, "input_ids": nxt, "encoder_hidden_states": hidden, "use_cache_branch": np.array([True])}
@@ -165,8 +177,8 @@ def validate_seq2seq(out_dir, model, source, samples, trust_remote_code):
             ref2 = model(encoder_outputs=(ref_enc.last_hidden_state,), **torch_mask,
                          decoder_input_ids=torch.from_numpy(nxt), past_key_values=ref.past_key_values, use_cache=True)
         collect("decoder_cached_step", "logits", ref2.logits.numpy(), got2["logits"])
-        for i, ref_t in enumerate(_legacy(ref2.past_key_values)):
-            for part, r in zip(("decoder.key", "decoder.value"), ref_t[:2]):
+        for i, ref_t in zip(range(layers), _legacy(ref2.past_key_values)):
+            for part, r in zip(own, ref_t[:2]):
                 collect("decoder_cached_step", f"present.{i}.{part}", r.numpy(), got2[f"present.{i}.{part}"])
         count += 1
     if count == 0:

@@ -9,7 +9,7 @@ import type { PredictInput, PredictOptions, Prediction, ResolvedModel } from './
 /**
  * The tasks that generate text, for predict: a decoder-only model's (text-generation, ./generation.ts) and an
  * encoder-decoder model's (text2text-generation, translation, summarization, ./seq2seq.ts; automatic-speech-recognition
- * from audio files, ./speech.ts), behind one interface.
+ * from audio files, ./speech.ts; image-to-text from image files, ./image-to-text.ts), behind one interface.
  */
 
 export const GENERATIVE_TASKS = ['text-generation', ...SEQ2SEQ_TASKS] as const;
@@ -50,6 +50,15 @@ export async function prepareGenerative(
     const runner = await prepareSpeech(model, m, options);
     const files = (input: PredictInput) => {
       if (input.kind !== 'audio') throw new ModelctlError('INVALID_INPUT', 'a speech recognition model takes audio files');
+      return input.files;
+    };
+    return { run: async (ctx, input) => (await runner.run(ctx, files(input))) as Prediction[], close: () => runner.close() };
+  }
+  if (task === 'image-to-text') {
+    const { prepareImageToText } = await import('./image-to-text.js');
+    const runner = await prepareImageToText(model, m, options);
+    const files = (input: PredictInput) => {
+      if (input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', 'an image-to-text model takes image files');
       return input.files;
     };
     return { run: async (ctx, input) => (await runner.run(ctx, files(input))) as Prediction[], close: () => runner.close() };

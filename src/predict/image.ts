@@ -13,7 +13,8 @@ import type { ResolvedModel } from './types.js';
  * files in batches.
  */
 
-export const IMAGE_TASKS = ['image-classification', 'object-detection'] as const;
+/** image-to-text reads images too; it generates its text through ./image-to-text.ts (prepareGenerative). */
+export const IMAGE_TASKS = ['image-classification', 'object-detection', 'image-to-text'] as const;
 
 export function isImageTask(task: string): boolean {
   return (IMAGE_TASKS as readonly string[]).includes(task);

@@ -199,7 +199,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
     rowName?: (index: number) => string,
   ): Promise<Omit<PredictResult, keyof typeof base | 'timings'>> => {
     checkInputKind(task, input.kind);
-    if (generative && (input.kind === 'texts' || input.kind === 'audio')) return { predictions: await generative.run(ctx, input) };
+    if (generative) return { predictions: await generative.run(ctx, input) }; // texts, audio (speech) or images (image-to-text)
     if (input.kind === 'texts') {
       const predictions = await predictTexts(ctx, text as TextSetup, task, input.texts, size, options);
       return { ...(task === 'feature-extraction' ? { normalized: (text as TextSetup).normalize } : {}), predictions };

@@ -134,7 +134,7 @@ export async function v1Predict(
       ...(conf !== undefined ? { conf } : {}),
       ...(iou !== undefined ? { iou } : {}),
       ...zeroShot,
-      ...(task === 'text-generation' || isSeq2SeqTask(task) || task === 'automatic-speech-recognition'
+      ...(task === 'text-generation' || isSeq2SeqTask(task) || task === 'automatic-speech-recognition' || task === 'image-to-text'
         ? { generation: generationFromBody(body) }
         : {}),
       ...(task === 'automatic-speech-recognition' ? { speech: speechFromBody(body) } : {}),

@@ -66,6 +66,11 @@ async function encode(ctx: RunContext, ids: readonly number[]): Promise<Tensor> 
   };
   if (ctx.inputs.some((i) => i.name === 'attention_mask'))
     feeds.attention_mask = new ctx.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+  return encoderStates(ctx, feeds);
+}
+
+/** The encoder's last_hidden_state [1, length, hidden] (float32) for one input's feeds. */
+export async function encoderStates(ctx: RunContext, feeds: Record<string, Tensor>): Promise<Tensor> {
   const output = ctx.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? ctx.outputs[0]?.name ?? 'last_hidden_state';
   const out = await runSession(ctx, feeds, [output]);
   const states = out[output];

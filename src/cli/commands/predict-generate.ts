@@ -31,6 +31,8 @@ const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
 /** Flags of speech recognition (with --max-new-tokens). */
 const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride'] as const;
 const ASR = 'automatic-speech-recognition';
+/** image-to-text decodes greedily too: --max-new-tokens only. */
+const I2T = 'image-to-text';
 
 /** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
@@ -42,7 +44,9 @@ export function refuseGenerationFlags(task: string, options: PredictFlags): void
         ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS]
         : task === ASR
           ? ['maxNewTokens', ...SPEECH_FLAGS]
-          : [];
+          : task === I2T
+            ? ['maxNewTokens']
+            : [];
   const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS, ...SPEECH_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
   if (given.length > 0) {
     const name = (given[0] as string).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -55,9 +59,9 @@ export function refuseGenerationFlags(task: string, options: PredictFlags): void
   }
 }
 
-/** Speech recognition's library options from the flags (greedy decoding: --max-new-tokens only). */
+/** Speech recognition's and image-to-text's library options from the flags (greedy decoding: --max-new-tokens only). */
 export function speechFromFlags(task: string, o: PredictFlags): Pick<PredictOptions, 'generation' | 'speech'> {
-  if (task !== ASR) return {};
+  if (task !== ASR && task !== I2T) return {};
   return {
     generation: o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {},
     speech: {

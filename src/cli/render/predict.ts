@@ -169,6 +169,12 @@ export function renderResult(
     if (result.task === 'fill-mask') return renderFills(out, result, input.texts);
     return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
   }
+  if (input.kind === 'images' && result.task === 'image-to-text')
+    return renderTable(
+      out.c,
+      ['IMAGE', 'TEXT'],
+      (result.predictions ?? []).map((p, i) => [shorten(input.files[i] ?? '', 60), printable(shorten(p.generated_text ?? '', 80))]),
+    );
   if (input.kind === 'images')
     return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderFiles(out, result, input.files, topK);
   if (input.kind === 'audio') return renderFiles(out, result, input.files, topK, 'AUDIO');

@@ -38,7 +38,11 @@ function topP(textValue: string, flagName: string): number {
 }
 
 export const generationOptions: OptionSpecs<GenerationFlags> = {
-  maxNewTokens: int('--max-new-tokens <n>', 'text-generation: new tokens at most (default: generation_config.json, else 20)', 1),
+  maxNewTokens: int(
+    '--max-new-tokens <n>',
+    'generation (text, encoder-decoder, speech recognition, image-to-text): new tokens at most (default: generation_config.json, else 20; image-to-text 256)',
+    1,
+  ),
   sample: flag(
     '--sample',
     "text-generation: sample the next token (default: generation_config.json's do_sample; --temperature, --top-p, --top-k and --seed imply it)",

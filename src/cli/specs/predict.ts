@@ -67,7 +67,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     task: text(
       '--task <task>',
       'tabular-classification, tabular-regression, text-classification, token-classification, feature-extraction, ' +
-        'question-answering, text-generation, text2text-generation, translation, summarization, fill-mask, zero-shot-classification, image-classification, object-detection, audio-classification or raw ' +
+        'question-answering, text-generation, text2text-generation, translation, summarization, fill-mask, zero-shot-classification, image-classification, object-detection, image-to-text, audio-classification, automatic-speech-recognition or raw ' +
         '(default: embedded metadata, then the registry, then the files beside the model; a text classifier given --candidate-labels is zero-shot)',
     ),
     batchSize: int('--batch-size <n>', 'texts or images per ONNX Runtime run (default 32)', 1),

@@ -12,6 +12,8 @@ import { runSession, type RunContext } from '../tensors.js';
  *   past_key_values.N.decoder.key/value (self-attention cache), past_key_values.N.encoder.key/value (cross-attention
  *   keys and values of the encoder states), use_cache_branch [1] (false: the first step, the past inputs ignored).
  * - outputs: logits and present.N.decoder/encoder.key/value.
+ * - a VisionEncoderDecoder's GPT-2 decoder recomputes cross-attention each step: its cache is past_key_values.N.key/value
+ *   and present.N.key/value, the self-attention cache only (taken here as the "decoder" part).
  *
  * The first step computes the cross-attention cache from the encoder states; it is kept for every later step (its
  * rows are all the same input, so reordering beams leaves it unchanged). The self-attention cache grows by one
@@ -33,7 +35,7 @@ export interface Seq2SeqDecoderLayout {
   mask: boolean;
 }
 
-const PAST = /^past_key_values\.(\d+)\.(decoder|encoder)\.(key|value)$/;
+const PAST = /^past_key_values\.(\d+)\.(?:(decoder|encoder)\.)?(key|value)$/;
 const FIXED = ['input_ids', 'encoder_hidden_states', 'use_cache_branch'];
 const OPTIONAL = ['encoder_attention_mask'];
 
@@ -58,12 +60,12 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
         throw refuse(`the decoder takes an input modelctl does not feed: ${i.name}`);
       continue;
     }
-    const output = `present.${m[1]}.${m[2]}.${m[3]}`;
+    const output = i.name.replace(/^past_key_values\./, 'present.');
     const heads = i.shape?.[1];
     const headDim = i.shape?.[3];
     if (!outNames.has(output) || typeof heads !== 'number' || typeof headDim !== 'number' || i.dtype !== 'float32')
       throw refuse(`cache input ${i.name} has no float32 ${output} output of [batch, heads, length, head_dim]`);
-    slots.push({ input: i.name, output, part: m[2] as Slot['part'], heads, headDim });
+    slots.push({ input: i.name, output, part: (m[2] ?? 'decoder') as Slot['part'], heads, headDim });
   }
   if (slots.length === 0) throw refuse('the decoder has no past_key_values inputs');
   const hidden = inputs.find((i) => i.name === 'encoder_hidden_states')?.shape?.[2];
