@@ -143,7 +143,7 @@ export async function decodeSeq2Seq(
   states.dispose?.();
   const start = [...prompt];
   const last = prompt.at(-1);
-  if (last === undefined) throw new ModelctlError('INVALID_INPUT', 'the decoder has no prompt to start from');
+  if (last === undefined) throw new ModelctlError('INVALID_INPUT', 'the decoder has no prompt: give it at least its start token');
   const t1 = performance.now();
   let firstToken = t1;
   try {
