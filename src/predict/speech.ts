@@ -70,6 +70,7 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
   const { extractor, rate, window } = await whisperExtractor(raw, where);
   const { decoder, layout, release } = await openSeq2SeqDecoder(model, m, options);
   const positions = record(base.modelConfig).max_target_positions;
+  const sources = record(base.modelConfig).max_source_positions;
   const setup: SpeechSetup = {
     seq2seq: { tokenizer: base.tokenizer, decoder, layout, ...(typeof positions === 'number' ? { maxPositions: positions } : {}) },
     extractor,
@@ -78,6 +79,7 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
     generationConfig,
     settings,
     isSpecial: (id) => base.tokenizer.isSpecial(id),
+    timePrecision: window / rate / (typeof sources === 'number' ? sources : 1500),
   };
   return {
     async run(encoder, files) {

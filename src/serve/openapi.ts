@@ -130,6 +130,7 @@ const SCHEMAS: Record<string, Schema> = {
       speech_task: { type: 'string', enum: ['transcribe', 'translate'], description: 'automatic-speech-recognition' },
       chunk_length_s: { type: 'number', minimum: 0, exclusiveMinimum: true, description: 'automatic-speech-recognition: window length' },
       stride_length_s: { type: 'number', minimum: 0, description: 'automatic-speech-recognition: overlap on each side of a window' },
+      return_timestamps: { type: 'boolean', description: 'automatic-speech-recognition: chunks with [start, end] seconds' },
     },
   },
   PredictResult: {

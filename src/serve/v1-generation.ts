@@ -60,7 +60,11 @@ export function speechFromBody(body: Record<string, unknown>): SpeechOptions {
     throw new HttpError(400, '"speech_task" must be "transcribe" or "translate"');
   const chunkLength = numberField(body, 'chunk_length_s');
   const stride = numberField(body, 'stride_length_s');
+  const stamps = body.return_timestamps;
+  if (stamps !== undefined && stamps !== null && typeof stamps !== 'boolean')
+    throw new HttpError(400, '"return_timestamps" must be a boolean');
   return {
+    ...(stamps === true ? { returnTimestamps: true } : {}),
     ...(typeof language === 'string' ? { language } : {}),
     ...(task === 'transcribe' || task === 'translate' ? { task } : {}),
     ...(chunkLength !== undefined ? { chunkLength } : {}),

@@ -6,6 +6,7 @@ import { argmax } from './generation/processors.js';
 import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
 import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
 import { decodeSeq2Seq, type Seq2SeqSetup } from './seq2seq.js';
+import { mergeOverlaps, timestampChunks, type TimestampChunk } from './speech-timestamps.js';
 import { runSession, type RunContext } from './tensors.js';
 
 /**
@@ -27,6 +28,8 @@ import { runSession, type RunContext } from './tensors.js';
  *   best (_find_longest_common_sequence), each group decoded, the texts concatenated.
  */
 
+export { mergeOverlaps };
+
 export interface SpeechOptions {
   /** A language code (en) or token (<|en|>) of generation_config.json's lang_to_id; default: detected. */
   language?: string;
@@ -36,6 +39,8 @@ export interface SpeechOptions {
   chunkLength?: number;
   /** Seconds of overlap on each side of a window (default chunkLength / 6). */
   stride?: number;
+  /** Decode with Whisper's timestamp tokens and return chunks with their times (the pipeline's return_timestamps). */
+  returnTimestamps?: boolean;
 }
 
 export interface SpeechWindow {
@@ -54,6 +59,8 @@ export interface SpeechPrediction {
   /** The windows' text tokens, merged. */
   tokens: number[];
   windows: SpeechWindow[];
+  /** With returnTimestamps: the text's segments and their [start, end] in seconds (end null when none came). */
+  chunks?: TimestampChunk[];
   resampled_from?: number;
 }
 
@@ -69,6 +76,8 @@ export interface SpeechSetup {
   settings: Seq2SeqSettings;
   /** Whether a token id is a special token (left out of the text, as skip_special_tokens leaves it). */
   isSpecial: (id: number) => boolean;
+  /** Seconds per timestamp step: the window's seconds over the encoder's max_source_positions (30 / 1500). */
+  timePrecision: number;
 }
 
 function record(value: unknown): Record<string, unknown> {
@@ -114,7 +123,10 @@ export function whisperPrompt(g: Record<string, unknown>, o: SpeechOptions): { l
     rest.push(id);
   } else if (o.task === 'translate') throw usage('the model is not multilingual: it only transcribes');
   const noTimestamps = tokenIds(g.no_timestamps_token_id)[0];
-  if (noTimestamps !== undefined) rest.push(noTimestamps);
+  if (o.returnTimestamps && noTimestamps === undefined)
+    throw usage('the model has no timestamp tokens (generation_config.json has no no_timestamps_token_id)');
+  // With timestamps the prompt ends before <|notimestamps|> (transformers' _retrieve_init_tokens).
+  if (noTimestamps !== undefined && !o.returnTimestamps) rest.push(noTimestamps);
   return { ...(language !== undefined ? { language } : {}), rest };
 }
 
@@ -132,32 +144,6 @@ export function speechWindows(length: number, chunk: number, stride: number): Ar
     if (last) break;
   }
   return out;
-}
-
-/** transformers' _find_longest_common_sequence (no timestamps): consecutive windows joined where they overlap best. */
-export function mergeOverlaps(sequences: readonly (readonly number[])[]): number[] {
-  let left = [...(sequences[0] ?? [])];
-  const total: number[] = [];
-  for (const right of sequences.slice(1)) {
-    let best = 0;
-    let found: [number, number, number, number] = [left.length, left.length, 0, 0];
-    for (let i = 1; i < left.length + right.length; i++) {
-      const leftStart = Math.max(0, left.length - i);
-      const leftStop = Math.min(left.length, left.length + right.length - i);
-      const rightStart = Math.max(0, i - left.length);
-      let matches = 0;
-      for (let k = 0; k < leftStop - leftStart; k++) if (left[leftStart + k] === right[rightStart + k]) matches++;
-      const matching = matches / i + i / 10000;
-      if (matches > 1 && matching > best) {
-        best = matching;
-        found = [leftStart, leftStop, rightStart, Math.min(right.length, i)];
-      }
-    }
-    const [ls, le, rs, re] = found;
-    total.push(...left.slice(0, Math.floor((ls + le) / 2)));
-    left = right.slice(Math.floor((rs + re) / 2));
-  }
-  return [...total, ...left];
 }
 
 async function encodeFeatures(encoder: RunContext, extractor: FeatureExtractor, samples: Float32Array): Promise<Tensor> {
@@ -206,7 +192,19 @@ export async function transcribe(
   if (chunk > setup.windowSamples)
     throw usage(`the chunk length is at most ${setup.windowSamples / setup.samplingRate} seconds (the model's window)`);
   const windows: SpeechWindow[] = [];
-  for (const [start, end] of speechWindows(x.length, chunk, Math.round(strideS * setup.samplingRate))) {
+  const strides: Array<[number, number, number]> = [];
+  const noTimestamps = tokenIds(g.no_timestamps_token_id)[0] as number;
+  const maxInitial = g.max_initial_timestamp_index;
+  const settings = options.returnTimestamps
+    ? {
+        ...setup.settings,
+        timestamps: {
+          noTimestampsTokenId: noTimestamps,
+          ...(typeof maxInitial === 'number' ? { maxInitialTimestampIndex: maxInitial } : {}),
+        },
+      }
+    : setup.settings;
+  for (const [start, end, left, right] of speechWindows(x.length, chunk, Math.round(strideS * setup.samplingRate))) {
     if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
     const t0 = performance.now();
     const states = await encodeFeatures(encoder, setup.extractor, x.subarray(start, end));
@@ -214,7 +212,8 @@ export async function transcribe(
     const tokens = [setup.settings.decoderStartTokenId, ...(language !== undefined ? [language] : []), ...prompt.rest];
     // begin_suppress_tokens apply at the prompt's end (the shared chain's begin index: the prompt's length).
     const encoded = { states, prompt: tokens, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
-    const r = await decodeSeq2Seq(setup.seq2seq, encoded, setup.settings, 'automatic-speech-recognition', options);
+    const r = await decodeSeq2Seq(setup.seq2seq, encoded, settings, 'automatic-speech-recognition', options);
+    strides.push([(end - start) / setup.samplingRate, left / setup.samplingRate, right / setup.samplingRate]);
     const code = language !== undefined ? langs.get(language) : undefined;
     windows.push({
       start_s: start / setup.samplingRate,
@@ -226,11 +225,23 @@ export async function transcribe(
   }
   const { text, tokens } = mergeWindows(setup, windows, langs);
   const first = windows[0]?.language;
+  const stamped = options.returnTimestamps
+    ? timestampChunks(
+        windows.map((w, i) => ({ tokens: w.tokens, stride: strides[i] as [number, number, number] })),
+        {
+          timestampBegin: noTimestamps + 1,
+          timePrecision: setup.timePrecision,
+          isSpecial: setup.isSpecial,
+          decode: (ids) => setup.seq2seq.tokenizer.decode(ids),
+        },
+      )
+    : undefined;
   return {
-    text,
+    text: stamped ? stamped.text : text,
     ...(first !== undefined ? { language: first } : {}),
     tokens,
     windows,
+    ...(stamped ? { chunks: stamped.chunks } : {}),
     ...(wave.sampleRate !== setup.samplingRate ? { resampled_from: wave.sampleRate } : {}),
   };
 }

@@ -5,6 +5,9 @@
  * for the same window (the language given, or detected), and the text equal to the pipeline's, for a 4 s clip and
  * for 45 s of audio cut into 30 s windows with 5 s strides and merged as the pipeline merges them. The FLAC and MP3
  * of the clip decode to the WAV's samples (FLAC exactly, MP3 within the codec's error) and give the WAV's tokens.
+ * With --return-timestamps (clip, and 45 s in 30 s windows): each window's tokens equal to one generate() pass with
+ * WhisperTimeStampLogitsProcessor (generate()'s seek loop, which decodes a window again, is not done by modelctl),
+ * and timestampChunks on the pipeline's own tokens giving the pipeline's chunks, times within 0.01 s.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +16,9 @@ import { decodeAudio } from '../../src/inputs/audio.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, ROOT, cli, fileDir } from '../helpers.js';
 import { Registry } from '../../src/registry/index.js';
+import { loadGenerationTokenizer } from '../../src/tasks/generation/text.js';
+import { speechWindows } from '../../src/tasks/speech-recognition.js';
+import { timestampChunks } from '../../src/tasks/speech-timestamps.js';
 import { postJson, serve } from '../serve/helpers.js';
 import { parityPython, reference } from './reference.js';
 
@@ -26,11 +32,18 @@ interface Case {
   max_new_tokens?: number;
   chunk_length_s?: number;
   stride_length_s?: number;
+  return_timestamps?: boolean;
+}
+
+interface Chunk {
+  timestamp: [number | null, number | null];
+  text: string;
 }
 
 interface RefCase {
+  chunks?: Chunk[];
   text: string;
-  windows: Array<{ tokens: number[]; language: string }>;
+  windows: Array<{ tokens: number[]; language: string; single_pass?: number[] }>;
   margin: number | null;
 }
 
@@ -48,6 +61,7 @@ function args(c: Case): string[] {
   if (c.max_new_tokens !== undefined) out.push('--max-new-tokens', String(c.max_new_tokens));
   if (c.chunk_length_s !== undefined) out.push('--chunk-length', String(c.chunk_length_s));
   if (c.stride_length_s !== undefined) out.push('--stride', String(c.stride_length_s));
+  if (c.return_timestamps) out.push('--return-timestamps');
   return out;
 }
 
@@ -87,12 +101,21 @@ describe('automatic-speech-recognition: modelctl (Whisper encoder + merged decod
     });
     expect(exported.exitCode, exported.stderr).toBe(0);
     const long = join(fileDir('modelctl-asr-long-'), 'long.wav');
+    const folder = join(FIXTURES, 'asr-whisper-tiny');
+    const tokenizer = await loadGenerationTokenizer({
+      tokenizer: JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')),
+      config: JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')),
+      where: folder,
+    });
     const cases: Case[] = [
       { file: CLIP, language: 'en' },
       { file: CLIP },
       { file: CLIP, language: 'fr', task: 'translate', max_new_tokens: 10 },
       { file: long, language: 'en', chunk_length_s: 30, max_new_tokens: 20 },
       { file: long, chunk_length_s: 20, stride_length_s: 4, max_new_tokens: 12 },
+      // Timestamps (no <|notimestamps|> in the prompt, Whisper's timestamp rules): chunks with times, windows merged.
+      { file: CLIP, language: 'en', return_timestamps: true },
+      { file: long, language: 'en', chunk_length_s: 30, return_timestamps: true },
     ];
     const ref = await reference<{ cases: RefCase[] }>(python, 'asr_pipeline', {
       folder: join(FIXTURES, 'asr-whisper-tiny'),
@@ -106,13 +129,44 @@ describe('automatic-speech-recognition: modelctl (Whisper encoder + merged decod
       expect(want.margin ?? 1, label).toBeGreaterThan(1e-3);
       const r = await cli(['predict', 'whisper', c.file, ...args(c), '--json'], { home });
       expect(r.exitCode, r.stderr).toBe(0);
-      const p = JSON.parse(r.stdout).predictions[0] as { text: string; windows: Window[]; language?: string };
+      const p = JSON.parse(r.stdout).predictions[0] as { text: string; windows: Window[]; language?: string; chunks?: Chunk[] };
       expect(
         p.windows.map((w) => ({ tokens: w.tokens, language: w.language })),
         label,
-      ).toEqual(want.windows);
-      expect(p.text, label).toBe(want.text);
+      ).toEqual(want.windows.map((w) => ({ tokens: w.single_pass ?? w.tokens, language: w.language })));
+      if (!c.return_timestamps) expect(p.text, label).toBe(want.text);
       if (c.file === long) expect(p.windows.length, label).toBeGreaterThan(1);
+      if (c.return_timestamps) {
+        // generate() decodes a window again from its last timestamp (its seek loop), modelctl once per window: the
+        // tokens above are one generate() pass's; the chunks here are _decode_asr's on the pipeline's own tokens.
+        expect(p.chunks?.map((k) => k.text).join(''), label).toBe(p.text);
+        const rate = 16000;
+        const samples = (await decodeAudio(readFileSync(c.file), 'wav')).samples.length;
+        const chunk = Math.round((c.chunk_length_s ?? 30) * rate);
+        const strides = speechWindows(samples, chunk, Math.round(((c.chunk_length_s ?? 30) / 6) * rate));
+        const merged = timestampChunks(
+          want.windows.map((w, j) => {
+            const [a, b, l, r] = strides[j] as [number, number, number, number];
+            return { tokens: w.tokens, stride: [(b - a) / rate, l / rate, r / rate] as [number, number, number] };
+          }),
+          { timestampBegin: 411, timePrecision: 0.02, isSpecial: (id) => tokenizer.isSpecial(id), decode: (ids) => tokenizer.decode(ids) },
+        );
+        const chunks = want.chunks ?? [];
+        expect(chunks.length, label).toBeGreaterThan(1);
+        expect(merged.text, label).toBe(want.text);
+        expect(
+          merged.chunks.map((k) => k.text),
+          label,
+        ).toEqual(chunks.map((k) => k.text));
+        for (const [j, k] of chunks.entries()) {
+          const got = merged.chunks[j]?.timestamp ?? [];
+          for (const side of [0, 1] as const) {
+            const w = k.timestamp[side];
+            if (w === null) expect(got[side], label).toBeNull();
+            else expect(Math.abs((got[side] as number) - w), `${label} chunk ${j}`).toBeLessThanOrEqual(0.01);
+          }
+        }
+      } else expect(p.chunks, label).toBeUndefined();
     }
 
     // FLAC and MP3 of the clip: FLAC holds the WAV's integers, MP3 a lossy copy of the same floats.

@@ -29,7 +29,7 @@ const GENERATION_FLAGS = [
 const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
 
 /** Flags of speech recognition (with --max-new-tokens). */
-const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride'] as const;
+const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride', 'returnTimestamps'] as const;
 const ASR = 'automatic-speech-recognition';
 /** image-to-text decodes greedily too: --max-new-tokens only. */
 const I2T = 'image-to-text';
@@ -69,6 +69,7 @@ export function speechFromFlags(task: string, o: PredictFlags): Pick<PredictOpti
       ...(o.speechTask !== undefined ? { task: o.speechTask } : {}),
       ...(o.chunkLength !== undefined ? { chunkLength: o.chunkLength } : {}),
       ...(o.stride !== undefined ? { stride: o.stride } : {}),
+      ...(o.returnTimestamps ? { returnTimestamps: true } : {}),
     },
   };
 }

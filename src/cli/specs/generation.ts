@@ -22,6 +22,7 @@ export interface GenerationFlags {
   speechTask?: 'transcribe' | 'translate';
   chunkLength?: number;
   stride?: number;
+  returnTimestamps?: boolean;
 }
 
 function positiveNumber(textValue: string, flagName: string): number {
@@ -105,6 +106,10 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
         throw new ModelctlError('USAGE', `${f} takes a number of seconds of at least 0, got "${t}"`);
       return v;
     },
+  ),
+  returnTimestamps: flag(
+    '--return-timestamps',
+    "automatic-speech-recognition: decode with Whisper's timestamp tokens and give chunks with [start, end] seconds (as transformers' pipeline(return_timestamps=True))",
   ),
   chat: text(
     '--chat <file|prompt>',

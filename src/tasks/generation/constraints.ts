@@ -3,8 +3,9 @@ import { applyRepetitionPenalty, applyWarpers, type ProcessorSettings } from './
 /**
  * The logits processors on one row of scores (changed in place), for decoder-only and encoder-decoder models alike,
  * in the order GenerationMixin._get_logits_processor builds them: RepetitionPenalty, NoRepeatNGram, NoBadWords,
- * MinLength, MinNewTokensLength, ForcedBOSToken, ForcedEOSToken, SuppressTokens, SuppressTokensAtBegin, then, only
- * when sampling, temperature, top-k and top-p (processors.ts). `sequence` is transformers' input_ids there: the
+ * MinLength, MinNewTokensLength, ForcedBOSToken, ForcedEOSToken, SuppressTokens, SuppressTokensAtBegin, Whisper's
+ * timestamp rules when asked (WhisperTimeStampLogitsProcessor, which Whisper's generate() puts after the suppress
+ * processors), then, only when sampling, temperature, top-k and top-p (processors.ts). `sequence` is transformers' input_ids there: the
  * prompt and the new tokens (decoder-only), or the decoder's prompt (its start token; Whisper's start, language, task
  * and no-timestamps tokens) and the new tokens (encoder-decoder).
  */
@@ -24,6 +25,14 @@ export interface ChainSettings extends ProcessorSettings {
   suppressTokens: readonly number[];
   /** Not generated as the first new token. */
   beginSuppressTokens: readonly number[];
+  /** Whisper's timestamp rules (generation_config.json's no_timestamps_token_id; timestamps are the ids after it). */
+  timestamps?: WhisperTimestamps;
+}
+
+export interface WhisperTimestamps {
+  noTimestampsTokenId: number;
+  /** The first timestamp is at most <|0.00|> + this (generation_config.json's max_initial_timestamp_index). */
+  maxInitialTimestampIndex?: number;
 }
 
 /** Where the row is: the input's length (transformers' input_ids_seq_length) and the sequence's length limit. */
@@ -81,6 +90,55 @@ export function applyBadWords(scores: Float32Array, sequence: readonly number[],
   }
 }
 
+/**
+ * WhisperTimeStampLogitsProcessor on one row, `begin` being the prompt's length: <|notimestamps|> never; after one
+ * timestamp that follows text, only another timestamp or the end token (ids from eos on); after two timestamps,
+ * text; no timestamp below the last one (nor equal to it after a closed pair); the first new token a timestamp no
+ * later than max_initial_timestamp_index; and text banned when the timestamps' total probability beats every text
+ * token's (log-softmax in float32, as transformers computes it).
+ */
+export function applyTimestampRules(
+  scores: Float32Array,
+  sequence: readonly number[],
+  t: WhisperTimestamps,
+  begin: number,
+  eos: number,
+): void {
+  const first = t.noTimestampsTokenId + 1;
+  const fill = (from: number, to: number): void => {
+    scores.fill(Number.NEGATIVE_INFINITY, Math.max(0, from), Math.min(scores.length, to));
+  };
+  ban(scores, [t.noTimestampsTokenId]);
+  const seq = sequence.slice(begin);
+  const lastWas = seq.length >= 1 && (seq[seq.length - 1] as number) >= first;
+  const penultimateWas = seq.length < 2 || (seq[seq.length - 2] as number) >= first;
+  if (lastWas) {
+    if (penultimateWas) fill(first, scores.length);
+    else fill(0, eos);
+  }
+  const stamps = seq.filter((id) => id >= first);
+  if (stamps.length > 0) {
+    const last = stamps[stamps.length - 1] as number;
+    fill(first, lastWas && !penultimateWas ? last : last + 1);
+  }
+  if (sequence.length === begin) {
+    fill(0, first);
+    if (t.maxInitialTimestampIndex !== undefined) fill(first + t.maxInitialTimestampIndex + 1, scores.length);
+  }
+  const logprobs = logSoftmax(scores);
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = first; i < logprobs.length; i++) if ((logprobs[i] as number) > max) max = logprobs[i] as number;
+  let stampLogprob = Number.NEGATIVE_INFINITY;
+  if (max > Number.NEGATIVE_INFINITY) {
+    let sum = 0;
+    for (let i = first; i < logprobs.length; i++) sum = f32(sum + f32(Math.exp(f32((logprobs[i] as number) - max))));
+    stampLogprob = f32(f32(Math.log(sum)) + max);
+  }
+  let maxText = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < Math.min(first, logprobs.length); i++) if ((logprobs[i] as number) > maxText) maxText = logprobs[i] as number;
+  if (stampLogprob > maxText) fill(0, first);
+}
+
 /** The chain on one row (see the header for the order). */
 export function processScores(scores: Float32Array, sequence: readonly number[], s: ChainSettings, at: ChainPlace): void {
   const length = sequence.length;
@@ -96,5 +154,6 @@ export function processScores(scores: Float32Array, sequence: readonly number[],
   // SuppressTokensAtBegin's begin_index: the input's length, one more after a forced BOS on a one-token input.
   const begin = at.inputLength > 1 || s.forcedBosTokenId === undefined ? at.inputLength : at.inputLength + 1;
   if (s.beginSuppressTokens.length > 0 && length === begin) ban(scores, s.beginSuppressTokens);
+  if (s.timestamps) applyTimestampRules(scores, sequence, s.timestamps, at.inputLength, s.eosTokenIds[0] ?? 0);
   applyWarpers(scores, s);
 }
