@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
 import { downloadUrl, type FetchedFile } from '../hub/download/index.js';
-import { commitPull } from '../pull/inspect-and-commit.js';
+import { commitPull, pullResult } from '../pull/inspect-and-commit.js';
 import type { PullOptions, PullResult } from '../pull/options.js';
 import { isSafeKey } from '../registry/metadata-keys.js';
 import { checkNewName, checkSemverVersion } from '../registry/names.js';
@@ -182,17 +182,5 @@ export async function pullFromMlflow(o: PullOptions): Promise<PullResult> {
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
     idempotent: true,
   });
-  return {
-    manifest: committed.manifest,
-    aliases: committed.aliases,
-    upToDate: committed.upToDate,
-    files: committed.upToDate
-      ? committed.manifest.files.map((f) => ({ path: f.path, size: f.size, from: 'store' as const }))
-      : fetched.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
-    downloadedBytes: received,
-    resumedRequests: resumed,
-    newBlobs: committed.newBlobs,
-    skippedWeights: [],
-    warnings: [...warnings, ...committed.warnings],
-  };
+  return pullResult(committed, fetched, received, resumed, warnings);
 }

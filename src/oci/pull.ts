@@ -4,7 +4,7 @@ import { downloadUrl, type FetchedFile } from '../hub/download/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkNewName, checkNewVersion, checkSemverVersion } from '../registry/names.js';
 import { blobIntact } from '../registry/verify.js';
-import { commitPull } from '../pull/inspect-and-commit.js';
+import { commitPull, pullResult } from '../pull/inspect-and-commit.js';
 import type { PullOptions, PullResult } from '../pull/options.js';
 import { findCredentials } from './auth.js';
 import { OciClient } from './client.js';
@@ -176,15 +176,5 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
     idempotent: true,
   });
-  return {
-    manifest: committed.manifest,
-    aliases: committed.aliases,
-    upToDate: committed.upToDate,
-    files: fetched.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
-    downloadedBytes: downloaded,
-    resumedRequests: resumed,
-    newBlobs: committed.newBlobs,
-    skippedWeights: [],
-    warnings: committed.warnings,
-  };
+  return pullResult(committed, fetched, downloaded, resumed);
 }

@@ -8,6 +8,7 @@ import { tempName } from '../registry/fsutil.js';
 import type { Registry } from '../registry/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { isSafeRelativePath } from '../registry/manifest.js';
+import type { PullResult } from './options.js';
 
 export interface CommitPullOptions {
   registry: Registry;
@@ -122,4 +123,30 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
     await rm(stage, { recursive: true, force: true }).catch(() => {});
     await Promise.all(o.files.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
   }
+}
+
+/**
+ * What every non-Hub pull answers (URL, folder, OCI, MLflow): the committed version, and per file where it came
+ * from; an up-to-date pull lists the existing version's files as the store's.
+ */
+export function pullResult(
+  committed: CommitPullResult,
+  files: FetchedFile[],
+  downloaded: number,
+  resumed: number,
+  warnings: string[] = [],
+): PullResult {
+  return {
+    manifest: committed.manifest,
+    aliases: committed.aliases,
+    upToDate: committed.upToDate,
+    files: committed.upToDate
+      ? committed.manifest.files.map((f) => ({ path: f.path, size: f.size, from: 'store' as const }))
+      : files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
+    downloadedBytes: downloaded,
+    resumedRequests: resumed,
+    newBlobs: committed.newBlobs,
+    skippedWeights: [],
+    warnings: [...warnings, ...committed.warnings],
+  };
 }

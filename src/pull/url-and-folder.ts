@@ -6,7 +6,7 @@ import { copyLocalFile, downloadUrl, type FetchedFile } from '../hub/download/in
 import { redactUrl } from '../hub/pull-source.js';
 import { checkName, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
-import { commitPull } from './inspect-and-commit.js';
+import { commitPull, pullResult } from './inspect-and-commit.js';
 import { transportWithTimeout, type PullOptions, type PullResult } from './options.js';
 import { hubSettings } from '../hub/hub-settings.js';
 
@@ -24,22 +24,6 @@ function nameFrom(text: string, flagHint: string): string {
       hint: `give one with --name, e.g. ${flagHint}`,
     });
   }
-}
-
-function result(committed: Awaited<ReturnType<typeof commitPull>>, files: FetchedFile[], downloaded: number, resumed: number): PullResult {
-  return {
-    manifest: committed.manifest,
-    aliases: committed.aliases,
-    upToDate: committed.upToDate,
-    files: committed.upToDate
-      ? committed.manifest.files.map((f) => ({ path: f.path, size: f.size, from: 'store' as const }))
-      : files.map((f) => ({ path: f.path, size: f.origin === 'store' ? f.size : f.file.size, from: f.origin })),
-    downloadedBytes: downloaded,
-    resumedRequests: resumed,
-    newBlobs: committed.newBlobs,
-    skippedWeights: [],
-    warnings: committed.warnings,
-  };
 }
 
 /** One file from a plain http(s) URL: resumable like a Hub file, checked against the length the server announced. */
@@ -91,7 +75,7 @@ export async function pullUrl(o: PullOptions, url: URL): Promise<PullResult> {
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
     idempotent: true,
   });
-  return result(committed, [fetched], got.received, got.resumed);
+  return pullResult(committed, [fetched], got.received, got.resumed);
 }
 
 /** A local file or folder: the files the format reader says belong to the model, hashed as they are copied. */
@@ -137,5 +121,5 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
     onWait: () => o.onProgress?.({ type: 'waiting-for-lock' }),
     idempotent: true,
   });
-  return result(committed, fetched, 0, 0);
+  return pullResult(committed, fetched, 0, 0);
 }
