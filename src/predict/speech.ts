@@ -2,6 +2,7 @@ import { ModelctlError } from '../errors.js';
 import { tokenIds } from '../tasks/generation/config.js';
 import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
 import type { RunContext } from '../tasks/tensors.js';
+import { INPUT_STRIDE } from '../tasks/whisper-seek.js';
 import type { FeatureExtractor, SpeechPrediction, SpeechSetup } from '../tasks/speech-recognition.js';
 import { readExtractorConfig } from './audio.js';
 import { prepareGeneration, warnIgnored } from './generation.js';
@@ -24,7 +25,10 @@ function record(value: unknown): Record<string, unknown> {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-async function whisperExtractor(raw: unknown, where: string): Promise<{ extractor: FeatureExtractor; rate: number; window: number }> {
+async function whisperExtractor(
+  raw: unknown,
+  where: string,
+): Promise<{ extractor: FeatureExtractor; long: FeatureExtractor; rate: number; window: number }> {
   const c = record(raw);
   if (c.feature_extractor_type !== 'WhisperFeatureExtractor') {
     throw new ModelctlError(
@@ -40,7 +44,11 @@ async function whisperExtractor(raw: unknown, where: string): Promise<{ extracto
   const { WhisperFeatureExtractor } = await import('@huggingface/transformers');
   const fe = new WhisperFeatureExtractor(c);
   const extractor: FeatureExtractor = (audio) => fe._call(audio) as ReturnType<FeatureExtractor>;
-  return { extractor, rate, window };
+  // Long-form: the whole waveform's frames (samples / hop), neither padded nor cut to 30 s, normalised together, as
+  // the pipeline's feature_extractor(truncation=False, padding="longest"); the mel filters are shared.
+  const whole = new WhisperFeatureExtractor({ ...c, mel_filters: fe.config.mel_filters, nb_max_frames: Number.MAX_SAFE_INTEGER });
+  const long: FeatureExtractor = (audio) => whole._call(audio, { max_length: audio.length }) as ReturnType<FeatureExtractor>;
+  return { extractor, long, rate, window };
 }
 
 export async function prepareSpeech(model: string, m: ResolvedModel, options: Omit<PredictOptions, 'input'>): Promise<SpeechRunner> {
@@ -67,13 +75,15 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
   // The prompt built above stands in for forced_decoder_ids (as Whisper's generate() turns them into its init tokens).
   warnIgnored({ ignored: settings.ignored.filter((k) => k !== 'forced_decoder_ids') }, g.onWarning);
   const { raw, where } = await readExtractorConfig(model, m, options.registry);
-  const { extractor, rate, window } = await whisperExtractor(raw, where);
+  const { extractor, long, rate, window } = await whisperExtractor(raw, where);
   const { decoder, layout, release } = await openSeq2SeqDecoder(model, m, options);
   const positions = record(base.modelConfig).max_target_positions;
   const sources = record(base.modelConfig).max_source_positions;
   const setup: SpeechSetup = {
     seq2seq: { tokenizer: base.tokenizer, decoder, layout, ...(typeof positions === 'number' ? { maxPositions: positions } : {}) },
     extractor,
+    longExtractor: long,
+    segmentFrames: (typeof sources === 'number' ? sources : 1500) * INPUT_STRIDE,
     samplingRate: rate,
     windowSamples: window,
     generationConfig,

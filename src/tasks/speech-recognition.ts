@@ -8,24 +8,29 @@ import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
 import { decodeSeq2Seq, type Seq2SeqSetup } from './seq2seq.js';
 import { mergeOverlaps, timestampChunks, type TimestampChunk } from './speech-timestamps.js';
 import { runSession, type RunContext } from './tensors.js';
+import { cutSegments, featureSegment, INPUT_STRIDE, passMaxLength } from './whisper-seek.js';
 
 /**
  * automatic-speech-recognition with Whisper, as transformers' pipeline("automatic-speech-recognition") runs it with
- * greedy decoding (num_beams=1; the pipeline's own default is 5 beams) and without timestamps:
+ * greedy decoding (num_beams=1; the pipeline's own default is 5 beams):
  *
- * - the waveform at the feature extractor's rate (resampled as audio-classification does, audio-resample.ts), cut
- *   into windows of chunk_length seconds overlapping by `stride` seconds on each side when it is longer than one
- *   window (the pipeline's chunk_iter; its chunk_length_s and stride_length_s), each window's log-mel features
- *   computed by transformers.js' WhisperFeatureExtractor (padded to 30 s);
- * - the encoder run once per window, the decoder prompted with <|startoftranscript|> <|lang|> <|task|>
- *   <|notimestamps|> from generation_config.json (lang_to_id, task_to_id, no_timestamps_token_id); with no
- *   language given, a multilingual model's language is detected per window as transformers' detect_language does
- *   (one decoder step on <|startoftranscript|>, the best language token), and no task token follows unless a task
- *   is named (transformers' _retrieve_init_tokens); then greedy decoding with suppress_tokens
- *   and begin_suppress_tokens (the shared encoder-decoder loop, seq2seq.ts);
- * - the windows' text tokens merged as the pipeline's tokenizer._decode_asr merges them without timestamps: special
+ * - the waveform at the feature extractor's rate (resampled as audio-classification does, audio-resample.ts); with
+ *   --chunk-length (or --stride) and longer than a window, cut into windows of chunk_length seconds overlapping by
+ *   `stride` seconds on each side (the pipeline's chunk_iter; its chunk_length_s and stride_length_s), each window's
+ *   log-mel features computed by transformers.js' WhisperFeatureExtractor (padded to 30 s); without, audio over 30 s
+ *   is read whole (the pipeline's long-form input: truncation=False, padding="longest") and decoded with timestamps;
+ * - per window, Whisper generate()'s seek loop (whisper-seek.ts): the encoder run on 30 s of features from the seek
+ *   position, the decoder prompted with <|startoftranscript|> <|lang|> <|task|> [<|notimestamps|>] from
+ *   generation_config.json (lang_to_id, task_to_id, no_timestamps_token_id); with no language given, a multilingual
+ *   model's language is detected once per window as transformers' detect_language does (one decoder step on
+ *   <|startoftranscript|>, the best language token), and no task token follows unless a task is named
+ *   (_retrieve_init_tokens); then decoding with suppress_tokens, begin_suppress_tokens and, with timestamps,
+ *   Whisper's timestamp rules (the shared encoder-decoder loop, seq2seq.ts); a pass that stops inside the window is
+ *   kept up to its last complete segment and the window read again from there;
+ * - the windows' tokens merged as the pipeline's tokenizer._decode_asr merges them: without timestamps, special
  *   tokens left out, a change of language token closing a group, the windows of a group joined where they overlap
- *   best (_find_longest_common_sequence), each group decoded, the texts concatenated.
+ *   best (_find_longest_common_sequence), each group decoded, the texts concatenated; with timestamps, the chunks of
+ *   speech-timestamps.ts, whose texts make the text.
  */
 
 export { mergeOverlaps };
@@ -50,6 +55,8 @@ export interface SpeechWindow {
   /** The new tokens of this window (the prompt left out), an end token included when one ended it. */
   tokens: number[];
   finish_reason: 'eos' | 'stop' | 'length';
+  /** Decoder passes over the window: more than one when Whisper's seek loop read it again from a timestamp. */
+  passes: number;
 }
 
 export interface SpeechPrediction {
@@ -61,6 +68,8 @@ export interface SpeechPrediction {
   windows: SpeechWindow[];
   /** With returnTimestamps: the text's segments and their [start, end] in seconds (end null when none came). */
   chunks?: TimestampChunk[];
+  /** Audio over 30 s read whole and decoded 30 s at a time by the seek loop (no --chunk-length given). */
+  long_form?: boolean;
   resampled_from?: number;
 }
 
@@ -69,6 +78,10 @@ export type FeatureExtractor = (audio: Float32Array) => Promise<{ input_features
 export interface SpeechSetup {
   seq2seq: Seq2SeqSetup;
   extractor: FeatureExtractor;
+  /** The log-mel of a whole waveform over 30 s, unpadded and normalised as one (the pipeline's long-form features). */
+  longExtractor?: FeatureExtractor;
+  /** Mel frames per pass (3000: the encoder's positions times its input stride). */
+  segmentFrames: number;
   samplingRate: number;
   /** Samples per window of the extractor (n_samples: 30 s). */
   windowSamples: number;
@@ -146,14 +159,14 @@ export function speechWindows(length: number, chunk: number, stride: number): Ar
   return out;
 }
 
-async function encodeFeatures(encoder: RunContext, extractor: FeatureExtractor, samples: Float32Array): Promise<Tensor> {
-  const { input_features: f } = await extractor(samples);
+/** The encoder run on one pass's features [1, mels, frames]. */
+async function encodeFeatures(encoder: RunContext, data: Float32Array, dims: readonly number[]): Promise<Tensor> {
   const input = encoder.inputs.find((i) => i.name === 'input_features');
   if (!input)
     throw new ModelctlError('INVALID_INPUT', 'the encoder takes no input_features', {
       hint: 'export the Whisper model with `modelctl export FOLDER` (encoder_model.onnx reads log-mel features)',
     });
-  const feeds = { input_features: new encoder.Tensor('float32', f.data as Float32Array, [...f.dims]) };
+  const feeds = { input_features: new encoder.Tensor('float32', data, [...dims]) };
   const name = encoder.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? encoder.outputs[0]?.name ?? 'last_hidden_state';
   const states = (await runSession(encoder, feeds, [name]))[name];
   if (states?.dims.length !== 3 || states.type !== 'float32')
@@ -174,6 +187,16 @@ async function detectLanguage(setup: SpeechSetup, states: Tensor, langs: readonl
   }
 }
 
+/**
+ * Whether a waveform of `samples` (at the model's rate) is read as the pipeline reads audio over 30 s when no
+ * chunk_length_s is given: the whole log-mel at once, decoded 30 s at a time by the seek loop (long-form, which needs
+ * timestamp tokens). With --chunk-length or --stride, or for a model without timestamp tokens, it is cut into windows.
+ */
+function isLongForm(setup: SpeechSetup, samples: number, o: SpeechOptions): boolean {
+  if (samples <= setup.windowSamples || o.chunkLength !== undefined || o.stride !== undefined) return false;
+  return setup.longExtractor !== undefined && tokenIds(setup.generationConfig.no_timestamps_token_id)[0] !== undefined;
+}
+
 /** One waveform (at its own rate) to its text. */
 export async function transcribe(
   encoder: RunContext,
@@ -182,9 +205,13 @@ export async function transcribe(
   options: SpeechOptions & { signal?: AbortSignal },
 ): Promise<SpeechPrediction> {
   const g = setup.generationConfig;
-  const prompt = whisperPrompt(g, options);
   const langs = languages(g);
   const x = resampleAudio(wave.samples, wave.sampleRate, setup.samplingRate);
+  const longForm = isLongForm(setup, x.length, options);
+  // Long-form decoding predicts timestamps (transformers turns return_timestamps on for it); the chunks are returned
+  // only when asked for.
+  const stamps = options.returnTimestamps === true || longForm;
+  const prompt = whisperPrompt(g, { ...options, returnTimestamps: stamps });
   const chunkS = options.chunkLength ?? setup.windowSamples / setup.samplingRate;
   const strideS = options.stride ?? chunkS / 6;
   if (!(chunkS > 0 && strideS >= 0)) throw usage('the chunk length must be above 0 seconds and the stride at least 0');
@@ -195,7 +222,7 @@ export async function transcribe(
   const strides: Array<[number, number, number]> = [];
   const noTimestamps = tokenIds(g.no_timestamps_token_id)[0] as number;
   const maxInitial = g.max_initial_timestamp_index;
-  const settings = options.returnTimestamps
+  const settings = stamps
     ? {
         ...setup.settings,
         timestamps: {
@@ -204,28 +231,60 @@ export async function transcribe(
         },
       }
     : setup.settings;
-  for (const [start, end, left, right] of speechWindows(x.length, chunk, Math.round(strideS * setup.samplingRate))) {
-    if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
-    const t0 = performance.now();
-    const states = await encodeFeatures(encoder, setup.extractor, x.subarray(start, end));
-    const language = prompt.language ?? (langs.size > 0 ? await detectLanguage(setup, states, [...langs.keys()]) : undefined);
-    const tokens = [setup.settings.decoderStartTokenId, ...(language !== undefined ? [language] : []), ...prompt.rest];
-    // begin_suppress_tokens apply at the prompt's end (the shared chain's begin index: the prompt's length).
-    const encoded = { states, prompt: tokens, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
-    const r = await decodeSeq2Seq(setup.seq2seq, encoded, settings, 'automatic-speech-recognition', options);
+  const cuts: Array<[number, number, number, number]> = longForm
+    ? [[0, x.length, 0, 0]]
+    : speechWindows(x.length, chunk, Math.round(strideS * setup.samplingRate));
+  for (const [start, end, left, right] of cuts) {
+    const extract = longForm ? (setup.longExtractor as FeatureExtractor) : setup.extractor;
+    const { input_features: f } = await extract(x.subarray(start, end));
+    const [, mels = 0, total = 0] = f.dims;
+    const data = f.data as Float32Array;
+    const kept: number[] = [];
+    let language: number | undefined = prompt.language;
+    let finish: SpeechWindow['finish_reason'] = 'length';
+    let passes = 0;
+    // Whisper's seek loop (whisper-seek.ts): one pass without timestamps, more when a pass stops inside the window.
+    for (let seek = 0; seek < total; ) {
+      if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
+      const t0 = performance.now();
+      const frames = Math.min(total - seek, setup.segmentFrames);
+      const segment = featureSegment(data, mels, total, seek, frames, setup.segmentFrames);
+      const states = await encodeFeatures(encoder, segment, [1, mels, setup.segmentFrames]);
+      // transformers detects the language once per generate() call, on its first 30 s: the first pass's features.
+      if (passes === 0 && language === undefined && langs.size > 0) language = await detectLanguage(setup, states, [...langs.keys()]);
+      const tokens = [setup.settings.decoderStartTokenId, ...(language !== undefined ? [language] : []), ...prompt.rest];
+      const passSettings =
+        settings.maxNewTokens === undefined && settings.maxLength !== undefined
+          ? { ...settings, maxLength: passMaxLength(settings.maxLength, tokens.length, passes, setup.seq2seq.maxPositions) }
+          : settings;
+      // begin_suppress_tokens apply at the prompt's end (the shared chain's begin index: the prompt's length).
+      const encoded = { states, prompt: tokens, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
+      const r = await decodeSeq2Seq(setup.seq2seq, encoded, passSettings, 'automatic-speech-recognition', options);
+      finish = r.finish_reason;
+      passes += 1;
+      if (!stamps) {
+        kept.push(...r.tokens);
+        break;
+      }
+      const ids = setup.settings.eosTokenIds.includes(r.tokens.at(-1) as number) ? r.tokens.slice(0, -1) : r.tokens;
+      const cut = cutSegments(ids, noTimestamps + 1, frames);
+      kept.push(...cut.tokens);
+      seek += cut.advance;
+    }
     strides.push([(end - start) / setup.samplingRate, left / setup.samplingRate, right / setup.samplingRate]);
     const code = language !== undefined ? langs.get(language) : undefined;
     windows.push({
       start_s: start / setup.samplingRate,
       end_s: end / setup.samplingRate,
       ...(code !== undefined ? { language: code } : {}),
-      tokens: r.tokens,
-      finish_reason: r.finish_reason,
+      tokens: kept,
+      finish_reason: finish,
+      passes,
     });
   }
   const { text, tokens } = mergeWindows(setup, windows, langs);
   const first = windows[0]?.language;
-  const stamped = options.returnTimestamps
+  const stamped = stamps
     ? timestampChunks(
         windows.map((w, i) => ({ tokens: w.tokens, stride: strides[i] as [number, number, number] })),
         {
@@ -233,6 +292,7 @@ export async function transcribe(
           timePrecision: setup.timePrecision,
           isSpecial: setup.isSpecial,
           decode: (ids) => setup.seq2seq.tokenizer.decode(ids),
+          segmentSize: setup.segmentFrames / INPUT_STRIDE,
         },
       )
     : undefined;
@@ -241,7 +301,8 @@ export async function transcribe(
     ...(first !== undefined ? { language: first } : {}),
     tokens,
     windows,
-    ...(stamped ? { chunks: stamped.chunks } : {}),
+    ...(stamped && options.returnTimestamps ? { chunks: stamped.chunks } : {}),
+    ...(longForm ? { long_form: true } : {}),
     ...(wave.sampleRate !== setup.samplingRate ? { resampled_from: wave.sampleRate } : {}),
   };
 }

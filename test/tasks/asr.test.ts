@@ -12,6 +12,7 @@ import { maxLengthFor } from '../../src/tasks/generation/config.js';
 import { processScores } from '../../src/tasks/generation/constraints.js';
 import { seq2seqSettings } from '../../src/tasks/generation/seq2seq-config.js';
 import { mergeOverlaps, speechWindows, whisperPrompt } from '../../src/tasks/speech-recognition.js';
+import { cutSegments, featureSegment, passMaxLength } from '../../src/tasks/whisper-seek.js';
 import { FIXTURES, ROOT, cli } from '../helpers.js';
 
 const AUDIO = join(ROOT, 'fixtures', 'asr', 'audio');
@@ -19,6 +20,39 @@ const GENERATION = JSON.parse(readFileSync(join(FIXTURES, 'asr-whisper-tiny', 'g
   string,
   unknown
 >;
+
+describe('Whisper generate()’s seek loop (transformers’ _retrieve_segment, _get_input_segment)', () => {
+  // Timestamp tokens from 100 (<|0.00|>), steps of two mel frames.
+  const T = (k: number): number => 100 + k;
+  it('keeps a pass up to its last pair of timestamps and seeks to the first of that pair', () => {
+    // <|0.00|> a b <|1.00|><|1.00|> c d <|2.00|><|2.00|> e   (cut by the length limit in the middle of a segment)
+    const ids = [T(0), 1, 2, T(50), T(50), 3, 4, T(100), T(100), 5];
+    expect(cutSegments(ids, 100, 3000)).toEqual({ tokens: ids.slice(0, 9), advance: 200 });
+  });
+  it('covers the window when the pass ends on a single timestamp or has no pair at all', () => {
+    expect(cutSegments([T(0), 1, 2, T(50), T(50), 3, T(80)], 100, 3000)).toEqual({
+      tokens: [T(0), 1, 2, T(50), T(50), 3, T(80)],
+      advance: 3000,
+    });
+    expect(cutSegments([T(0), 1, 2, T(70)], 100, 1200)).toEqual({ tokens: [T(0), 1, 2, T(70)], advance: 1200 });
+    expect(cutSegments([1, 2, 3], 100, 3000)).toEqual({ tokens: [1, 2, 3], advance: 3000 });
+    expect(cutSegments([], 100, 3000)).toEqual({ tokens: [], advance: 3000 });
+  });
+  it('moves on past a window whose only pair is at <|0.00|> (where transformers would read it forever)', () => {
+    expect(cutSegments([T(0), T(0), 1, 2], 100, 3000)).toEqual({ tokens: [T(0), T(0)], advance: 3000 });
+  });
+  it('reads features from the seek frame, zero-padded to the window', () => {
+    // Two mel bins, five frames: bin m frame f = 10 m + f.
+    const data = Float32Array.from([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+    expect([...featureSegment(data, 2, 5, 3, 2, 4)]).toEqual([3, 4, 0, 0, 13, 14, 0, 0]);
+    expect(featureSegment(data, 2, 5, 0, 5, 5)).toBe(data);
+  });
+  it('raises max_length by the prompt on every pass, within the positions', () => {
+    expect(passMaxLength(20, 4, 0, 448)).toBe(24);
+    expect(passMaxLength(20, 4, 2, 448)).toBe(32);
+    expect(passMaxLength(448, 4, 0, 448)).toBe(448);
+  });
+});
 
 describe('long audio in windows', () => {
   it('cuts as chunk_iter: one window up to the chunk length, then steps of chunk - 2 * stride, strides inside only', () => {

@@ -5,14 +5,13 @@ with ffmpeg, which this machine lacks; the WAV files are read as modelctl reads 
 Request: {"folder", "long": {"path", "seconds"} (optional: writes a WAV of fixtures/asr/build.py's signal),
 "cases": [{"file", "language"?, "task"?, "max_new_tokens"?, "chunk_length_s"?, "stride_length_s"?,
 "return_timestamps"?}]}. With return_timestamps, the pipeline and generate() run with return_timestamps=True (the
-prompt then has no <|notimestamps|>) and the answer's case has the pipeline's "chunks" too, and "single_pass": per window
-the new tokens of ONE GenerationMixin.generate() call on the window's prompt with WhisperTimeStampLogitsProcessor
-after generate()'s own processors (Whisper's generate() seeks and decodes a window again when its timestamps end
-before the window does, which modelctl does not do yet).
-Answer: {"cases": [{"text": the pipeline's text, "windows": [{"tokens", "language"}] the new tokens generate() gives
-for each window the pipeline's chunk_iter cuts (the prompt left out, as generate returns them; "language" the
-language of its prompt, given or detected by detect_language), "margin": the smallest gap between the best and second-best processed score over
-every greedy step}]}.
+prompt then has no <|notimestamps|>) and the answer's case has the pipeline's "chunks" too. Audio over 30 s without
+chunk_length_s is read whole (long-form), and generate() runs with return_timestamps=True as the pipeline's does.
+Answer: {"cases": [{"text": the pipeline's text, "chunks"?, "windows": [{"tokens", "language", "passes"}] the new
+tokens generate() gives for each window the pipeline's chunk_iter cuts (the prompt left out, as generate returns them;
+with timestamps, the seek loop's segments concatenated; "passes" how many times the seek loop decoded; "language" the
+language of its prompt, given or detected by detect_language), "margin": the smallest gap between the best and
+second-best processed score over every greedy step of every pass}]}.
 """
 import importlib.util
 import json
@@ -23,8 +22,6 @@ import wave
 import numpy as np
 import torch
 from transformers import pipeline
-from transformers.generation import GenerationMixin
-from transformers.generation.logits_process import LogitsProcessorList, WhisperTimeStampLogitsProcessor
 from transformers.pipelines.automatic_speech_recognition import chunk_iter
 from transformers.utils import logging
 
@@ -74,12 +71,18 @@ for case in request["cases"]:
     if stamps:
         kwargs["return_timestamps"] = True
         chunking.pop("return_timestamps")
+    elif not chunking and len(x) > extractor.n_samples:
+        kwargs["return_timestamps"] = True
 
     if chunking:
         chunk = int(round(chunking["chunk_length_s"] * extractor.sampling_rate))
         stride_s = chunking.get("stride_length_s", chunking["chunk_length_s"] / 6)
         stride = int(round(stride_s * extractor.sampling_rate))
         pieces = [item["input_features"] for item in chunk_iter(x, extractor, chunk, stride, stride)]
+    elif len(x) > extractor.n_samples:
+        # The pipeline's long-form input: the whole log-mel, neither padded nor truncated to 30 s.
+        pieces = [extractor(x, sampling_rate=extractor.sampling_rate, truncation=False, padding="longest",
+                            return_tensors="pt").input_features]
     else:
         pieces = [extractor(x, sampling_rate=extractor.sampling_rate, return_tensors="pt").input_features]
     windows, margin = [], float("inf")
@@ -93,22 +96,23 @@ for case in request["cases"]:
         if sequences and sequences[0] == config.decoder_start_token_id:
             named = case.get("task") is not None or case.get("language") is not None
             sequences = sequences[3 + int(named) - int(stamps):]
-        windows.append({"tokens": sequences, "language": language})
-        if stamps:
-            prompt = [config.decoder_start_token_id, config.lang_to_id[f"<|{language}|>"], config.task_to_id[case.get("task") or "transcribe"]]
-            budget = case.get("max_new_tokens") or config.max_length - len(prompt)
-            processor = WhisperTimeStampLogitsProcessor(config, begin_index=len(prompt))
-            with torch.no_grad():
-                one = GenerationMixin.generate(model, input_features=features, decoder_input_ids=torch.tensor([prompt]),
-                                               logits_processor=LogitsProcessorList([processor]), num_beams=1,
-                                               do_sample=False, max_new_tokens=budget, return_dict_in_generate=True,
-                                               output_scores=True)
-            windows[-1]["single_pass"] = one.sequences[0].tolist()[len(prompt):]
-            out = one
-        for step in out["scores"] if out.get("scores") is not None else []:
-            top = torch.topk(step[0].float(), 2).values
-            if torch.isfinite(top[1]):
-                margin = min(margin, float(top[0] - top[1]))
+        # With timestamps (or over 30 s) generate() returns the seek loop's segments, padded: the padding left out.
+        segments = out.get("segments")
+        if segments is not None:
+            sequences = [t for s in segments[0] for t in s["tokens"].tolist()]
+        windows.append({"tokens": sequences, "language": language,
+                        "passes": len({id(s["result"]) for s in segments[0]}) if segments is not None else 1})
+        results_of = [s["result"] for s in segments[0]] if segments is not None else [out]
+        seen = set()
+        for res in results_of:
+            if id(res) in seen:
+                continue
+            seen.add(id(res))
+            for step in res.get("scores") or []:
+                step = step if step.dim() == 1 else step[0]
+                top = torch.topk(step.float(), 2).values
+                if torch.isfinite(top[1]):
+                    margin = min(margin, float(top[0] - top[1]))
     result = {"text": text, "windows": windows, "margin": margin if margin != float("inf") else None}
     if stamps:
         result["chunks"] = [{"timestamp": list(c["timestamp"]), "text": c["text"]} for c in answer["chunks"]]
