@@ -5,9 +5,9 @@ import { tokenIds } from './generation/config.js';
 import { argmax } from './generation/processors.js';
 import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
 import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
-import { decodeSeq2Seq, type Seq2SeqSetup } from './seq2seq.js';
+import { decodeSeq2Seq, encoderStates, type Seq2SeqSetup } from './seq2seq.js';
 import { mergeOverlaps, timestampChunks, type TimestampChunk } from './speech-timestamps.js';
-import { runSession, type RunContext } from './tensors.js';
+import type { RunContext } from './tensors.js';
 import { cutSegments, featureSegment, INPUT_STRIDE, passMaxLength } from './whisper-seek.js';
 
 /**
@@ -160,18 +160,12 @@ export function speechWindows(length: number, chunk: number, stride: number): Ar
 }
 
 /** The encoder run on one pass's features [1, mels, frames]. */
-async function encodeFeatures(encoder: RunContext, data: Float32Array, dims: readonly number[]): Promise<Tensor> {
-  const input = encoder.inputs.find((i) => i.name === 'input_features');
-  if (!input)
+function encodeFeatures(encoder: RunContext, data: Float32Array, dims: readonly number[]): Promise<Tensor> {
+  if (!encoder.inputs.some((i) => i.name === 'input_features'))
     throw new ModelctlError('INVALID_INPUT', 'the encoder takes no input_features', {
       hint: 'export the Whisper model with `modelctl export FOLDER` (encoder_model.onnx reads log-mel features)',
     });
-  const feeds = { input_features: new encoder.Tensor('float32', data, [...dims]) };
-  const name = encoder.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? encoder.outputs[0]?.name ?? 'last_hidden_state';
-  const states = (await runSession(encoder, feeds, [name]))[name];
-  if (states?.dims.length !== 3 || states.type !== 'float32')
-    throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 last_hidden_state [1, frames, hidden]');
-  return states;
+  return encoderStates(encoder, { input_features: new encoder.Tensor('float32', data, [...dims]) });
 }
 
 /** transformers' detect_language: the best language token after <|startoftranscript|>. */
