@@ -27,7 +27,7 @@ export const REGISTRY_SCHEMAS: Record<string, Schema> = {
     properties: {
       id: { type: 'string' },
       kind: { type: 'string', enum: ['pull', 'export'] },
-      status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed'] },
+      status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
       request: { type: 'object' },
       createdAt: { type: 'string', format: 'date-time' },
       startedAt: { type: 'string', format: 'date-time' },
@@ -191,6 +191,16 @@ export function registryPaths(prefix: '/v1' | '/model-registry'): Record<string,
             get: op('getJob', "A job's status, progress, and result or error", 'registry', ok('The job', ref('Job')), {
               parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
             }),
+            delete: op(
+              'cancelJob',
+              'Cancel a queued or running job (answered once it has stopped; 409 when it had already finished)',
+              'registry',
+              {
+                ...ok('The job, cancelled', ref('Job')),
+                '409': { description: 'The job had already finished', content: json(ref('Error')) },
+              },
+              { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] },
+            ),
           },
         }),
     [`${prefix}/stats`]: { get: op(id('stats'), "Registry size and the server's model cache", 'registry', ok('Statistics')) },

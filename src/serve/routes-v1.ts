@@ -3,7 +3,7 @@ import { sendJson } from './http.js';
 import { openAiRoute } from './openai.js';
 import { flag } from './query.js';
 import { download, upload } from './v1-files.js';
-import { listJobs, showJob, startExport, startPull } from './v1-jobs.js';
+import { cancelJob, listJobs, showJob, startExport, startPull } from './v1-jobs.js';
 import { v1Predict } from './v1-predict.js';
 import { listModels, modelSummary, removeModel, stats, validateModel, versionInfo } from './v1-registry.js';
 
@@ -67,6 +67,8 @@ export function v1Route(ctx: ServeContext, method: string, segs: string[]): Rout
   if (head === 'jobs' && get && segs.length === 1) return { label: '/v1/jobs', handle: async (_q, res) => listJobs(ctx, res) };
   if (head === 'jobs' && get && segs.length === 2)
     return { label: '/v1/jobs/{id}', handle: async (_q, res) => showJob(ctx, res, rest[0] as string) };
+  if (head === 'jobs' && method === 'DELETE' && segs.length === 2)
+    return { label: '/v1/jobs/{id}', handle: async (_q, res) => cancelJob(ctx, res, rest[0] as string) };
   if (segs.length === 1 && head === 'validate' && method === 'POST') {
     return {
       label: '/v1/validate',

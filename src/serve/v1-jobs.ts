@@ -135,11 +135,21 @@ export function listJobs(ctx: ServeContext, res: ServerResponse): void {
   sendJson(res, 200, { jobs: ctx.jobs.list() });
 }
 
+function noJob(id: string): ModelctlError {
+  return new ModelctlError('NOT_FOUND', `no job ${JSON.stringify(id)}`, {
+    hint: 'GET /v1/jobs lists the jobs this server holds (they do not outlive it)',
+  });
+}
+
 export function showJob(ctx: ServeContext, res: ServerResponse, id: string): void {
   const view = ctx.jobs.get(id);
-  if (!view)
-    throw new ModelctlError('NOT_FOUND', `no job ${JSON.stringify(id)}`, {
-      hint: 'GET /v1/jobs lists the jobs this server holds (they do not outlive it)',
-    });
+  if (!view) throw noJob(id);
+  sendJson(res, 200, view);
+}
+
+/** DELETE /v1/jobs/{id}: the job cancelled (answered once it has stopped); 409 when it had already finished. */
+export async function cancelJob(ctx: ServeContext, res: ServerResponse, id: string): Promise<void> {
+  const view = await ctx.jobs.cancel(id);
+  if (!view) throw noJob(id);
   sendJson(res, 200, view);
 }

@@ -150,6 +150,39 @@ describe('serve: pull and export as jobs', () => {
     expect(hub.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(1);
   });
 
+  it('DELETE /v1/jobs/{id} cancels: a waiting job never starts, a running one stops with nothing registered, a finished one is 409', async () => {
+    const registry = emptyRegistry();
+    const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
+    const weights = bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer;
+    hub.faults.slow.set(sha256(weights), 16 << 10);
+    const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
+    const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
+    const del = (self: string) =>
+      fetch(`${s.url}${self}`, { method: 'DELETE' }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    const dropped = await del(waiting.body.links.self);
+    expect(dropped.status).toBe(200);
+    expect(dropped.body).toMatchObject({ status: 'cancelled', error: { code: 'INTERRUPTED' }, progress: { stage: 'cancelled' } });
+    expect(dropped.body.startedAt).toBeUndefined();
+    for (;;) {
+      const view = (await getJson(`${s.url}${running.body.links.self}`)).body;
+      if (view.progress.bytes > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const stopped = await del(running.body.links.self);
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ status: 'cancelled', error: { code: 'INTERRUPTED', message: 'cancelled while running' } });
+    expect(stopped.body.finishedAt).toBeDefined();
+    expect((await registry.list()).entries).toEqual([]);
+    expect((await del(running.body.links.self)).status).toBe(409);
+    expect((await del('/v1/jobs/no-such-job')).status).toBe(404);
+    // The server goes on: the next pull runs (at full speed) and succeeds.
+    hub.faults.slow.delete(sha256(weights));
+    const next = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
+    expect((await settle(s.url, next.body.links.self)).job.status).toBe('succeeded');
+    // The cancelled waiting job never asked for the weights; the cancelled running one and the last one did.
+    expect(hub.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(2);
+  });
+
   it('exports a registered sklearn pickle through the jobs API; the ONNX version predicts what sklearn predicted', async () => {
     const root = converterRoot();
     if (!root) return;

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ModelctlError } from '../../src/errors.js';
 import { predict } from '../../src/predict/predict.js';
+import { errorReply } from '../../src/serve/http.js';
 import { HANDBUILT, IRIS, IRIS_ROWS, getJson, postJson, serve } from './helpers.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const withoutTimings = ({ timings: _t, ...rest }: Record<string, unknown>) => rest;
 
 describe('serve: the registry API and task-level predict under /v1', () => {
+  it('answers each error code with its HTTP status: a refusal upstream or on disk is 403, not 400', () => {
+    const status = (code: ConstructorParameters<typeof ModelctlError>[0]) => errorReply(new ModelctlError(code, 'x')).status;
+    expect([status('PERMISSION_DENIED'), status('INVALID_INPUT'), status('NOT_FOUND'), status('CONFLICT')]).toEqual([403, 400, 404, 409]);
+  });
+
   it('lists models, shows a model and a version, and reports stats', async () => {
     const s = await serve();
     const list = await getJson(`${s.url}/v1/models`);
