@@ -13,6 +13,7 @@ import { LATEST, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { commitPull, preloadFormats } from './inspect-and-commit.js';
 import { SHORT_SHA, offlinePlan, pulledBefore } from './offline.js';
 import { transportWithTimeout, type PullDryRun, type PullOptions, type PullResult } from './options.js';
+import { writeLocalDirMetadata } from './local-dir-meta.js';
 import { checkWriteOut, writeVersionOut, type OutFile, type WriteOutCheck } from './write-out.js';
 
 export type { PullDryRun, PullEvent, PullOptions, PulledFile, PullResult } from './options.js';
@@ -130,11 +131,20 @@ async function writeThrough(
   const shaOf = new Map(result.manifest.files.map((f) => [f.path, f.sha256]));
   const blobOf = (path: string): string => layout.blob(shaOf.get(path) as string);
   let done = result;
-  if (out) done = { ...done, localDir: await writeVersionOut(o.registry, result.manifest, out) };
+  // The etag the Hub gives each file: the sha256 of an LFS file, the git blob id of another.
+  const etagOf = (f: HubPlan['files'][number]): string => f.lfs?.oid ?? f.oid;
+  if (out) {
+    done = { ...done, localDir: await writeVersionOut(o.registry, result.manifest, out) };
+    await writeLocalDirMetadata(
+      out.dir,
+      plan.commit,
+      plan.files.map((f) => ({ path: f.path, etag: etagOf(f) })),
+    );
+  }
   // Offline, the files came from the HF cache (or the registry): there is nothing new to write into it.
   if (start.settings.writeCache && !start.settings.offline) {
     const dir = repoCacheDir(start.settings.cacheDir, plan.repo, plan.repoType);
-    const files = plan.files.map((f) => ({ path: f.path, etag: f.lfs?.oid ?? f.oid, size: f.size, source: blobOf(f.path) }));
+    const files = plan.files.map((f) => ({ path: f.path, etag: etagOf(f), size: f.size, source: blobOf(f.path) }));
     const written = await writeHfCache(dir, plan.commit, plan.revision, files);
     done = { ...done, hfCache: { dir, ...written } };
   }
