@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelctlError } from '../errors.js';
+import { helperCredentials } from './cred-helper.js';
 
 /**
  * Who modelctl is to a registry: credentials given (--username with --password-stdin), else
- * MODELCTL_OCI_USERNAME/MODELCTL_OCI_PASSWORD, else the `auths` entry of the Docker config
- * ($DOCKER_CONFIG/config.json, default ~/.docker/config.json) for the host; none is anonymous. A password or
- * token never appears in a message, a manifest or a log line.
+ * MODELCTL_OCI_USERNAME/MODELCTL_OCI_PASSWORD, else the Docker config ($DOCKER_CONFIG/config.json, default
+ * ~/.docker/config.json) as Docker reads it: the host's credential helper (`credHelpers`), else the default one
+ * (`credsStore`), else the host's `auths` entry; none is anonymous. A password or token never appears in a message,
+ * a manifest or a log line.
  */
 export interface Credentials {
   username: string;
@@ -31,16 +33,27 @@ async function dockerConfigCredentials(host: string, env: NodeJS.ProcessEnv): Pr
   } catch {
     return undefined;
   }
-  let auths: Record<string, { auth?: string; username?: string; password?: string }>;
+  let config: {
+    auths?: Record<string, { auth?: string; username?: string; password?: string }>;
+    credHelpers?: Record<string, unknown>;
+    credsStore?: unknown;
+  };
   try {
-    auths = (JSON.parse(text) as { auths?: typeof auths }).auths ?? {};
+    config = JSON.parse(text) as typeof config;
   } catch {
     throw new ModelctlError('INVALID_INPUT', `the Docker config ${file} is not valid JSON`, {
       hint: 'fix or remove it, or give credentials with --username and --password-stdin',
     });
   }
-  const entry = Object.entries(auths).find(([key]) => hostOfKey(key) === host.toLowerCase())?.[1];
-  if (!entry) return undefined;
+  const forHost = <T>(map: Record<string, T> | undefined): T | undefined =>
+    Object.entries(map ?? {}).find(([key]) => hostOfKey(key) === host.toLowerCase())?.[1];
+  const helper = forHost(config.credHelpers) ?? config.credsStore;
+  if (typeof helper === 'string' && helper !== '') {
+    const found = await helperCredentials(helper, host, env);
+    if (found) return found;
+  }
+  const entry = forHost(config.auths);
+  if (!entry || (!entry.auth && !entry.username && typeof helper === 'string')) return undefined;
   if (entry.username && entry.password) return { username: entry.username, password: entry.password };
   if (entry.auth) {
     const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
@@ -48,7 +61,7 @@ async function dockerConfigCredentials(host: string, env: NodeJS.ProcessEnv): Pr
     if (colon > 0) return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
   }
   throw new ModelctlError('INVALID_INPUT', `the entry for ${host} in ${file} holds no username and password`, {
-    hint: 'credential helpers (credsStore) are not read: give credentials with --username and --password-stdin',
+    hint: 'add them (docker login), or give credentials with --username and --password-stdin',
   });
 }
 
