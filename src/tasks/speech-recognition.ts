@@ -8,6 +8,7 @@ import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
 import { decodeSeq2Seq, type Seq2SeqSetup } from './seq2seq.js';
 import { mergeOverlaps, timestampChunks, type TimestampChunk } from './speech-timestamps.js';
 import { runSession, type RunContext } from './tensors.js';
+import { whisperLanguageCode } from './whisper-languages.js';
 
 /**
  * automatic-speech-recognition with Whisper, as transformers' pipeline("automatic-speech-recognition") runs it with
@@ -102,7 +103,7 @@ export function whisperPrompt(g: Record<string, unknown>, o: SpeechOptions): { l
   let language: number | undefined;
   const named = o.language ?? (typeof g.language === 'string' ? g.language : undefined);
   if (named !== undefined) {
-    const code = named.replace(/^<\|(.*)\|>$/, '$1').toLowerCase();
+    const code = whisperLanguageCode(named.replace(/^<\|(.*)\|>$/, '$1'));
     language = [...langs].find(([, c]) => c === code)?.[0];
     if (language === undefined) {
       throw usage(
