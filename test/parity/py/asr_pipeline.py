@@ -4,7 +4,8 @@ with ffmpeg, which this machine lacks; the WAV files are read as modelctl reads 
 
 Request: {"folder", "long": {"path", "seconds"} (optional: writes a WAV of fixtures/asr/build.py's signal),
 "cases": [{"file", "language"?, "task"?, "max_new_tokens"?, "chunk_length_s"?, "stride_length_s"?,
-"return_timestamps"?}]}. With return_timestamps, the pipeline and generate() run with return_timestamps=True (the
+"return_timestamps"?, "num_beams"? (default 1: greedy; the pipeline, generate() and the single pass all search with
+it)}]}. With return_timestamps, the pipeline and generate() run with return_timestamps=True (the
 prompt then has no <|notimestamps|>) and the answer's case has the pipeline's "chunks" too, and "single_pass": per window
 the new tokens of ONE GenerationMixin.generate() call on the window's prompt with WhisperTimeStampLogitsProcessor
 after generate()'s own processors (Whisper's generate() seeks and decodes a window again when its timestamps end
@@ -57,7 +58,7 @@ lang_of = {v: k.strip("<|>") for k, v in config.lang_to_id.items()}
 results = []
 for case in request["cases"]:
     x = read(case["file"])
-    kwargs = {"num_beams": 1}
+    kwargs = {"num_beams": case.get("num_beams") or 1}
     for key in ("language", "task", "max_new_tokens"):
         if case.get(key) is not None:
             kwargs[key] = case[key]
@@ -100,7 +101,7 @@ for case in request["cases"]:
             processor = WhisperTimeStampLogitsProcessor(config, begin_index=len(prompt))
             with torch.no_grad():
                 one = GenerationMixin.generate(model, input_features=features, decoder_input_ids=torch.tensor([prompt]),
-                                               logits_processor=LogitsProcessorList([processor]), num_beams=1,
+                                               logits_processor=LogitsProcessorList([processor]), num_beams=kwargs["num_beams"],
                                                do_sample=False, max_new_tokens=budget, return_dict_in_generate=True,
                                                output_scores=True)
             windows[-1]["single_pass"] = one.sequences[0].tolist()[len(prompt):]
