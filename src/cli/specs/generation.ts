@@ -51,11 +51,7 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
   ),
   temperature: value('--temperature <t>', 'generation: divide the logits by T before sampling', positiveNumber),
   topP: value('--top-p <p>', 'generation: sample from the fewest tokens whose probabilities add up to P', topP),
-  seed: int(
-    '--seed <n>',
-    'generation: seed of the sampler: the same seed gives the same tokens (default: random, printed with --json)',
-    0,
-  ),
+  seed: int('--seed <n>', 'generation: seed of the sampler: the same seed gives the same tokens (default: random, printed with --json)', 0),
   repetitionPenalty: value(
     '--repetition-penalty <r>',
     "generation: divide the scores of tokens already in the text by R (transformers' repetition_penalty)",
@@ -86,7 +82,10 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
     'generation: no N-gram of N tokens occurs twice (default: generation_config.json, else off)',
     0,
   ),
-  language: text('--language <code>', 'automatic-speech-recognition: the spoken language, a code or a name (en, de, english, German...; default: detected per 30 s window)'),
+  language: text(
+    '--language <code>',
+    'automatic-speech-recognition: the spoken language, a code or a name (en, de, english, German...; default: detected per 30 s window)',
+  ),
   speechTask: choice(
     '--speech-task <task>',
     "automatic-speech-recognition: transcribe (the spoken language's text) or translate (into English) (default: generation_config.json, else transcribe)",
