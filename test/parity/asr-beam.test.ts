@@ -11,6 +11,7 @@
  * - --language takes Whisper's language names as transformers does ("english", "French" -> en, fr), codes and
  *   <|xx|> tokens; a language the model does not know is a usage error (exit 2) naming the ones it does.
  * - serve's task-level predict takes num_beams, do_sample and seed and a language name, with the command line's tokens.
+ * - --table shows each file's transcript (AUDIO, TEXT).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -134,6 +135,16 @@ describe('automatic-speech-recognition: beam search, sampling and language names
       expect(r.stderr, unknown).toContain(`error: the model knows no language "${unknown}"`);
       expect(r.stderr, unknown).toContain('its languages: de, en, fr');
     }
+    // For a person: one row per file, its transcript.
+    const table = await cli(['predict', 'whisper', CLIP, '--language', 'en', '--num-beams', '3', '--table'], { home });
+    expect(table.exitCode, table.stderr).toBe(0);
+    const [head, row] = table.stdout.split('\n');
+    expect(head?.split(/\s+/)).toEqual(['AUDIO', 'TEXT']);
+    expect(row).toContain(CLIP.slice(-20));
+    // A word of the transcript's start (the random model's text holds bytes the table shows escaped).
+    const word = (ref.cases[0]?.text ?? '').slice(0, 40).match(/[a-z]{3,}/)?.[0];
+    expect(word).toBeDefined();
+    expect(row).toContain(word);
     const stop = await cli(['predict', 'whisper', CLIP, '--stop', 'the'], { home });
     expect(stop.exitCode).toBe(2);
     expect(stop.stderr).toContain('--stop is for text-generation models, not automatic-speech-recognition');
