@@ -14,6 +14,8 @@ import type { PredictOptions, ResolvedModel } from './types.js';
  * generative tasks, the feature extractor's preprocessor_config.json as for audio classification, the merged
  * decoder opened beside the encoder as for encoder-decoder text models; then the audio files transcribed one after
  * the other (src/tasks/speech-recognition.ts). Log-mel features come from transformers.js' WhisperFeatureExtractor.
+ * Decoding is the encoder-decoder models' (greedy, sampled or beam search, the one processor chain with Whisper's
+ * suppress tokens and timestamp rules), its settings built here.
  */
 
 export interface SpeechRunner {
