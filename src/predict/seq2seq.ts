@@ -25,14 +25,17 @@ export interface Seq2SeqRunner {
 
 const MERGED = 'decoder_model_merged.onnx';
 
+/** The encoder-decoder tasks that read something other than text, decoded by the same loop (beam search included). */
+const OTHER_ENCODER_DECODER = ['automatic-speech-recognition', 'image-to-text'];
+
 /** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
 export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
-  if (isSeq2SeqTask(task) || !generation) return;
+  if (isSeq2SeqTask(task) || OTHER_ENCODER_DECODER.includes(task) || !generation) return;
   const given = (['numBeams', 'lengthPenalty', 'earlyStopping'] as const).find((k) => generation[k] !== undefined);
   if (given)
     throw new ModelctlError(
       'USAGE',
-      `${given} is for encoder-decoder models (text2text-generation, translation, summarization), not ${task}`,
+      `${given} is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not ${task}`,
     );
 }
 
