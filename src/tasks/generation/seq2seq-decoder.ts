@@ -72,14 +72,52 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
   return { slots, hidden: typeof hidden === 'number' ? hidden : -1, mask: names.has('encoder_attention_mask') };
 }
 
-/** The rows of `t` ([rows, ...]) in the order of `sources` (row r of the result is row sources[r] of `t`). */
-function gatherRows(ctx: RunContext, t: Tensor, sources: readonly number[]): Tensor {
-  const data = t.data as Float32Array;
-  const rows = t.dims[0] as number;
-  const size = data.length / rows;
-  const out = new Float32Array(sources.length * size);
-  sources.forEach((s, r) => out.set(data.subarray(s * size, (s + 1) * size), r * size));
-  return new ctx.Tensor('float32', out, [sources.length, ...t.dims.slice(1)]);
+/** How a step reorders the rows of each layer's cache (the same plan for every layer). */
+export interface RowPlan {
+  /** The rows to save first: read by another row and overwritten themselves. */
+  save: number[];
+  /** [to, from, saved]: row `to` takes row `from`, or, when saved >= 0, the saved copy number `saved`. */
+  copies: Array<[number, number, number]>;
+}
+
+/**
+ * The plan that leaves row r holding what row sources[r] held, or null when every row keeps its own: only the rows
+ * that change are copied, from a row that is not overwritten or from a saved copy.
+ */
+export function rowPlan(sources: readonly number[]): RowPlan | null {
+  if (sources.every((s, r) => s === r)) return null;
+  const save: number[] = [];
+  const copies: RowPlan['copies'] = [];
+  const savedAt = new Map<number, number>();
+  for (const [to, from] of sources.entries()) {
+    if (from === to) continue;
+    let saved = -1;
+    if (sources[from] !== from) {
+      saved = savedAt.get(from) ?? save.length;
+      if (saved === save.length) {
+        savedAt.set(from, saved);
+        save.push(from);
+      }
+    }
+    copies.push([to, from, saved]);
+  }
+  return { save, copies };
+}
+
+/**
+ * Applies `plan` to `data` ([rows, size] in one buffer) in place: only the rows that change are written, each by one
+ * copy within the buffer; the saved rows go through `scratch`, which is returned (grown when too small) to be kept
+ * for the next call.
+ */
+export function applyRowPlan(data: Float32Array, size: number, plan: RowPlan, scratch: Float32Array): Float32Array {
+  const need = plan.save.length * size;
+  const buffer = scratch.length >= need ? scratch : new Float32Array(Math.max(need, 2 * scratch.length));
+  for (const [k, row] of plan.save.entries()) buffer.set(data.subarray(row * size, (row + 1) * size), k * size);
+  for (const [to, from, saved] of plan.copies) {
+    if (saved >= 0) data.set(buffer.subarray(saved * size, (saved + 1) * size), to * size);
+    else data.copyWithin(to * size, from * size, (from + 1) * size);
+  }
+  return buffer;
 }
 
 export class Seq2SeqDecoderState {
@@ -88,6 +126,8 @@ export class Seq2SeqDecoderState {
   private readonly mask: Tensor;
   private readonly branch: [Tensor, Tensor];
   private started = false;
+  /** Where rows are saved while the self-attention cache is reordered (kept from step to step). */
+  private scratch: Float32Array = new Float32Array(0);
 
   /** `encoderStates` is the encoder's last_hidden_state [1, source, hidden]; it is repeated for each of `rows`. */
   constructor(
@@ -112,20 +152,22 @@ export class Seq2SeqDecoderState {
    * Runs one token per row (after reordering the self-attention cache so that row r continues row sources[r]);
    * returns each row's next-token logits (views of the run's output, which the caller may change).
    *
-   * No cache tensor is copied in JavaScript unless beams are reordered: the present.N.decoder.* outputs are the next
-   * step's past inputs as they are, the cross-attention cache of the first step is fed again unchanged, and after the
-   * first step present.N.encoder.* are not fetched at all (the graph passes them through; fetching them would only
-   * have onnxruntime-node copy them out every step).
+   * Nothing of the cache is copied in JavaScript but the rows of beams that change places: the present.N.decoder.*
+   * outputs are the next step's past inputs as they are, the cross-attention cache of the first step is fed again
+   * unchanged, and after the first step present.N.encoder.* are not fetched at all (the graph passes them through;
+   * fetching them would only have onnxruntime-node copy them out every step).
    */
   async step(tokens: readonly number[], sources: readonly number[] | null): Promise<Float32Array[]> {
     if (tokens.length !== this.rows) throw new Error(`${tokens.length} tokens for ${this.rows} rows`);
-    // Beams that each continue themselves leave the cache as it is.
-    if (sources && this.started && sources.some((s, r) => s !== r)) {
+    // Beams that each continue themselves leave the cache as it is; otherwise only the rows that change are copied,
+    // in place (the present.* tensors are this process's own copies, read by nothing else).
+    const plan = sources && this.started ? rowPlan(sources) : null;
+    if (plan) {
+      if (sources?.length !== this.rows) throw new Error(`${sources?.length} beam sources for ${this.rows} rows`);
       for (const slot of this.layout.slots) {
         if (slot.part !== 'decoder') continue;
-        const old = this.past.get(slot.input) as Tensor;
-        this.past.set(slot.input, gatherRows(this.ctx, old, sources));
-        old.dispose?.();
+        const data = (this.past.get(slot.input) as Tensor).data as Float32Array;
+        this.scratch = applyRowPlan(data, data.length / this.rows, plan, this.scratch);
       }
     }
     const feeds: Record<string, Tensor> = {
