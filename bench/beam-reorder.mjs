@@ -13,23 +13,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin, median, opt, root, time } from './lib.mjs';
+import { SEQ2SEQ_TEXTS, bin, median, opt, root, time } from './lib.mjs';
 
 const python = opt('python');
 if (!python) throw new Error('give --python: the hf converter interpreter (.venv-convert/torch/bin/python)');
 const numBeams = Number(opt('beams', '4'));
 const maxNewTokens = Number(opt('tokens', '32'));
 const rounds = Number(opt('rounds', '9'));
-const TEXTS = [
-  'translate English to German: the house is wonderful.',
-  'summarize: modelctl exports encoder-decoder models as an encoder and a decoder with its cache.',
-  'The quick brown fox jumps over the lazy dog.',
-  'héllo wörld, ça va? 東京 and 北京 🙂',
-  'Beam search keeps the best few sequences at every step.',
-  'A language model predicts the next token from the tokens before it.',
-  'The user asks a question and the assistant answers it.',
-  'modelctl exports models to ONNX and runs them with ONNX Runtime.',
-];
+const TEXTS = SEQ2SEQ_TEXTS;
 
 const { Registry, openPredictor } = await import(join(root, 'dist', 'index.js'));
 const { Seq2SeqDecoderState, applyRowPlan, rowPlan } = await import(join(root, 'dist', 'tasks', 'generation', 'seq2seq-decoder.js'));

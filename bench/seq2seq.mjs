@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SEQ2SEQ_TEXTS } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -28,16 +29,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.python) throw new Error('give --python: the hf converter interpreter (.venv-convert/torch/bin/python)');
-const TEXTS = [
-  'translate English to German: the house is wonderful.',
-  'summarize: modelctl exports encoder-decoder models as an encoder and a decoder with its cache.',
-  'The quick brown fox jumps over the lazy dog.',
-  'héllo wörld, ça va? 東京 and 北京 🙂',
-  'Beam search keeps the best few sequences at every step.',
-  'A language model predicts the next token from the tokens before it.',
-  'The user asks a question and the assistant answers it.',
-  'modelctl exports models to ONNX and runs them with ONNX Runtime.',
-].slice(0, Number(values.texts));
+const TEXTS = SEQ2SEQ_TEXTS.slice(0, Number(values.texts));
 const maxNewTokens = Number(values.tokens);
 const rounds = Number(values.rounds);
 
