@@ -74,40 +74,52 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
 
 /** How a step reorders the rows of each layer's cache (the same plan for every layer). */
 export interface RowPlan {
-  /** The rows to save first: read by another row and overwritten themselves. */
+  /** The rows to save first: one of each cycle of rows that take each other's places. */
   save: number[];
-  /** [to, from, saved]: row `to` takes row `from`, or, when saved >= 0, the saved copy number `saved`. */
+  /** In order, [to, from, saved]: row `to` takes row `from`, or, when saved >= 0, the saved copy number `saved`. */
   copies: Array<[number, number, number]>;
 }
 
 /**
- * The plan that leaves row r holding what row sources[r] held, or null when every row keeps its own: only the rows
- * that change are copied, from a row that is not overwritten or from a saved copy.
+ * The plan that leaves row r holding what row sources[r] held, or null when every row keeps its own. Only the rows
+ * that change are written, each once, and each after every row that reads it has been written; what this order
+ * cannot settle are cycles (rows taking each other's places), and one row of each is saved first.
  */
 export function rowPlan(sources: readonly number[]): RowPlan | null {
-  if (sources.every((s, r) => s === r)) return null;
+  const pending = sources.map((s, r) => s !== r);
+  if (!pending.includes(true)) return null;
+  const readers = sources.map(() => 0);
+  for (const [r, s] of sources.entries()) if (pending[r]) readers[s] = (readers[s] as number) + 1;
   const save: number[] = [];
   const copies: RowPlan['copies'] = [];
   const savedAt = new Map<number, number>();
-  for (const [to, from] of sources.entries()) {
-    if (from === to) continue;
-    let saved = -1;
-    if (sources[from] !== from) {
-      saved = savedAt.get(from) ?? save.length;
-      if (saved === save.length) {
-        savedAt.set(from, saved);
-        save.push(from);
-      }
-    }
-    copies.push([to, from, saved]);
+  // Writes row `to` (no pending row reads it any more); returns the row it read.
+  const write = (to: number): number => {
+    const from = sources[to] as number;
+    pending[to] = false;
+    copies.push([to, from, savedAt.get(from) ?? -1]);
+    readers[from] = (readers[from] as number) - 1;
+    return from;
+  };
+  const ready = sources.flatMap((_, r) => (pending[r] && readers[r] === 0 ? [r] : []));
+  for (let to = ready.pop(); to !== undefined; to = ready.pop()) {
+    const from = write(to);
+    if (pending[from] && readers[from] === 0) ready.push(from);
+  }
+  // The rows left form cycles, each row read by the next one: one is saved, then the cycle is walked back to it.
+  for (const [r] of sources.entries()) {
+    if (!pending[r]) continue;
+    savedAt.set(r, save.length);
+    save.push(r);
+    for (let row = r; pending[row]; ) row = write(row);
   }
   return { save, copies };
 }
 
 /**
- * Applies `plan` to `data` ([rows, size] in one buffer) in place: only the rows that change are written, each by one
- * copy within the buffer; the saved rows go through `scratch`, which is returned (grown when too small) to be kept
- * for the next call.
+ * Applies `plan` to `data` ([rows, size] in one buffer) in place: each row that changes is written by one copy
+ * within the buffer (copyWithin), or from `scratch` for the saved rows; `scratch` is returned (grown when too small)
+ * to be kept for the next call.
  */
 export function applyRowPlan(data: Float32Array, size: number, plan: RowPlan, scratch: Float32Array): Float32Array {
   const need = plan.save.length * size;
