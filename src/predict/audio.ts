@@ -2,7 +2,7 @@ import { ModelctlError } from '../errors.js';
 import type { Registry } from '../registry/index.js';
 import type { AudioClassificationPrediction, AudioExtractorConfig } from '../tasks/audio-classification.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { loadPreprocessorConfig } from './preprocessor.js';
+import { loadProcessorFile } from './preprocessor.js';
 import type { ResolvedModel } from './types.js';
 
 /**
@@ -26,7 +26,7 @@ export interface AudioSetup {
 /** The raw-waveform extractor and config.json, checked against the model's input. */
 export async function prepareAudio(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<AudioSetup> {
   const { parseAudioExtractorConfig, audioInput } = await import('../tasks/audio-classification.js');
-  const { raw, where, modelConfig } = await loadPreprocessorConfig('feature extractor', model, m, registry);
+  const { raw, where, modelConfig } = await loadProcessorFile('feature extractor', model, m, registry);
   const extractor = parseAudioExtractorConfig(raw, where);
   audioInput(m.summary.inputs); // a model that cannot take a waveform is refused before ONNX Runtime loads it
   return { extractor, modelConfig };

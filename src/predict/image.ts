@@ -4,7 +4,7 @@ import type { ImageClassificationPrediction } from '../tasks/image-classificatio
 import type { ImageProcessorConfig } from '../tasks/image.js';
 import type { DetectionOptions, DetectionPrediction, DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
-import { loadPreprocessorConfig } from './preprocessor.js';
+import { loadProcessorFile } from './preprocessor.js';
 import type { ResolvedModel } from './types.js';
 
 /**
@@ -40,7 +40,7 @@ export async function prepareImage(
     import('../tasks/image.js'),
     import('../tasks/image-classification.js'),
   ]);
-  const { raw, where, modelConfig } = await loadPreprocessorConfig('image processor', model, m, registry);
+  const { raw, where, modelConfig } = await loadProcessorFile('image processor', model, m, registry);
   const processor = parseImageProcessorConfig(raw, where);
   imageInput(m.summary.inputs, processor); // a model that cannot take these images is refused before ONNX Runtime loads it
   return { processor, modelConfig };

@@ -5,7 +5,7 @@ import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
 import type { RunContext } from '../tasks/tensors.js';
 import { INPUT_STRIDE } from '../tasks/whisper-seek.js';
 import type { FeatureExtractor, SpeechPrediction, SpeechSetup } from '../tasks/speech-recognition.js';
-import { loadPreprocessorConfig } from './preprocessor.js';
+import { loadProcessorFile } from './preprocessor.js';
 import { prepareGeneration, warnIgnored } from './generation.js';
 import { openSeq2SeqDecoder } from './seq2seq.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
@@ -79,7 +79,7 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
   };
   // The prompt built above stands in for forced_decoder_ids (as Whisper's generate() turns them into its init tokens).
   warnIgnored({ ignored: settings.ignored.filter((k) => k !== 'forced_decoder_ids') }, g.onWarning);
-  const { raw, where } = await loadPreprocessorConfig('feature extractor', model, m, options.registry);
+  const { raw, where } = await loadProcessorFile('feature extractor', model, m, options.registry);
   const { extractor, long, rate, window } = await whisperExtractor(raw, where);
   const { decoder, layout, release } = await openSeq2SeqDecoder(model, m, options);
   const positions = record(base.modelConfig).max_target_positions;
