@@ -6,7 +6,7 @@ import { ModelctlError } from '../errors.js';
 
 /**
  * Reads a tar archive's folders and regular files into a folder: enough for an OCI image layout archived as one tar
- * (what `skopeo copy ... oci-archive:` writes). ustar, GNU long names and pax `path` records are understood; links
+ * (what `skopeo copy ... oci-archive:` writes). ustar, GNU long names and pax `path` and `size` records are understood; links
  * and devices are refused (a layout has none, nor has a model), and so is any path that would land outside the folder.
  * Also the reader of OCI layers packed as tar (ModelPack `.tar` layers, ORAS folders: src/oci/packed-layer.ts).
  */
@@ -24,8 +24,9 @@ function size(h: Buffer): number {
   return Number.parseInt(field(h, 124, 12).trim() || '0', 8);
 }
 
-function paxPath(body: Buffer): string | undefined {
-  let found: string | undefined;
+/** The pax records modelctl reads: `path`, and `size` (which tar writers use for files of 8 GiB and more). */
+function paxRecords(body: Buffer): { path?: string; size?: number } {
+  const found: { path?: string; size?: number } = {};
   let off = 0;
   while (off < body.length) {
     const space = body.indexOf(0x20, off);
@@ -34,7 +35,9 @@ function paxPath(body: Buffer): string | undefined {
     if (!Number.isFinite(len) || len <= 0) break;
     const record = body.subarray(space + 1, off + len - 1).toString('utf8');
     const eq = record.indexOf('=');
-    if (record.slice(0, eq) === 'path') found = record.slice(eq + 1);
+    const key = record.slice(0, eq);
+    if (key === 'path') found.path = record.slice(eq + 1);
+    if (key === 'size' && /^\d+$/.test(record.slice(eq + 1))) found.size = Number(record.slice(eq + 1));
     off += len;
   }
   return found;
@@ -68,6 +71,7 @@ export async function walkTar(archive: string, onFile: (entry: TarFileEntry) => 
     const { size: total } = await handle.stat();
     let pos = 0;
     let longName: string | undefined;
+    let paxSize: number | undefined;
     const read = async (length: number): Promise<Buffer> => {
       const buf = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buf, 0, length, pos);
@@ -80,11 +84,16 @@ export async function walkTar(archive: string, onFile: (entry: TarFileEntry) => 
       const h = await read(BLOCK);
       if (h.every((b) => b === 0)) break;
       const type = field(h, 156, 1) || '0';
-      const length = size(h);
+      const length = type === 'x' || type === 'L' || type === 'g' ? size(h) : (paxSize ?? size(h));
       const padded = Math.ceil(length / BLOCK) * BLOCK;
-      if (type === 'x' || type === 'L') {
-        const body = await read(padded);
-        longName = type === 'L' ? field(body, 0, length) : (paxPath(body.subarray(0, length)) ?? longName);
+      if (type === 'x') {
+        const pax = paxRecords((await read(padded)).subarray(0, length));
+        longName = pax.path ?? longName;
+        paxSize = pax.size ?? paxSize;
+        continue;
+      }
+      if (type === 'L') {
+        longName = field(await read(padded), 0, length);
         continue;
       }
       if (type === 'g') {
@@ -94,6 +103,7 @@ export async function walkTar(archive: string, onFile: (entry: TarFileEntry) => 
       const prefix = field(h, 345, 155);
       const name = longName ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
       longName = undefined;
+      paxSize = undefined;
       const rel = posix.normalize(name).replace(/\/$/, '');
       if (rel.startsWith('/') || rel === '..' || rel.startsWith('../')) throw bad(`the entry "${name}" points outside it`);
       if (type === '5') {

@@ -71,6 +71,30 @@ async function tarOf(fill: (w: TarWriter) => Promise<void>): Promise<Buffer> {
   return readFileSync(path);
 }
 
+/**
+ * A tar whose one file's size is only in a pax `size` record, its ustar size field zero: what Go's archive/tar
+ * (modctl) writes for a file of 8 GiB or more, made small here. Only the fields the reader looks at are filled.
+ */
+function paxSizedTar(name: string, data: Buffer): Buffer {
+  const header = (path: string, size: number, type: string): Buffer => {
+    const h = Buffer.alloc(512);
+    h.write(path, 0, 'utf8');
+    h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+    h.write(type, 156, 'ascii');
+    h.write('ustar\x0000', 257, 'binary');
+    return h;
+  };
+  const record = (key: string, value: string): string => {
+    const body = ` ${key}=${value}\n`;
+    let len = body.length + 1;
+    while (`${len}${body}`.length !== len) len = `${len}${body}`.length;
+    return `${len}${body}`;
+  };
+  const pax = Buffer.from(record('size', String(data.length)));
+  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+  return Buffer.concat([header('PaxHeaders/x', pax.length, 'x'), pad(pax), header(name, 0, '0'), pad(data), Buffer.alloc(1024)]);
+}
+
 function files(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string, prefix: string): void => {
@@ -157,6 +181,14 @@ describe('pull OCI layers packed as tar', () => {
       'extra/labels.txt': labels.toString('base64'),
     });
     expect(readdirSync(new Registry({ home }).store.layout.tmpDir)).toEqual([]);
+
+    // A file whose size is in a pax record only (Go's archive/tar past 8 GiB) comes back whole.
+    await pushManifest(`oci://${reg.host}/modelpack/pax:1.0.0`, [
+      { mediaType: 'application/vnd.cncf.model.weight.v1.tar', bytes: paxSizedTar('weights/model.onnx', IRIS) },
+    ]);
+    const pax = await cli(['pull', `oci://${reg.host}/modelpack/pax:1.0.0`], { home });
+    expect(pax.stderr).toBe('');
+    expect(await versionFiles(home, 'modelpack/pax:1.0.0')).toEqual({ 'weights/model.onnx': IRIS.toString('base64') });
   });
 
   it('refuses ../ entries, links, corrupt gzip and a content digest that does not match: exit code, one line, nothing registered', async () => {
