@@ -9,6 +9,7 @@ import { Registry } from '../../src/registry/index.js';
 import { TarWriter } from '../../src/util/tar.js';
 import { FIXTURES, cli, tempDir } from '../helpers.js';
 import { type Distribution, oras, registryAvailable, startDistribution } from './distribution.js';
+import { startProxy } from './proxy.js';
 
 /**
  * Pulling OCI layers packed as tar (src/oci/packed-layer.ts) from the real distribution registry: a folder pushed
@@ -272,6 +273,42 @@ describe('pull OCI layers packed as tar', () => {
       ).toBe(true);
       await untouched(home);
     }
+  });
+
+  it('resumes a packed layer cut mid-download, and refuses one whose blob does not match its digest (exit 4, nothing left)', async () => {
+    if (!reg) return;
+    const config = Buffer.from('{"model_type": "logreg"}\n');
+    const layer = gzipSync(
+      await tarOf(async (w) => {
+        await w.bytes('model.onnx', IRIS);
+        await w.bytes('config.json', config);
+      }),
+    );
+    await pushManifest(`oci://${reg.host}/proxied/iris:1.0.0`, [
+      { mediaType: 'application/vnd.cncf.model.weight.v1.tar+gzip', bytes: layer },
+    ]);
+
+    const cut = await startProxy({ upstream: reg.host, cut: true });
+    const home = tempDir();
+    const r = await cli(['pull', `oci://${cut.host}/proxied/iris:1.0.0`], { home });
+    await cut.close();
+    expect(r.stderr).toBe('');
+    expect(cut.ranges).toEqual([`bytes=${layer.length >> 1}-`]);
+    expect(await versionFiles(home, 'proxied/iris:1.0.0')).toEqual({
+      'model.onnx': IRIS.toString('base64'),
+      'config.json': config.toString('base64'),
+    });
+    expect(readdirSync(new Registry({ home }).store.layout.tmpDir)).toEqual([]);
+
+    const corrupt = await startProxy({ upstream: reg.host, corrupt: 'blob' });
+    const other = tempDir();
+    const bad = await cli(['pull', `oci://${corrupt.host}/proxied/iris:1.0.0`], { home: other });
+    await corrupt.close();
+    expect(bad.exitCode).toBe(4);
+    expect(bad.stderr.split('\n')[0]).toMatch(
+      /^error: layer 1 from oci:\/\/[^ ]+ does not match its digest \(expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}\)$/,
+    );
+    await untouched(other);
   });
 
   it('pulls a zstd layer where node:zlib has zstd, and elsewhere refuses it with exit 9 before downloading anything', async () => {
