@@ -192,7 +192,7 @@ describe('pull OCI layers packed as tar', () => {
     expect(await versionFiles(home, 'modelpack/pax:1.0.0')).toEqual({ 'weights/model.onnx': IRIS.toString('base64') });
   });
 
-  it('refuses ../ entries, links, corrupt gzip and a content digest that does not match: exit code, one line, nothing registered', async () => {
+  it('refuses ../ entries, links, corrupt gzip, a content digest that does not match, a file twice, a cut tar: exit code, one line, nothing registered', async () => {
     if (!reg) return;
     const host = reg.host;
     const weight = 'application/vnd.cncf.model.weight.v1.tar';
@@ -260,6 +260,24 @@ describe('pull OCI layers packed as tar', () => {
         message: /^error: layer iris of oci:\/\/[^ ]+:outside holds "elsewhere\/model\.onnx", outside its folder iris$/,
       },
     ];
+    const one = await tarOf((w) => w.bytes('model.onnx', IRIS));
+    cases.push(
+      {
+        tag: 'twice',
+        layers: [
+          { mediaType: weight, bytes: one },
+          { mediaType: `${weight}+gzip`, bytes: gzipSync(one) },
+        ],
+        exit: 2,
+        message: /^error: oci:\/\/[^ ]+:twice holds model\.onnx twice \(in two layers\)$/,
+      },
+      {
+        tag: 'short',
+        layers: [{ mediaType: weight, bytes: one.subarray(0, 1024) }],
+        exit: 2,
+        message: /^error: layer 1 of oci:\/\/[^ ]+:short is not a tar archive modelctl can read: it ends in the middle of an entry$/,
+      },
+    );
     for (const c of cases) {
       await pushManifest(`oci://${host}/bad/m:${c.tag}`, c.layers);
       const home = tempDir();
