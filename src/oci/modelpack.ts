@@ -114,6 +114,11 @@ export interface PackedLayer {
   folder?: string;
   /** ORAS' io.deis.oras.content.digest: the sha256 of the uncompressed tar. */
   tarSha256?: string;
+  /**
+   * Taken for an ORAS folder by its media type alone (the Python client's folders carry no unpack annotation): a
+   * layer that does not unpack as one (not a tar of that folder) is pulled as the single file its title names.
+   */
+  guessed?: true;
 }
 
 export const ORAS_UNPACK = 'io.deis.oras.content.unpack';
@@ -132,7 +137,8 @@ function packedOf(l: Descriptor, path: string | undefined, ref: string, index: n
   const label = `layer ${path ?? index + 1}`;
   const where = `${label} of ${ref}`;
   const mediaType = String(l.mediaType);
-  const oras = l.annotations?.[ORAS_UNPACK] === 'true' || (mediaType === ORAS_FOLDER && !l.annotations?.[FILEPATH] && !!path);
+  const annotated = l.annotations?.[ORAS_UNPACK] === 'true';
+  const oras = annotated || (mediaType === ORAS_FOLDER && !l.annotations?.[FILEPATH] && !!path);
   if (!oras && !MODELPACK_TAR.test(mediaType)) return undefined;
   const compression = /\+zstd$/.test(mediaType) ? 'zstd' : /\.tar$/.test(mediaType) ? 'none' : 'gzip';
   if (compression === 'zstd' && !zstdAvailable()) {
@@ -146,7 +152,14 @@ function packedOf(l: Descriptor, path: string | undefined, ref: string, index: n
   }
   const tarSha256 = /^sha256:([0-9a-f]{64})$/.exec(l.annotations?.[ORAS_DIGEST] ?? '')?.[1];
   if (oras && !path) throw bad(`of ${ref}: layer ${index + 1} is an ORAS folder without its ${TITLE} annotation`);
-  return { label, mediaType, compression, ...(oras ? { folder: path } : {}), ...(oras && tarSha256 ? { tarSha256 } : {}) };
+  return {
+    label,
+    mediaType,
+    compression,
+    ...(oras ? { folder: path } : {}),
+    ...(oras && tarSha256 ? { tarSha256 } : {}),
+    ...(oras && !annotated ? { guessed: true as const } : {}),
+  };
 }
 
 export interface ReadArtifact {

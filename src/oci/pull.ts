@@ -135,14 +135,20 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
     const got = await fetchBlob(l);
     if (!l.packed) return [got];
     const blob = got.origin === 'store' ? layout.blob(l.sha256) : got.file.tmpPath;
+    let single = false;
     try {
       return await unpackLayer(blob, l.sha256, l.packed, {
         tmpDir: layout.tmpDir,
         display: `${l.packed.label} of ${ref.text}`,
         ...(o.signal ? { signal: o.signal } : {}),
       });
+    } catch (err) {
+      // A tar+gzip file named by its title (pushed as one file, not a folder): the file itself.
+      single = l.packed.guessed === true && err instanceof ModelctlError && err.code === 'INVALID_INPUT';
+      if (single) return [got];
+      throw err;
     } finally {
-      if (got.origin !== 'store') await unlink(blob).catch(() => {});
+      if (got.origin !== 'store' && !single) await unlink(blob).catch(() => {});
     }
   };
   // Per layer, in the manifest's order, whatever order the downloads finish in.

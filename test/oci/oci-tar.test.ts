@@ -192,6 +192,28 @@ describe('pull OCI layers packed as tar', () => {
     expect(await versionFiles(home, 'modelpack/pax:1.0.0')).toEqual({ 'weights/model.onnx': IRIS.toString('base64') });
   });
 
+  it('a tar+gzip layer named as one file (not a folder of that name) is pulled as that file, as the Go oras client pushed it', async () => {
+    if (!reg) return;
+    const archive = gzipSync(await tarOf((w) => w.bytes('model.onnx', IRIS)));
+    const notGzip = Buffer.from('plain bytes under a tar+gzip media type\n');
+    const title = (name: string) => ({ 'org.opencontainers.image.title': name });
+    await pushManifest(`oci://${reg.host}/oras-files/bundle:1.0.0`, [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', bytes: archive, annotations: title('bundle.tar.gz') },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', bytes: notGzip, annotations: title('notes.txt') },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar', bytes: IRIS, annotations: title('model.onnx') },
+    ]);
+    const home = tempDir();
+    const r = await cli(['pull', `oci://${reg.host}/oras-files/bundle:1.0.0`], { home });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(await versionFiles(home, 'oras-files/bundle:1.0.0')).toEqual({
+      'bundle.tar.gz': archive.toString('base64'),
+      'notes.txt': notGzip.toString('base64'),
+      'model.onnx': IRIS.toString('base64'),
+    });
+    expect(readdirSync(new Registry({ home }).store.layout.tmpDir)).toEqual([]);
+  });
+
   it('refuses ../ entries, links, corrupt gzip, a content digest that does not match, a file twice, a cut tar: exit code, one line, nothing registered', async () => {
     if (!reg) return;
     const host = reg.host;
