@@ -1,9 +1,10 @@
 import { isGenerationModel } from '../../bench/generation.js';
+import { encoderDecoderTask } from '../../bench/seq2seq.js';
 import { benchModel } from '../../bench/index.js';
 import { resolveModel } from '../../predict/predict.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
-import { runGenerationBench } from './bench-generation.js';
+import { runGenerationBench, runSeq2SeqBench } from './bench-generation.js';
 import { autoConvert } from './convert-progress.js';
 import { renderBench } from '../render/bench.js';
 import { startProgress } from '../render/progress.js';
@@ -23,10 +24,24 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
     const registry = openRegistry(ctx);
     const resolved = await resolveModel(model, registry, { autoConvert: conversion.autoConvert });
     if (await isGenerationModel(resolved, registry)) return await runGenerationBench(model, resolved, registry, options, ctx, progress);
-    if (options.promptTokens !== undefined || options.newTokens !== undefined)
-      throw new ModelctlError('USAGE', '--prompt-tokens and --new-tokens are for text-generation models', {
-        hint: 'drop them; --seq-len and --shape size the inputs of other models',
-      });
+    const encoderDecoder = await encoderDecoderTask(resolved, registry);
+    if (encoderDecoder) return await runSeq2SeqBench(model, encoderDecoder, resolved, registry, options, ctx, progress);
+    const generative = (
+      [
+        [options.promptTokens !== undefined, '--prompt-tokens'],
+        [options.newTokens !== undefined, '--new-tokens'],
+        [options.seconds !== undefined, '--seconds'],
+        [options.numBeams !== undefined, '--num-beams'],
+      ] as const
+    ).filter(([on]) => on);
+    if (generative.length > 0)
+      throw new ModelctlError(
+        'USAGE',
+        `${generative.map(([, f]) => f).join(', ')}: for generative models (text-generation, encoder-decoder)`,
+        {
+          hint: 'drop them; --seq-len and --shape size the inputs of other models',
+        },
+      );
     const result = await benchModel({
       model,
       registry,
