@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { chooseTask, type ResolvedModel } from '../predict/predict.js';
+import type { ResolvedModel } from '../predict/predict.js';
 import { prepareGeneration } from '../predict/generation.js';
 import type { Registry } from '../registry/index.js';
 import { loadOrt } from '../runtime/ort.js';
@@ -56,11 +56,6 @@ export interface GenerationBenchReport {
   sessionMs: number;
   mode: { warmup: number; iterations: number };
   results: GenerationBenchResult[];
-}
-
-/** True for a model bench times as a generator (its task is text-generation). */
-export async function isGenerationModel(m: ResolvedModel, registry?: Registry): Promise<boolean> {
-  return (await chooseTask(undefined, m, registry)).task === 'text-generation';
 }
 
 /** A prompt of exactly n tokens of the filler text (repeated until the tokenizer makes that many, then cut). */

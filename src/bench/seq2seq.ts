@@ -37,6 +37,8 @@ export interface Seq2SeqBenchOptions extends SessionOptions {
   model: string;
   resolved: ResolvedModel;
   registry?: Registry;
+  /** The model's task when the caller has chosen it already (encoderDecoderTask), else chosen here. */
+  task?: string;
   /** text2text-generation, translation, summarization: prompt lengths in tokens. */
   promptTokens?: number[];
   /** automatic-speech-recognition: seconds of synthetic audio (at most the model's window). */
@@ -246,8 +248,9 @@ function figures(x: BenchInput, runs: Seq2SeqPrediction[], newTokens: number, be
 
 export async function benchSeq2Seq(options: Seq2SeqBenchOptions): Promise<Seq2SeqBenchReport> {
   const m = options.resolved;
-  const task = await encoderDecoderTask(m, options.registry);
-  if (task === undefined) throw new ModelctlError('USAGE', `${options.model} is not an encoder-decoder generative model`);
+  const task = options.task ?? (await encoderDecoderTask(m, options.registry));
+  if (task === undefined || !ENCODER_DECODER_TASKS.includes(task))
+    throw new ModelctlError('USAGE', `${options.model} is not an encoder-decoder generative model`);
   const counts = runCounts(options);
   const beams = whole(options.numBeams, 1, '--num-beams', 1);
   const session = sessionOf(options);

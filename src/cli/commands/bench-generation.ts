@@ -86,6 +86,7 @@ export async function runSeq2SeqBench(
   refuse(options, task);
   const result = await benchSeq2Seq({
     model,
+    task,
     resolved,
     registry,
     ...(options.promptTokens ? { promptTokens: options.promptTokens } : {}),

@@ -1,7 +1,6 @@
-import { isGenerationModel } from '../../bench/generation.js';
-import { encoderDecoderTask } from '../../bench/seq2seq.js';
+import { ENCODER_DECODER_TASKS } from '../../bench/seq2seq.js';
 import { benchModel } from '../../bench/index.js';
-import { resolveModel } from '../../predict/predict.js';
+import { chooseTask, resolveModel } from '../../predict/predict.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
 import { runGenerationBench, runSeq2SeqBench } from './bench-generation.js';
@@ -23,9 +22,10 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
   try {
     const registry = openRegistry(ctx);
     const resolved = await resolveModel(model, registry, { autoConvert: conversion.autoConvert });
-    if (await isGenerationModel(resolved, registry)) return await runGenerationBench(model, resolved, registry, options, ctx, progress);
-    const encoderDecoder = await encoderDecoderTask(resolved, registry);
-    if (encoderDecoder) return await runSeq2SeqBench(model, encoderDecoder, resolved, registry, options, ctx, progress);
+    // Generative models are timed generating; the others on synthetic inputs (or --e2e).
+    const { task } = await chooseTask(undefined, resolved, registry);
+    if (task === 'text-generation') return await runGenerationBench(model, resolved, registry, options, ctx, progress);
+    if (ENCODER_DECODER_TASKS.includes(task)) return await runSeq2SeqBench(model, task, resolved, registry, options, ctx, progress);
     const generative = (
       [
         [options.promptTokens !== undefined, '--prompt-tokens'],
