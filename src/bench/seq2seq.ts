@@ -136,6 +136,11 @@ export async function syntheticImage(width: number, height: number, seed = 42): 
 
 type PartsOptions = Parameters<typeof seq2seqParts>[3];
 
+/** The bench's decoding for every encoder-decoder model: text-generation's (greedy, end tokens ignored) with N beams. */
+export function seq2seqBenchDecoding(newTokens: number, beams: number): ReturnType<typeof benchDecoding> & { numBeams: number } {
+  return { ...benchDecoding(newTokens), numBeams: beams };
+}
+
 async function textInputs(o: Seq2SeqBenchOptions, task: string, encoder: RunContext, parts: PartsOptions): Promise<Prepared> {
   const lengths = [...new Set(o.promptTokens ?? DEFAULT_PROMPT_TOKENS)];
   for (const n of lengths) whole(n, 1, '--prompt-tokens', 1);
@@ -256,7 +261,7 @@ export async function benchSeq2Seq(options: Seq2SeqBenchOptions): Promise<Seq2Se
   const session = sessionOf(options);
   const parts: PartsOptions = {
     ...(options.registry ? { registry: options.registry } : {}),
-    generation: { ...benchDecoding(counts.newTokens), numBeams: beams },
+    generation: seq2seqBenchDecoding(counts.newTokens, beams),
     ...session,
   };
   options.onProgress?.({ phase: 'session', input: '', done: 0, total: 1 });

@@ -6,7 +6,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { benchSeq2Seq, syntheticAudio } from '../../src/bench/seq2seq.js';
+import { benchSeq2Seq, seq2seqBenchDecoding, syntheticAudio } from '../../src/bench/seq2seq.js';
+import { imageToTextParts } from '../../src/predict/image-to-text.js';
+import { seq2seqParts } from '../../src/predict/seq2seq.js';
+import { speechParts } from '../../src/predict/speech.js';
 import { resolveModel } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
@@ -152,6 +155,30 @@ describe('bench: encoder-decoder models', () => {
     expect(events).toEqual(['session:0', 'warmup:0', 'timing:0', 'timing:1']);
     expect(report.threads).toBe(1);
     expect(report.results[0]).toMatchObject({ audio_seconds: 2, generated_tokens: [1, 1], decode_tokens_per_second: null });
+  }, 300_000);
+
+  it("predict's preparation with the bench's decoding ignores end tokens for each kind (predict's own stops at them)", async () => {
+    const home = await exportedHome();
+    if (!home) return;
+    // The tiny fixtures seldom choose an end token on the bench's inputs, so the exact counts above alone would not show it.
+    const registry = new Registry({ home });
+    const settingsOf = async (name: string, generation: Record<string, unknown>) => {
+      const m = await resolveModel(name, registry);
+      const o = { model: name, registry, generation };
+      const parts =
+        name === 'asr-whisper-tiny'
+          ? await speechParts(name, m, o).then((p) => ({ settings: p.setup.settings, release: p.release }))
+          : name === 'i2t-vit-gpt2-tiny'
+            ? await imageToTextParts(name, m, o).then((p) => ({ settings: p.setup.settings, release: p.release }))
+            : await seq2seqParts(name, m, 'text2text-generation', o);
+      await parts.release();
+      return parts.settings;
+    };
+    for (const name of MODELS) {
+      expect((await settingsOf(name, {})).eosTokenIds.length, name).toBeGreaterThan(0);
+      const bench = await settingsOf(name, seq2seqBenchDecoding(7, 3));
+      expect(bench, name).toMatchObject({ eosTokenIds: [], maxNewTokens: 7, doSample: false, numBeams: 3, repetitionPenalty: 1 });
+    }
   }, 300_000);
 
   it('refuses what does not fit: positions, the window, flags of other models', async () => {
