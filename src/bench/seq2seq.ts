@@ -108,7 +108,7 @@ export async function encoderDecoderTask(m: ResolvedModel, registry?: Registry):
   return ENCODER_DECODER_TASKS.includes(task) ? task : undefined;
 }
 
-/** A seeded mix of three tones and noise, `seconds` long at `rate` Hz, peak about 0.5. */
+/** A seeded mix of three slowly swelling tones and uniform noise, `seconds` long at `rate` Hz, peak below 0.4. */
 export function syntheticAudio(seconds: number, rate: number, seed = 42): Float32Array {
   const rnd = seededRandom(seed);
   const out = new Float32Array(Math.round(seconds * rate));
