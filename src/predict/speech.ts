@@ -54,8 +54,13 @@ async function whisperExtractor(
   return { extractor, long, rate, window };
 }
 
-export async function prepareSpeech(model: string, m: ResolvedModel, options: Omit<PredictOptions, 'input'>): Promise<SpeechRunner> {
-  const { whisperPrompt, transcribe } = await import('../tasks/speech-recognition.js');
+/** predict's preparation of a Whisper model (the decoder opened), shared with bench; `seed`: the sampler's, when sampling. */
+export async function speechParts(
+  model: string,
+  m: ResolvedModel,
+  options: Omit<PredictOptions, 'input'>,
+): Promise<{ setup: SpeechSetup; seed?: number; release: () => Promise<void> }> {
+  const { whisperPrompt } = await import('../tasks/speech-recognition.js');
   const g = options.generation ?? {};
   if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not automatic-speech-recognition');
   if (g.stop?.length) throw new ModelctlError('USAGE', 'stop strings are not applied to speech recognition', { hint: 'leave --stop out' });
@@ -96,6 +101,13 @@ export async function prepareSpeech(model: string, m: ResolvedModel, options: Om
     isSpecial: (id) => base.tokenizer.isSpecial(id),
     timePrecision: window / rate / (typeof sources === 'number' ? sources : 1500),
   };
+  return { setup, ...(seed !== undefined ? { seed } : {}), release };
+}
+
+export async function prepareSpeech(model: string, m: ResolvedModel, options: Omit<PredictOptions, 'input'>): Promise<SpeechRunner> {
+  const { transcribe } = await import('../tasks/speech-recognition.js');
+  const { setup, seed, release } = await speechParts(model, m, options);
+  const speech = options.speech ?? {};
   return {
     async run(encoder, files) {
       if (files.length === 0)

@@ -25,7 +25,7 @@ export interface GenerationFlags {
   returnTimestamps?: boolean;
 }
 
-function positiveNumber(textValue: string, flagName: string): number {
+export function positiveNumber(textValue: string, flagName: string): number {
   const v = Number(textValue);
   if (textValue.trim() === '' || !Number.isFinite(v) || v <= 0)
     throw new ModelctlError('USAGE', `${flagName} takes a number above 0, got "${textValue}"`);
