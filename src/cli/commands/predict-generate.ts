@@ -184,6 +184,9 @@ export async function runGeneration(
     for (const p of result.predictions ?? []) if (p.seed !== undefined) out.debug(`sampled with --seed ${p.seed}`);
     return 0;
   } finally {
+    // Stopped halfway through a text (Ctrl-C, an error): end its line, so that what comes next on the terminal
+    // ("interrupted", the error) starts a line of its own.
+    if (!out.json) await finishText().catch(() => undefined);
     await predictor.close();
   }
 }
