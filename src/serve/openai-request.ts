@@ -6,7 +6,7 @@ import { HttpError } from './http.js';
  * generation takes. Sampling follows OpenAI's knobs over the model's own defaults: temperature 0 is greedy, a
  * temperature above 0 (or a top_p without a temperature) samples, and neither leaves it to the model's
  * generation_config.json (greedy for most). What this server cannot do (n > 1, logprobs, tools, echo, best_of,
- * suffix, token-id prompts) is a clear 400, never silently ignored.
+ * suffix, token-id prompts, frequency/presence penalties, logit_bias) is a clear 400, never silently ignored.
  */
 
 export type OpenAiKind = 'chat' | 'completion';
@@ -99,6 +99,12 @@ function refuse(body: Record<string, unknown>, kind: OpenAiKind): void {
   const format = (body.response_format ?? {}) as Record<string, unknown>;
   if (given(body, 'response_format') && format.type !== 'text')
     throw bad('only "response_format": {"type": "text"} is supported', 'response_format');
+  // OpenAI's penalties and biases change which tokens come: not applied here, so anything but their neutral value is refused.
+  for (const key of ['frequency_penalty', 'presence_penalty'])
+    if (given(body, key) && body[key] !== 0) throw bad(`"${key}" is not supported by this server (only 0)`, key);
+  const bias = body.logit_bias;
+  if (given(body, 'logit_bias') && (typeof bias !== 'object' || Object.keys(bias as object).length > 0))
+    throw bad('"logit_bias" is not supported by this server', 'logit_bias');
   if (kind === 'completion') {
     if (body.echo === true) throw bad('"echo" is not supported by this server', 'echo');
     if (given(body, 'best_of') && body.best_of !== 1) throw bad('"best_of" must be 1 here', 'best_of');
