@@ -1,5 +1,5 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
@@ -22,6 +22,11 @@ import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'audio', 'question', 'questions'] as const;
 const INPUT_HINT =
   'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" or "audio" (base64 strings), or "question" with "context"';
+
+/** "a text-classification model", "an image-to-text model". */
+function aModel(task: string): string {
+  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task} model`;
+}
 
 function optionalNumber(body: Record<string, unknown>, key: string, check: (n: number) => boolean, what: string): number | undefined {
   const v = body[key];
@@ -57,16 +62,16 @@ async function input(body: Record<string, unknown>, task: string, files: string[
   if (asked || body.questions !== undefined)
     throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
   if (kind === 'images') {
-    if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
+    if (body.image === undefined && body.images === undefined) throw new HttpError(400, `${aModel(task)} takes "images": base64 strings`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'audio') {
-    if (body.audio === undefined) throw new HttpError(400, `a ${task} model takes "audio": base64 WAV files`);
+    if (body.audio === undefined) throw new HttpError(400, `${aModel(task)} takes "audio": base64 audio files (WAV, FLAC or MP3)`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'texts') {
     const value = body.texts ?? body.text;
-    if (value === undefined) throw new HttpError(400, `a ${task} model takes "texts"`, { hint: '"texts": ["the model was great"]' });
+    if (value === undefined) throw new HttpError(400, `${aModel(task)} takes "texts"`, { hint: '"texts": ["the model was great"]' });
     return readInput({ value, where: body.texts !== undefined ? '"texts"' : '"text"' }, kind);
   }
   if (body.inputs !== undefined) {
@@ -80,7 +85,7 @@ async function input(body: Record<string, unknown>, task: string, files: string[
       Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
     return rows.kind === 'rows' && columns ? { ...rows, columns } : rows;
   }
-  throw new HttpError(400, `a ${task} model takes "rows" or "inputs"`, { hint: INPUT_HINT });
+  throw new HttpError(400, `${aModel(task)} takes "rows" or "inputs"`, { hint: INPUT_HINT });
 }
 
 export async function v1Predict(
@@ -108,8 +113,8 @@ export async function v1Predict(
   const conf = optionalNumber(body, 'conf', fraction, 'a number from 0 to 1');
   const iou = optionalNumber(body, 'iou', fraction, 'a number from 0 to 1');
   let dir: string | undefined;
+  const files: string[] = [];
   try {
-    const files: string[] = [];
     const audio = inputKind(task) === 'audio' && body.audio !== undefined;
     if ((inputKind(task) === 'images' && (body.image !== undefined || body.images !== undefined)) || audio) {
       const decoded = audio ? images(body.audio, 'audio file', '"audio"') : images(body.images ?? body.image);
@@ -141,6 +146,13 @@ export async function v1Predict(
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
     sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));
+  } catch (err) {
+    // A file that cannot be read is named as the client sent it ("audio 2"), not by the server's temporary path
+    // (the last first: audio-1 is the start of audio-10).
+    if (err instanceof Error)
+      for (const [i, file] of [...files.entries()].reverse())
+        err.message = err.message.replaceAll(file, `${basename(file).split('-')[0]} ${i + 1}`);
+    throw err;
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
