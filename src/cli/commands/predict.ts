@@ -161,7 +161,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   ).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or audio (WAV, FLAC, MP3) files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
     });
   }
   const conversion = autoConvert(options, ctx);
