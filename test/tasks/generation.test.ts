@@ -241,6 +241,10 @@ describe('chat templates', () => {
     expect(parseMessages('[{"role": "user", "content": "x"}]', 'x')).toHaveLength(1);
     expect(() => parseMessages('{"role": "user"}', 'chat.jsonl')).toThrow(/message 1 needs a string "role" and "content"/);
     await expect(renderChat(undefined, [{ role: 'user', content: 'x' }], {}, 'gpt2')).rejects.toThrow(/gpt2 has no chat template/);
+    // The hint fits the CLI and serve's chat endpoint alike (it once named --chat only).
+    await expect(renderChat(undefined, [{ role: 'user', content: 'x' }], {}, 'gpt2')).rejects.toMatchObject({
+      hint: expect.stringMatching(/without --chat; POST \/v1\/completions instead of \/v1\/chat\/completions/),
+    });
     const rendered = await renderChat(
       '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}',
       [{ role: 'user', content: 'hi' }],

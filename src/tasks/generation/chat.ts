@@ -75,7 +75,7 @@ export async function renderChat(
 ): Promise<string> {
   if (template === undefined) {
     throw new ModelctlError('INVALID_INPUT', `${model} has no chat template`, {
-      hint: 'give the prompt as text instead of --chat, or export the model from a folder whose tokenizer has a chat_template',
+      hint: 'give the prompt as plain text (predict without --chat; POST /v1/completions instead of /v1/chat/completions), or export the model from a folder whose tokenizer has a chat_template',
     });
   }
   const { Template } = await import('@huggingface/jinja');
