@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
 import { PREDICT_TASKS, chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
 import { zeroShotTask, zeroShotFields } from '../predict/text.js';
-import { checkRunnableTask } from '../tasks/known.js';
+import { aTaskModel, checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
@@ -22,11 +22,6 @@ import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'audio', 'question', 'questions'] as const;
 const INPUT_HINT =
   'give one of: "rows" ([[5.1, 3.5, 1.4, 0.2]]), "inputs" ({"NAME": [[...]]}), "texts" (["..."]), "images" or "audio" (base64 strings), or "question" with "context"';
-
-/** "a text-classification model", "an image-to-text model". */
-function aModel(task: string): string {
-  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task} model`;
-}
 
 function optionalNumber(body: Record<string, unknown>, key: string, check: (n: number) => boolean, what: string): number | undefined {
   const v = body[key];
@@ -62,16 +57,17 @@ async function input(body: Record<string, unknown>, task: string, files: string[
   if (asked || body.questions !== undefined)
     throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
   if (kind === 'images') {
-    if (body.image === undefined && body.images === undefined) throw new HttpError(400, `${aModel(task)} takes "images": base64 strings`);
+    if (body.image === undefined && body.images === undefined)
+      throw new HttpError(400, `${aTaskModel(task)} takes "images": base64 strings`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'audio') {
-    if (body.audio === undefined) throw new HttpError(400, `${aModel(task)} takes "audio": base64 audio files (WAV, FLAC or MP3)`);
+    if (body.audio === undefined) throw new HttpError(400, `${aTaskModel(task)} takes "audio": base64 audio files (WAV, FLAC or MP3)`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'texts') {
     const value = body.texts ?? body.text;
-    if (value === undefined) throw new HttpError(400, `${aModel(task)} takes "texts"`, { hint: '"texts": ["the model was great"]' });
+    if (value === undefined) throw new HttpError(400, `${aTaskModel(task)} takes "texts"`, { hint: '"texts": ["the model was great"]' });
     return readInput({ value, where: body.texts !== undefined ? '"texts"' : '"text"' }, kind);
   }
   if (body.inputs !== undefined) {
@@ -85,7 +81,7 @@ async function input(body: Record<string, unknown>, task: string, files: string[
       Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
     return rows.kind === 'rows' && columns ? { ...rows, columns } : rows;
   }
-  throw new HttpError(400, `${aModel(task)} takes "rows" or "inputs"`, { hint: INPUT_HINT });
+  throw new HttpError(400, `${aTaskModel(task)} takes "rows" or "inputs"`, { hint: INPUT_HINT });
 }
 
 export async function v1Predict(

@@ -15,7 +15,7 @@ import {
   type Predictor,
   type StreamOutcome,
 } from '../../predict/predict.js';
-import { checkRunnableTask } from '../../tasks/known.js';
+import { aTaskModel, checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { autoConvert } from './convert-progress.js';
 import { parseCandidateLabels } from '../../tasks/zero-shot-classification.js';
@@ -214,7 +214,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   }
   if ((kind === 'images' || kind === 'audio') && options.input !== undefined) {
     const what = kind === 'images' ? 'image' : 'audio';
-    throw new ModelctlError('USAGE', `a ${task} model takes ${what} files, not --input`, {
+    throw new ModelctlError('USAGE', `${aTaskModel(task)} takes ${what} files, not --input`, {
       hint: `give ${what} files as arguments or --file ${kind === 'images' ? 'IMAGE' : 'AUDIO.wav'}`,
     });
   }
