@@ -7,6 +7,7 @@ import { openPredictor, type PredictOptions } from '../../predict/predict.js';
 import { parseMessages, type ChatMessage } from '../../tasks/generation/chat.js';
 import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
 import type { Output } from '../render/output.js';
+import { jsonLine } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
 
 /**
@@ -165,13 +166,15 @@ export async function runGeneration(
           failed ??= record.error;
           const own = record.error.message;
           const message = own.includes(`line ${record.line}`) ? own : `${opened.stream.where} line ${record.line}: ${own}`;
-          if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, error: { code: record.error.code, message } })}\n`);
+          if (out.json) await write(out.stdout, `${jsonLine({ line: record.line, error: { code: record.error.code, message } })}\n`);
           out.warn(message);
           if (options.failFast) break;
           continue;
         }
         const r = await predictor.run({ kind: 'texts', texts: [String(record.value)] });
-        if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, prediction: r.predictions?.[0] })}\n`);
+        // The same record as every other task's stream: {"line": N, ...prediction}.
+        if (out.json)
+          await write(out.stdout, `${jsonLine({ line: record.line, ...(r.predictions?.[0] ? { prediction: r.predictions[0] } : {}) })}\n`);
         else await finishText();
       }
       if (count === 0) throw new ModelctlError('INVALID_INPUT', `${opened.stream.where} holds no prompt`);
