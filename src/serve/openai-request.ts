@@ -1,3 +1,4 @@
+import { messageText } from '../tasks/generation/chat.js';
 import type { ChatMessage, GenerationOptions } from '../tasks/text-generation.js';
 import { HttpError } from './http.js';
 
@@ -45,20 +46,13 @@ function booleanOf(body: Record<string, unknown>, key: string): boolean | undefi
   return body[key] as boolean;
 }
 
-/** A message's content: a string, or a list of text parts (the other part types are for other models). */
+/** A message's content: a string, or a list of text parts (the other part types are for other models); null is empty. */
 function contentOf(content: unknown, i: number): string {
-  if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
-  if (Array.isArray(content)) {
-    return content
-      .map((part) => {
-        const p = (part ?? {}) as Record<string, unknown>;
-        if (p.type === 'text' && typeof p.text === 'string') return p.text;
-        throw bad(`message ${i + 1}: only text content parts are supported, not ${JSON.stringify(p.type ?? null)}`, 'messages');
-      })
-      .join('');
-  }
-  throw bad(`message ${i + 1}: "content" must be a string or a list of text parts`, 'messages');
+  const text = messageText(content);
+  if (text === undefined) throw bad(`message ${i + 1}: "content" must be a string or a list of text parts`, 'messages');
+  if ('part' in text) throw bad(`message ${i + 1}: only text content parts are supported, not ${JSON.stringify(text.part)}`, 'messages');
+  return text.text;
 }
 
 function messagesOf(value: unknown): ChatMessage[] {
