@@ -64,6 +64,12 @@ describe('help of the generative and audio tasks', () => {
     expect(help).toContain('--no-convert');
   });
 
+  it('export says where --out puts a model of several files', () => {
+    expect(helpOf('export')).toContain(
+      '--out <path> also write the ONNX file here; a model exported as several files (encoder and decoder) goes into this folder',
+    );
+  });
+
   it('bench describes its text-generation figures and flags', () => {
     const help = helpOf('bench');
     expect(help).toContain('time to first token');
