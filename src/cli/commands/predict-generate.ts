@@ -95,14 +95,19 @@ export function generationFromFlags(o: PredictFlags): NonNullable<PredictOptions
   };
 }
 
-/** --chat FILE (.jsonl or a JSON array of messages) or --chat "one user message". */
-export async function readChat(chat: string): Promise<ChatMessage[]> {
+/**
+ * --chat FILE (.jsonl or a JSON array of messages) or --chat "one user message". A one-word value that looks like a
+ * file name but names no file is sent as the message with a warning (`warn`): it is more likely a mistyped path.
+ */
+export async function readChat(chat: string, warn: (message: string) => void = () => undefined): Promise<ChatMessage[]> {
   const isFile = await stat(chat).then(
     (s) => s.isFile(),
     () => false,
   );
   if (!isFile) {
     if (/\.jsonl?$/i.test(chat)) throw new ModelctlError('PATH_NOT_FOUND', `--chat ${chat}: no such file`);
+    if (/^\S+(\.[A-Za-z]\w{0,4}|[\\/]\S*)$/.test(chat) && !/^https?:/i.test(chat))
+      warn(`no file named ${chat}: --chat sends it to the model as one user message`);
     return [{ role: 'user', content: chat }];
   }
   let text: string;
@@ -127,7 +132,7 @@ export async function runGeneration(
   source: InputSource,
   signal: AbortSignal,
 ): Promise<number> {
-  const chat = options.chat !== undefined ? await readChat(options.chat) : undefined;
+  const chat = options.chat !== undefined ? await readChat(options.chat, (m) => out.warn(m)) : undefined;
   const opened = chat ? undefined : await openInput(source, 'texts', { stdin: process.stdin });
   // Text as it comes, for a person; JSON waits for the whole answer.
   const pending: Promise<void>[] = [];
