@@ -28,11 +28,13 @@ const MERGED = 'decoder_model_merged.onnx';
 /** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
 export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
   if (isSeq2SeqTask(task) || !generation) return;
-  const given = (['numBeams', 'lengthPenalty', 'earlyStopping'] as const).find((k) => generation[k] !== undefined);
+  // Named as generation_config.json and serve's requests name them (the CLI refuses its own flags before this).
+  const names = { numBeams: 'num_beams', lengthPenalty: 'length_penalty', earlyStopping: 'early_stopping' } as const;
+  const given = (Object.keys(names) as Array<keyof typeof names>).find((k) => generation[k] !== undefined);
   if (given)
     throw new ModelctlError(
       'USAGE',
-      `${given} is for encoder-decoder models (text2text-generation, translation, summarization), not ${task}`,
+      `${names[given]} is for encoder-decoder models (text2text-generation, translation, summarization), not ${task}`,
     );
 }
 
