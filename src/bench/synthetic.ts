@@ -66,10 +66,14 @@ function positiveInt(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
 
-/** The hints a transformers config.json gives (text and vision models). */
+/**
+ * The hints a transformers config.json gives (text and vision models). An encoder-decoder's config (a
+ * VisionEncoderDecoder's) keeps its encoder's image size and channels under "encoder": bench times the encoder file.
+ */
 export function hintsFromConfig(config: unknown): ModelHints {
   const c = config && typeof config === 'object' ? (config as Record<string, unknown>) : {};
-  const image = c.image_size;
+  const encoder = c.encoder && typeof c.encoder === 'object' ? (c.encoder as Record<string, unknown>) : {};
+  const image = c.image_size ?? encoder.image_size;
   const hints: ModelHints = {};
   const set = (key: keyof ModelHints, v: unknown) => {
     const n = positiveInt(v);
@@ -79,7 +83,7 @@ export function hintsFromConfig(config: unknown): ModelHints {
   set('typeVocabSize', c.type_vocab_size);
   set('maxPositions', c.max_position_embeddings);
   set('imageSize', Array.isArray(image) ? image[0] : image);
-  set('numChannels', c.num_channels);
+  set('numChannels', c.num_channels ?? encoder.num_channels);
   return hints;
 }
 

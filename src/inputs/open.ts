@@ -192,7 +192,7 @@ export const KINDS: Readonly<Record<InputKind, Kind<any>>> = {
     batch: (pairs: QuestionContext[]) => ({ kind: 'questions', pairs }),
   },
   images: filesKind('images', 'image', 'give image files as arguments or --file IMAGE'),
-  audio: filesKind('audio', 'audio', 'give WAV files as arguments or --file AUDIO.wav'),
+  audio: filesKind('audio', 'audio', 'give audio files (WAV, FLAC, MP3) as arguments or --file AUDIO'),
 };
 
 export function noItems(kind: InputKind, where: string): ModelctlError {
@@ -366,6 +366,11 @@ export async function openInput(source: InputSource, kind: InputKind, options: O
   if ('value' in source) return { input: k.document(source.value, source.where) };
   const path = source.file;
   if (path === '-') {
+    // stdin is read as text records: image and audio bytes there would be "lines" that are not UTF-8.
+    if (k.files['*'] === 'path')
+      throw new ModelctlError('USAGE', `--file - reads text, rows or JSON from stdin, not ${kind === 'images' ? 'an image' : 'audio'}`, {
+        hint: 'save it to a file and give its path as an argument or with --file',
+      });
     const sniffed = await sniffStdin(readLines(options.stdin ?? process.stdin, 'stdin'), k.stdin);
     if ('whole' in sniffed) return { input: await wholeStdin(sniffed.whole, kind) };
     return { stream: await stream(sniffed.format, sniffed.lines, kind, 'stdin') };

@@ -31,16 +31,23 @@ const OTHER_ENCODER_DECODER = ['automatic-speech-recognition', 'image-to-text'];
 /** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
 export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
   if (isSeq2SeqTask(task) || OTHER_ENCODER_DECODER.includes(task) || !generation) return;
-  const given = (['numBeams', 'lengthPenalty', 'earlyStopping'] as const).find((k) => generation[k] !== undefined);
+  // Named as generation_config.json and serve's requests name them (the CLI refuses its own flags before this).
+  const names = { numBeams: 'num_beams', lengthPenalty: 'length_penalty', earlyStopping: 'early_stopping' } as const;
+  const given = (Object.keys(names) as Array<keyof typeof names>).find((k) => generation[k] !== undefined);
   if (given)
     throw new ModelctlError(
       'USAGE',
-      `${given} is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not ${task}`,
+      `${names[given]} is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not ${task}`,
     );
 }
 
 /** The decoder's path: the registry version's onnxParts.decoder, else decoder_model_merged.onnx beside the encoder file. */
 async function decoderPath(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<string> {
+  // The decoder file given as the model (it takes the encoder's states): the encoder is what predict opens.
+  if (m.summary.inputs.some((i) => i.name === 'encoder_hidden_states'))
+    throw new ModelctlError('USAGE', `${basename(m.path)} is the decoder of an encoder-decoder model; predict opens its encoder`, {
+      hint: `give ${join(dirname(m.path), 'encoder_model.onnx')} (the ${MERGED} beside it is found), or a registry version`,
+    });
   const parts = m.manifest ? onnxPartPaths(m.manifest) : undefined;
   if (m.manifest && registry) {
     const file = m.manifest.files.find((f) => f.path === parts?.decoder);

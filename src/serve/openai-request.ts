@@ -1,3 +1,4 @@
+import { messageText } from '../tasks/generation/chat.js';
 import type { ChatMessage, GenerationOptions } from '../tasks/text-generation.js';
 import { HttpError } from './http.js';
 
@@ -6,7 +7,7 @@ import { HttpError } from './http.js';
  * generation takes. Sampling follows OpenAI's knobs over the model's own defaults: temperature 0 is greedy, a
  * temperature above 0 (or a top_p without a temperature) samples, and neither leaves it to the model's
  * generation_config.json (greedy for most). What this server cannot do (n > 1, logprobs, tools, echo, best_of,
- * suffix, token-id prompts) is a clear 400, never silently ignored.
+ * suffix, token-id prompts, frequency/presence penalties, logit_bias) is a clear 400, never silently ignored.
  */
 
 export type OpenAiKind = 'chat' | 'completion';
@@ -45,20 +46,13 @@ function booleanOf(body: Record<string, unknown>, key: string): boolean | undefi
   return body[key] as boolean;
 }
 
-/** A message's content: a string, or a list of text parts (the other part types are for other models). */
+/** A message's content: a string, or a list of text parts (the other part types are for other models); null is empty. */
 function contentOf(content: unknown, i: number): string {
-  if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
-  if (Array.isArray(content)) {
-    return content
-      .map((part) => {
-        const p = (part ?? {}) as Record<string, unknown>;
-        if (p.type === 'text' && typeof p.text === 'string') return p.text;
-        throw bad(`message ${i + 1}: only text content parts are supported, not ${JSON.stringify(p.type ?? null)}`, 'messages');
-      })
-      .join('');
-  }
-  throw bad(`message ${i + 1}: "content" must be a string or a list of text parts`, 'messages');
+  const text = messageText(content);
+  if (text === undefined) throw bad(`message ${i + 1}: "content" must be a string or a list of text parts`, 'messages');
+  if ('part' in text) throw bad(`message ${i + 1}: only text content parts are supported, not ${JSON.stringify(text.part)}`, 'messages');
+  return text.text;
 }
 
 function messagesOf(value: unknown): ChatMessage[] {
@@ -99,6 +93,12 @@ function refuse(body: Record<string, unknown>, kind: OpenAiKind): void {
   const format = (body.response_format ?? {}) as Record<string, unknown>;
   if (given(body, 'response_format') && format.type !== 'text')
     throw bad('only "response_format": {"type": "text"} is supported', 'response_format');
+  // OpenAI's penalties and biases change which tokens come: not applied here, so anything but their neutral value is refused.
+  for (const key of ['frequency_penalty', 'presence_penalty'])
+    if (given(body, key) && body[key] !== 0) throw bad(`"${key}" is not supported by this server (only 0)`, key);
+  const bias = body.logit_bias;
+  if (given(body, 'logit_bias') && (typeof bias !== 'object' || Object.keys(bias as object).length > 0))
+    throw bad('"logit_bias" is not supported by this server', 'logit_bias');
   if (kind === 'completion') {
     if (body.echo === true) throw bad('"echo" is not supported by this server', 'echo');
     if (given(body, 'best_of') && body.best_of !== 1) throw bad('"best_of" must be 1 here', 'best_of');

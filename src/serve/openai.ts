@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { chooseTask, predict } from '../predict/predict.js';
+import { aTaskModel } from '../tasks/known.js';
 import type { GenerationPrediction } from '../tasks/text-generation.js';
 import type { Route, ServeContext } from './context.js';
 import { HttpError, errorReply, readJsonObject, sendJson } from './http.js';
@@ -153,10 +154,10 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
   if (task !== 'text-generation')
     throw new HttpError(
       400,
-      `${m.name}:${m.version} is a ${task} model; ${kind === 'chat' ? '/v1/chat/completions' : '/v1/completions'} serves text-generation models`,
+      `${m.name}:${m.version} is ${aTaskModel(task)}; ${kind === 'chat' ? '/v1/chat/completions' : '/v1/completions'} serves text-generation models`,
       {
         code: 'invalid_model',
-        hint: `POST /v1/models/${m.name}/predict runs a ${task} model`,
+        hint: `POST /v1/models/${m.name}/predict runs ${aTaskModel(task)}`,
       },
     );
   const out = shapes(r);

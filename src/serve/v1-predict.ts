@@ -1,11 +1,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tempName } from '../registry/fsutil.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readInput } from '../inputs/open.js';
 import { PREDICT_TASKS, chooseTask, inputKind, predict, type PredictInput, type PredictOptions } from '../predict/predict.js';
 import { zeroShotTask, zeroShotFields } from '../predict/text.js';
-import { checkRunnableTask } from '../tasks/known.js';
+import { aTaskModel, checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
@@ -58,16 +58,17 @@ async function input(body: Record<string, unknown>, task: string, files: string[
   if (asked || body.questions !== undefined)
     throw new HttpError(400, `"question" and "context" are for question-answering models, not ${task}`);
   if (kind === 'images') {
-    if (body.image === undefined && body.images === undefined) throw new HttpError(400, `a ${task} model takes "images": base64 strings`);
+    if (body.image === undefined && body.images === undefined)
+      throw new HttpError(400, `${aTaskModel(task)} takes "images": base64 strings`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'audio') {
-    if (body.audio === undefined) throw new HttpError(400, `a ${task} model takes "audio": base64 WAV files`);
+    if (body.audio === undefined) throw new HttpError(400, `${aTaskModel(task)} takes "audio": base64 audio files (WAV, FLAC or MP3)`);
     return readInput({ values: files }, kind);
   }
   if (kind === 'texts') {
     const value = body.texts ?? body.text;
-    if (value === undefined) throw new HttpError(400, `a ${task} model takes "texts"`, { hint: '"texts": ["the model was great"]' });
+    if (value === undefined) throw new HttpError(400, `${aTaskModel(task)} takes "texts"`, { hint: '"texts": ["the model was great"]' });
     return readInput({ value, where: body.texts !== undefined ? '"texts"' : '"text"' }, kind);
   }
   if (body.inputs !== undefined) {
@@ -81,7 +82,7 @@ async function input(body: Record<string, unknown>, task: string, files: string[
       Array.isArray(body.columns) && body.columns.every((c) => typeof c === 'string') ? (body.columns as string[]) : undefined;
     return rows.kind === 'rows' && columns ? { ...rows, columns } : rows;
   }
-  throw new HttpError(400, `a ${task} model takes "rows" or "inputs"`, { hint: INPUT_HINT });
+  throw new HttpError(400, `${aTaskModel(task)} takes "rows" or "inputs"`, { hint: INPUT_HINT });
 }
 
 export async function v1Predict(
@@ -110,8 +111,8 @@ export async function v1Predict(
   const iou = optionalNumber(body, 'iou', fraction, 'a number from 0 to 1');
   let dir: string | undefined;
   const warnings: string[] = [];
+  const files: string[] = [];
   try {
-    const files: string[] = [];
     const audio = inputKind(task) === 'audio' && body.audio !== undefined;
     if ((inputKind(task) === 'images' && (body.image !== undefined || body.images !== undefined)) || audio) {
       const decoded = audio ? images(body.audio, 'audio file', '"audio"') : images(body.images ?? body.image);
@@ -145,6 +146,13 @@ export async function v1Predict(
     const result = await ctx.manager.useSession(m, (opened) => predict({ ...options, opened }));
     // What `predict` prints as warnings (settings of generation_config.json not applied) goes back with the answer.
     sendJson(res, 200, warnings.length > 0 ? { ...result, warnings } : result);
+  } catch (err) {
+    // A file that cannot be read is named as the client sent it ("audio 2"), not by the server's temporary path
+    // (the last first: audio-1 is the start of audio-10).
+    if (err instanceof Error)
+      for (const [i, file] of [...files.entries()].reverse())
+        err.message = err.message.replaceAll(file, `${basename(file).split('-')[0]} ${i + 1}`);
+    throw err;
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }

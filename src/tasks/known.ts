@@ -88,3 +88,8 @@ export function checkRunnableTask(task: string, runs: readonly string[], command
     hint: `run the model as raw tensors with --task raw (named inputs in, named outputs back); ${command} runs: ${runs.join(', ')}`,
   });
 }
+
+/** "a text-classification model", "an image-to-text model": a task's model in a message. */
+export function aTaskModel(task: string): string {
+  return `${/^[aeiou]/i.test(task) ? 'an' : 'a'} ${task} model`;
+}

@@ -156,6 +156,13 @@ describe('synthetic inputs', () => {
     );
     const vit = hintsFromConfig({ image_size: 32, num_channels: 3, vocab_size: 'x' });
     expect(vit).toEqual({ imageSize: 32, numChannels: 3 });
+    // A VisionEncoderDecoder (image-to-text) keeps them in its encoder's config.
+    const captioner = {
+      model_type: 'vision-encoder-decoder',
+      encoder: { image_size: [24, 24], num_channels: 3 },
+      decoder: { vocab_size: 400 },
+    };
+    expect(hintsFromConfig(captioner)).toEqual({ imageSize: 24, numChannels: 3 });
     expect(resolveShape(tensor('pixel_values', 'float32', ['batch_size', 'num_channels', 'height', 'width']), { batch: 2 }, vit)).toEqual([
       2, 3, 32, 32,
     ]);

@@ -139,6 +139,23 @@ describe('JSON Lines and text lines', () => {
   });
 });
 
+describe('image and audio files', () => {
+  it('are not read from stdin (--file -), which holds text records: a usage error that says what to do', async () => {
+    async function* bytes(): AsyncGenerator<Buffer> {
+      yield Buffer.from([0x52, 0x49, 0x46, 0x46, 0xff, 0xfe, 0x00, 0x01]);
+    }
+    await expect(openInput({ file: '-' }, 'audio', { stdin: bytes() })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--file - reads text, rows or JSON from stdin, not audio',
+      hint: 'save it to a file and give its path as an argument or with --file',
+    });
+    await expect(openInput({ file: '-' }, 'images', { stdin: bytes() })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '--file - reads text, rows or JSON from stdin, not an image',
+    });
+  });
+});
+
 describe('predict reads what it is given through the same room', () => {
   it('a .jsonl of texts, a .json of rows and JSON text give what the inputs themselves give', async () => {
     const dir = tempDir();

@@ -144,7 +144,7 @@ describe('automatic-speech-recognition: beam search, sampling and language names
     const table = await cli(['predict', 'whisper', CLIP, '--language', 'en', '--num-beams', '3', '--table'], { home });
     expect(table.exitCode, table.stderr).toBe(0);
     const [head, row] = table.stdout.split('\n');
-    expect(head?.split(/\s+/)).toEqual(['AUDIO', 'TEXT']);
+    expect(head?.split(/\s+/)).toEqual(['AUDIO', 'LANGUAGE', 'TEXT']);
     expect(row).toContain(CLIP.slice(-20));
     // A word of the transcript's start (the random model's text holds bytes the table shows escaped).
     const word = (ref.cases[0]?.text ?? '').slice(0, 40).match(/[a-z]{3,}/)?.[0];

@@ -70,12 +70,24 @@ describe('serve: OpenAI-compatible completions', () => {
       [{ model: 'iris', prompt: 'x', temperature: 3 }, 'temperature'],
       [{ model: 'iris', prompt: [1, 2] }, 'prompt'],
       [{ model: 'iris', prompt: 'x', logprobs: 2 }, 'logprobs'],
+      // Penalties and biases would change the tokens: refused, not ignored (their neutral values pass).
+      [{ model: 'iris', prompt: 'x', frequency_penalty: 0.5 }, 'frequency_penalty'],
+      [{ model: 'iris', messages: [{ role: 'user', content: 'x' }], presence_penalty: -1 }, 'presence_penalty'],
+      [{ model: 'iris', prompt: 'x', logit_bias: { '50256': -100 } }, 'logit_bias'],
       [{ prompt: 'x' }, 'model'],
     ] as const) {
       const r = await postJson(`${s.url}/v1/${'messages' in body ? 'chat/' : ''}completions`, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.body.error).toMatchObject({ type: 'invalid_request_error', param, code: `invalid_${param}` });
     }
+    const neutral = await postJson(`${s.url}/v1/completions`, {
+      model: 'iris',
+      prompt: 'x',
+      frequency_penalty: 0,
+      presence_penalty: 0,
+      logit_bias: {},
+    });
+    expect(neutral.body.error).toMatchObject({ code: 'invalid_model' });
     const notJson = await postJson(`${s.url}/v1/chat/completions`, '{');
     expect(notJson.status).toBe(400);
     expect(notJson.body.error.type).toBe('invalid_request_error');

@@ -258,7 +258,7 @@ describe('beam-search options on another task', () => {
     expect(err).toBeInstanceOf(ModelctlError);
     expect((err as ModelctlError).code).toBe('USAGE');
     expect((err as ModelctlError).message).toBe(
-      'numBeams is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not text-classification',
+      'num_beams is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not text-classification',
     );
   });
 });

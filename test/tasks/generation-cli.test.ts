@@ -53,12 +53,15 @@ describe('predict text-generation from the command line', () => {
     const stream = await cli(['predict', 'gpt2', '--file', prompts, '--max-new-tokens', '4'], { home });
     expect(stream.exitCode).toBe(2);
     const lines = stream.stdout.split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => [l.line, l.prediction ? 'prediction' : l.error.code])).toEqual([
+    // Records as every task's stream has them: {"line": N, ...prediction}.
+    expect(lines.map((l) => [l.line, l.error ? l.error.code : 'prediction'])).toEqual([
       [1, 'prediction'],
       [2, 'INVALID_INPUT'],
       [3, 'prediction'],
     ]);
-    expect(lines[0].prediction.tokens).toEqual(p.tokens.slice(0, 4));
+    expect(lines[0].prediction).toBeUndefined();
+    expect(lines[0].tokens).toEqual(p.tokens.slice(0, 4));
+    expect(lines[0].finish_reason).toBe('length');
 
     const noTemplate = await cli(['predict', 'gpt2', '--chat', 'hi'], { home });
     expect(noTemplate.exitCode).toBe(2);

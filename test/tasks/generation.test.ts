@@ -240,7 +240,37 @@ describe('chat templates', () => {
     ]);
     expect(parseMessages('[{"role": "user", "content": "x"}]', 'x')).toHaveLength(1);
     expect(() => parseMessages('{"role": "user"}', 'chat.jsonl')).toThrow(/message 1 needs a string "role" and "content"/);
+    // A chat request's body (pretty-printed too) and OpenAI's text parts read as serve's /v1/chat/completions reads them.
+    const request = JSON.stringify(
+      {
+        model: 'm',
+        messages: [
+          { role: 'system', content: 'be brief' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'hi ' },
+              { type: 'text', text: '🙂' },
+            ],
+          },
+        ],
+      },
+      null,
+      2,
+    );
+    expect(parseMessages(request, 'request.json')).toEqual([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'hi 🙂' },
+    ]);
+    expect(() => parseMessages('[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]', 'c.json')).toThrow(
+      /message 1: only text content parts are supported, not "image_url"/,
+    );
+    expect(() => parseMessages('{"model": "m"}', 'c.json')).toThrow(/neither a list of messages nor \{"messages": \[\.\.\.\]\}/);
     await expect(renderChat(undefined, [{ role: 'user', content: 'x' }], {}, 'gpt2')).rejects.toThrow(/gpt2 has no chat template/);
+    // The hint fits the CLI and serve's chat endpoint alike (it once named --chat only).
+    await expect(renderChat(undefined, [{ role: 'user', content: 'x' }], {}, 'gpt2')).rejects.toMatchObject({
+      hint: expect.stringMatching(/without --chat; POST \/v1\/completions instead of \/v1\/chat\/completions/),
+    });
     const rendered = await renderChat(
       '{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}',
       [{ role: 'user', content: 'hi' }],

@@ -7,6 +7,7 @@ import { openPredictor, type PredictOptions } from '../../predict/predict.js';
 import { parseMessages, type ChatMessage } from '../../tasks/generation/chat.js';
 import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
 import type { Output } from '../render/output.js';
+import { jsonLine } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
 
 /**
@@ -102,14 +103,19 @@ export function generationFromFlags(o: PredictFlags): NonNullable<PredictOptions
   };
 }
 
-/** --chat FILE (.jsonl or a JSON array of messages) or --chat "one user message". */
-export async function readChat(chat: string): Promise<ChatMessage[]> {
+/**
+ * --chat FILE (.jsonl or a JSON array of messages) or --chat "one user message". A one-word value that looks like a
+ * file name but names no file is sent as the message with a warning (`warn`): it is more likely a mistyped path.
+ */
+export async function readChat(chat: string, warn: (message: string) => void = () => undefined): Promise<ChatMessage[]> {
   const isFile = await stat(chat).then(
     (s) => s.isFile(),
     () => false,
   );
   if (!isFile) {
     if (/\.jsonl?$/i.test(chat)) throw new ModelctlError('PATH_NOT_FOUND', `--chat ${chat}: no such file`);
+    if (/^\S+(\.[A-Za-z]\w{0,4}|[\\/]\S*)$/.test(chat) && !/^https?:/i.test(chat))
+      warn(`no file named ${chat}: --chat sends it to the model as one user message`);
     return [{ role: 'user', content: chat }];
   }
   let text: string;
@@ -134,7 +140,7 @@ export async function runGeneration(
   source: InputSource,
   signal: AbortSignal,
 ): Promise<number> {
-  const chat = options.chat !== undefined ? await readChat(options.chat) : undefined;
+  const chat = options.chat !== undefined ? await readChat(options.chat, (m) => out.warn(m)) : undefined;
   const opened = chat ? undefined : await openInput(source, 'texts', { stdin: process.stdin });
   // Text as it comes, for a person; JSON waits for the whole answer.
   const pending: Promise<void>[] = [];
@@ -173,13 +179,15 @@ export async function runGeneration(
           failed ??= record.error;
           const own = record.error.message;
           const message = own.includes(`line ${record.line}`) ? own : `${opened.stream.where} line ${record.line}: ${own}`;
-          if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, error: { code: record.error.code, message } })}\n`);
+          if (out.json) await write(out.stdout, `${jsonLine({ line: record.line, error: { code: record.error.code, message } })}\n`);
           out.warn(message);
           if (options.failFast) break;
           continue;
         }
         const r = await predictor.run({ kind: 'texts', texts: [String(record.value)] });
-        if (out.json) await write(out.stdout, `${JSON.stringify({ line: record.line, prediction: r.predictions?.[0] })}\n`);
+        // The same record as every other task's stream: {"line": N, ...prediction}.
+        if (out.json)
+          await write(out.stdout, `${jsonLine({ line: record.line, ...(r.predictions?.[0] ? { prediction: r.predictions[0] } : {}) })}\n`);
         else await finishText();
       }
       if (count === 0) throw new ModelctlError('INVALID_INPUT', `${opened.stream.where} holds no prompt`);
@@ -192,6 +200,9 @@ export async function runGeneration(
     for (const p of result.predictions ?? []) if (p.seed !== undefined) out.debug(`sampled with --seed ${p.seed}`);
     return 0;
   } finally {
+    // Stopped halfway through a text (Ctrl-C, an error): end its line, so that what comes next on the terminal
+    // ("interrupted", the error) starts a line of its own.
+    if (!out.json) await finishText().catch(() => undefined);
     await predictor.close();
   }
 }

@@ -15,7 +15,7 @@ import {
   type Predictor,
   type StreamOutcome,
 } from '../../predict/predict.js';
-import { checkRunnableTask } from '../../tasks/known.js';
+import { aTaskModel, checkRunnableTask } from '../../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../../tasks/token-classification.js';
 import { autoConvert } from './convert-progress.js';
 import { parseCandidateLabels } from '../../tasks/zero-shot-classification.js';
@@ -161,7 +161,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   ).length;
   if (given !== 1) {
     throw new ModelctlError('USAGE', given === 0 ? 'no input given' : 'give the input one way only', {
-      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or WAV files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
+      hint: 'values as arguments (5.1,3.5,1.4,0.2, texts for a text model, image or audio (WAV, FLAC, MP3) files for an image or audio model), --input JSON, --file FILE (.csv, .jsonl, .json, .npy, .txt; - for stdin), --question with --context, or --chat (text-generation)',
     });
   }
   const conversion = autoConvert(options, ctx);
@@ -214,7 +214,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
   }
   if ((kind === 'images' || kind === 'audio') && options.input !== undefined) {
     const what = kind === 'images' ? 'image' : 'audio';
-    throw new ModelctlError('USAGE', `a ${task} model takes ${what} files, not --input`, {
+    throw new ModelctlError('USAGE', `${aTaskModel(task)} takes ${what} files, not --input`, {
       hint: `give ${what} files as arguments or --file ${kind === 'images' ? 'IMAGE' : 'AUDIO.wav'}`,
     });
   }

@@ -103,6 +103,33 @@ function renderFiles(out: Output, r: PredictResult, files: string[], topK: numbe
   );
 }
 
+/**
+ * Speech recognition: each file's language and transcript, whole (a transcript is what was asked for); with
+ * timestamps, one row per chunk with its [start, end] seconds.
+ */
+function renderTranscripts(out: Output, r: PredictResult, files: string[]): string {
+  const preds = r.predictions ?? [];
+  const flat = (text: string) => printable(text.replace(/\s+/g, ' ').trim());
+  const seconds = (t: number | null | undefined) => (typeof t === 'number' ? t.toFixed(2) : '?');
+  if (!preds.some((p) => p.chunks)) {
+    return renderTable(
+      out.c,
+      ['AUDIO', 'LANGUAGE', 'TEXT'],
+      preds.map((p, i) => [shorten(files[i] ?? '', 60), printable(p.language ?? '-'), flat(p.text ?? '')]),
+    );
+  }
+  return renderTable(
+    out.c,
+    ['AUDIO', 'LANGUAGE', 'TIME', 'TEXT'],
+    preds.flatMap((p, i) => {
+      const head = [shorten(files[i] ?? '', 60), printable(p.language ?? '-')];
+      const chunks = p.chunks ?? [];
+      if (chunks.length === 0) return [[...head, '-', flat(p.text ?? '')]];
+      return chunks.map((c, k) => [...(k === 0 ? head : ['', '']), `${seconds(c.timestamp[0])}-${seconds(c.timestamp[1])}`, flat(c.text)]);
+    }),
+  );
+}
+
 /** Detections per image file: one row each (a '-' row for an image without any). */
 function renderDetections(out: Output, r: PredictResult, files: string[]): string {
   return renderTable(
@@ -169,12 +196,11 @@ export function renderResult(
     if (result.task === 'fill-mask') return renderFills(out, result, input.texts);
     return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
   }
-  // The generated text per file: an image's caption, an audio file's transcript.
-  const written = result.task === 'image-to-text' || result.task === 'automatic-speech-recognition';
-  if ((input.kind === 'images' || input.kind === 'audio') && written)
+  // An image's caption per file (an audio file's transcript: renderTranscripts, below).
+  if (input.kind === 'images' && result.task === 'image-to-text')
     return renderTable(
       out.c,
-      [input.kind === 'images' ? 'IMAGE' : 'AUDIO', 'TEXT'],
+      ['IMAGE', 'TEXT'],
       (result.predictions ?? []).map((p, i) => [
         shorten(input.files[i] ?? '', 60),
         printable(shorten(p.generated_text ?? p.text ?? '', 80)),
@@ -182,6 +208,7 @@ export function renderResult(
     );
   if (input.kind === 'images')
     return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderFiles(out, result, input.files, topK);
+  if (input.kind === 'audio' && result.task === 'automatic-speech-recognition') return renderTranscripts(out, result, input.files);
   if (input.kind === 'audio') return renderFiles(out, result, input.files, topK, 'AUDIO');
   return renderRows(out, result, rowNames);
 }

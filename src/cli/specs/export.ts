@@ -56,7 +56,10 @@ export const exportCommand: CommandSpec<ExportFlags> = {
     ),
     name: text('--name <name>', "registry name of the export (default: the source's name)"),
     version: text('--version <version>', 'version (default: next patch)'),
-    out: text('--out <file>', 'also write the ONNX file here'),
+    out: text(
+      '--out <path>',
+      'also write the ONNX file here; a model exported as several files (encoder and decoder) goes into this folder',
+    ),
     trustRemoteCode: flag('--trust-remote-code', "HF: allow the model's own Python code to run (off unless asked for)"),
     python: text('--python <path>', 'the Python interpreter to convert with (default: $MODELCTL_PYTHON, the managed environment, python3)'),
     verify: flag('--verify', 'for a registry model: re-hash its files before converting them'),

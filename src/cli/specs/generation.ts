@@ -112,6 +112,6 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
   ),
   chat: text(
     '--chat <file|prompt>',
-    'text-generation: a conversation (.jsonl of {"role", "content"}, or a JSON array) or one user message, rendered with the model\'s chat template',
+    'text-generation: a conversation (.jsonl of {"role", "content"}, a JSON array, or a chat request\'s {"messages": [...]}) or one user message, rendered with the model\'s chat template',
   ),
 };

@@ -45,12 +45,12 @@ export const predictCommand: CommandSpec<PredictFlags> = {
   description:
     'run a model with ONNX Runtime: tables (tabular-classification/-regression), texts (text-classification, token-classification, ' +
     'feature-extraction, fill-mask, zero-shot-classification, text-generation, text2text-generation, translation, summarization), questions (question-answering), images (image-classification, ' +
-    'object-detection), audio (audio-classification) or raw tensors',
+    'object-detection, image-to-text), audio (audio-classification, automatic-speech-recognition) or raw tensors',
   arguments: [
     ['<model>', 'a registry model (name[:version|@alias]) or an ONNX file'],
     [
       '[values...]',
-      'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, image or WAV files for an image or audio model',
+      'rows as comma-separated numbers (5.1,3.5,1.4,0.2), texts for a text model, image files for an image model, audio files (WAV, FLAC, MP3) for an audio model',
     ],
   ],
   options: {
@@ -62,7 +62,7 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     file: text(
       '--file <file>',
       'a .csv (with header), .jsonl, .json or .npy file; texts: .txt (one per line) or .jsonl ({"text": ...}); - reads stdin; ' +
-        'an image file (PNG, JPEG, WebP...) for an image model; a WAV file for an audio model',
+        'an image file (PNG, JPEG, WebP...) for an image model; an audio file (WAV, FLAC, MP3) for an audio model',
     ),
     task: text(
       '--task <task>',
@@ -136,5 +136,8 @@ export const predictCommand: CommandSpec<PredictFlags> = {
     'modelctl predict ./wav2vec2-ks/model.onnx yes.wav no.wav --top-k 2',
     'modelctl predict gpt2 "Once upon a time" --max-new-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7',
     'modelctl predict llama-chat --chat conversation.jsonl --stop "User:" --json',
+    'modelctl predict t5 "translate English to German: the house is wonderful." --num-beams 4',
+    'modelctl predict whisper talk.wav talk.mp3 --language en --return-timestamps',
+    'modelctl predict captioner photo.jpg --max-new-tokens 20',
   ],
 };

@@ -33,7 +33,7 @@ function port(text: string, flag: string): number {
 export const serveCommand: CommandSpec<ServeFlags> = {
   name: 'serve',
   description:
-    'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1 and /model-registry, pull and export as jobs',
+    'serve the registry over HTTP: the Open Inference Protocol (KServe v2), task-level predict and the registry API under /v1 and /model-registry, OpenAI-compatible /v1/chat/completions and /v1/completions for text-generation models, pull and export as jobs',
   options: {
     ...convertOptions,
     host: text('--host <host>', 'address to listen on (0.0.0.0: every interface)', { default: '127.0.0.1' }),
@@ -72,6 +72,7 @@ export const serveCommand: CommandSpec<ServeFlags> = {
     'curl localhost:8080/v2/models/iris',
     'curl -X POST localhost:8080/v2/models/iris/infer -d \'{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}\'',
     'curl -X POST localhost:8080/v1/models/iris/predict -d \'{"rows":[[5.1,3.5,1.4,0.2]]}\'',
+    'curl -N localhost:8080/v1/chat/completions -d \'{"model":"llama-chat","messages":[{"role":"user","content":"Hi"}],"stream":true}\'',
     'curl -X POST localhost:8080/v1/pull -d \'{"source":"hf:org/name"}\'   # then GET /v1/jobs/{id}',
   ],
 };

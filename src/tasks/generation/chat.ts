@@ -40,29 +40,67 @@ export function chatTemplateOf(tokenizerConfig: unknown, jinja?: string, json?: 
   return pick(record(tokenizerConfig).chat_template) ?? jinja ?? pick(record(json).chat_template);
 }
 
-/** Messages from JSON Lines ({"role", "content"} per line) or a JSON array of them. */
+/**
+ * A message's content as OpenAI's API takes it: a string, or a list of parts whose text parts are joined. Gives
+ * `{ text }`, or `{ part }`: the type of the first part that is not text (images and audio are for other models).
+ */
+export function messageText(content: unknown): { text: string } | { part: unknown } | undefined {
+  if (typeof content === 'string') return { text: content };
+  if (!Array.isArray(content)) return undefined;
+  let text = '';
+  for (const item of content) {
+    const p = record(item);
+    if (p.type !== 'text' || typeof p.text !== 'string') return { part: p.type ?? null };
+    text += p.text;
+  }
+  return { text };
+}
+
+const MESSAGES_HINT = 'JSON Lines of {"role": "user", "content": "..."}, a JSON array of them, or {"messages": [...]}';
+
+/** The messages of a text that is one JSON document: an array of them, {"messages": [...]} or one message; else undefined. */
+function documentMessages(text: string): unknown[] | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined; // JSON Lines (or not JSON: the caller's parse says where)
+  }
+  if (Array.isArray(doc)) return doc;
+  const r = record(doc);
+  if (Array.isArray(r.messages)) return r.messages;
+  if ('role' in r) return [r];
+  throw new Error('a JSON document that is neither a list of messages nor {"messages": [...]}');
+}
+
+/**
+ * Messages from JSON Lines ({"role", "content"} per line), a JSON array of them, or a chat request's
+ * {"messages": [...]}; a content may be a list of text parts, as OpenAI's API takes it.
+ */
 export function parseMessages(text: string, where: string): ChatMessage[] {
   const trimmed = text.trim();
   let items: unknown[];
   try {
-    items = trimmed.startsWith('[')
-      ? (JSON.parse(trimmed) as unknown[])
-      : trimmed
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as unknown);
+    items =
+      documentMessages(trimmed) ??
+      trimmed
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as unknown);
   } catch (err) {
-    throw new ModelctlError('INVALID_INPUT', `${where}: not JSON Lines of messages (${(err as Error).message})`, {
-      hint: 'one {"role": "user", "content": "..."} per line',
-    });
+    throw new ModelctlError('INVALID_INPUT', `${where}: not JSON Lines of messages (${(err as Error).message})`, { hint: MESSAGES_HINT });
   }
   return items.map((m, i) => {
     const r = record(m);
-    if (typeof r.role !== 'string' || typeof r.content !== 'string')
-      throw new ModelctlError('INVALID_INPUT', `${where}: message ${i + 1} needs a string "role" and "content"`, {
-        hint: 'one {"role": "user", "content": "..."} per line',
-      });
-    return { role: r.role, content: r.content };
+    const content = messageText(r.content);
+    if (typeof r.role !== 'string' || content === undefined)
+      throw new ModelctlError('INVALID_INPUT', `${where}: message ${i + 1} needs a string "role" and "content"`, { hint: MESSAGES_HINT });
+    if ('part' in content)
+      throw new ModelctlError(
+        'INVALID_INPUT',
+        `${where}: message ${i + 1}: only text content parts are supported, not ${JSON.stringify(content.part)}`,
+      );
+    return { role: r.role, content: content.text };
   });
 }
 
@@ -75,7 +113,7 @@ export async function renderChat(
 ): Promise<string> {
   if (template === undefined) {
     throw new ModelctlError('INVALID_INPUT', `${model} has no chat template`, {
-      hint: 'give the prompt as text instead of --chat, or export the model from a folder whose tokenizer has a chat_template',
+      hint: 'give the prompt as plain text (predict without --chat; POST /v1/completions instead of /v1/chat/completions), or export the model from a folder whose tokenizer has a chat_template',
     });
   }
   const { Template } = await import('@huggingface/jinja');

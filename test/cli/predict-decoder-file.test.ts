@@ -1,0 +1,40 @@
+/**
+ * predict given the decoder file of an encoder-decoder version checked out into a folder (optimum's
+ * decoder_model_merged.onnx beside config.json): a usage error naming the encoder file to give, not ONNX Runtime's
+ * "input ... is missing in feeds".
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { converterRoot, familyPython } from '../convert/env.js';
+import { FIXTURES, cli, fileDir } from '../helpers.js';
+
+describe('predict on the files of a checked-out encoder-decoder version', () => {
+  it('runs from encoder_model.onnx and refuses decoder_model_merged.onnx with the encoder to give', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = fileDir('modelctl-decoder-file-home-');
+    const out = fileDir('modelctl-decoder-file-out-');
+    const exported = await cli(['export', join(FIXTURES, 's2s-t5-tiny'), '--name', 't5', '--python', familyPython(root, 'hf'), '--json'], {
+      home,
+    });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const checkout = await cli(['checkout', 't5', out], { home });
+    expect(checkout.exitCode, checkout.stderr).toBe(0);
+    expect(existsSync(join(out, 'decoder_model_merged.onnx'))).toBe(true);
+    const encoder = await cli(
+      ['predict', join(out, 'encoder_model.onnx'), 'translate English to German: hi', '--max-new-tokens', '3', '--json'],
+      {
+        home,
+      },
+    );
+    expect(encoder.exitCode, encoder.stderr).toBe(0);
+    expect(JSON.parse(encoder.stdout).predictions[0].tokens).toHaveLength(3);
+    const decoder = await cli(['predict', join(out, 'decoder_model_merged.onnx'), 'hi', '--max-new-tokens', '3'], { home });
+    expect(decoder.exitCode).toBe(2);
+    expect(decoder.stderr.split('\n')).toEqual([
+      'error: decoder_model_merged.onnx is the decoder of an encoder-decoder model; predict opens its encoder',
+      `hint: give ${join(out, 'encoder_model.onnx')} (the decoder_model_merged.onnx beside it is found), or a registry version`,
+    ]);
+  });
+});
