@@ -16,11 +16,11 @@ import { checkRunnableTask } from '../tasks/known.js';
 import { answerQuestions } from '../tasks/question-answering.js';
 import { chooseTask, resolveModel, zipMapOutputs } from './resolve.js';
 import { GENERATIVE_TASKS, isGenerativeTask, prepareGenerative } from './generative.js';
+import { refuseDecoderFile } from './seq2seq.js';
 
 /**
  * predict: a model opened for its task (openPredictor), run on one input (predict) or on a stream of records read
- * by src/inputs (predictStream). Texts and records run in batches here; what each task does with a batch is in
- * src/tasks.
+ * by src/inputs (predictStream). Texts and records run in batches here; what each task does with them: src/tasks.
  */
 
 export type { PredictInput, PredictOptions, PredictResult, Prediction, Predictor, ResolvedModel, StreamOutcome } from './types.js';
@@ -160,6 +160,7 @@ export async function openPredictor(options: Omit<PredictOptions, 'input'> & { i
   const m = options.resolved ?? (await resolveModel(options.model, options.registry, options));
   const { task, reason } = zeroShotTask(await chooseTask(options.task, m, options.registry), options);
   checkRunnableTask(task, PREDICT_TASKS, 'predict');
+  refuseDecoderFile(m, task);
   if (options.inputKind) checkInputKind(task, options.inputKind);
   checkZeroShot(task, options);
   const size = checkBatching(task, options);
@@ -333,9 +334,8 @@ async function runBatch(predictor: Predictor, items: Item[], stream: RecordStrea
 }
 
 /**
- * predict over a stream of records (openInput's): batches of `batchSize` run as they fill, outcomes come back in
- * input order, and a record that cannot be read or run becomes an error outcome with its line number while the
- * others go on. Throws when the stream holds no record at all.
+ * predict over a stream of records (openInput's): batches of `batchSize` run as they fill, outcomes in input order;
+ * a record that cannot be read or run is an error outcome with its line number. Throws when the stream is empty.
  */
 export async function* predictStream(
   predictor: Predictor,

@@ -41,13 +41,20 @@ export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['g
     );
 }
 
+/**
+ * The decoder file of an encoder-decoder model given as the model (it takes the encoder's states), whatever task it
+ * was taken for: a usage error naming the encoder, which is what predict and bench open (--task raw runs any file).
+ */
+export function refuseDecoderFile(m: ResolvedModel, task: string): void {
+  if (task === 'raw' || !m.summary.inputs.some((i) => i.name === 'encoder_hidden_states')) return;
+  throw new ModelctlError('USAGE', `${basename(m.path)} is the decoder of an encoder-decoder model; predict opens its encoder`, {
+    hint: `give ${join(dirname(m.path), 'encoder_model.onnx')} (the ${MERGED} beside it is found), or a registry version`,
+  });
+}
+
 /** The decoder's path: the registry version's onnxParts.decoder, else decoder_model_merged.onnx beside the encoder file. */
 async function decoderPath(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<string> {
-  // The decoder file given as the model (it takes the encoder's states): the encoder is what predict opens.
-  if (m.summary.inputs.some((i) => i.name === 'encoder_hidden_states'))
-    throw new ModelctlError('USAGE', `${basename(m.path)} is the decoder of an encoder-decoder model; predict opens its encoder`, {
-      hint: `give ${join(dirname(m.path), 'encoder_model.onnx')} (the ${MERGED} beside it is found), or a registry version`,
-    });
+  refuseDecoderFile(m, 'text2text-generation');
   const parts = m.manifest ? onnxPartPaths(m.manifest) : undefined;
   if (m.manifest && registry) {
     const file = m.manifest.files.find((f) => f.path === parts?.decoder);

@@ -211,6 +211,12 @@ export async function transcribe(
   const chunkS = options.chunkLength ?? setup.windowSamples / setup.samplingRate;
   const strideS = options.stride ?? chunkS / 6;
   if (!(chunkS > 0 && strideS >= 0)) throw usage('the chunk length must be above 0 seconds and the stride at least 0');
+  // As the pipeline checks chunk_length_s against stride_length_s, whatever the audio's length; said in seconds.
+  if (chunkS <= 2 * strideS)
+    throw usage(
+      `the chunk length (${chunkS} s) must be more than twice the stride (${strideS} s)`,
+      'shorten --stride, or lengthen --chunk-length',
+    );
   const chunk = Math.round(chunkS * setup.samplingRate);
   if (chunk > setup.windowSamples)
     throw usage(`the chunk length is at most ${setup.windowSamples / setup.samplingRate} seconds (the model's window)`);

@@ -3,11 +3,11 @@
  * decoder_model_merged.onnx beside config.json): a usage error naming the encoder file to give, not ONNX Runtime's
  * "input ... is missing in feeds".
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { converterRoot, familyPython } from '../convert/env.js';
-import { FIXTURES, cli, fileDir } from '../helpers.js';
+import { FIXTURES, ROOT, cli, fileDir } from '../helpers.js';
 
 describe('predict on the files of a checked-out encoder-decoder version', () => {
   it('runs from encoder_model.onnx and refuses decoder_model_merged.onnx with the encoder to give', async () => {
@@ -36,5 +36,23 @@ describe('predict on the files of a checked-out encoder-decoder version', () => 
       'error: decoder_model_merged.onnx is the decoder of an encoder-decoder model; predict opens its encoder',
       `hint: give ${join(out, 'encoder_model.onnx')} (the decoder_model_merged.onnx beside it is found), or a registry version`,
     ]);
+  });
+
+  it('refuses a captioner’s decoder file the same way, whatever task its folder suggests (it was taken for an image classifier)', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = fileDir('modelctl-decoder-file-home-');
+    const out = fileDir('modelctl-decoder-file-out-');
+    const exported = await cli(['export', join(FIXTURES, 'i2t-vit-gpt2-tiny'), '--name', 'cap', '--python', familyPython(root, 'hf')], {
+      home,
+    });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    expect((await cli(['checkout', 'cap', out], { home })).exitCode).toBe(0);
+    const image = join(ROOT, 'fixtures', 'i2t', 'images', readdirSync(join(ROOT, 'fixtures', 'i2t', 'images'))[0] as string);
+    const decoder = await cli(['predict', join(out, 'decoder_model_merged.onnx'), image], { home });
+    expect(decoder.exitCode).toBe(2);
+    expect(decoder.stderr).toContain(
+      'error: decoder_model_merged.onnx is the decoder of an encoder-decoder model; predict opens its encoder',
+    );
   });
 });

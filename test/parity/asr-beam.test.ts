@@ -140,6 +140,10 @@ describe('automatic-speech-recognition: beam search, sampling and language names
       expect(r.stderr, unknown).toContain(`error: the model knows no language "${unknown}"`);
       expect(r.stderr, unknown).toContain('its languages: de, en, fr');
     }
+    // Chunk and stride checked as the pipeline checks them, whatever the audio's length, in the seconds given.
+    const strides = await cli(['predict', 'whisper', CLIP, '--chunk-length', '10', '--stride', '6'], { home });
+    expect(strides.exitCode).toBe(2);
+    expect(strides.stderr).toContain('error: the chunk length (10 s) must be more than twice the stride (6 s)');
     // For a person: one row per file, its transcript.
     const table = await cli(['predict', 'whisper', CLIP, '--language', 'en', '--num-beams', '3', '--table'], { home });
     expect(table.exitCode, table.stderr).toBe(0);
