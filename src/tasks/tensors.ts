@@ -99,6 +99,43 @@ export function makeTensor(ctx: RunContext, name: string, type: string, dims: nu
   return new ctx.Tensor(type as 'float32', make(data as number[]) as Float32Array, dims);
 }
 
+/** The 65536 half-precision bit patterns as numbers, built on first use. */
+let halves: Float32Array | undefined;
+
+/** One IEEE 754 binary16 value from its bits: sign, 5-bit exponent (bias 15), 10-bit fraction. */
+export function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals: 0.fraction x 2^-14
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
+  return sign * (0x400 + fraction) * 2 ** (exponent - 25); // 1.fraction x 2^(exponent - 15)
+}
+
+/**
+ * A float tensor's values as a Float32Array: float32 data itself (no copy); float16 (onnxruntime-node's Uint16Array
+ * of half bits, or a Float16Array where the runtime has one) decoded into a new array; any other type refused.
+ */
+export function floatData(t: Pick<Tensor, 'type' | 'data'>, name = 'the output'): Float32Array {
+  if (t.type === 'float32' && t.data instanceof Float32Array) return t.data;
+  if (t.type === 'float16') {
+    if (t.data instanceof Uint16Array) {
+      if (!halves) {
+        halves = new Float32Array(0x10000);
+        for (let b = 0; b < 0x10000; b++) halves[b] = halfToNumber(b);
+      }
+      const table = halves;
+      const bits = t.data;
+      const out = new Float32Array(bits.length);
+      for (let i = 0; i < bits.length; i++) out[i] = table[bits[i] as number] as number;
+      return out;
+    }
+    // A Float16Array (Node >= 24 with the runtime's support) holds numbers already.
+    if (ArrayBuffer.isView(t.data) && !(t.data instanceof DataView)) return Float32Array.from(t.data as ArrayLike<number>);
+  }
+  throw new ModelctlError('INVALID_INPUT', `${name} is ${t.type}: float32 or float16 expected`);
+}
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 

@@ -1,7 +1,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../../errors.js';
 import type { OnnxValueInfo } from '../../onnx/summary.js';
-import { runSession, type RunContext } from '../tensors.js';
+import { floatData, runSession, type RunContext } from '../tensors.js';
 
 /**
  * The decoder of an encoder-decoder export (optimum's decoder_model_merged.onnx) run with its KV cache, for a batch of
@@ -157,7 +157,7 @@ export class Seq2SeqDecoderState {
     if (dims.length !== 3 || dims[0] !== this.rows || dims[1] !== 1)
       throw refuse(`the decoder's logits have shape [${dims.join(', ')}]; [${this.rows}, 1, vocab] expected`);
     const vocab = dims[2] as number;
-    const data = logits.data as Float32Array;
+    const data = floatData(logits, "the decoder's logits");
     return Array.from({ length: this.rows }, (_, r) => data.subarray(r * vocab, (r + 1) * vocab));
   }
 
