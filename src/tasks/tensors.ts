@@ -112,6 +112,45 @@ export function halfToNumber(bits: number): number {
   return sign * (0x400 + fraction) * 2 ** (exponent - 25); // 1.fraction x 2^(exponent - 15)
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The binary16 bits nearest a number (as it rounds to float32 first), ties to even; beyond 65504 rounds to infinity. */
+export function numberToHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff - 127 + 15) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200);
+  if (exponent >= 0x1f) return sign | 0x7c00;
+  // A normal half keeps 10 of the 23 fraction bits; a subnormal one fewer, counted in units of 2^-24.
+  let shift = 13;
+  let half = (exponent << 10) | (mantissa >>> 13);
+  if (exponent <= 0) {
+    if (exponent < -10) return sign;
+    mantissa |= 0x800000;
+    shift = 14 - exponent;
+    half = mantissa >>> shift;
+  }
+  const rest = mantissa & ((1 << shift) - 1);
+  const tie = 1 << (shift - 1);
+  // Rounding up may carry into the exponent: the next binade, or infinity past 65504, as it should.
+  if (rest > tie || (rest === tie && (half & 1) === 1)) half += 1;
+  return sign | half;
+}
+
+/** A tensor of `type` (float32 or float16, e.g. what a model input declares) holding `data`. */
+export function floatTensor(
+  ctx: Pick<RunContext, 'Tensor'>,
+  type: string | undefined,
+  data: Float32Array,
+  dims: readonly number[],
+): Tensor {
+  if (type !== 'float16') return new ctx.Tensor('float32', data, dims);
+  return new ctx.Tensor('float16', Uint16Array.from(data, numberToHalf), dims);
+}
+
 /**
  * A float tensor's values as a Float32Array: float32 data itself (no copy); float16 (onnxruntime-node's Uint16Array
  * of half bits, or a Float16Array where the runtime has one) decoded into a new array; any other type refused.

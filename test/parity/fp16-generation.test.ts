@@ -4,7 +4,9 @@
  * onnxconverter_common (keep_io_types=False, so logits, past_key_values.* and present.* are float16), the folder
  * registered, and `modelctl predict` must give greedily the very tokens of a greedy loop in Python onnxruntime over
  * the same float16 file (test/parity/py/fp16_generation.py), with every step's scores those float16 logits. Read as
- * float32, onnxruntime-node's Uint16Array of half bits gave other tokens.
+ * float32, onnxruntime-node's Uint16Array of half bits gave other tokens. The tiny T5 (fixtures/models/s2s-t5-tiny)
+ * the same way through the seq2seq decoder: encoder_model.onnx and decoder_model_merged.onnx both float16 (encoder
+ * states, the self- and cross-attention caches and logits), against encoder-then-merged-decoder greedy in Python.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +29,6 @@ interface RefCase {
   dtype: string;
 }
 
-const PROMPTS = ['The quick brown fox', 'héllo wörld, ça va? 東京 and 北京 🙂', 'A'];
 const NEW_TOKENS = 12;
 
 /** A registered export's files in a fresh folder, its ONNX files converted to float16 in place; the conversion's types. */
@@ -54,61 +55,101 @@ function maxDiff(got: number[][], want: number[][]): number {
   return worst;
 }
 
-describe('float16 models: logits and KV cache in half precision', () => {
-  it('GPT-2 converted to float16: predict gives the greedy tokens of onnxruntime over the same file', async () => {
-    const root = converterRoot();
-    const python = parityPython();
-    if (!root || !python) return;
-    const home = fileDir('modelctl-fp16-home-');
-    const exported = await cli(['export', join(FIXTURES, 'gen-gpt2-tiny'), '--name', 'gpt2-tiny', '--python', familyPython(root, 'hf')], {
-      home,
-    });
-    expect(exported.exitCode, exported.stderr).toBe(0);
-    const { dir, converted } = await float16Folder(home, 'gpt2-tiny', ['model.onnx']);
-    const types = converted.files[0] as Converted['files'][number];
-    expect(types.outputs.logits).toBe('float16');
-    const cache = Object.entries({ ...types.inputs, ...types.outputs }).filter(([n]) => /^(past_key_values|present)\./.test(n));
-    expect(cache.length).toBe(8);
-    for (const [n, t] of cache) expect(t, n).toBe('float16');
+interface Model {
+  fixture: string;
+  name: string;
+  task: string;
+  onnx: string[];
+  texts: string[];
+  /** The greedy reference's request for the converted folder (mode and files). */
+  request: (dir: string, generationConfig: Record<string, unknown>) => Record<string, unknown>;
+}
 
-    const registered = await cli(['register', dir, '--name', 'gpt2-tiny-fp16', '--json'], { home });
-    expect(registered.exitCode, registered.stderr).toBe(0);
-    expect(JSON.parse(registered.stdout).manifest.task).toBe('text-generation');
+const GPT2: Model = {
+  fixture: 'gen-gpt2-tiny',
+  name: 'gpt2-tiny',
+  task: 'text-generation',
+  onnx: ['model.onnx'],
+  texts: ['The quick brown fox', 'héllo wörld, ça va? 東京 and 北京 🙂', 'A'],
+  request: (dir) => ({ mode: 'causal', model: join(dir, 'model.onnx'), prompts: GPT2.texts }),
+};
 
-    const eos = [JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')).eos_token_id].flat() as number[];
-    const ref = await reference<{ cases: RefCase[] }>(python, 'fp16_generation', {
-      mode: 'causal',
-      model: join(dir, 'model.onnx'),
-      folder: dir,
-      prompts: PROMPTS,
-      max_new_tokens: NEW_TOKENS,
-      eos,
+const T5: Model = {
+  fixture: 's2s-t5-tiny',
+  name: 't5-tiny',
+  task: 'text2text-generation',
+  onnx: ['encoder_model.onnx', 'decoder_model_merged.onnx'],
+  texts: ['translate English to German: the house is wonderful.', 'summarize: héllo wörld, 東京 🙂', 'x'],
+  request: (dir, config) => ({
+    mode: 'seq2seq',
+    encoder: join(dir, 'encoder_model.onnx'),
+    decoder: join(dir, 'decoder_model_merged.onnx'),
+    texts: T5.texts,
+    start: config.decoder_start_token_id,
+  }),
+};
+
+async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
+  const root = converterRoot();
+  const python = parityPython();
+  if (!root || !python) return;
+  const home = fileDir('modelctl-fp16-home-');
+  const exported = await cli(['export', join(FIXTURES, model.fixture), '--name', model.name, '--python', familyPython(root, 'hf')], {
+    home,
+  });
+  expect(exported.exitCode, exported.stderr).toBe(0);
+  const { dir, converted } = await float16Folder(home, model.name, model.onnx);
+  // Every float input and output of every file is float16 now: logits, the caches, encoder states.
+  const types = converted.files.flatMap((f) => [...Object.entries(f.inputs), ...Object.entries(f.outputs)]);
+  expect(types.filter(([n]) => /^(past_key_values|present)\./.test(n)).length).toBe(cacheTensors);
+  for (const [n, t] of types)
+    expect(t, n).toBe(/input_ids|attention_mask|position_ids/.test(n) ? 'int64' : /use_cache_branch/.test(n) ? 'bool' : 'float16');
+
+  const name = `${model.name}-fp16`;
+  const registered = await cli(['register', dir, '--name', name, '--json'], { home });
+  expect(registered.exitCode, registered.stderr).toBe(0);
+  expect(JSON.parse(registered.stdout).manifest.task).toBe(model.task);
+
+  const config = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'));
+  const eos = [config.eos_token_id].flat() as number[];
+  const ref = await reference<{ cases: RefCase[] }>(python, 'fp16_generation', {
+    ...model.request(dir, config),
+    folder: dir,
+    max_new_tokens: NEW_TOKENS,
+    eos,
+  });
+  for (const [i, text] of model.texts.entries()) {
+    const want = ref.cases[i] as RefCase;
+    expect(want.dtype).toBe('tensor(float16)');
+    // Far from a tie at every step (more than twice the scores' tolerance below): equal tokens mean something.
+    expect(want.margin).toBeGreaterThan(0.02);
+    const r = await cli(['predict', name, text, '--max-new-tokens', String(NEW_TOKENS), '--no-sample', '--json'], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout).predictions[0];
+    expect(got.tokens, text).toEqual(want.tokens);
+    if (model.task === 'text-generation') expect(got.prompt_tokens).toBe(want.prompt_ids.length);
+    expect(got.finish_reason).toBe(eos.includes(want.tokens.at(-1) as number) ? 'eos' : 'length');
+    // Not garbage: the scores modelctl chose from are the float16 logits onnxruntime gives in Python.
+    const scored = await predict({
+      model: name,
+      registry: new Registry({ home }),
+      input: { kind: 'texts', texts: [text] },
+      threads: 1,
+      generation: { maxNewTokens: NEW_TOKENS, doSample: false, outputScores: true },
     });
-    for (const [i, prompt] of PROMPTS.entries()) {
-      const want = ref.cases[i] as RefCase;
-      expect(want.dtype).toBe('tensor(float16)');
-      // Far from a tie at every step (more than twice the scores' tolerance below): equal tokens mean something.
-      expect(want.margin).toBeGreaterThan(0.02);
-      const r = await cli(['predict', 'gpt2-tiny-fp16', prompt, '--max-new-tokens', String(NEW_TOKENS), '--no-sample', '--json'], {
-        home,
-      });
-      expect(r.exitCode, r.stderr).toBe(0);
-      const got = JSON.parse(r.stdout).predictions[0];
-      expect(got.tokens, prompt).toEqual(want.tokens);
-      expect(got.prompt_tokens).toBe(want.prompt_ids.length);
-      expect(got.finish_reason).toBe(eos.includes(want.tokens.at(-1) as number) ? 'eos' : 'length');
-      // Not garbage: the scores modelctl chose from are the float16 logits onnxruntime gives in Python.
-      const scored = await predict({
-        model: 'gpt2-tiny-fp16',
-        registry: new Registry({ home }),
-        input: { kind: 'texts', texts: [prompt] },
-        threads: 1,
-        generation: { maxNewTokens: NEW_TOKENS, doSample: false, outputScores: true },
-      });
-      const prediction = scored.predictions?.[0] as { tokens: number[]; scores: number[][] };
-      expect(prediction.tokens).toEqual(want.tokens);
-      // onnxruntime-node 1.30 and Python's 1.32 differ by at most one float16 step here (2^-8 at these magnitudes).
-      expect(maxDiff(prediction.scores, want.logits)).toBeLessThan(0.01);
-    }
+    const prediction = scored.predictions?.[0] as unknown as { tokens: number[]; scores: number[][] };
+    expect(prediction.tokens).toEqual(want.tokens);
+    // onnxruntime-node 1.30 and Python's 1.32 differ by at most one float16 step here (2^-8 at these magnitudes).
+    expect(maxDiff(prediction.scores, want.logits)).toBeLessThan(0.01);
+  }
+}
+
+describe('float16 models: logits and KV cache in half precision, against onnxruntime in Python over the same file', () => {
+  it('GPT-2 (one decoder with its cache): predict gives the greedy tokens and float16 logits', async () => {
+    await checkFloat16(GPT2, 8);
+  }, 300_000);
+
+  it('T5 (encoder, merged decoder with self- and cross-attention caches): the same through the seq2seq decoder', async () => {
+    await checkFloat16(T5, 16);
   }, 300_000);
 });

@@ -2,12 +2,14 @@
  * floatData (src/tasks/tensors.ts): the logits and scores of generative models read as numbers whether the model
  * gives float32 or float16 (onnxruntime-node's Uint16Array of half bits). Known bit patterns decode exactly; every
  * one of the 65536 patterns decodes to a value whose order and spacing are binary16's; float32 data comes back as
- * the very array; other types are refused with INVALID_INPUT naming the type.
+ * the very array; other types are refused with INVALID_INPUT naming the type. The other way (numberToHalf, for
+ * float16 model inputs: encoder states, pixels, features): every half comes back to its own bits, and numbers between
+ * two halves round to the nearest, ties to even, past 65504 to infinity.
  */
 import { Tensor } from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ModelctlError } from '../../src/errors.js';
-import { floatData, halfToNumber } from '../../src/tasks/tensors.js';
+import { floatData, floatTensor, halfToNumber, numberToHalf } from '../../src/tasks/tensors.js';
 
 const KNOWN: Array<[number, number]> = [
   [0x3c00, 1],
@@ -80,5 +82,43 @@ describe('float16 decoding', () => {
       expect(err.code).toBe('INVALID_INPUT');
       expect(err.message).toBe(`output logits is ${type}: float32 or float16 expected`);
     }
+  });
+
+  it('numberToHalf: each of the 65536 patterns back to its bits, ties to even, overflow to infinity, underflow to zero', () => {
+    for (let b = 0; b < 0x10000; b++) {
+      const v = halfToNumber(b);
+      if (Number.isNaN(v)) expect(Number.isNaN(halfToNumber(numberToHalf(v)))).toBe(true);
+      else expect(numberToHalf(v)).toBe(b);
+    }
+    const cases: Array<[number, number]> = [
+      [1 + 2 ** -11, 0x3c00], // halfway between 1 and its successor: to the even one
+      [1 + 3 * 2 ** -11, 0x3c02], // halfway between 0x3C01 and 0x3C02: to the even one
+      [1 + 2 ** -11 + 2 ** -20, 0x3c01], // past halfway: up
+      [-2.0009765625, 0xc000], // -2 - 2^-10: halfway below -2, to the even -2
+      [65519, 0x7bff], // below halfway to 65536
+      [65520, 0x7c00], // halfway between 65504 and 65536: to the even, infinity
+      [1e6, 0x7c00],
+      [-1e6, 0xfc00],
+      [2 ** -25, 0x0000], // halfway between 0 and 2^-24: to the even zero
+      [1.5 * 2 ** -25, 0x0001],
+      [3 * 2 ** -25, 0x0002], // halfway between 2^-24 and 2^-23: to the even
+      [1023.5 * 2 ** -24, 0x0400], // the largest subnormal's halfway up: carries into the smallest normal
+      [-(2 ** -30), 0x8000],
+      [2 ** -14, 0x0400],
+      [0.1, 0x2e66],
+      [Number.NaN, 0x7e00],
+    ];
+    for (const [v, bits] of cases) expect(numberToHalf(v), String(v)).toBe(bits);
+  });
+
+  it('floatTensor: float16 where the model takes float16 (bits), float32 otherwise (the data itself)', () => {
+    const data = Float32Array.of(1, -2, 65504, 0.1);
+    const half = floatTensor({ Tensor }, 'float16', data, [2, 2]);
+    expect(half.type).toBe('float16');
+    expect(half.dims).toEqual([2, 2]);
+    expect([...(half.data as Uint16Array)]).toEqual([0x3c00, 0xc000, 0x7bff, 0x2e66]);
+    const single = floatTensor({ Tensor }, 'float32', data, [4]);
+    expect(single.type).toBe('float32');
+    expect(single.data).toBe(data);
   });
 });

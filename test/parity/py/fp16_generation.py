@@ -28,6 +28,15 @@ request = json.load(sys.stdin)
 ELEMENT = {1: "float32", 10: "float16", 7: "int64", 9: "bool", 6: "int32"}
 
 
+def subgraphs(graph):
+    """The graph and every graph inside its nodes' attributes (If branches, Loop bodies), depth first."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from subgraphs(sub)
+
+
 def convert(files):
     import onnx
     from onnxconverter_common import float16
@@ -36,10 +45,12 @@ def convert(files):
     for src, dst in files:
         model = float16.convert_float_to_float16(onnx.load(src), keep_io_types=False)
         # onnxconverter_common 1.16 marks a Cast(to=float)'s output float16 but leaves the Cast itself casting to
-        # float32 (onnxruntime then refuses the file): such a Cast is made to cast to float16.
-        half = {v.name for v in model.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
-        half |= {v.name for v in model.graph.output if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
-        for node in model.graph.node:
+        # float32 (onnxruntime then refuses the file): such a Cast is made to cast to float16, in the main graph and
+        # in the If branches of a merged decoder.
+        graphs = list(subgraphs(model.graph))
+        half = {v.name for g in graphs for v in [*g.value_info, *g.output]
+                if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+        for node in (n for g in graphs for n in g.node):
             if node.op_type == "Cast" and node.output[0] in half:
                 for attr in node.attribute:
                     if attr.name == "to" and attr.i == onnx.TensorProto.FLOAT:
