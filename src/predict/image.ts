@@ -58,7 +58,7 @@ export async function prepareImage(
     }
     processor = parseImageProcessorConfig(raw, `preprocessor_config.json of ${files.where}`);
   }
-  imageInput(m.summary.inputs, processor); // a model that cannot take these images is refused before ONNX Runtime loads it
+  imageInput(m.summary.inputs, processor, task === 'image-to-text'); // a model that cannot take these images is refused before ONNX Runtime loads it
   return { processor, modelConfig };
 }
 

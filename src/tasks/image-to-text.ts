@@ -27,9 +27,10 @@ export async function describeImage(
   file: string,
   options: { onText?: (piece: string) => void; signal?: AbortSignal } = {},
 ): Promise<ImageToTextPrediction> {
-  const input = imageInput(encoder.inputs, setup.processor);
+  const input = imageInput(encoder.inputs, setup.processor, true);
   const image = await preprocessImage(file, setup.processor);
   const t0 = performance.now();
+  // A float16 encoder's pixels are given in float16 by encoderStates.
   const feeds = { [input.name]: new encoder.Tensor('float32', image.data, [1, 3, image.height, image.width]) };
   const states = await encoderStates(encoder, feeds);
   const encoded = {

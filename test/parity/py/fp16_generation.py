@@ -10,14 +10,15 @@ Request {"mode": "causal", "model": decoder .onnx, "folder": its tokenizer, "pro
 the prompt first (an empty past, use_cache_branch False when the graph has it), then one token per run fed the
 present.* of the run before. Stops after max_new_tokens or at an end token.
 
-Request {"mode": "seq2seq", "encoder", "decoder": decoder_model_merged, "folder", "texts": [...], "max_new_tokens",
-"eos": [ids], "start": decoder_start_token_id}: the encoder run once, then the merged decoder one token per run from
+Request {"mode": "seq2seq", "encoder", "decoder": decoder_model_merged, "folder", "texts": [...] (tokenized as
+tokenizer(text) does) or "images": [paths] (the folder's image processor's pixel_values, in the type the encoder
+takes), "max_new_tokens", "eos": [ids], "start": decoder_start_token_id}: the encoder run once, then the merged decoder one token per run from
 the start token (use_cache_branch False and an empty past at the first step, True after with the self-attention
 cache of the run before and the cross-attention cache of the first).
 
 Both greedy answers: {"cases": [{"prompt_ids", "tokens" (new ids), "logits" (per new token, the float16 logits it
 was chosen from, as float), "margin" (the smallest gap between the best and second-best logit of any step),
-"dtype" (of the logits output)}]}. Runs where onnxruntime and transformers (for the tokenizer) are.
+"dtype" (of the logits output)}]}. Runs where onnxruntime and transformers (tokenizer, image processor) are.
 """
 import json
 import sys
@@ -122,22 +123,38 @@ def causal(req):
     return {"cases": cases}
 
 
-def seq2seq(req):
+def encoder_feeds(req, encoder):
+    """Each input's encoder feeds and prompt ids (texts: tokenizer(text); images: the image processor's pixels)."""
+    enc_inputs = {i.name: i.type for i in encoder.get_inputs()}
+    if "images" in req:
+        from PIL import Image
+        from transformers import AutoImageProcessor
+
+        processor = AutoImageProcessor.from_pretrained(req["folder"])
+        for path in req["images"]:
+            pixels = processor(Image.open(path).convert("RGB"), return_tensors="np")["pixel_values"]
+            yield {"pixel_values": pixels.astype(NUMPY[enc_inputs["pixel_values"]])}, []
+        return
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(req["folder"])
+    for text in req["texts"]:
+        ids = tokenizer(text)["input_ids"]
+        feeds = {"input_ids": np.array([ids], dtype=np.int64)}
+        if "attention_mask" in enc_inputs:
+            feeds["attention_mask"] = np.ones((1, len(ids)), dtype=np.int64)
+        yield feeds, ids
+
+
+def seq2seq(req):
     encoder, decoder = session(req["encoder"]), session(req["decoder"])
-    enc_names = {i.name for i in encoder.get_inputs()}
     names = {i.name for i in decoder.get_inputs()}
     outputs = [o.name for o in decoder.get_outputs()]
     cases = []
-    for text in req["texts"]:
-        encoded = tokenizer(text)
-        ids = np.array([encoded["input_ids"]], dtype=np.int64)
-        mask = np.ones_like(ids)
-        feeds = {"input_ids": ids, **({"attention_mask": mask} if "attention_mask" in enc_names else {})}
+    for feeds, ids in encoder_feeds(req, encoder):
         states = encoder.run(["last_hidden_state"], feeds)[0]
-        answer = {"prompt_ids": encoded["input_ids"], "tokens": [], "logits": [],
+        mask = np.ones(states.shape[:2], dtype=np.int64)
+        answer = {"prompt_ids": ids, "tokens": [], "logits": [],
                   "dtype": next(o.type for o in decoder.get_outputs() if o.name == "logits")}
         past = empty_past(decoder, 1)
         token, first = req["start"], True
