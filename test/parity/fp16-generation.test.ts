@@ -8,6 +8,7 @@
  * the same way through the seq2seq decoder: encoder_model.onnx and decoder_model_merged.onnx both float16 (encoder
  * states, the self- and cross-attention caches and logits), against encoder-then-merged-decoder greedy in Python;
  * and the tiny ViT-GPT-2 captioner (fixtures/models/i2t-vit-gpt2-tiny), whose float16 encoder takes float16 pixels.
+ * The tiny Whisper converted the same way gives the tokens, text and timestamps of the float32 model.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,8 +34,12 @@ interface RefCase {
 const NEW_TOKENS = 12;
 
 /** A registered export's files in a fresh folder, its ONNX files converted to float16 in place; the conversion's types. */
-async function float16Folder(home: string, name: string, onnxFiles: string[]): Promise<{ dir: string; converted: Converted }> {
-  const root = converterRoot() as string;
+async function float16Folder(
+  root: string,
+  home: string,
+  name: string,
+  onnxFiles: string[],
+): Promise<{ dir: string; converted: Converted }> {
   const dir = join(fileDir('modelctl-fp16-'), 'model');
   const r = await cli(['checkout', name, dir], { home });
   expect(r.exitCode, r.stderr).toBe(0);
@@ -110,16 +115,21 @@ const CAPTIONER: Model = {
   }),
 };
 
-async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
-  const root = converterRoot();
-  const python = parityPython();
-  if (!root || !python) return;
-  const home = fileDir('modelctl-fp16-home-');
+/**
+ * The fixture exported by `modelctl export`, its ONNX files converted to float16 and the folder registered as
+ * NAME-fp16; the folder.
+ */
+async function exportFloat16(
+  root: string,
+  home: string,
+  model: Pick<Model, 'fixture' | 'name' | 'task' | 'onnx'>,
+  cacheTensors: number,
+): Promise<string> {
   const exported = await cli(['export', join(FIXTURES, model.fixture), '--name', model.name, '--python', familyPython(root, 'hf')], {
     home,
   });
   expect(exported.exitCode, exported.stderr).toBe(0);
-  const { dir, converted } = await float16Folder(home, model.name, model.onnx);
+  const { dir, converted } = await float16Folder(root, home, model.name, model.onnx);
   // Every float input and output of every file is float16 now: logits, the caches, encoder states.
   const types = converted.files.flatMap((f) => [...Object.entries(f.inputs), ...Object.entries(f.outputs)]);
   expect(types.filter(([n]) => /^(past_key_values|present)\./.test(n)).length).toBe(cacheTensors);
@@ -130,6 +140,16 @@ async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
   const registered = await cli(['register', dir, '--name', name, '--json'], { home });
   expect(registered.exitCode, registered.stderr).toBe(0);
   expect(JSON.parse(registered.stdout).manifest.task).toBe(model.task);
+  return dir;
+}
+
+async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
+  const root = converterRoot();
+  const python = parityPython();
+  if (!root || !python) return;
+  const home = fileDir('modelctl-fp16-home-');
+  const dir = await exportFloat16(root, home, model, cacheTensors);
+  const name = `${model.name}-fp16`;
 
   const config = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'));
   const eos = [config.eos_token_id].flat() as number[];
@@ -179,5 +199,33 @@ describe('float16 models: logits and KV cache in half precision, against onnxrun
 
   it('image-to-text (ViT encoder given float16 pixels, GPT-2 decoder with its self-attention cache): the same', async () => {
     await checkFloat16(CAPTIONER, 8);
+  }, 300_000);
+
+  // Whisper's decoding (language detection, suppressed tokens, timestamps) has no raw-loop twin in Python here: the
+  // float16 model must give what the float32 one it was converted from gives on this audio (as it does; before
+  // float16 caches were taken, it was refused).
+  it('Whisper (float16 log-mel features, encoder and merged decoder): the tokens and chunks of the float32 model', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const home = fileDir('modelctl-fp16-home-');
+    const whisper = { fixture: 'asr-whisper-tiny', name: 'whisper', task: 'automatic-speech-recognition', onnx: T5.onnx };
+    await exportFloat16(root, home, whisper, 16);
+    const audio = join(ROOT, 'fixtures', 'asr', 'audio', 'speech.wav');
+    for (const flags of [['--language', 'en'], ['--language', 'en', '--return-timestamps'], []]) {
+      const run = async (name: string) => {
+        const r = await cli(['predict', name, audio, ...flags, '--json'], { home });
+        expect(r.exitCode, r.stderr).toBe(0);
+        return JSON.parse(r.stdout).predictions[0];
+      };
+      const single = await run('whisper');
+      const half = await run('whisper-fp16');
+      expect(single.tokens.length, flags.join(' ')).toBeGreaterThan(3);
+      expect(half.tokens, flags.join(' ')).toEqual(single.tokens);
+      expect(typeof half.text).toBe('string');
+      expect(half.text).toBe(single.text);
+      expect(half.language).toBe(single.language);
+      if (flags.includes('--return-timestamps')) expect(half.chunks.length).toBeGreaterThan(0);
+      expect(half.chunks).toEqual(single.chunks);
+    }
   }, 300_000);
 });
