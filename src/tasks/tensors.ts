@@ -152,25 +152,26 @@ export function floatTensor(
 }
 
 /**
- * A float tensor's values as a Float32Array: float32 data itself (no copy); float16 (onnxruntime-node's Uint16Array
- * of half bits, or a Float16Array where the runtime has one) decoded into a new array; any other type refused.
+ * A float tensor's values from `start` to `end` (all by default) as a Float32Array: float32 data itself (a view, no
+ * copy); float16 (onnxruntime-node's Uint16Array of half bits, or a Float16Array where the runtime has one) decoded
+ * into a new array, only that range (a prompt's logits are [positions, vocab], of which the last row is read); any
+ * other type refused.
  */
-export function floatData(t: Pick<Tensor, 'type' | 'data'>, name = 'the output'): Float32Array {
-  if (t.type === 'float32' && t.data instanceof Float32Array) return t.data;
-  if (t.type === 'float16') {
-    if (t.data instanceof Uint16Array) {
-      if (!halves) {
-        halves = new Float32Array(0x10000);
-        for (let b = 0; b < 0x10000; b++) halves[b] = halfToNumber(b);
-      }
-      const table = halves;
-      const bits = t.data;
-      const out = new Float32Array(bits.length);
-      for (let i = 0; i < bits.length; i++) out[i] = table[bits[i] as number] as number;
-      return out;
+export function floatData(t: Pick<Tensor, 'type' | 'data'>, name = 'the output', start = 0, end?: number): Float32Array {
+  const data = t.data;
+  if (t.type === 'float32' && data instanceof Float32Array) return start === 0 && end === undefined ? data : data.subarray(start, end);
+  if (t.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    const part = (data as Uint16Array).subarray(start, end);
+    // A Float16Array (where the runtime has one) holds numbers already.
+    if (!(data instanceof Uint16Array)) return Float32Array.from(part as ArrayLike<number>);
+    if (!halves) {
+      halves = new Float32Array(0x10000);
+      for (let b = 0; b < 0x10000; b++) halves[b] = halfToNumber(b);
     }
-    // A Float16Array (Node >= 24 with the runtime's support) holds numbers already.
-    if (ArrayBuffer.isView(t.data) && !(t.data instanceof DataView)) return Float32Array.from(t.data as ArrayLike<number>);
+    const table = halves;
+    const out = new Float32Array(part.length);
+    for (let i = 0; i < part.length; i++) out[i] = table[part[i] as number] as number;
+    return out;
   }
   throw new ModelctlError('INVALID_INPUT', `${name} is ${t.type}: float32 or float16 expected`);
 }

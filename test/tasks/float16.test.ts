@@ -36,6 +36,8 @@ describe('float16 decoding', () => {
     }
     // 0x7E00 (the quiet NaN), a negative NaN and a signalling one.
     for (const k of [0, 1, 2]) expect(Number.isNaN(got[KNOWN.length + k])).toBe(true);
+    // A range (the last row of a prompt's logits) decodes only that range.
+    expect([...floatData(new Tensor('float16', bits, [bits.length]), 'x', 1, 3)]).toEqual([-2, 65504]);
   });
 
   it('every finite pattern: the sign mirrors, values rise pattern by pattern, each 2^(e-25) above the one before (e: the exponent field of that one, 1 for subnormals)', () => {
@@ -62,9 +64,12 @@ describe('float16 decoding', () => {
     }
   });
 
-  it('float32 data is returned as it is; a type other than float32/float16 is INVALID_INPUT naming it', () => {
+  it('float32 data is returned as it is (a range: a view); a type other than float32/float16 is INVALID_INPUT naming it', () => {
     const data = Float32Array.of(1.5, -2.25);
     expect(floatData(new Tensor('float32', data, [2]))).toBe(data);
+    const part = floatData(new Tensor('float32', data, [2]), 'x', 1, 2);
+    expect([...part]).toEqual([-2.25]);
+    expect(part.buffer).toBe(data.buffer);
     const refuse = (t: Tensor) => {
       try {
         floatData(t, 'output logits');

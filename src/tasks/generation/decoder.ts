@@ -144,7 +144,7 @@ export class DecoderState {
       });
     }
     const vocab = dims[2] as number;
-    return floatData(logits, 'output logits').subarray((run.length - 1) * vocab, run.length * vocab);
+    return floatData(logits, 'output logits', (run.length - 1) * vocab, run.length * vocab);
   }
 
   dispose(): void {
