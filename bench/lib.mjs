@@ -9,6 +9,18 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(root, 'bin', 'modelctl.cjs');
 export const work = join(root, 'bench', '.work');
 
+/** The texts the encoder-decoder benchmarks (seq2seq.mjs, beam-reorder.mjs) generate from. */
+export const SEQ2SEQ_TEXTS = [
+  'translate English to German: the house is wonderful.',
+  'summarize: modelctl exports encoder-decoder models as an encoder and a decoder with its cache.',
+  'The quick brown fox jumps over the lazy dog.',
+  'héllo wörld, ça va? 東京 and 北京 🙂',
+  'Beam search keeps the best few sequences at every step.',
+  'A language model predicts the next token from the tokens before it.',
+  'The user asks a question and the assistant answers it.',
+  'modelctl exports models to ONNX and runs them with ONNX Runtime.',
+];
+
 /** `--name value` from argv, else the fallback. */
 export function opt(name, fallback) {
   const args = process.argv.slice(2);

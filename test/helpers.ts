@@ -91,16 +91,22 @@ export function startServe(home: string, args: string[] = [], bin = BIN) {
     stdin: 'ignore',
     buffer: true,
   });
-  const url = new Promise<string>((resolve, reject) => {
+  return { child, url: listeningUrl(child) };
+}
+
+/**
+ * The address a spawned `modelctl serve --json` (the built binary, or one inside an image) listens on: the url of
+ * the first line it prints. Rejects when the process exits first, with its stderr.
+ */
+export function listeningUrl(child: ResultPromise): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     let seen = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
-      const line = seen.split('\n')[0] as string;
-      if (seen.includes('\n')) resolve((JSON.parse(line) as { url: string }).url);
+      if (seen.includes('\n')) resolve((JSON.parse(seen.split('\n')[0] as string) as { url: string }).url);
     });
-    void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${r.stderr}`)));
+    void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${String(r.stderr)}`)));
   });
-  return { child, url };
 }
 
 /** Starts the binary without waiting (for kill and concurrency tests). */

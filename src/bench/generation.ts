@@ -1,5 +1,5 @@
 import { ModelctlError } from '../errors.js';
-import { chooseTask, type ResolvedModel } from '../predict/predict.js';
+import type { ResolvedModel } from '../predict/predict.js';
 import { prepareGeneration } from '../predict/generation.js';
 import type { Registry } from '../registry/index.js';
 import { loadOrt } from '../runtime/ort.js';
@@ -58,34 +58,81 @@ export interface GenerationBenchReport {
   results: GenerationBenchResult[];
 }
 
-/** True for a model bench times as a generator (its task is text-generation). */
-export async function isGenerationModel(m: ResolvedModel, registry?: Registry): Promise<boolean> {
-  return (await chooseTask(undefined, m, registry)).task === 'text-generation';
-}
-
-function promptIds(setup: GenerationSetup, n: number): number[] {
+/** A prompt of exactly n tokens of the filler text (repeated until the tokenizer makes that many, then cut). */
+export function promptIds(tokenizer: { encode(text: string, special: boolean): number[] }, n: number): number[] {
   let text = FILLER;
-  for (let ids = setup.tokenizer.encode(text, true); ; ids = setup.tokenizer.encode(text, true)) {
+  for (let ids = tokenizer.encode(text, true); ; ids = tokenizer.encode(text, true)) {
     if (ids.length >= n) return ids.slice(0, n);
     if (text.length > 1_000_000) throw new ModelctlError('CHECK_FAILED', `the tokenizer makes fewer than ${n} tokens of a long text`);
     text += FILLER;
   }
 }
 
-function whole(value: number | undefined, fallback: number, flag: string, min: number): number {
+export function whole(value: number | undefined, fallback: number, flag: string, min: number): number {
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v < min)
     throw new ModelctlError('USAGE', `${flag} takes a whole number of at least ${min}, got ${String(v)}`);
   return v;
 }
 
+/** Greedy, every token made: an end token must not cut a run short (the same settings for every generative model). */
+export function benchDecoding(newTokens: number): { doSample: false; maxNewTokens: number; stopAtEos: false; repetitionPenalty: 1 } {
+  return { doSample: false, maxNewTokens: newTokens, stopAtEos: false, repetitionPenalty: 1 };
+}
+
+/** The session options of a bench's options (the rest left out). */
+export function sessionOf(options: SessionOptions): SessionOptions {
+  return {
+    ...(options.device ? { device: options.device } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.graphOptimization ? { graphOptimization: options.graphOptimization } : {}),
+    ...(options.fallback ? { fallback: options.fallback } : {}),
+  };
+}
+
+/** The run counts of --warmup, --iterations and --new-tokens, checked. */
+export function runCounts(o: { warmup?: number; iterations?: number; newTokens?: number }): {
+  warmup: number;
+  iterations: number;
+  newTokens: number;
+} {
+  return {
+    newTokens: whole(o.newTokens, DEFAULT_NEW_TOKENS, '--new-tokens', 1),
+    warmup: whole(o.warmup, 1, '--warmup', 0),
+    iterations: whole(o.iterations, 5, '--iterations', 1),
+  };
+}
+
+/** One generation's tokens and timings, as predict's generate() and decodeSeq2Seq() report them. */
+export interface TimedGeneration {
+  tokens: readonly number[];
+  timings: { prefill_ms: number; first_token_ms: number; decode_ms: number };
+}
+
+/** --warmup untimed runs, then --iterations timed ones (returned), reporting each, stopping when interrupted. */
+export async function timedRuns<T>(
+  counts: { warmup: number; iterations: number },
+  run: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  progress: (phase: 'warmup' | 'timing', done: number, total: number) => void,
+): Promise<T[]> {
+  const { warmup, iterations } = counts;
+  const runs: T[] = [];
+  for (let i = 0; i < warmup + iterations; i++) {
+    if (signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
+    const timing = i >= warmup;
+    progress(timing ? 'timing' : 'warmup', timing ? i - warmup : i, timing ? iterations : warmup);
+    const r = await run();
+    if (timing) runs.push(r);
+  }
+  return runs;
+}
+
 export async function benchGeneration(options: GenerationBenchOptions): Promise<GenerationBenchReport> {
   const m = options.resolved;
   const promptLengths = [...new Set(options.promptTokens ?? DEFAULT_PROMPT_TOKENS)];
   for (const p of promptLengths) whole(p, 1, '--prompt-tokens', 1);
-  const newTokens = whole(options.newTokens, DEFAULT_NEW_TOKENS, '--new-tokens', 1);
-  const warmup = whole(options.warmup, 1, '--warmup', 0);
-  const iterations = whole(options.iterations, 5, '--iterations', 1);
+  const { newTokens, warmup, iterations } = runCounts(options);
   const base = await prepareGeneration(options.model, m, options.registry);
   const limit = base.maxPositions;
   const longest = Math.max(...promptLengths);
@@ -97,14 +144,8 @@ export async function benchGeneration(options: GenerationBenchOptions): Promise<
         hint: 'ask for fewer tokens',
       },
     );
-  // Greedy, every token made: an end token must not cut a run short.
-  const settings = settingsFor(base, { doSample: false, maxNewTokens: newTokens, stopAtEos: false, repetitionPenalty: 1 });
-  const session: SessionOptions = {
-    ...(options.device ? { device: options.device } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    ...(options.graphOptimization ? { graphOptimization: options.graphOptimization } : {}),
-    ...(options.fallback ? { fallback: options.fallback } : {}),
-  };
+  const settings = settingsFor(base, benchDecoding(newTokens));
+  const session = sessionOf(options);
   options.onProgress?.({ phase: 'session', promptTokens: longest, done: 0, total: 1 });
   const opened = await openSession(m.path, session, undefined, m.summary.externalData);
   const ort = await loadOrt();
@@ -113,23 +154,13 @@ export async function benchGeneration(options: GenerationBenchOptions): Promise<
   const results: GenerationBenchResult[] = [];
   try {
     for (const n of promptLengths) {
-      const ids = promptIds(setup, n);
-      const runs = [];
-      for (let i = 0; i < warmup + iterations; i++) {
-        if (options.signal?.aborted) throw new ModelctlError('INTERRUPTED', 'interrupted');
-        const timing = i < warmup;
-        options.onProgress?.({
-          phase: timing ? 'warmup' : 'timing',
-          promptTokens: n,
-          done: timing ? i : i - warmup,
-          total: timing ? warmup : iterations,
-        });
-        const r = await generate(ctx, setup, { ids }, settings, {
-          model: options.model,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        if (!timing) runs.push(r);
-      }
+      const ids = promptIds(setup.tokenizer, n);
+      const runs = await timedRuns(
+        { warmup, iterations },
+        () => generate(ctx, setup, { ids }, settings, { model: options.model, ...(options.signal ? { signal: options.signal } : {}) }),
+        options.signal,
+        (phase, done, total) => options.onProgress?.({ phase, promptTokens: n, done, total }),
+      );
       const prefill = summarize(runs.map((r) => r.timings.prefill_ms));
       const decode = summarize(runs.map((r) => r.timings.decode_ms));
       results.push({

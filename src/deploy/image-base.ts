@@ -128,5 +128,14 @@ export async function readBase(ref: string, staging: string, signal?: AbortSigna
     });
   }
   if ((config.rootfs?.diff_ids ?? []).length !== layers.length) throw bad('has a config whose rootfs does not list one diff id per layer');
+  // The official node images (and most built on them) say their Node.js version in NODE_VERSION: modelctl needs 20.
+  const env = (config.config?.Env ?? []) as unknown[];
+  const declared = env.find((e): e is string => typeof e === 'string' && e.startsWith('NODE_VERSION='));
+  const major = /^NODE_VERSION=v?(\d+)\./.exec(declared ?? '')?.[1];
+  if (major !== undefined && Number(major) < 20) {
+    throw new ModelctlError('INVALID_INPUT', `the base image ${ref} has Node.js ${declared?.slice(13)}; modelctl needs 20 or newer`, {
+      hint: 'use a newer base: skopeo copy docker://node:20-slim oci-archive:node.tar',
+    });
+  }
   return { ref, layers, config };
 }

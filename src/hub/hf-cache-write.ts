@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { tempName, writeFileAtomic } from '../registry/fsutil.js';
 import { kernelCopy } from '../util/fs.js';
@@ -10,7 +10,8 @@ import { isCommitId } from './pull-source.js';
  * huggingface_hub reads (hf-cache.ts): blobs/ETAG (the LFS sha256, else the git blob id), snapshots/COMMIT/PATH as
  * a relative symlink to ../../blobs/ETAG, refs/REVISION holding the commit. Every name appears whole or not at all
  * (a temporary name, then rename); a blob already there is kept only if its size and digest are right, otherwise
- * it is replaced.
+ * it is replaced. A temporary blob a killed write left behind (ours only: ETAG.modelctl.PID.HEX.tmp.incomplete) is
+ * removed by the next write into the repo's folder once its process is gone or it is a day old.
  */
 
 export interface CacheFile {
@@ -58,9 +59,38 @@ async function placeLink(link: string, blob: string): Promise<void> {
   }
 }
 
+const OURS = /\.modelctl\.(\d+)\.[0-9a-f]{12}\.tmp\.incomplete$/;
+const DAY_MS = 24 * 3600 * 1000;
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary blobs killed writes left in `blobs/` (see above); the names removed. */
+export async function sweepIncomplete(blobs: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(blobs).catch(() => [] as string[])) {
+    const m = OURS.exec(name);
+    if (!m) continue;
+    const st = await stat(join(blobs, name)).catch(() => undefined);
+    if (!st || (running(Number(m[1])) && Date.now() - st.mtimeMs < DAY_MS)) continue;
+    await unlink(join(blobs, name)).then(
+      () => removed.push(name),
+      () => {},
+    );
+  }
+  return removed;
+}
+
 /** Writes `files` of `commit` into the repo's cache folder (repoCacheDir), and refs/REVISION when it is a name. */
 export async function writeHfCache(repoDir: string, commit: string, revision: string, files: CacheFile[]): Promise<CacheWriteReport> {
   const report: CacheWriteReport = { written: [], replaced: [] };
+  await sweepIncomplete(join(repoDir, 'blobs'));
   for (const f of files) {
     const blob = join(repoDir, 'blobs', f.etag);
     const placed = await placeBlob(blob, f);

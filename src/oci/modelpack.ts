@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { ModelctlError } from '../errors.js';
 import type { Manifest } from '../registry/manifest.js';
 import { sha256Digest } from './client.js';
@@ -96,9 +97,69 @@ export function buildArtifact(m: Manifest): Artifact {
 }
 
 export interface PulledLayer {
+  /** The file's path; for a packed layer, what names it (the ORAS folder, the ModelPack file path or its digest). */
   path: string;
   sha256: string;
   size: number;
+  /** A tar layer, unpacked into the version's files (src/oci/packed-layer.ts). */
+  packed?: PackedLayer;
+}
+
+export interface PackedLayer {
+  /** What messages call it: `layer NAME` (its annotation), else `layer N` (its place in the manifest). */
+  label: string;
+  mediaType: string;
+  compression: 'none' | 'gzip' | 'zstd';
+  /** An ORAS folder: every entry lies under this folder, as `oras pull` writes it. */
+  folder?: string;
+  /** ORAS' io.deis.oras.content.digest: the sha256 of the uncompressed tar. */
+  tarSha256?: string;
+  /**
+   * Taken for an ORAS folder by its media type alone (the Python client's folders carry no unpack annotation): a
+   * layer that does not unpack as one (not a tar of that folder) is pulled as the single file its title names.
+   */
+  guessed?: true;
+}
+
+export const ORAS_UNPACK = 'io.deis.oras.content.unpack';
+export const ORAS_DIGEST = 'io.deis.oras.content.digest';
+/** What ORAS writes for a folder (the Go client with ORAS_UNPACK, the Python client without it). */
+const ORAS_FOLDER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const MODELPACK_TAR = /^application\/vnd\.(cncf|cnai)\.model\.[a-z.]+\.v1\.tar(\+(gzip|zstd))?$/;
+
+/** Whether node:zlib decompresses zstd here (Node 22.15 and 23.8 on). */
+export function zstdAvailable(): boolean {
+  return typeof (zlib as unknown as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+}
+
+/** A layer packed as tar (ModelPack tar layers, ORAS folders), or undefined for a layer that is one file. */
+function packedOf(l: Descriptor, path: string | undefined, ref: string, index: number): PackedLayer | undefined {
+  const label = `layer ${path ?? index + 1}`;
+  const where = `${label} of ${ref}`;
+  const mediaType = String(l.mediaType);
+  const annotated = l.annotations?.[ORAS_UNPACK] === 'true';
+  const oras = annotated || (mediaType === ORAS_FOLDER && !l.annotations?.[FILEPATH] && !!path);
+  if (!oras && !MODELPACK_TAR.test(mediaType)) return undefined;
+  const compression = /\+zstd$/.test(mediaType) ? 'zstd' : /\.tar$/.test(mediaType) ? 'none' : 'gzip';
+  if (compression === 'zstd' && !zstdAvailable()) {
+    throw new ModelctlError(
+      'NOT_AVAILABLE',
+      `${where} is compressed with zstd (${mediaType}): node:zlib has no zstd on Node ${process.version}`,
+      {
+        hint: 'run modelctl on Node 22.15 / 23.8 or later, or push the layer as .tar or .tar+gzip',
+      },
+    );
+  }
+  const tarSha256 = /^sha256:([0-9a-f]{64})$/.exec(l.annotations?.[ORAS_DIGEST] ?? '')?.[1];
+  if (oras && !path) throw bad(`of ${ref}: layer ${index + 1} is an ORAS folder without its ${TITLE} annotation`);
+  return {
+    label,
+    mediaType,
+    compression,
+    ...(oras ? { folder: path } : {}),
+    ...(oras && tarSha256 ? { tarSha256 } : {}),
+    ...(oras && !annotated ? { guessed: true as const } : {}),
+  };
 }
 
 export interface ReadArtifact {
@@ -112,11 +173,15 @@ export interface ReadArtifact {
 
 function bad(what: string): ModelctlError {
   return new ModelctlError('INVALID_INPUT', `the OCI manifest ${what}`, {
-    hint: 'modelctl pulls OCI artifacts with one file per layer (ModelPack, or ORAS files)',
+    hint: 'modelctl pulls OCI artifacts of files and tar layers (ModelPack, or ORAS files and folders)',
   });
 }
 
-/** The files an OCI manifest holds: each layer's path annotation and sha256. Tar layers (folders) are refused. */
+/**
+ * The files an OCI manifest holds: each layer's path annotation and sha256. A tar layer (ModelPack
+ * `application/vnd.cncf.model.*.v1.tar[+gzip|+zstd]`, an ORAS folder) is unpacked at pull; zstd is refused (exit 9)
+ * where node:zlib lacks it.
+ */
 export function readArtifact(bytes: Buffer, ref: string): ReadArtifact {
   let doc: { schemaVersion?: number; mediaType?: string; layers?: Descriptor[]; annotations?: Record<string, string>; manifests?: unknown };
   try {
@@ -130,22 +195,17 @@ export function readArtifact(bytes: Buffer, ref: string): ReadArtifact {
   if (doc.layers.length === 0) throw bad(`of ${ref} has no layers: there is no file to pull`);
   const seen = new Set<string>();
   const layers = doc.layers.map((l, i): PulledLayer => {
-    const path = l.annotations?.[FILEPATH] ?? l.annotations?.[TITLE];
+    const named = l.annotations?.[FILEPATH] ?? l.annotations?.[TITLE];
     const hex = /^sha256:([0-9a-f]{64})$/.exec(String(l.digest))?.[1];
+    const packed = packedOf(l, named, ref, i);
+    // A ModelPack tar layer names its files inside; the annotation, when there, only names it in messages.
+    const path = named ?? (packed ? `layer ${i + 1}` : undefined);
     if (!path) throw bad(`of ${ref}: layer ${i + 1} names no file (${FILEPATH} or ${TITLE} annotation)`);
-    if (
-      /^application\/vnd\.cncf\.model\.[a-z.]+\.v1\.tar/.test(String(l.mediaType)) ||
-      l.annotations?.['io.deis.oras.content.unpack'] === 'true'
-    ) {
-      throw new ModelctlError('NOT_AVAILABLE', `layer ${path} of ${ref} is a packed folder (${l.mediaType})`, {
-        hint: 'push the files one by one (one layer per file)',
-      });
-    }
     if (!hex) throw bad(`of ${ref}: layer ${path} has no sha256 digest`);
     if (!Number.isSafeInteger(l.size) || l.size < 0) throw bad(`of ${ref}: layer ${path} has no valid size`);
     if (seen.has(path)) throw bad(`of ${ref} names ${path} twice`);
     seen.add(path);
-    return { path, sha256: hex, size: l.size };
+    return { path, sha256: hex, size: l.size, ...(packed ? { packed } : {}) };
   });
   let modelctl: Manifest | undefined;
   const embedded = doc.annotations?.[MODELCTL_MANIFEST];

@@ -9,12 +9,14 @@ import type { PullOptions, PullResult } from '../pull/options.js';
 import { findCredentials } from './auth.js';
 import { OciClient } from './client.js';
 import { OCI_MANIFEST, readArtifact, type PulledLayer } from './modelpack.js';
+import { unpackLayer } from './packed-layer.js';
 import { manifestReference, parseOciRef, type OciRef } from './ref.js';
 
 /**
  * `modelctl pull oci://HOST/REPO[:TAG|@sha256:...]`: the manifest (checked against its digest), then each layer's
  * blob streamed into the registry's tmp/ and hashed on the way; a blob whose sha256 is not its digest stops the
- * pull and nothing is registered. Blobs the store already holds are not downloaded. A version modelctl pushed
+ * pull and nothing is registered. Blobs the store already holds are not downloaded. A tar layer (ModelPack's
+ * `.tar[+gzip|+zstd]` kinds, an ORAS folder) is verified the same way, then unpacked into its files (packed-layer.ts). A version modelctl pushed
  * comes back under its name and version with its tags, metrics and description; the lineage names the reference
  * and the manifest digest.
  */
@@ -95,8 +97,7 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
   let downloaded = 0;
   let resumed = 0;
   const layout = o.registry.store.layout;
-  const fetched: FetchedFile[] = [];
-  const fetchOne = async (l: PulledLayer): Promise<FetchedFile> => {
+  const fetchBlob = async (l: PulledLayer): Promise<FetchedFile> => {
     if (await blobIntact(layout, l.sha256, l.size)) {
       done += l.size;
       o.onProgress?.({ type: 'bytes', done, total });
@@ -129,14 +130,38 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
     }
     return { path: l.path, origin: 'network', file: got.file };
   };
+  // A layer is one file, or a tar (ModelPack tar layers, ORAS folders) unpacked into its files once verified.
+  const fetchOne = async (l: PulledLayer): Promise<FetchedFile[]> => {
+    const got = await fetchBlob(l);
+    if (!l.packed) return [got];
+    const blob = got.origin === 'store' ? layout.blob(l.sha256) : got.file.tmpPath;
+    let single = false;
+    try {
+      return await unpackLayer(blob, l.sha256, l.packed, {
+        tmpDir: layout.tmpDir,
+        display: `${l.packed.label} of ${ref.text}`,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+    } catch (err) {
+      // A tar+gzip file named by its title (pushed as one file, not a folder): the file itself.
+      single = l.packed.guessed === true && err instanceof ModelctlError && err.code === 'INVALID_INPUT';
+      if (single) return [got];
+      throw err;
+    } finally {
+      if (got.origin !== 'store' && !single) await unlink(blob).catch(() => {});
+    }
+  };
+  // Per layer, in the manifest's order, whatever order the downloads finish in.
+  const perLayer: FetchedFile[][] = [];
+  const fetched: FetchedFile[] = [];
   try {
     // A few blobs at once; the first failure stops the others from starting.
-    const queue = [...artifact.layers];
+    const queue = artifact.layers.map((l, i) => [l, i] as const);
     let failed = false;
     const worker = async (): Promise<void> => {
-      for (let l = queue.shift(); l && !failed; l = queue.shift()) {
+      for (let next = queue.shift(); next && !failed; next = queue.shift()) {
         try {
-          fetched.push(await fetchOne(l));
+          perLayer[next[1]] = await fetchOne(next[0]);
         } catch (err) {
           failed = true;
           throw err;
@@ -144,15 +169,18 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
       }
     };
     const results = await Promise.allSettled(Array.from({ length: Math.min(o.concurrency ?? 4, queue.length) }, worker));
+    fetched.push(...perLayer.flat());
     const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
+    const paths = new Set<string>();
+    for (const f of fetched) {
+      if (paths.has(f.path)) throw new ModelctlError('INVALID_INPUT', `${ref.text} holds ${f.path} twice (in two layers)`);
+      paths.add(f.path);
+    }
   } catch (err) {
     await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
     throw err;
   }
-  // The manifest's order, whatever order the downloads finished in.
-  const order = new Map(artifact.layers.map((l, i) => [l.path, i]));
-  fetched.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
   o.onProgress?.({ type: 'committing' });
   const committed = await commitPull({
     registry: o.registry,

@@ -1,8 +1,8 @@
 import { ModelctlError } from '../errors.js';
-import { companions, readCompanionJson } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
 import type { AudioClassificationPrediction, AudioExtractorConfig } from '../tasks/audio-classification.js';
 import type { RunContext } from '../tasks/tensors.js';
+import { loadProcessorFile } from './preprocessor.js';
 import type { ResolvedModel } from './types.js';
 
 /**
@@ -23,33 +23,10 @@ export interface AudioSetup {
   modelConfig: unknown;
 }
 
-/** preprocessor_config.json, raw: the embedded hf_processor_config's first, else the file beside the model; and config.json. */
-export async function readExtractorConfig(
-  model: string,
-  m: ResolvedModel,
-  registry: Registry | undefined,
-): Promise<{ raw: unknown; where: string; modelConfig: unknown }> {
-  const files = companions(m, registry?.store.layout);
-  const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
-  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
-  if (embedded !== undefined) return { raw: embedded, where: 'the embedded preprocessor_config.json', modelConfig };
-  const raw = await readCompanionJson(files, 'preprocessor_config.json');
-  if (raw === undefined) {
-    throw new ModelctlError(
-      'INVALID_INPUT',
-      `no feature extractor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
-      {
-        hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
-      },
-    );
-  }
-  return { raw, where: `preprocessor_config.json of ${files.where}`, modelConfig };
-}
-
 /** The raw-waveform extractor and config.json, checked against the model's input. */
 export async function prepareAudio(model: string, m: ResolvedModel, registry: Registry | undefined): Promise<AudioSetup> {
   const { parseAudioExtractorConfig, audioInput } = await import('../tasks/audio-classification.js');
-  const { raw, where, modelConfig } = await readExtractorConfig(model, m, registry);
+  const { raw, where, modelConfig } = await loadProcessorFile('feature extractor', model, m, registry);
   const extractor = parseAudioExtractorConfig(raw, where);
   audioInput(m.summary.inputs); // a model that cannot take a waveform is refused before ONNX Runtime loads it
   return { extractor, modelConfig };

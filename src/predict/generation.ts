@@ -13,6 +13,7 @@ import {
   type GenerationSetup,
 } from '../tasks/text-generation.js';
 import type { GenerationSettings } from '../tasks/generation/config.js';
+import { loadProcessorFile } from './preprocessor.js';
 import type { PredictOptions, ResolvedModel } from './types.js';
 
 /**
@@ -28,18 +29,8 @@ export async function prepareGeneration(
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig ?? {};
   const json = async (name: string): Promise<unknown> => embedded[name] ?? (await readCompanionJson(files, name));
-  const tokenizer = await json('tokenizer.json');
-  if (tokenizer === undefined) {
-    throw new ModelctlError(
-      'INVALID_INPUT',
-      `no tokenizer for ${model}: tokenizer.json is neither embedded in the model nor beside it (${files.where})`,
-      {
-        hint: `export the model with \`modelctl export FOLDER\`, or embed the tokenizer: \`modelctl embed-metadata ${model} --from-dir DIR\``,
-      },
-    );
-  }
+  const { raw: tokenizer, modelConfig } = await loadProcessorFile('tokenizer', model, m, registry);
   const tokenizerConfig = (await json('tokenizer_config.json')) ?? {};
-  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
   const jinja = (await files.read('chat_template.jinja'))?.toString('utf8');
   const chatTemplate = chatTemplateOf(tokenizerConfig, jinja, await json('chat_template.json'));
   const maxPositions = maxPositionsOf(modelConfig);

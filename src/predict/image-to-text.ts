@@ -26,11 +26,12 @@ function record(value: unknown): Record<string, unknown> {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-export async function prepareImageToText(
+/** predict's preparation of an image-to-text model (the decoder opened), shared with bench. */
+export async function imageToTextParts(
   model: string,
   m: ResolvedModel,
   options: Omit<PredictOptions, 'input'>,
-): Promise<ImageToTextRunner> {
+): Promise<{ setup: ImageToTextSetup; release: () => Promise<void> }> {
   const g = options.generation ?? {};
   if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not image-to-text');
   const base = await prepareGeneration(model, m, options.registry);
@@ -50,6 +51,16 @@ export async function prepareImageToText(
     processor: image.processor,
     settings,
   };
+  return { setup, release };
+}
+
+export async function prepareImageToText(
+  model: string,
+  m: ResolvedModel,
+  options: Omit<PredictOptions, 'input'>,
+): Promise<ImageToTextRunner> {
+  const g = options.generation ?? {};
+  const { setup, release } = await imageToTextParts(model, m, options);
   return {
     async run(encoder, files) {
       if (files.length === 0)

@@ -1,10 +1,10 @@
 import { ModelctlError } from '../errors.js';
-import { companions, readCompanionJson } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
 import type { ImageClassificationPrediction } from '../tasks/image-classification.js';
 import type { ImageProcessorConfig } from '../tasks/image.js';
 import type { DetectionOptions, DetectionPrediction, DetectionSetup } from '../tasks/object-detection.js';
 import type { RunContext } from '../tasks/tensors.js';
+import { loadProcessorFile } from './preprocessor.js';
 import type { ResolvedModel } from './types.js';
 
 /**
@@ -23,7 +23,7 @@ export function isImageTask(task: string): boolean {
 /** A classifier's image processor and config.json, or a YOLO detector's input size and class names. */
 export type ImageSetup = { processor: ImageProcessorConfig; modelConfig: unknown } | { detection: DetectionSetup };
 
-/** preprocessor_config.json (embedded hf_processor_config first, else beside the model) and config.json, checked against the model's input. */
+/** preprocessor_config.json (./preprocessor.ts) as an image processor and config.json, checked against the model's input. */
 export async function prepareImage(
   model: string,
   m: ResolvedModel,
@@ -40,24 +40,8 @@ export async function prepareImage(
     import('../tasks/image.js'),
     import('../tasks/image-classification.js'),
   ]);
-  const files = companions(m, registry?.store.layout);
-  const embedded = m.embedded?.processorConfig?.['preprocessor_config.json'];
-  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
-  let processor: ImageProcessorConfig;
-  if (embedded !== undefined) processor = parseImageProcessorConfig(embedded, 'the embedded preprocessor_config.json');
-  else {
-    const raw = await readCompanionJson(files, 'preprocessor_config.json');
-    if (raw === undefined) {
-      throw new ModelctlError(
-        'INVALID_INPUT',
-        `no image processor for ${model}: preprocessor_config.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
-        {
-          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds preprocessor_config.json and config.json)`,
-        },
-      );
-    }
-    processor = parseImageProcessorConfig(raw, `preprocessor_config.json of ${files.where}`);
-  }
+  const { raw, where, modelConfig } = await loadProcessorFile('image processor', model, m, registry);
+  const processor = parseImageProcessorConfig(raw, where);
   imageInput(m.summary.inputs, processor, task === 'image-to-text'); // a model that cannot take these images is refused before ONNX Runtime loads it
   return { processor, modelConfig };
 }

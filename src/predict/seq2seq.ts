@@ -6,7 +6,7 @@ import { onnxPartPaths } from '../registry/companion-files.js';
 import type { Registry } from '../registry/index.js';
 import { loadOrt, openSession } from '../runtime/index.js';
 import { maxPositionsOf } from '../tasks/text-generation.js';
-import { seq2seqSettings } from '../tasks/generation/seq2seq-config.js';
+import { seq2seqSettings, type Seq2SeqSettings } from '../tasks/generation/seq2seq-config.js';
 import { seq2seqDecoderLayout, type Seq2SeqDecoderLayout } from '../tasks/generation/seq2seq-decoder.js';
 import { generateSeq2Seq, isSeq2SeqTask, type Seq2SeqPrediction, type Seq2SeqSetup } from '../tasks/seq2seq.js';
 import type { RunContext } from '../tasks/tensors.js';
@@ -25,14 +25,17 @@ export interface Seq2SeqRunner {
 
 const MERGED = 'decoder_model_merged.onnx';
 
+/** The encoder-decoder tasks that read something other than text, decoded by the same loop (beam search included). */
+const OTHER_ENCODER_DECODER = ['automatic-speech-recognition', 'image-to-text'];
+
 /** The beam-search options are encoder-decoder generation's: refused for any other task rather than ignored. */
 export function refuseSeq2SeqOptions(task: string, generation: PredictOptions['generation']): void {
-  if (isSeq2SeqTask(task) || !generation) return;
+  if (isSeq2SeqTask(task) || OTHER_ENCODER_DECODER.includes(task) || !generation) return;
   const given = (['numBeams', 'lengthPenalty', 'earlyStopping'] as const).find((k) => generation[k] !== undefined);
   if (given)
     throw new ModelctlError(
       'USAGE',
-      `${given} is for encoder-decoder models (text2text-generation, translation, summarization), not ${task}`,
+      `${given} is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not ${task}`,
     );
 }
 
@@ -95,12 +98,21 @@ export async function openSeq2SeqDecoder(
   return { decoder, layout, release: () => opened.session.release() };
 }
 
-export async function prepareSeq2Seq(
+/** What an encoder-decoder text model generates with: its setup (the decoder opened), settings and the task's prefix. */
+export interface Seq2SeqParts {
+  setup: Seq2SeqSetup;
+  settings: Seq2SeqSettings;
+  prefix: string;
+  release: () => Promise<void>;
+}
+
+/** predict's preparation of an encoder-decoder text model, shared with bench (which times generateSeq2SeqIds on it). */
+export async function seq2seqParts(
   model: string,
   m: ResolvedModel,
   task: string,
-  options: Pick<PredictOptions, 'registry' | 'generation' | 'signal'> & Parameters<typeof openSession>[1],
-): Promise<Seq2SeqRunner> {
+  options: Pick<PredictOptions, 'registry' | 'generation'> & Parameters<typeof openSession>[1],
+): Promise<Seq2SeqParts> {
   const base = await prepareGeneration(model, m, options.registry);
   const g = options.generation ?? {};
   if (g.chat) throw new ModelctlError('USAGE', '--chat is for text-generation models, not encoder-decoder ones');
@@ -111,6 +123,17 @@ export async function prepareSeq2Seq(
   const { decoder, layout, release } = await openSeq2SeqDecoder(model, m, options);
   const maxPositions = maxPositionsOf(base.modelConfig);
   const setup: Seq2SeqSetup = { tokenizer: base.tokenizer, decoder, layout, ...(maxPositions !== undefined ? { maxPositions } : {}) };
+  return { setup, settings, prefix: params.prefix, release };
+}
+
+export async function prepareSeq2Seq(
+  model: string,
+  m: ResolvedModel,
+  task: string,
+  options: Pick<PredictOptions, 'registry' | 'generation' | 'signal'> & Parameters<typeof openSession>[1],
+): Promise<Seq2SeqRunner> {
+  const g = options.generation ?? {};
+  const { setup, settings, prefix, release } = await seq2seqParts(model, m, task, options);
   return {
     async run(encoder, texts) {
       if (texts.length === 0)
@@ -119,7 +142,7 @@ export async function prepareSeq2Seq(
       for (const [index, text] of texts.entries()) {
         const onText = g.onText;
         out.push(
-          await generateSeq2Seq(encoder, setup, params.prefix + text, settings, task, {
+          await generateSeq2Seq(encoder, setup, prefix + text, settings, task, {
             ...(onText ? { onText: (piece: string) => onText(piece, index) } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
           }),

@@ -1,3 +1,4 @@
+import { loadProcessorFile } from './preprocessor.js';
 import { ModelctlError } from '../errors.js';
 import { detectTaskFromConfig, detectTaskFromFolderFiles, type DetectedTask } from '../formats/task.js';
 import { companions, readCompanionJson, type Companions } from '../registry/companion-files.js';
@@ -126,29 +127,15 @@ export async function prepareText(
   normalize?: boolean,
   task?: string,
 ): Promise<TextSetup> {
+  const source = await loadProcessorFile('tokenizer', model, m, registry);
+  const { modelConfig } = source;
+  const tokenizerFiles: TokenizerFiles = {
+    tokenizer: source.raw,
+    config: (await source.read('tokenizer_config.json')) ?? {},
+    where: source.from,
+  };
   const files = companions(m, registry?.store.layout);
   const embedded = m.embedded?.processorConfig;
-  const modelConfig = m.embedded?.modelConfig ?? (await readCompanionJson(files, 'config.json'));
-  let tokenizerFiles: TokenizerFiles;
-  if (embedded?.['tokenizer.json'] !== undefined) {
-    tokenizerFiles = {
-      tokenizer: embedded['tokenizer.json'],
-      config: embedded['tokenizer_config.json'] ?? {},
-      where: 'the embedded metadata',
-    };
-  } else {
-    const tokenizer = await readCompanionJson(files, 'tokenizer.json');
-    if (tokenizer === undefined) {
-      throw new ModelctlError(
-        'INVALID_INPUT',
-        `no tokenizer for ${model}: tokenizer.json is neither embedded in the model (hf_processor_config) nor beside it (${files.where})`,
-        {
-          hint: `embed it from the Hugging Face folder the model came from: \`modelctl embed-metadata ${model} --from-dir DIR\` (DIR holds tokenizer.json and tokenizer_config.json)`,
-        },
-      );
-    }
-    tokenizerFiles = { tokenizer, config: (await readCompanionJson(files, 'tokenizer_config.json')) ?? {}, where: files.where };
-  }
   const sentence =
     task === undefined || task === 'feature-extraction'
       ? await readSentencePipeline(async (path) => embedded?.[path] ?? (await readCompanionJson(files, path)))

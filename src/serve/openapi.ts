@@ -122,11 +122,18 @@ const SCHEMAS: Record<string, Schema> = {
       seed: { type: 'integer', minimum: 0 },
       repetition_penalty: { type: 'number', minimum: 0, exclusiveMinimum: true },
       stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-      num_beams: { type: 'integer', minimum: 1, description: 'text2text-generation, translation, summarization: beam search' },
+      num_beams: {
+        type: 'integer',
+        minimum: 1,
+        description: 'text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text: beam search',
+      },
       length_penalty: { type: 'number' },
       early_stopping: { oneOf: [{ type: 'boolean' }, { type: 'string', enum: ['never'] }] },
       no_repeat_ngram_size: { type: 'integer', minimum: 0 },
-      language: { type: 'string', description: 'automatic-speech-recognition: the spoken language (en, <|en|>; default detected)' },
+      language: {
+        type: 'string',
+        description: 'automatic-speech-recognition: the spoken language (en, <|en|>, english; default detected)',
+      },
       speech_task: { type: 'string', enum: ['transcribe', 'translate'], description: 'automatic-speech-recognition' },
       chunk_length_s: { type: 'number', minimum: 0, exclusiveMinimum: true, description: 'automatic-speech-recognition: window length' },
       stride_length_s: { type: 'number', minimum: 0, description: 'automatic-speech-recognition: overlap on each side of a window' },
@@ -142,6 +149,11 @@ const SCHEMAS: Record<string, Schema> = {
       task: { type: 'string' },
       predictions: { type: 'array', items: {} },
       outputs: { type: 'object' },
+      warnings: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Generation settings not applied (what `predict` prints on stderr); present only when there is one',
+      },
     },
   },
 };

@@ -16,7 +16,8 @@ import { isSeq2SeqTask } from '../tasks/seq2seq.js';
  * Task-level prediction: the inputs `modelctl predict` takes, as JSON, and the same JSON document back that
  * `predict --json` prints. Images and audio come as base64 strings and are written to a private temporary folder
  * because their pipelines read files. Zero-shot requests add the pipeline's "candidate_labels", "hypothesis_template"
- * and "multi_label".
+ * and "multi_label". Generation settings the library does not apply come back as "warnings" (a list of messages,
+ * present only when there is one), as the CLI prints them on stderr.
  */
 
 const INPUT_KEYS = ['rows', 'inputs', 'text', 'texts', 'image', 'images', 'audio', 'question', 'questions'] as const;
@@ -108,6 +109,7 @@ export async function v1Predict(
   const conf = optionalNumber(body, 'conf', fraction, 'a number from 0 to 1');
   const iou = optionalNumber(body, 'iou', fraction, 'a number from 0 to 1');
   let dir: string | undefined;
+  const warnings: string[] = [];
   try {
     const files: string[] = [];
     const audio = inputKind(task) === 'audio' && body.audio !== undefined;
@@ -135,12 +137,14 @@ export async function v1Predict(
       ...(iou !== undefined ? { iou } : {}),
       ...zeroShot,
       ...(task === 'text-generation' || isSeq2SeqTask(task) || task === 'automatic-speech-recognition' || task === 'image-to-text'
-        ? { generation: generationFromBody(body) }
+        ? { generation: { ...generationFromBody(body), onWarning: (message: string) => warnings.push(message) } }
         : {}),
       ...(task === 'automatic-speech-recognition' ? { speech: speechFromBody(body) } : {}),
     };
     // The cached session serves here too, so /v1 predictions count against the same memory bound as /v2.
-    sendJson(res, 200, await ctx.manager.useSession(m, (opened) => predict({ ...options, opened })));
+    const result = await ctx.manager.useSession(m, (opened) => predict({ ...options, opened }));
+    // What `predict` prints as warnings (settings of generation_config.json not applied) goes back with the answer.
+    sendJson(res, 200, warnings.length > 0 ? { ...result, warnings } : result);
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }

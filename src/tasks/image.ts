@@ -14,7 +14,7 @@ type SharpFn = (input?: Buffer | Uint8Array, options?: SharpOptions) => Sharp;
 let loading: Promise<SharpFn> | undefined;
 
 /** sharp (libvips) is imported on first use: text and tabular predictions should not pay for loading it. */
-function loadSharp(): Promise<SharpFn> {
+export function loadSharp(): Promise<SharpFn> {
   loading ??= import('sharp').then(
     (m) => m.default as unknown as SharpFn,
     (err: unknown) => {

@@ -100,7 +100,18 @@ export async function generateSeq2Seq(
   task: string,
   options: { onText?: (piece: string) => void; signal?: AbortSignal } = {},
 ): Promise<Seq2SeqPrediction> {
-  const ids = setup.tokenizer.encode(text, true);
+  return generateSeq2SeqIds(encoder, setup, setup.tokenizer.encode(text, true), settings, task, options);
+}
+
+/** Generates the text for one input already in token ids (bench gives a prompt of an exact length). */
+export async function generateSeq2SeqIds(
+  encoder: RunContext,
+  setup: Seq2SeqSetup,
+  ids: readonly number[],
+  settings: Seq2SeqSettings,
+  task: string,
+  options: { onText?: (piece: string) => void; signal?: AbortSignal } = {},
+): Promise<Seq2SeqPrediction> {
   if (ids.length === 0)
     throw new ModelctlError('INVALID_INPUT', 'the text is empty and the tokenizer adds no token', { hint: 'give some text' });
   const limit = setup.maxPositions;

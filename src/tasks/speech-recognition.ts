@@ -8,11 +8,13 @@ import { Seq2SeqDecoderState } from './generation/seq2seq-decoder.js';
 import { decodeSeq2Seq, encoderStates, type Seq2SeqSetup } from './seq2seq.js';
 import { mergeOverlaps, timestampChunks, type TimestampChunk } from './speech-timestamps.js';
 import type { RunContext } from './tensors.js';
+import { whisperLanguageCode } from './whisper-languages.js';
 import { cutSegments, featureSegment, INPUT_STRIDE, passMaxLength } from './whisper-seek.js';
 
 /**
  * automatic-speech-recognition with Whisper, as transformers' pipeline("automatic-speech-recognition") runs it with
- * greedy decoding (num_beams=1; the pipeline's own default is 5 beams):
+ * greedy decoding by default (num_beams=1; the pipeline's own default is 5 beams), or beam search or sampling as
+ * the options say:
  *
  * - the waveform at the feature extractor's rate (resampled as audio-classification does, audio-resample.ts); with
  *   --chunk-length (or --stride) and longer than a window, cut into windows of chunk_length seconds overlapping by
@@ -115,7 +117,7 @@ export function whisperPrompt(g: Record<string, unknown>, o: SpeechOptions): { l
   let language: number | undefined;
   const named = o.language ?? (typeof g.language === 'string' ? g.language : undefined);
   if (named !== undefined) {
-    const code = named.replace(/^<\|(.*)\|>$/, '$1').toLowerCase();
+    const code = whisperLanguageCode(named.replace(/^<\|(.*)\|>$/, '$1'));
     language = [...langs].find(([, c]) => c === code)?.[0];
     if (language === undefined) {
       throw usage(

@@ -88,6 +88,6 @@ describe('bench: text-generation', () => {
     expect(iris.exitCode, iris.stderr).toBe(0);
     const other = await cli(['bench', 'iris', '--new-tokens', '4'], { home });
     expect(other.exitCode).toBe(2);
-    expect(other.stderr).toMatch(/--prompt-tokens and --new-tokens are for text-generation models/);
+    expect(other.stderr).toMatch(/--new-tokens: for generative models/);
   }, 300_000);
 });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
 import { TarWriter } from '../../src/util/tar.js';
-import { FIXTURES, ROOT, cli, fileDir, tempDir } from '../helpers.js';
+import { FIXTURES, ROOT, cli, fileDir, listeningUrl, tempDir } from '../helpers.js';
 
 /**
  * deploy image --base, run for real: the test makes a tiny base image from this machine's Node (the node binary,
@@ -219,14 +219,7 @@ describe('deploy image --base', () => {
     // The entrypoint itself, on a free port instead of 8080 (the last --port wins).
     const child = inImage([...config.config.Entrypoint, '--port', '0', '--json']);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let seen = '';
-        child.stdout?.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (seen.includes('\n')) resolve((JSON.parse(seen.split('\n')[0] as string) as { url: string }).url);
-        });
-        void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${r.stderr}`)));
-      });
+      const url = await listeningUrl(child);
       const port = new URL(url).port;
       const infer = await fetch(`http://127.0.0.1:${port}/v2/models/iris/infer`, {
         method: 'POST',

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
@@ -19,6 +20,39 @@ function toolsAvailable(): boolean {
   if (process.env.CI === 'true') throw new Error(message);
   console.warn(`\n!!! NOT CHECKED: deploy image needs ${message}\n`);
   return false;
+}
+
+/** An OCI image layout of one empty layer whose config has this Env (a base image as skopeo would write it). */
+function layoutWithEnv(env: string[]): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (bytes: Buffer): { digest: string; size: number } => {
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(join(dir, 'blobs', 'sha256', hex), bytes);
+    return { digest: `sha256:${hex}`, size: bytes.length };
+  };
+  const layer = put(Buffer.alloc(1024));
+  const config = put(
+    Buffer.from(
+      JSON.stringify({ os: 'linux', architecture: 'amd64', config: { Env: env }, rootfs: { type: 'layers', diff_ids: [layer.digest] } }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }),
+    ),
+  );
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }),
+  );
+  return dir;
 }
 
 const onPath = (tool: string): boolean => (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, tool)));
@@ -170,6 +204,7 @@ describe('deploy image', () => {
 
   it('refuses bad input with a one-line error and the documented exit code', async () => {
     const out = join(tempDir(), 'x.tar');
+    const oldNode = layoutWithEnv(['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_VERSION=18.20.4']);
     const cases: Array<[string[], number, RegExp]> = [
       [['joblib', '--out', out], 2, /joblib:1\.0\.0 is a joblib model; the image serves ONNX/],
       [['iris'], 2, /deploy image needs --out FILE/],
@@ -180,6 +215,7 @@ describe('deploy image', () => {
       [['iris', '--out', out, '--base', `oci:${join(home, 'nothere')}`], 2, /the base image oci:.* is not there \(no such folder\)/],
       [['iris', '--out', out, '--base', `oci-archive:${join(home, 'no.tar')}:x`], 2, /is not there \(no such archive\)/],
       [['iris', '--out', out, '--base', `oci:${home}`], 2, /is not an OCI image layout \(no readable index.json\)/],
+      [['iris', '--out', out, '--base', `oci:${oldNode}`], 2, /has Node\.js 18\.20\.4; modelctl needs 20 or newer/],
       [['nosuch', '--out', out], 3, /nosuch/],
     ];
     for (const [args, code, message] of cases) {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { beforeEach } from 'vitest';
+import type { PullOptions } from '../../src/pull/pull.js';
 import { Registry } from '../../src/registry/index.js';
 import { tempDir } from '../helpers.js';
-import { gitBlobId, newCommitId, sha256, type FixtureFile, type FixtureRepo } from './server.js';
+import { HubServer, gitBlobId, newCommitId, sha256, type FixtureFile, type FixtureRepo } from './server.js';
 
 /** A real safetensors file in memory: one float32 tensor of `bytes` bytes of random values. */
 export function safetensors(bytes: number): Buffer {
@@ -40,6 +42,43 @@ export const BERT_DEFAULT = ['config.json', 'model.safetensors', 'tokenizer.json
 
 export function registry(): Registry {
   return new Registry({ home: tempDir('modelctl-pull-home-') });
+}
+
+/** A fixture file's content by its path (the file must be there). */
+export function fileContent(files: FixtureFile[], path: string): Buffer {
+  return (files.find((f) => f.path === path) as FixtureFile).content;
+}
+
+export interface BertHub {
+  server: HubServer;
+  bert: ReturnType<typeof bertRepo>;
+  /** An empty HF home: never the user's cache or token. */
+  hfHome: string;
+  /** Pull options against this Hub, with the empty HF home and fast retries. */
+  opts(reg: Registry, source: string, extra?: Partial<PullOptions>): PullOptions;
+}
+
+/**
+ * A loopback Hub serving a fresh bertRepo() (weights of `weightBytes`) to each test of the file that calls this
+ * (started before the test, closed after it). The fields change from test to test: read them inside the tests.
+ */
+export function bertHub(weightBytes?: number): BertHub {
+  const hub = {
+    opts: (reg: Registry, source: string, extra: Partial<PullOptions> = {}): PullOptions => ({
+      source,
+      registry: reg,
+      env: { HF_ENDPOINT: hub.server.url, HF_HOME: hub.hfHome },
+      backoff: () => 10,
+      ...extra,
+    }),
+  } as BertHub;
+  beforeEach(async () => {
+    hub.bert = bertRepo(undefined, weightBytes);
+    hub.server = await new HubServer([hub.bert.repo]).start();
+    hub.hfHome = tempDir('modelctl-hf-home-');
+    return () => hub.server.close();
+  });
+  return hub;
 }
 
 /**

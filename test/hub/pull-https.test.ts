@@ -6,8 +6,8 @@ import { WORKER_MIN_BYTES } from '../../src/hub/download/hasher.js';
 import { pull, type PullOptions } from '../../src/pull/pull.js';
 import type { Registry } from '../../src/registry/index.js';
 import { cli, tempDir } from '../helpers.js';
-import { BERT_DEFAULT, bertRepo, registry, safetensors } from './fixtures.js';
-import { HubServer, sha256, type FixtureFile } from './server.js';
+import { BERT_DEFAULT, bertRepo, fileContent, registry, safetensors } from './fixtures.js';
+import { HubServer, sha256 } from './server.js';
 import { selfSignedCertificate, type TestCertificate } from './tls.js';
 
 /*
@@ -52,15 +52,11 @@ function opts(reg: Registry, source: string, extra: Partial<PullOptions> = {}): 
   };
 }
 
-function content(files: FixtureFile[], path: string): Buffer {
-  return (files.find((f) => f.path === path) as FixtureFile).content;
-}
-
 describe('pull over HTTPS from a loopback Hub', () => {
   it('lists through @huggingface/hub, follows the CDN redirect, resumes a cut connection by Range, and verifies', async () => {
     expect(server.url).toMatch(/^https:/);
     expect(server.cdnUrl).toMatch(/^https:/);
-    const weights = content(secret.files, 'model.safetensors');
+    const weights = fileContent(secret.files, 'model.safetensors');
     const cutAt = Math.floor(weights.length * 0.6);
     server.faults.cutOnce.set(sha256(weights), cutAt);
     const reg = registry();
@@ -68,9 +64,9 @@ describe('pull over HTTPS from a loopback Hub', () => {
     expect(r.manifest.version).toBe(secret.commit.slice(0, 7));
     expect(r.manifest.files.map((f) => f.path).sort()).toEqual(BERT_DEFAULT);
     for (const f of r.manifest.files)
-      expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(content(secret.files, f.path))).toBe(true);
+      expect(readFileSync(reg.store.layout.blob(f.sha256)).equals(fileContent(secret.files, f.path))).toBe(true);
     expect(r.resumedRequests).toBe(1);
-    expect(r.downloadedBytes).toBe(BERT_DEFAULT.reduce((n, p) => n + content(secret.files, p).length, 0)); // nothing twice
+    expect(r.downloadedBytes).toBe(BERT_DEFAULT.reduce((n, p) => n + fileContent(secret.files, p).length, 0)); // nothing twice
     const hub = server.requests.filter((q) => q.server === 'hub');
     const cdn = server.requests.filter((q) => q.server === 'cdn');
     // The client library's calls, then the HEAD that learns the commit, each with the token (the repo is private).
@@ -116,7 +112,7 @@ describe('pull over HTTPS from a loopback Hub', () => {
 
 describe('modelctl pull over HTTPS (spawned binary)', () => {
   it('trusts the Hub through NODE_EXTRA_CA_CERTS, resumes a cut download, and exits 7 with a hint without it', async () => {
-    const weights = content(secret.files, 'model.safetensors');
+    const weights = fileContent(secret.files, 'model.safetensors');
     const cutAt = Math.floor(weights.length / 3);
     server.faults.cutOnce.set(sha256(weights), cutAt);
     const env = { HF_ENDPOINT: server.url, HF_HOME: hfHome, HF_TOKEN: server.token };

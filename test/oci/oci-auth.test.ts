@@ -38,6 +38,13 @@ function leftovers(home: string): string[] {
   return existsSync(tmp) ? readdirSync(tmp) : [];
 }
 
+/** iris:1.0.0 pushed (with the right login) to `dist` as private/iris:1.0.0; the reference it has there. */
+async function pushPrivate(dist: Distribution): Promise<string> {
+  const target = `oci://${dist.host}/private/iris:1.0.0`;
+  await pushOci({ registry: source, ref: 'iris:1.0.0', target, credentials: { username: USER, password: PASSWORD } });
+  return target;
+}
+
 /** The CLI with a password on stdin. */
 async function cliStdin(args: string[], home: string, input: string, env: Record<string, string> = {}) {
   const r = await execa('node', [BIN, ...args], { reject: false, input, env: { NO_COLOR: '1', MODELCTL_HOME: home, ...env } });
@@ -60,18 +67,9 @@ describe('htpasswd (Basic) auth on the real registry', () => {
 
   it('refuses a wrong password with exit 2 and one line naming the user, not the password; nothing is registered', async () => {
     if (!locked) return;
-    await pushOci({
-      registry: source,
-      ref: 'iris:1.0.0',
-      target: `oci://${locked.host}/private/iris:1.0.0`,
-      credentials: { username: USER, password: PASSWORD },
-    });
+    const pushed = await pushPrivate(locked);
     const home = tempDir();
-    const wrong = await cliStdin(
-      ['pull', `oci://${locked.host}/private/iris:1.0.0`, '--username', USER, '--password-stdin'],
-      home,
-      'wrong-password',
-    );
+    const wrong = await cliStdin(['pull', pushed, '--username', USER, '--password-stdin'], home, 'wrong-password');
     expect(wrong.exitCode).toBe(2);
     expect(wrong.stderr).toBe(
       `error: ${locked.host} refused user alice for private/iris:1.0.0 (HTTP 401) (UNAUTHORIZED: authentication required)\n` +
@@ -86,14 +84,9 @@ describe('htpasswd (Basic) auth on the real registry', () => {
 
   it('takes credentials from MODELCTL_OCI_USERNAME/PASSWORD and from the Docker config', async () => {
     if (!locked) return;
-    await pushOci({
-      registry: source,
-      ref: 'iris:1.0.0',
-      target: `oci://${locked.host}/private/iris:1.0.0`,
-      credentials: { username: USER, password: PASSWORD },
-    });
+    const pushed = await pushPrivate(locked);
     const byEnv = tempDir();
-    const r = await cli(['pull', `oci://${locked.host}/private/iris:1.0.0`], {
+    const r = await cli(['pull', pushed], {
       home: byEnv,
       env: { MODELCTL_OCI_USERNAME: USER, MODELCTL_OCI_PASSWORD: PASSWORD },
     });
@@ -102,7 +95,7 @@ describe('htpasswd (Basic) auth on the real registry', () => {
     const auth = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
     writeFileSync(join(docker, 'config.json'), JSON.stringify({ auths: { [`http://${locked.host}`]: { auth } } }));
     const byConfig = tempDir();
-    const d = await cli(['pull', `oci://${locked.host}/private/iris:1.0.0`], { home: byConfig, env: { DOCKER_CONFIG: docker } });
+    const d = await cli(['pull', pushed], { home: byConfig, env: { DOCKER_CONFIG: docker } });
     expect(d.stderr).toBe('');
     expect(d.stdout).toMatch(/^Pulled iris:1\.0\.0 \(onnx/);
   });

@@ -1,39 +1,22 @@
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, cli, tempDir } from '../helpers.js';
-import { bertRepo } from '../hub/fixtures.js';
-import { HubServer } from '../hub/server.js';
+import { describe, expect, it } from 'vitest';
+import { BIN, cli, listeningUrl, tempDir } from '../helpers.js';
+import { bertHub } from '../hub/fixtures.js';
 import { getJson, postJson } from './helpers.js';
 
 /** `modelctl serve` (the spawned binary) runs pull jobs with the environment it was started with (HF_ENDPOINT...). */
 
-let hub: HubServer;
-let bert: ReturnType<typeof bertRepo>;
-
-beforeEach(async () => {
-  bert = bertRepo('acme/tiny-bert', 64 << 10);
-  hub = await new HubServer([bert.repo]).start();
-});
-afterEach(async () => {
-  await hub.close();
-});
+const hub = bertHub(64 << 10);
 
 describe('modelctl serve: pull jobs', () => {
   it('POST /v1/pull on the spawned server pulls from the HF_ENDPOINT it was started with; SIGTERM then exits 0', async () => {
     const home = tempDir();
     const child = execa('node', [BIN, 'serve', '--port', '0', '--json', '--max-jobs', '1'], {
       reject: false,
-      env: { NO_COLOR: '1', MODELCTL_HOME: home, HF_ENDPOINT: hub.url, HF_HOME: tempDir('modelctl-hf-home-'), HF_TOKEN: '' },
+      env: { NO_COLOR: '1', MODELCTL_HOME: home, HF_ENDPOINT: hub.server.url, HF_HOME: tempDir('modelctl-hf-home-'), HF_TOKEN: '' },
       stdin: 'ignore',
     });
-    const url = await new Promise<string>((resolve, reject) => {
-      let seen = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('\n')) resolve((JSON.parse(seen.split('\n')[0] as string) as { url: string }).url);
-      });
-      void child.then((r) => reject(new Error(`serve exited early (${r.exitCode}): ${r.stderr}`)));
-    });
+    const url = await listeningUrl(child);
     const started = await postJson(`${url}/v1/pull`, { source: 'hf:acme/tiny-bert', name: 'team/bert' });
     expect(started.status).toBe(202);
     let job = started.body;
@@ -42,14 +25,14 @@ describe('modelctl serve: pull jobs', () => {
       job = (await getJson(`${url}${started.body.links.self}`)).body;
     }
     expect(job.error).toBeUndefined();
-    expect(job.result).toEqual({ name: 'team/bert', version: bert.commit.slice(0, 7), upToDate: false });
-    expect(hub.requests.some((q) => q.server === 'hub' && q.path.includes('acme/tiny-bert'))).toBe(true);
+    expect(job.result).toEqual({ name: 'team/bert', version: hub.bert.commit.slice(0, 7), upToDate: false });
+    expect(hub.server.requests.some((q) => q.server === 'hub' && q.path.includes('acme/tiny-bert'))).toBe(true);
     child.kill('SIGTERM');
     const done = await child;
     expect(done.exitCode, done.stderr).toBe(0);
     const list = JSON.parse((await cli(['list', '--json'], { home })).stdout);
     expect(list.models.map((m: { name: string; version: string }) => `${m.name}:${m.version}`)).toEqual([
-      `team/bert:${bert.commit.slice(0, 7)}`,
+      `team/bert:${hub.bert.commit.slice(0, 7)}`,
     ]);
   });
 });

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { pull } from '../../src/pull/pull.js';
 import { FIXTURES, rejection, tempDir } from '../helpers.js';
-import { BERT_DEFAULT, bertRepo } from '../hub/fixtures.js';
-import { HubServer, sha256 } from '../hub/server.js';
+import { BERT_DEFAULT, bertHub, fileContent } from '../hub/fixtures.js';
+import { sha256 } from '../hub/server.js';
 import { getJson, postJson, serve } from './helpers.js';
 
 /**
@@ -14,20 +14,11 @@ import { getJson, postJson, serve } from './helpers.js';
  * against the loopback Hub the hub tests use and the real sklearn converter.
  */
 
-let hub: HubServer;
-let bert: ReturnType<typeof bertRepo>;
-
-beforeEach(async () => {
-  bert = bertRepo('acme/tiny-bert', 256 << 10);
-  hub = await new HubServer([bert.repo]).start();
-});
-afterEach(async () => {
-  await hub.close();
-});
+const hub = bertHub(256 << 10);
 
 /** What pull and export jobs read: the loopback Hub, an empty HF home, the rest of this process's environment. */
 function jobEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, HF_ENDPOINT: hub.url, HF_HOME: tempDir('modelctl-hf-home-'), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
+  return { ...process.env, HF_ENDPOINT: hub.server.url, HF_HOME: tempDir('modelctl-hf-home-'), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
 }
 
 function emptyRegistry(): Registry {
@@ -58,11 +49,11 @@ describe('serve: pull and export as jobs', () => {
     const { job, seen } = await settle(s.url, started.body.links.self);
     expect(job.error).toBeUndefined();
     expect(job.status).toBe('succeeded');
-    const total = bert.files.filter((f) => BERT_DEFAULT.includes(f.path)).reduce((n, f) => n + f.content.length, 0);
+    const total = hub.bert.files.filter((f) => BERT_DEFAULT.includes(f.path)).reduce((n, f) => n + f.content.length, 0);
     expect(job.progress).toMatchObject({ bytes: total, totalBytes: total, files: BERT_DEFAULT.length, stage: 'done' });
     for (const view of seen) expect(view.progress.bytes).toBeLessThanOrEqual(view.progress.totalBytes || total);
-    expect(job.result).toEqual({ name: 'acme/tiny-bert', version: bert.commit.slice(0, 7), upToDate: false });
-    expect(job.links.model).toBe(`/v1/models/acme%2Ftiny-bert/versions/${bert.commit.slice(0, 7)}`);
+    expect(job.result).toEqual({ name: 'acme/tiny-bert', version: hub.bert.commit.slice(0, 7), upToDate: false });
+    expect(job.links.model).toBe(`/v1/models/acme%2Ftiny-bert/versions/${hub.bert.commit.slice(0, 7)}`);
     const version = await getJson(`${s.url}${job.links.model}`);
     expect(version.body.manifest.files.map((f: { path: string }) => f.path).sort()).toEqual(BERT_DEFAULT);
     const listed = await getJson(`${s.url}/v1/jobs`);
@@ -74,7 +65,7 @@ describe('serve: pull and export as jobs', () => {
     expect((await settle(s.url, named.body.links.self)).job.result).toMatchObject({ name: 'team/bert', upToDate: false });
     const again = await postJson(`${s.url}/model-registry/models/acme/tiny-bert/register-from-hub`, '');
     const repeated = (await settle(s.url, again.body.links.self)).job;
-    expect(repeated.result).toEqual({ name: 'acme/tiny-bert', version: bert.commit.slice(0, 7), upToDate: true });
+    expect(repeated.result).toEqual({ name: 'acme/tiny-bert', version: hub.bert.commit.slice(0, 7), upToDate: true });
     expect((await getJson(`${s.url}/v1/jobs`)).body.jobs.map((j: { id: string }) => j.id)).toEqual([again.body.id, named.body.id, job.id]);
   });
 
@@ -114,8 +105,8 @@ describe('serve: pull and export as jobs', () => {
   it('runs at most --max-jobs at once: the next waits, queued, until one finishes', async () => {
     const s = await serve({ registry: emptyRegistry(), env: jobEnv(), maxJobs: 1 });
     // The first pull's weights come slowly (about half a second), so the others are still waiting when asked about.
-    const weights = bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer;
-    hub.faults.slow.set(sha256(weights), 512 << 10);
+    const weights = fileContent(hub.bert.files, 'model.safetensors');
+    hub.server.faults.slow.set(sha256(weights), 512 << 10);
     const ids: string[] = [];
     for (const name of ['one/bert', 'two/bert', 'three/bert']) {
       const r = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name });
@@ -134,8 +125,8 @@ describe('serve: pull and export as jobs', () => {
   it('a server that stops interrupts its running and waiting jobs, and waits for them: nothing half-pulled is registered', async () => {
     const registry = emptyRegistry();
     const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
-    const weights = bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer;
-    hub.faults.slow.set(sha256(weights), 16 << 10);
+    const weights = fileContent(hub.bert.files, 'model.safetensors');
+    hub.server.faults.slow.set(sha256(weights), 16 << 10);
     const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
     const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
     for (;;) {
@@ -147,14 +138,14 @@ describe('serve: pull and export as jobs', () => {
     await s.close(1000);
     expect((await registry.list()).entries).toEqual([]);
     // The waiting job never started: the weights were asked for once, by the job that was cut.
-    expect(hub.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(1);
+    expect(hub.server.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(1);
   });
 
   it('DELETE /v1/jobs/{id} cancels: a waiting job never starts, a running one stops with nothing registered, a finished one is 409', async () => {
     const registry = emptyRegistry();
     const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
-    const weights = bert.files.find((f) => f.path === 'model.safetensors')?.content as Buffer;
-    hub.faults.slow.set(sha256(weights), 16 << 10);
+    const weights = fileContent(hub.bert.files, 'model.safetensors');
+    hub.server.faults.slow.set(sha256(weights), 16 << 10);
     const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
     const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
     const del = (self: string) =>
@@ -176,11 +167,11 @@ describe('serve: pull and export as jobs', () => {
     expect((await del(running.body.links.self)).status).toBe(409);
     expect((await del('/v1/jobs/no-such-job')).status).toBe(404);
     // The server goes on: the next pull runs (at full speed) and succeeds.
-    hub.faults.slow.delete(sha256(weights));
+    hub.server.faults.slow.delete(sha256(weights));
     const next = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
     expect((await settle(s.url, next.body.links.self)).job.status).toBe('succeeded');
     // The cancelled waiting job never asked for the weights; the cancelled running one and the last one did.
-    expect(hub.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(2);
+    expect(hub.server.requests.filter((q) => q.method === 'GET' && q.path.endsWith('/model.safetensors'))).toHaveLength(2);
   });
 
   it('exports a registered sklearn pickle through the jobs API; the ONNX version predicts what sklearn predicted', async () => {

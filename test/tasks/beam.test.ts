@@ -12,6 +12,7 @@ import { applyNoRepeatNgram, logSoftmax, processScores, type ChainSettings } fro
 import { seededRandom } from '../../src/tasks/generation/sampler.js';
 import { seq2seqSettings } from '../../src/tasks/generation/seq2seq-config.js';
 import { maxLengthFor } from '../../src/tasks/generation/config.js';
+import { applyRowPlan, rowPlan } from '../../src/tasks/generation/seq2seq-decoder.js';
 import { openPredictor } from '../../src/predict/predict.js';
 import { FIXTURES } from '../helpers.js';
 import { parityPython, reference } from '../parity/reference.js';
@@ -131,6 +132,54 @@ describe('beam search against transformers’ generate() over the same table of 
   }, 120_000);
 });
 
+/** How many cycles of two or more rows `sources` has (row r takes row sources[r]). */
+function cycles(sources: number[]): number {
+  const seen = new Set<number>();
+  let count = 0;
+  for (const [start] of sources.entries()) {
+    const path: number[] = [];
+    let r = start;
+    while (!seen.has(r) && !path.includes(r)) {
+      path.push(r);
+      r = sources[r] as number;
+    }
+    if (path.includes(r) && sources[r] !== r) count++;
+    for (const p of path) seen.add(p);
+  }
+  return count;
+}
+
+describe('reordering the self-attention cache with the beams', () => {
+  it('in place, as a plain gather would: every choice of sources for 1 to 4 rows; none when each row keeps its own', () => {
+    const size = 3;
+    let scratch: Float32Array = new Float32Array(0);
+    let checked = 0;
+    for (let rows = 1; rows <= 4; rows++) {
+      const original = Float32Array.from({ length: rows * size }, (_, i) => i + 0.5);
+      for (let code = 0; code < rows ** rows; code++) {
+        const sources = Array.from({ length: rows }, (_, r) => Math.floor(code / rows ** r) % rows);
+        const want = Float32Array.from(
+          { length: rows * size },
+          (_, i) => original[(sources[Math.floor(i / size)] as number) * size + (i % size)] as number,
+        );
+        const plan = rowPlan(sources);
+        const identity = sources.every((s, r) => s === r);
+        expect(plan === null, JSON.stringify(sources)).toBe(identity);
+        const data = original.slice();
+        if (plan) {
+          // Only the rows that change are written, each once; one row of each cycle is saved, none otherwise.
+          expect(plan.copies.map(([to]) => to).sort()).toEqual(sources.flatMap((s, r) => (s === r ? [] : [r])));
+          expect(plan.save.length, JSON.stringify(sources)).toBe(cycles(sources));
+          scratch = applyRowPlan(data, size, plan, scratch);
+        }
+        expect(Array.from(data), JSON.stringify(sources)).toEqual(Array.from(want));
+        checked++;
+      }
+    }
+    expect(checked).toBe(1 + 4 + 27 + 256);
+  });
+});
+
 describe('seq2seq logits processors', () => {
   it('no_repeat_ngram_size bans the tokens that would complete an n-gram already there, and only those', () => {
     const scores = new Float32Array(6).fill(1);
@@ -209,7 +258,7 @@ describe('beam-search options on another task', () => {
     expect(err).toBeInstanceOf(ModelctlError);
     expect((err as ModelctlError).code).toBe('USAGE');
     expect((err as ModelctlError).message).toBe(
-      'numBeams is for encoder-decoder models (text2text-generation, translation, summarization), not text-classification',
+      'numBeams is for encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text), not text-classification',
     );
   });
 });

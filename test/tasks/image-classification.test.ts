@@ -5,7 +5,7 @@ import { Registry, embedMetadata } from '../../src/index.js';
 import { predict } from '../../src/predict/predict.js';
 import { imageInput } from '../../src/tasks/image-classification.js';
 import { parseImageProcessorConfig } from '../../src/tasks/image.js';
-import { cli, tempDir } from '../helpers.js';
+import { ROOT, cli, tempDir } from '../helpers.js';
 import { copyFixture, expectClose, rejects } from './helpers.js';
 import { VIT, VIT_DIR, VIT_REF, ranked, vitPath } from './image-fixture.js';
 
@@ -100,6 +100,14 @@ describe('image-classification against transformers', () => {
       /no image processor for .*model\.onnx: preprocessor_config\.json is neither embedded/,
     );
     expect(missing.hint).toMatch(/modelctl embed-metadata .*--from-dir DIR/);
+    // The same lookup serves the audio tasks (src/predict/preprocessor.ts), worded for a feature extractor.
+    const wav = join(ROOT, 'fixtures', 'asr', 'audio', 'speech.wav');
+    const noExtractor = await rejects(
+      predict({ model: join(bare, 'model.onnx'), task: 'audio-classification', input: { kind: 'audio', files: [wav] } }),
+      'INVALID_INPUT',
+      /^no feature extractor for .*model\.onnx: preprocessor_config\.json is neither embedded in the model \(hf_processor_config\) nor beside it/,
+    );
+    expect(noExtractor.hint).toBe(missing.hint);
 
     await rejects(
       predict({ model: VIT, input: { kind: 'texts', texts: ['a cat'] } }),

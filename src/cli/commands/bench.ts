@@ -1,9 +1,9 @@
-import { isGenerationModel } from '../../bench/generation.js';
+import { ENCODER_DECODER_TASKS } from '../../bench/seq2seq.js';
 import { benchModel } from '../../bench/index.js';
-import { resolveModel } from '../../predict/predict.js';
+import { chooseTask, resolveModel } from '../../predict/predict.js';
 import { ModelctlError } from '../../errors.js';
 import { openRegistry, type CliContext } from '../context.js';
-import { runGenerationBench } from './bench-generation.js';
+import { runGenerationBench, runSeq2SeqBench } from './bench-generation.js';
 import { autoConvert } from './convert-progress.js';
 import { renderBench } from '../render/bench.js';
 import { startProgress } from '../render/progress.js';
@@ -22,11 +22,26 @@ export async function run([model = '']: string[], options: BenchFlags, ctx: CliC
   try {
     const registry = openRegistry(ctx);
     const resolved = await resolveModel(model, registry, { autoConvert: conversion.autoConvert });
-    if (await isGenerationModel(resolved, registry)) return await runGenerationBench(model, resolved, registry, options, ctx, progress);
-    if (options.promptTokens !== undefined || options.newTokens !== undefined)
-      throw new ModelctlError('USAGE', '--prompt-tokens and --new-tokens are for text-generation models', {
-        hint: 'drop them; --seq-len and --shape size the inputs of other models',
-      });
+    // Generative models are timed generating; the others on synthetic inputs (or --e2e).
+    const { task } = await chooseTask(undefined, resolved, registry);
+    if (task === 'text-generation') return await runGenerationBench(model, resolved, registry, options, ctx, progress);
+    if (ENCODER_DECODER_TASKS.includes(task)) return await runSeq2SeqBench(model, task, resolved, registry, options, ctx, progress);
+    const generative = (
+      [
+        [options.promptTokens !== undefined, '--prompt-tokens'],
+        [options.newTokens !== undefined, '--new-tokens'],
+        [options.seconds !== undefined, '--seconds'],
+        [options.numBeams !== undefined, '--num-beams'],
+      ] as const
+    ).filter(([on]) => on);
+    if (generative.length > 0)
+      throw new ModelctlError(
+        'USAGE',
+        `${generative.map(([, f]) => f).join(', ')}: for generative models (text-generation, encoder-decoder)`,
+        {
+          hint: 'drop them; --seq-len and --shape size the inputs of other models',
+        },
+      );
     const result = await benchModel({
       model,
       registry,

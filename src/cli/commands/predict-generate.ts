@@ -28,11 +28,15 @@ const GENERATION_FLAGS = [
 /** Flags of encoder-decoder generation only (--chat is text-generation's only). */
 const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
 
-/** Flags of speech recognition (with --max-new-tokens). */
+/** Flags of speech recognition (with the decoding flags below). */
 const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride', 'returnTimestamps'] as const;
 const ASR = 'automatic-speech-recognition';
-/** image-to-text decodes greedily too: --max-new-tokens only. */
 const I2T = 'image-to-text';
+/**
+ * Speech recognition and image-to-text decode as the other encoder-decoder models (greedy, sampled or by beam
+ * search; the shared decoding of tasks/seq2seq.ts). Speech takes no stop strings: its text is its windows' merged.
+ */
+const DECODING_FLAGS = [...GENERATION_FLAGS.filter((k) => k !== 'chat' && k !== 'stop'), ...SEQ2SEQ_FLAGS];
 
 /** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
@@ -43,9 +47,9 @@ export function refuseGenerationFlags(task: string, options: PredictFlags): void
       : seq2seq
         ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS]
         : task === ASR
-          ? ['maxNewTokens', ...SPEECH_FLAGS]
+          ? [...DECODING_FLAGS, ...SPEECH_FLAGS]
           : task === I2T
-            ? ['maxNewTokens']
+            ? [...DECODING_FLAGS, 'stop']
             : [];
   const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS, ...SPEECH_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
   if (given.length > 0) {
@@ -59,11 +63,15 @@ export function refuseGenerationFlags(task: string, options: PredictFlags): void
   }
 }
 
-/** Speech recognition's and image-to-text's library options from the flags (greedy decoding: --max-new-tokens only). */
-export function speechFromFlags(task: string, o: PredictFlags): Pick<PredictOptions, 'generation' | 'speech'> {
+/** Speech recognition's and image-to-text's library options from the flags (the decoding flags as for text2text). */
+export function speechFromFlags(
+  task: string,
+  o: PredictFlags,
+  onWarning?: (message: string) => void,
+): Pick<PredictOptions, 'generation' | 'speech'> {
   if (task !== ASR && task !== I2T) return {};
   return {
-    generation: o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {},
+    generation: { ...generationFromFlags(o), ...(onWarning ? { onWarning } : {}) },
     speech: {
       ...(o.language !== undefined ? { language: o.language } : {}),
       ...(o.speechTask !== undefined ? { task: o.speechTask } : {}),

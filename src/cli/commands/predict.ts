@@ -196,7 +196,7 @@ export async function run([model = '', ...values]: string[], options: PredictFla
     ...(threads !== undefined ? { threads } : {}),
     ...(options.fallback ? { fallback: options.fallback } : {}),
     graphOptimization: options.optimization,
-    ...speechFromFlags(task, options),
+    ...speechFromFlags(task, options, (message) => out.warn(message)),
   };
 
   if (task === 'text-generation' || isSeq2SeqTask(task))

@@ -169,11 +169,16 @@ export function renderResult(
     if (result.task === 'fill-mask') return renderFills(out, result, input.texts);
     return result.task === 'token-classification' ? renderSpans(out, result, input.texts) : renderTexts(out, result, input.texts, topK);
   }
-  if (input.kind === 'images' && result.task === 'image-to-text')
+  // The generated text per file: an image's caption, an audio file's transcript.
+  const written = result.task === 'image-to-text' || result.task === 'automatic-speech-recognition';
+  if ((input.kind === 'images' || input.kind === 'audio') && written)
     return renderTable(
       out.c,
-      ['IMAGE', 'TEXT'],
-      (result.predictions ?? []).map((p, i) => [shorten(input.files[i] ?? '', 60), printable(shorten(p.generated_text ?? '', 80))]),
+      [input.kind === 'images' ? 'IMAGE' : 'AUDIO', 'TEXT'],
+      (result.predictions ?? []).map((p, i) => [
+        shorten(input.files[i] ?? '', 60),
+        printable(shorten(p.generated_text ?? p.text ?? '', 80)),
+      ]),
     );
   if (input.kind === 'images')
     return result.task === 'object-detection' ? renderDetections(out, result, input.files) : renderFiles(out, result, input.files, topK);

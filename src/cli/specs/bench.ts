@@ -3,6 +3,7 @@ import type { Device } from '../../runtime/device.js';
 import type { GraphOptimization } from '../../runtime/optimization.js';
 import { ModelctlError } from '../../errors.js';
 import { duration, flag, int, list, text, value, type CommandSpec } from '../declare.js';
+import { positiveNumber } from './generation.js';
 import { type ConvertFlags, convertOptions, deviceOption, fallbackOption, optimizationOption, threadsOption } from './session.js';
 
 export interface BenchFlags extends ConvertFlags {
@@ -25,6 +26,8 @@ export interface BenchFlags extends ConvertFlags {
   failIfSlower?: number;
   promptTokens?: number[];
   newTokens?: number;
+  seconds?: number;
+  numBeams?: number;
   json?: boolean;
 }
 
@@ -43,7 +46,7 @@ export const benchCommand: CommandSpec<BenchFlags> = {
   name: 'bench',
   description:
     'measure latency (mean, min, p50, p90, p95, p99, max), throughput and memory of a model with ONNX Runtime; compare two sides interleaved; ' +
-    'gate CI on a stored baseline; a text-generation model: time to first token, prefill and decode tokens/s',
+    'gate CI on a stored baseline; a generative model (text-generation, encoder-decoder): time to first token, prefill (encoder) and decode rates',
   arguments: [['<model>', 'a registry model (name[:version|@alias]) or an ONNX file']],
   options: {
     ...convertOptions,
@@ -55,7 +58,7 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     ),
     seqLen: int('--seq-len <n>', "size of symbolic sequence dimensions (default 128, at most the model's positions)", 1),
     warmup: int('--warmup <n>', 'untimed runs before timing each configuration', 0, { default: '5' }),
-    iterations: int('--iterations <n>', 'timed runs per configuration (default 100 unless --duration is given; text-generation: 5)', 1),
+    iterations: int('--iterations <n>', 'timed runs per configuration (default 100 unless --duration is given; generative models: 5)', 1),
     durationMs: duration('--duration <time>', 'time each configuration for this long, e.g. 10s (with --iterations: whichever ends first)'),
     threads: threadsOption(),
     device: deviceOption,
@@ -74,8 +77,14 @@ export const benchCommand: CommandSpec<BenchFlags> = {
       'exit 1 when the median latency is more than pct above the baseline, e.g. 10%',
       parseTolerance,
     ),
-    promptTokens: value('--prompt-tokens <list>', 'text-generation: prompt lengths in tokens, comma-separated (default 16)', batchSizes),
-    newTokens: int('--new-tokens <n>', 'text-generation: tokens generated per run (default 32)', 1),
+    promptTokens: value(
+      '--prompt-tokens <list>',
+      'text-generation, text2text-generation, translation, summarization: prompt lengths in tokens, comma-separated (default 16)',
+      batchSizes,
+    ),
+    newTokens: int('--new-tokens <n>', 'generative models: tokens generated per run (default 32)', 1),
+    seconds: value('--seconds <s>', 'automatic-speech-recognition: seconds of synthetic audio (default 30)', positiveNumber),
+    numBeams: int('--num-beams <n>', 'encoder-decoder models: time beam search with N beams (default 1: greedy)', 1),
     json: flag('--json', 'print JSON'),
   },
   examples: [
@@ -88,5 +97,6 @@ export const benchCommand: CommandSpec<BenchFlags> = {
     'modelctl bench org/bert --threads 1 --save-baseline',
     'modelctl bench org/bert --threads 1 --fail-if-slower 10% --json',
     'modelctl bench org/llama --prompt-tokens 16,128 --new-tokens 64',
+    'modelctl bench org/whisper --seconds 30 --new-tokens 32',
   ],
 };

@@ -25,7 +25,7 @@ export interface GenerationFlags {
   returnTimestamps?: boolean;
 }
 
-function positiveNumber(textValue: string, flagName: string): number {
+export function positiveNumber(textValue: string, flagName: string): number {
   const v = Number(textValue);
   if (textValue.trim() === '' || !Number.isFinite(v) || v <= 0)
     throw new ModelctlError('USAGE', `${flagName} takes a number above 0, got "${textValue}"`);
@@ -46,25 +46,21 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
   ),
   sample: flag(
     '--sample',
-    "text-generation: sample the next token (default: generation_config.json's do_sample; --temperature, --top-p, --top-k and --seed imply it)",
-    { negation: 'text-generation: greedy decoding, whatever generation_config.json or the sampling flags say' },
+    "generation: sample the next token (default: generation_config.json's do_sample; --temperature, --top-p, --top-k and --seed imply it)",
+    { negation: 'generation: greedy decoding (or beam search), whatever generation_config.json or the sampling flags say' },
   ),
-  temperature: value('--temperature <t>', 'text-generation: divide the logits by T before sampling', positiveNumber),
-  topP: value('--top-p <p>', 'text-generation: sample from the fewest tokens whose probabilities add up to P', topP),
-  seed: int(
-    '--seed <n>',
-    'text-generation: seed of the sampler: the same seed gives the same tokens (default: random, printed with --json)',
-    0,
-  ),
+  temperature: value('--temperature <t>', 'generation: divide the logits by T before sampling', positiveNumber),
+  topP: value('--top-p <p>', 'generation: sample from the fewest tokens whose probabilities add up to P', topP),
+  seed: int('--seed <n>', 'generation: seed of the sampler: the same seed gives the same tokens (default: random, printed with --json)', 0),
   repetitionPenalty: value(
     '--repetition-penalty <r>',
-    "text-generation: divide the scores of tokens already in the text by R (transformers' repetition_penalty)",
+    "generation: divide the scores of tokens already in the text by R (transformers' repetition_penalty)",
     positiveNumber,
   ),
-  stop: list('--stop <text>', 'text-generation: stop when the text ends with TEXT (repeatable; TEXT is not printed)'),
+  stop: list('--stop <text>', 'generation (not speech recognition): stop when the text ends with TEXT (repeatable; TEXT is not printed)'),
   numBeams: int(
     '--num-beams <n>',
-    'text2text-generation, translation, summarization: beam search with N beams (default: generation_config.json, else 1)',
+    'encoder-decoder models (text2text-generation, translation, summarization, automatic-speech-recognition, image-to-text): beam search with N beams (default: generation_config.json, else 1)',
     1,
   ),
   lengthPenalty: value(
@@ -83,10 +79,13 @@ export const generationOptions: OptionSpecs<GenerationFlags> = {
   ),
   noRepeatNgramSize: int(
     '--no-repeat-ngram-size <n>',
-    'text-generation, text2text-generation, translation, summarization: no N-gram of N tokens occurs twice (default: generation_config.json, else off)',
+    'generation: no N-gram of N tokens occurs twice (default: generation_config.json, else off)',
     0,
   ),
-  language: text('--language <code>', 'automatic-speech-recognition: the spoken language (en, de...; default: detected per 30 s window)'),
+  language: text(
+    '--language <code>',
+    'automatic-speech-recognition: the spoken language, a code or a name (en, de, english, German...; default: detected per 30 s window)',
+  ),
   speechTask: choice(
     '--speech-task <task>',
     "automatic-speech-recognition: transcribe (the spoken language's text) or translate (into English) (default: generation_config.json, else transcribe)",

@@ -5,20 +5,37 @@ import { getWithResume } from './get-with-resume.js';
 import { HashingSink, type HashedFile } from './hashing-sink.js';
 import { fetchGetter, httpGetter, type BodyResponse } from './http-get.js';
 
-/** Copies a local file through a sink (hashing it on the way) into the registry's tmp folder. */
-export async function copyThroughSink(src: string, sink: HashingSink, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<void> {
+/** A part of a file: `length` bytes from `start` (a file inside a tar archive). */
+export interface ByteRange {
+  start: number;
+  length: number;
+}
+
+/** Copies a local file, or a range of it, through a sink (hashing it on the way) into the registry's tmp folder. */
+export async function copyThroughSink(
+  src: string,
+  sink: HashingSink,
+  signal?: AbortSignal,
+  onBytes?: (n: number) => void,
+  range?: ByteRange,
+): Promise<void> {
   const fh = await open(src, 'r');
   try {
     // The sink copies what it is given, so one buffer serves the whole file.
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (;;) {
+    const buffer = Buffer.allocUnsafe(Math.min(4 * 1024 * 1024, range ? Math.max(range.length, 1) : Infinity));
+    let pos = range?.start ?? 0;
+    let left = range?.length ?? Infinity;
+    while (left > 0) {
       signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      const { bytesRead } = await fh.read(buffer, 0, Math.min(buffer.length, left), pos);
       if (bytesRead === 0) break;
+      pos += bytesRead;
+      left -= bytesRead;
       const pending = sink.write(buffer.subarray(0, bytesRead));
       if (pending) await pending;
       onBytes?.(bytesRead);
     }
+    if (range && left > 0) throw new Error(`${src} ended before byte ${range.start + range.length}`);
   } finally {
     await fh.close();
   }
@@ -27,6 +44,8 @@ export async function copyThroughSink(src: string, sink: HashingSink, signal?: A
 export interface LocalCopyOptions {
   tmpDir: string;
   size?: number;
+  /** Only these bytes of the file. */
+  range?: ByteRange;
   signal?: AbortSignal;
   onBytes?: (delta: number) => void;
 }
@@ -35,7 +54,7 @@ export interface LocalCopyOptions {
 export async function copyLocalFile(src: string, o: LocalCopyOptions): Promise<HashedFile> {
   const sink = await HashingSink.create(o.tmpDir, o.size !== undefined ? { size: o.size } : {});
   try {
-    await copyThroughSink(src, sink, o.signal, o.onBytes);
+    await copyThroughSink(src, sink, o.signal, o.onBytes, o.range);
     return await sink.finish();
   } catch (err) {
     await sink.discard();

@@ -82,14 +82,64 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
   };
 }
 
-/** The rows of `t` ([rows, ...]) in the order of `sources` (row r of the result is row sources[r] of `t`). */
-function gatherRows(ctx: RunContext, t: Tensor, sources: readonly number[]): Tensor {
-  const data = t.data as Float32Array;
-  const rows = t.dims[0] as number;
-  const size = data.length / rows;
-  const out = new Float32Array(sources.length * size);
-  sources.forEach((s, r) => out.set(data.subarray(s * size, (s + 1) * size), r * size));
-  return new ctx.Tensor('float32', out, [sources.length, ...t.dims.slice(1)]);
+/** How a step reorders the rows of each layer's cache (the same plan for every layer). */
+export interface RowPlan {
+  /** The rows to save first: one of each cycle of rows that take each other's places. */
+  save: number[];
+  /** In order, [to, from, saved]: row `to` takes row `from`, or, when saved >= 0, the saved copy number `saved`. */
+  copies: Array<[number, number, number]>;
+}
+
+/**
+ * The plan that leaves row r holding what row sources[r] held, or null when every row keeps its own. Only the rows
+ * that change are written, each once, and each after every row that reads it has been written; what this order
+ * cannot settle are cycles (rows taking each other's places), and one row of each is saved first.
+ */
+export function rowPlan(sources: readonly number[]): RowPlan | null {
+  const pending = sources.map((s, r) => s !== r);
+  if (!pending.includes(true)) return null;
+  const readers = sources.map(() => 0);
+  for (const [r, s] of sources.entries()) if (pending[r]) readers[s] = (readers[s] as number) + 1;
+  const save: number[] = [];
+  const copies: RowPlan['copies'] = [];
+  const savedAt = new Map<number, number>();
+  // Writes row `to` (no pending row reads it any more); returns the row it read.
+  const write = (to: number): number => {
+    const from = sources[to] as number;
+    pending[to] = false;
+    copies.push([to, from, savedAt.get(from) ?? -1]);
+    readers[from] = (readers[from] as number) - 1;
+    return from;
+  };
+  const ready = sources.flatMap((_, r) => (pending[r] && readers[r] === 0 ? [r] : []));
+  for (let to = ready.pop(); to !== undefined; to = ready.pop()) {
+    const from = write(to);
+    if (pending[from] && readers[from] === 0) ready.push(from);
+  }
+  // The rows left form cycles, each row read by the next one: one is saved, then the cycle is walked back to it.
+  for (const [r] of sources.entries()) {
+    if (!pending[r]) continue;
+    savedAt.set(r, save.length);
+    save.push(r);
+    for (let row = r; pending[row]; ) row = write(row);
+  }
+  return { save, copies };
+}
+
+/**
+ * Applies `plan` to `data` ([rows, size] in one buffer) in place: each row that changes is written by one copy
+ * within the buffer (copyWithin), or from `scratch` for the saved rows; `scratch` is returned (grown when too small)
+ * to be kept for the next call.
+ */
+export function applyRowPlan(data: Float32Array, size: number, plan: RowPlan, scratch: Float32Array): Float32Array {
+  const need = plan.save.length * size;
+  const buffer = scratch.length >= need ? scratch : new Float32Array(Math.max(need, 2 * scratch.length));
+  for (const [k, row] of plan.save.entries()) buffer.set(data.subarray(row * size, (row + 1) * size), k * size);
+  for (const [to, from, saved] of plan.copies) {
+    if (saved >= 0) data.set(buffer.subarray(saved * size, (saved + 1) * size), to * size);
+    else data.copyWithin(to * size, from * size, (from + 1) * size);
+  }
+  return buffer;
 }
 
 export class Seq2SeqDecoderState {
@@ -98,6 +148,8 @@ export class Seq2SeqDecoderState {
   private readonly mask: Tensor;
   private readonly branch: [Tensor, Tensor];
   private started = false;
+  /** Where rows are saved while the self-attention cache is reordered (kept from step to step). */
+  private scratch: Float32Array = new Float32Array(0);
 
   /**
    * `encoderStates` is the encoder's last_hidden_state [1, source, hidden] (float32, see seq2seq.ts' encoderStates);
@@ -125,20 +177,22 @@ export class Seq2SeqDecoderState {
    * Runs one token per row (after reordering the self-attention cache so that row r continues row sources[r]);
    * returns each row's next-token logits (views of the run's output, which the caller may change).
    *
-   * No cache tensor is copied in JavaScript unless beams are reordered: the present.N.decoder.* outputs are the next
-   * step's past inputs as they are, the cross-attention cache of the first step is fed again unchanged, and after the
-   * first step present.N.encoder.* are not fetched at all (the graph passes them through; fetching them would only
-   * have onnxruntime-node copy them out every step).
+   * Nothing of the cache is copied in JavaScript but the rows of beams that change places: the present.N.decoder.*
+   * outputs are the next step's past inputs as they are, the cross-attention cache of the first step is fed again
+   * unchanged, and after the first step present.N.encoder.* are not fetched at all (the graph passes them through;
+   * fetching them would only have onnxruntime-node copy them out every step).
    */
   async step(tokens: readonly number[], sources: readonly number[] | null): Promise<Float32Array[]> {
     if (tokens.length !== this.rows) throw new Error(`${tokens.length} tokens for ${this.rows} rows`);
-    // Beams that each continue themselves leave the cache as it is.
-    if (sources && this.started && sources.some((s, r) => s !== r)) {
+    // Beams that each continue themselves leave the cache as it is; otherwise only the rows that change are copied,
+    // in place (the present.* tensors are this process's own copies, read by nothing else).
+    const plan = sources && this.started ? rowPlan(sources) : null;
+    if (plan) {
+      if (sources?.length !== this.rows) throw new Error(`${sources?.length} beam sources for ${this.rows} rows`);
       for (const slot of this.layout.slots) {
         if (slot.part !== 'decoder') continue;
-        const old = this.past.get(slot.input) as Tensor;
-        this.past.set(slot.input, gatherRows(this.ctx, old, sources));
-        old.dispose?.();
+        const data = (this.past.get(slot.input) as Tensor).data as Float32Array;
+        this.scratch = applyRowPlan(data, data.length / this.rows, plan, this.scratch);
       }
     }
     const feeds: Record<string, Tensor> = {

@@ -4,8 +4,8 @@ with ffmpeg, which this machine lacks; the WAV files are read as modelctl reads 
 
 Request: {"folder", "long": {"path", "seconds"} (optional: writes a WAV of fixtures/asr/build.py's signal),
 "cases": [{"file", "language"?, "task"?, "max_new_tokens"?, "chunk_length_s"?, "stride_length_s"?,
-"return_timestamps"?}]}. With return_timestamps, the pipeline and generate() run with return_timestamps=True (the
-prompt then has no <|notimestamps|>) and the answer's case has the pipeline's "chunks" too. Audio over 30 s without
+"return_timestamps"?, "num_beams"? (default 1: greedy; the pipeline and generate() both search with it)}]}. With
+return_timestamps, the pipeline and generate() run with return_timestamps=True (the prompt then has no <|notimestamps|>) and the answer's case has the pipeline's "chunks" too. Audio over 30 s without
 chunk_length_s is read whole (long-form), and generate() runs with return_timestamps=True as the pipeline's does.
 Answer: {"cases": [{"text": the pipeline's text, "chunks"?, "windows": [{"tokens", "language", "passes"}] the new
 tokens generate() gives for each window the pipeline's chunk_iter cuts (the prompt left out, as generate returns them;
@@ -54,7 +54,7 @@ lang_of = {v: k.strip("<|>") for k, v in config.lang_to_id.items()}
 results = []
 for case in request["cases"]:
     x = read(case["file"])
-    kwargs = {"num_beams": 1}
+    kwargs = {"num_beams": case.get("num_beams") or 1}
     for key in ("language", "task", "max_new_tokens"):
         if case.get(key) is not None:
             kwargs[key] = case[key]
