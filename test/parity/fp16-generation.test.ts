@@ -8,7 +8,8 @@
  * the same way through the seq2seq decoder: encoder_model.onnx and decoder_model_merged.onnx both float16 (encoder
  * states, the self- and cross-attention caches and logits), against encoder-then-merged-decoder greedy in Python;
  * and the tiny ViT-GPT-2 captioner (fixtures/models/i2t-vit-gpt2-tiny), whose float16 encoder takes float16 pixels.
- * The tiny Whisper converted the same way gives the tokens, text and timestamps of the float32 model.
+ * The tiny Whisper converted the same way gives the tokens, text and timestamps of the float32 model; T5's and the
+ * captioner's beam search (float16 cache reordered in place) the float32 model's tokens and, within 0.01, score.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -185,6 +186,21 @@ async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
     expect(diff).toBeLessThan(0.01);
     // And no step is a near tie within that difference: the same tokens are not a coincidence of rounding.
     expect(want.margin).toBeGreaterThan(2 * diff);
+  }
+  // Beam search reorders the float16 self-attention cache in place: it follows the float32 model's search (the same
+  // tokens, the score within float16's rounding of the weights).
+  if (model.task !== 'text-generation') {
+    for (const text of model.texts) {
+      const beams = async (n: string) => {
+        const r = await cli(['predict', n, text, '--max-new-tokens', String(NEW_TOKENS), '--num-beams', '3', '--json'], { home });
+        expect(r.exitCode, r.stderr).toBe(0);
+        return JSON.parse(r.stdout).predictions[0];
+      };
+      const [a, b] = [await beams(model.name), await beams(name)];
+      expect(a.num_beams).toBe(3);
+      expect(b.tokens, text).toEqual(a.tokens);
+      expect(Math.abs(b.sequence_score - a.sequence_score)).toBeLessThan(0.01);
+    }
   }
 }
 
