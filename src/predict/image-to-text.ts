@@ -41,7 +41,7 @@ export async function imageToTextParts(
   const bounded = g.maxNewTokens !== undefined || config.max_new_tokens !== undefined || config.max_length !== undefined;
   const settings = seq2seqSettings(bounded ? g : { ...g, maxNewTokens: PIPELINE_MAX_NEW_TOKENS }, config, base.modelConfig);
   warnIgnored(settings, g.onWarning);
-  const image = await prepareImage(model, m, options.registry);
+  const image = await prepareImage(model, m, options.registry, 'image-to-text');
   if (!('processor' in image)) throw new ModelctlError('INVALID_INPUT', `${model} has no image processor`);
   // A VisionEncoderDecoder's config.json nests the decoder's: its positions bound the generated length.
   const maxPositions = maxPositionsOf(record(base.modelConfig).decoder) ?? maxPositionsOf(base.modelConfig);

@@ -42,7 +42,7 @@ export async function prepareImage(
   ]);
   const { raw, where, modelConfig } = await loadProcessorFile('image processor', model, m, registry);
   const processor = parseImageProcessorConfig(raw, where);
-  imageInput(m.summary.inputs, processor); // a model that cannot take these images is refused before ONNX Runtime loads it
+  imageInput(m.summary.inputs, processor, task === 'image-to-text'); // a model that cannot take these images is refused before ONNX Runtime loads it
   return { processor, modelConfig };
 }
 

@@ -15,12 +15,16 @@ export interface ImageClassificationPrediction {
   labels: LabelScore[];
 }
 
-/** The model's image input: a float tensor of rank 4, channels first ([batch, 3, height, width]), pixel_values by preference. */
+/**
+ * The model's image input: a float tensor of rank 4, channels first ([batch, 3, height, width]), pixel_values by
+ * preference; float32, or float16 too when `half` (an image-to-text encoder, whose feeds encoderStates converts).
+ */
 export function imageInput(
   inputs: readonly OnnxValueInfo[],
   config: ImageProcessorConfig,
+  half = false,
 ): { name: string; height?: number; width?: number } {
-  const float = inputs.filter((i) => (i.dtype ?? 'float32') === 'float32');
+  const float = inputs.filter((i) => (i.dtype ?? 'float32') === 'float32' || (half && i.dtype === 'float16'));
   const input = float.find((i) => i.name === 'pixel_values') ?? (float.length === 1 ? float[0] : undefined);
   const takes = inputs.map((i) => `${i.name} ${i.dtype ?? '?'}[${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
   if (!input || inputs.length !== 1) {

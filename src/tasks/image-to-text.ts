@@ -27,10 +27,11 @@ export async function describeImage(
   file: string,
   options: { onText?: (piece: string) => void; signal?: AbortSignal; bytes?: Buffer } = {},
 ): Promise<ImageToTextPrediction> {
-  const input = imageInput(encoder.inputs, setup.processor);
+  const input = imageInput(encoder.inputs, setup.processor, true);
   // `bytes`: the image's content already read (bench's synthetic image); `file` then only names it.
   const image = await preprocessImage(file, setup.processor, options.bytes);
   const t0 = performance.now();
+  // A float16 encoder's pixels are given in float16 by encoderStates.
   const feeds = { [input.name]: new encoder.Tensor('float32', image.data, [1, 3, image.height, image.width]) };
   const states = await encoderStates(encoder, feeds);
   const encoded = {

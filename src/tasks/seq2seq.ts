@@ -7,7 +7,7 @@ import { decodeLoop } from './generation/loop.js';
 import type { Seq2SeqSettings } from './generation/seq2seq-config.js';
 import { Seq2SeqDecoderState, type Seq2SeqDecoderLayout } from './generation/seq2seq-decoder.js';
 import type { GenerationTokenizer } from './generation/text.js';
-import { runSession, type RunContext } from './tensors.js';
+import { floatData, floatTensor, runSession, type RunContext } from './tensors.js';
 
 /**
  * text2text-generation, translation and summarization: an encoder-decoder model (T5, BART, Marian...) exported as an
@@ -69,16 +69,26 @@ async function encode(ctx: RunContext, ids: readonly number[]): Promise<Tensor> 
   return encoderStates(ctx, feeds);
 }
 
-/** The encoder's last_hidden_state [1, length, hidden] (float32) for one input's feeds. */
+/**
+ * The encoder's last_hidden_state [1, length, hidden] as float32 for one input's feeds. A float16 encoder (a
+ * `*_fp16.onnx`) is fed its float inputs (pixels, log-mel features) in float16 and its states are read back as float32.
+ */
 export async function encoderStates(ctx: RunContext, feeds: Record<string, Tensor>): Promise<Tensor> {
   const output = ctx.outputs.find((o) => o.name === 'last_hidden_state')?.name ?? ctx.outputs[0]?.name ?? 'last_hidden_state';
-  const out = await runSession(ctx, feeds, [output]);
+  const halves = new Set(ctx.inputs.filter((i) => i.dtype === 'float16').map((i) => i.name));
+  const typed = Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => [
+      name,
+      halves.has(name) && t.type === 'float32' ? floatTensor(ctx, 'float16', t.data as Float32Array, t.dims) : t,
+    ]),
+  );
+  const out = await runSession(ctx, typed, [output]);
   const states = out[output];
-  if (states?.dims.length !== 3 || states.type !== 'float32')
-    throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 last_hidden_state [1, length, hidden]', {
+  if (states?.dims.length !== 3 || (states.type !== 'float32' && states.type !== 'float16'))
+    throw new ModelctlError('INVALID_INPUT', 'the encoder gave no float32 or float16 last_hidden_state [1, length, hidden]', {
       hint: 'export the model with `modelctl export FOLDER` (encoder_model.onnx is its encoder)',
     });
-  return states;
+  return states.type === 'float32' ? states : new ctx.Tensor('float32', floatData(states), states.dims);
 }
 
 /** Generates the text for one input. */

@@ -99,6 +99,83 @@ export function makeTensor(ctx: RunContext, name: string, type: string, dims: nu
   return new ctx.Tensor(type as 'float32', make(data as number[]) as Float32Array, dims);
 }
 
+/** The 65536 half-precision bit patterns as numbers, built on first use. */
+let halves: Float32Array | undefined;
+
+/** One IEEE 754 binary16 value from its bits: sign, 5-bit exponent (bias 15), 10-bit fraction. */
+export function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals: 0.fraction x 2^-14
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
+  return sign * (0x400 + fraction) * 2 ** (exponent - 25); // 1.fraction x 2^(exponent - 15)
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The binary16 bits nearest a number (as it rounds to float32 first), ties to even; beyond 65504 rounds to infinity. */
+export function numberToHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff - 127 + 15) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200);
+  if (exponent >= 0x1f) return sign | 0x7c00;
+  // A normal half keeps 10 of the 23 fraction bits; a subnormal one fewer, counted in units of 2^-24.
+  let shift = 13;
+  let half = (exponent << 10) | (mantissa >>> 13);
+  if (exponent <= 0) {
+    if (exponent < -10) return sign;
+    mantissa |= 0x800000;
+    shift = 14 - exponent;
+    half = mantissa >>> shift;
+  }
+  const rest = mantissa & ((1 << shift) - 1);
+  const tie = 1 << (shift - 1);
+  // Rounding up may carry into the exponent: the next binade, or infinity past 65504, as it should.
+  if (rest > tie || (rest === tie && (half & 1) === 1)) half += 1;
+  return sign | half;
+}
+
+/** A tensor of `type` (float32 or float16, e.g. what a model input declares) holding `data`. */
+export function floatTensor(
+  ctx: Pick<RunContext, 'Tensor'>,
+  type: string | undefined,
+  data: Float32Array,
+  dims: readonly number[],
+): Tensor {
+  if (type !== 'float16') return new ctx.Tensor('float32', data, dims);
+  return new ctx.Tensor('float16', Uint16Array.from(data, numberToHalf), dims);
+}
+
+/**
+ * A float tensor's values from `start` to `end` (all by default) as a Float32Array: float32 data itself (a view, no
+ * copy); float16 (onnxruntime-node's Uint16Array of half bits, or a Float16Array where the runtime has one) decoded
+ * into a new array, only that range (a prompt's logits are [positions, vocab], of which the last row is read); any
+ * other type refused.
+ */
+export function floatData(t: Pick<Tensor, 'type' | 'data'>, name = 'the output', start = 0, end?: number): Float32Array {
+  const data = t.data;
+  if (t.type === 'float32' && data instanceof Float32Array) return start === 0 && end === undefined ? data : data.subarray(start, end);
+  if (t.type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    const part = (data as Uint16Array).subarray(start, end);
+    // A Float16Array (where the runtime has one) holds numbers already.
+    if (!(data instanceof Uint16Array)) return Float32Array.from(part as ArrayLike<number>);
+    if (!halves) {
+      halves = new Float32Array(0x10000);
+      for (let b = 0; b < 0x10000; b++) halves[b] = halfToNumber(b);
+    }
+    const table = halves;
+    const out = new Float32Array(part.length);
+    for (let i = 0; i < part.length; i++) out[i] = table[part[i] as number] as number;
+    return out;
+  }
+  throw new ModelctlError('INVALID_INPUT', `${name} is ${t.type}: float32 or float16 expected`);
+}
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 

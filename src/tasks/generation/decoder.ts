@@ -1,7 +1,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../../errors.js';
 import type { OnnxValueInfo } from '../../onnx/summary.js';
-import { runSession, type RunContext } from '../tensors.js';
+import { floatData, runSession, type RunContext } from '../tensors.js';
 
 /**
  * A decoder-only ONNX export (optimum's text-generation-with-past) run with its KV cache: the prompt goes through
@@ -144,7 +144,7 @@ export class DecoderState {
       });
     }
     const vocab = dims[2] as number;
-    return (logits.data as Float32Array).subarray((run.length - 1) * vocab, run.length * vocab);
+    return floatData(logits, 'output logits', (run.length - 1) * vocab, run.length * vocab);
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import { ModelctlError } from '../../errors.js';
 import type { OnnxValueInfo } from '../../onnx/summary.js';
-import { runSession, type RunContext } from '../tensors.js';
+import { floatData, floatTensor, runSession, type RunContext } from '../tensors.js';
 
 /**
  * The decoder of an encoder-decoder export (optimum's decoder_model_merged.onnx) run with its KV cache, for a batch of
@@ -24,6 +24,7 @@ interface Slot {
   input: string;
   output: string;
   part: 'decoder' | 'encoder';
+  dtype: 'float32' | 'float16';
   heads: number;
   headDim: number;
 }
@@ -31,6 +32,8 @@ interface Slot {
 export interface Seq2SeqDecoderLayout {
   slots: Slot[];
   hidden: number;
+  /** encoder_hidden_states' element type (float16 in a `*_fp16.onnx` decoder). */
+  hiddenType: 'float32' | 'float16';
   /** Whether the decoder takes encoder_attention_mask (a text encoder's; Whisper's decoder, over fixed 30 s windows, has none). */
   mask: boolean;
 }
@@ -63,13 +66,20 @@ export function seq2seqDecoderLayout(inputs: readonly OnnxValueInfo[], outputs: 
     const output = i.name.replace(/^past_key_values\./, 'present.');
     const heads = i.shape?.[1];
     const headDim = i.shape?.[3];
-    if (!outNames.has(output) || typeof heads !== 'number' || typeof headDim !== 'number' || i.dtype !== 'float32')
-      throw refuse(`cache input ${i.name} has no float32 ${output} output of [batch, heads, length, head_dim]`);
-    slots.push({ input: i.name, output, part: (m[2] ?? 'decoder') as Slot['part'], heads, headDim });
+    const dtype = i.dtype;
+    if (!outNames.has(output) || typeof heads !== 'number' || typeof headDim !== 'number' || (dtype !== 'float32' && dtype !== 'float16'))
+      throw refuse(`cache input ${i.name} has no float32 or float16 ${output} output of [batch, heads, length, head_dim]`);
+    slots.push({ input: i.name, output, part: (m[2] ?? 'decoder') as Slot['part'], dtype, heads, headDim });
   }
   if (slots.length === 0) throw refuse('the decoder has no past_key_values inputs');
-  const hidden = inputs.find((i) => i.name === 'encoder_hidden_states')?.shape?.[2];
-  return { slots, hidden: typeof hidden === 'number' ? hidden : -1, mask: names.has('encoder_attention_mask') };
+  const states = inputs.find((i) => i.name === 'encoder_hidden_states');
+  const hidden = states?.shape?.[2];
+  return {
+    slots,
+    hidden: typeof hidden === 'number' ? hidden : -1,
+    hiddenType: states?.dtype === 'float16' ? 'float16' : 'float32',
+    mask: names.has('encoder_attention_mask'),
+  };
 }
 
 /** How a step reorders the rows of each layer's cache (the same plan for every layer). */
@@ -141,7 +151,10 @@ export class Seq2SeqDecoderState {
   /** Where rows are saved while the self-attention cache is reordered (kept from step to step). */
   private scratch: Float32Array = new Float32Array(0);
 
-  /** `encoderStates` is the encoder's last_hidden_state [1, source, hidden]; it is repeated for each of `rows`. */
+  /**
+   * `encoderStates` is the encoder's last_hidden_state [1, source, hidden] (float32, see seq2seq.ts' encoderStates);
+   * it is repeated for each of `rows`, in the element type the decoder takes.
+   */
   constructor(
     private readonly ctx: RunContext,
     private readonly layout: Seq2SeqDecoderLayout,
@@ -155,7 +168,7 @@ export class Seq2SeqDecoderState {
       states = new Float32Array(rows * one.length);
       for (let r = 0; r < rows; r++) states.set(one, r * one.length);
     }
-    this.hidden = new ctx.Tensor('float32', states, [rows, source, hidden]);
+    this.hidden = floatTensor(ctx, layout.hiddenType, states, [rows, source, hidden]);
     this.mask = new ctx.Tensor('int64', new BigInt64Array(rows * source).fill(1n), [rows, source]);
     this.branch = [new ctx.Tensor('bool', Uint8Array.of(0), [1]), new ctx.Tensor('bool', Uint8Array.of(1), [1])];
   }
@@ -194,7 +207,7 @@ export class Seq2SeqDecoderState {
     };
     for (const slot of this.layout.slots)
       feeds[slot.input] =
-        this.past.get(slot.input) ?? new this.ctx.Tensor('float32', new Float32Array(0), [this.rows, slot.heads, 0, slot.headDim]);
+        this.past.get(slot.input) ?? floatTensor(this.ctx, slot.dtype, new Float32Array(0), [this.rows, slot.heads, 0, slot.headDim]);
     // The cross-attention cache of the first step is the one every later step reads.
     const wanted = this.layout.slots.filter((s) => !this.started || s.part === 'decoder');
     const out = await runSession(this.ctx, feeds, ['logits', ...wanted.map((s) => s.output)]);
@@ -211,7 +224,7 @@ export class Seq2SeqDecoderState {
     if (dims.length !== 3 || dims[0] !== this.rows || dims[1] !== 1)
       throw refuse(`the decoder's logits have shape [${dims.join(', ')}]; [${this.rows}, 1, vocab] expected`);
     const vocab = dims[2] as number;
-    const data = logits.data as Float32Array;
+    const data = floatData(logits, "the decoder's logits");
     return Array.from({ length: this.rows }, (_, r) => data.subarray(r * vocab, (r + 1) * vocab));
   }
 
