@@ -129,9 +129,9 @@ export function rowPlan(sources: readonly number[]): RowPlan | null {
 /**
  * Applies `plan` to `data` ([rows, size] in one buffer) in place: each row that changes is written by one copy
  * within the buffer (copyWithin), or from `scratch` for the saved rows; `scratch` is returned (grown when too small)
- * to be kept for the next call.
+ * to be kept for the next call. A float16 cache's half bits (Uint16Array) pass through the float32 scratch exactly.
  */
-export function applyRowPlan(data: Float32Array, size: number, plan: RowPlan, scratch: Float32Array): Float32Array {
+export function applyRowPlan(data: Float32Array | Uint16Array, size: number, plan: RowPlan, scratch: Float32Array): Float32Array {
   const need = plan.save.length * size;
   const buffer = scratch.length >= need ? scratch : new Float32Array(Math.max(need, 2 * scratch.length));
   for (const [k, row] of plan.save.entries()) buffer.set(data.subarray(row * size, (row + 1) * size), k * size);
@@ -191,7 +191,7 @@ export class Seq2SeqDecoderState {
       if (sources?.length !== this.rows) throw new Error(`${sources?.length} beam sources for ${this.rows} rows`);
       for (const slot of this.layout.slots) {
         if (slot.part !== 'decoder') continue;
-        const data = (this.past.get(slot.input) as Tensor).data as Float32Array;
+        const data = (this.past.get(slot.input) as Tensor).data as Float32Array | Uint16Array;
         this.scratch = applyRowPlan(data, data.length / this.rows, plan, this.scratch);
       }
     }
