@@ -25,7 +25,8 @@ const PCM = 1;
 const IEEE_FLOAT = 3;
 const EXTENSIBLE = 0xfffe;
 
-const CONVERT_HINT = 'convert it to WAV first, e.g. ffmpeg -i FILE -ac 1 -ar 16000 out.wav (or sox FILE -c 1 -r 16000 out.wav)';
+const CONVERT_HINT =
+  'convert it to WAV, FLAC or MP3 first, e.g. ffmpeg -i FILE -ac 1 -ar 16000 out.wav (or sox FILE -c 1 -r 16000 out.wav)';
 
 function bad(where: string, why: string): ModelctlError {
   return new ModelctlError('INVALID_INPUT', `${where} is not a WAV file modelctl can read: ${why}`, { hint: CONVERT_HINT });
@@ -97,7 +98,15 @@ export function decodeWav(buffer: Uint8Array, where: string): DecodedAudio {
       throw new ModelctlError('NOT_AVAILABLE', `${where} is ${other} audio, which predict does not decode (it reads WAV, FLAC and MP3)`, {
         hint: CONVERT_HINT,
       });
-    throw bad(where, buffer.length >= 4 && tag(0) === 'RIFX' ? 'big-endian RIFX' : 'no RIFF/WAVE header');
+    if (buffer.length >= 4 && tag(0) === 'RIFX') throw bad(where, 'big-endian RIFX');
+    // Neither WAV nor FLAC nor MP3 (decodeAudio tried those first): not a WAV file that went wrong.
+    throw new ModelctlError(
+      'INVALID_INPUT',
+      `${where} is not an audio file modelctl can read (WAV, FLAC or MP3): no RIFF/WAVE, fLaC or MPEG header`,
+      {
+        hint: CONVERT_HINT,
+      },
+    );
   }
   let format: Format | undefined;
   let data: { at: number; size: number } | undefined;

@@ -89,7 +89,7 @@ describe('audio-classification: modelctl (ONNX export) against transformers’ p
     // Not audio: a clear refusal.
     const text = await cli(['predict', 'wav2vec2-cls', join(e.src, 'bert-mlm', 'config.json')], { home: e.home });
     expect(text.exitCode).toBe(2);
-    expect(text.stderr).toMatch(/is not a WAV file modelctl can read: no RIFF\/WAVE header/);
+    expect(text.stderr).toMatch(/is not an audio file modelctl can read \(WAV, FLAC or MP3\): no RIFF\/WAVE, fLaC or MPEG header/);
   }, 240_000);
 
   it('44.1 and 8 kHz files are resampled to 16 kHz: waveforms within 1e-2 of scipy’s resample_poly, scores within 5e-3', async () => {

@@ -84,7 +84,11 @@ describe('WAV files', () => {
     writeFileSync(join(dir, 'b.mp3'), Buffer.concat([Buffer.from('ID3'), Buffer.alloc(40)]));
     await rejects(readAudioFile(join(dir, 'b.mp3')), 'INVALID_INPUT', /b\.mp3 holds no audio samples/);
     writeFileSync(join(dir, 'c.wav'), 'not audio at all');
-    await rejects(readAudioFile(join(dir, 'c.wav')), 'INVALID_INPUT', /c\.wav is not a WAV file modelctl can read: no RIFF\/WAVE header/);
+    await rejects(
+      readAudioFile(join(dir, 'c.wav')),
+      'INVALID_INPUT',
+      /c\.wav is not an audio file modelctl can read \(WAV, FLAC or MP3\): no RIFF\/WAVE, fLaC or MPEG header/,
+    );
     const twelve = wav({ channels: 1, rate: 16000, bits: 12, data: Buffer.alloc(4) });
     expect(() => decodeWav(twelve, 'd.wav')).toThrow(/inconsistent fmt chunk|12-bit/);
     const empty = wav({ channels: 1, rate: 16000, bits: 16, data: Buffer.alloc(0) });
