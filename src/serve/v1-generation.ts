@@ -1,5 +1,6 @@
 import type { Seq2SeqOptions } from '../tasks/generation/seq2seq-config.js';
 import type { SpeechOptions } from '../tasks/speech-recognition.js';
+import { settingKinds, settingOwner, type SettingKind } from '../tasks/known.js';
 import { HttpError } from './http.js';
 
 /**
@@ -14,6 +15,33 @@ function numberField(body: Record<string, unknown>, key: string): number | undef
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `"${key}" must be a number`);
   return v;
+}
+
+/** Each generation field's kind (the CLI's flags have the same kinds: src/cli/commands/predict-generate.ts). */
+const FIELD_KINDS: Record<string, SettingKind> = {
+  max_new_tokens: 'decoding',
+  do_sample: 'decoding',
+  temperature: 'decoding',
+  top_p: 'decoding',
+  seed: 'decoding',
+  repetition_penalty: 'decoding',
+  no_repeat_ngram_size: 'decoding',
+  stop: 'stop',
+  num_beams: 'beams',
+  length_penalty: 'beams',
+  early_stopping: 'beams',
+  language: 'speech',
+  speech_task: 'speech',
+  chunk_length_s: 'speech',
+  stride_length_s: 'speech',
+  return_timestamps: 'speech',
+};
+
+/** A generation field the model's task does not take is a 400, as predict refuses the flag (never silently ignored). */
+export function refuseGenerationFields(task: string, body: Record<string, unknown>): void {
+  const allowed = settingKinds(task);
+  const given = Object.entries(FIELD_KINDS).find(([key, kind]) => body[key] !== undefined && body[key] !== null && !allowed.has(kind));
+  if (given) throw new HttpError(400, `"${given[0]}" is for ${settingOwner(given[1])} models, not ${task}`);
 }
 
 export function generationFromBody(body: Record<string, unknown>): Seq2SeqOptions {

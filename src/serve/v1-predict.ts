@@ -9,7 +9,7 @@ import { aTaskModel, checkRunnableTask } from '../tasks/known.js';
 import { AGGREGATIONS, isAggregation } from '../tasks/token-classification.js';
 import type { ServeContext } from './context.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
-import { generationFromBody, speechFromBody } from './v1-generation.js';
+import { generationFromBody, refuseGenerationFields, speechFromBody } from './v1-generation.js';
 import { isSeq2SeqTask } from '../tasks/seq2seq.js';
 
 /**
@@ -99,6 +99,7 @@ export async function v1Predict(
   const zeroShot = zeroShotFields(body, 'the request');
   const task = zeroShotTask(await chooseTask(explicit, m.resolved, ctx.registry), { task: explicit, ...zeroShot }).task;
   checkRunnableTask(task, PREDICT_TASKS, 'predict'); // 501 for a task not supported yet, before the body is read as another's
+  refuseGenerationFields(task, body);
   const aggregation = body.aggregation;
   if (aggregation !== undefined && (typeof aggregation !== 'string' || !isAggregation(aggregation)))
     throw new HttpError(400, `"aggregation" takes ${AGGREGATIONS.join(', ')}`);

@@ -1,4 +1,5 @@
 import { ModelctlError } from '../errors.js';
+import { isSeq2SeqTask } from './seq2seq.js';
 
 /**
  * Task names a model can carry: the Hugging Face Hub's pipeline tags and transformers' pipeline names, which is
@@ -92,4 +93,24 @@ export function checkRunnableTask(task: string, runs: readonly string[], command
 /** "a text-classification model", "an image-to-text model": a task's model in a message. */
 export function aTaskModel(task: string): string {
   return `${/^[aeiou]/i.test(task) ? 'an' : 'a'} ${task} model`;
+}
+
+/**
+ * The kinds of generation setting a task takes, whoever names them (predict's flags, serve's request fields):
+ * decoding (length, sampling, penalties), stop strings, a chat, beam search, speech recognition's own. A setting of
+ * a kind the task does not take is refused (exit 2, HTTP 400), never silently ignored; `settingOwner` words it.
+ */
+export type SettingKind = 'decoding' | 'stop' | 'chat' | 'beams' | 'speech';
+
+export function settingKinds(task: string): ReadonlySet<SettingKind> {
+  if (task === 'text-generation') return new Set(['decoding', 'stop', 'chat']);
+  if (isSeq2SeqTask(task)) return new Set(['decoding', 'stop', 'beams']);
+  if (task === 'automatic-speech-recognition') return new Set(['decoding', 'beams', 'speech']);
+  if (task === 'image-to-text') return new Set(['decoding', 'stop', 'beams']);
+  return new Set();
+}
+
+/** Which models a setting of this kind is for, in a refusal: "--num-beams is for encoder-decoder models, not ...". */
+export function settingOwner(kind: SettingKind): string {
+  return kind === 'beams' ? 'encoder-decoder' : kind === 'speech' ? 'speech recognition' : 'text-generation';
 }

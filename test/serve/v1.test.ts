@@ -116,6 +116,10 @@ describe('serve: the registry API and task-level predict under /v1', () => {
       [{ rows: IRIS_ROWS, texts: ['a'] }, /one way only/],
       [{ rows: IRIS_ROWS, top_k: 0 }, /"top_k" must be/],
       [{ question: 'who?', context: 'me' }, /question-answering models/],
+      // Generation settings a classifier does not take are refused as predict refuses the flags, not ignored.
+      [{ rows: IRIS_ROWS, max_new_tokens: 5 }, /^"max_new_tokens" is for text-generation models, not tabular-classification$/],
+      [{ rows: IRIS_ROWS, num_beams: 2 }, /^"num_beams" is for encoder-decoder models, not tabular-classification$/],
+      [{ rows: IRIS_ROWS, return_timestamps: true }, /^"return_timestamps" is for speech recognition models, not tabular-classification$/],
     ] as Array<[unknown, RegExp]>) {
       const bad = await postJson(`${s.url}/v1/models/iris/predict`, body);
       expect(bad.status).toBe(400);

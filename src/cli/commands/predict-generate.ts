@@ -5,7 +5,7 @@ import { openInput } from '../../inputs/open.js';
 import type { InputSource } from '../../inputs/types.js';
 import { openPredictor, type PredictOptions } from '../../predict/predict.js';
 import { parseMessages, type ChatMessage } from '../../tasks/generation/chat.js';
-import { isSeq2SeqTask } from '../../tasks/seq2seq.js';
+import { settingKinds, settingOwner, type SettingKind } from '../../tasks/known.js';
 import type { Output } from '../render/output.js';
 import { jsonLine } from '../render/predict.js';
 import type { PredictFlags } from '../specs/predict.js';
@@ -15,52 +15,36 @@ import type { PredictFlags } from '../specs/predict.js';
  * ({generated_text, tokens, finish_reason, ...} per prompt; JSON Lines for a stream of prompts).
  */
 
-const GENERATION_FLAGS = [
-  'maxNewTokens',
-  'sample',
-  'temperature',
-  'topP',
-  'seed',
-  'repetitionPenalty',
-  'noRepeatNgramSize',
-  'stop',
-  'chat',
-] as const;
-/** Flags of encoder-decoder generation only (--chat is text-generation's only). */
-const SEQ2SEQ_FLAGS = ['numBeams', 'lengthPenalty', 'earlyStopping'] as const;
-
-/** Flags of speech recognition (with the decoding flags below). */
-const SPEECH_FLAGS = ['language', 'speechTask', 'chunkLength', 'stride', 'returnTimestamps'] as const;
+/** Each generation flag's kind: which tasks take it is settingKinds' (src/tasks/known.ts), as for serve's fields. */
+const FLAG_KINDS: Record<string, SettingKind> = {
+  maxNewTokens: 'decoding',
+  sample: 'decoding',
+  temperature: 'decoding',
+  topP: 'decoding',
+  seed: 'decoding',
+  repetitionPenalty: 'decoding',
+  noRepeatNgramSize: 'decoding',
+  stop: 'stop',
+  chat: 'chat',
+  numBeams: 'beams',
+  lengthPenalty: 'beams',
+  earlyStopping: 'beams',
+  language: 'speech',
+  speechTask: 'speech',
+  chunkLength: 'speech',
+  stride: 'speech',
+  returnTimestamps: 'speech',
+};
 const ASR = 'automatic-speech-recognition';
 const I2T = 'image-to-text';
-/**
- * Speech recognition and image-to-text decode as the other encoder-decoder models (greedy, sampled or by beam
- * search; the shared decoding of tasks/seq2seq.ts). Speech takes no stop strings: its text is its windows' merged.
- */
-const DECODING_FLAGS = [...GENERATION_FLAGS.filter((k) => k !== 'chat' && k !== 'stop'), ...SEQ2SEQ_FLAGS];
 
-/** The generation flags belong to text-generation and encoder-decoder models; beam search to the latter only. */
+/** The generation flags belong to the generative tasks, each kind to the tasks that take it (settingKinds). */
 export function refuseGenerationFlags(task: string, options: PredictFlags): void {
-  const seq2seq = isSeq2SeqTask(task);
-  const allowed: readonly string[] =
-    task === 'text-generation'
-      ? GENERATION_FLAGS
-      : seq2seq
-        ? [...GENERATION_FLAGS.filter((k) => k !== 'chat'), ...SEQ2SEQ_FLAGS]
-        : task === ASR
-          ? [...DECODING_FLAGS, ...SPEECH_FLAGS]
-          : task === I2T
-            ? [...DECODING_FLAGS, 'stop']
-            : [];
-  const given = [...GENERATION_FLAGS, ...SEQ2SEQ_FLAGS, ...SPEECH_FLAGS].filter((k) => options[k] !== undefined && !allowed.includes(k));
-  if (given.length > 0) {
-    const name = (given[0] as string).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const kind = (SEQ2SEQ_FLAGS as readonly string[]).includes(given[0] as string)
-      ? 'encoder-decoder'
-      : (SPEECH_FLAGS as readonly string[]).includes(given[0] as string)
-        ? 'speech recognition'
-        : 'text-generation';
-    throw new ModelctlError('USAGE', `--${name} is for ${kind} models, not ${task}`);
+  const allowed = settingKinds(task);
+  const given = Object.entries(FLAG_KINDS).find(([flag, kind]) => options[flag as keyof PredictFlags] !== undefined && !allowed.has(kind));
+  if (given) {
+    const name = given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new ModelctlError('USAGE', `--${name} is for ${settingOwner(given[1])} models, not ${task}`);
   }
 }
 
