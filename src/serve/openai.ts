@@ -176,6 +176,10 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
     first = false;
     events.send(chunk(piece, null));
   };
+  // Settings of generation_config.json modelctl does not apply (predict's warnings) go back as "warnings": beside
+  // the whole answer, or in the stream's last chunk (clients that do not know the field ignore it).
+  const warnings: string[] = [];
+  const warned = (doc: object) => (warnings.length > 0 ? { ...doc, warnings } : doc);
   let prediction: GenerationPrediction;
   try {
     const result = await ctx.manager.useSession(m, (opened) =>
@@ -186,7 +190,7 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
         opened,
         task: 'text-generation',
         input: { kind: 'texts', texts: r.prompt !== undefined ? [r.prompt] : [] },
-        generation: { ...r.generation, ...(r.messages ? { chat: r.messages } : {}), onText },
+        generation: { ...r.generation, ...(r.messages ? { chat: r.messages } : {}), onText, onWarning: (w) => warnings.push(w) },
         signal: AbortSignal.any([ctx.signal, gone.signal]),
       }),
     );
@@ -203,11 +207,11 @@ async function complete(ctx: ServeContext, req: IncomingMessage, res: ServerResp
     return;
   }
   if (!events) {
-    sendJson(res, 200, out.whole(prediction));
+    sendJson(res, 200, warned(out.whole(prediction)));
     return;
   }
   if (first && kind === 'chat') events.send(chunk('', null, true));
-  events.send(chunk(kind === 'chat' ? undefined : '', finishReason(prediction)));
+  events.send(warned(chunk(kind === 'chat' ? undefined : '', finishReason(prediction))));
   if (r.includeUsage) events.send(out.usageChunk(usageOf(prediction)));
   events.end();
 }

@@ -5,6 +5,7 @@
  * `modelctl predict` gives greedily; the raw event stream has OpenAI's framing; errors have OpenAI's shape.
  */
 import { execa } from 'execa';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../src/predict/predict.js';
@@ -209,5 +210,35 @@ describe('serve: OpenAI-compatible completions', () => {
     await reader.read().catch(() => undefined);
     const after = await postJson(`${s.url}/v1/completions`, { model: 'gpt2-tiny', prompt, max_tokens: 20, temperature: 0 });
     expect(after.body.choices[0].text).toBe(free.generated_text);
+    expect(after.body.warnings).toBeUndefined();
+  }, 300_000);
+
+  it('a generation_config.json setting modelctl does not apply comes back as "warnings", whole and in the stream’s last chunk', async () => {
+    const root = converterRoot();
+    if (!root) return;
+    const copy = join(fileDir('modelctl-openai-warn-'), 'gpt2');
+    cpSync(join(FIXTURES, 'gen-gpt2-tiny'), copy, { recursive: true });
+    const configPath = join(copy, 'generation_config.json');
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), max_time: 600 }));
+    const home = fileDir('modelctl-openai-warn-home-');
+    const r = await cli(['export', copy, '--name', 'timed', '--python', familyPython(root, 'hf')], { home });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const s = await serve({ registry: new Registry({ home }) });
+    const message =
+      "generation_config.json sets max_time, which modelctl does not apply: the output may differ from transformers' generate()";
+    const whole = await postJson(`${s.url}/v1/completions`, { model: 'timed', prompt: 'The quick', max_tokens: 4, temperature: 0 });
+    expect(whole.status).toBe(200);
+    expect(whole.body.warnings).toEqual([message]);
+    const stream = await events(`${s.url}/v1/completions`, {
+      model: 'timed',
+      prompt: 'The quick',
+      max_tokens: 4,
+      temperature: 0,
+      stream: true,
+    });
+    const chunks = stream.data.slice(0, -1).map((d) => JSON.parse(d));
+    expect(chunks.at(-1).warnings).toEqual([message]);
+    expect(chunks.at(-1).choices[0].finish_reason).not.toBeNull();
+    expect(chunks.slice(0, -1).every((c) => c.warnings === undefined)).toBe(true);
   }, 300_000);
 });
