@@ -117,6 +117,22 @@ async function writeOut(files: string[], target: string): Promise<void> {
 }
 
 /**
+ * A model of several files needs a folder for --out: a path named like one file (x/model.onnx) that is not a folder
+ * is refused before anything is registered, rather than made into a folder of that name.
+ */
+async function checkOutFolder(target: string, files: string[]): Promise<void> {
+  const out = resolve(expandHome(target));
+  if (!/\.onnx$/i.test(target) || (await stat(out).catch(() => undefined))?.isDirectory()) return;
+  throw new ModelctlError(
+    'USAGE',
+    `the model exports as ${files.length} files (${files.join(', ')}): --out takes a folder, not ${target}`,
+    {
+      hint: `give the folder to write them into, e.g. --out ${dirname(target)}; nothing was registered`,
+    },
+  );
+}
+
+/**
  * Converts a model to ONNX with the real Python converter of its framework (in a child process), validates it
  * against the source framework, embeds the metadata predict needs (task, config, tokenizer, feature names) and
  * registers it as a new version whose lineage names the source and its digest, the converter, the opset and the
@@ -172,6 +188,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const finalTask = embedded.task?.task ?? task;
+    if (parts && o.out) await checkOutFolder(o.out, Object.values(parts));
     o.onProgress?.({ type: 'registering', name });
     const manifest = await register(o, source, name, join(work, 'onnx'), finalTask, r, warnings);
     // --out only once the version is registered: a refused registration writes nothing.

@@ -66,7 +66,7 @@ describe('help of the generative and audio tasks', () => {
 
   it('export says where --out puts a model of several files', () => {
     expect(helpOf('export')).toContain(
-      '--out <path> also write the ONNX file here; a model exported as several files (encoder and decoder) goes into this folder',
+      '--out <path> also write the ONNX file here; a model exported as several files (encoder and decoder) needs a folder (a name ending in .onnx is refused)',
     );
   });
 

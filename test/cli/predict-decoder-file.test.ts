@@ -19,6 +19,20 @@ describe('predict on the files of a checked-out encoder-decoder version', () => 
       home,
     });
     expect(exported.exitCode, exported.stderr).toBe(0);
+    // Several files need a folder: --out named like one file is refused, and nothing more is registered.
+    const named = join(fileDir('modelctl-decoder-file-named-'), 'model.onnx');
+    const refused = await cli(
+      ['export', join(FIXTURES, 's2s-t5-tiny'), '--name', 't5b', '--python', familyPython(root, 'hf'), '--out', named],
+      {
+        home,
+      },
+    );
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(
+      `error: the model exports as 2 files (encoder_model.onnx, decoder_model_merged.onnx): --out takes a folder, not ${named}`,
+    );
+    expect(existsSync(named)).toBe(false);
+    expect((await cli(['list', '--json'], { home })).stdout).not.toContain('t5b');
     const checkout = await cli(['checkout', 't5', out], { home });
     expect(checkout.exitCode, checkout.stderr).toBe(0);
     expect(existsSync(join(out, 'decoder_model_merged.onnx'))).toBe(true);

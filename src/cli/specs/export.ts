@@ -58,7 +58,7 @@ export const exportCommand: CommandSpec<ExportFlags> = {
     version: text('--version <version>', 'version (default: next patch)'),
     out: text(
       '--out <path>',
-      'also write the ONNX file here; a model exported as several files (encoder and decoder) goes into this folder',
+      'also write the ONNX file here; a model exported as several files (encoder and decoder) needs a folder (a name ending in .onnx is refused)',
     ),
     trustRemoteCode: flag('--trust-remote-code', "HF: allow the model's own Python code to run (off unless asked for)"),
     python: text('--python <path>', 'the Python interpreter to convert with (default: $MODELCTL_PYTHON, the managed environment, python3)'),
