@@ -47,9 +47,15 @@ async function dockerConfigCredentials(host: string, env: NodeJS.ProcessEnv): Pr
   }
   const forHost = <T>(map: Record<string, T> | undefined): T | undefined =>
     Object.entries(map ?? {}).find(([key]) => hostOfKey(key) === host.toLowerCase())?.[1];
-  const helper = forHost(config.credHelpers) ?? config.credsStore;
+  const own = forHost(config.credHelpers);
+  const helper = own ?? config.credsStore;
   if (typeof helper === 'string' && helper !== '') {
-    const found = await helperCredentials(helper, host, env);
+    // The host's own helper must work; the default store (credsStore) may be missing, as in a Docker Desktop config
+    // copied into a container: then the auths entry, or anonymous access.
+    const found = await helperCredentials(helper, host, env).catch((err: unknown) => {
+      if (own === undefined && err instanceof ModelctlError && err.code === 'MISSING_DEPENDENCY') return undefined;
+      throw err;
+    });
     if (found) return found;
   }
   const entry = forHost(config.auths);

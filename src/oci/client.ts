@@ -23,7 +23,8 @@ export interface Reply {
 }
 
 export interface ClientOptions {
-  credentials?: Credentials;
+  /** Credentials, or how to find them: looked up only when the registry first asks (a 401), as docker does. */
+  credentials?: Credentials | (() => Promise<Credentials | undefined>);
   httpsAgent?: HttpsAgent;
   signal?: AbortSignal;
   /** Repositories blobs may be mounted from: their pull scope is asked for with the token. */
@@ -57,6 +58,7 @@ export function sha256Digest(bytes: Buffer): string {
 
 export class OciClient {
   private authorization: string | undefined;
+  private found: Promise<Credentials | undefined> | undefined;
   private readonly scopes: string[];
 
   constructor(
@@ -126,14 +128,15 @@ export class OciClient {
     try {
       let reply = await this.once(url, method, headers, o.body);
       if (reply.status === 401) {
-        const answered = await this.answer(header(reply.headers, 'www-authenticate'));
+        const creds = await this.credentials();
+        const answered = await this.answer(header(reply.headers, 'www-authenticate'), creds);
         if (answered) reply = await this.once(url, method, headers, o.body);
         if (reply.status === 401) {
           throw new ModelctlError(
             'PERMISSION_DENIED',
-            `${this.ref.host} refused ${this.o.credentials ? `user ${this.o.credentials.username}` : 'anonymous access'} for ${o.what} (HTTP 401)${registrySays(reply.body)}`,
+            `${this.ref.host} refused ${creds ? `user ${creds.username}` : 'anonymous access'} for ${o.what} (HTTP 401)${registrySays(reply.body)}`,
             {
-              hint: this.o.credentials
+              hint: creds
                 ? 'check the username and password (--username/--password-stdin, MODELCTL_OCI_USERNAME/PASSWORD or the Docker config)'
                 : 'log in: --username and --password-stdin, MODELCTL_OCI_USERNAME/PASSWORD, or an `auths` entry in the Docker config',
               details: { status: 401 },
@@ -154,9 +157,15 @@ export class OciClient {
     }
   }
 
-  private async answer(wwwAuthenticate: string | undefined): Promise<boolean> {
+  /** The credentials, looked up once, when first needed. */
+  private credentials(): Promise<Credentials | undefined> {
+    const given = this.o.credentials;
+    this.found ??= typeof given === 'function' ? given() : Promise.resolve(given);
+    return this.found;
+  }
+
+  private async answer(wwwAuthenticate: string | undefined, creds: Credentials | undefined): Promise<boolean> {
     const challenge = parseChallenge(wwwAuthenticate ?? '');
-    const creds = this.o.credentials;
     if (challenge.scheme === 'basic') {
       if (!creds || this.authorization === basicHeader(creds)) return false;
       this.authorization = basicHeader(creds);

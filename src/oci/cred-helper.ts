@@ -32,10 +32,8 @@ export async function helperCredentials(
   const said = `${r.stdout}\n${r.stderr}`;
   if (r.exitCode !== 0) {
     if (/credentials not found/i.test(said)) return undefined;
-    const first =
-      String(r.stderr || r.stdout)
-        .trim()
-        .split('\n')[0] ?? '';
+    // stderr only: a helper that printed its answer and then failed must not have the secret shown.
+    const first = String(r.stderr).trim().split('\n')[0] ?? '';
     throw new ModelctlError('PERMISSION_DENIED', `${program} could not give credentials for ${host}${first ? `: ${first}` : ''}`, {
       hint: 'check the helper (docker login again), or give credentials with --username and --password-stdin',
     });

@@ -76,9 +76,10 @@ async function withTags(client: OciClient, err: ModelctlError): Promise<Modelctl
 export async function pullOci(o: PullOptions): Promise<PullResult> {
   const ref = parseOciRef(o.source, o.insecure ? { insecure: true } : {});
   if (o.version !== undefined) checkSemverVersion(o.version);
-  const credentials = await findCredentials(ref.host, o.env ?? process.env, o.credentials);
+  // Looked up when the registry first asks (a 401): an open registry needs no helper, no Docker config.
+  const credentials = () => findCredentials(ref.host, o.env ?? process.env, o.credentials);
   const client = new OciClient(ref, {
-    ...(credentials ? { credentials } : {}),
+    credentials,
     ...(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

@@ -71,11 +71,12 @@ export async function pushOci(o: OciPushOptions): Promise<OciPushResult> {
   const from = [...new Set([lineageRepo(m, target), ...(o.mountFrom ?? [])].filter((r): r is string => r !== undefined))];
   for (const repo of from) parseOciRef(`oci://${target.host}/${repo}`);
   await o.registry.verify(m, o.signal ? { signal: o.signal } : {});
-  const credentials = await findCredentials(target.host, o.env ?? process.env, o.credentials);
+  // Looked up when the registry first asks (a 401): an open registry needs no helper, no Docker config.
+  const credentials = () => findCredentials(target.host, o.env ?? process.env, o.credentials);
   const client = new OciClient(target, {
     push: true,
     mountFrom: from,
-    ...(credentials ? { credentials } : {}),
+    credentials,
     ...(o.httpsAgent ? { httpsAgent: o.httpsAgent } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

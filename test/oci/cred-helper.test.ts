@@ -17,10 +17,11 @@ import { type Distribution, registryAvailable, startDistribution } from './distr
 const USER = 'bob';
 const PASSWORD = 'helper-Secret-42';
 let locked: Distribution | undefined;
+let open: Distribution | undefined;
 
 beforeAll(async () => {
   if (!(await registryAvailable())) return;
-  locked = await startDistribution({ user: USER, password: PASSWORD });
+  [locked, open] = await Promise.all([startDistribution({ user: USER, password: PASSWORD }), startDistribution()]);
   const source = new Registry({ home: fileDir() });
   await pull({ source: join(FIXTURES, 'iris-logreg', 'model.onnx'), registry: source, name: 'iris', version: '1.0.0' });
   await pushOci({
@@ -29,10 +30,11 @@ beforeAll(async () => {
     target: `oci://${locked.host}/private/iris:1.0.0`,
     credentials: { username: USER, password: PASSWORD },
   });
+  await pushOci({ registry: source, ref: 'iris:1.0.0', target: `oci://${open.host}/public/iris:1.0.0` });
 }, 600_000);
 
 afterAll(async () => {
-  await locked?.stop();
+  await Promise.all([locked?.stop(), open?.stop()]);
 });
 
 /** A folder holding docker-credential-NAME, which answers for `host` only and notes every address it was asked. */
@@ -104,5 +106,23 @@ describe('Docker credential helpers', () => {
     });
     expect(missing.exitCode).toBe(6);
     expect(missing.stderr).toMatch(/credential helper "not-installed", but docker-credential-not-installed is not on PATH/);
+  });
+
+  it('asks no helper of a registry that asks for no login; a missing default store (credsStore) leaves access anonymous', async () => {
+    if (!open || !locked) return;
+    const h = helper('mcstore', open.host);
+    const env = (config: Record<string, unknown>) => ({ DOCKER_CONFIG: dockerConfig(config), PATH: `${h.bin}:${process.env.PATH}` });
+    const lazy = await cli(['pull', `oci://${open.host}/public/iris:1.0.0`], { home: tempDir(), env: env({ credsStore: 'mcstore' }) });
+    expect(lazy.exitCode, lazy.stderr).toBe(0);
+    expect(readFileSync(h.asked, 'utf8')).toBe('');
+    // A Docker Desktop config copied into a container: its "desktop" store is not there.
+    const desktop = await cli(['pull', `oci://${open.host}/public/iris:1.0.0`], { home: tempDir(), env: env({ credsStore: 'desktop' }) });
+    expect(desktop.exitCode, desktop.stderr).toBe(0);
+    const refused = await cli(['pull', `oci://${locked.host}/private/iris:1.0.0`], {
+      home: tempDir(),
+      env: env({ credsStore: 'desktop' }),
+    });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/refused anonymous access/);
   });
 });
