@@ -37,7 +37,7 @@ function paxRecords(body: Buffer): { path?: string; size?: number } {
     const eq = record.indexOf('=');
     const key = record.slice(0, eq);
     if (key === 'path') found.path = record.slice(eq + 1);
-    if (key === 'size' && /^\d+$/.test(record.slice(eq + 1))) found.size = Number(record.slice(eq + 1));
+    if (key === 'size') found.size = /^\d+$/.test(record.slice(eq + 1)) ? Number(record.slice(eq + 1)) : Number.NaN;
     off += len;
   }
   return found;
@@ -85,6 +85,8 @@ export async function walkTar(archive: string, onFile: (entry: TarFileEntry) => 
       if (h.every((b) => b === 0)) break;
       const type = field(h, 156, 1) || '0';
       const length = type === 'x' || type === 'L' || type === 'g' ? size(h) : (paxSize ?? size(h));
+      // A size that is not a whole number of bytes (negative, or not octal) is a damaged header, not an empty file.
+      if (!Number.isSafeInteger(length) || length < 0) throw bad(`an entry's header has an invalid size (${field(h, 124, 12).trim()})`);
       const padded = Math.ceil(length / BLOCK) * BLOCK;
       if (type === 'x') {
         const pax = paxRecords((await read(padded)).subarray(0, length));

@@ -69,5 +69,24 @@ describe('tar reader', () => {
     writeFileSync(cut, readFileSync(cut).subarray(0, 1536));
     mkdirSync(join(dir, 'out-cut'));
     await expect(extractTar(cut, join(dir, 'out-cut'))).rejects.toThrow(/ends in the middle of an entry/);
+    // A header whose size field is damaged (negative, not octal) is refused, not read as an empty file.
+    for (const [label, sizeField] of [
+      ['negative', '-0000000001'],
+      ['letters', 'zzzzzzzzzz '],
+    ] as const) {
+      const good = join(dir, `${label}.tar`);
+      const gw = await TarWriter.create(good);
+      await gw.bytes('a.txt', Buffer.from('hello'));
+      await gw.finish();
+      const tar = readFileSync(good);
+      tar.write(sizeField.padEnd(12, '\0'), 124, 'ascii');
+      // The header checksum is not read by modelctl: the size alone is what is damaged.
+      writeFileSync(good, tar);
+      mkdirSync(join(dir, `out-${label}`));
+      const err = await extractTar(good, join(dir, `out-${label}`)).catch((e: unknown) => e);
+      expect(err, label).toBeInstanceOf(ModelctlError);
+      expect((err as ModelctlError).message, label).toMatch(/an entry's header has an invalid size/);
+      expect(readdirSync(join(dir, `out-${label}`)), label).toEqual([]);
+    }
   });
 });
