@@ -11,7 +11,7 @@ import { isCommitId } from './pull-source.js';
  * a relative symlink to ../../blobs/ETAG, refs/REVISION holding the commit. Every name appears whole or not at all
  * (a temporary name, then rename); a blob already there is kept only if its size and digest are right, otherwise
  * it is replaced. A temporary blob a killed write left behind (ours only: ETAG.modelctl.PID.HEX.tmp.incomplete) is
- * removed by the next write into the repo's folder once its process is gone or it is a day old.
+ * removed by the next write into the repo's folder once it is an hour old and its process is gone, or a day old.
  */
 
 export interface CacheFile {
@@ -60,7 +60,8 @@ async function placeLink(link: string, blob: string): Promise<void> {
 }
 
 const OURS = /\.modelctl\.(\d+)\.[0-9a-f]{12}\.tmp\.incomplete$/;
-const DAY_MS = 24 * 3600 * 1000;
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 function running(pid: number): boolean {
   try {
@@ -78,7 +79,11 @@ export async function sweepIncomplete(blobs: string): Promise<string[]> {
     const m = OURS.exec(name);
     if (!m) continue;
     const st = await stat(join(blobs, name)).catch(() => undefined);
-    if (!st || (running(Number(m[1])) && Date.now() - st.mtimeMs < DAY_MS)) continue;
+    // A pid means something only on this host and in this pid namespace (a cache shared by containers or over NFS):
+    // a file is never taken younger than an hour, and a day old it is taken whoever wrote it.
+    if (!st) continue;
+    const age = Date.now() - st.mtimeMs;
+    if (age < HOUR_MS || (running(Number(m[1])) && age < DAY_MS)) continue;
     await unlink(join(blobs, name)).then(
       () => removed.push(name),
       () => {},
