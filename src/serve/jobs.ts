@@ -95,10 +95,11 @@ export class Jobs {
   }
 
   /**
-   * Cancels a job: one waiting is dropped at once, one running is aborted and awaited. Returns its view (status
-   * cancelled), undefined for an unknown id; a job already finished is a CONFLICT.
+   * Cancels a job: one waiting is dropped at once, one running is aborted and awaited (at most `wait` ms: then its
+   * view says stage "cancelling" and status running). Returns its view, undefined for an unknown id; a job already
+   * finished, or that finished before the abort reached it, is a CONFLICT.
    */
-  async cancel(id: string): Promise<JobView | undefined> {
+  async cancel(id: string, wait = 10_000): Promise<JobView | undefined> {
     const view = this.#jobs.get(id);
     if (!view) return undefined;
     const live = this.#live.get(id);
@@ -117,7 +118,21 @@ export class Jobs {
       return view;
     }
     live.controller.abort(new ModelctlError('INTERRUPTED', 'cancelled'));
-    await live.run;
+    view.progress.stage = 'cancelling';
+    // Answered once the job has stopped, or after `wait` ms with the job still stopping (stage "cancelling").
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      live.run?.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), wait);
+      }),
+    ]);
+    clearTimeout(timer);
+    // It finished on its own between the request and the abort: that is what it did.
+    if (stopped && view.status !== 'cancelled')
+      throw new ModelctlError('CONFLICT', `job ${id} finished (${view.status}) before it could be cancelled`, {
+        hint: `GET /v1/jobs/${id} shows its result`,
+      });
     return view;
   }
 

@@ -193,10 +193,11 @@ export function registryPaths(prefix: '/v1' | '/model-registry'): Record<string,
             }),
             delete: op(
               'cancelJob',
-              'Cancel a queued or running job (answered once it has stopped; 409 when it had already finished)',
+              'Cancel a queued or running job (200 once it has stopped, 202 while it is stopping; 409 when it had already finished)',
               'registry',
               {
                 ...ok('The job, cancelled', ref('Job')),
+                '202': { description: 'The job is still stopping (stage "cancelling"): poll it', content: json(ref('Job')) },
                 '409': { description: 'The job had already finished', content: json(ref('Error')) },
               },
               { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] },

@@ -147,9 +147,10 @@ export function showJob(ctx: ServeContext, res: ServerResponse, id: string): voi
   sendJson(res, 200, view);
 }
 
-/** DELETE /v1/jobs/{id}: the job cancelled (answered once it has stopped); 409 when it had already finished. */
+/** DELETE /v1/jobs/{id}: the job cancelled (200 once stopped, 202 while stopping); 409 when it had already finished. */
 export async function cancelJob(ctx: ServeContext, res: ServerResponse, id: string): Promise<void> {
   const view = await ctx.jobs.cancel(id);
   if (!view) throw noJob(id);
-  sendJson(res, 200, view);
+  // 200 once it has stopped; 202 while it is still stopping (poll GET /v1/jobs/{id}).
+  sendJson(res, view.status === 'cancelled' ? 200 : 202, view);
 }

@@ -204,3 +204,23 @@ describe('serve: pull and export as jobs', () => {
     expect([onnx.status, onnx.body.code]).toEqual([400, 'INVALID_INPUT']);
   }, 180_000);
 });
+
+describe('Jobs.cancel (the jobs table itself)', () => {
+  it('answers with the job still stopping after the wait, and a CONFLICT when the job finished before the abort reached it', async () => {
+    const { Jobs } = await import('../../src/serve/jobs.js');
+    const jobs = new Jobs(2, new AbortController().signal);
+    // A body that does not heed its signal: it finishes as it would have.
+    const deaf = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return { name: 'x', version: '1' };
+    };
+    const slow = jobs.start('pull', {}, deaf);
+    const stopping = await jobs.cancel(slow.id, 20);
+    expect(stopping).toMatchObject({ status: 'running', progress: { stage: 'cancelling' } });
+    const late = jobs.start('pull', {}, deaf);
+    const err = await jobs.cancel(late.id, 5_000).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONFLICT', message: `job ${late.id} finished (succeeded) before it could be cancelled` });
+    await jobs.settled();
+    expect(jobs.get(slow.id)?.status).toBe('succeeded');
+  });
+});
