@@ -141,29 +141,40 @@ export function seq2seqBenchDecoding(newTokens: number, beams: number): ReturnTy
   return { ...benchDecoding(newTokens), numBeams: beams };
 }
 
+/** The rest of an input's preparation once the decoder is open: a throw releases the decoder first. */
+async function orRelease<T>(release: () => Promise<void>, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
 async function textInputs(o: Seq2SeqBenchOptions, task: string, encoder: RunContext, parts: PartsOptions): Promise<Prepared> {
   const lengths = [...new Set(o.promptTokens ?? DEFAULT_PROMPT_TOKENS)];
   for (const n of lengths) whole(n, 1, '--prompt-tokens', 1);
   const { setup, settings, release } = await seq2seqParts(o.model, o.resolved, task, parts);
-  const limit = setup.maxPositions;
-  const longest = Math.max(...lengths);
-  if (limit !== undefined && longest > limit) {
-    await release();
-    throw new ModelctlError('USAGE', `--prompt-tokens ${longest}: the model reads ${limit} tokens at most`, {
-      hint: 'ask for fewer tokens',
+  return orRelease(release, async () => {
+    const limit = setup.maxPositions;
+    const longest = Math.max(...lengths);
+    if (limit !== undefined && longest > limit) {
+      throw new ModelctlError('USAGE', `--prompt-tokens ${longest}: the model reads ${limit} tokens at most`, {
+        hint: 'ask for fewer tokens',
+      });
+    }
+    const inputs = lengths.map((n): BenchInput => {
+      const ids = promptIds(setup.tokenizer, n);
+      return {
+        label: `a ${n}-token prompt`,
+        describe: { prompt_tokens: n },
+        rate: (ms) => ({ input_tokens_per_second: (n * 1000) / ms }),
+        decoderPrompt: 1,
+        run: () => generateSeq2SeqIds(encoder, setup, ids, settings, task, o.signal ? { signal: o.signal } : {}),
+      };
     });
-  }
-  const inputs = lengths.map((n): BenchInput => {
-    const ids = promptIds(setup.tokenizer, n);
-    return {
-      label: `a ${n}-token prompt`,
-      describe: { prompt_tokens: n },
-      rate: (ms) => ({ input_tokens_per_second: (n * 1000) / ms }),
-      decoderPrompt: 1,
-      run: () => generateSeq2SeqIds(encoder, setup, ids, settings, task, o.signal ? { signal: o.signal } : {}),
-    };
+    return { inputs, ...(limit !== undefined ? { maxPositions: limit } : {}), release };
   });
-  return { inputs, ...(limit !== undefined ? { maxPositions: limit } : {}), release };
 }
 
 /** Whisper's prompt: a multilingual model is told English (or its first language) rather than detecting one. */
@@ -183,50 +194,53 @@ async function speechInputs(o: Seq2SeqBenchOptions, task: string, encoder: RunCo
     });
   const { whisperPrompt } = await import('../tasks/speech-recognition.js');
   const { setup, release } = await speechParts(o.model, o.resolved, { model: o.model, ...parts });
-  const window = setup.windowSamples / setup.samplingRate;
-  if (seconds > window) {
-    await release();
-    throw new ModelctlError('USAGE', `--seconds ${seconds}: the model reads ${window} s of audio at a time`, {
-      hint: `ask for at most ${window} seconds (longer audio is decoded window by window, each timed alike)`,
-    });
-  }
-  const language = benchLanguage(setup.generationConfig);
-  const p = whisperPrompt(setup.generationConfig, language !== undefined ? { language } : {});
-  const prompt = [setup.settings.decoderStartTokenId, ...(p.language !== undefined ? [p.language] : []), ...p.rest];
-  const { input_features: f } = await setup.extractor(syntheticAudio(seconds, setup.samplingRate));
-  const data = f.data as Float32Array;
-  const input: BenchInput = {
-    label: `${seconds} s of audio`,
-    describe: { audio_seconds: seconds },
-    rate: (ms) => ({ audio_seconds_per_second: (seconds * 1000) / ms }),
-    decoderPrompt: prompt.length,
-    run: async () => {
-      const t0 = performance.now();
-      const states = await encoderStates(encoder, { input_features: new encoder.Tensor('float32', data, [...f.dims]) });
-      const encoded = { states, prompt, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
-      return decodeSeq2Seq(setup.seq2seq, encoded, setup.settings, task, o.signal ? { signal: o.signal } : {});
-    },
-  };
-  const limit = setup.seq2seq.maxPositions;
-  return { inputs: [input], ...(limit !== undefined ? { maxPositions: limit } : {}), release };
+  return orRelease(release, async () => {
+    const window = setup.windowSamples / setup.samplingRate;
+    if (seconds > window) {
+      throw new ModelctlError('USAGE', `--seconds ${seconds}: the model reads ${window} s of audio at a time`, {
+        hint: `ask for at most ${window} seconds (longer audio is decoded window by window, each timed alike)`,
+      });
+    }
+    const language = benchLanguage(setup.generationConfig);
+    const p = whisperPrompt(setup.generationConfig, language !== undefined ? { language } : {});
+    const prompt = [setup.settings.decoderStartTokenId, ...(p.language !== undefined ? [p.language] : []), ...p.rest];
+    const { input_features: f } = await setup.extractor(syntheticAudio(seconds, setup.samplingRate));
+    const data = f.data as Float32Array;
+    const input: BenchInput = {
+      label: `${seconds} s of audio`,
+      describe: { audio_seconds: seconds },
+      rate: (ms) => ({ audio_seconds_per_second: (seconds * 1000) / ms }),
+      decoderPrompt: prompt.length,
+      run: async () => {
+        const t0 = performance.now();
+        const states = await encoderStates(encoder, { input_features: new encoder.Tensor('float32', data, [...f.dims]) });
+        const encoded = { states, prompt, promptTokens: states.dims[1] as number, t0, encoderMs: performance.now() - t0 };
+        return decodeSeq2Seq(setup.seq2seq, encoded, setup.settings, task, o.signal ? { signal: o.signal } : {});
+      },
+    };
+    const limit = setup.seq2seq.maxPositions;
+    return { inputs: [input], ...(limit !== undefined ? { maxPositions: limit } : {}), release };
+  });
 }
 
 async function imageInputs(o: Seq2SeqBenchOptions, encoder: RunContext, parts: PartsOptions): Promise<Prepared> {
   const { describeImage } = await import('../tasks/image-to-text.js');
   const { setup, release } = await imageToTextParts(o.model, o.resolved, { model: o.model, ...parts });
-  const size = setup.processor.size;
-  const { height, width } =
-    outputSize(setup.processor) ?? ('height' in size ? size : { height: size.shortestEdge, width: size.shortestEdge });
-  const bytes = await syntheticImage(width, height);
-  const input: BenchInput = {
-    label: `a ${width}x${height} image`,
-    describe: { image_size: [height, width] },
-    rate: (ms) => ({ images_per_second: 1000 / ms }),
-    decoderPrompt: 1,
-    run: () => describeImage(encoder, setup, 'synthetic image', { bytes, ...(o.signal ? { signal: o.signal } : {}) }),
-  };
-  const limit = setup.seq2seq.maxPositions;
-  return { inputs: [input], ...(limit !== undefined ? { maxPositions: limit } : {}), release };
+  return orRelease(release, async () => {
+    const size = setup.processor.size;
+    const { height, width } =
+      outputSize(setup.processor) ?? ('height' in size ? size : { height: size.shortestEdge, width: size.shortestEdge });
+    const bytes = await syntheticImage(width, height);
+    const input: BenchInput = {
+      label: `a ${width}x${height} image`,
+      describe: { image_size: [height, width] },
+      rate: (ms) => ({ images_per_second: 1000 / ms }),
+      decoderPrompt: 1,
+      run: () => describeImage(encoder, setup, 'synthetic image', { bytes, ...(o.signal ? { signal: o.signal } : {}) }),
+    };
+    const limit = setup.seq2seq.maxPositions;
+    return { inputs: [input], ...(limit !== undefined ? { maxPositions: limit } : {}), release };
+  });
 }
 
 function figures(x: BenchInput, runs: Seq2SeqPrediction[], newTokens: number, beams: number): Seq2SeqBenchResult {

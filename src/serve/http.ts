@@ -31,7 +31,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   INVALID_INPUT: 400,
   UNKNOWN_FORMAT: 400,
   CORRUPT_MODEL: 400,
-  PERMISSION_DENIED: 403,
+  // The server's own files it may not read or write (fsError): the server's fault, not the client's.
+  PERMISSION_DENIED: 500,
   NOT_FOUND: 404,
   PATH_NOT_FOUND: 404,
   VERSION_EXISTS: 409,

@@ -10,9 +10,9 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const withoutTimings = ({ timings: _t, ...rest }: Record<string, unknown>) => rest;
 
 describe('serve: the registry API and task-level predict under /v1', () => {
-  it('answers each error code with its HTTP status: a refusal upstream or on disk is 403, not 400', () => {
+  it('answers each error code with its HTTP status: the server’s own files it may not read are a 500, not the client’s 400', () => {
     const status = (code: ConstructorParameters<typeof ModelctlError>[0]) => errorReply(new ModelctlError(code, 'x')).status;
-    expect([status('PERMISSION_DENIED'), status('INVALID_INPUT'), status('NOT_FOUND'), status('CONFLICT')]).toEqual([403, 400, 404, 409]);
+    expect([status('PERMISSION_DENIED'), status('INVALID_INPUT'), status('NOT_FOUND'), status('CONFLICT')]).toEqual([500, 400, 404, 409]);
   });
 
   it('lists models, shows a model and a version, and reports stats', async () => {
