@@ -1,6 +1,5 @@
-import { unlink } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
-import { downloadUrl, type FetchedFile } from '../hub/download/index.js';
+import { downloadUrl, discardFetched, type FetchedFile } from '../hub/download/index.js';
 import { commitPull, pullResult } from '../pull/inspect-and-commit.js';
 import type { PullOptions, PullResult } from '../pull/options.js';
 import { isSafeKey } from '../registry/metadata-keys.js';
@@ -149,7 +148,7 @@ export async function pullFromMlflow(o: PullOptions): Promise<PullResult> {
       fetched.push({ path: f.path, origin: 'network', file: got.file });
     }
   } catch (err) {
-    await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    await discardFetched(fetched);
     throw err;
   }
 

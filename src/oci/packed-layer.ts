@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { ModelctlError } from '../errors.js';
-import { copyLocalFile, type FetchedFile } from '../hub/download/index.js';
+import { copyLocalFile, discardFetched, type FetchedFile } from '../hub/download/index.js';
 import { tempName } from '../registry/fsutil.js';
 import { walkTar } from '../util/tar-read.js';
 import type { PackedLayer } from './modelpack.js';
@@ -100,7 +100,7 @@ export async function unpackLayer(blob: string, blobSha256: string, packed: Pack
     if (files.length === 0) throw new ModelctlError('INVALID_INPUT', `${o.display} holds no file`);
     return files;
   } catch (err) {
-    await Promise.all(files.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    await discardFetched(files);
     throw err;
   } finally {
     if (tar.path !== blob) await unlink(tar.path).catch(() => {});

@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import { ModelctlError } from '../errors.js';
-import { downloadUrl, type FetchedFile } from '../hub/download/index.js';
+import { downloadUrl, discardFetched, type FetchedFile } from '../hub/download/index.js';
 import type { Manifest } from '../registry/manifest.js';
 import { checkNewName, checkNewVersion, checkSemverVersion } from '../registry/names.js';
 import { blobIntact } from '../registry/verify.js';
@@ -179,7 +179,7 @@ export async function pullOci(o: PullOptions): Promise<PullResult> {
       paths.add(f.path);
     }
   } catch (err) {
-    await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    await discardFetched(fetched);
     throw err;
   }
   o.onProgress?.({ type: 'committing' });

@@ -1,7 +1,7 @@
-import { link, mkdir, rm, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, rm, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelctlError } from '../errors.js';
-import type { FetchedFile } from '../hub/download/index.js';
+import { discardFetched, type FetchedFile } from '../hub/download/index.js';
 import { commitVersion, type NewFile, type NewVersion } from '../registry/commit.js';
 import { buildMetadata } from '../registry/inspection-metadata.js';
 import { tempName } from '../registry/fsutil.js';
@@ -121,7 +121,7 @@ export async function commitPull(o: CommitPullOptions): Promise<CommitPullResult
   } finally {
     clearInterval(keepFresh);
     await rm(stage, { recursive: true, force: true }).catch(() => {});
-    await Promise.all(o.files.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    await discardFetched(o.files);
   }
 }
 

@@ -1,8 +1,8 @@
-import { stat, unlink } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { ModelctlError } from '../errors.js';
 import { inspectModel } from '../formats/index.js';
-import { copyLocalFile, downloadUrl, type FetchedFile } from '../hub/download/index.js';
+import { copyLocalFile, downloadUrl, discardFetched, type FetchedFile } from '../hub/download/index.js';
 import { redactUrl } from '../hub/pull-source.js';
 import { checkName, checkNewName, checkSemverVersion } from '../registry/names.js';
 import { checkOutsideHome, expandHome } from '../util/paths.js';
@@ -104,7 +104,7 @@ export async function pullFolder(o: PullOptions, path: string): Promise<PullResu
       fetched.push({ path: f.path, origin: 'local', file });
     }
   } catch (err) {
-    await Promise.all(fetched.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+    await discardFetched(fetched);
     throw err;
   }
   o.onProgress?.({ type: 'committing' });

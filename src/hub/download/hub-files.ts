@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { ModelctlError } from '../../errors.js';
 import type { Layout } from '../../registry/layout.js';
 import { nodeHttpOptions, type NodeHttpOptions } from '../fetch-over-node-http.js';
@@ -18,6 +18,11 @@ export type FileOrigin = 'network' | 'hf-cache' | 'local' | 'store';
 export type FetchedFile =
   | { path: string; origin: Exclude<FileOrigin, 'store'>; file: HashedFile }
   | { path: string; origin: 'store'; sha256: string; size: number };
+
+/** Removes the fresh files of a pull that failed from tmp/ (a blob the store already held is left alone). */
+export async function discardFetched(files: readonly FetchedFile[]): Promise<void> {
+  await Promise.all(files.map((f) => (f.origin === 'store' ? undefined : unlink(f.file.tmpPath).catch(() => {}))));
+}
 
 export interface FetchOptions extends NodeHttpOptions {
   layout: Layout;

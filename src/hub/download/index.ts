@@ -28,5 +28,13 @@
  */
 export { warmHasherFor } from './hasher.js';
 export type { HashedFile } from './hashing-sink.js';
-export { fetchHubFiles, inStore, type FetchedFile, type FetchOptions, type FetchReport, type FileOrigin } from './hub-files.js';
+export {
+  discardFetched,
+  fetchHubFiles,
+  inStore,
+  type FetchedFile,
+  type FetchOptions,
+  type FetchReport,
+  type FileOrigin,
+} from './hub-files.js';
 export { copyLocalFile, downloadUrl, type ByteRange, type LocalCopyOptions, type UrlDownloadOptions } from './single-file.js';
