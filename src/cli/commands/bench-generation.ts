@@ -55,13 +55,7 @@ export async function runGenerationBench(
     registry,
     ...(options.promptTokens ? { promptTokens: options.promptTokens } : {}),
     ...(options.newTokens !== undefined ? { newTokens: options.newTokens } : {}),
-    warmup: options.warmup,
-    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    device: options.device,
-    ...(options.fallback ? { fallback: options.fallback } : {}),
-    graphOptimization: options.optimization,
-    signal: ctx.signal,
+    ...runFlags(options, ctx),
     onProgress: (e) =>
       progress.update(
         e.phase === 'session'
@@ -72,6 +66,19 @@ export async function runGenerationBench(
   progress.stop();
   ctx.out.result(result, () => renderGenerationBench(ctx.out, result));
   return 0;
+}
+
+/** The run and session flags both generation benches take (warm-up, iterations, threads, device, optimisation). */
+function runFlags(options: BenchFlags, ctx: CliContext) {
+  return {
+    warmup: options.warmup,
+    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    device: options.device,
+    ...(options.fallback ? { fallback: options.fallback } : {}),
+    graphOptimization: options.optimization,
+    signal: ctx.signal,
+  };
 }
 
 export async function runSeq2SeqBench(
@@ -93,13 +100,7 @@ export async function runSeq2SeqBench(
     ...(options.seconds !== undefined ? { seconds: options.seconds } : {}),
     ...(options.newTokens !== undefined ? { newTokens: options.newTokens } : {}),
     ...(options.numBeams !== undefined ? { numBeams: options.numBeams } : {}),
-    warmup: options.warmup,
-    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    device: options.device,
-    ...(options.fallback ? { fallback: options.fallback } : {}),
-    graphOptimization: options.optimization,
-    signal: ctx.signal,
+    ...runFlags(options, ctx),
     onProgress: (e) =>
       progress.update(
         e.phase === 'session'
