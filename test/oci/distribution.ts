@@ -5,7 +5,7 @@
  * htpasswd (bcrypt) auth. Also the real `oras` Python client from .venv-test (test/oci/oras_client.py).
  */
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,4 +122,17 @@ export async function oras(args: string[], env: Record<string, string> = {}): Pr
   }).finally(() => rmSync(home, { recursive: true, force: true }));
   expect(r.exitCode, `oras_client.py ${args.join(' ')}:\n${r.stderr}`).toBe(0);
   return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** Every file under a folder, by its relative path, as base64: what a pull must give back byte for byte. */
+export function files(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, prefix: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
+      else out[`${prefix}${e.name}`] = readFileSync(join(d, e.name)).toString('base64');
+    }
+  };
+  walk(dir, '');
+  return out;
 }

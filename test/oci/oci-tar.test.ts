@@ -8,7 +8,7 @@ import { parseOciRef } from '../../src/oci/ref.js';
 import { Registry } from '../../src/registry/index.js';
 import { TarWriter } from '../../src/util/tar.js';
 import { FIXTURES, cli, tempDir } from '../helpers.js';
-import { type Distribution, oras, registryAvailable, startDistribution } from './distribution.js';
+import { type Distribution, oras, registryAvailable, startDistribution, files } from './distribution.js';
 import { startProxy } from './proxy.js';
 
 /**
@@ -94,18 +94,6 @@ function paxSizedTar(name: string, data: Buffer): Buffer {
   const pax = Buffer.from(record('size', String(data.length)));
   const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
   return Buffer.concat([header('PaxHeaders/x', pax.length, 'x'), pad(pax), header(name, 0, '0'), pad(data), Buffer.alloc(1024)]);
-}
-
-function files(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, prefix: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
-      else out[`${prefix}${e.name}`] = readFileSync(join(d, e.name)).toString('base64');
-    }
-  };
-  walk(dir, '');
-  return out;
 }
 
 async function versionFiles(home: string, ref: string): Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushOci } from '../../src/oci/push.js';
@@ -7,7 +7,7 @@ import { parseOciRef } from '../../src/oci/ref.js';
 import { pull } from '../../src/pull/pull.js';
 import { Registry } from '../../src/registry/index.js';
 import { BIN, FIXTURES, cli, fileDir, rejects, tempDir, writeSafetensors } from '../helpers.js';
-import { type Distribution, oras, registryAvailable, startDistribution } from './distribution.js';
+import { type Distribution, oras, registryAvailable, startDistribution, files } from './distribution.js';
 import { startProxy } from './proxy.js';
 
 /**
@@ -30,18 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await reg?.stop();
 });
-
-function files(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, prefix: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
-      else out[`${prefix}${e.name}`] = readFileSync(join(d, e.name)).toString('base64');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 describe('push to the distribution registry', () => {
   it('writes a ModelPack artifact that oras pulls byte for byte, and a second push sends nothing', async () => {

@@ -25,6 +25,26 @@ function emptyRegistry(): Registry {
   return new Registry({ home: tempDir('modelctl-jobs-home-') });
 }
 
+/** Polls a job until its first bytes have arrived (it is running, in the middle of its download). */
+async function bytesArrived(base: string, self: string): Promise<void> {
+  while ((await getJson(`${base}${self}`)).body.progress.bytes === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/**
+ * A server running one pull at a time, its weights slowed down: one pull running (once `started`, its first bytes
+ * arrived) and another waiting behind it.
+ */
+async function runningAndWaiting(started = true) {
+  const registry = emptyRegistry();
+  const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
+  const weights = fileContent(hub.bert.files, 'model.safetensors');
+  hub.server.faults.slow.set(sha256(weights), 16 << 10);
+  const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
+  const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
+  if (started) await bytesArrived(s.url, running.body.links.self);
+  return { registry, s, running, waiting, weights };
+}
+
 /** Polls a job until it has finished; every view seen on the way is returned too. */
 async function settle(base: string, self: string): Promise<{ job: any; seen: any[] }> {
   const seen: any[] = [];
@@ -123,17 +143,7 @@ describe('serve: pull and export as jobs', () => {
   });
 
   it('a server that stops interrupts its running and waiting jobs, and waits for them: nothing half-pulled is registered', async () => {
-    const registry = emptyRegistry();
-    const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
-    const weights = fileContent(hub.bert.files, 'model.safetensors');
-    hub.server.faults.slow.set(sha256(weights), 16 << 10);
-    const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
-    const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
-    for (;;) {
-      const view = (await getJson(`${s.url}${running.body.links.self}`)).body;
-      if (view.progress.bytes > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const { registry, s, running, waiting } = await runningAndWaiting();
     expect((await getJson(`${s.url}${waiting.body.links.self}`)).body.status).toBe('queued');
     await s.close(1000);
     expect((await registry.list()).entries).toEqual([]);
@@ -142,23 +152,14 @@ describe('serve: pull and export as jobs', () => {
   });
 
   it('DELETE /v1/jobs/{id} cancels: a waiting job never starts, a running one stops with nothing registered, a finished one is 409', async () => {
-    const registry = emptyRegistry();
-    const s = await serve({ registry, env: jobEnv(), maxJobs: 1 });
-    const weights = fileContent(hub.bert.files, 'model.safetensors');
-    hub.server.faults.slow.set(sha256(weights), 16 << 10);
-    const running = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert' });
-    const waiting = await postJson(`${s.url}/v1/pull`, { source: 'acme/tiny-bert', name: 'other/bert' });
+    const { registry, s, running, waiting, weights } = await runningAndWaiting(false);
     const del = (self: string) =>
       fetch(`${s.url}${self}`, { method: 'DELETE' }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
     const dropped = await del(waiting.body.links.self);
     expect(dropped.status).toBe(200);
     expect(dropped.body).toMatchObject({ status: 'cancelled', error: { code: 'INTERRUPTED' }, progress: { stage: 'cancelled' } });
     expect(dropped.body.startedAt).toBeUndefined();
-    for (;;) {
-      const view = (await getJson(`${s.url}${running.body.links.self}`)).body;
-      if (view.progress.bytes > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await bytesArrived(s.url, running.body.links.self);
     const stopped = await del(running.body.links.self);
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ status: 'cancelled', error: { code: 'INTERRUPTED', message: 'cancelled while running' } });

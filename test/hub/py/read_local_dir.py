@@ -7,7 +7,6 @@ Answer (JSON on stdout): the folder snapshot_download returned, and for each req
 returned the file in the folder and its sha256. Any failure is an exception (a non-zero exit with the traceback).
 """
 
-import hashlib
 import json
 import os
 import sys
@@ -16,13 +15,7 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 from huggingface_hub import hf_hub_download, snapshot_download  # noqa: E402
 
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from hashing import sha256  # noqa: E402  (beside this script)
 
 
 def main():
