@@ -143,7 +143,7 @@ describe('serve: pull and export as jobs', () => {
   });
 
   it('a server that stops interrupts its running and waiting jobs, and waits for them: nothing half-pulled is registered', async () => {
-    const { registry, s, running, waiting } = await runningAndWaiting();
+    const { registry, s, waiting } = await runningAndWaiting();
     expect((await getJson(`${s.url}${waiting.body.links.self}`)).body.status).toBe('queued');
     await s.close(1000);
     expect((await registry.list()).entries).toEqual([]);
