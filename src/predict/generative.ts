@@ -29,6 +29,21 @@ function texts(input: PredictInput): readonly string[] {
   return input.texts;
 }
 
+/** A runner of files of one input kind (speech's audio, image-to-text's images) as a generative task's runner. */
+function overFiles(
+  runner: { run(ctx: RunContext, files: readonly string[]): Promise<unknown[]>; close(): Promise<void> },
+  kind: 'audio' | 'images',
+  refusal: string,
+): Generative {
+  return {
+    run: async (ctx, input) => {
+      if (input.kind !== kind) throw new ModelctlError('INVALID_INPUT', refusal);
+      return (await runner.run(ctx, input.files)) as Prediction[];
+    },
+    close: () => runner.close(),
+  };
+}
+
 /**
  * What generation needs, loaded before the model (tokenizer, configs, an encoder-decoder's decoder session);
  * undefined for the other tasks, which are refused the beam-search options.
@@ -47,21 +62,11 @@ export async function prepareGenerative(
   }
   if (task === 'automatic-speech-recognition') {
     const { prepareSpeech } = await import('./speech.js');
-    const runner = await prepareSpeech(model, m, options);
-    const files = (input: PredictInput) => {
-      if (input.kind !== 'audio') throw new ModelctlError('INVALID_INPUT', 'a speech recognition model takes audio files');
-      return input.files;
-    };
-    return { run: async (ctx, input) => (await runner.run(ctx, files(input))) as Prediction[], close: () => runner.close() };
+    return overFiles(await prepareSpeech(model, m, options), 'audio', 'a speech recognition model takes audio files');
   }
   if (task === 'image-to-text') {
     const { prepareImageToText } = await import('./image-to-text.js');
-    const runner = await prepareImageToText(model, m, options);
-    const files = (input: PredictInput) => {
-      if (input.kind !== 'images') throw new ModelctlError('INVALID_INPUT', 'an image-to-text model takes image files');
-      return input.files;
-    };
-    return { run: async (ctx, input) => (await runner.run(ctx, files(input))) as Prediction[], close: () => runner.close() };
+    return overFiles(await prepareImageToText(model, m, options), 'images', 'an image-to-text model takes image files');
   }
   if (!isSeq2SeqTask(task)) return undefined;
   const runner = await prepareSeq2Seq(model, m, task, options);

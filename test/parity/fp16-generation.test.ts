@@ -18,7 +18,7 @@ import { predict } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, ROOT, cli, fileDir } from '../helpers.js';
-import { parityPython, reference } from './reference.js';
+import { maxScoreDiff, parityPython, reference } from './reference.js';
 
 interface Converted {
   files: Array<{ inputs: Record<string, string>; outputs: Record<string, string> }>;
@@ -48,18 +48,6 @@ async function float16Folder(
   const files = onnxFiles.map((f) => [join(dir, f), join(dir, f)]);
   const converted = await reference<Converted>(familyPython(root, 'xgboost'), 'fp16_generation', { mode: 'convert', files });
   return { dir, converted };
-}
-
-/** The largest difference between modelctl's scores and the float16 logits the Python loop chose from. */
-function maxDiff(got: number[][], want: number[][]): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (const [i, row] of want.entries()) {
-    const mine = got[i] as number[];
-    expect(mine.length).toBe(row.length);
-    for (const [k, v] of row.entries()) worst = Math.max(worst, Math.abs(v - (mine[k] as number)));
-  }
-  return worst;
 }
 
 interface Model {
@@ -182,7 +170,7 @@ async function checkFloat16(model: Model, cacheTensors: number): Promise<void> {
     const prediction = scored.predictions?.[0] as unknown as { tokens: number[]; scores: number[][] };
     expect(prediction.tokens).toEqual(want.tokens);
     // onnxruntime-node 1.30 and Python's 1.32 differ by at most one float16 step of these logits (2^-8 to 2^-7).
-    const diff = maxDiff(prediction.scores, want.logits);
+    const diff = maxScoreDiff(prediction.scores, want.logits);
     expect(diff).toBeLessThan(0.01);
     // And no step is a near tie within that difference: the same tokens are not a coincidence of rounding.
     expect(want.margin).toBeGreaterThan(2 * diff);

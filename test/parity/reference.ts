@@ -71,3 +71,15 @@ export async function reference<T>(python: string, script: string, request: unkn
 export async function miniLmFolder(python: string): Promise<string> {
   return (await reference<{ folder: string }>(python, 'minilm_folder', {})).folder;
 }
+
+/** The largest difference between two step-by-step score tables (each step's row of scores), same shape asserted. */
+export function maxScoreDiff(got: number[][], want: number[][]): number {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (const [i, row] of want.entries()) {
+    const mine = got[i] as number[];
+    expect(mine.length).toBe(row.length);
+    for (const [k, v] of row.entries()) worst = Math.max(worst, Math.abs(v - (mine[k] as number)));
+  }
+  return worst;
+}

@@ -13,7 +13,7 @@ import { predict } from '../../src/predict/predict.js';
 import { Registry } from '../../src/registry/index.js';
 import { converterRoot, familyPython } from '../convert/env.js';
 import { FIXTURES, cli, fileDir } from '../helpers.js';
-import { converterReferencePython, parityPython, reference } from './reference.js';
+import { converterReferencePython, maxScoreDiff, parityPython, reference } from './reference.js';
 
 type Message = { role: string; content: string };
 type Case = { prompt?: string; messages?: Message[]; max_new_tokens: number; repetition_penalty?: number };
@@ -117,17 +117,6 @@ async function libraryGenerate(home: string, name: string, c: Case, extra: Recor
     },
   });
   return r.predictions?.[0] as Generated;
-}
-
-function maxScoreDiff(got: number[][], want: number[][]): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (const [i, row] of want.entries()) {
-    const mine = got[i] as number[];
-    expect(mine.length).toBe(row.length);
-    for (const [k, v] of row.entries()) worst = Math.max(worst, Math.abs(v - (mine[k] as number)));
-  }
-  return worst;
 }
 
 async function checkModel(folder: string, name: string, cases: Case[]): Promise<void> {
